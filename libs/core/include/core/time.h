@@ -1,0 +1,13 @@
+/* Time: wall-clock milliseconds for timestamps (MLflow uses Unix ms), monotonic
+ * nanoseconds for durations, and ISO 8601 UTC text for logs and events. */
+#ifndef CORE_TIME_H
+#define CORE_TIME_H
+#include <stdint.h>
+
+int64_t core_now_ms(void);
+uint64_t core_monotonic_ns(void);
+/* Writes "2026-11-22T16:20:01.123Z" (24 characters and a NUL) for Unix ms. */
+void core_time_iso8601(int64_t unix_ms, char out[32]);
+/* Sleeps for ms milliseconds (resuming after signals). */
+void core_sleep_ms(int64_t ms);
+#endif

@@ -1,0 +1,36 @@
+/* Clocks (face: core/time.h): CLOCK_REALTIME for timestamps, CLOCK_MONOTONIC for
+ * durations, so a clock step never makes a latency negative. */
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+#include "core/time.h"
+
+int64_t core_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t core_monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void core_time_iso8601(int64_t unix_ms, char out[32])
+{
+	time_t secs = (time_t)(unix_ms / 1000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03dZ", (int)(unix_ms % 1000));
+}
+
+void core_sleep_ms(int64_t ms)
+{
+	struct timespec req = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+	while (nanosleep(&req, &req) != 0 && errno == EINTR) {
+	}
+}

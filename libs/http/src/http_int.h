@@ -1,0 +1,124 @@
+/* Private cross-file declarations of the http library: the server and request structs
+ * and the few functions one file of libs/http/src calls in another. Never included from
+ * outside the library. Non-static names keep the http_ prefix (make check-symbols). */
+#ifndef HTTP_INT_H
+#define HTTP_INT_H
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "core/buf.h"
+#include "http/http.h"
+
+#define HTTP_REQUEST_ID_MAX 64
+#define HTTP_DEFAULT_BODY_LIMIT ((size_t)1 << 20)
+#define HTTP_DEFAULT_THREADS 4
+#define HTTP_DEFAULT_DRAIN_MS 10000
+#define HTTP_DEFAULT_CONN_TIMEOUT_S 60
+#define HTTP_STREAM_BLOCK (64 * 1024)
+/* A request we already answered with an error before its body ended (404, 405, 415,
+ * 413 on a chunked body, an upload function that gave up) has the rest of its body
+ * read and dropped, so the reply can be queued at the end and keep-alive survives.
+ * Only this many bytes past the route's body limit are dropped; a client that sends
+ * more has its connection closed without a reply. */
+#define HTTP_DISCARD_SLACK ((uint64_t)16 << 20)
+
+struct metrics_family;
+
+/* An extra reply header given with http_reply_header. */
+struct http_header {
+	char *name;
+	char *value;
+	struct http_header *next;
+};
+
+/* One decoded query parameter, in the order received. */
+struct http_query_pair {
+	char *key;
+	char *value;
+};
+
+/* Where a request stands; see the diagram in server.c. */
+enum http_phase {
+	HTTP_PHASE_BODY,    /* reading the body into req->body or the upload function */
+	HTTP_PHASE_DISCARD, /* a reply is made; reading and dropping the rest of the body */
+	HTTP_PHASE_QUEUED,  /* the reply is queued with MHD (or the connection is closing) */
+};
+
+struct http_request {
+	struct http_server *server;
+	struct MHD_Connection *conn;
+	enum http_method method;            /* 0 when outside enum http_method */
+	const char *method_str;             /* MHD's copy, valid until completion */
+	const char *path;                   /* MHD's raw url, valid until completion */
+	struct http_route_result match;     /* .route NULL when no route matched */
+	char id[HTTP_REQUEST_ID_MAX + 1];
+	uint64_t start_ns;                  /* core_monotonic_ns at the first call */
+	uint64_t bytes_in;                  /* body bytes received, dropped ones included */
+	size_t body_limit;
+	enum http_phase phase;
+	struct core_buf body;
+	struct http_query_pair *query;
+	size_t n_query;
+	/* the reply: made by reply.c, queued by server.c */
+	struct MHD_Response *response;
+	unsigned status;                    /* status of response */
+	bool reply_failed;                  /* a reply was attempted and could not be made */
+	unsigned queued_status;             /* 0 until a reply was queued with MHD */
+	struct http_header *headers;        /* extra reply headers, newest first */
+	/* scratch */
+	void *state;
+	void (*free_state)(void *);
+	json_t *keep;                       /* array of JSON values jspec lent out */
+};
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	const struct http_route *routes;
+	void *app;
+	size_t default_body_limit;
+	enum http_error_code content_type_error;
+	unsigned drain_timeout_ms;
+	unsigned port;
+	char address[64];
+	struct metrics_family *m_requests;  /* NULL without a registry */
+	struct metrics_family *m_duration;
+	pthread_mutex_t lock;               /* guards in_flight */
+	pthread_cond_t idle;                /* signalled when in_flight drops to 0 */
+	unsigned in_flight;
+	atomic_bool draining;               /* set once by http_server_stop */
+};
+
+/* request.c */
+/* Makes the context for a new request on its first access-handler call: method, path,
+ * request id, decoded query. Never fails (control-plane allocations abort). */
+struct http_request *http_request_new(struct http_server *s, struct MHD_Connection *conn, const char *method,
+				      const char *url);
+/* Frees everything the request owns (state, body, params, query, unqueued reply). */
+void http_request_free(struct http_request *req);
+/* Maps a method name to enum http_method; 0 when unknown. */
+enum http_method http_method_parse(const char *method);
+
+/* router.c */
+/* Decodes %XX escapes of s in place (a '+' becomes a space when plus_is_space); bad
+ * escapes and "%00" are kept as they are. */
+void http_url_decode(char *s, bool plus_is_space);
+/* Whether s is well-formed UTF-8 (no overlongs, surrogates or code points past
+ * U+10FFFF). */
+bool http_utf8_valid(const char *s);
+
+/* reply.c */
+/* Returns a new JSON string for s; bytes of invalid UTF-8 become '?' (s may quote
+ * client input, and jansson refuses invalid UTF-8). NULL only when out of memory. */
+json_t *http_json_string_lossy(const char *s);
+/* Whether the request has a reply made (or a failed attempt at one). */
+bool http_reply_made(const struct http_request *req);
+
+/* access_log.c */
+/* Creates the http_requests_total and http_request_duration_seconds families. */
+enum core_status http_metrics_init(struct http_server *s, struct metrics_registry *reg, struct core_error *err);
+/* Writes the access-log line and updates the metrics of a completed request. */
+void http_access_record(struct http_request *req, enum MHD_RequestTerminationCode toe);
+#endif

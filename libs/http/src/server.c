@@ -1,0 +1,455 @@
+/* The HTTP server (face: http_server_* in http/http.h): one MHD daemon with a pool of
+ * internal epoll threads, and the per-request state machine that turns MHD's access
+ * handler calls into route matching, bounded body reading, one handler call and one
+ * queued reply.
+ *
+ * MHD calls the access handler several times per request: once when the headers are
+ * in (first call), once per body chunk, and once more with no data when the body has
+ * ended (final call). The state lives in struct http_request (*con_cls):
+ *
+ *   first call  begin(): http_request_new, route match, checks on the headers alone
+ *     ├ 404, 405, 413 (Content-Length over the limit), 415, or 400 (a path param or
+ *     │ the query not UTF-8): error reply made
+ *     │   ├ Content-Length over the limit: queued now (MHD closes) ─────────► QUEUED
+ *     │   └ otherwise ─────────────────────────────────────────────────────► DISCARD
+ *     └ otherwise ─────────────────────────────────────────────────────────► BODY
+ *   body chunk  on_body()
+ *     BODY:    append to req->body, or pass to the route's upload function;
+ *              past the limit (413 made) or upload function replied ────────► DISCARD
+ *     DISCARD: drop the bytes; past limit + HTTP_DISCARD_SLACK: MHD_NO (MHD closes
+ *              the connection, no reply)
+ *   final call  on_end()
+ *     BODY:    run the handler (no reply made: 500), queue_reply() ─────────► QUEUED
+ *     DISCARD: queue_reply() ───────────────────────────────────────────────► QUEUED
+ *   completion  on_completed() (MHD_OPTION_NOTIFY_COMPLETED, from any phase):
+ *              http_access_record, http_request_free, in_flight--
+ *
+ * Invariants. A reply is queued only on the final call (or on the first call when the
+ * connection is to be closed anyway): MHD 0.9.75 closes the connection after a reply
+ * queued before the body was read, and refuses to queue one while a body is being
+ * read. Every request that reached begin() is counted in in_flight until on_completed,
+ * which MHD calls for it exactly once (also on shutdown and client aborts), and frees
+ * it there and nowhere else. The server holds no global state.
+ *
+ * Draining: http_server_stop sets draining (replies then carry "Connection: close"),
+ * quiesces MHD and shuts the listen socket down, waits on the idle condition for
+ * in_flight to reach 0 (or the drain timeout), then stops MHD. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "core/alloc.h"
+#include "core/log.h"
+#include "http_int.h"
+
+/* --- helpers on headers ------------------------------------------------------------- */
+
+/* Parses a Content-Length header. Returns false when absent (MHD itself rejects
+ * malformed ones before calling us). */
+static bool content_length(const struct http_request *req, uint64_t *out)
+{
+	const char *v = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	uint64_t n = 0;
+	if (!v || !*v)
+		return false;
+	for (; *v; v++) {
+		if (*v < '0' || *v > '9')
+			return false;
+		if (n > (UINT64_MAX - 9) / 10)
+			n = UINT64_MAX; /* saturate: certainly over any limit */
+		else
+			n = n * 10 + (uint64_t)(*v - '0');
+	}
+	*out = n;
+	return true;
+}
+
+/* Whether the media type of header (parameters after ';' ignored, any case) is want's. */
+static bool media_type_is(const char *header, const char *want)
+{
+	if (!header)
+		return false;
+	while (*header == ' ' || *header == '\t')
+		header++;
+	size_t n = strcspn(header, ";");
+	while (n > 0 && (header[n - 1] == ' ' || header[n - 1] == '\t'))
+		n--;
+	size_t wn = strcspn(want, ";");
+	return n == wn && strncasecmp(header, want, n) == 0;
+}
+
+/* --- the state machine -------------------------------------------------------------- */
+
+static void in_flight_add(struct http_server *s, int delta)
+{
+	pthread_mutex_lock(&s->lock);
+	if (delta > 0)
+		s->in_flight++;
+	else if (--s->in_flight == 0)
+		pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Queues the reply parked on req. Returns MHD_NO (close the connection) when there is
+ * none or MHD refuses it. */
+static enum MHD_Result queue_reply(struct http_request *req)
+{
+	struct MHD_Response *resp = req->response;
+	req->phase = HTTP_PHASE_QUEUED;
+	if (!resp)
+		return MHD_NO; /* building the reply failed; reply.c logged it */
+	MHD_add_response_header(resp, "X-Request-Id", req->id);
+	for (const struct http_header *h = req->headers; h; h = h->next)
+		if (MHD_add_response_header(resp, h->name, h->value) != MHD_YES)
+			core_log(CORE_LOG_ERROR, "request %s: reply header '%s' refused by MHD", req->id, h->name);
+	if (atomic_load(&req->server->draining))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	enum MHD_Result ret = MHD_queue_response(req->conn, req->status, resp);
+	MHD_destroy_response(resp);
+	req->response = NULL;
+	if (ret == MHD_YES)
+		req->queued_status = req->status;
+	else
+		core_log(CORE_LOG_ERROR, "request %s: MHD refused to queue the reply", req->id);
+	return ret;
+}
+
+/* Replies 400 when a path parameter or the query is not UTF-8, so that every string a
+ * handler gets from the request can go into JSON as it is. */
+static void check_utf8(struct http_request *req)
+{
+	for (size_t i = 0; i < req->match.n_params; i++) {
+		const struct http_path_param *p = &req->match.params[i];
+		if (!http_utf8_valid(p->value)) {
+			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Path parameter '%.*s' is not valid UTF-8",
+					 (int)p->name_len, p->name);
+			return;
+		}
+	}
+	for (size_t i = 0; i < req->n_query; i++) {
+		if (!http_utf8_valid(req->query[i].key) || !http_utf8_valid(req->query[i].value)) {
+			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Query parameter '%s' is not valid UTF-8",
+					 req->query[i].key);
+			return;
+		}
+	}
+}
+
+/* First call: routes the request and checks what the headers alone can tell. */
+static enum MHD_Result begin(struct http_request *req)
+{
+	struct http_server *s = req->server;
+	enum http_match m = http_route_match(s->routes, req->method, req->path, &req->match);
+	const struct http_route *route = req->match.route;
+	uint64_t declared = 0;
+	bool has_length = content_length(req, &declared);
+	bool has_body = (has_length && declared > 0) ||
+			MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+
+	req->body_limit = route && route->body_limit ? route->body_limit : s->default_body_limit;
+	core_buf_init(&req->body, req->body_limit);
+
+	if (m == HTTP_MATCH_NOT_FOUND) {
+		http_reply_error(req, HTTP_EC_ENDPOINT_NOT_FOUND, "No route matches %s %s", req->method_str, req->path);
+	} else if (m == HTTP_MATCH_METHOD_NOT_ALLOWED) {
+		char allow[64];
+		http_methods_format(req->match.allowed, allow, sizeof allow);
+		http_reply_header(req, MHD_HTTP_HEADER_ALLOW, allow);
+		http_reply_error(req, HTTP_EC_METHOD_NOT_ALLOWED, "Method %s is not allowed on %s (allowed: %s)",
+				 req->method_str, req->path, allow);
+	} else if (has_length && declared > req->body_limit) {
+		http_reply_error(req, HTTP_EC_REQUEST_TOO_LARGE, "Request body of %llu bytes is over the limit of %zu "
+				 "bytes", (unsigned long long)declared, req->body_limit);
+	} else if (route->content_type && has_body) {
+		const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (!media_type_is(ct, route->content_type))
+			http_reply_error(req, s->content_type_error, "Content-Type must be one of ['%s'] (got '%s')",
+					 route->content_type, ct ? ct : "");
+	}
+	if (!http_reply_made(req))
+		check_utf8(req);
+	if (!http_reply_made(req))
+		return MHD_YES; /* BODY */
+	req->phase = HTTP_PHASE_DISCARD;
+	/* A body we would not read anyway: answer now and let MHD close the connection. */
+	if (has_length && declared > req->body_limit)
+		return queue_reply(req);
+	return MHD_YES;
+}
+
+/* A body chunk of n bytes. */
+static enum MHD_Result on_body(struct http_request *req, const char *data, size_t n)
+{
+	const struct http_route *route = req->match.route;
+	req->bytes_in += n;
+	switch (req->phase) {
+	case HTTP_PHASE_BODY:
+		if (req->bytes_in > req->body_limit) {
+			core_buf_free(&req->body);
+			http_reply_error(req, HTTP_EC_REQUEST_TOO_LARGE, "Request body is over the limit of %zu bytes",
+					 req->body_limit);
+		} else if (route->upload) {
+			if (route->upload(req, req->server->app, data, n) != 0 && !http_reply_made(req))
+				http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "upload function gave up without a reply");
+		} else {
+			enum core_status rc = core_buf_append(&req->body, data, n);
+			if (rc != CORE_OK) {
+				/* over the limit is caught above, so this is memory */
+				core_buf_free(&req->body);
+				http_reply_error(req, HTTP_EC_TEMPORARILY_UNAVAILABLE,
+						 "Request body of %llu bytes could not be stored",
+						 (unsigned long long)req->bytes_in);
+			}
+		}
+		if (http_reply_made(req))
+			req->phase = HTTP_PHASE_DISCARD;
+		return MHD_YES;
+	case HTTP_PHASE_DISCARD:
+		if (req->bytes_in > req->body_limit + HTTP_DISCARD_SLACK) {
+			core_log(CORE_LOG_WARN, "request %s: body still coming after %llu bytes, closing the connection",
+				 req->id, (unsigned long long)req->bytes_in);
+			return MHD_NO;
+		}
+		return MHD_YES;
+	case HTTP_PHASE_QUEUED:
+		break;
+	}
+	return MHD_YES;
+}
+
+/* Final call: the body has ended. */
+static enum MHD_Result on_end(struct http_request *req)
+{
+	const struct http_route *route = req->match.route;
+	switch (req->phase) {
+	case HTTP_PHASE_BODY:
+		route->handler(req, req->server->app);
+		if (!http_reply_made(req))
+			http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "handler produced no reply");
+		return queue_reply(req);
+	case HTTP_PHASE_DISCARD:
+		return queue_reply(req);
+	case HTTP_PHASE_QUEUED:
+		break;
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				 const char *version, const char *upload_data, size_t *upload_data_size,
+				 void **con_cls)
+{
+	struct http_server *s = cls;
+	struct http_request *req = *con_cls;
+	(void)version;
+	if (!req) {
+		req = http_request_new(s, conn, method, url);
+		*con_cls = req;
+		in_flight_add(s, +1);
+		return begin(req);
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		return on_body(req, upload_data, n);
+	}
+	return on_end(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *s = cls;
+	struct http_request *req = *con_cls;
+	(void)conn;
+	if (!req)
+		return;
+	*con_cls = NULL;
+	http_access_record(req, toe);
+	http_request_free(req);
+	in_flight_add(s, -1);
+}
+
+/* MHD_USE_ERROR_LOG goes here. MHD's messages are mostly about clients (resets,
+ * malformed requests), so they are warnings. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	(void)cls;
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	size_t n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	core_log(CORE_LOG_WARN, "mhd: %s", msg);
+}
+
+/* Leaves URLs raw: the router splits the path before decoding each parameter, and
+ * request.c decodes the query itself. */
+static size_t unescape_none(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void)cls;
+	(void)conn;
+	return strlen(s);
+}
+
+/* --- start and stop ----------------------------------------------------------------- */
+
+union sockaddr_any {
+	struct sockaddr sa;
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
+};
+
+static enum core_status parse_bind(const char *address, unsigned port, union sockaddr_any *out, bool *ipv6,
+				   struct core_error *err)
+{
+	memset(out, 0, sizeof *out);
+	if (port > 65535)
+		return core_fail(err, CORE_EINVAL, "port %u is out of range", port);
+	if (inet_pton(AF_INET, address, &out->v4.sin_addr) == 1) {
+		out->v4.sin_family = AF_INET;
+		out->v4.sin_port = htons((uint16_t)port);
+		*ipv6 = false;
+		return CORE_OK;
+	}
+	if (inet_pton(AF_INET6, address, &out->v6.sin6_addr) == 1) {
+		out->v6.sin6_family = AF_INET6;
+		out->v6.sin6_port = htons((uint16_t)port);
+		*ipv6 = true;
+		return CORE_OK;
+	}
+	return core_fail(err, CORE_EINVAL, "bind address '%s' is not a numeric IPv4 or IPv6 address", address);
+}
+
+enum core_status http_server_start(const struct http_server_config *cfg, struct http_server **out,
+				   struct core_error *err)
+{
+	enum core_status rc = CORE_OK;
+	struct http_server *s = NULL;
+	union sockaddr_any addr;
+	bool ipv6 = false, sync_made = false;
+	pthread_condattr_t cattr;
+
+	if (!cfg || !out)
+		return core_fail(err, CORE_EINVAL, "http_server_start needs a config and an out pointer");
+	rc = http_routes_check(cfg->routes, err);
+	if (rc != CORE_OK)
+		return rc;
+	const char *address = cfg->bind_address ? cfg->bind_address : "127.0.0.1";
+	rc = parse_bind(address, cfg->port, &addr, &ipv6, err);
+	if (rc != CORE_OK)
+		return rc;
+
+	s = core_xcalloc(1, sizeof *s);
+	s->routes = cfg->routes;
+	s->app = cfg->app;
+	s->default_body_limit = cfg->default_body_limit ? cfg->default_body_limit : HTTP_DEFAULT_BODY_LIMIT;
+	s->content_type_error =
+		cfg->content_type_error != HTTP_EC_NONE ? cfg->content_type_error : HTTP_EC_UNSUPPORTED_MEDIA_TYPE;
+	s->drain_timeout_ms = cfg->drain_timeout_ms ? cfg->drain_timeout_ms : HTTP_DEFAULT_DRAIN_MS;
+	snprintf(s->address, sizeof s->address, "%s", address);
+	atomic_init(&s->draining, false);
+	unsigned threads = cfg->threads ? cfg->threads : HTTP_DEFAULT_THREADS;
+	unsigned timeout_s = cfg->connection_timeout_s ? cfg->connection_timeout_s : HTTP_DEFAULT_CONN_TIMEOUT_S;
+
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->idle, &cattr);
+	pthread_condattr_destroy(&cattr);
+	sync_made = true;
+
+	if (cfg->metrics) {
+		rc = http_metrics_init(s, cfg->metrics, err);
+		if (rc != CORE_OK)
+			goto fail;
+	}
+
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	if (ipv6)
+		flags |= MHD_USE_IPv6;
+	errno = 0;
+	s->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_access, s,
+				     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, or MHD complains */
+				     MHD_OPTION_SOCK_ADDR, &addr.sa,
+				     MHD_OPTION_THREAD_POOL_SIZE, threads,
+				     MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				     MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
+				     MHD_OPTION_END);
+	if (!s->daemon) {
+		rc = core_fail(err, CORE_EIO, "cannot start the HTTP server on %s port %u: %s", address, cfg->port,
+			       errno ? strerror(errno) : "MHD_start_daemon failed");
+		goto fail;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info && info->port ? info->port : cfg->port;
+
+	struct core_log_field f[] = {
+		CORE_LF_STR("address", s->address),
+		CORE_LF_INT("port", s->port),
+		CORE_LF_INT("threads", threads),
+	};
+	core_log_with(CORE_LOG_INFO, f, sizeof f / sizeof f[0], "http server listening");
+	*out = s;
+	return CORE_OK;
+fail:
+	if (sync_made) {
+		pthread_cond_destroy(&s->idle);
+		pthread_mutex_destroy(&s->lock);
+	}
+	free(s);
+	return rc;
+}
+
+unsigned http_server_port(const struct http_server *s)
+{
+	return s->port;
+}
+
+void http_server_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	atomic_store(&s->draining, true);
+	MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
+	/* Shut the listening socket down (connections are then refused) but keep the
+	 * descriptor open until MHD_stop_daemon: MHD's threads may still look at it. */
+	if (lfd != MHD_INVALID_SOCKET)
+		shutdown(lfd, SHUT_RDWR);
+
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += s->drain_timeout_ms / 1000;
+	deadline.tv_nsec += (long)(s->drain_timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->lock);
+	while (s->in_flight > 0)
+		if (pthread_cond_timedwait(&s->idle, &s->lock, &deadline) == ETIMEDOUT)
+			break;
+	unsigned left = s->in_flight;
+	pthread_mutex_unlock(&s->lock);
+	if (left > 0)
+		core_log(CORE_LOG_WARN, "http server: %u requests still in flight after %u ms; cutting them off",
+			 left, s->drain_timeout_ms);
+
+	MHD_stop_daemon(s->daemon);
+	if (lfd != MHD_INVALID_SOCKET)
+		close(lfd);
+	pthread_cond_destroy(&s->idle);
+	pthread_mutex_destroy(&s->lock);
+	struct core_log_field f[] = {CORE_LF_INT("port", s->port)};
+	core_log_with(CORE_LOG_INFO, f, 1, "http server stopped");
+	free(s);
+}

@@ -1,0 +1,91 @@
+/* svc: the life of a Lathe daemon, written once. A service describes itself in a
+ * struct svc_def (name, port, schema, migrations, routes, its own settings, start and
+ * stop hooks) and its main() is `return svc_main(&def, argc, argv);`. svc_main then:
+ *
+ *   settings -> logging -> metrics, db pool, Kafka producer -> service start hook
+ *   -> HTTP server (standard routes + the service's) -> migrations, retried until the
+ *   database answers -> outbox relay -> READY -> wait for SIGTERM/SIGINT
+ *   -> not ready -> drain HTTP -> stop relay -> service stop hook -> flush producer
+ *   -> close pool -> exit 0
+ *
+ * Every daemon serves GET /healthz (the process is alive), GET /readyz (200 only when
+ * migrations are done and its database and Kafka answer now; else 503) and GET /metrics
+ * (Prometheus text). The HTTP server starts before the database is reached so that
+ * orchestrators see a live process that is not ready yet, rather than a crash loop.
+ *
+ * Handlers receive the struct svc * as their `app` argument; svc_app() gives the
+ * service's own state. */
+#ifndef SVC_SVC_H
+#define SVC_SVC_H
+#include <stdbool.h>
+#include "bus/bus.h"
+#include "core/core.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "metrics/metrics.h"
+
+/* Settings every daemon has (the common rows of its settings table). */
+struct svc_settings {
+	long port;
+	char *bind_address;
+	char *database_url;
+	char *kafka_brokers;
+	enum core_log_level log_level;
+	long http_threads;
+	long max_body_bytes;
+	long drain_timeout_ms;
+	long kafka_session_timeout_ms;
+	long kafka_message_timeout_ms;
+	long outbox_poll_ms;
+};
+
+struct svc;
+
+struct svc_def {
+	const char *name;            /* "experiment-tracker": the binary is lathe-<name> */
+	const char *log_name;        /* "tracker": the "service" of every log line */
+	const char *summary;         /* one line for --help */
+	unsigned default_port;
+	const char *schema;          /* PostgreSQL schema it owns; NULL: no database */
+	const struct core_embedded_file *migrations; /* the service's own, may be NULL */
+	bool uses_outbox;            /* migrate the outbox into the schema and relay it */
+	/* Domain route tables (each ending with pattern == NULL); the list ends with NULL,
+	 * so a service can keep one table per resource file. */
+	const struct http_route *routes[8];
+	/* Serve every /api/2.0/... route at /ajax-api/2.0/... too, as MLflow does. */
+	bool ajax_twins;
+	enum http_error_code content_type_error; /* see http_server_config */
+	const struct core_setting *settings; /* service-specific rows, may be NULL */
+	size_t settings_size;        /* sizeof the struct those rows fill */
+	/* Builds the service's state (*app_out) from its settings (which svc keeps and
+	 * frees). Runs before the HTTP server starts; the database may still be down. */
+	enum core_status (*start)(struct svc *svc, void *settings, void **app_out, struct core_error *err);
+	/* Frees the state after the HTTP server has drained. May be NULL. */
+	void (*stop)(struct svc *svc, void *app);
+};
+
+/* Runs the daemon to completion and returns the process exit status: 0 after a clean
+ * shutdown, 2 on bad settings or arguments, 1 when start-up failed. Arguments:
+ * --help, --settings-markdown (the README's settings rows), --routes (every
+ * "METHOD PATTERN" served, for the contract tests). */
+int svc_main(const struct svc_def *def, int argc, char **argv);
+
+/* Accessors for handlers (all borrowed; valid while the daemon runs). */
+void *svc_app(struct svc *svc);
+const struct svc_settings *svc_settings(struct svc *svc);
+struct db_pool *svc_db(struct svc *svc);          /* NULL when def->schema is NULL */
+struct bus_producer *svc_bus(struct svc *svc);
+struct metrics_registry *svc_metrics(struct svc *svc);
+
+/* Every method: for route-table rows that take them all. */
+#define SVC_ALL_METHODS (HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_PUT | HTTP_DELETE | HTTP_PATCH)
+
+/* Handler for routes whose service part is not built yet: answers 501
+ * NOT_IMPLEMENTED naming the path, so nothing pretends to work. */
+void svc_h_not_implemented(struct http_request *req, void *app);
+
+/* Replies for a failed database call (rc < 0 from db_*): 503 TEMPORARILY_UNAVAILABLE
+ * when the database is unreachable or contended, 500 INTERNAL_ERROR otherwise.
+ * DB_CONSTRAINT is the handler's to map before calling this (it answers 500 here). */
+int svc_reply_db_error(struct http_request *req, int rc, const struct core_error *err);
+#endif

@@ -1,0 +1,51 @@
+/* The settings rows every daemon shares. The PORT row's default differs per service,
+ * so the table is copied and that one default filled in from the service's def. */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include "svc_int.h"
+
+static const struct core_setting common_rows[] = {
+	{"PORT", CORE_SETTING_INT, offsetof(struct svc_settings, port), NULL, false, 1, 65535,
+	 "TCP port of the HTTP server"},
+	{"BIND_ADDRESS", CORE_SETTING_STRING, offsetof(struct svc_settings, bind_address), "127.0.0.1", false, 0, 0,
+	 "address the HTTP server listens on (0.0.0.0 in containers)"},
+	{"DATABASE_URL", CORE_SETTING_STRING, offsetof(struct svc_settings, database_url), NULL, true, 0, 0,
+	 "PostgreSQL connection URI (libpq form), e.g. postgresql://lathe@127.0.0.1:5432/lathe"},
+	{"KAFKA_BROKERS", CORE_SETTING_STRING, offsetof(struct svc_settings, kafka_brokers), NULL, true, 0, 0,
+	 "Kafka bootstrap servers, host:port[,host:port...]"},
+	{"LOG_LEVEL", CORE_SETTING_LOG_LEVEL, offsetof(struct svc_settings, log_level), "info", false, 0, 0,
+	 "lowest level logged: debug, info, warn or error"},
+	{"HTTP_THREADS", CORE_SETTING_INT, offsetof(struct svc_settings, http_threads), "4", false, 1, 256,
+	 "HTTP worker threads; the database pool holds this many connections plus two"},
+	{"MAX_BODY_BYTES", CORE_SETTING_INT, offsetof(struct svc_settings, max_body_bytes), "1048576", false, 1024,
+	 1073741824, "largest request body accepted where a route sets no limit of its own (larger: 413)"},
+	{"DRAIN_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct svc_settings, drain_timeout_ms), "10000", false, 0,
+	 600000, "on SIGTERM, how long in-flight requests may take to finish"},
+	{"KAFKA_SESSION_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct svc_settings, kafka_session_timeout_ms),
+	 "45000", false, 3000, 300000, "consumer-group session timeout (6000 suits the local broker)"},
+	{"KAFKA_MESSAGE_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct svc_settings, kafka_message_timeout_ms),
+	 "30000", false, 1000, 900000, "how long a produced event may wait for delivery before it is retried"},
+	{"OUTBOX_POLL_MS", CORE_SETTING_INT, offsetof(struct svc_settings, outbox_poll_ms), "100", false, 10,
+	 60000, "how often the outbox relay looks for events to publish"},
+	{0},
+};
+
+void svc_common_settings(const struct svc_def *def, struct core_setting *rows, size_t n_rows, char *port_text,
+			 size_t port_text_size)
+{
+	size_t k = 0;
+	snprintf(port_text, port_text_size, "%u", def->default_port);
+	for (const struct core_setting *r = common_rows; r->name && k + 1 < n_rows; r++) {
+		/* Rows only for the daemons that have the thing they set. */
+		if (!def->schema && strcmp(r->name, "DATABASE_URL") == 0)
+			continue;
+		if (!def->uses_outbox && strcmp(r->name, "OUTBOX_POLL_MS") == 0)
+			continue;
+		rows[k] = *r;
+		if (strcmp(r->name, "PORT") == 0)
+			rows[k].default_value = port_text;
+		k++;
+	}
+	memset(&rows[k], 0, sizeof rows[k]);
+}

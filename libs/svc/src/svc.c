@@ -1,0 +1,280 @@
+/* svc_main: the one lifecycle every Lathe daemon runs (face: svc/svc.h).
+ *
+ *   STARTING --http up--> SERVING(not ready) --migrated--> READY --SIGTERM--> DRAINING --> exit 0
+ *                               |  database down: retry with backoff, still serving
+ *                               +--SIGTERM--> DRAINING
+ *
+ * Invariants: the HTTP server is up before anything slow happens (so liveness probes
+ * answer); READY is never reported before migrations finished; on shutdown the HTTP
+ * server drains before anything it uses (pool, producer, service state) is freed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "http/client.h"
+#include "svc_int.h"
+
+void *svc_app(struct svc *svc) { return svc->app; }
+const struct svc_settings *svc_settings(struct svc *svc) { return &svc->settings; }
+struct db_pool *svc_db(struct svc *svc) { return svc->db; }
+struct bus_producer *svc_bus(struct svc *svc) { return svc->bus; }
+struct metrics_registry *svc_metrics(struct svc *svc) { return svc->metrics; }
+
+int svc_reply_db_error(struct http_request *req, int rc, const struct core_error *err)
+{
+	if (rc == DB_UNAVAILABLE || rc == DB_SOFT_ERROR)
+		return http_reply_error(req, HTTP_EC_TEMPORARILY_UNAVAILABLE, "database unavailable, retry later: %s",
+					err ? err->message : db_strerror(rc));
+	return http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "database error: %s", err ? err->message : db_strerror(rc));
+}
+
+static void print_help(const struct svc_def *def, const struct svc *svc)
+{
+	printf("lathe-%s: %s\n\nUsage: lathe-%s [--help | --settings-markdown | --routes]\n\n"
+	       "Settings come from environment variables:\n\n| name | type | default | meaning |\n|---|---|---|---|\n",
+	       def->name, def->summary, def->name);
+	core_settings_markdown(svc->common_rows, stdout);
+	if (def->settings)
+		core_settings_markdown(def->settings, stdout);
+}
+
+#define API_PREFIX "/api/2.0/"
+
+/* Copies the standard routes, then the service's tables, into one table, adding the
+ * /ajax-api/2.0/ twin of each /api/2.0/ route when the service asks for them. */
+static enum core_status build_routes(struct svc *svc, struct core_error *err)
+{
+	size_t k = 0;
+	for (const struct http_route *r = svc_standard_routes; r->pattern; r++)
+		svc->routes[k++] = *r;
+	for (size_t t = 0; t < sizeof svc->def->routes / sizeof svc->def->routes[0] && svc->def->routes[t]; t++) {
+		for (const struct http_route *r = svc->def->routes[t]; r->pattern; r++) {
+			bool twin = svc->def->ajax_twins && strncmp(r->pattern, API_PREFIX, strlen(API_PREFIX)) == 0;
+			if (k + 2 >= SVC_MAX_ROUTES)
+				return core_fail(err, CORE_ELIMIT, "more than %d routes", SVC_MAX_ROUTES - 2);
+			svc->routes[k++] = *r;
+			if (!twin)
+				continue;
+			char *pattern = core_xasprintf("/ajax-api/2.0/%s", r->pattern + strlen(API_PREFIX));
+			svc->twin_patterns[svc->n_twin_patterns++] = pattern;
+			svc->routes[k] = *r;
+			svc->routes[k].pattern = pattern;
+			if (!r->name)
+				svc->routes[k].name = r->pattern; /* one metrics label for both */
+			k++;
+		}
+	}
+	memset(&svc->routes[k], 0, sizeof svc->routes[k]);
+	return http_routes_check(svc->routes, err);
+}
+
+/* Prints "METHOD PATTERN" for every route served: what the contract tests compare
+ * with the service's OpenAPI document. */
+static int print_routes(struct svc *svc)
+{
+	static const struct { unsigned bit; const char *name; } methods[] = {
+		{HTTP_GET, "GET"}, {HTTP_HEAD, "HEAD"}, {HTTP_POST, "POST"},
+		{HTTP_PUT, "PUT"}, {HTTP_DELETE, "DELETE"}, {HTTP_PATCH, "PATCH"},
+	};
+	struct core_error err;
+	if (build_routes(svc, &err) != CORE_OK) {
+		fprintf(stderr, "%s\n", err.message);
+		return 1;
+	}
+	for (const struct http_route *r = svc->routes; r->pattern; r++)
+		for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+			if (r->methods & methods[i].bit)
+				printf("%s %s\n", methods[i].name, r->pattern);
+	return 0;
+}
+
+static enum core_status open_clients(struct svc *svc, struct core_error *err)
+{
+	enum core_status rc = CORE_OK;
+	const struct svc_settings *s = &svc->settings;
+	svc->metrics = metrics_registry_new();
+	svc->ready_gauge = metrics_gauge_new(svc->metrics, "lathe_ready", "1 when the daemon reported ready at its last /readyz", NULL);
+	if (svc->def->schema) {
+		struct db_pool_config pc = {
+			.url = s->database_url,
+			.schema = svc->def->schema,
+			.size = (unsigned)s->http_threads + 2, /* + outbox relay + readiness probe */
+			.application_name = svc->def->name,
+		};
+		rc = db_pool_open(&pc, &svc->db, err);
+		if (rc != CORE_OK)
+			return rc;
+	}
+	struct bus_config bc = {
+		.brokers = s->kafka_brokers,
+		.client_id = svc->def->name,
+		.message_timeout_ms = (int)s->kafka_message_timeout_ms,
+		.session_timeout_ms = (int)s->kafka_session_timeout_ms,
+	};
+	return bus_producer_new(&bc, &svc->bus, err);
+}
+
+static enum core_status start_http(struct svc *svc, struct core_error *err)
+{
+	const struct svc_settings *s = &svc->settings;
+	enum core_status rc = build_routes(svc, err);
+	if (rc != CORE_OK)
+		return rc;
+	struct http_server_config hc = {
+		.bind_address = s->bind_address,
+		.port = (unsigned)s->port,
+		.threads = (unsigned)s->http_threads,
+		.default_body_limit = (size_t)s->max_body_bytes,
+		.routes = svc->routes,
+		.app = svc,
+		.metrics = svc->metrics,
+		.content_type_error = svc->def->content_type_error,
+		.drain_timeout_ms = (unsigned)s->drain_timeout_ms,
+	};
+	rc = http_server_start(&hc, &svc->http, err);
+	if (rc == CORE_OK) {
+		struct core_log_field f[] = {CORE_LF_STR("address", s->bind_address),
+					     CORE_LF_INT("port", http_server_port(svc->http))};
+		core_log_with(CORE_LOG_INFO, f, 2, "listening");
+	}
+	return rc;
+}
+
+/* Applies the schema, retrying while the database is unreachable. Returns 0 when
+ * done, or the shutdown signal that interrupted the wait. */
+static int migrate_until_done(struct svc *svc)
+{
+	int backoff_ms = 200;
+	for (;;) {
+		struct core_error err;
+		enum core_status rc = CORE_OK;
+		if (svc->def->migrations)
+			rc = db_migrate(svc->db, svc->def->schema, "service", svc->def->migrations, &err);
+		if (rc == CORE_OK && svc->def->uses_outbox)
+			rc = bus_outbox_migrate(svc->db, svc->def->schema, &err);
+		if (rc == CORE_OK)
+			return 0;
+		core_warn("migrating schema %s failed, retrying in %d ms: %s", svc->def->schema, backoff_ms, err.message);
+		int sig = core_shutdown_wait(backoff_ms);
+		if (sig)
+			return sig;
+		if (backoff_ms < 5000)
+			backoff_ms *= 2;
+	}
+}
+
+static void stop_everything(struct svc *svc)
+{
+	http_server_stop(svc->http); /* drains in-flight requests first */
+	svc->http = NULL;
+	bus_relay_stop(svc->relay);
+	svc->relay = NULL;
+	if (svc->def->stop && svc->app)
+		svc->def->stop(svc, svc->app);
+	svc->app = NULL;
+	if (svc->bus) {
+		int left = bus_producer_flush(svc->bus, 5000);
+		if (left > 0)
+			core_warn("%d events still undelivered at shutdown", left);
+		bus_producer_free(svc->bus);
+		svc->bus = NULL;
+	}
+	db_pool_close(svc->db);
+	svc->db = NULL;
+	metrics_registry_free(svc->metrics);
+	svc->metrics = NULL;
+}
+
+static int run(struct svc *svc)
+{
+	struct core_error err = {{0}};
+	const struct svc_def *def = svc->def;
+	int status = 1;
+
+	if (httpc_global_init(&err) != CORE_OK || open_clients(svc, &err) != CORE_OK) {
+		core_error("start-up failed: %s", err.message);
+		goto out;
+	}
+	if (def->start && def->start(svc, svc->service_settings, &svc->app, &err) != CORE_OK) {
+		core_error("service start failed: %s", err.message);
+		goto out;
+	}
+	if (start_http(svc, &err) != CORE_OK) {
+		core_error("HTTP server failed to start: %s", err.message);
+		goto out;
+	}
+	int sig = 0;
+	if (svc->db) {
+		sig = migrate_until_done(svc);
+		if (!sig && def->uses_outbox) {
+			struct bus_relay_config rc = {.poll_ms = (int)svc->settings.outbox_poll_ms, .metrics = svc->metrics};
+			if (bus_relay_start(svc->db, svc->bus, &rc, &svc->relay, &err) != CORE_OK) {
+				core_error("outbox relay failed to start: %s", err.message);
+				goto out;
+			}
+		}
+	}
+	if (!sig) {
+		atomic_store(&svc->migrated, true);
+		core_info("ready");
+		sig = core_shutdown_wait(-1);
+	}
+	core_info("signal %d: shutting down", sig);
+	atomic_store(&svc->migrated, false);
+	status = 0;
+out:
+	stop_everything(svc);
+	httpc_global_cleanup();
+	if (status == 0)
+		core_info("stopped");
+	return status;
+}
+
+int svc_main(const struct svc_def *def, int argc, char **argv)
+{
+	struct core_error err = {{0}};
+	struct svc *svc = core_xcalloc(1, sizeof *svc);
+	int status = 2;
+	svc->def = def;
+	atomic_init(&svc->migrated, false);
+	svc_common_settings(def, svc->common_rows, SVC_MAX_SETTING_ROWS, svc->port_default, sizeof svc->port_default);
+	svc->service_settings = core_xcalloc(1, def->settings_size ? def->settings_size : 1);
+	core_log_init(def->log_name, CORE_LOG_INFO);
+
+	if (argc > 1) {
+		if (strcmp(argv[1], "--routes") == 0) {
+			status = print_routes(svc);
+			goto out;
+		}
+		if (strcmp(argv[1], "--settings-markdown") == 0) {
+			core_settings_markdown(svc->common_rows, stdout);
+			if (def->settings)
+				core_settings_markdown(def->settings, stdout);
+			status = 0;
+		} else {
+			print_help(def, svc);
+			status = strcmp(argv[1], "--help") == 0 ? 0 : 2;
+		}
+		goto out;
+	}
+	if (core_shutdown_init(&err) != CORE_OK) {
+		core_error("%s", err.message);
+		status = 1;
+		goto out;
+	}
+	if (core_settings_load(svc->common_rows, &svc->settings, &err) != CORE_OK ||
+	    (def->settings && core_settings_load(def->settings, svc->service_settings, &err) != CORE_OK)) {
+		core_error("bad settings: %s", err.message);
+		goto out;
+	}
+	core_log_init(def->log_name, svc->settings.log_level);
+	status = run(svc);
+out:
+	for (size_t i = 0; i < svc->n_twin_patterns; i++)
+		free(svc->twin_patterns[i]);
+	if (def->settings)
+		core_settings_free(def->settings, svc->service_settings);
+	core_settings_free(svc->common_rows, &svc->settings);
+	free(svc->service_settings);
+	free(svc);
+	return status;
+}

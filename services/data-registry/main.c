@@ -1,0 +1,30 @@
+/* lathe-data-registry: versioned, content-addressed datasets: profiles, splits, tensors.
+ * The daemon's life (settings, database, Kafka, health, drain) is svc_main's; this
+ * file names what is particular to the service: its port, schema and routes. Domain
+ * routes answer 501 NOT_IMPLEMENTED until their issue lands. */
+#include "svc/svc.h"
+
+extern const struct core_embedded_file svc_migrations[];
+
+static const struct http_route dr_routes[] = {
+	{.methods = SVC_ALL_METHODS, .pattern = "/v1/datasets", .handler = svc_h_not_implemented},
+	{.methods = SVC_ALL_METHODS, .pattern = "/v1/datasets/{path*}", .handler = svc_h_not_implemented},
+	{0},
+};
+
+static const struct svc_def dr_def = {
+	.name = "data-registry",
+	.log_name = "data",
+	.summary = "versioned, content-addressed datasets: profiles, splits, tensors",
+	.default_port = 5002,
+	.schema = "data",
+	.migrations = svc_migrations,
+	.uses_outbox = true,
+	.routes = {dr_routes},
+	.content_type_error = HTTP_EC_NONE,
+};
+
+int main(int argc, char **argv)
+{
+	return svc_main(&dr_def, argc, argv);
+}

@@ -1,0 +1,34 @@
+/* Contract tests (prefix th_contract_): a service's OpenAPI 3 document in
+ * proto/openapi/<service>.yaml is kept true by checking real responses against it and
+ * the daemon's real route table against its paths. The documents are written in JSON
+ * syntax (which is YAML) so jansson reads them with no YAML library.
+ *
+ * Conventions of the documents:
+ *   - paths use OpenAPI {param} segments; a path item with "x-lathe-rest": true has a
+ *     last {param} that spans several segments (the route's {name*}, e.g. artifact paths);
+ *   - "x-lathe-ajax-twins": true at the top level says every /api/2.0/ path is also
+ *     served at /ajax-api/2.0/ (MLflow's web UI prefix);
+ *   - proto/openapi/common.yaml (healthz, readyz, metrics, Error) is merged into every
+ *     document, and "$ref": "#/components/schemas/X" resolves in the document, then in
+ *     common.yaml.
+ * Schemas are checked for: type (one or a list), properties, required, items, enum,
+ * additionalProperties: false, oneOf/anyOf, $ref. */
+#ifndef LATHE_TEST_CONTRACT_H
+#define LATHE_TEST_CONTRACT_H
+#include <jansson.h>
+#include "harness.h"
+
+/* Loads proto/openapi/<name>.yaml merged with common.yaml; fails the test if it is
+ * missing or not valid JSON. The caller json_decref()s it. */
+json_t *th_contract_load(const char *name);
+
+/* Fails the test unless the document has `method path` (path: a concrete request
+ * path; a query string is ignored), lists r->status among its responses (or has a
+ * "default"), and, when that response declares an application/json schema, r's body
+ * is valid against it. */
+void th_contract_check(json_t *doc, const char *method, const char *path, const struct th_response *r);
+
+/* Fails the test unless every METHOD PATTERN that `lathe-<service> --routes` prints
+ * (HEAD excepted) is in the document and every operation of the document is served. */
+void th_contract_routes(json_t *doc, const char *service);
+#endif

@@ -1,0 +1,100 @@
+/* Helpers shared by the bus test programs (header-only: each test file is its own
+ * program). They run against the real devkafka broker of tools/run-tests.sh
+ * (LATHE_TEST_KAFKA) with the timings devkafka wants: session.timeout.ms=6000 (the first
+ * assignment of a group takes ~3 s, a rebalance ~5 s) and a short fetch wait.
+ * Every test uses its own topic and group names (bt_unique), so tests sharing the
+ * broker never see each other's messages or group timers. */
+#ifndef BUS_TEST_H
+#define BUS_TEST_H
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "bus/bus.h"
+#include "core/alloc.h"
+#include "core/id.h"
+#include "core/time.h"
+#include "harness.h"
+
+/* Client settings for tests against devkafka. */
+static inline struct bus_config bt_config(void)
+{
+	return (struct bus_config){
+		.brokers = th_env("LATHE_TEST_KAFKA"),
+		.client_id = "bus-test",
+		.session_timeout_ms = 6000,
+		.fetch_wait_max_ms = 20,
+		.message_timeout_ms = 10000,
+	};
+}
+
+/* Writes "<prefix>.<32 hex>" into out. */
+static inline void bt_unique(char *out, size_t n, const char *prefix)
+{
+	char id[CORE_ID_HEX_LEN + 1];
+	core_id_uuid_hex(id);
+	snprintf(out, n, "%s.%s", prefix, id);
+}
+
+/* Messages gathered by a consumer, in the order handed out. */
+struct bt_record {
+	char *key;     /* NUL-terminated copy, NULL for none */
+	char *payload; /* NUL-terminated copy */
+	int32_t partition;
+	int64_t offset;
+};
+
+struct bt_collector {
+	struct bt_record *recs;
+	size_t n, cap;
+	const char *stop_payload; /* when not NULL: stop once a payload contains it */
+	bool stop_seen;
+};
+
+static inline enum bus_handled bt_collect(const struct bus_message *m, void *cls)
+{
+	struct bt_collector *c = cls;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 64;
+		c->recs = core_xrealloc(c->recs, c->cap * sizeof *c->recs);
+	}
+	struct bt_record *r = &c->recs[c->n++];
+	r->key = m->key ? core_xstrndup(m->key, m->key_len) : NULL;
+	r->payload = core_xstrndup(m->payload, m->len);
+	r->partition = m->partition;
+	r->offset = m->offset;
+	if (c->stop_payload && strstr(r->payload, c->stop_payload))
+		c->stop_seen = true;
+	return BUS_HANDLED;
+}
+
+static inline void bt_collector_free(struct bt_collector *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->recs[i].key);
+		free(c->recs[i].payload);
+	}
+	free(c->recs);
+	memset(c, 0, sizeof *c);
+}
+
+/* Consumes topic with a fresh group into out until want messages (or the stop payload)
+ * arrived or timeout_ms passed; polls a little longer (linger_ms) to catch extras. */
+static inline void bt_consume(const char *topic, size_t want, int timeout_ms, int linger_ms, struct bt_collector *out)
+{
+	char group[96];
+	bt_unique(group, sizeof group, "bus-test-group");
+	struct bus_config cfg = bt_config();
+	const char *topics[] = {topic, NULL};
+	struct bus_consumer *c = NULL;
+	struct core_error err = {{0}};
+	ck_assert_msg(bus_consumer_new(&cfg, group, topics, bt_collect, out, &c, &err) == CORE_OK, "%s", err.message);
+	int64_t end = core_now_ms() + timeout_ms;
+	while (core_now_ms() < end && out->n < want && !out->stop_seen)
+		bus_consumer_poll(c, 100);
+	end = core_now_ms() + linger_ms;
+	while (core_now_ms() < end)
+		bus_consumer_poll(c, 50);
+	bus_consumer_free(c);
+}
+#endif

@@ -1,0 +1,184 @@
+/* Tests of the producer (libs/bus/src/producer.c) against the real devkafka broker:
+ * keyed messages are all delivered and read back in order per key (each key in one
+ * partition); bus_ping answers; every accepted message gets exactly one delivery report,
+ * also when the broker is unreachable or the producer is freed with messages queued. */
+#include <check.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "bus_test.h"
+
+#define N_MESSAGES 1000
+#define N_KEYS 10
+
+struct reports {
+	pthread_mutex_t mu;
+	int delivered, failed;
+	char last_error[256];
+};
+
+static void on_report(void *opaque, bool delivered, const char *error)
+{
+	struct reports *r = opaque;
+	pthread_mutex_lock(&r->mu);
+	if (delivered) {
+		r->delivered++;
+	} else {
+		r->failed++;
+		snprintf(r->last_error, sizeof r->last_error, "%s", error ? error : "(null)");
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+static struct reports snapshot(struct reports *r)
+{
+	pthread_mutex_lock(&r->mu);
+	struct reports copy = *r;
+	pthread_mutex_unlock(&r->mu);
+	return copy;
+}
+
+static void teardown(void)
+{
+	ck_assert_int_eq(rd_kafka_wait_destroyed(5000), 0); /* every librdkafka handle is gone */
+}
+
+START_TEST(test_keyed_messages_delivered_and_ordered_per_key)
+{
+	char topic[96];
+	bt_unique(topic, sizeof topic, "bus.test.producer");
+	struct bus_config cfg = bt_config();
+	struct bus_producer *p = NULL;
+	struct core_error err = {{0}};
+	ck_assert_msg(bus_producer_new(&cfg, &p, &err) == CORE_OK, "%s", err.message);
+	struct reports rep = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	for (int i = 0; i < N_MESSAGES; i++) {
+		char key[16], payload[32];
+		snprintf(key, sizeof key, "k%d", i % N_KEYS);
+		snprintf(payload, sizeof payload, "%s:%d", key, i / N_KEYS);
+		ck_assert_msg(bus_produce(p, topic, key, payload, strlen(payload), on_report, &rep, &err) == CORE_OK, "%s",
+			      err.message);
+	}
+	ck_assert_int_eq(bus_producer_flush(p, 30000), 0);
+	struct reports got = snapshot(&rep);
+	ck_assert_msg(got.delivered == N_MESSAGES && got.failed == 0, "delivered %d, failed %d (%s)", got.delivered,
+		      got.failed, got.last_error);
+	ck_assert(bus_ping(p, 5000));
+	bus_producer_free(p);
+
+	struct bt_collector col = {0};
+	bt_consume(topic, N_MESSAGES, 30000, 300, &col);
+	ck_assert_uint_eq(col.n, N_MESSAGES);
+	int next[N_KEYS] = {0};
+	int32_t partition[N_KEYS];
+	for (int k = 0; k < N_KEYS; k++)
+		partition[k] = -1;
+	for (size_t i = 0; i < col.n; i++) {
+		const struct bt_record *r = &col.recs[i];
+		int k = -1, seq = -1;
+		ck_assert_msg(r->key && sscanf(r->key, "k%d", &k) == 1 && k >= 0 && k < N_KEYS, "bad key");
+		ck_assert_msg(sscanf(r->payload, "k%*d:%d", &seq) == 1, "bad payload %s", r->payload);
+		ck_assert_msg(seq == next[k], "key %s: got %d, expected %d", r->key, seq, next[k]);
+		next[k]++;
+		if (partition[k] < 0)
+			partition[k] = r->partition;
+		ck_assert_int_eq(r->partition, partition[k]); /* one key, one partition */
+	}
+	bt_collector_free(&col);
+}
+END_TEST
+
+START_TEST(test_ping_unreachable_is_false)
+{
+	struct bus_config cfg = bt_config();
+	cfg.brokers = "127.0.0.1:1";
+	struct bus_producer *p = NULL;
+	ck_assert_int_eq(bus_producer_new(&cfg, &p, NULL), CORE_OK);
+	ck_assert(!bus_ping(p, 500));
+	bus_producer_free(p);
+}
+END_TEST
+
+START_TEST(test_unreachable_broker_fails_after_timeout)
+{
+	struct bus_config cfg = bt_config();
+	cfg.brokers = "127.0.0.1:1";
+	cfg.message_timeout_ms = 1000;
+	struct bus_producer *p = NULL;
+	ck_assert_int_eq(bus_producer_new(&cfg, &p, NULL), CORE_OK);
+	struct reports rep = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	ck_assert_int_eq(bus_produce(p, "bus.test.nowhere", "k", "x", 1, on_report, &rep, NULL), CORE_OK);
+	ck_assert_int_eq(bus_produce(p, "bus.test.nowhere", NULL, "y", 1, NULL, NULL, NULL), CORE_OK);
+	ck_assert_int_eq(bus_producer_flush(p, 10000), 0);
+	struct reports got = snapshot(&rep);
+	ck_assert_int_eq(got.delivered, 0);
+	ck_assert_int_eq(got.failed, 1);
+	ck_assert_msg(strstr(got.last_error, "timed out") != NULL, "error: %s", got.last_error);
+	bus_producer_free(p);
+}
+END_TEST
+
+START_TEST(test_free_fails_what_is_queued)
+{
+	struct bus_config cfg = bt_config();
+	cfg.brokers = "127.0.0.1:1";
+	cfg.message_timeout_ms = 60000;
+	struct bus_producer *p = NULL;
+	ck_assert_int_eq(bus_producer_new(&cfg, &p, NULL), CORE_OK);
+	struct reports rep = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(bus_produce(p, "bus.test.nowhere", "k", "x", 1, on_report, &rep, NULL), CORE_OK);
+	ck_assert_int_eq(bus_producer_flush(p, 200), 3);
+	bus_producer_free(p);
+	struct reports got = snapshot(&rep);
+	ck_assert_int_eq(got.delivered, 0);
+	ck_assert_int_eq(got.failed, 3);
+}
+END_TEST
+
+START_TEST(test_bad_arguments)
+{
+	struct bus_producer *p = (struct bus_producer *)&p;
+	struct core_error err = {{0}};
+	struct bus_config cfg = {0};
+	ck_assert_int_eq(bus_producer_new(&cfg, &p, &err), CORE_EINVAL);
+	ck_assert_ptr_eq(p, (struct bus_producer *)&p);
+	cfg.brokers = "";
+	ck_assert_int_eq(bus_producer_new(&cfg, &p, &err), CORE_EINVAL);
+
+	cfg = bt_config();
+	ck_assert_int_eq(bus_producer_new(&cfg, &p, &err), CORE_OK);
+	ck_assert_int_eq(bus_produce(p, "", "k", "x", 1, NULL, NULL, &err), CORE_EINVAL);
+	ck_assert_int_eq(bus_producer_flush(p, 0), 0); /* a refused message is not outstanding */
+	bus_producer_free(p);
+	bus_producer_free(NULL);
+}
+END_TEST
+
+static Suite *producer_suite(void)
+{
+	Suite *s = suite_create("bus_producer");
+	TCase *tc = tcase_create("delivery");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_keyed_messages_delivered_and_ordered_per_key);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("errors");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_test(tc, test_ping_unreachable_is_false);
+	tcase_add_test(tc, test_unreachable_broker_fails_after_timeout);
+	tcase_add_test(tc, test_free_fails_what_is_queued);
+	tcase_add_test(tc, test_bad_arguments);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(producer_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,275 @@
+/* Unit tests of the core library: one check Suite, a TCase per module. */
+#include <check.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "core/core.h"
+
+START_TEST(buf_grows_and_stops_at_its_ceiling)
+{
+	struct core_buf b;
+	core_buf_init(&b, 10);
+	ck_assert_int_eq(core_buf_append_str(&b, "hello"), CORE_OK);
+	ck_assert_int_eq(core_buf_printf(&b, "%d", 1234), CORE_OK);
+	ck_assert_str_eq(b.data, "hello1234");
+	ck_assert_int_eq(core_buf_append_str(&b, "xy"), CORE_ELIMIT);
+	ck_assert_str_eq(b.data, "hello1234"); /* a failed append leaves it unchanged */
+	ck_assert_int_eq(core_buf_append_str(&b, "x"), CORE_OK);
+	ck_assert_uint_eq(b.len, 10);
+	ck_assert_int_eq(core_buf_printf(&b, "%s", "z"), CORE_ELIMIT);
+	size_t len;
+	char *s = core_buf_steal(&b, &len);
+	ck_assert_str_eq(s, "hello1234x");
+	ck_assert_uint_eq(len, 10);
+	ck_assert_ptr_null(b.data);
+	free(s);
+	core_buf_free(&b);
+}
+END_TEST
+
+START_TEST(buf_escapes_json)
+{
+	struct core_buf b;
+	core_buf_init(&b, 100);
+	ck_assert_int_eq(core_buf_append_json_escaped(&b, "a\"b\\c\n\x01"), CORE_OK);
+	ck_assert_str_eq(b.data, "a\\\"b\\\\c\\u000a\\u0001");
+	core_buf_free(&b);
+	core_buf_init(&b, 4);
+	ck_assert_int_eq(core_buf_append_str(&b, "ab"), CORE_OK);
+	ck_assert_int_eq(core_buf_append_json_escaped(&b, "\"\""), CORE_ELIMIT);
+	ck_assert_str_eq(b.data, "ab");
+	core_buf_free(&b);
+	char *empty = core_buf_steal(&b, NULL);
+	ck_assert_str_eq(empty, "");
+	free(empty);
+}
+END_TEST
+
+struct test_settings {
+	char *url;
+	long port;
+	bool verbose;
+	enum core_log_level level;
+	char *unset;
+};
+
+static const struct core_setting test_table[] = {
+	{"T_URL", CORE_SETTING_STRING, offsetof(struct test_settings, url), NULL, true, 0, 0, "where"},
+	{"T_PORT", CORE_SETTING_INT, offsetof(struct test_settings, port), "5000", false, 1, 65535, "port"},
+	{"T_VERBOSE", CORE_SETTING_BOOL, offsetof(struct test_settings, verbose), "false", false, 0, 0, "chatty"},
+	{"T_LEVEL", CORE_SETTING_LOG_LEVEL, offsetof(struct test_settings, level), "info", false, 0, 0, "level"},
+	{"T_UNSET", CORE_SETTING_STRING, offsetof(struct test_settings, unset), NULL, false, 0, 0, "optional"},
+	{0},
+};
+
+START_TEST(settings_load_defaults_and_overrides)
+{
+	struct test_settings s = {0};
+	struct core_error err;
+	setenv("T_URL", "postgresql://x", 1);
+	setenv("T_VERBOSE", "yes", 1);
+	unsetenv("T_PORT");
+	setenv("T_LEVEL", "WARN", 1);
+	ck_assert_int_eq(core_settings_load(test_table, &s, &err), CORE_OK);
+	ck_assert_str_eq(s.url, "postgresql://x");
+	ck_assert_int_eq(s.port, 5000);
+	ck_assert(s.verbose);
+	ck_assert_int_eq(s.level, CORE_LOG_WARN);
+	ck_assert_ptr_null(s.unset);
+	core_settings_free(test_table, &s);
+	ck_assert_ptr_null(s.url);
+}
+END_TEST
+
+START_TEST(settings_reject_bad_values_naming_the_setting)
+{
+	struct test_settings s = {0};
+	struct core_error err;
+	setenv("T_URL", "u", 1);
+	setenv("T_PORT", "70000", 1);
+	ck_assert_int_eq(core_settings_load(test_table, &s, &err), CORE_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.message, "T_PORT"));
+	ck_assert_ptr_null(s.url); /* strings already stored are freed */
+	setenv("T_PORT", "12x", 1);
+	ck_assert_int_eq(core_settings_load(test_table, &s, &err), CORE_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.message, "integer"));
+	setenv("T_PORT", "80", 1);
+	setenv("T_VERBOSE", "maybe", 1);
+	ck_assert_int_eq(core_settings_load(test_table, &s, &err), CORE_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.message, "T_VERBOSE"));
+	setenv("T_VERBOSE", "0", 1);
+	unsetenv("T_URL");
+	ck_assert_int_eq(core_settings_load(test_table, &s, &err), CORE_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.message, "T_URL is required"));
+}
+END_TEST
+
+START_TEST(settings_render_markdown)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	core_settings_markdown(test_table, f);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(text, "| `T_PORT` | integer | `5000` | port |"));
+	ck_assert_ptr_nonnull(strstr(text, "| `T_URL` | string | `(required)` | where |"));
+	free(text);
+}
+END_TEST
+
+START_TEST(ids_are_uuid4_hex_and_distinct)
+{
+	char a[CORE_ID_HEX_LEN + 1], b[CORE_ID_HEX_LEN + 1], dashed[37];
+	core_id_uuid_hex(a);
+	core_id_uuid_hex(b);
+	ck_assert_uint_eq(strlen(a), 32);
+	ck_assert_str_ne(a, b);
+	ck_assert_int_eq(a[12], '4');
+	ck_assert(strchr("89ab", a[16]) != NULL);
+	ck_assert_uint_eq(strspn(a, "0123456789abcdef"), 32);
+	core_id_uuid(dashed);
+	ck_assert_uint_eq(strlen(dashed), 36);
+	ck_assert_int_eq(dashed[8], '-');
+	ck_assert_int_eq(dashed[14], '4');
+}
+END_TEST
+
+START_TEST(sha256_matches_known_digests)
+{
+	char hex[CORE_SHA256_HEX_LEN + 1];
+	ck_assert_int_eq(core_sha256_hex("abc", 3, hex), CORE_OK);
+	ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	ck_assert_int_eq(core_sha256_hex("", 0, hex), CORE_OK);
+	ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	struct core_sha256 *ctx = core_sha256_new();
+	ck_assert_ptr_nonnull(ctx);
+	core_sha256_update(ctx, "a", 1);
+	core_sha256_update(ctx, "bc", 2);
+	core_sha256_finish_hex(ctx, hex);
+	ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+END_TEST
+
+START_TEST(time_formats_iso8601)
+{
+	char ts[32];
+	core_time_iso8601(1700000000123LL, ts);
+	ck_assert_str_eq(ts, "2023-11-14T22:13:20.123Z");
+	ck_assert_int_gt(core_now_ms(), 1700000000000LL);
+	uint64_t t0 = core_monotonic_ns();
+	core_sleep_ms(2);
+	ck_assert_uint_ge(core_monotonic_ns() - t0, 2000000u);
+}
+END_TEST
+
+START_TEST(files_mkdir_write_read)
+{
+	char tmpl[] = "/tmp/lathe-core-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	struct core_error err;
+	char *deep = core_xasprintf("%s/a/b/c", tmpl);
+	ck_assert_int_eq(core_mkdir_p(deep, 0755, &err), CORE_OK);
+	ck_assert_int_eq(core_mkdir_p(deep, 0755, &err), CORE_OK); /* existing is fine */
+	char *file = core_xasprintf("%s/f.txt", deep);
+	ck_assert_int_eq(core_write_file_atomic(file, "one", 3, &err), CORE_OK);
+	ck_assert_int_eq(core_write_file_atomic(file, "two!", 4, &err), CORE_OK);
+	char *data = NULL;
+	size_t len = 0;
+	ck_assert_int_eq(core_read_file(file, 100, &data, &len, &err), CORE_OK);
+	ck_assert_str_eq(data, "two!");
+	ck_assert_uint_eq(len, 4);
+	free(data);
+	ck_assert_int_eq(core_read_file(file, 3, &data, &len, &err), CORE_ELIMIT);
+	char *missing = core_xasprintf("%s/none", tmpl);
+	ck_assert_int_eq(core_read_file(missing, 3, &data, &len, &err), CORE_ENOENT);
+	ck_assert_ptr_nonnull(strstr(err.message, "none"));
+	char *cmd = core_xasprintf("rm -rf %s", tmpl);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+	free(missing);
+	free(file);
+	free(deep);
+}
+END_TEST
+
+START_TEST(log_levels_parse)
+{
+	enum core_log_level l = CORE_LOG_INFO;
+	ck_assert(core_log_parse_level("DEBUG", &l));
+	ck_assert_int_eq(l, CORE_LOG_DEBUG);
+	ck_assert(core_log_parse_level("warning", &l));
+	ck_assert_int_eq(l, CORE_LOG_WARN);
+	ck_assert(!core_log_parse_level("loud", &l));
+	ck_assert_int_eq(l, CORE_LOG_WARN);
+}
+END_TEST
+
+START_TEST(log_lines_are_json)
+{
+	/* Capture stderr through a pipe and check the line's shape. */
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	int saved = dup(STDERR_FILENO);
+	dup2(fds[1], STDERR_FILENO);
+	core_log_init("svc\"x", CORE_LOG_INFO);
+	core_log(CORE_LOG_DEBUG, "hidden");
+	struct core_log_field f[] = {CORE_LF_STR("path", "/a\"b"), CORE_LF_INT("status", 404), CORE_LF_NUM("ms", 1.5)};
+	core_log_with(CORE_LOG_WARN, f, 3, "line %d", 7);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fds[1]);
+	char buf[1024] = {0};
+	ssize_t n = read(fds[0], buf, sizeof buf - 1);
+	close(fds[0]);
+	ck_assert_int_gt(n, 0);
+	ck_assert_ptr_null(strstr(buf, "hidden"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"level\":\"warn\""));
+	ck_assert_ptr_nonnull(strstr(buf, "\"service\":\"svc\\\"x\""));
+	ck_assert_ptr_nonnull(strstr(buf, "\"msg\":\"line 7\",\"path\":\"/a\\\"b\",\"status\":404,\"ms\":1.5}\n"));
+	ck_assert_int_eq(buf[0], '{');
+}
+END_TEST
+
+START_TEST(shutdown_waits_for_sigterm)
+{
+	struct core_error err;
+	ck_assert_int_eq(core_shutdown_init(&err), CORE_OK);
+	ck_assert_int_eq(core_shutdown_wait(10), 0);
+	kill(getpid(), SIGTERM);
+	ck_assert_int_eq(core_shutdown_wait(1000), SIGTERM);
+}
+END_TEST
+
+static Suite *core_suite(void)
+{
+	Suite *s = suite_create("core");
+	struct { const char *name; const TTest *tests[4]; } cases[] = {
+		{"buf", {buf_grows_and_stops_at_its_ceiling, buf_escapes_json}},
+		{"settings", {settings_load_defaults_and_overrides, settings_reject_bad_values_naming_the_setting, settings_render_markdown}},
+		{"id", {ids_are_uuid4_hex_and_distinct}},
+		{"sha256", {sha256_matches_known_digests}},
+		{"time", {time_formats_iso8601}},
+		{"file", {files_mkdir_write_read}},
+		{"log", {log_levels_parse, log_lines_are_json}},
+		{"shutdown", {shutdown_waits_for_sigterm}},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		TCase *tc = tcase_create(cases[i].name);
+		for (size_t j = 0; j < 4 && cases[i].tests[j]; j++)
+			tcase_add_test(tc, cases[i].tests[j]);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(core_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
