@@ -56,8 +56,10 @@ export KAFKA_SESSION_TIMEOUT_MS=6000
 export LOG_LEVEL=${LOG_LEVEL:-info}
 export TRACKER_URL=http://127.0.0.1:5000 REGISTRY_URL=http://127.0.0.1:5001
 export DATA_REGISTRY_URL=http://127.0.0.1:5002 TRAINER_URL=http://127.0.0.1:5004
+# setsid: Ctrl-C reaches this script alone, which then stops the daemons before the
+# broker and the database they use, rather than everything at once.
 for s in $services; do
-	PORT=${ports[$s]} "$build/bin/lathe-$s" 2>>"var/logs/$s.log" &
+	PORT=${ports[$s]} setsid "$build/bin/lathe-$s" 2>>"var/logs/$s.log" &
 	pids[$s]=$!
 done
 

@@ -20,7 +20,8 @@ free_port() {
 start_devkafka() {
 	local bin=$1 dir=$2 i
 	rm -f "$dir/kafka.bootstrap"
-	"$bin" -f "$dir/kafka.bootstrap" -c "$dir/kafka.ctl" >"$dir/devkafka.log" 2>&1 &
+	# its own session: a terminal's Ctrl-C goes to the script, which stops it last
+	setsid "$bin" -f "$dir/kafka.bootstrap" -c "$dir/kafka.ctl" >"$dir/devkafka.log" 2>&1 &
 	DEVKAFKA_PID=$!
 	for i in $(seq 1 100); do
 		[ -s "$dir/kafka.bootstrap" ] && break
