@@ -1,0 +1,26 @@
+/* core: what every Lathe library and daemon stands on. This header gathers the faces:
+ *   status.h   status codes and error messages
+ *   alloc.h    allocation policy (x* abort on failure: control-plane sizes only)
+ *   log.h      JSON-lines logging to stderr
+ *   settings.h settings from environment variables, declared as a table
+ *   buf.h      bounded growable buffers
+ *   id.h       random ids (uuid4 as 32 hex characters)
+ *   time.h     wall-clock and monotonic time
+ *   sha256.h   SHA-256 through OpenSSL's libcrypto
+ *   file.h     mkdir -p, atomic write, bounded read
+ *   shutdown.h SIGTERM/SIGINT handling
+ *   embed.h    files embedded at build time (migrations) */
+#ifndef CORE_CORE_H
+#define CORE_CORE_H
+#include "core/status.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/settings.h"
+#include "core/buf.h"
+#include "core/id.h"
+#include "core/time.h"
+#include "core/sha256.h"
+#include "core/file.h"
+#include "core/shutdown.h"
+#include "core/embed.h"
+#endif
