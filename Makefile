@@ -10,6 +10,7 @@
 # Adding a file needs no edit here; adding a library means adding it to LIBS.
 
 VARIANT ?= release
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD   ?= build/$(VARIANT)
 CC      ?= gcc
 
@@ -55,25 +56,25 @@ deps:
 
 # The README's test command: deps, then every suite plain and under the sanitizers.
 test: deps
-	$(MAKE) --no-print-directory VARIANT=release all
-	$(MAKE) --no-print-directory VARIANT=asan all
+	$(MAKE) --no-print-directory -j$(JOBS) VARIANT=release all
+	$(MAKE) --no-print-directory -j$(JOBS) VARIANT=asan all
 	tools/run-tests.sh build/release build/asan
 
 test-plain: deps
-	$(MAKE) --no-print-directory VARIANT=release all
+	$(MAKE) --no-print-directory -j$(JOBS) VARIANT=release all
 	tools/run-tests.sh build/release
 
 test-asan: deps
-	$(MAKE) --no-print-directory VARIANT=asan all
+	$(MAKE) --no-print-directory -j$(JOBS) VARIANT=asan all
 	tools/run-tests.sh build/asan
 
 bench: deps
-	$(MAKE) --no-print-directory VARIANT=release all
+	$(MAKE) --no-print-directory -j$(JOBS) VARIANT=release all
 	tools/run-bench.sh build/release
 
 # The README's run command: the whole local stack in the foreground.
 run: deps
-	$(MAKE) --no-print-directory VARIANT=release all
+	$(MAKE) --no-print-directory -j$(JOBS) VARIANT=release all
 	tools/run-stack.sh build/release
 
 check-style:
