@@ -1,0 +1,97 @@
+/* Encoding helpers of the tracking part (face: tracking.h).
+ *
+ * et_arr_*: PostgreSQL array literals ({"a","b",NULL}) built from C values, so a bulk
+ * write passes whole columns as one parameter and unnests them server-side (a
+ * 1000-metric batch is one statement, not 1000). Elements are always double-quoted
+ * with '"' and '\' escaped, which is the whole of the array-literal quoting rule.
+ * Doubles are written with 17 significant digits (exact round trip), NaN as NaN.
+ *
+ * et_json_pg_double: PostgreSQL's float8 text as MLflow's JSON (non-finite values as
+ * strings), for get-history, which writes JSON text directly rather than a tree. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "tracking.h"
+
+#define ARR_MAX ((size_t)256 << 20)
+
+void et_arr_init(struct et_arr *a)
+{
+	core_buf_init(&a->b, ARR_MAX);
+	a->n = 0;
+	a->failed = core_buf_append(&a->b, "{", 1) != CORE_OK;
+}
+
+static void sep(struct et_arr *a)
+{
+	if (a->n++ && core_buf_append(&a->b, ",", 1) != CORE_OK)
+		a->failed = true;
+}
+
+void et_arr_add_str(struct et_arr *a, const char *s, size_t len)
+{
+	if (a->failed)
+		return;
+	sep(a);
+	if (!s) {
+		a->failed |= core_buf_append(&a->b, "NULL", 4) != CORE_OK;
+		return;
+	}
+	a->failed |= core_buf_append(&a->b, "\"", 1) != CORE_OK;
+	size_t start = 0;
+	for (size_t i = 0; i < len && !a->failed; i++) {
+		if (s[i] != '"' && s[i] != '\\')
+			continue;
+		a->failed |= core_buf_append(&a->b, s + start, i - start) != CORE_OK;
+		a->failed |= core_buf_append(&a->b, "\\", 1) != CORE_OK;
+		start = i;
+	}
+	if (!a->failed)
+		a->failed |= core_buf_append(&a->b, s + start, len - start) != CORE_OK;
+	a->failed |= core_buf_append(&a->b, "\"", 1) != CORE_OK;
+}
+
+void et_arr_add_i64(struct et_arr *a, int64_t v)
+{
+	if (a->failed)
+		return;
+	sep(a);
+	a->failed |= core_buf_printf(&a->b, "%" PRId64, v) != CORE_OK;
+}
+
+void et_arr_add_f64(struct et_arr *a, double v)
+{
+	if (a->failed)
+		return;
+	sep(a);
+	if (isnan(v))
+		a->failed |= core_buf_append_str(&a->b, "NaN") != CORE_OK;
+	else if (isinf(v))
+		a->failed |= core_buf_append_str(&a->b, v > 0 ? "Infinity" : "-Infinity") != CORE_OK;
+	else
+		a->failed |= core_buf_printf(&a->b, "%.17g", v) != CORE_OK;
+}
+
+const char *et_arr_end(struct et_arr *a)
+{
+	if (!a->failed)
+		a->failed = core_buf_append(&a->b, "}", 1) != CORE_OK;
+	return a->failed ? NULL : a->b.data;
+}
+
+void et_arr_free(struct et_arr *a)
+{
+	core_buf_free(&a->b);
+}
+
+enum core_status et_json_pg_double(struct core_buf *b, const char *pg)
+{
+	if (strcmp(pg, "NaN") == 0 || strcmp(pg, "Infinity") == 0 || strcmp(pg, "-Infinity") == 0) {
+		enum core_status rc = core_buf_append(b, "\"", 1);
+		if (rc == CORE_OK)
+			rc = core_buf_append_str(b, pg);
+		return rc == CORE_OK ? core_buf_append(b, "\"", 1) : rc;
+	}
+	return core_buf_append_str(b, pg);
+}

@@ -1,0 +1,48 @@
+/* Queries on tracker.metrics and tracker.latest_metrics (STYLE 9; face: tracking.h).
+ * metrics_insert appends a whole batch in one statement: the points (identical ones
+ * deduplicated by the primary key) and, per key, the batch's greatest point by
+ * (step, timestamp, value), which replaces the stored latest one only when greater.
+ * metrics_history reads a history page by arrival order (seq), keyset-paged. */
+#include <inttypes.h>
+#include <stdio.h>
+#include "tracking.h"
+
+static const struct db_stmt metrics_insert = {
+	.name = "et_metrics_insert",
+	.sql = "WITH m AS (SELECT * FROM unnest($2::text[], $3::float8[], $4::bigint[], $5::bigint[]) "
+	       "           WITH ORDINALITY AS u(key, value, timestamp, step, ord)), "
+	       "ins AS (INSERT INTO metrics (run_id, key, value, timestamp, step) "
+	       "        SELECT $1, key, value, timestamp, step FROM m ORDER BY ord ON CONFLICT DO NOTHING), "
+	       "top AS (SELECT DISTINCT ON (key) key, value, timestamp, step FROM m "
+	       "        ORDER BY key, step DESC, timestamp DESC, value DESC) "
+	       "INSERT INTO latest_metrics AS l (run_id, key, value, timestamp, step) "
+	       "SELECT $1, key, value, timestamp, step FROM top "
+	       "ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value, timestamp = EXCLUDED.timestamp, "
+	       "step = EXCLUDED.step WHERE (EXCLUDED.step, EXCLUDED.timestamp, EXCLUDED.value) > "
+	       "(l.step, l.timestamp, l.value)",
+	.n_params = 5,
+};
+
+int et_q_metrics_insert(struct db_conn *c, const char *run_id, const char *keys, const char *values,
+			const char *timestamps, const char *steps)
+{
+	const char *params[5] = {run_id, keys, values, timestamps, steps};
+	return db_exec(c, &metrics_insert, params, NULL, NULL);
+}
+
+static const struct db_stmt metrics_history = {
+	.name = "et_metrics_history",
+	.sql = "SELECT key, value, timestamp, step, seq FROM metrics "
+	       "WHERE run_id = $1 AND key = $2 AND seq > $3::bigint ORDER BY seq LIMIT $4::bigint",
+	.n_params = 4,
+};
+
+int et_q_metrics_history(struct db_conn *c, const char *run_id, const char *key, int64_t after_seq,
+			 int64_t limit, PGresult **res_out)
+{
+	char a[24], l[24];
+	snprintf(a, sizeof a, "%" PRId64, after_seq);
+	snprintf(l, sizeof l, "%" PRId64, limit);
+	const char *params[4] = {run_id, key, a, l};
+	return db_exec(c, &metrics_history, params, res_out, NULL);
+}
