@@ -1,16 +1,38 @@
-/* lathe-model-registry: MLflow model registry REST API: models, versions, stages, aliases.
- * The daemon's life (settings, database, Kafka, health, drain) is svc_main's; this
- * file names what is particular to the service: its port, schema and routes. Domain
- * routes answer 501 NOT_IMPLEMENTED until their issue lands. */
-#include "svc/svc.h"
+/* lathe-model-registry: MLflow's model-registry REST API (registered models, versions,
+ * stages, aliases, tags) with models.events on every change that matters to serving.
+ * The daemon's life (settings, database, Kafka, outbox relay, health, drain) is
+ * svc_main's; this file adds the registry's own settings (where the experiment tracker
+ * is, for servability checks) and names its schema, migrations and route table (mr.h
+ * lists the parts). */
+#include <stddef.h>
+#include <stdlib.h>
+#include "mr.h"
 
 extern const struct core_embedded_file svc_migrations[];
 
-static const struct http_route mr_routes[] = {
-	{.methods = SVC_ALL_METHODS, .pattern = "/api/2.0/mlflow/registered-models/{path*}", .handler = svc_h_not_implemented},
-	{.methods = SVC_ALL_METHODS, .pattern = "/api/2.0/mlflow/model-versions/{path*}", .handler = svc_h_not_implemented},
+static const struct core_setting mr_setting_rows[] = {
+	{"TRACKER_URL", CORE_SETTING_STRING, offsetof(struct mr_settings, tracker_url), "http://127.0.0.1:5000", false,
+	 0, 0, "experiment tracker base URL; new model versions are checked there for a Lathe model package"},
+	{"TRACKER_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct mr_settings, tracker_timeout_ms), "5000", false, 100,
+	 120000, "how long one servability call to the tracker may take"},
 	{0},
 };
+
+static enum core_status mr_start(struct svc *svc, void *settings, void **app_out, struct core_error *err)
+{
+	(void)svc;
+	(void)err;
+	struct mr_app *app = core_xcalloc(1, sizeof *app);
+	app->settings = settings;
+	*app_out = app;
+	return CORE_OK;
+}
+
+static void mr_stop(struct svc *svc, void *app)
+{
+	(void)svc;
+	free(app);
+}
 
 static const struct svc_def mr_def = {
 	.name = "model-registry",
@@ -23,6 +45,10 @@ static const struct svc_def mr_def = {
 	.routes = {mr_routes},
 	.ajax_twins = true,
 	.content_type_error = HTTP_EC_INVALID_PARAMETER_VALUE,
+	.settings = mr_setting_rows,
+	.settings_size = sizeof(struct mr_settings),
+	.start = mr_start,
+	.stop = mr_stop,
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,259 @@
+/* The model registry's private header (prefix mr_): its settings and state, and what
+ * its files offer each other. Sections follow the files:
+ *   main.c        settings table, start/stop, the svc_def
+ *   routes.c      the one route table (MLflow's registry paths)
+ *   h_models.c    registered-models/...: create, get, rename, update, delete, search,
+ *                 get-latest-versions, set-tag, delete-tag
+ *   h_aliases.c   registered-models/alias: set, delete, get
+ *   h_versions.c  model-versions/...: create, get, update, delete, search,
+ *                 transition-stage, get-download-uri, set-tag, delete-tag
+ *   q_*.c         one function per SQL statement, named as the statement
+ *   entities.c    MLflow JSON (RegisteredModel, ModelVersion) from query rows
+ *   ev_models.c   models.events CloudEvents, written through the outbox
+ *   servable.c    does a version's source hold a Lathe model package? (tracker call)
+ *   validate.c    MLflow's input rules: names, tags, aliases, stages, sources (pure)
+ *   filter.c      MLflow's registry search filter and order_by (pure)
+ *   paging.c      page tokens (pure)
+ * Handlers receive the struct svc * as app; mr_app(svc) gives this service's state.
+ * Every state change and its event are written in one db_run_tx transaction that
+ * first row-locks the registered model, so one model's events are in commit order. */
+#ifndef MR_H
+#define MR_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "http/jspec.h"
+#include "svc/svc.h"
+
+/* --- state (main.c) ------------------------------------------------------------- */
+
+struct mr_settings {
+	char *tracker_url;       /* TRACKER_URL: the experiment tracker, for servability */
+	long tracker_timeout_ms; /* TRACKER_TIMEOUT_MS */
+};
+
+struct mr_app {
+	struct mr_settings *settings; /* borrowed from svc */
+};
+
+static inline struct mr_app *mr_app(void *svc) { return svc_app(svc); }
+
+/* --- routes and handlers ---------------------------------------------------------- */
+
+extern const struct http_route mr_routes[];
+
+void mr_h_model_create(struct http_request *req, void *app);
+void mr_h_model_get(struct http_request *req, void *app);
+void mr_h_model_rename(struct http_request *req, void *app);
+void mr_h_model_update(struct http_request *req, void *app);
+void mr_h_model_delete(struct http_request *req, void *app);
+void mr_h_model_search(struct http_request *req, void *app);
+void mr_h_model_latest_versions(struct http_request *req, void *app);
+void mr_h_model_set_tag(struct http_request *req, void *app);
+void mr_h_model_delete_tag(struct http_request *req, void *app);
+void mr_h_alias_set(struct http_request *req, void *app);
+void mr_h_alias_delete(struct http_request *req, void *app);
+void mr_h_alias_get(struct http_request *req, void *app);
+void mr_h_version_create(struct http_request *req, void *app);
+void mr_h_version_get(struct http_request *req, void *app);
+void mr_h_version_update(struct http_request *req, void *app);
+void mr_h_version_delete(struct http_request *req, void *app);
+void mr_h_version_search(struct http_request *req, void *app);
+void mr_h_version_transition(struct http_request *req, void *app);
+void mr_h_version_download_uri(struct http_request *req, void *app);
+void mr_h_version_set_tag(struct http_request *req, void *app);
+void mr_h_version_delete_tag(struct http_request *req, void *app);
+
+/* --- transaction outcomes (h_common in entities.c) -------------------------------- */
+
+/* What a transaction body found wrong with the client's request. A body that fills it
+ * returns DB_HARD_ERROR (so db_run_tx rolls back without retrying); the handler then
+ * answers with mr_reply_tx. */
+struct mr_fail {
+	enum http_error_code code; /* HTTP_EC_NONE: no client mistake */
+	char message[512];
+};
+
+/* Fills f and returns DB_HARD_ERROR, for `return mr_fail(f, ...);` in a tx body. */
+int mr_fail(struct mr_fail *f, enum http_error_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Answers a failed db_run_tx: f's client error when set, else svc_reply_db_error. */
+void mr_reply_tx(struct http_request *req, int rc, const struct mr_fail *f, const struct core_error *err);
+
+/* Sets *f to "Registered Model with name=X not found" (404) and returns DB_HARD_ERROR. */
+int mr_fail_no_model(struct mr_fail *f, const char *name);
+/* Sets *f to "Model Version (name=X, version=N) not found" (404), returns DB_HARD_ERROR. */
+int mr_fail_no_version(struct mr_fail *f, const char *name, int64_t version);
+
+/* --- entities.c: MLflow JSON from rows -------------------------------------------- */
+
+/* Columns every version query selects, in this order, from model_version_view. */
+#define MR_VERSION_COLS                                                                       \
+	"v.name, v.version, v.creation_time, v.last_updated_time, v.current_stage, v.description, " \
+	"v.source, v.run_id, v.run_link, v.status, v.tags, v.aliases, v.model_id"
+/* Columns every model query selects, in this order, from registered_model_view. */
+#define MR_MODEL_COLS "r.model_id, r.name, r.creation_time, r.last_updated_time, r.description, r.tags, r.aliases"
+
+/* Returns a ModelVersion object built from row of res (MR_VERSION_COLS from col 0),
+ * owned by the caller; NULL when the row does not hold what the columns promise. */
+json_t *mr_version_json(const PGresult *res, int row);
+/* Returns a RegisteredModel object (without latest_versions) from row (MR_MODEL_COLS). */
+json_t *mr_model_json(const PGresult *res, int row);
+/* The model_id column of a version row / a model row. */
+int64_t mr_version_model_id(const PGresult *res, int row);
+int64_t mr_model_row_id(const PGresult *res, int row);
+
+/* Adds "latest_versions" to each RegisteredModel in models (borrowed JSON array whose
+ * i-th entry has model id ids[i]), in one query. Returns >= 0 or a negative db_status. */
+int mr_models_add_latest(struct db_conn *c, json_t *models, const int64_t *ids, size_t n, struct core_error *err);
+
+/* Loads a RegisteredModel (with latest_versions) / a ModelVersion into *out (owned;
+ * NULL when there is none). Returns >= 0 (0: none) or a negative db_status. */
+int mr_load_model(struct db_conn *c, int64_t id, json_t **out, struct core_error *err);
+int mr_load_version(struct db_conn *c, int64_t model_id, int64_t version, json_t **out, struct core_error *err);
+
+/* Checks a request's tags array ([{key, value}], may be NULL) with MLflow's rules. */
+enum core_status mr_check_tags(json_t *tags, struct core_error *err);
+/* A version argument given as a string ("3") or a number. */
+enum core_status mr_version_arg(json_t *v, int64_t *out, struct core_error *err);
+
+/* --- q_registered_models.c -------------------------------------------------------- */
+
+/* Each returns the row count (>= 0) or a negative enum db_status; res_out, when given,
+ * receives the PGresult (the caller PQclear()s it). */
+int mr_q_insert_model(struct db_conn *c, const char *name, const char *description, int64_t now_ms,
+		      int64_t *id_out, struct core_error *err);
+/* Row-locks the model (FOR UPDATE) and gives its id. 0 rows: no such model. */
+int mr_q_lock_model(struct db_conn *c, const char *name, int64_t *id_out, struct core_error *err);
+/* Locks and bumps last_updated_time; gives the id. */
+int mr_q_touch_model(struct db_conn *c, const char *name, int64_t now_ms, int64_t *id_out, struct core_error *err);
+/* Takes the next version number (last_version + 1) and bumps last_updated_time. */
+int mr_q_next_version(struct db_conn *c, const char *name, int64_t now_ms, int64_t *id_out, int64_t *version_out,
+		      struct core_error *err);
+int mr_q_rename_model(struct db_conn *c, int64_t id, const char *new_name, int64_t now_ms, struct core_error *err);
+int mr_q_update_model_description(struct db_conn *c, int64_t id, const char *description, int64_t now_ms,
+				  struct core_error *err);
+int mr_q_delete_model(struct db_conn *c, int64_t id, struct core_error *err);
+int mr_q_select_model(struct db_conn *c, int64_t id, PGresult **res_out, struct core_error *err);
+int mr_q_model_exists(struct db_conn *c, const char *name, struct core_error *err);
+/* The model's id by name, without a lock (reads). 0 rows: no such model. */
+int mr_q_model_id(struct db_conn *c, const char *name, int64_t *id_out, struct core_error *err);
+/* The search: filter clause arrays (PostgreSQL array literals), limit, offset. order_sql
+ * is one of the fixed ORDER BY texts filter.c makes; shape names its statement. */
+int mr_q_search_models(struct db_conn *c, const char *order_sql, const char *shape, const char *const arrays[4],
+		       int64_t limit, int64_t offset, PGresult **res_out, struct core_error *err);
+int mr_q_set_model_tag(struct db_conn *c, int64_t id, const char *key, const char *value, struct core_error *err);
+int mr_q_delete_model_tag(struct db_conn *c, int64_t id, const char *key, struct core_error *err);
+
+/* --- q_model_versions.c ----------------------------------------------------------- */
+
+int mr_q_insert_version(struct db_conn *c, int64_t model_id, int64_t version, int64_t now_ms, const char *source,
+			const char *run_id, const char *run_link, const char *description, struct core_error *err);
+int mr_q_select_version(struct db_conn *c, int64_t model_id, int64_t version, PGresult **res_out,
+			struct core_error *err);
+/* By name, no lock (reads). */
+int mr_q_select_version_by_name(struct db_conn *c, const char *name, int64_t version, PGresult **res_out,
+				struct core_error *err);
+/* Locks the version row; gives its stage. 0 rows: none. */
+int mr_q_lock_version(struct db_conn *c, int64_t model_id, int64_t version, char stage_out[16], struct core_error *err);
+int mr_q_update_version_description(struct db_conn *c, int64_t model_id, int64_t version, const char *description,
+				    int64_t now_ms, struct core_error *err);
+int mr_q_set_version_stage(struct db_conn *c, int64_t model_id, int64_t version, const char *stage, int64_t now_ms,
+			   struct core_error *err);
+/* Moves the other versions in stage to Archived; res_out: (version, source, run_id)
+ * of each, ascending. */
+int mr_q_archive_stage(struct db_conn *c, int64_t model_id, int64_t keep_version, const char *stage, int64_t now_ms,
+		       PGresult **res_out, struct core_error *err);
+int mr_q_delete_version(struct db_conn *c, int64_t model_id, int64_t version, struct core_error *err);
+int mr_q_touch_versions(struct db_conn *c, int64_t model_id, int64_t now_ms, struct core_error *err);
+/* Every version of a model (numbers ascending). */
+int mr_q_model_versions(struct db_conn *c, int64_t model_id, PGresult **res_out, struct core_error *err);
+/* The newest version per stage of each model in ids (array literal), in MLflow's order. */
+int mr_q_latest_versions(struct db_conn *c, const char *ids_array, PGresult **res_out, struct core_error *err);
+int mr_q_search_versions(struct db_conn *c, const char *order_sql, const char *shape, const char *const arrays[4],
+			 int64_t limit, int64_t offset, PGresult **res_out, struct core_error *err);
+int mr_q_set_version_tag(struct db_conn *c, int64_t model_id, int64_t version, const char *key, const char *value,
+			 struct core_error *err);
+int mr_q_delete_version_tag(struct db_conn *c, int64_t model_id, int64_t version, const char *key,
+			    struct core_error *err);
+
+/* --- q_aliases.c ------------------------------------------------------------------ */
+
+/* The version alias points to: 1 row (version) or 0. */
+int mr_q_alias_version(struct db_conn *c, int64_t model_id, const char *alias, int64_t *version_out,
+		       struct core_error *err);
+int mr_q_upsert_alias(struct db_conn *c, int64_t model_id, const char *alias, int64_t version, struct core_error *err);
+int mr_q_delete_alias(struct db_conn *c, int64_t model_id, const char *alias, struct core_error *err);
+/* The aliases of one version (alias names ascending). */
+int mr_q_version_aliases(struct db_conn *c, int64_t model_id, int64_t version, PGresult **res_out,
+			 struct core_error *err);
+
+/* --- ev_models.c ------------------------------------------------------------------ */
+
+#define MR_TOPIC "models.events"
+#define MR_EV_SOURCE "lathe/model-registry"
+
+/* Writes one models.events CloudEvent of type (e.g. "lathe.model.version.created")
+ * about model name (subject and key) into the outbox, inside the caller's transaction.
+ * data: stolen. Returns DB_ONE_RESULT or a negative db_status. */
+int mr_ev_write(struct db_conn *c, const char *type, const char *name, json_t *data, struct core_error *err);
+
+/* --- servable.c ------------------------------------------------------------------- */
+
+struct mr_servable {
+	bool servable;
+	char reason[300]; /* why not, "" when servable */
+};
+
+/* Looks for a Lathe model package (model.json + weights.safetensors) at source through
+ * the tracker's artifact API (GET {TRACKER_URL}/api/2.0/mlflow-artifacts/artifacts?path=).
+ * Never fails: an unreachable tracker or a foreign source makes a "false" with a reason.
+ * Blocks up to tracker_timeout_ms; call it outside any transaction. */
+void mr_servable_check(const struct mr_settings *s, const char *source, struct mr_servable *out);
+
+/* --- validate.c (pure) ------------------------------------------------------------ */
+
+/* Each returns CORE_OK, or CORE_EINVAL with MLflow's message in err. */
+enum core_status mr_check_model_name(const char *name, struct core_error *err);
+enum core_status mr_check_tag(const char *key, const char *value, struct core_error *err);
+enum core_status mr_check_tag_key(const char *key, struct core_error *err);
+enum core_status mr_check_alias(const char *alias, struct core_error *err);
+/* Parses a version number ("3"); out: [out]. */
+enum core_status mr_check_version(const char *text, int64_t *out, struct core_error *err);
+/* Canonical stage for a name in any case ("production" -> "Production"). */
+enum core_status mr_check_stage(const char *stage, const char **canonical, struct core_error *err);
+enum core_status mr_check_source(const char *source, const char *run_id, struct core_error *err);
+
+/* --- filter.c (pure) -------------------------------------------------------------- */
+
+enum mr_search_kind { MR_SEARCH_MODELS, MR_SEARCH_VERSIONS };
+
+/* A parsed filter as four parallel PostgreSQL text-array literals (kind, key, op, value)
+ * that the search statements unnest; each clause is one element. */
+struct mr_filter {
+	char *arrays[4]; /* malloc'd */
+	size_t n_clauses;
+};
+
+/* Parses an MLflow registry filter ("name LIKE 'a%' AND tags.k = 'v'"). filter may be
+ * NULL or blank (no clause). out: [out], free with mr_filter_free (also on failure). */
+enum core_status mr_filter_parse(const char *filter, enum mr_search_kind kind, struct mr_filter *out,
+				 struct core_error *err);
+void mr_filter_free(struct mr_filter *f);
+
+/* Turns order_by entries into an ORDER BY text built from fixed pieces only (client
+ * text never reaches the SQL) and a short shape naming it ("n+t-"), with MLflow's
+ * tie-breakers appended. sql/shape: [out] buffers. */
+enum core_status mr_order_parse(const char *const *order_by, size_t n, enum mr_search_kind kind, char *sql,
+				size_t sql_size, char *shape, size_t shape_size, struct core_error *err);
+
+/* Writes items as a PostgreSQL array literal {"a","b"} (quoted, escaped); malloc'd. */
+char *mr_pg_array(const char *const *items, size_t n);
+
+/* --- paging.c (pure) -------------------------------------------------------------- */
+
+/* MLflow's page token: base64 of {"offset": N}. Returns a malloc'd token. */
+char *mr_page_token(int64_t offset);
+/* Parses a token (NULL or "" is offset 0). */
+enum core_status mr_page_token_parse(const char *token, int64_t *offset, struct core_error *err);
+#endif

@@ -1,0 +1,185 @@
+/* Servability: does a model version's source hold a Lathe model package (model.json +
+ * weights.safetensors, ARCHITECTURE "The model package")? The registry asks the
+ * experiment tracker's artifact API, as an MLflow client would:
+ *   mlflow-artifacts:/<p>  (or mlflow-artifacts://host:port/<p>)
+ *       GET {TRACKER_URL}/api/2.0/mlflow-artifacts/artifacts?path=<p>
+ *   runs:/<run_id>/<p>
+ *       GET {TRACKER_URL}/api/2.0/mlflow/runs/get?run_id=<run_id> for the run's
+ *       artifact_uri, then as above with <artifact path>/<p>
+ * and looks for both files in the listing. The answer is recorded by h_versions.c as
+ * the version tags lathe.servable / lathe.servable_reason. It never fails a
+ * registration: any other source, an unreachable tracker or an odd answer gives "false"
+ * with the reason. Blocking HTTP (httpc_do): called before the transaction, never in it. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "http/client.h"
+#include "mr.h"
+
+#define ARTIFACTS_SCHEME "mlflow-artifacts:"
+#define RUNS_SCHEME "runs:/"
+
+static void set_reason(struct mr_servable *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void set_reason(struct mr_servable *out, const char *fmt, ...)
+{
+	va_list ap;
+	out->servable = false;
+	va_start(ap, fmt);
+	vsnprintf(out->reason, sizeof out->reason, fmt, ap);
+	va_end(ap);
+}
+
+/* Percent-encodes s for a query value into a malloc'd string. */
+static char *query_escape(const char *s)
+{
+	struct core_buf b;
+	core_buf_init(&b, (size_t)1 << 20);
+	core_buf_append_str(&b, "");
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~' || *p == '/')
+			core_buf_append(&b, p, 1);
+		else
+			core_buf_printf(&b, "%%%02X", *p);
+	}
+	return core_buf_steal(&b, NULL);
+}
+
+/* The artifact path of an mlflow-artifacts: URI (borrowed from uri), or NULL. */
+static const char *artifact_path(const char *uri)
+{
+	if (strncmp(uri, ARTIFACTS_SCHEME, strlen(ARTIFACTS_SCHEME)) != 0)
+		return NULL;
+	const char *p = uri + strlen(ARTIFACTS_SCHEME);
+	if (strncmp(p, "//", 2) == 0) { /* mlflow-artifacts://host:port/path */
+		p = strchr(p + 2, '/');
+		if (!p)
+			return "";
+	}
+	while (*p == '/')
+		p++;
+	return p;
+}
+
+/* GETs {tracker}{path_and_query}; returns the parsed JSON (owned) of a 200 answer, or
+ * NULL with the reason set. */
+static json_t *tracker_get(const struct mr_settings *s, const char *path_and_query, struct mr_servable *out)
+{
+	struct httpc_response resp = {0};
+	struct core_error err = {{0}};
+	json_t *doc = NULL;
+	size_t base_len = strlen(s->tracker_url);
+	while (base_len > 0 && s->tracker_url[base_len - 1] == '/')
+		base_len--;
+	char *url = core_xasprintf("%.*s%s", (int)base_len, s->tracker_url, path_and_query);
+	struct httpc_request rq = {
+		.method = "GET",
+		.url = url,
+		.timeout_ms = s->tracker_timeout_ms,
+		.max_response = (size_t)4 << 20,
+	};
+	if (httpc_do(&rq, &resp, &err) != CORE_OK) {
+		set_reason(out, "tracker unreachable: %s", err.message);
+		goto out;
+	}
+	if (resp.status != 200) {
+		set_reason(out, "tracker answered %ld for %s", resp.status, path_and_query);
+		goto out;
+	}
+	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		doc = NULL;
+		set_reason(out, "tracker answered something that is not a JSON object for %s", path_and_query);
+	}
+out:
+	httpc_response_free(&resp);
+	free(url);
+	return doc;
+}
+
+/* Lists dir and checks for the package's two files. */
+static void check_listing(const struct mr_settings *s, const char *dir, struct mr_servable *out)
+{
+	char *q = query_escape(dir);
+	char *pq = core_xasprintf("/api/2.0/mlflow-artifacts/artifacts?path=%s", q);
+	json_t *doc = tracker_get(s, pq, out);
+	bool model_json = false, weights = false;
+	size_t i;
+	json_t *f;
+	if (!doc)
+		goto out;
+	json_array_foreach(json_object_get(doc, "files"), i, f) {
+		const char *name = json_string_value(json_object_get(f, "path"));
+		if (!name || json_is_true(json_object_get(f, "is_dir")))
+			continue;
+		const char *base = strrchr(name, '/');
+		base = base ? base + 1 : name;
+		model_json = model_json || strcmp(base, "model.json") == 0;
+		weights = weights || strcmp(base, "weights.safetensors") == 0;
+	}
+	if (model_json && weights) {
+		out->servable = true;
+		out->reason[0] = '\0';
+	} else if (!model_json && !weights) {
+		set_reason(out, "no Lathe model package at %s: model.json and weights.safetensors missing", dir);
+	} else {
+		set_reason(out, "no Lathe model package at %s: %s missing", dir,
+			   model_json ? "weights.safetensors" : "model.json");
+	}
+out:
+	json_decref(doc);
+	free(pq);
+	free(q);
+}
+
+/* runs:/<run_id>/<path>: the run's artifact location from the tracker. */
+static void check_run_source(const struct mr_settings *s, const char *source, struct mr_servable *out)
+{
+	const char *p = source + strlen(RUNS_SCHEME);
+	while (*p == '/')
+		p++;
+	const char *slash = strchr(p, '/');
+	char *run_id = slash ? core_xstrndup(p, (size_t)(slash - p)) : core_xstrdup(p);
+	const char *sub = slash ? slash + 1 : "";
+	char *q = query_escape(run_id);
+	char *pq = core_xasprintf("/api/2.0/mlflow/runs/get?run_id=%s", q);
+	json_t *doc = tracker_get(s, pq, out);
+	const char *uri = json_string_value(json_object_get(json_object_get(json_object_get(doc, "run"), "info"),
+							    "artifact_uri"));
+	if (doc && !uri)
+		set_reason(out, "the tracker's run %s has no artifact_uri", run_id);
+	else if (uri && !artifact_path(uri))
+		set_reason(out, "run artifacts at %s are not served by the tracker (%s)", uri, ARTIFACTS_SCHEME);
+	else if (uri) {
+		char *dir = core_xasprintf("%s%s%s", artifact_path(uri), *sub ? "/" : "", sub);
+		check_listing(s, dir, out);
+		free(dir);
+	}
+	json_decref(doc);
+	free(pq);
+	free(q);
+	free(run_id);
+}
+
+void mr_servable_check(const struct mr_settings *s, const char *source, struct mr_servable *out)
+{
+	out->servable = false;
+	out->reason[0] = '\0';
+	if (!s->tracker_url || !*s->tracker_url) {
+		set_reason(out, "TRACKER_URL is not set: the source was not inspected");
+		return;
+	}
+	const char *path = artifact_path(source);
+	if (path) {
+		check_listing(s, path, out);
+		return;
+	}
+	if (strncmp(source, RUNS_SCHEME, strlen(RUNS_SCHEME)) == 0) {
+		check_run_source(s, source, out);
+		return;
+	}
+	set_reason(out, "source %s is not an mlflow-artifacts: or runs:/ URI the tracker serves", source);
+}

@@ -1,0 +1,311 @@
+/* Integration tests of the model registry's models.events: the real daemon against the
+ * run's PostgreSQL and devkafka broker, read back with a plain librdkafka consumer
+ * (assign() to every partition from the beginning, so no group join wait). They check
+ * that each change that matters to serving gives exactly its CloudEvents (type,
+ * subject = Kafka key = model name, data), in order per model, that changes which
+ * change nothing give none, and that a change made while the broker is down is
+ * answered 200 at once and its event arrives once the broker is back (the outbox).
+ * Every test uses model names with a random prefix, since the topic is shared by the
+ * whole run. The broker is always brought up again in an unchecked teardown. */
+#include <check.h>
+#include <librdkafka/rdkafka.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+#include "harness.h"
+
+#define TOPIC "models.events"
+
+static struct th_daemon *d;
+static char prefix[24];
+
+static void start_registry(void)
+{
+	unsigned char b[4];
+	ck_assert_int_eq(getrandom(b, sizeof b, 0), (ssize_t)sizeof b);
+	snprintf(prefix, sizeof prefix, "ev%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
+	char tracker[64];
+	snprintf(tracker, sizeof tracker, "TRACKER_URL=http://127.0.0.1:%u", th_free_port());
+	const char *env[] = {tracker, "TRACKER_TIMEOUT_MS=2000", NULL};
+	d = th_daemon_start("model-registry", NULL, env);
+}
+
+static void call_ok(const char *method, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Sends a JSON body made from fmt (where each %s is the prefix) and expects 200. */
+static void call_ok(const char *method, const char *path, const char *fmt, ...)
+{
+	char body[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof body, fmt, ap);
+	va_end(ap);
+	struct th_response r = th_call(d, method, path, body);
+	ck_assert_msg(r.status == 200, "%s %s %s: %ld %s", method, path, body, r.status, r.body);
+	th_response_free(&r);
+}
+
+/* --- the consumer ------------------------------------------------------------------ */
+
+struct seen {
+	json_t *events; /* our events, in arrival order */
+	rd_kafka_t *rk;
+};
+
+static void consumer_open(struct seen *s)
+{
+	char errstr[512];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	ck_assert_int_eq(rd_kafka_conf_set(conf, "bootstrap.servers", th_env("LATHE_TEST_KAFKA"), errstr, sizeof errstr),
+			 RD_KAFKA_CONF_OK);
+	ck_assert_int_eq(rd_kafka_conf_set(conf, "group.id", prefix, errstr, sizeof errstr), RD_KAFKA_CONF_OK);
+	ck_assert_int_eq(rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr), RD_KAFKA_CONF_OK);
+	ck_assert_int_eq(rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", errstr, sizeof errstr), RD_KAFKA_CONF_OK);
+	s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+	ck_assert_msg(s->rk != NULL, "%s", errstr);
+	s->events = json_array();
+
+	/* every partition of the topic, from the beginning */
+	const rd_kafka_metadata_t *md = NULL;
+	rd_kafka_topic_t *t = rd_kafka_topic_new(s->rk, TOPIC, NULL);
+	int partitions = 0;
+	for (int tries = 0; tries < 50 && partitions == 0; tries++) {
+		if (rd_kafka_metadata(s->rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+				partitions = md->topics[0].partition_cnt;
+			rd_kafka_metadata_destroy(md);
+		}
+		if (partitions == 0)
+			usleep(100 * 1000);
+	}
+	rd_kafka_topic_destroy(t);
+	ck_assert_int_gt(partitions, 0);
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
+	for (int p = 0; p < partitions; p++)
+		rd_kafka_topic_partition_list_add(list, TOPIC, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	ck_assert_int_eq(rd_kafka_assign(s->rk, list), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void consumer_close(struct seen *s)
+{
+	rd_kafka_assign(s->rk, NULL);
+	rd_kafka_destroy(s->rk);
+	json_decref(s->events);
+}
+
+/* Polls until our events number want (then 1 s more, to catch extras) or timeout. */
+static void wait_for(struct seen *s, size_t want, int timeout_ms)
+{
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	int extra_ms = -1;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (json_array_size(s->events) >= want && extra_ms < 0)
+			extra_ms = (int)waited + 1000;
+		if ((extra_ms >= 0 && waited >= extra_ms) || waited >= timeout_ms)
+			return;
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 100);
+		if (!m)
+			continue;
+		if (!m->err && m->payload) {
+			json_t *ev = json_loadb(m->payload, m->len, 0, NULL);
+			const char *subject = json_string_value(json_object_get(ev, "subject"));
+			if (ev && subject && strncmp(subject, prefix, strlen(prefix)) == 0) {
+				/* the Kafka key is the subject */
+				ck_assert_ptr_nonnull(m->key);
+				ck_assert_int_eq(m->key_len, strlen(subject));
+				ck_assert(memcmp(m->key, subject, m->key_len) == 0);
+				json_array_append(s->events, ev);
+			}
+			json_decref(ev);
+		}
+		rd_kafka_message_destroy(m);
+	}
+}
+
+/* The events about one model (subject), in arrival order; borrowed from s. */
+static json_t *events_of(struct seen *s, const char *subject)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *ev;
+	json_array_foreach(s->events, i, ev)
+		if (strcmp(json_string_value(json_object_get(ev, "subject")), subject) == 0)
+			json_array_append(out, ev);
+	return out;
+}
+
+static const char *data_str(json_t *ev, const char *key)
+{
+	json_t *v = json_object_get(json_object_get(ev, "data"), key);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Checks one event: type, data.version and a third data field (key=value, may be NULL). */
+static void expect_event(json_t *list, size_t i, const char *type, const char *version, const char *key,
+			 const char *value)
+{
+	json_t *ev = json_array_get(list, i);
+	ck_assert_msg(ev != NULL, "event %zu (%s) missing", i, type);
+	char *dump = json_dumps(ev, JSON_COMPACT);
+	ck_assert_msg(strcmp(json_string_value(json_object_get(ev, "type")), type) == 0, "event %zu: want %s, got %s", i,
+		      type, dump);
+	ck_assert_str_eq(json_string_value(json_object_get(ev, "specversion")), "1.0");
+	ck_assert_str_eq(json_string_value(json_object_get(ev, "source")), "lathe/model-registry");
+	ck_assert_str_eq(json_string_value(json_object_get(ev, "datacontenttype")), "application/json");
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(ev, "id")));
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(ev, "time")));
+	if (version)
+		ck_assert_msg(data_str(ev, "version") && strcmp(data_str(ev, "version"), version) == 0,
+			      "event %zu: want version %s: %s", i, version, dump);
+	if (key)
+		ck_assert_msg(data_str(ev, key) && strcmp(data_str(ev, key), value) == 0, "event %zu: want %s=%s: %s", i,
+			      key, value, dump);
+	free(dump);
+}
+
+#define RM "/api/2.0/mlflow/registered-models/"
+#define MV "/api/2.0/mlflow/model-versions/"
+#define SRC "mlflow-artifacts:/1/0a1b2c3d4e5f60718293a4b5c6d7e8f9/artifacts/model"
+
+START_TEST(each_change_gives_exactly_its_events_in_order)
+{
+	start_registry();
+	call_ok("POST", RM "create", "{\"name\": \"%s-m\"}", prefix);
+	call_ok("POST", MV "create", "{\"name\": \"%s-m\", \"source\": \"" SRC "\", \"run_id\": \"r1\"}", prefix);
+	call_ok("POST", MV "create", "{\"name\": \"%s-m\", \"source\": \"" SRC "\"}", prefix);
+	call_ok("POST", MV "transition-stage",
+		"{\"name\": \"%s-m\", \"version\": \"1\", \"stage\": \"Production\", \"archive_existing_versions\": false}",
+		prefix);
+	call_ok("POST", MV "transition-stage",
+		"{\"name\": \"%s-m\", \"version\": \"2\", \"stage\": \"production\", \"archive_existing_versions\": true}",
+		prefix);
+	/* no change, no event */
+	call_ok("POST", MV "transition-stage",
+		"{\"name\": \"%s-m\", \"version\": \"2\", \"stage\": \"Production\", \"archive_existing_versions\": false}",
+		prefix);
+	call_ok("POST", RM "alias", "{\"name\": \"%s-m\", \"alias\": \"champion\", \"version\": \"2\"}", prefix);
+	call_ok("POST", RM "alias", "{\"name\": \"%s-m\", \"alias\": \"champion\", \"version\": \"2\"}", prefix);
+	call_ok("POST", RM "alias", "{\"name\": \"%s-m\", \"alias\": \"champion\", \"version\": \"1\"}", prefix);
+	call_ok("DELETE", RM "alias", "{\"name\": \"%s-m\", \"alias\": \"champion\"}", prefix);
+	call_ok("DELETE", RM "alias", "{\"name\": \"%s-m\", \"alias\": \"champion\"}", prefix);
+	/* tags and descriptions do not matter to serving */
+	call_ok("POST", RM "set-tag", "{\"name\": \"%s-m\", \"key\": \"k\", \"value\": \"v\"}", prefix);
+	call_ok("PATCH", MV "update", "{\"name\": \"%s-m\", \"version\": \"1\", \"description\": \"d\"}", prefix);
+	/* a refused change writes nothing */
+	struct th_response r = th_call(d, "POST", MV "transition-stage", "{\"name\": \"x\", \"version\": \"1\", "
+									  "\"stage\": \"Bogus\", \"archive_existing_versions\": false}");
+	ck_assert_int_eq(r.status, 400);
+	th_response_free(&r);
+	call_ok("POST", RM "alias", "{\"name\": \"%s-m\", \"alias\": \"shadow\", \"version\": \"1\"}", prefix);
+	call_ok("DELETE", MV "delete", "{\"name\": \"%s-m\", \"version\": \"1\"}", prefix);
+	call_ok("POST", RM "rename", "{\"name\": \"%s-m\", \"new_name\": \"%s-n\"}", prefix, prefix);
+	call_ok("POST", MV "create", "{\"name\": \"%s-n\", \"source\": \"s3://b/m\"}", prefix);
+	call_ok("DELETE", RM "delete", "{\"name\": \"%s-n\"}", prefix);
+
+	struct seen s;
+	consumer_open(&s);
+	wait_for(&s, 13, 30000);
+	char m[40], n[40];
+	snprintf(m, sizeof m, "%s-m", prefix);
+	snprintf(n, sizeof n, "%s-n", prefix);
+	json_t *em = events_of(&s, m), *en = events_of(&s, n);
+	ck_assert_int_eq(json_array_size(s.events), 13);
+	ck_assert_int_eq(json_array_size(em), 11);
+	expect_event(em, 0, "lathe.model.version.created", "1", "run_id", "r1");
+	ck_assert_str_eq(data_str(json_array_get(em, 0), "stage"), "None");
+	ck_assert_str_eq(data_str(json_array_get(em, 0), "source"), SRC);
+	ck_assert(json_is_false(json_object_get(json_object_get(json_array_get(em, 0), "data"), "servable")));
+	expect_event(em, 1, "lathe.model.version.created", "2", "name", m);
+	expect_event(em, 2, "lathe.model.version.stage_changed", "1", "stage", "Production");
+	ck_assert_str_eq(data_str(json_array_get(em, 2), "previous_stage"), "None");
+	expect_event(em, 3, "lathe.model.version.stage_changed", "2", "stage", "Production");
+	expect_event(em, 4, "lathe.model.version.stage_changed", "1", "stage", "Archived");
+	ck_assert_str_eq(data_str(json_array_get(em, 4), "previous_stage"), "Production");
+	expect_event(em, 5, "lathe.model.alias.set", "2", "alias", "champion");
+	expect_event(em, 6, "lathe.model.alias.moved", "1", "previous_version", "2");
+	expect_event(em, 7, "lathe.model.alias.deleted", "1", "alias", "champion");
+	expect_event(em, 8, "lathe.model.alias.set", "1", "alias", "shadow");
+	expect_event(em, 9, "lathe.model.version.deleted", "1", "stage", "Archived");
+	json_t *dropped = json_object_get(json_object_get(json_array_get(em, 9), "data"), "aliases");
+	ck_assert_int_eq(json_array_size(dropped), 1);
+	ck_assert_str_eq(json_string_value(json_array_get(dropped, 0)), "shadow");
+	expect_event(em, 10, "lathe.model.renamed", NULL, "new_name", n);
+	ck_assert_str_eq(data_str(json_array_get(em, 10), "old_name"), m);
+	ck_assert_int_eq(json_array_size(en), 2);
+	expect_event(en, 0, "lathe.model.version.created", "3", "source", "s3://b/m");
+	expect_event(en, 1, "lathe.model.deleted", NULL, "name", n);
+	json_t *versions = json_object_get(json_object_get(json_array_get(en, 1), "data"), "versions");
+	ck_assert_int_eq(json_array_size(versions), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(versions, 0)), "2");
+	ck_assert_str_eq(json_string_value(json_array_get(versions, 1)), "3");
+	json_decref(em);
+	json_decref(en);
+	consumer_close(&s);
+	th_daemon_stop(d);
+}
+END_TEST
+
+/* Unchecked teardown: runs in the test runner even when a test failed, so the shared
+ * broker is never left down. */
+static void broker_up(void)
+{
+	th_kafka_ctl("up 1");
+}
+
+START_TEST(a_change_made_while_the_broker_is_down_arrives_later)
+{
+	start_registry();
+	call_ok("POST", RM "create", "{\"name\": \"%s-k\"}", prefix);
+	call_ok("POST", MV "create", "{\"name\": \"%s-k\", \"source\": \"" SRC "\"}", prefix);
+	struct seen s;
+	consumer_open(&s);
+	wait_for(&s, 1, 30000);
+	ck_assert_int_eq(json_array_size(s.events), 1);
+
+	th_kafka_ctl("down 1");
+	/* the API answers at once: the event waits in the outbox */
+	call_ok("POST", RM "alias", "{\"name\": \"%s-k\", \"alias\": \"champion\", \"version\": \"1\"}", prefix);
+	call_ok("POST", MV "transition-stage",
+		"{\"name\": \"%s-k\", \"version\": \"1\", \"stage\": \"Staging\", \"archive_existing_versions\": false}",
+		prefix);
+	sleep(2);
+	th_kafka_ctl("up 1");
+
+	wait_for(&s, 3, 45000);
+	ck_assert_int_eq(json_array_size(s.events), 3);
+	expect_event(s.events, 0, "lathe.model.version.created", "1", "stage", "None");
+	expect_event(s.events, 1, "lathe.model.alias.set", "1", "alias", "champion");
+	expect_event(s.events, 2, "lathe.model.version.stage_changed", "1", "stage", "Staging");
+	consumer_close(&s);
+	th_daemon_stop(d);
+}
+END_TEST
+
+static Suite *events_suite(void)
+{
+	Suite *s = suite_create("registry-events");
+	TCase *tc = tcase_create("models.events");
+	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, NULL, broker_up);
+	tcase_add_test(tc, each_change_gives_exactly_its_events_in_order);
+	tcase_add_test(tc, a_change_made_while_the_broker_is_down_arrives_later);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(events_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
