@@ -52,9 +52,17 @@ static void check_standard_routes(struct th_daemon *d, const char *domain_path)
 		th_response_free(&r);
 	}
 
-	/* the metrics page counts what we just did and promtool accepts it */
-	r = th_call(d, "GET", "/metrics", NULL);
-	ck_assert_int_eq(r.status, 200);
+	/* The metrics page counts what we just did and promtool accepts it. A request is
+	 * counted when MHD reports it complete, which may come a moment after the client
+	 * has its reply: wait for the count rather than race it. */
+	for (int tries = 0;; tries++) {
+		r = th_call(d, "GET", "/metrics", NULL);
+		ck_assert_int_eq(r.status, 200);
+		if (strstr(r.body, "route=\"/healthz\"") || tries == 50)
+			break;
+		th_response_free(&r);
+		usleep(20 * 1000);
+	}
 	ck_assert_ptr_nonnull(strstr(r.body, "http_requests_total{"));
 	ck_assert_ptr_nonnull(strstr(r.body, "route=\"/healthz\""));
 	ck_assert_ptr_nonnull(strstr(r.body, "lathe_ready 1"));
