@@ -64,11 +64,6 @@ void db_int_clear_error(struct db_conn *c);
  * dropped (libpq messages end with "\n"), inner newlines and tabs made spaces. */
 void db_int_trim_copy(char *out, size_t size, const char *s);
 
-/* stmt.c: runs sql with text parameters as an unnamed statement (for SQL whose text
- * depends on a run-time identifier, like migrate.c's schema-qualified table). Same
- * return convention as db_exec. */
-int db_int_exec_params(struct db_conn *c, const char *sql, int n_params, const char *const *params,
-		       PGresult **res_out, struct core_error *err);
 
 /* stmt.c: forgets every prepared statement and frees the set (the PGconn is being
  * replaced or closed). */

@@ -14,7 +14,7 @@
  *      the file, the record row, COMMIT; the first failure rolls that file back and stops;
  *   5. unlocks (the server also drops the lock if the connection dies) and releases.
  * SQL here is built around the schema name quoted by PQescapeIdentifier; values go as
- * parameters. Uses stmt.c (db_exec, db_exec_sql, db_int_exec_params) and pool.c. */
+ * parameters. Uses stmt.c (db_exec, db_exec_sql, db_exec_dynamic) and pool.c. */
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -153,7 +153,7 @@ static enum core_status apply_one(struct db_conn *c, const char *set_path, const
 		rc = core_fail(err, CORE_EIO, "the file ended the transaction itself (no BEGIN/COMMIT in migrations)");
 		goto out;
 	}
-	if (db_int_exec_params(c, insert_sql, 3, params, NULL, err) < 0 || db_exec_sql(c, "COMMIT", err) < 0)
+	if (db_exec_dynamic(c, insert_sql, 3, params, NULL, err) < 0 || db_exec_sql(c, "COMMIT", err) < 0)
 		rc = CORE_EIO;
 out:
 	if (rc != CORE_OK && !c->broken && PQtransactionStatus(db_conn_pg(c)) != PQTRANS_IDLE)
@@ -221,7 +221,7 @@ enum core_status db_migrate(struct db_pool *pool, const char *schema, const char
 		goto out;
 	step = "read applied versions";
 	select_sql = core_xasprintf("SELECT version FROM %s.lathe_migrations WHERE component = $1", quoted);
-	if (db_int_exec_params(c, select_sql, 1, component_param, &applied, &e) < 0)
+	if (db_exec_dynamic(c, select_sql, 1, component_param, &applied, &e) < 0)
 		goto out;
 	warn_unknown(applied, versions, n_files, schema, component);
 	set_path = core_xasprintf("SET LOCAL search_path TO %s", quoted);

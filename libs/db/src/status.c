@@ -10,6 +10,8 @@
  *   class 08 (but 08P01 protocol violation),
  *   57P01..57P03 shutdown / cannot connect now  -> DB_UNAVAILABLE (mark broken)
  *   anything else, or no SQLSTATE               -> DB_HARD_ERROR
+ * Hard errors log at error, except class 22 (a value refused: usually a client's) at
+ * warn; unavailable at warn; the rest at debug.
  * Callers: stmt.c (every exec), tx.c, migrate.c. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -104,7 +106,13 @@ static void log_failure(const struct db_conn *c, int status)
 		CORE_LF_STR("sqlstate", c->sqlstate),
 	};
 
-	core_log_with(level_for(status), f, sizeof f / sizeof f[0], "db: %s", c->last_err.message);
+	enum core_log_level level = level_for(status);
+	/* Class 22 (data exception) is the server refusing a parameter's value, which
+	 * nearly always came from a client (a LIKE pattern ending in '\', a number out of
+	 * range): the caller answers 400, so it is no fault of ours. */
+	if (level == CORE_LOG_ERROR && strncmp(c->sqlstate, "22", 2) == 0)
+		level = CORE_LOG_WARN;
+	core_log_with(level, f, sizeof f / sizeof f[0], "db: %s", c->last_err.message);
 }
 
 int db_int_fail_result(struct db_conn *c, const PGresult *res, const char *what, struct core_error *err)

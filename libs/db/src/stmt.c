@@ -208,8 +208,8 @@ int db_exec_sql(struct db_conn *c, const char *sql, struct core_error *err)
 	return finish(c, PQexec(c->pg, sql), what, NULL, err);
 }
 
-int db_int_exec_params(struct db_conn *c, const char *sql, int n_params, const char *const *params,
-		       PGresult **res_out, struct core_error *err)
+int db_exec_dynamic(struct db_conn *c, const char *sql, int n_params, const char *const *params, PGresult **res_out,
+		    struct core_error *err)
 {
 	char what[80];
 	int rc;

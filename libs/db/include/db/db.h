@@ -143,6 +143,16 @@ int db_exec_bin(struct db_conn *c, const struct db_stmt *st, const char *const *
  * Only the borrowing thread may call it. */
 int db_exec_sql(struct db_conn *c, const char *sql, struct core_error *err);
 
+/* Runs SQL whose shape is decided at run time (a search filter compiled to SQL) as an
+ * unnamed statement, parsed on every call, with n_params text parameters (NULL = SQL
+ * NULL). The SQL must be assembled from the program's own fragments only: every value
+ * that came from a client travels as a parameter. Fixed queries use db_exec, which
+ * prepares once. Same return convention and failure handling as db_exec: rows
+ * returned or affected, or a negative db_status (db_conn_sqlstate tells which error).
+ * Only the borrowing thread may call it. */
+int db_exec_dynamic(struct db_conn *c, const char *sql, int n_params, const char *const *params, PGresult **res_out,
+		    struct core_error *err);
+
 /* The libpq connection behind c, for COPY and the like (borrowed: never PQfinish it;
  * valid until db_release). Leaving it mid-COPY makes db_release close it. */
 PGconn *db_conn_pg(struct db_conn *c);
