@@ -8,12 +8,7 @@
 #include <string.h>
 #include "tracking.h"
 
-#define EXPERIMENT_JSON                                                                                      \
-	"json_strip_nulls(json_build_object('experiment_id', e.experiment_id::text, 'name', e.name, "           \
-	"'artifact_location', e.artifact_location, 'lifecycle_stage', e.lifecycle_stage, 'last_update_time', " \
-	"e.last_update_time, 'creation_time', e.creation_time, 'tags', (SELECT json_agg(json_build_object("     \
-	"'key', t.key, 'value', t.value) ORDER BY t.key) FROM experiment_tags t "                                \
-	"WHERE t.experiment_id = e.experiment_id)))::text, e.lifecycle_stage"
+#define EXPERIMENT_JSON ET_SQL_EXPERIMENT "::text, e.lifecycle_stage"
 
 static const struct db_stmt experiments_get = {
 	.name = "et_experiments_get",

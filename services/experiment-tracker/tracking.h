@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include "core/buf.h"
 #include "et.h"
+#include "sql_json.h"
 #include "http/jspec.h"
 
 /* --- limits (mlflow-api.md section 7) ------------------------------------------ */
@@ -26,12 +27,6 @@
 #define ET_MAX_EXP_TAG_VALUE_LEN 5000
 #define ET_RUN_NAME_TAG "mlflow.runName"
 
-/* The RunInfo of runs row alias r as a JSON expression (unset fields omitted). */
-#define ET_SQL_RUN_INFO                                                                                      \
-	"json_strip_nulls(json_build_object('run_uuid', r.run_id, 'run_id', r.run_id, 'run_name', r.run_name, " \
-	"'experiment_id', r.experiment_id::text, 'user_id', r.user_id, 'status', r.status, 'start_time', "     \
-	"r.start_time, 'end_time', r.end_time, 'artifact_uri', r.artifact_uri, 'lifecycle_stage', "            \
-	"r.lifecycle_stage))"
 
 /* --- encode.c: PostgreSQL array literals built from C values ------------------------
  * Bulk writes pass whole columns as one array parameter ($n::text[]) and unnest them,
