@@ -44,7 +44,7 @@ static int exp_tx_fn(struct db_conn *c, void *cls)
 	bool active = rc == 1 && strcmp(stage, "active") == 0;
 	if (rc == 0 || (t->op == OP_DELETE && !active) || (t->op == OP_RESTORE && active)) {
 		t->outcome = ET_EXP_NOT_FOUND;
-		return DB_HARD_ERROR;
+		return DB_ROLLBACK;
 	}
 	switch (t->op) {
 	case OP_DELETE:
@@ -56,7 +56,7 @@ static int exp_tx_fn(struct db_conn *c, void *cls)
 	case OP_RENAME:
 		if (!active) {
 			t->invalid_state = true;
-			return DB_HARD_ERROR;
+			return DB_ROLLBACK;
 		}
 		rc = et_q_experiments_rename(c, t->id, t->name, now);
 		if (rc == DB_CONSTRAINT && strcmp(db_conn_constraint(c), "experiments_name_key") == 0)
@@ -65,7 +65,7 @@ static int exp_tx_fn(struct db_conn *c, void *cls)
 	case OP_SET_TAGS:
 		if (!active) {
 			t->outcome = ET_EXP_NOT_ACTIVE;
-			return DB_HARD_ERROR;
+			return DB_ROLLBACK;
 		}
 		rc = et_q_experiment_tags_upsert(c, t->id, t->tag_keys, t->tag_values);
 		break;

@@ -33,7 +33,7 @@ static int inputs_tx_fn(struct db_conn *c, void *cls)
 	else if (rc > 0 && strcmp(stage, "active") != 0)
 		t->outcome = ET_RUN_NOT_ACTIVE;
 	if (rc < 0 || t->outcome != ET_OK)
-		return rc < 0 ? rc : DB_HARD_ERROR;
+		return rc < 0 ? rc : DB_ROLLBACK;
 	rc = et_q_inputs_datasets_insert(c, exp, t->names, t->digests, t->types, t->sources, t->schemas, t->profiles);
 	if (rc >= 0)
 		rc = et_q_inputs_insert(c, t->run_id, exp, t->names, t->digests, t->tag_idx, t->tag_keys, t->tag_values);

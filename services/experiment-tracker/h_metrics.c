@@ -39,11 +39,11 @@ static int batch_tx_fn(struct db_conn *c, void *cls)
 		return rc;
 	if (rc == 0) {
 		t->outcome = ET_RUN_NOT_FOUND;
-		return DB_HARD_ERROR;
+		return DB_ROLLBACK;
 	}
 	if (strcmp(stage, "active") != 0) {
 		t->outcome = ET_RUN_NOT_ACTIVE;
-		return DB_HARD_ERROR;
+		return DB_ROLLBACK;
 	}
 	if (t->b->n_params) {
 		rc = et_q_params_conflict(c, t->b->run_id, t->p_keys, t->p_values, &res);
@@ -53,7 +53,7 @@ static int batch_tx_fn(struct db_conn *c, void *cls)
 				 "'%.300s'.", db_get_text(res, 0, 0), db_get_text(res, 0, 1), t->b->run_id,
 				 db_get_text(res, 0, 2));
 			t->outcome = ET_PARAM_CHANGED;
-			rc = DB_HARD_ERROR;
+			rc = DB_ROLLBACK;
 		}
 		PQclear(res);
 		if (rc < 0)

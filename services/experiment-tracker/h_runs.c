@@ -102,7 +102,9 @@ static int create_tx_fn(struct db_conn *c, void *cls)
 	}
 	if (rc < 0)
 		return rc;
-	return t->outcome == ET_OK && t->run ? 0 : DB_HARD_ERROR;
+	if (t->outcome != ET_OK)
+		return DB_ROLLBACK;
+	return t->run ? 0 : DB_HARD_ERROR;
 }
 
 void et_h_runs_create(struct http_request *req, void *app)
@@ -252,7 +254,7 @@ static int update_tx_fn(struct db_conn *c, void *cls)
 	else if (rc > 0 && strcmp(stage, "active") != 0)
 		t->outcome = ET_RUN_NOT_ACTIVE;
 	if (rc < 0 || t->outcome != ET_OK)
-		return rc < 0 ? rc : DB_HARD_ERROR;
+		return rc < 0 ? rc : DB_ROLLBACK;
 	if (t->run_name && (rc = et_q_tags_upsert(c, t->run_id, t->name_key, t->name_value)) < 0)
 		return rc;
 	rc = et_q_runs_update(c, t->run_id, t->status, t->end_time, &res);
@@ -416,7 +418,7 @@ static int delete_tag_tx_fn(struct db_conn *c, void *cls)
 		t->outcome = ET_TAG_NOT_FOUND;
 	if (rc < 0)
 		return rc;
-	return t->outcome == ET_OK ? 0 : DB_HARD_ERROR;
+	return t->outcome == ET_OK ? 0 : DB_ROLLBACK;
 }
 
 void et_h_runs_delete_tag(struct http_request *req, void *app)

@@ -18,7 +18,7 @@ int mr_fail(struct mr_fail *f, enum http_error_code code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(f->message, sizeof f->message, fmt, ap);
 	va_end(ap);
-	return DB_HARD_ERROR;
+	return DB_ROLLBACK;
 }
 
 int mr_fail_no_model(struct mr_fail *f, const char *name)

@@ -74,7 +74,7 @@ struct mr_fail {
 	char message[512];
 };
 
-/* Fills f and returns DB_HARD_ERROR, for `return mr_fail(f, ...);` in a tx body. */
+/* Fills f and returns DB_ROLLBACK, for `return mr_fail(f, ...);` in a tx body. */
 int mr_fail(struct mr_fail *f, enum http_error_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Answers a failed db_run_tx: f's client error when set, else svc_reply_db_error. */

@@ -22,6 +22,7 @@
 const char *db_strerror(int status)
 {
 	switch (status) {
+	case DB_ROLLBACK: return "DB_ROLLBACK";
 	case DB_CONSTRAINT: return "DB_CONSTRAINT";
 	case DB_UNAVAILABLE: return "DB_UNAVAILABLE";
 	case DB_HARD_ERROR: return "DB_HARD_ERROR";

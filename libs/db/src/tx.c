@@ -50,7 +50,9 @@ static int attempt(struct db_conn *c, const char *begin, db_tx_fn fn, void *cls,
 		return rc;
 	rc = fn(c, cls);
 	if (rc < 0) {
-		if (c->last_err.message[0])
+		if (rc == DB_ROLLBACK)
+			core_fail(err, CORE_EINVAL, "rolled back by its callback");
+		else if (c->last_err.message[0])
 			*err = c->last_err;
 		else
 			core_fail(err, CORE_EIO, "the callback returned %s", db_strerror(rc));

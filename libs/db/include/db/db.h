@@ -27,6 +27,9 @@
 /* Status of a database call (STYLE 5, GNUnet/Taler four-way plus two): a call returns
  * the row count (>= 0; DB_NO_RESULTS is 0) or one of the negative codes. */
 enum db_status {
+	DB_ROLLBACK = -5,     /* returned by a db_tx_fn that found the request wrong part-way
+	                       * (unknown id, a changed param): roll back, do not retry, log
+	                       * nothing; the callback has recorded why for its handler */
 	DB_CONSTRAINT = -4,   /* integrity constraint violated (SQLSTATE class 23, e.g. 23505
 	                       * unique): the handler decides (e.g. RESOURCE_ALREADY_EXISTS);
 	                       * err and db_conn_constraint() name the constraint */
