@@ -24,6 +24,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS_release := -O2 -g
+CFLAGS_valgrind := -O0 -g
 CFLAGS_asan    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS_asan   := -fsanitize=address,undefined
 CFLAGS  := -std=c11 -D_GNU_SOURCE $(WARN) -ffp-contract=off $(CFLAGS_$(VARIANT)) -MMD -MP
@@ -46,7 +47,7 @@ BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(patsubst %.c,$(BUILD)/%,$(BENCH_SRCS))
 HARNESS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/harness/*.c))
 
-.PHONY: all deps build test test-plain test-asan bench run clean check-style check-symbols readme-settings
+.PHONY: all deps build test test-plain test-asan test-valgrind bench run clean check-style check-symbols readme-settings
 .DEFAULT_GOAL := all
 
 all: $(LIB_ARCHIVES) $(SVC_BINS) $(TOOL_BINS) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
@@ -67,6 +68,11 @@ test-plain: deps
 test-asan: deps
 	$(MAKE) --no-print-directory -j$(JOBS) VARIANT=asan all
 	tools/run-tests.sh build/asan
+
+# Unit suites under valgrind (memcheck), in their own -O0 build.
+test-valgrind: deps
+	$(MAKE) --no-print-directory -j$(JOBS) VARIANT=valgrind all
+	VALGRIND=1 TEST_DIRS=tests/unit tools/run-tests.sh build/valgrind
 
 bench: deps
 	$(MAKE) --no-print-directory -j$(JOBS) VARIANT=release all

@@ -7,6 +7,7 @@
 #   tools/run-tests.sh build/release [build/asan ...]
 #   TESTS=pattern tools/run-tests.sh build/release     only binaries whose path matches
 #   TEST_DIRS="tests/bench" tools/run-tests.sh ...      other directories of check programs
+#   VALGRIND=1 tools/run-tests.sh build/valgrind        each program under valgrind memcheck
 # Lines a program prints that start with "bench:" are shown (benchmarks' results).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,7 +55,14 @@ for build in "${builds[@]}"; do
 		case "$t" in *"${TESTS:-}"*) ;; *) continue ;; esac
 		log="$work/$(echo "$t" | tr / _).log"
 		start=$(date +%s)
-		"$t" >"$log" 2>&1
+		if [ "${VALGRIND:-0}" = 1 ]; then
+			# memcheck follows check's forked children; an error makes the child exit
+			# 99, which check reports as that test's failure
+			valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+				--suppressions="$root/tests/valgrind.supp" "$t" >"$log" 2>&1
+		else
+			"$t" >"$log" 2>&1
+		fi
 		rc=$?
 		secs=$(($(date +%s) - start))
 		grep '^bench:' "$log"
