@@ -387,9 +387,7 @@ void mr_h_version_transition(struct http_request *req, void *app)
 /* --- search ------------------------------------------------------------------------ */
 
 struct search_ctx {
-	struct mr_filter filter;
-	char order_sql[512], shape[32];
-	int64_t limit, offset;
+	struct mr_search_args a;
 	json_t *versions;
 	bool more;
 };
@@ -400,13 +398,13 @@ static int search_tx(struct db_conn *c, void *cls)
 	PGresult *res = NULL;
 	json_decref(x->versions);
 	x->versions = json_array();
-	int rc = mr_q_search_versions(c, x->order_sql, x->shape, (const char *const *)x->filter.arrays, x->limit + 1,
-				      x->offset, &res, NULL);
+	int rc = mr_q_search_versions(c, x->a.order_sql, x->a.shape, (const char *const *)x->a.filter.arrays,
+				      x->a.limit + 1, x->a.offset, &res, NULL);
 	if (rc < 0)
 		return rc;
 	int n = PQntuples(res);
-	x->more = n > x->limit;
-	for (int r = 0; r < n && r < x->limit; r++)
+	x->more = n > x->a.limit;
+	for (int r = 0; r < n && r < x->a.limit; r++)
 		json_array_append_new(x->versions, mr_version_json(res, r));
 	PQclear(res);
 	return 0;
@@ -414,59 +412,20 @@ static int search_tx(struct db_conn *c, void *cls)
 
 void mr_h_version_search(struct http_request *req, void *app)
 {
-	struct search_ctx x = {.limit = VERSIONS_MAX_RESULTS_DEFAULT};
+	struct search_ctx x = {0};
 	struct core_error err = {{0}};
-	const char *filter = NULL, *page_token = NULL;
-	json_t *order_by = NULL;
-	const struct http_jspec spec[] = {
-		HTTP_JS_OPT_STRING("filter", &filter, NULL),
-		HTTP_JS_OPT_INT64("max_results", &x.limit, NULL),
-		HTTP_JS_OPT_ARRAY("order_by", &order_by, NULL),
-		HTTP_JS_OPT_STRING("page_token", &page_token, NULL),
-		HTTP_JS_END,
-	};
-	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
+	if (mr_search_args_parse_or_reply(req, MR_SEARCH_VERSIONS, VERSIONS_MAX_RESULTS_DEFAULT, VERSIONS_MAX_RESULTS_MAX, &x.a) !=
+	    HTTP_PARSE_OK)
 		return;
-	if (x.limit > VERSIONS_MAX_RESULTS_MAX || x.limit < 1) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-				 "Invalid value for request parameter max_results. It must be at most %d, but got value %lld",
-				 VERSIONS_MAX_RESULTS_MAX, (long long)x.limit);
-		return;
-	}
-	size_t n_order = json_array_size(order_by);
-	const char **orders = core_xcalloc(n_order + 1, sizeof *orders);
-	bool ok = true;
-	for (size_t i = 0; i < n_order && ok; i++) {
-		orders[i] = json_string_value(json_array_get(order_by, i));
-		ok = orders[i] != NULL;
-	}
-	if (!ok)
-		core_fail(&err, CORE_EINVAL, "order_by entries must be strings");
-	if (!ok || mr_filter_parse(filter, MR_SEARCH_VERSIONS, &x.filter, &err) != CORE_OK ||
-	    mr_order_parse(orders, n_order, MR_SEARCH_VERSIONS, x.order_sql, sizeof x.order_sql, x.shape, sizeof x.shape,
-			   &err) != CORE_OK ||
-	    mr_page_token_parse(page_token, &x.offset, &err) != CORE_OK) {
-		reply_invalid(req, &err);
-		goto out;
-	}
 	int rc = db_run_tx(svc_db(app), "search_model_versions", DB_READ_COMMITTED, search_tx, &x, &err);
 	if (rc < 0) {
 		svc_reply_db_error(req, rc, &err);
 		goto out;
 	}
-	json_t *body = json_object();
-	if (json_array_size(x.versions) > 0)
-		json_object_set(body, "model_versions", x.versions);
-	if (x.more) {
-		char *token = mr_page_token(x.offset + x.limit);
-		json_object_set_new(body, "next_page_token", json_string(token));
-		free(token);
-	}
-	http_reply_json(req, 200, body);
+	mr_reply_search_page(req, "model_versions", x.versions, x.more, &x.a);
 out:
 	json_decref(x.versions);
-	mr_filter_free(&x.filter);
-	free(orders);
+	mr_search_args_free(&x.a);
 }
 
 /* --- tags -------------------------------------------------------------------------- */

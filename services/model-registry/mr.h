@@ -14,6 +14,7 @@
  *   validate.c    MLflow's input rules: names, tags, aliases, stages, sources (pure)
  *   filter.c      MLflow's registry search filter and order_by (pure)
  *   paging.c      page tokens (pure)
+ *   search_args.c the arguments and the page both searches share
  * Handlers receive the struct svc * as app; mr_app(svc) gives this service's state.
  * Every state change and its event are written in one db_run_tx transaction that
  * first row-locks the registered model, so one model's events are in commit order. */
@@ -249,6 +250,28 @@ enum core_status mr_order_parse(const char *const *order_by, size_t n, enum mr_s
 
 /* Writes items as a PostgreSQL array literal {"a","b"} (quoted, escaped); malloc'd. */
 char *mr_pg_array(const char *const *items, size_t n);
+
+/* --- search_args.c: what both searches share ----------------------------------------- */
+
+struct mr_search_args {
+	struct mr_filter filter;
+	char order_sql[512], shape[32];
+	int64_t limit, offset;
+};
+
+/* Parses and validates filter, max_results (1..max_limit, default_limit when absent),
+ * order_by and page_token. On a client mistake replies 400 INVALID_PARAMETER_VALUE and
+ * returns HTTP_PARSE_REPLIED (nothing to free); on HTTP_PARSE_OK the caller frees *out
+ * with mr_search_args_free. */
+enum http_parse_result mr_search_args_parse_or_reply(struct http_request *req, enum mr_search_kind kind,
+						     int64_t default_limit, int64_t max_limit,
+						     struct mr_search_args *out);
+void mr_search_args_free(struct mr_search_args *a);
+
+/* Replies 200 {"<items_key>": items (left out when empty), "next_page_token" (when
+ * more)}. items: borrowed JSON array. */
+void mr_reply_search_page(struct http_request *req, const char *items_key, json_t *items, bool more,
+			  const struct mr_search_args *a);
 
 /* --- paging.c (pure) -------------------------------------------------------------- */
 
