@@ -54,12 +54,29 @@ enum core_status core_buf_append_str(struct core_buf *b, const char *s)
 
 enum core_status core_buf_printf(struct core_buf *b, const char *fmt, ...)
 {
+	/* One pass when the text fits the spare capacity (the usual case on a hot path):
+	 * format straight into it; otherwise grow to the size that pass reported and
+	 * format again. */
+	size_t room = b->cap > b->len ? b->cap - b->len : 0;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		if (b->data)
+			b->data[b->len] = '\0';
 		return CORE_EINVAL;
+	}
+	if ((size_t)n < room) {
+		if ((size_t)n > b->max - b->len) {
+			b->data[b->len] = '\0'; /* a failed call leaves the buffer as it was */
+			return CORE_ELIMIT;
+		}
+		b->len += (size_t)n;
+		return CORE_OK;
+	}
+	if (b->data)
+		b->data[b->len] = '\0';
 	enum core_status rc = reserve(b, (size_t)n);
 	if (rc != CORE_OK)
 		return rc;
