@@ -52,25 +52,38 @@ void et_arr_add_str(struct et_arr *a, const char *s, size_t len)
 	a->failed |= core_buf_append(&a->b, "\"", 1) != CORE_OK;
 }
 
+/* Numbers are formatted on the stack and appended: a 1000-metric log-batch formats
+ * three thousand of them, and the general printf path was a quarter of the batch's
+ * daemon CPU. */
 void et_arr_add_i64(struct et_arr *a, int64_t v)
 {
+	char tmp[24], *p = tmp + sizeof tmp;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 	if (a->failed)
 		return;
 	sep(a);
-	a->failed |= core_buf_printf(&a->b, "%" PRId64, v) != CORE_OK;
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	a->failed |= core_buf_append(&a->b, p, (size_t)(tmp + sizeof tmp - p)) != CORE_OK;
 }
 
 void et_arr_add_f64(struct et_arr *a, double v)
 {
+	char tmp[40];
 	if (a->failed)
 		return;
 	sep(a);
-	if (isnan(v))
+	if (isnan(v)) {
 		a->failed |= core_buf_append_str(&a->b, "NaN") != CORE_OK;
-	else if (isinf(v))
+	} else if (isinf(v)) {
 		a->failed |= core_buf_append_str(&a->b, v > 0 ? "Infinity" : "-Infinity") != CORE_OK;
-	else
-		a->failed |= core_buf_printf(&a->b, "%.17g", v) != CORE_OK;
+	} else {
+		int n = snprintf(tmp, sizeof tmp, "%.17g", v); /* at most 24 characters */
+		a->failed |= core_buf_append(&a->b, tmp, (size_t)n) != CORE_OK;
+	}
 }
 
 const char *et_arr_end(struct et_arr *a)

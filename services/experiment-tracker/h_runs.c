@@ -2,7 +2,8 @@
  * log-parameter, set-tag, delete-tag. Each parses with a jspec table, validates the
  * whole request, then runs one transaction (or one read). Writes lock the run row
  * first (et_q_runs_lock) so a deleted run is refused (400) and concurrent writers to
- * one run serialise. Run JSON comes from et_runs_load (tracking_routes.c). */
+ * one run serialise. Run JSON comes from et_runs_load (tracking_routes.c); runs/create
+ * writes in one statement (et_q_runs_create) that hands back the rows of the new Run. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,29 +78,31 @@ static int create_tx_fn(struct db_conn *c, void *cls)
 {
 	struct create_tx *t = cls;
 	char stage[16];
-	char *location = NULL;
+	PGresult *res = NULL;
 	struct core_error err;
 	t->outcome = ET_OK;
 	json_decref(t->run);
 	t->run = NULL;
-	int rc = et_q_experiments_lock(c, t->exp_id, stage, &location);
-	if (rc == 0)
-		t->outcome = ET_EXP_NOT_FOUND;
-	else if (rc > 0 && strcmp(stage, "active") != 0)
-		t->outcome = ET_EXP_NOT_ACTIVE;
-	if (rc > 0 && t->outcome == ET_OK)
-		rc = et_q_runs_insert(c, t->run_id, t->exp_id, t->run_name, t->user_id, t->start_time, location);
-	free(location);
-	if (rc >= 0 && t->outcome == ET_OK)
-		rc = et_q_tags_upsert(c, t->run_id, t->tag_keys, t->tag_values);
-	if (rc >= 0 && t->outcome == ET_OK) {
+	int rc = et_q_runs_create(c, t->run_id, t->exp_id, t->run_name, t->user_id, t->start_time, t->tag_keys,
+				  t->tag_values, &res);
+	if (rc > 0) {
 		json_t *runs = json_array();
-		const char *ids[1] = {t->run_id};
-		rc = et_runs_load(c, ids, 1, runs, &err);
+		rc = et_runs_from_rows(res, runs, &err);
 		if (rc == 1)
 			t->run = json_incref(json_array_get(runs, 0));
 		json_decref(runs);
+	} else if (rc == 0) {
+		/* nothing inserted: say why. An experiment active again by now was restored
+		 * between the two statements: try the whole transaction again. */
+		rc = et_q_experiments_lock(c, t->exp_id, stage, NULL);
+		if (rc == 0)
+			t->outcome = ET_EXP_NOT_FOUND;
+		else if (rc > 0 && strcmp(stage, "active") != 0)
+			t->outcome = ET_EXP_NOT_ACTIVE;
+		else if (rc > 0)
+			rc = DB_SOFT_ERROR;
 	}
+	PQclear(res);
 	if (rc < 0)
 		return rc;
 	if (t->outcome != ET_OK)

@@ -4,8 +4,9 @@
  * et_tracking_routes and implements et_runs_load (et.h) on q_runs_load_json.
  *
  * Conventions: q_* functions take a borrowed connection and return a db_status (row
- * count >= 0, or negative); JSON they return is text built by PostgreSQL
- * (json_build_object), malloc'd for the caller. Handlers parse with jspec, validate
+ * count >= 0, or negative); where they return JSON it is text built by PostgreSQL
+ * (json_build_object), except runs_load_rows, whose plain columns et_runs_load turns
+ * into Run objects in C. Handlers parse with jspec, validate
  * whole requests before any write, and write in one db_run_tx. */
 #ifndef ET_TRACKING_H
 #define ET_TRACKING_H
@@ -115,11 +116,22 @@ void et_reply_outcome(struct http_request *req, enum et_outcome o, const char *i
 /* Locks run_id's row for writing; stage_out: "active"/"deleted" (copied, size 16),
  * exp_out: its experiment id (size 24), may be NULL. Returns 1, 0 (no such run) or < 0. */
 int et_q_runs_lock(struct db_conn *c, const char *run_id, char stage_out[16], char exp_out[24]);
-/* Full Run JSON texts of the ids (text[] literal), in their order; res_out gets one
- * row (column 0) per run found. */
-int et_q_runs_load_json(struct db_conn *c, const char *ids_array, PGresult **res_out, struct core_error *err);
-int et_q_runs_insert(struct db_conn *c, const char *run_id, const char *exp_id, const char *run_name,
-		     const char *user_id, int64_t start_time, const char *artifact_location);
+/* The runs of the ids (text[] literal) as rows sorted by (ord, kind, key): per run
+ * found, its runs row (kind 0), latest metrics (1), params (2), tags (3) and, when it
+ * has any, its inputs object as JSON text (4); q_runs.c lists the columns. */
+int et_q_runs_load_rows(struct db_conn *c, const char *ids_array, PGresult **res_out, struct core_error *err);
+/* Appends the Run objects of rows laid out as et_q_runs_load_rows's (res borrowed) to
+ * runs_out (borrowed). Returns the runs appended, or DB_HARD_ERROR with err filled when
+ * a value cannot become JSON. (tracking_routes.c) */
+int et_runs_from_rows(const PGresult *res, json_t *runs_out, struct core_error *err);
+/* runs/create's write in one statement: share-locks experiment exp_id, inserts the run
+ * when the experiment is active (named after the last mlflow.runName of the tags, else
+ * run_name; artifact_uri under the experiment's location) and its tags (key/value text[]
+ * literals, last duplicate wins). res_out: the new run as et_q_runs_load_rows rows (run
+ * and tags); 0 rows when the experiment is missing or not active. */
+int et_q_runs_create(struct db_conn *c, const char *run_id, const char *exp_id, const char *run_name,
+		     const char *user_id, int64_t start_time, const char *tag_keys, const char *tag_values,
+		     PGresult **res_out);
 /* Sets status/end_time (NULL: unchanged); res_out: one row with the RunInfo JSON. */
 int et_q_runs_update(struct db_conn *c, const char *run_id, const char *status, const char *end_time,
 		     PGresult **res_out);
