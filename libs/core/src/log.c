@@ -4,6 +4,7 @@
  * written with a single write(2), which keeps lines whole across threads. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -64,10 +65,32 @@ static void put_str(struct line *l, const char *s)
 	put(l, s, strlen(s));
 }
 
+/* Length of the valid UTF-8 sequence starting at s, or 0 when it is not one (stray
+ * continuation byte, overlong form, surrogate, past U+10FFFF, or cut short). */
+static size_t utf8_sequence(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	if (n == 0 || s[0] > 0xf4)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) || (s[0] == 0xf0 && s[1] < 0x90) ||
+	    (s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return n;
+}
+
+/* Writes s as the body of a JSON string. Text from clients lands in log lines (paths,
+ * methods), so bytes that are not valid UTF-8 become U+FFFD: one bad request must not
+ * make a line that log pipelines reject. */
 static void put_escaped(struct line *l, const char *s)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		unsigned char c = *p;
 		char esc[8];
 		if (c == '"' || c == '\\') {
 			esc[0] = '\\';
@@ -80,9 +103,31 @@ static void put_escaped(struct line *l, const char *s)
 		} else if (c < 0x20) {
 			snprintf(esc, sizeof esc, "\\u%04x", c);
 			put(l, esc, 6);
+		} else if (c >= 0x80) {
+			size_t n = utf8_sequence(p);
+			if (n == 0) {
+				put(l, "\xef\xbf\xbd", 3);
+				p++;
+				continue;
+			}
+			put(l, (const char *)p, n);
+			p += n;
+			continue;
 		} else {
 			put(l, (const char *)&c, 1);
 		}
+		p++;
+	}
+}
+
+/* Writes the shortest of %.15g..%.17g that reads back as the same double, so a
+ * duration of 0.161353 is not logged as 0.16135300000000002. */
+static void format_number(double v, char *out, size_t size)
+{
+	for (int digits = 15; digits <= 17; digits++) {
+		snprintf(out, size, "%.*g", digits, v);
+		if (strtod(out, NULL) == v)
+			return;
 	}
 }
 
@@ -101,7 +146,7 @@ static void put_field(struct line *l, const struct core_log_field *f)
 		if (f->number != f->number || f->number > 1.7976931348623157e308 || f->number < -1.7976931348623157e308) {
 			put_str(l, "null"); /* JSON has no NaN or Infinity */
 		} else {
-			snprintf(num, sizeof num, "%.17g", f->number);
+			format_number(f->number, num, sizeof num);
 			put_str(l, num);
 		}
 		break;

@@ -233,6 +233,29 @@ START_TEST(log_lines_are_json)
 }
 END_TEST
 
+START_TEST(log_lines_stay_valid_utf8_and_numbers_short)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	int saved = dup(STDERR_FILENO);
+	dup2(fds[1], STDERR_FILENO);
+	core_log_init("svc", CORE_LOG_INFO);
+	/* a stray continuation byte, an overlong '/', a cut-short sequence, and good UTF-8 */
+	struct core_log_field f[] = {CORE_LF_STR("path", "/a\x80" "b\xc0\xaf" "c\xe2\x82"), CORE_LF_STR("ok", "caf\xc3\xa9"),
+				     CORE_LF_NUM("ms", 0.161353)};
+	core_log_with(CORE_LOG_INFO, f, 3, "x");
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fds[1]);
+	char buf[1024] = {0};
+	ck_assert_int_gt(read(fds[0], buf, sizeof buf - 1), 0);
+	close(fds[0]);
+	ck_assert_ptr_nonnull(strstr(buf, "\"path\":\"/a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd\""));
+	ck_assert_ptr_nonnull(strstr(buf, "\"ok\":\"caf\xc3\xa9\""));
+	ck_assert_ptr_nonnull(strstr(buf, "\"ms\":0.161353}"));
+}
+END_TEST
+
 START_TEST(shutdown_waits_for_sigterm)
 {
 	struct core_error err;
@@ -253,7 +276,7 @@ static Suite *core_suite(void)
 		{"sha256", {sha256_matches_known_digests}},
 		{"time", {time_formats_iso8601}},
 		{"file", {files_mkdir_write_read}},
-		{"log", {log_levels_parse, log_lines_are_json}},
+		{"log", {log_levels_parse, log_lines_are_json, log_lines_stay_valid_utf8_and_numbers_short}},
 		{"shutdown", {shutdown_waits_for_sigterm}},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
