@@ -352,7 +352,9 @@ void th_daemon_stop(struct th_daemon *d)
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		dump_log(d);
-		ck_abort_msg("daemon pid %d ended with status 0x%x, not exit 0", (int)d->pid, status);
+		char *why = unexpected_error_line(d);
+		ck_abort_msg("daemon pid %d ended with status 0x%x, not exit 0%s%s", (int)d->pid, status,
+			     why ? "; its first unexpected error line: " : "", why ? why : "");
 	}
 	char *bad = unexpected_error_line(d);
 	if (bad) {

@@ -329,6 +329,17 @@ static enum core_status parse_bind(const char *address, unsigned port, union soc
 	return core_fail(err, CORE_EINVAL, "bind address '%s' is not a numeric IPv4 or IPv6 address", address);
 }
 
+/* libmicrohttpd calls this on an internal inconsistency it cannot survive (e.g. a
+ * close() of one of its sockets failing because something else closed it). Its own
+ * default prints to stderr and aborts; ours says why in the log first, so the crash
+ * report names its cause. */
+static void on_mhd_panic(void *cls, const char *file, unsigned int line, const char *reason)
+{
+	(void)cls;
+	core_log(CORE_LOG_ERROR, "libmicrohttpd panic at %s:%u: %s", file ? file : "?", line, reason ? reason : "?");
+	abort();
+}
+
 enum core_status http_server_start(const struct http_server_config *cfg, struct http_server **out,
 				   struct core_error *err)
 {
@@ -377,6 +388,7 @@ enum core_status http_server_start(const struct http_server_config *cfg, struct 
 	if (ipv6)
 		flags |= MHD_USE_IPv6;
 	errno = 0;
+	MHD_set_panic_func(on_mhd_panic, NULL);
 	s->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_access, s,
 				     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, or MHD complains */
 				     MHD_OPTION_SOCK_ADDR, &addr.sa,
