@@ -40,6 +40,15 @@ void mr_reply_tx(struct http_request *req, int rc, const struct mr_fail *f, cons
 		svc_reply_db_error(req, rc, err);
 }
 
+void mr_reply_entity(struct http_request *req, const char *key, int rc, json_t *entity, const struct mr_fail *f,
+		     const struct core_error *err)
+{
+	if (rc < 0 || !entity)
+		mr_reply_tx(req, rc < 0 ? rc : DB_HARD_ERROR, f, err);
+	else
+		http_reply_json(req, 200, json_pack("{s:O}", key, entity));
+}
+
 static int64_t col_int(const PGresult *res, int row, int col)
 {
 	int64_t v = 0;

@@ -133,9 +133,6 @@ void mr_h_alias_get(struct http_request *req, void *app)
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
 	int rc = db_run_tx(svc_db(app), "get_model_version_by_alias", DB_READ_COMMITTED, get_tx, &x, &err);
-	if (rc < 0 || !x.result)
-		mr_reply_tx(req, rc < 0 ? rc : DB_HARD_ERROR, &x.fail, &err);
-	else
-		http_reply_json(req, 200, json_pack("{s:O}", "model_version", x.result));
+	mr_reply_entity(req, "model_version", rc, x.result, &x.fail, &err);
 	json_decref(x.result);
 }

@@ -71,10 +71,7 @@ void mr_h_model_create(struct http_request *req, void *app)
 		return;
 	}
 	int rc = db_run_tx(pool_of(app), "create_registered_model", DB_READ_COMMITTED, create_tx, &x, &err);
-	if (rc < 0 || !x.result)
-		mr_reply_tx(req, rc < 0 ? rc : DB_HARD_ERROR, &x.fail, &err);
-	else
-		http_reply_json(req, 200, json_pack("{s:O}", "registered_model", x.result));
+	mr_reply_entity(req, "registered_model", rc, x.result, &x.fail, &err);
 	json_decref(x.result);
 }
 
@@ -108,10 +105,7 @@ void mr_h_model_get(struct http_request *req, void *app)
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
 	int rc = db_run_tx(pool_of(app), "get_registered_model", DB_READ_COMMITTED, get_tx, &x, &err);
-	if (rc < 0 || !x.result)
-		mr_reply_tx(req, rc < 0 ? rc : DB_HARD_ERROR, &x.fail, &err);
-	else
-		http_reply_json(req, 200, json_pack("{s:O}", "registered_model", x.result));
+	mr_reply_entity(req, "registered_model", rc, x.result, &x.fail, &err);
 	json_decref(x.result);
 }
 
@@ -158,10 +152,7 @@ void mr_h_model_rename(struct http_request *req, void *app)
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
 	int rc = db_run_tx(pool_of(app), "rename_registered_model", DB_READ_COMMITTED, rename_tx, &x, &err);
-	if (rc < 0 || !x.result)
-		mr_reply_tx(req, rc < 0 ? rc : DB_HARD_ERROR, &x.fail, &err);
-	else
-		http_reply_json(req, 200, json_pack("{s:O}", "registered_model", x.result));
+	mr_reply_entity(req, "registered_model", rc, x.result, &x.fail, &err);
 	json_decref(x.result);
 }
 
@@ -196,10 +187,7 @@ void mr_h_model_update(struct http_request *req, void *app)
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
 	int rc = db_run_tx(pool_of(app), "update_registered_model", DB_READ_COMMITTED, update_tx, &x, &err);
-	if (rc < 0 || !x.result)
-		mr_reply_tx(req, rc < 0 ? rc : DB_HARD_ERROR, &x.fail, &err);
-	else
-		http_reply_json(req, 200, json_pack("{s:O}", "registered_model", x.result));
+	mr_reply_entity(req, "registered_model", rc, x.result, &x.fail, &err);
 	json_decref(x.result);
 }
 

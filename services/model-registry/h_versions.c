@@ -152,10 +152,7 @@ void mr_h_version_create(struct http_request *req, void *app)
 	}
 	mr_servable_check(mr_app(app)->settings, x.source, &x.servable);
 	rc = db_run_tx(svc_db(app), "create_model_version", DB_READ_COMMITTED, create_tx, &x, &err);
-	if (rc < 0 || !x.result)
-		mr_reply_tx(req, rc < 0 ? rc : DB_HARD_ERROR, &x.fail, &err);
-	else
-		http_reply_json(req, 200, json_pack("{s:O}", "model_version", x.result));
+	mr_reply_entity(req, "model_version", rc, x.result, &x.fail, &err);
 	json_decref(x.result);
 }
 
@@ -241,10 +238,7 @@ void mr_h_version_update(struct http_request *req, void *app)
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK || !nv_check(req, &x.nv))
 		return;
 	int rc = db_run_tx(svc_db(app), "update_model_version", DB_READ_COMMITTED, update_tx, &x, &err);
-	if (rc < 0 || !x.result)
-		mr_reply_tx(req, rc < 0 ? rc : DB_HARD_ERROR, &x.fail, &err);
-	else
-		http_reply_json(req, 200, json_pack("{s:O}", "model_version", x.result));
+	mr_reply_entity(req, "model_version", rc, x.result, &x.fail, &err);
 	json_decref(x.result);
 }
 
@@ -377,10 +371,7 @@ void mr_h_version_transition(struct http_request *req, void *app)
 		return;
 	}
 	int rc = db_run_tx(svc_db(app), "transition_model_version_stage", DB_READ_COMMITTED, transition_tx, &x, &err);
-	if (rc < 0 || !x.result)
-		mr_reply_tx(req, rc < 0 ? rc : DB_HARD_ERROR, &x.fail, &err);
-	else
-		http_reply_json(req, 200, json_pack("{s:O}", "model_version", x.result));
+	mr_reply_entity(req, "model_version", rc, x.result, &x.fail, &err);
 	json_decref(x.result);
 }
 

@@ -81,6 +81,11 @@ int mr_fail(struct mr_fail *f, enum http_error_code code, const char *fmt, ...) 
 /* Answers a failed db_run_tx: f's client error when set, else svc_reply_db_error. */
 void mr_reply_tx(struct http_request *req, int rc, const struct mr_fail *f, const struct core_error *err);
 
+/* Replies 200 {"<key>": entity} after a transaction that loaded entity (borrowed), or
+ * the transaction's failure (mr_reply_tx) when rc < 0 or nothing was loaded. */
+void mr_reply_entity(struct http_request *req, const char *key, int rc, json_t *entity, const struct mr_fail *f,
+		     const struct core_error *err);
+
 /* Sets *f to "Registered Model with name=X not found" (404) and returns DB_HARD_ERROR. */
 int mr_fail_no_model(struct mr_fail *f, const char *name);
 /* Sets *f to "Model Version (name=X, version=N) not found" (404), returns DB_HARD_ERROR. */
