@@ -4,18 +4,26 @@
 # default port with its log in var/logs/. Ctrl-C (or SIGTERM) stops the daemons by
 # PID with SIGTERM, then the broker and the database; data under var/ stays.
 # Kafka state is in memory only (devkafka) and starts empty on each run.
+#
+# For tests, which must not touch a developer's stack: LATHE_VAR (the data directory,
+# default var), LATHE_PG_PORT (default 55432) and LATHE_PORT_OFFSET (added to every
+# daemon's port, default 0).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . tools/stack-lib.sh
 build=${1:-build/release}
 services="experiment-tracker model-registry data-registry drift-monitor trainer inference-api"
-declare -A ports=([experiment-tracker]=5000 [model-registry]=5001 [data-registry]=5002
-	[drift-monitor]=5003 [trainer]=5004 [inference-api]=8080)
+offset=${LATHE_PORT_OFFSET:-0}
+declare -A ports=([experiment-tracker]=$((5000 + offset)) [model-registry]=$((5001 + offset))
+	[data-registry]=$((5002 + offset)) [drift-monitor]=$((5003 + offset)) [trainer]=$((5004 + offset))
+	[inference-api]=$((8080 + offset)))
 pg_port=${LATHE_PG_PORT:-55432}
+var=${LATHE_VAR:-var}
 
-mkdir -p var/logs var/blobs
-chmod 755 var # the postgres user (when we run as root) must reach var/pg
+mkdir -p "$var/logs" "$var/blobs"
+chmod 755 "$var" # the postgres user (when we run as root) must reach $var/pg
+var=$(cd "$var" && pwd)
 declare -A pids=()
 
 stop_all() {
@@ -26,11 +34,11 @@ stop_all() {
 	for s in "${!pids[@]}"; do
 		wait "${pids[$s]}"
 		rc=$?
-		[ "$rc" -eq 0 ] || { echo "  $s exited with $rc (see var/logs/$s.log)"; status=1; }
+		[ "$rc" -eq 0 ] || { echo "  $s exited with $rc (see $var/logs/$s.log)"; status=1; }
 	done
 	stop_devkafka
-	tools/pg.sh stop var/pg
-	echo "stopped; data kept in var/"
+	tools/pg.sh stop "$var/pg"
+	echo "stopped; data kept in $var/"
 	exit "$status"
 }
 trap stop_all INT TERM
@@ -42,24 +50,24 @@ for p in $pg_port "${ports[@]}"; do
 		exit 1
 	fi
 done
-tools/pg.sh start var/pg "$pg_port" || exit 1
+tools/pg.sh start "$var/pg" "$pg_port" || exit 1
 psql_admin=(psql -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -qtA)
 if [ "$("${psql_admin[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'lathe'")" != 1 ]; then
 	"${psql_admin[@]}" -c "CREATE DATABASE lathe" >/dev/null || exit 1
 fi
-start_devkafka "$build/bin/devkafka" var || { tools/pg.sh stop var/pg; exit 1; }
+start_devkafka "$build/bin/devkafka" var || { tools/pg.sh stop "$var/pg"; exit 1; }
 
 export DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/lathe"
 export KAFKA_BROKERS="$KAFKA_BOOTSTRAP"
-export BLOB_DIR="$root/var/blobs"
+export BLOB_DIR="$var/blobs"
 export KAFKA_SESSION_TIMEOUT_MS=6000
 export LOG_LEVEL=${LOG_LEVEL:-info}
-export TRACKER_URL=http://127.0.0.1:5000 REGISTRY_URL=http://127.0.0.1:5001
-export DATA_REGISTRY_URL=http://127.0.0.1:5002 TRAINER_URL=http://127.0.0.1:5004
+export TRACKER_URL=http://127.0.0.1:${ports[experiment-tracker]} REGISTRY_URL=http://127.0.0.1:${ports[model-registry]}
+export DATA_REGISTRY_URL=http://127.0.0.1:${ports[data-registry]} TRAINER_URL=http://127.0.0.1:${ports[trainer]}
 # setsid: Ctrl-C reaches this script alone, which then stops the daemons before the
 # broker and the database they use, rather than everything at once.
 for s in $services; do
-	PORT=${ports[$s]} setsid "$build/bin/lathe-$s" 2>>"var/logs/$s.log" &
+	PORT=${ports[$s]} setsid "$build/bin/lathe-$s" 2>>"$var/logs/$s.log" &
 	pids[$s]=$!
 done
 
@@ -67,11 +75,11 @@ for s in $services; do
 	until curl -fs "http://127.0.0.1:${ports[$s]}/readyz" >/dev/null; do
 		if ! kill -0 "${pids[$s]}" 2>/dev/null; then
 			echo "$s died during start-up:" >&2
-			tail -n 20 "var/logs/$s.log" >&2
+			tail -n 20 "$var/logs/$s.log" >&2
 			stop_all
 		fi
 		if [ $(($(date +%s) - started)) -gt 60 ]; then
-			echo "$s is not ready after 60 s (see var/logs/$s.log)" >&2
+			echo "$s is not ready after 60 s (see $var/logs/$s.log)" >&2
 			stop_all
 		fi
 		sleep 0.1
@@ -79,11 +87,11 @@ for s in $services; do
 done
 echo "Lathe is up in $(($(date +%s) - started)) s (PostgreSQL :$pg_port, Kafka $KAFKA_BOOTSTRAP):"
 for s in $services; do printf '  %-20s http://127.0.0.1:%s\n' "$s" "${ports[$s]}"; done
-echo "logs in var/logs/; Ctrl-C stops everything."
+echo "logs in $var/logs/; Ctrl-C stops everything."
 while :; do
 	for s in "${!pids[@]}"; do
 		if ! kill -0 "${pids[$s]}" 2>/dev/null; then
-			echo "$s exited unexpectedly (see var/logs/$s.log)" >&2
+			echo "$s exited unexpectedly (see $var/logs/$s.log)" >&2
 			unset "pids[$s]"
 			stop_all
 		fi
