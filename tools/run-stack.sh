@@ -55,7 +55,7 @@ psql_admin=(psql -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -qtA)
 if [ "$("${psql_admin[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'lathe'")" != 1 ]; then
 	"${psql_admin[@]}" -c "CREATE DATABASE lathe" >/dev/null || exit 1
 fi
-start_devkafka "$build/bin/devkafka" var || { tools/pg.sh stop "$var/pg"; exit 1; }
+start_devkafka "$build/bin/devkafka" "$var" || { tools/pg.sh stop "$var/pg"; exit 1; }
 
 export DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/lathe"
 export KAFKA_BROKERS="$KAFKA_BOOTSTRAP"
