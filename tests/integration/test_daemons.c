@@ -167,12 +167,19 @@ START_TEST(readyz_follows_postgres_without_a_restart)
 	struct th_response r = th_call(d, "GET", "/readyz", NULL);
 	th_expect_error(&r, 503, "TEMPORARILY_UNAVAILABLE", "database");
 	th_response_free(&r);
+	/* requests that need the database answer 503 meanwhile, not 500: clients retry */
+	r = th_call(d, "GET", "/api/2.0/mlflow/registered-models/get?name=m", NULL);
+	th_expect_error(&r, 503, "TEMPORARILY_UNAVAILABLE", "database unavailable");
+	th_response_free(&r);
 	r = th_call(d, "GET", "/healthz", NULL); /* alive all along */
 	ck_assert_int_eq(r.status, 200);
 	th_response_free(&r);
 
 	free(start_private_cluster(dir, port));
 	ck_assert_msg(th_daemon_wait_status(d, "/readyz", 200, 15000), "readyz did not come back");
+	r = th_call(d, "GET", "/api/2.0/mlflow/registered-models/get?name=m", NULL);
+	th_expect_error(&r, 404, "RESOURCE_DOES_NOT_EXIST", NULL); /* served again */
+	th_response_free(&r);
 	ck_assert(th_daemon_alive(d));
 	ck_assert_int_eq(d->pid, pid);
 	th_daemon_stop(d);

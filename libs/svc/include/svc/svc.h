@@ -86,6 +86,7 @@ void svc_h_not_implemented(struct http_request *req, void *app);
 
 /* Replies for a failed database call (rc < 0 from db_*): 503 TEMPORARILY_UNAVAILABLE
  * when the database is unreachable or contended, 500 INTERNAL_ERROR otherwise.
- * DB_CONSTRAINT is the handler's to map before calling this (it answers 500 here). */
+ * DB_CONSTRAINT is the handler's to map before calling this (it answers 500 here).
+ * err may be NULL or empty: the message then names the status. */
 int svc_reply_db_error(struct http_request *req, int rc, const struct core_error *err);
 #endif
