@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Style checks a compiler does not make (STYLE 18): banned functions, and the opening
-# comment every .c file must have. Prints each offence; exits 1 when there is any.
+# Style checks a compiler does not make: formatting by .clang-format, banned functions,
+# and the opening comment every .c file must have. Prints each offence; exits 1 when
+# there is any. `tools/checksrc.sh --fix` reformats the files instead of complaining.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -17,4 +18,17 @@ for f in $(echo "$files" | grep '\.c$'); do
 		status=1
 	fi
 done
+if command -v clang-format >/dev/null; then
+	for f in $files; do
+		if [ "${1:-}" = --fix ]; then
+			clang-format -i --style=file "$f"
+		elif ! clang-format --style=file "$f" | cmp -s "$f" -; then
+			echo "checksrc: $f is not formatted as .clang-format says (tools/checksrc.sh --fix)"
+			status=1
+		fi
+	done
+else
+	echo "checksrc: clang-format is missing (make deps installs it)"
+	status=1
+fi
 exit $status

@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential pkg-config libmicrohttpd-dev libjansson-dev libpq-dev librdkafka-dev
 libopenblas-dev libjpeg62-turbo-dev libpng-dev check libcurl4-openssl-dev libssl-dev
-postgresql prometheus curl valgrind"
+postgresql prometheus curl valgrind clang-format"
 missing=""
 for p in $pkgs; do
 	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

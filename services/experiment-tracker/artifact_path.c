@@ -148,8 +148,8 @@ const char *et_artifact_path_split(const char *path, char *parent)
 
 /* MLflow's text extensions (mime_type_utils.get_text_extensions), compared exactly. */
 static const char *const text_extensions[] = {
-	"txt", "log", "err", "cfg", "conf", "cnf", "cf", "ini", "properties", "prop", "hocon", "toml", "yaml",
-	"yml", "xml", "json", "js", "py", "py3", "csv", "tsv", "md", "rst", "MLmodel", "MLproject", NULL,
+	"txt", "log", "err",  "cfg", "conf", "cnf", "cf",  "ini", "properties", "prop", "hocon",   "toml",      "yaml",
+	"yml", "xml", "json", "js",  "py",   "py3", "csv", "tsv", "md",         "rst",  "MLmodel", "MLproject", NULL,
 };
 
 /* The common part of Python's mimetypes table (any case, as mimetypes retries lower
@@ -158,17 +158,42 @@ static const struct {
 	const char *ext;
 	const char *type;
 } mime_table[] = {
-	{"html", "text/html"}, {"htm", "text/html"}, {"css", "text/css"}, {"png", "image/png"},
-	{"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"}, {"jpe", "image/jpeg"}, {"gif", "image/gif"},
-	{"svg", "image/svg+xml"}, {"bmp", "image/bmp"}, {"ico", "image/vnd.microsoft.icon"},
-	{"tif", "image/tiff"}, {"tiff", "image/tiff"}, {"webp", "image/webp"}, {"pdf", "application/pdf"},
-	{"zip", "application/zip"}, {"tar", "application/x-tar"}, {"tgz", "application/x-tar"},
-	{"mp3", "audio/mpeg"}, {"wav", "audio/x-wav"}, {"mp4", "video/mp4"}, {"mpeg", "video/mpeg"},
-	{"mov", "video/quicktime"}, {"avi", "video/x-msvideo"}, {"webm", "video/webm"},
-	{"sh", "application/x-sh"}, {"wasm", "application/wasm"}, {"ps", "application/postscript"},
-	{"rtf", "application/rtf"}, {"doc", "application/msword"}, {"xls", "application/vnd.ms-excel"},
-	{"ppt", "application/vnd.ms-powerpoint"}, {"bin", "application/octet-stream"},
-	{"h5", "application/x-hdf5"}, {"hdf5", "application/x-hdf5"}, {"ipynb", "application/json"},
+	{"html", "text/html"},
+	{"htm", "text/html"},
+	{"css", "text/css"},
+	{"png", "image/png"},
+	{"jpg", "image/jpeg"},
+	{"jpeg", "image/jpeg"},
+	{"jpe", "image/jpeg"},
+	{"gif", "image/gif"},
+	{"svg", "image/svg+xml"},
+	{"bmp", "image/bmp"},
+	{"ico", "image/vnd.microsoft.icon"},
+	{"tif", "image/tiff"},
+	{"tiff", "image/tiff"},
+	{"webp", "image/webp"},
+	{"pdf", "application/pdf"},
+	{"zip", "application/zip"},
+	{"tar", "application/x-tar"},
+	{"tgz", "application/x-tar"},
+	{"mp3", "audio/mpeg"},
+	{"wav", "audio/x-wav"},
+	{"mp4", "video/mp4"},
+	{"mpeg", "video/mpeg"},
+	{"mov", "video/quicktime"},
+	{"avi", "video/x-msvideo"},
+	{"webm", "video/webm"},
+	{"sh", "application/x-sh"},
+	{"wasm", "application/wasm"},
+	{"ps", "application/postscript"},
+	{"rtf", "application/rtf"},
+	{"doc", "application/msword"},
+	{"xls", "application/vnd.ms-excel"},
+	{"ppt", "application/vnd.ms-powerpoint"},
+	{"bin", "application/octet-stream"},
+	{"h5", "application/x-hdf5"},
+	{"hdf5", "application/x-hdf5"},
+	{"ipynb", "application/json"},
 	{NULL, NULL},
 };
 

@@ -7,7 +7,7 @@
 #include "et.h"
 
 #define ARTIFACTS "/api/2.0/mlflow-artifacts/artifacts"
-#define MPU "/api/2.0/mlflow-artifacts/mpu"
+#define MPU       "/api/2.0/mlflow-artifacts/mpu"
 
 /* The largest artifact one PUT may carry. */
 #define ET_ARTIFACT_BODY_LIMIT ((size_t)5 << 30)
@@ -15,8 +15,11 @@
 const struct http_route et_artifact_routes[] = {
 	{.methods = HTTP_GET, .pattern = ARTIFACTS, .handler = et_h_artifact_list},
 	{.methods = HTTP_GET, .pattern = ARTIFACTS "/{path*}", .handler = et_h_artifact_download},
-	{.methods = HTTP_PUT, .pattern = ARTIFACTS "/{path*}", .handler = et_h_artifact_upload,
-	 .upload = et_artifact_upload_chunk, .body_limit = ET_ARTIFACT_BODY_LIMIT},
+	{.methods = HTTP_PUT,
+	 .pattern = ARTIFACTS "/{path*}",
+	 .handler = et_h_artifact_upload,
+	 .upload = et_artifact_upload_chunk,
+	 .body_limit = ET_ARTIFACT_BODY_LIMIT},
 	{.methods = HTTP_DELETE, .pattern = ARTIFACTS "/{path*}", .handler = et_h_artifact_delete},
 	{.methods = HTTP_POST, .pattern = MPU "/create/{path*}", .handler = et_h_artifact_mpu},
 	{.methods = HTTP_POST, .pattern = MPU "/complete/{path*}", .handler = et_h_artifact_mpu},

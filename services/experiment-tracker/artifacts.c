@@ -162,7 +162,8 @@ void et_h_artifact_upload(struct http_request *req, void *app)
 	if (tx.conflict) {
 		http_reply_error(req, HTTP_EC_RESOURCE_CONFLICT,
 				 "Cannot store '%s': it or one of its parents is a directory where a file is needed, "
-				 "or a file where a directory is needed", st->path);
+				 "or a file where a directory is needed",
+				 st->path);
 		return;
 	}
 	if (rc < 0) {
@@ -224,7 +225,8 @@ void et_h_artifact_download(struct http_request *req, void *app)
 	}
 	const char *is_dir = db_get_text(res, 0, 0), *key = db_get_text(res, 0, 1);
 	if (is_dir && is_dir[0] == 't') {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Artifact '%s' is a directory, not a file", path);
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Artifact '%s' is a directory, not a file",
+				 path);
 		goto out;
 	}
 	if (!key || blob_open(et_app(app)->blobs, key, &fd, &size, &err) != CORE_OK) {

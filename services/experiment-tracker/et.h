@@ -14,7 +14,7 @@
 /* --- state (main.c) ---------------------------------------------------------- */
 
 struct et_settings {
-	char *blob_dir;     /* BLOB_DIR */
+	char *blob_dir; /* BLOB_DIR */
 };
 
 struct et_app {
@@ -22,7 +22,10 @@ struct et_app {
 	struct blob_store *blobs;     /* owned */
 };
 
-static inline struct et_app *et_app(void *svc) { return svc_app(svc); }
+static inline struct et_app *et_app(void *svc)
+{
+	return svc_app(svc);
+}
 
 /* --- tracking: route table and run loading ------------------------------------ */
 
@@ -33,8 +36,7 @@ extern const struct http_route et_tracking_routes[];
  * that does not exist is skipped. Returns >= 0 (runs appended) or a negative
  * db_status with err filled. Does the work in a fixed number of queries whatever n is
  * (search pages hold up to 50000 runs). */
-int et_runs_load(struct db_conn *c, const char *const *run_ids, size_t n, json_t *runs_out,
-		 struct core_error *err);
+int et_runs_load(struct db_conn *c, const char *const *run_ids, size_t n, json_t *runs_out, struct core_error *err);
 
 /* --- search ------------------------------------------------------------------- */
 

@@ -42,12 +42,12 @@ enum et_value_kind { ET_VAL_NUMBER, ET_VAL_STRING, ET_VAL_LIST };
 struct et_clause {
 	enum et_entity entity;
 	char *key; /* unquoted; attribute aliases resolved (created ->
-	              start_time, "run name" -> run_name); owned */
+		      start_time, "run name" -> run_name); owned */
 	enum et_cmp cmp;
 	enum et_value_kind kind; /* NUMBER for metrics and numeric attributes, LIST for
-	                            IN / NOT IN, STRING otherwise */
+				    IN / NOT IN, STRING otherwise */
 	char *value;             /* NUMBER: the literal as written ("-1.5e3"); STRING: the
-	                            text between the quotes; NULL for LIST; owned */
+				    text between the quotes; NULL for LIST; owned */
 	char **list;             /* LIST: the strings; owned */
 	size_t n_list;
 };
@@ -76,7 +76,7 @@ enum et_view { ET_VIEW_ACTIVE_ONLY = 1, ET_VIEW_DELETED_ONLY = 2, ET_VIEW_ALL = 
  * Returns CORE_OK, or CORE_EINVAL with MLflow's message in err ("Invalid clause(s) in
  * filter string: 'OR'", "Invalid attribute key 'x' specified. ...", ...). */
 enum core_status et_filter_parse(enum et_target target, const char *text, struct et_filter *out,
-                                 struct core_error *err);
+				 struct core_error *err);
 void et_filter_free(struct et_filter *f);
 
 /* Parses order_by entries ("metrics.acc DESC", "name", "tags.`a b` asc"). items:
@@ -86,7 +86,7 @@ void et_filter_free(struct et_filter *f);
  * out: [out] filled on success (free with et_order_free); zeroed on failure.
  * Returns CORE_OK or CORE_EINVAL with MLflow's message in err. */
 enum core_status et_order_parse(enum et_target target, const char *const *items, size_t n, struct et_order *out,
-                                struct core_error *err);
+				struct core_error *err);
 void et_order_free(struct et_order *o);
 
 /* Parses a view type given as a name ("ACTIVE_ONLY", any case) or number (1..3).
@@ -122,7 +122,7 @@ struct et_runs_query {
 	const struct et_filter *filter;    /* borrowed, may be NULL */
 	const struct et_order *order;      /* borrowed, may be NULL */
 	const char *const *experiment_ids; /* borrowed; ids that are not decimal
-	                                      integers match nothing */
+					      integers match nothing */
 	size_t n_experiment_ids;
 	enum et_view view;
 	int64_t offset; /* rows to skip */

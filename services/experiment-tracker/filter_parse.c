@@ -57,10 +57,10 @@ static const char NUMERIC_CMPS[] = "{'!=', '<', '<=', '=', '>', '>='}";
 static const char STRING_CMPS[] = "{'!=', '=', 'ILIKE', 'LIKE'}";
 static const char LIST_CMPS[] = "{'!=', '=', 'ILIKE', 'IN', 'LIKE', 'NOT IN'}";
 static const char RUN_SEARCH_KEYS[] = "{'Created', 'Run Name', 'Run name', 'artifact_uri', 'created', "
-                                      "'end_time', 'run name', 'run_id', 'run_name', 'start_time', 'status', "
-                                      "'user_id'}";
+				      "'end_time', 'run name', 'run_id', 'run_name', 'start_time', 'status', "
+				      "'user_id'}";
 static const char RUN_ORDER_KEYS[] = "{'Created', 'artifact_uri', 'created', 'end_time', 'run_id', "
-                                     "'run_name', 'start_time', 'status', 'user_id'}";
+				     "'run_name', 'start_time', 'status', 'user_id'}";
 static const char EXP_SEARCH_KEYS[] = "{'creation_time', 'last_update_time', 'name'}";
 static const char EXP_ORDER_KEYS[] = "{'creation_time', 'experiment_id', 'last_update_time', 'name'}";
 static const char DATASET_KEYS[] = "{'name', 'digest', 'context'}";
@@ -94,11 +94,11 @@ static bool entity_from_name(enum et_target target, const char *name, enum et_en
 		const char *name;
 		enum et_entity entity;
 	} names[] = {
-	    {"metric", ET_ENT_METRIC},   {"metrics", ET_ENT_METRIC},   {"param", ET_ENT_PARAM},
-	    {"params", ET_ENT_PARAM},    {"parameter", ET_ENT_PARAM},  {"parameters", ET_ENT_PARAM},
-	    {"tag", ET_ENT_TAG},         {"tags", ET_ENT_TAG},         {"attribute", ET_ENT_ATTR},
-	    {"attributes", ET_ENT_ATTR}, {"attr", ET_ENT_ATTR},        {"run", ET_ENT_ATTR},
-	    {"dataset", ET_ENT_DATASET}, {"datasets", ET_ENT_DATASET},
+		{"metric", ET_ENT_METRIC},   {"metrics", ET_ENT_METRIC},   {"param", ET_ENT_PARAM},
+		{"params", ET_ENT_PARAM},    {"parameter", ET_ENT_PARAM},  {"parameters", ET_ENT_PARAM},
+		{"tag", ET_ENT_TAG},         {"tags", ET_ENT_TAG},         {"attribute", ET_ENT_ATTR},
+		{"attributes", ET_ENT_ATTR}, {"attr", ET_ENT_ATTR},        {"run", ET_ENT_ATTR},
+		{"dataset", ET_ENT_DATASET}, {"datasets", ET_ENT_DATASET},
 	};
 	if (target == ET_TARGET_EXPERIMENTS) {
 		static const char *const exp_names[] = {"attribute", "tag", "tags", NULL};
@@ -244,7 +244,7 @@ static char *unquote_key(const char *s, size_t n)
  * does; checks the entity and, for attributes and datasets, the key.
  * order: validating an order_by key (other attribute keys, no dataset). */
 static enum core_status resolve_ident(enum et_target target, const char *p, const char *e, bool order,
-                                      enum et_entity *entity, char **key, struct core_error *err)
+				      enum et_entity *entity, char **key, struct core_error *err)
 {
 	const char *dot = memchr(p, '.', (size_t)(e - p));
 	char *k;
@@ -263,10 +263,10 @@ static enum core_status resolve_ident(enum et_target target, const char *p, cons
 			enum core_status rc;
 			if (target == ET_TARGET_EXPERIMENTS)
 				rc = core_fail(err, CORE_EINVAL, "Invalid entity type '%s'. Valid entity types are %s",
-				               name, EXP_ENTITIES);
+					       name, EXP_ENTITIES);
 			else
 				rc = core_fail(err, CORE_EINVAL, "Invalid entity type '%s'. Valid values are %s", name,
-				               RUN_ENTITIES);
+					       RUN_ENTITIES);
 			free(name);
 			return rc;
 		}
@@ -278,9 +278,9 @@ static enum core_status resolve_ident(enum et_target target, const char *p, cons
 		const char *valid;
 		if (target == ET_TARGET_EXPERIMENTS) {
 			static const char *const order_keys[] = {"name", "experiment_id", "creation_time",
-			                                         "last_update_time", NULL};
+								 "last_update_time", NULL};
 			ok = order ? in_list(k, order_keys)
-			           : in_list(k, exp_string_attrs) || in_list(k, exp_numeric_attrs);
+				   : in_list(k, exp_string_attrs) || in_list(k, exp_numeric_attrs);
 			valid = order ? EXP_ORDER_KEYS : EXP_SEARCH_KEYS;
 		} else {
 			static const char *const order_aliases[] = {"created", "Created", NULL};
@@ -291,8 +291,9 @@ static enum core_status resolve_ident(enum et_target target, const char *p, cons
 			valid = order ? RUN_ORDER_KEYS : RUN_SEARCH_KEYS;
 		}
 		if (!ok) {
-			enum core_status rc = core_fail(
-			    err, CORE_EINVAL, "Invalid attribute key '%s' specified. Valid keys are '%s'", k, valid);
+			enum core_status rc =
+				core_fail(err, CORE_EINVAL, "Invalid attribute key '%s' specified. Valid keys are '%s'",
+					  k, valid);
 			free(k);
 			return rc;
 		}
@@ -305,8 +306,8 @@ static enum core_status resolve_ident(enum et_target target, const char *p, cons
 		static const char *const dataset_keys[] = {"name", "digest", "context", NULL};
 		if (!in_list(k, dataset_keys)) {
 			enum core_status rc =
-			    core_fail(err, CORE_EINVAL, "Invalid dataset key '%s' specified. Valid keys are '%s'", k,
-			              DATASET_KEYS);
+				core_fail(err, CORE_EINVAL, "Invalid dataset key '%s' specified. Valid keys are '%s'",
+					  k, DATASET_KEYS);
 			free(k);
 			return rc;
 		}
@@ -357,7 +358,7 @@ static bool lex_comparator(const char **pp, enum et_cmp *cmp, bool *known, char 
 			const char *op;
 			enum et_cmp cmp;
 		} ops[] = {{"=", ET_CMP_EQ},  {"!=", ET_CMP_NE}, {"<", ET_CMP_LT},
-		           {"<=", ET_CMP_LE}, {">", ET_CMP_GT},  {">=", ET_CMP_GE}};
+			   {"<=", ET_CMP_LE}, {">", ET_CMP_GT},  {">=", ET_CMP_GE}};
 		*known = false;
 		for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
 			if (strcmp(text, ops[i].op) == 0) {
@@ -461,20 +462,20 @@ static enum core_status parse_list(const struct value_tok *v, bool run_ids, stru
 	p = skip_blank(p);
 	if (p >= end)
 		return core_fail(err, CORE_EINVAL,
-		                 "While parsing a list in the query, expected a non-empty list of string values, "
-		                 "but got empty list");
+				 "While parsing a list in the query, expected a non-empty list of string values, "
+				 "but got empty list");
 	for (;;) {
 		p = skip_blank(p);
 		if (*p != '\'')
 			return core_fail(err, CORE_EINVAL,
-			                 "While parsing a list in the query, expected string value, punctuation, or "
-			                 "whitespace, but got different type in list: %.*s",
-			                 (int)v->n, v->p);
+					 "While parsing a list in the query, expected string value, punctuation, or "
+					 "whitespace, but got different type in list: %.*s",
+					 (int)v->n, v->p);
 		const char *e = quoted_end(p);
 		if (!e || e > end)
 			return core_fail(err, CORE_EINVAL,
-			                 "While parsing a list in the query, expected a non-empty list of string "
-			                 "values, but got ill-formed list.");
+					 "While parsing a list in the query, expected a non-empty list of string "
+					 "values, but got ill-formed list.");
 		char *s = core_xstrndup(p + 1, (size_t)(e - p - 2));
 		if (run_ids && !py_islower(s)) {
 			free(s);
@@ -490,8 +491,8 @@ static enum core_status parse_list(const struct value_tok *v, bool run_ids, stru
 			return CORE_OK;
 		if (*p != ',')
 			return core_fail(err, CORE_EINVAL,
-			                 "While parsing a list in the query, expected a non-empty list of string "
-			                 "values, but got ill-formed list.");
+					 "While parsing a list in the query, expected a non-empty list of string "
+					 "values, but got ill-formed list.");
 		p++;
 	}
 }
@@ -516,19 +517,19 @@ static const char *entity_word(enum et_entity e)
 /* MLflow's _get_value: checks the value's type against the entity and key, and
  * stores it in c. */
 static enum core_status take_value(enum et_target target, const struct value_tok *v, struct et_clause *c,
-                                   struct core_error *err)
+				   struct core_error *err)
 {
 	bool numeric = c->entity == ET_ENT_METRIC ||
-	               (c->entity == ET_ENT_ATTR &&
-	                in_list(c->key, target == ET_TARGET_RUNS ? run_numeric_attrs : exp_numeric_attrs));
+		       (c->entity == ET_ENT_ATTR &&
+			in_list(c->key, target == ET_TARGET_RUNS ? run_numeric_attrs : exp_numeric_attrs));
 	if (numeric) {
 		if (v->type != V_NUMBER) {
 			if (c->entity == ET_ENT_METRIC)
 				return core_fail(err, CORE_EINVAL, "Expected numeric value type for metric. Found %.*s",
-				                 (int)v->n, v->p);
+						 (int)v->n, v->p);
 			return core_fail(err, CORE_EINVAL,
-			                 "Expected numeric value type for numeric attribute: %s. Found %.*s", c->key,
-			                 (int)v->n, v->p);
+					 "Expected numeric value type for numeric attribute: %s. Found %.*s", c->key,
+					 (int)v->n, v->p);
 		}
 		c->kind = ET_VAL_NUMBER;
 		c->value = core_xstrndup(v->p, v->n);
@@ -541,14 +542,14 @@ static enum core_status take_value(enum et_target target, const struct value_tok
 	}
 	if (v->type == V_WORD)
 		return core_fail(err, CORE_EINVAL,
-		                 "Parameter value is either not quoted or unidentified quote types used for string "
-		                 "value %.*s. Use either single or double quotes.",
-		                 (int)v->n, v->p);
+				 "Parameter value is either not quoted or unidentified quote types used for string "
+				 "value %.*s. Use either single or double quotes.",
+				 (int)v->n, v->p);
 	if (v->type == V_LIST && c->entity == ET_ENT_ATTR) {
 		if (strcmp(c->key, "run_id") != 0)
 			return core_fail(err, CORE_EINVAL,
-			                 "Only the 'run_id' attribute supports comparison with a list of quoted string "
-			                 "values.");
+					 "Only the 'run_id' attribute supports comparison with a list of quoted string "
+					 "values.");
 		c->kind = ET_VAL_LIST;
 		return parse_list(v, true, c, err);
 	}
@@ -558,18 +559,18 @@ static enum core_status take_value(enum et_target target, const struct value_tok
 	}
 	if (c->entity == ET_ENT_ATTR)
 		return core_fail(err, CORE_EINVAL, "Expected a quoted string value for attributes. Got value %.*s",
-		                 (int)v->n, v->p);
+				 (int)v->n, v->p);
 	if (c->entity == ET_ENT_DATASET)
 		return core_fail(err, CORE_EINVAL,
-		                 "Expected a quoted string value for dataset attributes. Got value %.*s", (int)v->n,
-		                 v->p);
+				 "Expected a quoted string value for dataset attributes. Got value %.*s", (int)v->n,
+				 v->p);
 	return core_fail(err, CORE_EINVAL, "Expected a quoted string value for %s (e.g. 'my-value'). Got value %.*s",
-	                 entity_word(c->entity), (int)v->n, v->p);
+			 entity_word(c->entity), (int)v->n, v->p);
 }
 
 /* MLflow's is_metric / is_param / ... checks: the comparator fits the entity. */
 static enum core_status check_comparator(enum et_target target, const struct et_clause *c, bool known, const char *text,
-                                         struct core_error *err)
+					 struct core_error *err)
 {
 	const char *set;
 	bool ok;
@@ -595,7 +596,7 @@ static enum core_status check_comparator(enum et_target target, const struct et_
 
 /* Parses one clause at *pp into c. */
 static enum core_status parse_clause(enum et_target target, const char **pp, struct et_clause *c,
-                                     struct core_error *err)
+				     struct core_error *err)
 {
 	const char *start = skip_blank(*pp);
 	const char *ie = ident_end(start);
@@ -687,7 +688,7 @@ static void py_repr_list(struct core_buf *b, const char *const *items, size_t n)
 }
 
 static enum core_status parse_order_item(enum et_target target, const char *item, struct et_order_key *k,
-                                         struct core_error *err)
+					 struct core_error *err)
 {
 	const char *p = skip_blank(item);
 	const char *ie = ident_end(p);
@@ -716,7 +717,7 @@ static enum core_status parse_order_item(enum et_target target, const char *item
 }
 
 enum core_status et_order_parse(enum et_target target, const char *const *items, size_t n, struct et_order *out,
-                                struct core_error *err)
+				struct core_error *err)
 {
 	memset(out, 0, sizeof *out);
 	if (n == 0)
@@ -735,7 +736,7 @@ enum core_status et_order_parse(enum et_target target, const char *const *items,
 				core_buf_init(&b, sizeof err->message);
 				py_repr_list(&b, items, n);
 				rc = core_fail(err, CORE_EINVAL, "`order_by` contains duplicate fields: %s",
-				               b.data ? b.data : "[...]");
+					       b.data ? b.data : "[...]");
 				core_buf_free(&b);
 				goto out;
 			}
@@ -754,20 +755,20 @@ enum core_status et_view_parse(const char *text, const char *field, enum et_view
 		const char *name;
 		enum et_view view;
 	} views[] = {{"ACTIVE_ONLY", ET_VIEW_ACTIVE_ONLY},
-	             {"DELETED_ONLY", ET_VIEW_DELETED_ONLY},
-	             {"ALL", ET_VIEW_ALL},
-	             {"1", ET_VIEW_ACTIVE_ONLY},
-	             {"2", ET_VIEW_DELETED_ONLY},
-	             {"3", ET_VIEW_ALL}};
+		     {"DELETED_ONLY", ET_VIEW_DELETED_ONLY},
+		     {"ALL", ET_VIEW_ALL},
+		     {"1", ET_VIEW_ACTIVE_ONLY},
+		     {"2", ET_VIEW_DELETED_ONLY},
+		     {"3", ET_VIEW_ALL}};
 	for (size_t i = 0; text && i < sizeof views / sizeof views[0]; i++)
 		if (strcasecmp(text, views[i].name) == 0) {
 			*out = views[i].view;
 			return CORE_OK;
 		}
 	return core_fail(
-	    err, CORE_EINVAL,
-	    "Invalid value %s for parameter '%s' supplied. Valid values are ACTIVE_ONLY, DELETED_ONLY, ALL",
-	    text ? text : "null", field);
+		err, CORE_EINVAL,
+		"Invalid value %s for parameter '%s' supplied. Valid values are ACTIVE_ONLY, DELETED_ONLY, ALL",
+		text ? text : "null", field);
 }
 
 /* --- page tokens ----------------------------------------------------------------- */
@@ -850,7 +851,7 @@ enum core_status et_page_token_decode(const char *token, int64_t *offset, struct
 	}
 	if (!ok || v <= 0) {
 		enum core_status rc =
-		    core_fail(err, CORE_EINVAL, "Invalid page token, parsed value=%.*s", (int)n, (const char *)buf);
+			core_fail(err, CORE_EINVAL, "Invalid page token, parsed value=%.*s", (int)n, (const char *)buf);
 		json_decref(j);
 		return rc;
 	}

@@ -164,9 +164,9 @@ static void string_test(struct cc *c, const char *col, const struct et_clause *c
 static const char *run_column(const char *key)
 {
 	static const char *const cols[][2] = {
-	    {"run_id", "r.run_id"},     {"run_name", "r.run_name"},         {"status", "r.status"},
-	    {"user_id", "r.user_id"},   {"artifact_uri", "r.artifact_uri"}, {"start_time", "r.start_time"},
-	    {"end_time", "r.end_time"},
+		{"run_id", "r.run_id"},     {"run_name", "r.run_name"},         {"status", "r.status"},
+		{"user_id", "r.user_id"},   {"artifact_uri", "r.artifact_uri"}, {"start_time", "r.start_time"},
+		{"end_time", "r.end_time"},
 	};
 	for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
 		if (strcmp(cols[i][0], key) == 0)
@@ -177,10 +177,10 @@ static const char *run_column(const char *key)
 static const char *experiment_column(const char *key)
 {
 	static const char *const cols[][2] = {
-	    {"name", "e.name"},
-	    {"experiment_id", "e.experiment_id"},
-	    {"creation_time", "e.creation_time"},
-	    {"last_update_time", "e.last_update_time"},
+		{"name", "e.name"},
+		{"experiment_id", "e.experiment_id"},
+		{"creation_time", "e.creation_time"},
+		{"last_update_time", "e.last_update_time"},
 	};
 	for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
 		if (strcmp(cols[i][0], key) == 0)
@@ -227,11 +227,11 @@ static enum core_status run_clause(struct cc *c, const struct et_clause *cl, str
 	case ET_ENT_DATASET:
 		if (strcmp(cl->key, "context") == 0) {
 			emit(c, "EXISTS (SELECT 1 FROM inputs i JOIN input_tags t ON t.input_id = i.input_id "
-			        "WHERE i.run_id = r.run_id AND t.key = 'mlflow.data.context' AND ");
+				"WHERE i.run_id = r.run_id AND t.key = 'mlflow.data.context' AND ");
 			string_test(c, "t.value", cl);
 		} else {
 			emit(c, "EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_id = i.dataset_id "
-			        "WHERE i.run_id = r.run_id AND ");
+				"WHERE i.run_id = r.run_id AND ");
 			string_test(c, strcmp(cl->key, "digest") == 0 ? "d.digest" : "d.name", cl);
 		}
 		emit(c, ")");
@@ -266,8 +266,8 @@ static enum core_status finish(struct cc *c, struct core_error *err)
 {
 	if (c->full)
 		return core_fail(err, CORE_EINVAL,
-		                 "Search is too complex: more than %d values or a query over %zu bytes",
-		                 ET_SQL_MAX_PARAMS, c->q->text.max);
+				 "Search is too complex: more than %d values or a query over %zu bytes",
+				 ET_SQL_MAX_PARAMS, c->q->text.max);
 	return CORE_OK;
 }
 
@@ -282,7 +282,7 @@ enum core_status et_sql_runs(const struct et_runs_query *q, struct et_sql *out, 
 	/* one LEFT JOIN per metric/param/tag sort key: runs lacking it stay, with NULL */
 	for (size_t i = 0; i < n_keys; i++) {
 		static const char *const tables[] = {
-		    [ET_ENT_METRIC] = "latest_metrics", [ET_ENT_PARAM] = "params", [ET_ENT_TAG] = "tags"};
+			[ET_ENT_METRIC] = "latest_metrics", [ET_ENT_PARAM] = "params", [ET_ENT_TAG] = "tags"};
 		if (keys[i].entity == ET_ENT_ATTR || keys[i].entity == ET_ENT_DATASET)
 			continue;
 		emitf(&c, " LEFT JOIN %s o%zu ON o%zu.run_id = r.run_id AND o%zu.key = ", tables[keys[i].entity], i, i,
@@ -353,7 +353,7 @@ enum core_status et_sql_experiments(const struct et_experiments_query *q, struct
 		emit(&c, " AND ");
 		if (cl->entity == ET_ENT_TAG) {
 			emit(&c, "EXISTS (SELECT 1 FROM experiment_tags x WHERE x.experiment_id = e.experiment_id "
-			         "AND x.key = ");
+				 "AND x.key = ");
 			bind(&c, cl->key, "");
 			emit(&c, " AND ");
 			string_test(&c, "x.value", cl);

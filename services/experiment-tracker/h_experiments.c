@@ -113,7 +113,8 @@ static bool tags_or_reply(struct http_request *req, json_t *tags, struct et_arr 
 	struct core_error err;
 	size_t i;
 	json_t *item;
-	json_array_foreach (tags, i, item) {
+	json_array_foreach(tags, i, item)
+	{
 		const char *key = NULL, *value = "";
 		char where[48];
 		snprintf(where, sizeof where, "tags[%zu]", i);
@@ -129,8 +130,10 @@ static bool tags_or_reply(struct http_request *req, json_t *tags, struct et_arr 
 		}
 		size_t n = et_utf8_chars(value);
 		if (n > ET_MAX_EXP_TAG_VALUE_LEN) {
-			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Tag value '%.40s...' had length %zu, "
-					 "which exceeded length limit of %d", value, n, ET_MAX_EXP_TAG_VALUE_LEN);
+			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+					 "Tag value '%.40s...' had length %zu, "
+					 "which exceeded length limit of %d",
+					 value, n, ET_MAX_EXP_TAG_VALUE_LEN);
 			return false;
 		}
 		et_arr_add_str(keys, key, strlen(key));
@@ -158,9 +161,12 @@ void et_h_experiments_create(struct http_request *req, void *app)
 	et_arr_init(&values);
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		goto out;
-	if (t.artifact_location && (strncmp(t.artifact_location, "runs:", 5) == 0 || strchr(t.artifact_location, '#'))) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Invalid artifact location '%s': runs:/ URIs "
-				 "and URIs with fragments are not allowed.", t.artifact_location);
+	if (t.artifact_location &&
+	    (strncmp(t.artifact_location, "runs:", 5) == 0 || strchr(t.artifact_location, '#'))) {
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "Invalid artifact location '%s': runs:/ URIs "
+				 "and URIs with fragments are not allowed.",
+				 t.artifact_location);
 		goto out;
 	}
 	if (tags && !tags_or_reply(req, tags, &keys, &values))
@@ -246,8 +252,14 @@ static void stage_op(struct http_request *req, void *app, enum exp_op op, const 
 	run_exp_tx(req, app, &t, name);
 }
 
-void et_h_experiments_delete(struct http_request *req, void *app) { stage_op(req, app, OP_DELETE, "delete_experiment"); }
-void et_h_experiments_restore(struct http_request *req, void *app) { stage_op(req, app, OP_RESTORE, "restore_experiment"); }
+void et_h_experiments_delete(struct http_request *req, void *app)
+{
+	stage_op(req, app, OP_DELETE, "delete_experiment");
+}
+void et_h_experiments_restore(struct http_request *req, void *app)
+{
+	stage_op(req, app, OP_RESTORE, "restore_experiment");
+}
 
 void et_h_experiments_update(struct http_request *req, void *app)
 {

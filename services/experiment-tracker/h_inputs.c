@@ -36,7 +36,8 @@ static int inputs_tx_fn(struct db_conn *c, void *cls)
 		return rc < 0 ? rc : DB_ROLLBACK;
 	rc = et_q_inputs_datasets_insert(c, exp, t->names, t->digests, t->types, t->sources, t->schemas, t->profiles);
 	if (rc >= 0)
-		rc = et_q_inputs_insert(c, t->run_id, exp, t->names, t->digests, t->tag_idx, t->tag_keys, t->tag_values);
+		rc = et_q_inputs_insert(c, t->run_id, exp, t->names, t->digests, t->tag_idx, t->tag_keys,
+					t->tag_values);
 	return rc < 0 ? rc : 0;
 }
 
@@ -75,12 +76,15 @@ static enum core_status add_input(json_t *item, size_t i, struct et_arr *a, stru
 			const struct ds_limit *l = &ds_limits[limit_of[k]];
 			size_t n = et_utf8_chars(v[k]);
 			if (n > l->max)
-				return core_fail(err, CORE_EINVAL, "Dataset %s '%.40s...' had length %zu, which exceeded "
-						 "length limit of %zu", l->field, v[k], n, l->max);
+				return core_fail(err, CORE_EINVAL,
+						 "Dataset %s '%.40s...' had length %zu, which exceeded "
+						 "length limit of %zu",
+						 l->field, v[k], n, l->max);
 		}
 		et_arr_add_str(&a[A_NAME + k], v[k], v[k] ? strlen(v[k]) : 0);
 	}
-	json_array_foreach (tags, j, tag) {
+	json_array_foreach(tags, j, tag)
+	{
 		const char *key = NULL, *value = NULL;
 		snprintf(where, sizeof where, "datasets[%zu].tags[%zu]", i, j);
 		const struct http_jspec tspec[] = {
@@ -91,11 +95,15 @@ static enum core_status add_input(json_t *item, size_t i, struct et_arr *a, stru
 		if (http_jspec_parse_at(tag, tspec, where, err) != CORE_OK)
 			return CORE_EINVAL;
 		if (et_utf8_chars(key) > 255)
-			return core_fail(err, CORE_EINVAL, "Input tag key '%.40s...' had length %zu, which exceeded length "
-					 "limit of 255", key, et_utf8_chars(key));
+			return core_fail(err, CORE_EINVAL,
+					 "Input tag key '%.40s...' had length %zu, which exceeded length "
+					 "limit of 255",
+					 key, et_utf8_chars(key));
 		if (et_utf8_chars(value) > 500)
-			return core_fail(err, CORE_EINVAL, "Input tag value '%.40s...' had length %zu, which exceeded "
-					 "length limit of 500", value, et_utf8_chars(value));
+			return core_fail(err, CORE_EINVAL,
+					 "Input tag value '%.40s...' had length %zu, which exceeded "
+					 "length limit of 500",
+					 value, et_utf8_chars(value));
 		et_arr_add_i64(&a[A_TIDX], (int64_t)i + 1);
 		et_arr_add_str(&a[A_TKEY], key, strlen(key));
 		et_arr_add_str(&a[A_TVALUE], value, strlen(value));
@@ -124,12 +132,14 @@ void et_h_inputs_log(struct http_request *req, void *app)
 		goto out;
 	t.run_id = et_pick_run_id(run_id, run_uuid);
 	if (!t.run_id || !datasets) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Missing value for required parameter '%s'. See "
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "Missing value for required parameter '%s'. See "
 				 "the API docs for more information about request parameters.",
 				 t.run_id ? "datasets" : "run_id");
 		goto out;
 	}
-	json_array_foreach (datasets, i, item) {
+	json_array_foreach(datasets, i, item)
+	{
 		if (add_input(item, i, a, &err) != CORE_OK) {
 			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err.message);
 			goto out;

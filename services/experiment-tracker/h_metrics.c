@@ -48,10 +48,11 @@ static int batch_tx_fn(struct db_conn *c, void *cls)
 	if (t->b->n_params) {
 		rc = et_q_params_conflict(c, t->b->run_id, t->p_keys, t->p_values, &res);
 		if (rc > 0) {
-			snprintf(t->detail, sizeof t->detail, "Changing param values is not allowed. Param with key='%s' "
+			snprintf(t->detail, sizeof t->detail,
+				 "Changing param values is not allowed. Param with key='%s' "
 				 "was already logged with value='%.300s' for run ID='%s'. Attempted logging new value "
-				 "'%.300s'.", db_get_text(res, 0, 0), db_get_text(res, 0, 1), t->b->run_id,
-				 db_get_text(res, 0, 2));
+				 "'%.300s'.",
+				 db_get_text(res, 0, 0), db_get_text(res, 0, 1), t->b->run_id, db_get_text(res, 0, 2));
 			t->outcome = ET_PARAM_CHANGED;
 			rc = DB_ROLLBACK;
 		}
@@ -76,15 +77,19 @@ void et_reply_outcome(struct http_request *req, enum et_outcome o, const char *i
 		http_reply_error(req, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "Run with id=%s not found", id);
 		return;
 	case ET_RUN_NOT_ACTIVE:
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "The run %s must be in the 'active' state. "
-				 "Current state is deleted.", id);
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "The run %s must be in the 'active' state. "
+				 "Current state is deleted.",
+				 id);
 		return;
 	case ET_EXP_NOT_FOUND:
 		http_reply_error(req, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "No Experiment with id=%s exists", id);
 		return;
 	case ET_EXP_NOT_ACTIVE:
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "The experiment %s must be in the 'active' "
-				 "state. Current state is deleted.", id);
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "The experiment %s must be in the 'active' "
+				 "state. Current state is deleted.",
+				 id);
 		return;
 	case ET_NAME_TAKEN:
 		http_reply_error(req, HTTP_EC_RESOURCE_ALREADY_EXISTS, "Experiment(name=%s) already exists.", id);
@@ -165,7 +170,8 @@ void et_h_metrics_log(struct http_request *req, void *app)
 		return;
 	struct et_batch b = {.run_id = et_pick_run_id(run_id, run_uuid), .metrics = &m, .n_metrics = 1};
 	if (!b.run_id) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Missing value for required parameter 'run_id'. "
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "Missing value for required parameter 'run_id'. "
 				 "See the API docs for more information about request parameters.");
 		return;
 	}
@@ -183,7 +189,8 @@ static enum core_status parse_kvs(json_t *arr, const char *what, struct et_kv *k
 {
 	size_t i;
 	json_t *item;
-	json_array_foreach (arr, i, item) {
+	json_array_foreach(arr, i, item)
+	{
 		char where[48];
 		snprintf(where, sizeof where, "%s[%zu]", what, i);
 		kv[i].value = "";
@@ -207,18 +214,16 @@ void et_h_metrics_log_batch(struct http_request *req, void *app)
 	struct core_error err;
 	size_t i;
 	const struct http_jspec spec[] = {
-		HTTP_JS_OPT_STRING("run_id", &run_id, NULL),
-		HTTP_JS_OPT_STRING("run_uuid", &run_uuid, NULL),
-		HTTP_JS_OPT_ARRAY("metrics", &metrics, NULL),
-		HTTP_JS_OPT_ARRAY("params", &params, NULL),
-		HTTP_JS_OPT_ARRAY("tags", &tags, NULL),
-		HTTP_JS_END,
+		HTTP_JS_OPT_STRING("run_id", &run_id, NULL),  HTTP_JS_OPT_STRING("run_uuid", &run_uuid, NULL),
+		HTTP_JS_OPT_ARRAY("metrics", &metrics, NULL), HTTP_JS_OPT_ARRAY("params", &params, NULL),
+		HTTP_JS_OPT_ARRAY("tags", &tags, NULL),       HTTP_JS_END,
 	};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
 	b.run_id = et_pick_run_id(run_id, run_uuid);
 	if (!b.run_id) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Missing value for required parameter 'run_id'. "
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "Missing value for required parameter 'run_id'. "
 				 "See the API docs for more information about request parameters.");
 		return;
 	}
@@ -235,7 +240,8 @@ void et_h_metrics_log_batch(struct http_request *req, void *app)
 	b.params = core_xcalloc(b.n_params + 1, sizeof *b.params);
 	b.tags = core_xcalloc(b.n_tags + 1, sizeof *b.tags);
 	enum core_status rc = CORE_OK;
-	json_array_foreach (metrics, i, item) {
+	json_array_foreach(metrics, i, item)
+	{
 		char where[48];
 		snprintf(where, sizeof where, "metrics[%zu]", i);
 		struct et_metric *m = &b.metrics[i];
@@ -266,7 +272,7 @@ void et_h_metrics_log_batch(struct http_request *req, void *app)
 
 /* --- metrics/get-history ------------------------------------------------------------- */
 
-#define HISTORY_CHUNK 10000
+#define HISTORY_CHUNK     10000
 #define HISTORY_MAX_BYTES ((size_t)512 << 20)
 
 struct history_body {
@@ -330,13 +336,16 @@ void et_h_metrics_history(struct http_request *req, void *app)
 		goto out;
 	const char *rid = et_pick_run_id(run_id, run_uuid);
 	if (!rid) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Missing value for required parameter 'run_id'. "
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "Missing value for required parameter 'run_id'. "
 				 "See the API docs for more information about request parameters.");
 		goto out;
 	}
 	if (has_max && max_results <= 0) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Invalid value %" PRId64 " for parameter "
-				 "'max_results' supplied. It must be a positive integer.", max_results);
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "Invalid value %" PRId64 " for parameter "
+				 "'max_results' supplied. It must be a positive integer.",
+				 max_results);
 		goto out;
 	}
 	if (token) {
@@ -397,7 +406,8 @@ void et_h_metrics_history(struct http_request *req, void *app)
 	if (brc == CORE_OK)
 		brc = core_buf_append_str(&out, "}");
 	if (brc != CORE_OK) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "metric history too large for one answer: page it "
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "metric history too large for one answer: page it "
 				 "with max_results");
 		goto out;
 	}

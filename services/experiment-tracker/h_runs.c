@@ -12,8 +12,10 @@
 
 static void reply_missing(struct http_request *req, const char *field)
 {
-	http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Missing value for required parameter '%s'. See the "
-			 "API docs for more information about request parameters.", field);
+	http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+			 "Missing value for required parameter '%s'. See the "
+			 "API docs for more information about request parameters.",
+			 field);
 }
 
 /* Replies {"run": <Run>} for run_id loaded on c; 404 when it is gone. */
@@ -35,27 +37,32 @@ static void reply_run(struct http_request *req, struct db_conn *c, const char *r
 /* --- runs/create ---------------------------------------------------------------------- */
 
 static const char *const adjectives[] = {
-	"abundant", "agreeable", "amazing", "auspicious", "bedecked", "bemused", "bold", "brawny", "bright",
-	"bustling", "capable", "carefree", "casual", "clean", "clumsy", "colorful", "crawling", "dapper", "debonair",
-	"delicate", "efficient", "enchanting", "fearless", "gaudy", "gentle", "gifted", "glamorous", "grandiose",
-	"handsome", "honorable", "illustrious", "indecisive", "judicious", "kindly", "learned", "legendary", "likeable",
-	"loud", "luminous", "marvelous", "masked", "melodic", "merciful", "mysterious", "nebulous", "omniscient",
-	"orderly", "overjoyed", "peaceful", "painted", "persistent", "placid", "polite", "popular", "puzzled",
-	"rambunctious", "receptive", "redolent", "resilient", "righteous", "rogue", "rumbling", "sassy", "secretive",
-	"selective", "sedate", "serious", "shivering", "silent", "skillful", "smiling", "spiffy", "stately",
-	"suave", "stylish", "tasteful", "thoughtful", "thundering", "traveling", "treasured", "trusting", "unequaled",
-	"upbeat", "unique", "valuable", "vaunted", "victorious", "welcoming", "whimsical", "wise", "worried", "youthful",
+	"abundant",  "agreeable", "amazing",    "auspicious", "bedecked",   "bemused",    "bold",        "brawny",
+	"bright",    "bustling",  "capable",    "carefree",   "casual",     "clean",      "clumsy",      "colorful",
+	"crawling",  "dapper",    "debonair",   "delicate",   "efficient",  "enchanting", "fearless",    "gaudy",
+	"gentle",    "gifted",    "glamorous",  "grandiose",  "handsome",   "honorable",  "illustrious", "indecisive",
+	"judicious", "kindly",    "learned",    "legendary",  "likeable",   "loud",       "luminous",    "marvelous",
+	"masked",    "melodic",   "merciful",   "mysterious", "nebulous",   "omniscient", "orderly",     "overjoyed",
+	"peaceful",  "painted",   "persistent", "placid",     "polite",     "popular",    "puzzled",     "rambunctious",
+	"receptive", "redolent",  "resilient",  "righteous",  "rogue",      "rumbling",   "sassy",       "secretive",
+	"selective", "sedate",    "serious",    "shivering",  "silent",     "skillful",   "smiling",     "spiffy",
+	"stately",   "suave",     "stylish",    "tasteful",   "thoughtful", "thundering", "traveling",   "treasured",
+	"trusting",  "unequaled", "upbeat",     "unique",     "valuable",   "vaunted",    "victorious",  "welcoming",
+	"whimsical", "wise",      "worried",    "youthful",
 };
 static const char *const animals[] = {
-	"ant", "ape", "asp", "auk", "bass", "bat", "bear", "bee", "bird", "boar", "bug", "calf", "carp", "cat", "chimp",
-	"cod", "colt", "conch", "cow", "crab", "crane", "croc", "crow", "cub", "deer", "doe", "dog", "dolphin",
-	"donkey", "dove", "duck", "eel", "elk", "fawn", "finch", "fish", "flea", "fly", "foal", "fowl", "fox", "frog",
-	"gnat", "gnu", "goat", "goose", "grouse", "grub", "gull", "hare", "hawk", "hen", "hog", "horse", "hound", "jay",
-	"kit", "kite", "koi", "lamb", "lark", "loon", "lynx", "mare", "midge", "mink", "mole", "moose", "moth", "mouse",
-	"mule", "newt", "owl", "ox", "panda", "penguin", "perch", "pig", "pug", "quail", "ram", "rat", "ray", "robin",
-	"roo", "rook", "seal", "shad", "shark", "sheep", "shoat", "shrew", "shrike", "shrimp", "skink", "skunk", "sloth",
-	"slug", "smelt", "snail", "snake", "snipe", "sow", "sponge", "squid", "squirrel", "stag", "steed", "stoat",
-	"stork", "swan", "tern", "toad", "trout", "turtle", "vole", "wasp", "whale", "wolf", "worm", "wren", "yak", "zebra",
+	"ant",   "ape",   "asp",    "auk",   "bass",   "bat",     "bear",     "bee",   "bird",  "boar",    "bug",
+	"calf",  "carp",  "cat",    "chimp", "cod",    "colt",    "conch",    "cow",   "crab",  "crane",   "croc",
+	"crow",  "cub",   "deer",   "doe",   "dog",    "dolphin", "donkey",   "dove",  "duck",  "eel",     "elk",
+	"fawn",  "finch", "fish",   "flea",  "fly",    "foal",    "fowl",     "fox",   "frog",  "gnat",    "gnu",
+	"goat",  "goose", "grouse", "grub",  "gull",   "hare",    "hawk",     "hen",   "hog",   "horse",   "hound",
+	"jay",   "kit",   "kite",   "koi",   "lamb",   "lark",    "loon",     "lynx",  "mare",  "midge",   "mink",
+	"mole",  "moose", "moth",   "mouse", "mule",   "newt",    "owl",      "ox",    "panda", "penguin", "perch",
+	"pig",   "pug",   "quail",  "ram",   "rat",    "ray",     "robin",    "roo",   "rook",  "seal",    "shad",
+	"shark", "sheep", "shoat",  "shrew", "shrike", "shrimp",  "skink",    "skunk", "sloth", "slug",    "smelt",
+	"snail", "snake", "snipe",  "sow",   "sponge", "squid",   "squirrel", "stag",  "steed", "stoat",   "stork",
+	"swan",  "tern",  "toad",   "trout", "turtle", "vole",    "wasp",     "whale", "wolf",  "worm",    "wren",
+	"yak",   "zebra",
 };
 
 static void random_run_name(char out[64])
@@ -144,7 +151,8 @@ void et_h_runs_create(struct http_request *req, void *app)
 	n_tags = tags ? json_array_size(tags) : 0;
 	kv = core_xcalloc(n_tags + 1, sizeof *kv);
 	const char *tag_name = NULL;
-	json_array_foreach (tags, i, item) {
+	json_array_foreach(tags, i, item)
+	{
 		char where[48];
 		snprintf(where, sizeof where, "tags[%zu]", i);
 		kv[i].value = "";
@@ -163,7 +171,8 @@ void et_h_runs_create(struct http_request *req, void *app)
 			tag_name = kv[i].value;
 	}
 	if (run_name && tag_name && strcmp(run_name, tag_name) != 0) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Both 'run_name' argument and 'mlflow.runName' "
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "Both 'run_name' argument and 'mlflow.runName' "
 				 "tag are specified, but with different values (run_name='%s', mlflow.runName='%s').",
 				 run_name, tag_name);
 		goto out;
@@ -278,12 +287,9 @@ void et_h_runs_update(struct http_request *req, void *app)
 	struct et_arr nk, nv;
 	struct update_tx t = {0};
 	const struct http_jspec spec[] = {
-		HTTP_JS_OPT_STRING("run_id", &run_id, NULL),
-		HTTP_JS_OPT_STRING("run_uuid", &run_uuid, NULL),
-		HTTP_JS_OPT_ANY("status", &status, NULL),
-		HTTP_JS_OPT_INT64("end_time", &end_time, &has_end),
-		HTTP_JS_OPT_STRING("run_name", &run_name, NULL),
-		HTTP_JS_END,
+		HTTP_JS_OPT_STRING("run_id", &run_id, NULL),     HTTP_JS_OPT_STRING("run_uuid", &run_uuid, NULL),
+		HTTP_JS_OPT_ANY("status", &status, NULL),        HTTP_JS_OPT_INT64("end_time", &end_time, &has_end),
+		HTTP_JS_OPT_STRING("run_name", &run_name, NULL), HTTP_JS_END,
 	};
 	et_arr_init(&nk);
 	et_arr_init(&nv);
@@ -296,7 +302,8 @@ void et_h_runs_update(struct http_request *req, void *app)
 	}
 	if (status && !(t.status = et_run_status_name(status))) {
 		char *dump = json_dumps(status, JSON_ENCODE_ANY);
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Invalid value %s for parameter 'status' "
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "Invalid value %s for parameter 'status' "
 				 "supplied. It must be one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED.",
 				 dump ? dump : "?");
 		free(dump);
@@ -361,8 +368,14 @@ static void set_stage(struct http_request *req, void *app, bool deleted)
 	db_release(c);
 }
 
-void et_h_runs_delete(struct http_request *req, void *app) { set_stage(req, app, true); }
-void et_h_runs_restore(struct http_request *req, void *app) { set_stage(req, app, false); }
+void et_h_runs_delete(struct http_request *req, void *app)
+{
+	set_stage(req, app, true);
+}
+void et_h_runs_restore(struct http_request *req, void *app)
+{
+	set_stage(req, app, false);
+}
 
 /* --- runs/log-parameter, runs/set-tag: batches of one ---------------------------------- */
 
@@ -397,8 +410,14 @@ static void log_one(struct http_request *req, void *app, bool param)
 	et_batch_write_and_reply(req, app, &b);
 }
 
-void et_h_runs_log_parameter(struct http_request *req, void *app) { log_one(req, app, true); }
-void et_h_runs_set_tag(struct http_request *req, void *app) { log_one(req, app, false); }
+void et_h_runs_log_parameter(struct http_request *req, void *app)
+{
+	log_one(req, app, true);
+}
+void et_h_runs_set_tag(struct http_request *req, void *app)
+{
+	log_one(req, app, false);
+}
 
 /* --- runs/delete-tag ------------------------------------------------------------------- */
 

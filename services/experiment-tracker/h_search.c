@@ -54,7 +54,7 @@ static void reply_search_failure(struct http_request *req, int rc, const struct 
 		const char *m = strstr(s->err.message, "SQLSTATE ");
 		m = m ? strstr(m, ": ") : NULL;
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Invalid search value: %s",
-		                 m ? m + 2 : s->err.message);
+				 m ? m + 2 : s->err.message);
 		return;
 	}
 	svc_reply_db_error(req, rc, &s->err);
@@ -63,7 +63,7 @@ static void reply_search_failure(struct http_request *req, int rc, const struct 
 /* Fills out[0..n) with the text of each element of arr (strings, or integers when
  * ints_ok), pointing into buf for integers. Replies 400 and returns false otherwise. */
 static bool strings_or_reply(struct http_request *req, json_t *arr, const char *field, bool ints_ok, const char **out,
-                             char (*buf)[24])
+			     char (*buf)[24])
 {
 	size_t i;
 	json_t *v;
@@ -76,8 +76,8 @@ static bool strings_or_reply(struct http_request *req, json_t *arr, const char *
 			out[i] = buf[i];
 		} else {
 			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-			                 "Invalid value for parameter '%s' supplied: element %zu is not a string",
-			                 field, i);
+					 "Invalid value for parameter '%s' supplied: element %zu is not a string",
+					 field, i);
 			return false;
 		}
 	}
@@ -135,13 +135,13 @@ void et_h_search_runs(struct http_request *req, void *app)
 	const char *filter_text = NULL, *page_token = NULL;
 	int64_t max_results = SEARCH_DEFAULT_RESULTS;
 	const struct http_jspec spec[] = {
-	    HTTP_JS_OPT_ARRAY("experiment_ids", &exp_ids, NULL),
-	    HTTP_JS_OPT_STRING("filter", &filter_text, NULL),
-	    HTTP_JS_OPT_ANY("run_view_type", &view_v, NULL),
-	    HTTP_JS_OPT_INT64("max_results", &max_results, NULL),
-	    HTTP_JS_OPT_ARRAY("order_by", &order_by, NULL),
-	    HTTP_JS_OPT_STRING("page_token", &page_token, NULL),
-	    HTTP_JS_END,
+		HTTP_JS_OPT_ARRAY("experiment_ids", &exp_ids, NULL),
+		HTTP_JS_OPT_STRING("filter", &filter_text, NULL),
+		HTTP_JS_OPT_ANY("run_view_type", &view_v, NULL),
+		HTTP_JS_OPT_INT64("max_results", &max_results, NULL),
+		HTTP_JS_OPT_ARRAY("order_by", &order_by, NULL),
+		HTTP_JS_OPT_STRING("page_token", &page_token, NULL),
+		HTTP_JS_END,
 	};
 	struct et_filter filter = {0};
 	struct et_order order = {0};
@@ -158,10 +158,10 @@ void et_h_search_runs(struct http_request *req, void *app)
 		goto out;
 	if (max_results > SEARCH_MAX_RESULTS || max_results < 1) {
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-		                 "Invalid value for request parameter max_results. It must be %s %d, but got value "
-		                 "%" PRId64,
-		                 max_results < 1 ? "at least" : "at most", max_results < 1 ? 1 : SEARCH_MAX_RESULTS,
-		                 max_results);
+				 "Invalid value for request parameter max_results. It must be %s %d, but got value "
+				 "%" PRId64,
+				 max_results < 1 ? "at least" : "at most", max_results < 1 ? 1 : SEARCH_MAX_RESULTS,
+				 max_results);
 		goto out;
 	}
 	if (!view_or_reply(req, view_v, "run_view_type", &view))
@@ -181,12 +181,12 @@ void et_h_search_runs(struct http_request *req, void *app)
 		goto out;
 	}
 	struct et_runs_query rq = {.filter = &filter,
-	                           .order = &order,
-	                           .experiment_ids = ids,
-	                           .n_experiment_ids = n_ids,
-	                           .view = view,
-	                           .offset = offset,
-	                           .limit = max_results};
+				   .order = &order,
+				   .experiment_ids = ids,
+				   .n_experiment_ids = n_ids,
+				   .view = view,
+				   .offset = offset,
+				   .limit = max_results};
 	if (et_sql_runs(&rq, &q, &err) != CORE_OK) {
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err.message);
 		goto out;
@@ -252,9 +252,12 @@ void et_h_search_experiments(struct http_request *req, void *app)
 	const char *filter_text = NULL, *page_token = NULL;
 	int64_t max_results = SEARCH_DEFAULT_RESULTS;
 	const struct http_jspec spec[] = {
-	    HTTP_JS_OPT_INT64("max_results", &max_results, NULL), HTTP_JS_OPT_STRING("page_token", &page_token, NULL),
-	    HTTP_JS_OPT_STRING("filter", &filter_text, NULL),     HTTP_JS_OPT_ARRAY("order_by", &order_by, NULL),
-	    HTTP_JS_OPT_ANY("view_type", &view_v, NULL),          HTTP_JS_END,
+		HTTP_JS_OPT_INT64("max_results", &max_results, NULL),
+		HTTP_JS_OPT_STRING("page_token", &page_token, NULL),
+		HTTP_JS_OPT_STRING("filter", &filter_text, NULL),
+		HTTP_JS_OPT_ARRAY("order_by", &order_by, NULL),
+		HTTP_JS_OPT_ANY("view_type", &view_v, NULL),
+		HTTP_JS_END,
 	};
 	struct et_filter filter = {0};
 	struct et_order order = {0};
@@ -270,8 +273,8 @@ void et_h_search_experiments(struct http_request *req, void *app)
 		goto out;
 	if (max_results < 1 || max_results > SEARCH_MAX_RESULTS) {
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-		                 "Invalid value %" PRId64 " for parameter 'max_results' supplied. It must be %s",
-		                 max_results, max_results < 1 ? "a positive integer" : "at most 50000");
+				 "Invalid value %" PRId64 " for parameter 'max_results' supplied. It must be %s",
+				 max_results, max_results < 1 ? "a positive integer" : "at most 50000");
 		goto out;
 	}
 	if (!view_or_reply(req, view_v, "view_type", &view))
@@ -287,7 +290,7 @@ void et_h_search_experiments(struct http_request *req, void *app)
 		goto out;
 	}
 	struct et_experiments_query eq = {
-	    .filter = &filter, .order = &order, .view = view, .offset = offset, .limit = max_results + 1};
+		.filter = &filter, .order = &order, .view = view, .offset = offset, .limit = max_results + 1};
 	if (et_sql_experiments(&eq, &q, &err) != CORE_OK) {
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err.message);
 		goto out;

@@ -37,8 +37,8 @@ static const struct db_stmt metrics_history = {
 	.n_params = 4,
 };
 
-int et_q_metrics_history(struct db_conn *c, const char *run_id, const char *key, int64_t after_seq,
-			 int64_t limit, PGresult **res_out)
+int et_q_metrics_history(struct db_conn *c, const char *run_id, const char *key, int64_t after_seq, int64_t limit,
+			 PGresult **res_out)
 {
 	char a[24], l[24];
 	snprintf(a, sizeof a, "%" PRId64, after_seq);

@@ -5,13 +5,13 @@
 #include "filter.h"
 
 const struct http_route et_search_routes[] = {
-    {.methods = HTTP_POST,
-     .pattern = "/api/2.0/mlflow/runs/search",
-     .handler = et_h_search_runs,
-     .content_type = "application/json"},
-    {.methods = HTTP_GET | HTTP_POST,
-     .pattern = "/api/2.0/mlflow/experiments/search",
-     .handler = et_h_search_experiments,
-     .content_type = "application/json"},
-    {0},
+	{.methods = HTTP_POST,
+	 .pattern = "/api/2.0/mlflow/runs/search",
+	 .handler = et_h_search_runs,
+	 .content_type = "application/json"},
+	{.methods = HTTP_GET | HTTP_POST,
+	 .pattern = "/api/2.0/mlflow/experiments/search",
+	 .handler = et_h_search_experiments,
+	 .content_type = "application/json"},
+	{0},
 };

@@ -18,16 +18,15 @@
 #include "http/jspec.h"
 
 /* --- limits (mlflow-api.md section 7) ------------------------------------------ */
-#define ET_MAX_BATCH_METRICS 1000
-#define ET_MAX_BATCH_PARAMS 100
-#define ET_MAX_BATCH_TAGS 100
-#define ET_MAX_BATCH_TOTAL 1000
-#define ET_MAX_KEY_LEN 250
-#define ET_MAX_PARAM_VALUE_LEN 6000
-#define ET_MAX_TAG_VALUE_LEN 5000
+#define ET_MAX_BATCH_METRICS     1000
+#define ET_MAX_BATCH_PARAMS      100
+#define ET_MAX_BATCH_TAGS        100
+#define ET_MAX_BATCH_TOTAL       1000
+#define ET_MAX_KEY_LEN           250
+#define ET_MAX_PARAM_VALUE_LEN   6000
+#define ET_MAX_TAG_VALUE_LEN     5000
 #define ET_MAX_EXP_TAG_VALUE_LEN 5000
-#define ET_RUN_NAME_TAG "mlflow.runName"
-
+#define ET_RUN_NAME_TAG          "mlflow.runName"
 
 /* --- encode.c: PostgreSQL array literals built from C values ------------------------
  * Bulk writes pass whole columns as one array parameter ($n::text[]) and unnest them,
@@ -165,8 +164,8 @@ int et_q_tags_delete(struct db_conn *c, const char *run_id, const char *key);
 int et_q_metrics_insert(struct db_conn *c, const char *run_id, const char *keys, const char *values,
 			const char *timestamps, const char *steps);
 /* Up to limit points of a history after seq after_seq: key, value, timestamp, step, seq. */
-int et_q_metrics_history(struct db_conn *c, const char *run_id, const char *key, int64_t after_seq,
-			 int64_t limit, PGresult **res_out);
+int et_q_metrics_history(struct db_conn *c, const char *run_id, const char *key, int64_t after_seq, int64_t limit,
+			 PGresult **res_out);
 /* log-inputs: datasets (one per (experiment, name, digest)), then inputs and their tags
  * (input tags are given as parallel arrays with the 1-based dataset index). */
 int et_q_inputs_datasets_insert(struct db_conn *c, const char *exp_id, const char *names, const char *digests,

@@ -9,7 +9,7 @@
 #include <string.h>
 #include "tracking.h"
 
-#define MLFLOW_VERSION "2.12.2"
+#define MLFLOW_VERSION   "2.12.2"
 #define BATCH_BODY_LIMIT ((size_t)16 << 20)
 
 static void h_health(struct http_request *req, void *app)
@@ -25,8 +25,14 @@ static void h_version(struct http_request *req, void *app)
 }
 
 #define API "/api/2.0/mlflow/"
-#define POST_JSON(p, h) {.methods = HTTP_POST, .pattern = API p, .handler = (h), .content_type = "application/json"}
-#define GET(p, h) {.methods = HTTP_GET, .pattern = API p, .handler = (h)}
+#define POST_JSON(p, h)                                                                                                \
+	{                                                                                                              \
+		.methods = HTTP_POST, .pattern = API p, .handler = (h), .content_type = "application/json"             \
+	}
+#define GET(p, h)                                                                                                      \
+	{                                                                                                              \
+		.methods = HTTP_GET, .pattern = API p, .handler = (h)                                                  \
+	}
 
 const struct http_route et_tracking_routes[] = {
 	POST_JSON("experiments/create", et_h_experiments_create),
@@ -45,10 +51,16 @@ const struct http_route et_tracking_routes[] = {
 	POST_JSON("runs/log-parameter", et_h_runs_log_parameter),
 	POST_JSON("runs/set-tag", et_h_runs_set_tag),
 	POST_JSON("runs/delete-tag", et_h_runs_delete_tag),
-	{.methods = HTTP_POST, .pattern = API "runs/log-batch", .handler = et_h_metrics_log_batch,
-	 .content_type = "application/json", .body_limit = BATCH_BODY_LIMIT},
-	{.methods = HTTP_POST, .pattern = API "runs/log-inputs", .handler = et_h_inputs_log,
-	 .content_type = "application/json", .body_limit = BATCH_BODY_LIMIT},
+	{.methods = HTTP_POST,
+	 .pattern = API "runs/log-batch",
+	 .handler = et_h_metrics_log_batch,
+	 .content_type = "application/json",
+	 .body_limit = BATCH_BODY_LIMIT},
+	{.methods = HTTP_POST,
+	 .pattern = API "runs/log-inputs",
+	 .handler = et_h_inputs_log,
+	 .content_type = "application/json",
+	 .body_limit = BATCH_BODY_LIMIT},
 	GET("metrics/get-history", et_h_metrics_history),
 	{.methods = HTTP_GET, .pattern = "/health", .handler = h_health},
 	{.methods = HTTP_GET, .pattern = "/version", .handler = h_version},
@@ -79,8 +91,9 @@ static bool set_col(json_t *obj, const char *key, const PGresult *res, int row, 
 	if (PQgetisnull(res, row, col))
 		return true;
 	const char *s = PQgetvalue(res, row, col);
-	json_t *v = kind == 's' ? json_stringn(s, (size_t)PQgetlength(res, row, col))
-	          : kind == 'i' ? json_integer(strtoll(s, NULL, 10)) : pg_float8(s);
+	json_t *v = kind == 's'   ? json_stringn(s, (size_t)PQgetlength(res, row, col))
+		    : kind == 'i' ? json_integer(strtoll(s, NULL, 10))
+				  : pg_float8(s);
 	return v && json_object_set_new(obj, key, v) == 0;
 }
 
@@ -135,9 +148,10 @@ static bool add_info(struct run_parts *p, const PGresult *res, int row)
 		const char *key;
 		int col, kind;
 	} fields[] = {
-		{"run_uuid", 2, 's'}, {"run_id", 2, 's'}, {"run_name", 3, 's'}, {"experiment_id", 4, 's'},
-		{"user_id", 5, 's'}, {"status", 6, 's'}, {"start_time", 7, 'i'}, {"end_time", 8, 'i'},
-		{"artifact_uri", 9, 's'}, {"lifecycle_stage", 10, 's'},
+		{"run_uuid", 2, 's'},         {"run_id", 2, 's'},   {"run_name", 3, 's'},
+		{"experiment_id", 4, 's'},    {"user_id", 5, 's'},  {"status", 6, 's'},
+		{"start_time", 7, 'i'},       {"end_time", 8, 'i'}, {"artifact_uri", 9, 's'},
+		{"lifecycle_stage", 10, 's'},
 	};
 	p->info = json_object();
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
@@ -158,7 +172,7 @@ int et_runs_from_rows(const PGresult *res, json_t *runs_out, struct core_error *
 			ok = parts_flush(&p, runs_out, &count);
 			cur = ord;
 		}
-		int kind = atoi(PQgetvalue(res, i, 1));
+		int kind = (int)strtol(PQgetvalue(res, i, 1), NULL, 10);
 		if (kind == 0)
 			ok = add_info(&p, res, i);
 		else if (!p.info)

@@ -61,20 +61,25 @@ static bool path_unique(const char *key)
 enum core_status et_validate_key(const char *what, const char *key, struct core_error *err)
 {
 	if (!key || !*key)
-		return core_fail(err, CORE_EINVAL, "Missing value for required parameter 'key'. See the API docs for "
+		return core_fail(err, CORE_EINVAL,
+				 "Missing value for required parameter 'key'. See the API docs for "
 				 "more information about request parameters.");
 	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
 		if (!key_char_ok(*p))
-			return core_fail(err, CORE_EINVAL, "Invalid %s name: '%s'. Names may only contain alphanumerics, "
+			return core_fail(err, CORE_EINVAL,
+					 "Invalid %s name: '%s'. Names may only contain alphanumerics, "
 					 "underscores (_), dashes (-), periods (.), spaces ( ), and slashes (/).",
 					 what, key);
 	if (!path_unique(key))
-		return core_fail(err, CORE_EINVAL, "Invalid %s name: '%s'. Names must be unique paths: they must "
-				 "not start with '/' or '..', nor hold '.' or '..' segments.", what, key);
+		return core_fail(err, CORE_EINVAL,
+				 "Invalid %s name: '%s'. Names must be unique paths: they must "
+				 "not start with '/' or '..', nor hold '.' or '..' segments.",
+				 what, key);
 	size_t n = et_utf8_chars(key);
 	if (n > ET_MAX_KEY_LEN)
-		return core_fail(err, CORE_EINVAL, "%s name '%.60s...' had length %zu, which exceeded length limit of %d",
-				 what, key, n, ET_MAX_KEY_LEN);
+		return core_fail(err, CORE_EINVAL,
+				 "%s name '%.60s...' had length %zu, which exceeded length limit of %d", what, key, n,
+				 ET_MAX_KEY_LEN);
 	return CORE_OK;
 }
 
@@ -136,20 +141,24 @@ static void truncate_value(struct et_kv *kv, size_t max)
 enum core_status et_batch_check_limits(const struct et_batch *b, struct core_error *err)
 {
 	if (b->n_metrics > ET_MAX_BATCH_METRICS)
-		return core_fail(err, CORE_EINVAL, "A batch logging request can contain at most %d metrics. Got %zu "
+		return core_fail(err, CORE_EINVAL,
+				 "A batch logging request can contain at most %d metrics. Got %zu "
 				 "metrics. Please split up metrics across multiple requests and try again.",
 				 ET_MAX_BATCH_METRICS, b->n_metrics);
 	if (b->n_params > ET_MAX_BATCH_PARAMS)
-		return core_fail(err, CORE_EINVAL, "A batch logging request can contain at most %d params. Got %zu "
+		return core_fail(err, CORE_EINVAL,
+				 "A batch logging request can contain at most %d params. Got %zu "
 				 "params. Please split up params across multiple requests and try again.",
 				 ET_MAX_BATCH_PARAMS, b->n_params);
 	if (b->n_tags > ET_MAX_BATCH_TAGS)
-		return core_fail(err, CORE_EINVAL, "A batch logging request can contain at most %d tags. Got %zu "
+		return core_fail(err, CORE_EINVAL,
+				 "A batch logging request can contain at most %d tags. Got %zu "
 				 "tags. Please split up tags across multiple requests and try again.",
 				 ET_MAX_BATCH_TAGS, b->n_tags);
 	size_t total = b->n_metrics + b->n_params + b->n_tags;
 	if (total > ET_MAX_BATCH_TOTAL)
-		return core_fail(err, CORE_EINVAL, "A batch logging request can contain at most %d total metrics, "
+		return core_fail(err, CORE_EINVAL,
+				 "A batch logging request can contain at most %d total metrics, "
 				 "params, and tags. Got %zu metrics, %zu params, and %zu tags. Please split up "
 				 "metrics, params, and tags across multiple requests and try again.",
 				 ET_MAX_BATCH_TOTAL, b->n_metrics, b->n_params, b->n_tags);
@@ -165,7 +174,8 @@ enum core_status et_batch_validate(struct et_batch *b, struct core_error *err)
 		if (et_validate_key("metric", m->key, err) != CORE_OK)
 			return CORE_EINVAL;
 		if (m->timestamp < 0)
-			return core_fail(err, CORE_EINVAL, "Got invalid timestamp %lld for metric '%s' (value=%g). "
+			return core_fail(err, CORE_EINVAL,
+					 "Got invalid timestamp %lld for metric '%s' (value=%g). "
 					 "Timestamp must be a nonnegative long (64-bit integer) ",
 					 (long long)m->timestamp, m->key, m->value);
 	}
@@ -175,9 +185,11 @@ enum core_status et_batch_validate(struct et_batch *b, struct core_error *err)
 		truncate_value(&b->params[i], ET_MAX_PARAM_VALUE_LEN);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(b->params[j].key, b->params[i].key) == 0)
-				return core_fail(err, CORE_EINVAL, "Duplicate parameter keys have been submitted: "
+				return core_fail(err, CORE_EINVAL,
+						 "Duplicate parameter keys have been submitted: "
 						 "['%s']. Please ensure the request contains only one param value "
-						 "per param key.", b->params[i].key);
+						 "per param key.",
+						 b->params[i].key);
 	}
 	for (size_t i = 0; i < b->n_tags; i++) {
 		if (et_validate_key("tag", b->tags[i].key, err) != CORE_OK)

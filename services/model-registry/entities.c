@@ -202,10 +202,11 @@ enum core_status mr_check_tags(json_t *tags, struct core_error *err)
 {
 	size_t i;
 	json_t *t;
-	json_array_foreach(tags, i, t) {
+	json_array_foreach(tags, i, t)
+	{
 		const char *key = NULL, *value = "";
-		const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("key", &key), HTTP_JS_OPT_STRING("value", &value, NULL),
-						  HTTP_JS_END};
+		const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("key", &key),
+						  HTTP_JS_OPT_STRING("value", &value, NULL), HTTP_JS_END};
 		char where[32];
 		snprintf(where, sizeof where, "tags[%zu]", i);
 		enum core_status rc = http_jspec_parse_at(t, spec, where, err);
@@ -226,7 +227,8 @@ enum core_status mr_version_arg(json_t *v, int64_t *out, struct core_error *err)
 	if (json_is_string(v))
 		return mr_check_version(json_string_value(v), out, err);
 	char *text = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-	enum core_status rc = core_fail(err, CORE_EINVAL, "Model version must be an integer, got '%s'", text ? text : "");
+	enum core_status rc =
+		core_fail(err, CORE_EINVAL, "Model version must be an integer, got '%s'", text ? text : "");
 	free(text);
 	return rc;
 }

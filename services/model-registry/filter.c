@@ -188,8 +188,8 @@ static bool is_integer(const char *s)
 }
 
 /* Which attribute keys and comparators each search takes. */
-static enum core_status check_clause(struct parser *ps, bool is_tag, const char *key, const char *op,
-				     const char **kind, struct core_error *err)
+static enum core_status check_clause(struct parser *ps, bool is_tag, const char *key, const char *op, const char **kind,
+				     struct core_error *err)
 {
 	static const char *const str_ops[] = {"=", "!=", "LIKE", "ILIKE"};
 	bool in_op = strcmp(op, "IN") == 0 || strcmp(op, "NOT IN") == 0;
@@ -199,13 +199,14 @@ static enum core_status check_clause(struct parser *ps, bool is_tag, const char 
 	if (is_tag) {
 		*kind = "tag";
 		if (!str_op)
-			return core_fail(err, CORE_EINVAL, "Invalid comparator for tag: %s (filter '%s')", op, ps->filter);
+			return core_fail(err, CORE_EINVAL, "Invalid comparator for tag: %s (filter '%s')", op,
+					 ps->filter);
 		return CORE_OK;
 	}
 	if (ps->kind == MR_SEARCH_MODELS) {
 		if (strcmp(key, "name") != 0)
-			return core_fail(err, CORE_EINVAL, "Invalid attribute key '%s' specified. Valid keys are '{'name'}'",
-					 key);
+			return core_fail(err, CORE_EINVAL,
+					 "Invalid attribute key '%s' specified. Valid keys are '{'name'}'", key);
 		*kind = "attr";
 		if (!str_op)
 			return core_fail(err, CORE_EINVAL, "Invalid comparator for attribute: %s", op);
@@ -244,7 +245,8 @@ static enum core_status read_value(struct parser *ps, const char *kind, const ch
 			char *v = NULL;
 			rc = read_scalar(ps, &v, &quoted, err);
 			if (rc == CORE_OK && numeric && !is_integer(v))
-				rc = core_fail(err, CORE_EINVAL, "Expected an integer value for version_number, got '%s'", v);
+				rc = core_fail(err, CORE_EINVAL,
+					       "Expected an integer value for version_number, got '%s'", v);
 			if (rc == CORE_OK && !numeric && !quoted)
 				rc = bad_clause(ps, err, "string values must be quoted");
 			if (rc != CORE_OK) {
@@ -291,7 +293,8 @@ static enum core_status parse_clause(struct parser *ps, struct core_error *err)
 	enum core_status rc;
 
 	if (ps->n == MR_FILTER_MAX_CLAUSES)
-		return core_fail(err, CORE_EINVAL, "Too many clauses in filter string (at most %d)", MR_FILTER_MAX_CLAUSES);
+		return core_fail(err, CORE_EINVAL, "Too many clauses in filter string (at most %d)",
+				 MR_FILTER_MAX_CLAUSES);
 	skip_ws(ps);
 	rc = read_ident(ps, &is_tag, &key, err);
 	if (rc != CORE_OK)
@@ -406,12 +409,9 @@ static const struct order_key model_keys[] = {
 };
 
 static const struct order_key version_keys[] = {
-	{"name", 'n', "v.name COLLATE \"C\""},
-	{"version_number", 'v', "v.version"},
-	{"timestamp", 'u', "v.last_updated_time"},
-	{"last_updated_timestamp", 'u', "v.last_updated_time"},
-	{"creation_timestamp", 'c', "v.creation_time"},
-	{NULL, 0, NULL},
+	{"name", 'n', "v.name COLLATE \"C\""},          {"version_number", 'v', "v.version"},
+	{"timestamp", 'u', "v.last_updated_time"},      {"last_updated_timestamp", 'u', "v.last_updated_time"},
+	{"creation_timestamp", 'c', "v.creation_time"}, {NULL, 0, NULL},
 };
 
 static const struct order_key *find_key(const struct order_key *keys, const char *name, size_t len)
@@ -482,12 +482,13 @@ enum core_status mr_order_parse(const char *const *order_by, size_t n, enum mr_s
 			p++;
 		const struct order_key *k = find_key(keys, start, len);
 		if (*p || len == 0) {
-			rc = core_fail(err, CORE_EINVAL, "Invalid order_by clause '%s'. Could not be parsed.", order_by[i]);
+			rc = core_fail(err, CORE_EINVAL, "Invalid order_by clause '%s'. Could not be parsed.",
+				       order_by[i]);
 			goto out;
 		}
 		if (!k) {
-			rc = core_fail(err, CORE_EINVAL, "Invalid order by key '%.*s' specified. Valid keys are %s", (int)len,
-				       start,
+			rc = core_fail(err, CORE_EINVAL, "Invalid order by key '%.*s' specified. Valid keys are %s",
+				       (int)len, start,
 				       kind == MR_SEARCH_MODELS
 					       ? "'['name', 'last_updated_timestamp', 'creation_timestamp']'"
 					       : "'['name', 'version_number', 'last_updated_timestamp', "

@@ -78,7 +78,8 @@ static int get_tx(struct db_conn *c, void *cls)
 	if (rc < 0 || (rc = mr_q_alias_version(c, id, x->alias, &version, NULL)) < 0)
 		return rc;
 	if (rc == 0)
-		return mr_fail(&x->fail, HTTP_EC_INVALID_PARAMETER_VALUE, "Registered model alias %s not found.", x->alias);
+		return mr_fail(&x->fail, HTTP_EC_INVALID_PARAMETER_VALUE, "Registered model alias %s not found.",
+			       x->alias);
 	rc = mr_load_version(c, id, version, &x->result, NULL);
 	if (rc == 0)
 		return mr_fail_no_version(&x->fail, x->name, version);

@@ -10,7 +10,7 @@
 #include "mr.h"
 
 #define MODELS_MAX_RESULTS_DEFAULT 100
-#define MODELS_MAX_RESULTS_MAX 1000
+#define MODELS_MAX_RESULTS_MAX     1000
 
 static struct db_pool *pool_of(void *app)
 {
@@ -45,7 +45,8 @@ static int create_tx(struct db_conn *c, void *cls)
 			       x->name);
 	if (rc < 0)
 		return rc;
-	json_array_foreach(x->tags, i, t) {
+	json_array_foreach(x->tags, i, t)
+	{
 		const char *value = json_string_value(json_object_get(t, "value"));
 		rc = mr_q_set_model_tag(c, id, json_string_value(json_object_get(t, "key")), value, NULL);
 		if (rc < 0)
@@ -135,9 +136,9 @@ static int rename_tx(struct db_conn *c, void *cls)
 	if (rc < 0 || (rc = mr_q_touch_versions(c, id, now, NULL)) < 0)
 		return rc;
 	/* Keyed by the old name: the last event of the old name's story (see the schema). */
-	rc = mr_ev_write(c, "lathe.model.renamed", x->name,
-			 json_pack("{s:s, s:s, s:s}", "name", x->new_name, "old_name", x->name, "new_name", x->new_name),
-			 NULL);
+	rc = mr_ev_write(
+		c, "lathe.model.renamed", x->name,
+		json_pack("{s:s, s:s, s:s}", "name", x->new_name, "old_name", x->name, "new_name", x->new_name), NULL);
 	if (rc < 0)
 		return rc;
 	return mr_load_model(c, id, &x->result, NULL);
@@ -147,8 +148,8 @@ void mr_h_model_rename(struct http_request *req, void *app)
 {
 	struct rename_ctx x = {0};
 	struct core_error err = {{0}};
-	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("name", &x.name), HTTP_JS_REQ_STRING("new_name", &x.new_name),
-					  HTTP_JS_END};
+	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("name", &x.name),
+					  HTTP_JS_REQ_STRING("new_name", &x.new_name), HTTP_JS_END};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
 	int rc = db_run_tx(pool_of(app), "rename_registered_model", DB_READ_COMMITTED, rename_tx, &x, &err);
@@ -217,8 +218,8 @@ static int delete_tx(struct db_conn *c, void *cls)
 		json_decref(versions);
 		return rc;
 	}
-	return mr_ev_write(c, "lathe.model.deleted", x->name, json_pack("{s:s, s:o}", "name", x->name, "versions", versions),
-			   NULL);
+	return mr_ev_write(c, "lathe.model.deleted", x->name,
+			   json_pack("{s:s, s:o}", "name", x->name, "versions", versions), NULL);
 }
 
 void mr_h_model_delete(struct http_request *req, void *app)
@@ -275,8 +276,8 @@ void mr_h_model_search(struct http_request *req, void *app)
 {
 	struct search_ctx x = {0};
 	struct core_error err = {{0}};
-	if (mr_search_args_parse_or_reply(req, MR_SEARCH_MODELS, MODELS_MAX_RESULTS_DEFAULT, MODELS_MAX_RESULTS_MAX, &x.a) !=
-	    HTTP_PARSE_OK)
+	if (mr_search_args_parse_or_reply(req, MR_SEARCH_MODELS, MODELS_MAX_RESULTS_DEFAULT, MODELS_MAX_RESULTS_MAX,
+					  &x.a) != HTTP_PARSE_OK)
 		return;
 	int rc = db_run_tx(pool_of(app), "search_registered_models", DB_READ_COMMITTED, search_tx, &x, &err);
 	if (rc < 0) {
@@ -313,7 +314,8 @@ static int latest_tx(struct db_conn *c, void *cls)
 		return rc;
 	size_t i;
 	json_t *mv;
-	json_array_foreach(json_object_get(rm, "latest_versions"), i, mv) {
+	json_array_foreach(json_object_get(rm, "latest_versions"), i, mv)
+	{
 		const char *stage = json_string_value(json_object_get(mv, "current_stage"));
 		bool wanted = x->n_stages == 0;
 		for (size_t k = 0; k < x->n_stages && !wanted; k++)
@@ -330,13 +332,14 @@ void mr_h_model_latest_versions(struct http_request *req, void *app)
 	struct latest_ctx x = {0};
 	struct core_error err = {{0}};
 	json_t *stages = NULL;
-	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("name", &x.name), HTTP_JS_OPT_ARRAY("stages", &stages, NULL),
-					  HTTP_JS_END};
+	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("name", &x.name),
+					  HTTP_JS_OPT_ARRAY("stages", &stages, NULL), HTTP_JS_END};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
 	size_t i;
 	json_t *s;
-	json_array_foreach(stages, i, s) {
+	json_array_foreach(stages, i, s)
+	{
 		const char *canonical = NULL;
 		if (mr_check_stage(json_string_value(s), &canonical, &err) != CORE_OK) {
 			reply_invalid(req, &err);

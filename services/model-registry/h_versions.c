@@ -16,9 +16,9 @@
 #include "mr.h"
 
 #define VERSIONS_MAX_RESULTS_DEFAULT 10000
-#define VERSIONS_MAX_RESULTS_MAX 200000
-#define TAG_SERVABLE "lathe.servable"
-#define TAG_SERVABLE_REASON "lathe.servable_reason"
+#define VERSIONS_MAX_RESULTS_MAX     200000
+#define TAG_SERVABLE                 "lathe.servable"
+#define TAG_SERVABLE_REASON          "lathe.servable_reason"
 
 static void reply_invalid(struct http_request *req, const struct core_error *err)
 {
@@ -36,7 +36,8 @@ struct nv_args {
 static bool nv_check(struct http_request *req, struct nv_args *nv)
 {
 	struct core_error err = {{0}};
-	if (mr_check_model_name(nv->name, &err) != CORE_OK || mr_version_arg(nv->version_arg, &nv->version, &err) != CORE_OK) {
+	if (mr_check_model_name(nv->name, &err) != CORE_OK ||
+	    mr_version_arg(nv->version_arg, &nv->version, &err) != CORE_OK) {
 		reply_invalid(req, &err);
 		return false;
 	}
@@ -80,9 +81,10 @@ static int create_tx(struct db_conn *c, void *cls)
 	if (rc == 0)
 		return mr_fail_no_model(&x->fail, x->name);
 	if (rc < 0 || (rc = mr_q_insert_version(c, id, version, now, x->source, x->run_id, x->run_link, x->description,
-						  NULL)) < 0)
+						NULL)) < 0)
 		return rc;
-	json_array_foreach(x->tags, i, t) {
+	json_array_foreach(x->tags, i, t)
+	{
 		rc = mr_q_set_version_tag(c, id, version, json_string_value(json_object_get(t, "key")),
 					  json_string_value(json_object_get(t, "value")), NULL);
 		if (rc < 0)
@@ -90,8 +92,9 @@ static int create_tx(struct db_conn *c, void *cls)
 	}
 	rc = mr_q_set_version_tag(c, id, version, TAG_SERVABLE, x->servable.servable ? "true" : "false", NULL);
 	if (rc >= 0)
-		rc = x->servable.servable ? mr_q_delete_version_tag(c, id, version, TAG_SERVABLE_REASON, NULL)
-					  : mr_q_set_version_tag(c, id, version, TAG_SERVABLE_REASON, x->servable.reason, NULL);
+		rc = x->servable.servable
+			     ? mr_q_delete_version_tag(c, id, version, TAG_SERVABLE_REASON, NULL)
+			     : mr_q_set_version_tag(c, id, version, TAG_SERVABLE_REASON, x->servable.reason, NULL);
 	if (rc < 0)
 		return rc;
 	char v[24];
@@ -147,7 +150,8 @@ void mr_h_version_create(struct http_request *req, void *app)
 		return;
 	}
 	if (rc == 0) {
-		http_reply_error(req, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "Registered Model with name=%s not found", x.name);
+		http_reply_error(req, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "Registered Model with name=%s not found",
+				 x.name);
 		return;
 	}
 	mr_servable_check(mr_app(app)->settings, x.source, &x.servable);
@@ -183,8 +187,8 @@ static void get_handler(struct http_request *req, void *app, bool download_uri)
 {
 	struct get_ctx x = {0};
 	struct core_error err = {{0}};
-	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("name", &x.nv.name), HTTP_JS_REQ_ANY("version", &x.nv.version_arg),
-					  HTTP_JS_END};
+	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("name", &x.nv.name),
+					  HTTP_JS_REQ_ANY("version", &x.nv.version_arg), HTTP_JS_END};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK || !nv_check(req, &x.nv))
 		return;
 	int rc = db_run_tx(svc_db(app), "get_model_version", DB_READ_COMMITTED, get_tx, &x, &err);
@@ -233,7 +237,8 @@ void mr_h_version_update(struct http_request *req, void *app)
 {
 	struct update_ctx x = {.description = ""};
 	struct core_error err = {{0}};
-	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("name", &x.nv.name), HTTP_JS_REQ_ANY("version", &x.nv.version_arg),
+	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("name", &x.nv.name),
+					  HTTP_JS_REQ_ANY("version", &x.nv.version_arg),
 					  HTTP_JS_OPT_STRING("description", &x.description, NULL), HTTP_JS_END};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK || !nv_check(req, &x.nv))
 		return;
@@ -265,9 +270,9 @@ static int delete_tx(struct db_conn *c, void *cls)
 	}
 	json_t *aliases = json_object_get(mv, "aliases");
 	json_t *data = json_pack("{s:O, s:O, s:O, s:O, s:O, s:o}", "name", json_object_get(mv, "name"), "version",
-				 json_object_get(mv, "version"), "stage", json_object_get(mv, "current_stage"), "source",
-				 json_object_get(mv, "source"), "run_id", json_object_get(mv, "run_id"), "aliases",
-				 aliases ? json_incref(aliases) : json_array());
+				 json_object_get(mv, "version"), "stage", json_object_get(mv, "current_stage"),
+				 "source", json_object_get(mv, "source"), "run_id", json_object_get(mv, "run_id"),
+				 "aliases", aliases ? json_incref(aliases) : json_array());
 	json_decref(mv);
 	rc = mr_ev_write(c, "lathe.model.version.deleted", x->nv.name, data, NULL);
 	return rc < 0 ? rc : 0;
@@ -277,8 +282,8 @@ void mr_h_version_delete(struct http_request *req, void *app)
 {
 	struct delete_ctx x = {0};
 	struct core_error err = {{0}};
-	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("name", &x.nv.name), HTTP_JS_REQ_ANY("version", &x.nv.version_arg),
-					  HTTP_JS_END};
+	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("name", &x.nv.name),
+					  HTTP_JS_REQ_ANY("version", &x.nv.version_arg), HTTP_JS_END};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK || !nv_check(req, &x.nv))
 		return;
 	int rc = db_run_tx(svc_db(app), "delete_model_version", DB_READ_COMMITTED, delete_tx, &x, &err);
@@ -324,8 +329,9 @@ static int transition_tx(struct db_conn *c, void *cls)
 	 * Production version" never sees a moment without one. */
 	if (strcmp(previous, x->stage) != 0) {
 		rc = mr_ev_write(c, "lathe.model.version.stage_changed", x->nv.name,
-				 stage_event(x->nv.name, json_string_value(json_object_get(x->result, "version")), x->stage,
-					     previous, json_string_value(json_object_get(x->result, "source")),
+				 stage_event(x->nv.name, json_string_value(json_object_get(x->result, "version")),
+					     x->stage, previous,
+					     json_string_value(json_object_get(x->result, "source")),
 					     json_string_value(json_object_get(x->result, "run_id"))),
 				 NULL);
 		if (rc < 0)
@@ -333,8 +339,8 @@ static int transition_tx(struct db_conn *c, void *cls)
 	}
 	for (int r = 0; res && r < PQntuples(res); r++) {
 		rc = mr_ev_write(c, "lathe.model.version.stage_changed", x->nv.name,
-				 stage_event(x->nv.name, PQgetvalue(res, r, 0), "Archived", x->stage, PQgetvalue(res, r, 1),
-					     PQgetvalue(res, r, 2)),
+				 stage_event(x->nv.name, PQgetvalue(res, r, 0), "Archived", x->stage,
+					     PQgetvalue(res, r, 1), PQgetvalue(res, r, 2)),
 				 NULL);
 		if (rc < 0)
 			goto out;
@@ -364,10 +370,11 @@ void mr_h_version_transition(struct http_request *req, void *app)
 		return;
 	}
 	if (x.archive && strcmp(x.stage, "Staging") != 0 && strcmp(x.stage, "Production") != 0) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-				 "Model version transition cannot archive existing model versions because '%s' is not an "
-				 "Active stage. Valid stages are ['Staging', 'Production']",
-				 stage);
+		http_reply_error(
+			req, HTTP_EC_INVALID_PARAMETER_VALUE,
+			"Model version transition cannot archive existing model versions because '%s' is not an "
+			"Active stage. Valid stages are ['Staging', 'Production']",
+			stage);
 		return;
 	}
 	int rc = db_run_tx(svc_db(app), "transition_model_version_stage", DB_READ_COMMITTED, transition_tx, &x, &err);
@@ -405,8 +412,8 @@ void mr_h_version_search(struct http_request *req, void *app)
 {
 	struct search_ctx x = {0};
 	struct core_error err = {{0}};
-	if (mr_search_args_parse_or_reply(req, MR_SEARCH_VERSIONS, VERSIONS_MAX_RESULTS_DEFAULT, VERSIONS_MAX_RESULTS_MAX, &x.a) !=
-	    HTTP_PARSE_OK)
+	if (mr_search_args_parse_or_reply(req, MR_SEARCH_VERSIONS, VERSIONS_MAX_RESULTS_DEFAULT,
+					  VERSIONS_MAX_RESULTS_MAX, &x.a) != HTTP_PARSE_OK)
 		return;
 	int rc = db_run_tx(svc_db(app), "search_model_versions", DB_READ_COMMITTED, search_tx, &x, &err);
 	if (rc < 0) {
@@ -445,17 +452,17 @@ static void tag_handler(struct http_request *req, void *app, bool delete)
 {
 	struct tag_ctx x = {.value = "", .delete = delete};
 	struct core_error err = {{0}};
-	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("name", &x.nv.name), HTTP_JS_REQ_ANY("version", &x.nv.version_arg),
-					  HTTP_JS_REQ_STRING("key", &x.key), HTTP_JS_OPT_STRING("value", &x.value, NULL),
-					  HTTP_JS_END};
+	const struct http_jspec spec[] = {
+		HTTP_JS_REQ_STRING("name", &x.nv.name), HTTP_JS_REQ_ANY("version", &x.nv.version_arg),
+		HTTP_JS_REQ_STRING("key", &x.key), HTTP_JS_OPT_STRING("value", &x.value, NULL), HTTP_JS_END};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK || !nv_check(req, &x.nv))
 		return;
 	if ((delete ? mr_check_tag_key(x.key, &err) : mr_check_tag(x.key, x.value, &err)) != CORE_OK) {
 		reply_invalid(req, &err);
 		return;
 	}
-	int rc = db_run_tx(svc_db(app), delete ? "delete_model_version_tag" : "set_model_version_tag", DB_READ_COMMITTED,
-			   tag_tx, &x, &err);
+	int rc = db_run_tx(svc_db(app), delete ? "delete_model_version_tag" : "set_model_version_tag",
+			   DB_READ_COMMITTED, tag_tx, &x, &err);
 	if (rc < 0)
 		mr_reply_tx(req, rc, &x.fail, &err);
 	else

@@ -37,7 +37,10 @@ struct mr_app {
 	struct mr_settings *settings; /* borrowed from svc */
 };
 
-static inline struct mr_app *mr_app(void *svc) { return svc_app(svc); }
+static inline struct mr_app *mr_app(void *svc)
+{
+	return svc_app(svc);
+}
 
 /* --- routes and handlers ---------------------------------------------------------- */
 
@@ -94,8 +97,8 @@ int mr_fail_no_version(struct mr_fail *f, const char *name, int64_t version);
 /* --- entities.c: MLflow JSON from rows -------------------------------------------- */
 
 /* Columns every version query selects, in this order, from model_version_view. */
-#define MR_VERSION_COLS                                                                       \
-	"v.name, v.version, v.creation_time, v.last_updated_time, v.current_stage, v.description, " \
+#define MR_VERSION_COLS                                                                                                \
+	"v.name, v.version, v.creation_time, v.last_updated_time, v.current_stage, v.description, "                    \
 	"v.source, v.run_id, v.run_link, v.status, v.tags, v.aliases, v.model_id"
 /* Columns every model query selects, in this order, from registered_model_view. */
 #define MR_MODEL_COLS "r.model_id, r.name, r.creation_time, r.last_updated_time, r.description, r.tags, r.aliases"
@@ -127,8 +130,8 @@ enum core_status mr_version_arg(json_t *v, int64_t *out, struct core_error *err)
 
 /* Each returns the row count (>= 0) or a negative enum db_status; res_out, when given,
  * receives the PGresult (the caller PQclear()s it). */
-int mr_q_insert_model(struct db_conn *c, const char *name, const char *description, int64_t now_ms,
-		      int64_t *id_out, struct core_error *err);
+int mr_q_insert_model(struct db_conn *c, const char *name, const char *description, int64_t now_ms, int64_t *id_out,
+		      struct core_error *err);
 /* Row-locks the model (FOR UPDATE) and gives its id. 0 rows: no such model. */
 int mr_q_lock_model(struct db_conn *c, const char *name, int64_t *id_out, struct core_error *err);
 /* Locks and bumps last_updated_time; gives the id. */
@@ -196,7 +199,7 @@ int mr_q_version_aliases(struct db_conn *c, int64_t model_id, int64_t version, P
 
 /* --- ev_models.c ------------------------------------------------------------------ */
 
-#define MR_TOPIC "models.events"
+#define MR_TOPIC     "models.events"
 #define MR_EV_SOURCE "lathe/model-registry"
 
 /* Writes one models.events CloudEvent of type (e.g. "lathe.model.version.created")

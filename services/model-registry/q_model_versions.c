@@ -20,8 +20,13 @@ int mr_q_insert_version(struct db_conn *c, int64_t model_id, int64_t version, in
 			const char *run_id, const char *run_link, const char *description, struct core_error *err)
 {
 	char m[24], v[24], t[24];
-	const char *params[7] = {I64(m, model_id), I64(v, version), I64(t, now_ms), source, run_id ? run_id : "",
-				 run_link ? run_link : "", description ? description : ""};
+	const char *params[7] = {I64(m, model_id),
+				 I64(v, version),
+				 I64(t, now_ms),
+				 source,
+				 run_id ? run_id : "",
+				 run_link ? run_link : "",
+				 description ? description : ""};
 	return db_exec(c, &insert_version, params, NULL, err);
 }
 
@@ -106,7 +111,8 @@ int mr_q_set_version_stage(struct db_conn *c, int64_t model_id, int64_t version,
 static const struct db_stmt archive_stage = {
 	.name = "archive_stage",
 	.sql = "UPDATE model_versions SET current_stage = 'Archived', last_updated_time = $4::bigint "
-	       "WHERE model_id = $1::bigint AND version <> $2::bigint AND current_stage = $3 RETURNING version, source, run_id",
+	       "WHERE model_id = $1::bigint AND version <> $2::bigint AND current_stage = $3 RETURNING version, "
+	       "source, run_id",
 	.n_params = 4,
 };
 
@@ -176,14 +182,14 @@ int mr_q_latest_versions(struct db_conn *c, const char *ids_array, PGresult **re
 	return db_exec(c, &latest_versions, params, res_out, err);
 }
 
-#define SEARCH_VERSIONS_SQL                                                                                   \
-	"SELECT " MR_VERSION_COLS " FROM model_version_view v WHERE NOT EXISTS ("                                 \
-	"SELECT 1 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS f(kind, key, op, val) "          \
-	"WHERE (CASE f.kind "                                                                                     \
-	"WHEN 'attr' THEN mr_text_match(CASE f.key WHEN 'name' THEN v.name WHEN 'run_id' THEN v.run_id "          \
-	"ELSE v.source END, f.op, f.val) "                                                                        \
-	"WHEN 'num' THEN mr_num_match(v.version, f.op, f.val) "                                                   \
-	"WHEN 'tag' THEN EXISTS (SELECT 1 FROM model_version_tags t WHERE t.model_id = v.model_id "               \
+#define SEARCH_VERSIONS_SQL                                                                                            \
+	"SELECT " MR_VERSION_COLS " FROM model_version_view v WHERE NOT EXISTS ("                                      \
+	"SELECT 1 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS f(kind, key, op, val) "               \
+	"WHERE (CASE f.kind "                                                                                          \
+	"WHEN 'attr' THEN mr_text_match(CASE f.key WHEN 'name' THEN v.name WHEN 'run_id' THEN v.run_id "               \
+	"ELSE v.source END, f.op, f.val) "                                                                             \
+	"WHEN 'num' THEN mr_num_match(v.version, f.op, f.val) "                                                        \
+	"WHEN 'tag' THEN EXISTS (SELECT 1 FROM model_version_tags t WHERE t.model_id = v.model_id "                    \
 	"AND t.version = v.version AND t.key = f.key AND mr_text_match(t.value, f.op, f.val)) END) IS NOT TRUE) "
 
 int mr_q_search_versions(struct db_conn *c, const char *order_sql, const char *shape, const char *const arrays[4],

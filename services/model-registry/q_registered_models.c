@@ -28,8 +28,8 @@ static const struct db_stmt insert_model = {
 	.n_params = 3,
 };
 
-int mr_q_insert_model(struct db_conn *c, const char *name, const char *description, int64_t now_ms,
-		      int64_t *id_out, struct core_error *err)
+int mr_q_insert_model(struct db_conn *c, const char *name, const char *description, int64_t now_ms, int64_t *id_out,
+		      struct core_error *err)
 {
 	char t[24];
 	const char *params[3] = {name, description ? description : "", I64(t, now_ms)};
@@ -165,11 +165,11 @@ int mr_q_model_id(struct db_conn *c, const char *name, int64_t *id_out, struct c
 
 /* The search statement's fixed part; the ORDER BY comes from filter.c's fixed pieces,
  * and the statement is named after its shape, so there are finitely many texts. */
-#define SEARCH_MODELS_SQL                                                                                     \
-	"SELECT " MR_MODEL_COLS " FROM registered_model_view r WHERE NOT EXISTS ("                                \
-	"SELECT 1 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS f(kind, key, op, val) "          \
-	"WHERE (CASE f.kind WHEN 'attr' THEN mr_text_match(r.name, f.op, f.val) "                                \
-	"WHEN 'tag' THEN EXISTS (SELECT 1 FROM registered_model_tags t WHERE t.model_id = r.model_id "           \
+#define SEARCH_MODELS_SQL                                                                                              \
+	"SELECT " MR_MODEL_COLS " FROM registered_model_view r WHERE NOT EXISTS ("                                     \
+	"SELECT 1 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS f(kind, key, op, val) "               \
+	"WHERE (CASE f.kind WHEN 'attr' THEN mr_text_match(r.name, f.op, f.val) "                                      \
+	"WHEN 'tag' THEN EXISTS (SELECT 1 FROM registered_model_tags t WHERE t.model_id = r.model_id "                 \
 	"AND t.key = f.key AND mr_text_match(t.value, f.op, f.val)) END) IS NOT TRUE) "
 
 int mr_q_search_models(struct db_conn *c, const char *order_sql, const char *shape, const char *const arrays[4],

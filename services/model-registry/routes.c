@@ -4,8 +4,8 @@
  * JSON body. Handlers live in h_models.c, h_aliases.c and h_versions.c. */
 #include "mr.h"
 
-#define RM "/api/2.0/mlflow/registered-models/"
-#define MV "/api/2.0/mlflow/model-versions/"
+#define RM   "/api/2.0/mlflow/registered-models/"
+#define MV   "/api/2.0/mlflow/model-versions/"
 #define JSON "application/json"
 
 const struct http_route mr_routes[] = {
@@ -15,7 +15,9 @@ const struct http_route mr_routes[] = {
 	{.methods = HTTP_PATCH, .pattern = RM "update", .handler = mr_h_model_update, .content_type = JSON},
 	{.methods = HTTP_DELETE, .pattern = RM "delete", .handler = mr_h_model_delete, .content_type = JSON},
 	{.methods = HTTP_GET, .pattern = RM "search", .handler = mr_h_model_search},
-	{.methods = HTTP_GET | HTTP_POST, .pattern = RM "get-latest-versions", .handler = mr_h_model_latest_versions,
+	{.methods = HTTP_GET | HTTP_POST,
+	 .pattern = RM "get-latest-versions",
+	 .handler = mr_h_model_latest_versions,
 	 .content_type = JSON},
 	{.methods = HTTP_POST, .pattern = RM "set-tag", .handler = mr_h_model_set_tag, .content_type = JSON},
 	{.methods = HTTP_DELETE, .pattern = RM "delete-tag", .handler = mr_h_model_delete_tag, .content_type = JSON},
@@ -27,7 +29,10 @@ const struct http_route mr_routes[] = {
 	{.methods = HTTP_PATCH, .pattern = MV "update", .handler = mr_h_version_update, .content_type = JSON},
 	{.methods = HTTP_DELETE, .pattern = MV "delete", .handler = mr_h_version_delete, .content_type = JSON},
 	{.methods = HTTP_GET, .pattern = MV "search", .handler = mr_h_version_search},
-	{.methods = HTTP_POST, .pattern = MV "transition-stage", .handler = mr_h_version_transition, .content_type = JSON},
+	{.methods = HTTP_POST,
+	 .pattern = MV "transition-stage",
+	 .handler = mr_h_version_transition,
+	 .content_type = JSON},
 	{.methods = HTTP_GET, .pattern = MV "get-download-uri", .handler = mr_h_version_download_uri},
 	{.methods = HTTP_POST, .pattern = MV "set-tag", .handler = mr_h_version_set_tag, .content_type = JSON},
 	{.methods = HTTP_DELETE, .pattern = MV "delete-tag", .handler = mr_h_version_delete_tag, .content_type = JSON},

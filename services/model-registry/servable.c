@@ -19,7 +19,7 @@
 #include "mr.h"
 
 #define ARTIFACTS_SCHEME "mlflow-artifacts:"
-#define RUNS_SCHEME "runs:/"
+#define RUNS_SCHEME      "runs:/"
 
 static void set_reason(struct mr_servable *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -111,7 +111,8 @@ static void check_listing(const struct mr_settings *s, const char *dir, struct m
 	json_t *f;
 	if (!doc)
 		goto out;
-	json_array_foreach(json_object_get(doc, "files"), i, f) {
+	json_array_foreach(json_object_get(doc, "files"), i, f)
+	{
 		const char *name = json_string_value(json_object_get(f, "path"));
 		if (!name || json_is_true(json_object_get(f, "is_dir")))
 			continue;
@@ -147,8 +148,8 @@ static void check_run_source(const struct mr_settings *s, const char *source, st
 	char *q = query_escape(run_id);
 	char *pq = core_xasprintf("/api/2.0/mlflow/runs/get?run_id=%s", q);
 	json_t *doc = tracker_get(s, pq, out);
-	const char *uri = json_string_value(json_object_get(json_object_get(json_object_get(doc, "run"), "info"),
-							    "artifact_uri"));
+	const char *uri = json_string_value(
+		json_object_get(json_object_get(json_object_get(doc, "run"), "info"), "artifact_uri"));
 	if (doc && !uri)
 		set_reason(out, "the tracker's run %s has no artifact_uri", run_id);
 	else if (uri && !artifact_path(uri))

@@ -10,9 +10,9 @@
 #include <strings.h>
 #include "mr.h"
 
-#define MR_TAG_KEY_MAX 250
+#define MR_TAG_KEY_MAX   250
 #define MR_TAG_VALUE_MAX 5000
-#define MR_ALIAS_MAX 255
+#define MR_ALIAS_MAX     255
 
 enum core_status mr_check_model_name(const char *name, struct core_error *err)
 {
@@ -49,8 +49,9 @@ static bool path_unique(const char *key)
 enum core_status mr_check_tag_key(const char *key, struct core_error *err)
 {
 	if (!key || !*key)
-		return core_fail(err, CORE_EINVAL, "Missing value for required parameter 'key'. See the API docs for "
-						   "more information about request parameters.");
+		return core_fail(err, CORE_EINVAL,
+				 "Missing value for required parameter 'key'. See the API docs for "
+				 "more information about request parameters.");
 	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
 		if (!word_byte(*p) && *p != '/' && *p != '.' && *p != '-' && *p != ' ')
 			return core_fail(err, CORE_EINVAL,
@@ -63,8 +64,9 @@ enum core_status mr_check_tag_key(const char *key, struct core_error *err)
 				 "not resolve to other names when treated as such.",
 				 key);
 	if (strlen(key) > MR_TAG_KEY_MAX)
-		return core_fail(err, CORE_EINVAL, "Tag key '%.40s...' had length %zu, which exceeded length limit of %d",
-				 key, strlen(key), MR_TAG_KEY_MAX);
+		return core_fail(err, CORE_EINVAL,
+				 "Tag key '%.40s...' had length %zu, which exceeded length limit of %d", key,
+				 strlen(key), MR_TAG_KEY_MAX);
 	return CORE_OK;
 }
 
@@ -74,8 +76,9 @@ enum core_status mr_check_tag(const char *key, const char *value, struct core_er
 	if (rc != CORE_OK)
 		return rc;
 	if (value && strlen(value) > MR_TAG_VALUE_MAX)
-		return core_fail(err, CORE_EINVAL, "Tag value '%.40s...' had length %zu, which exceeded length limit of %d",
-				 value, strlen(value), MR_TAG_VALUE_MAX);
+		return core_fail(err, CORE_EINVAL,
+				 "Tag value '%.40s...' had length %zu, which exceeded length limit of %d", value,
+				 strlen(value), MR_TAG_VALUE_MAX);
 	return CORE_OK;
 }
 
@@ -90,8 +93,10 @@ enum core_status mr_check_alias(const char *alias, struct core_error *err)
 					 "underscores (_), and dashes (-).",
 					 alias);
 	if (strlen(alias) > MR_ALIAS_MAX)
-		return core_fail(err, CORE_EINVAL, "Registered model alias name '%.40s...' exceeds the maximum length of %d "
-						   "characters.", alias, MR_ALIAS_MAX);
+		return core_fail(err, CORE_EINVAL,
+				 "Registered model alias name '%.40s...' exceeds the maximum length of %d "
+				 "characters.",
+				 alias, MR_ALIAS_MAX);
 	if (strcasecmp(alias, "latest") == 0)
 		return core_fail(err, CORE_EINVAL, "'%s' alias name (case insensitive) is reserved.", alias);
 	if ((alias[0] == 'v' || alias[0] == 'V') && alias[1]) {
@@ -107,8 +112,9 @@ enum core_status mr_check_alias(const char *alias, struct core_error *err)
 enum core_status mr_check_version(const char *text, int64_t *out, struct core_error *err)
 {
 	if (!text || !*text)
-		return core_fail(err, CORE_EINVAL, "Missing value for required parameter 'version'. See the API docs for "
-						   "more information about request parameters.");
+		return core_fail(err, CORE_EINVAL,
+				 "Missing value for required parameter 'version'. See the API docs for "
+				 "more information about request parameters.");
 	const char *p = text;
 	if (*p == '+' || *p == '-')
 		p++;
@@ -144,7 +150,8 @@ static size_t percent_decode(const char *s, size_t len, char *out, bool *any)
 	size_t k = 0;
 	*any = false;
 	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
+		if (s[i] == '%' && i + 2 < len && isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2])) {
 			char hex[3] = {s[i + 1], s[i + 2], 0};
 			out[k++] = (char)strtol(hex, NULL, 16);
 			i += 2;
@@ -172,8 +179,9 @@ enum core_status mr_check_source(const char *source, const char *run_id, struct 
 {
 	(void)run_id;
 	if (!source || !*source)
-		return core_fail(err, CORE_EINVAL, "Missing value for required parameter 'source'. See the API docs for "
-						   "more information about request parameters.");
+		return core_fail(err, CORE_EINVAL,
+				 "Missing value for required parameter 'source'. See the API docs for "
+				 "more information about request parameters.");
 	const char *colon = strchr(source, ':');
 	bool has_scheme = colon && colon > source;
 	for (const char *p = source; has_scheme && p < colon; p++)

@@ -14,13 +14,13 @@
 #include "core/core.h"
 #include "harness.h"
 
-#define BENCH_THREADS 4
-#define RUNS_CREATED 2000
+#define BENCH_THREADS      4
+#define RUNS_CREATED       2000
 #define BATCHES_PER_THREAD 50
-#define SEARCH_RUNS 10000
-#define SEARCH_QUERIES 50
-#define HISTORY_POINTS 100000
-#define HISTORY_QUERIES 20
+#define SEARCH_RUNS        10000
+#define SEARCH_QUERIES     50
+#define HISTORY_POINTS     100000
+#define HISTORY_QUERIES    20
 
 /* Worker threads must not use check's assertions (they unwind the calling thread
  * with longjmp): they count failures here, and the test asserts after joining. */
@@ -92,7 +92,8 @@ static char *create_run(struct client *c, const char *experiment_id)
 		 (long long)core_now_ms());
 	long st = request(c, "POST", "/api/2.0/mlflow/runs/create", body);
 	json_t *j = st == 200 ? json_loads(c->body.data, 0, NULL) : NULL;
-	const char *id = json_string_value(json_object_get(json_object_get(json_object_get(j, "run"), "info"), "run_id"));
+	const char *id =
+		json_string_value(json_object_get(json_object_get(json_object_get(j, "run"), "info"), "run_id"));
 	char *copy = NULL;
 	if (id)
 		copy = core_xstrdup(id);
@@ -122,8 +123,8 @@ static char *batch_body(const char *run_id, const char *key, long first_step, in
 	core_buf_printf(&b, "{\"run_id\":\"%s\",\"metrics\":[", run_id);
 	long long now = (long long)core_now_ms();
 	for (int i = 0; i < n; i++)
-		core_buf_printf(&b, "%s{\"key\":\"%s\",\"value\":%.6f,\"timestamp\":%lld,\"step\":%ld}", i ? "," : "", key,
-				(double)(first_step + i) * 0.001, now, first_step + i);
+		core_buf_printf(&b, "%s{\"key\":\"%s\",\"value\":%.6f,\"timestamp\":%lld,\"step\":%ld}", i ? "," : "",
+				key, (double)(first_step + i) * 0.001, now, first_step + i);
 	core_buf_append_str(&b, "]}");
 	return core_buf_steal(&b, NULL);
 }
@@ -185,7 +186,8 @@ static void *search_corpus_worker(void *arg)
 		char body[512];
 		seed = seed * 1103515245u + 12345u;
 		snprintf(body, sizeof body,
-			 "{\"run_id\":\"%s\",\"metrics\":[{\"key\":\"acc\",\"value\":%.6f,\"timestamp\":%lld,\"step\":0}],"
+			 "{\"run_id\":\"%s\",\"metrics\":[{\"key\":\"acc\",\"value\":%.6f,\"timestamp\":%lld,\"step\":"
+			 "0}],"
 			 "\"params\":[{\"key\":\"lr\",\"value\":\"%d\"}]}",
 			 run_id, (double)(seed % 100000) / 100000.0, (long long)core_now_ms(), i % 10);
 		long st = request(&c, "POST", "/api/2.0/mlflow/runs/log-batch", body);
@@ -213,8 +215,8 @@ static double run_workers(void *(*fn)(void *), const char *base, const char *exp
 }
 
 /* Times `count` identical requests; prints p50/p95/max in ms. */
-static void time_requests(struct client *c, const char *label, const char *method, const char *path,
-			  const char *body, int count)
+static void time_requests(struct client *c, const char *label, const char *method, const char *path, const char *body,
+			  int count)
 {
 	double *ms = core_xcalloc((size_t)count, sizeof *ms);
 	size_t bytes = 0;

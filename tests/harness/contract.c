@@ -76,7 +76,8 @@ static json_t *find_path_item(json_t *doc, const char *raw_path)
 	const char *tmpl;
 	json_t *item;
 	json_t *found = NULL;
-	json_object_foreach(json_object_get(doc, "paths"), tmpl, item) {
+	json_object_foreach(json_object_get(doc, "paths"), tmpl, item)
+	{
 		bool rest = json_is_true(json_object_get(item, "x-lathe-rest"));
 		/* a literal path wins over a template that also matches */
 		if (strcmp(tmpl, path) == 0)
@@ -105,13 +106,20 @@ static json_t *resolve_ref(json_t *doc, const char *ref)
 
 static bool type_ok(const char *type, const json_t *v)
 {
-	if (strcmp(type, "object") == 0) return json_is_object(v);
-	if (strcmp(type, "array") == 0) return json_is_array(v);
-	if (strcmp(type, "string") == 0) return json_is_string(v);
-	if (strcmp(type, "integer") == 0) return json_is_integer(v);
-	if (strcmp(type, "number") == 0) return json_is_number(v);
-	if (strcmp(type, "boolean") == 0) return json_is_boolean(v);
-	if (strcmp(type, "null") == 0) return json_is_null(v);
+	if (strcmp(type, "object") == 0)
+		return json_is_object(v);
+	if (strcmp(type, "array") == 0)
+		return json_is_array(v);
+	if (strcmp(type, "string") == 0)
+		return json_is_string(v);
+	if (strcmp(type, "integer") == 0)
+		return json_is_integer(v);
+	if (strcmp(type, "number") == 0)
+		return json_is_number(v);
+	if (strcmp(type, "boolean") == 0)
+		return json_is_boolean(v);
+	if (strcmp(type, "null") == 0)
+		return json_is_null(v);
 	ck_abort_msg("schema uses unknown type %s", type);
 	return false;
 }
@@ -123,7 +131,8 @@ static const char *validate_any_of(json_t *doc, json_t *list, json_t *v, char *w
 {
 	size_t i;
 	json_t *alt;
-	json_array_foreach(list, i, alt) {
+	json_array_foreach(list, i, alt)
+	{
 		if (!validate(doc, alt, v, where, where_size))
 			return NULL;
 	}
@@ -134,7 +143,8 @@ static const char *validate_object(json_t *doc, json_t *schema, json_t *v, char 
 {
 	size_t i;
 	json_t *req;
-	json_array_foreach(json_object_get(schema, "required"), i, req) {
+	json_array_foreach(json_object_get(schema, "required"), i, req)
+	{
 		if (!json_object_get(v, json_string_value(req))) {
 			snprintf(where + strlen(where), where_size - strlen(where), ".%s", json_string_value(req));
 			return "required member missing";
@@ -144,7 +154,8 @@ static const char *validate_object(json_t *doc, json_t *schema, json_t *v, char 
 	bool closed = json_is_false(json_object_get(schema, "additionalProperties"));
 	const char *key;
 	json_t *member;
-	json_object_foreach(v, key, member) {
+	json_object_foreach(v, key, member)
+	{
 		json_t *sub = json_object_get(props, key);
 		size_t len = strlen(where);
 		snprintf(where + len, where_size - len, ".%s", key);
@@ -195,7 +206,8 @@ static const char *validate(json_t *doc, json_t *schema, json_t *v, char *where,
 	if (json_is_array(v) && json_object_get(schema, "items")) {
 		size_t i;
 		json_t *item;
-		json_array_foreach(v, i, item) {
+		json_array_foreach(v, i, item)
+		{
 			size_t len = strlen(where);
 			snprintf(where + len, where_size - len, "[%zu]", i);
 			const char *bad = validate(doc, json_object_get(schema, "items"), item, where, where_size);
@@ -230,7 +242,8 @@ void th_contract_check(json_t *doc, const char *method, const char *path, const 
 	if (!resp)
 		resp = json_object_get(responses, "default");
 	ck_assert_msg(resp != NULL, "contract: %s %s does not document status %ld", method, path, r->status);
-	json_t *schema = json_object_get(json_object_get(json_object_get(resp, "content"), "application/json"), "schema");
+	json_t *schema =
+		json_object_get(json_object_get(json_object_get(resp, "content"), "application/json"), "schema");
 	if (!schema)
 		return;
 	ck_assert_msg(r->json != NULL, "contract: %s %s %ld should answer JSON: %s", method, path, r->status, r->body);
@@ -267,7 +280,8 @@ static bool doc_has(json_t *doc, const char *method, const char *pattern)
 	lower(m, sizeof m, method);
 	const char *tmpl;
 	json_t *item;
-	json_object_foreach(json_object_get(doc, "paths"), tmpl, item) {
+	json_object_foreach(json_object_get(doc, "paths"), tmpl, item)
+	{
 		normalise(tmpl, have, sizeof have);
 		if (strcmp(have, want) == 0 && json_object_get(item, m))
 			return true;
@@ -311,7 +325,8 @@ void th_contract_routes(json_t *doc, const char *service)
 	static const char *const methods[] = {"get", "post", "put", "delete", "patch"};
 	const char *tmpl;
 	json_t *item;
-	json_object_foreach(json_object_get(doc, "paths"), tmpl, item) {
+	json_object_foreach(json_object_get(doc, "paths"), tmpl, item)
+	{
 		for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
 			if (!json_object_get(item, methods[i]))
 				continue;

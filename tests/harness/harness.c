@@ -98,7 +98,8 @@ static size_t collect_body(char *p, size_t size, size_t n, void *cls)
 	return add;
 }
 
-struct th_response th_http(const char *method, const char *url, const char *content_type, const char *body, size_t body_len)
+struct th_response th_http(const char *method, const char *url, const char *content_type, const char *body,
+			   size_t body_len)
 {
 	struct th_response r = {0};
 	struct collect c = {0};

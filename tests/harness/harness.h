@@ -35,9 +35,9 @@ void th_kafka_ctl(const char *command);
 struct th_daemon {
 	pid_t pid;
 	unsigned port;
-	char base_url[64];   /* "http://127.0.0.1:PORT" */
-	char log_path[512];  /* the daemon's stderr */
-	char *database_url;  /* owned */
+	char base_url[64];         /* "http://127.0.0.1:PORT" */
+	char log_path[512];        /* the daemon's stderr */
+	char *database_url;        /* owned */
 	char *expected_errors[16]; /* substrings of error lines the test expects */
 	size_t n_expected_errors;
 };
@@ -68,15 +68,16 @@ bool th_daemon_alive(struct th_daemon *d);
 
 struct th_response {
 	long status;
-	char *body;          /* malloc'd, NUL-terminated */
+	char *body; /* malloc'd, NUL-terminated */
 	size_t body_len;
-	json_t *json;        /* parsed body, NULL when not JSON */
+	json_t *json; /* parsed body, NULL when not JSON */
 };
 
 /* Sends a request (body may be NULL) and returns the response; fails the test when no
  * response arrives. Content-Type is application/json when a body is given and
  * content_type is NULL. */
-struct th_response th_http(const char *method, const char *url, const char *content_type, const char *body, size_t body_len);
+struct th_response th_http(const char *method, const char *url, const char *content_type, const char *body,
+			   size_t body_len);
 /* th_http on d's base URL + path with a JSON body (or none). */
 struct th_response th_call(struct th_daemon *d, const char *method, const char *path, const char *json_body);
 void th_response_free(struct th_response *r);

@@ -17,8 +17,8 @@
 #include "contract.h"
 #include "harness.h"
 
-#define RM "/api/2.0/mlflow/registered-models/"
-#define MV "/api/2.0/mlflow/model-versions/"
+#define RM  "/api/2.0/mlflow/registered-models/"
+#define MV  "/api/2.0/mlflow/model-versions/"
 #define RUN "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 #define SRC "mlflow-artifacts:/1/" RUN "/artifacts/model"
 
@@ -56,7 +56,8 @@ static void expect_every_operation_seen(void)
 	const char *tmpl;
 	json_t *item;
 	size_t n_ops = 0;
-	json_object_foreach(json_object_get(doc, "paths"), tmpl, item) {
+	json_object_foreach(json_object_get(doc, "paths"), tmpl, item)
+	{
 		for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
 			char lower[8];
 			size_t k = 0;
@@ -213,7 +214,8 @@ START_TEST(a_client_session_keeps_to_the_contract)
 	ok_("POST", MV "transition-stage",
 	    "{\"name\": \"cm\", \"version\": \"1\", \"stage\": \"Production\", \"archive_existing_versions\": false}");
 	j = ok("POST", MV "transition-stage",
-	       "{\"name\": \"cm\", \"version\": \"2\", \"stage\": \"production\", \"archive_existing_versions\": true}");
+	       "{\"name\": \"cm\", \"version\": \"2\", \"stage\": \"production\", \"archive_existing_versions\": "
+	       "true}");
 	ck_assert_str_eq(str(json_object_get(j, "model_version"), "current_stage"), "Production");
 	json_decref(j);
 	ok_("POST", MV "transition-stage",
@@ -269,7 +271,8 @@ START_TEST(a_client_session_keeps_to_the_contract)
 	j = ok("GET", p, NULL);
 	free(p);
 	ck_assert_uint_eq(json_array_size(json_object_get(j, "model_versions")), 2);
-	p = with_query(MV "search", "page_token", str(j, "next_page_token"), "&max_results=2&order_by=version_number%20ASC");
+	p = with_query(MV "search", "page_token", str(j, "next_page_token"),
+		       "&max_results=2&order_by=version_number%20ASC");
 	json_decref(j);
 	ok_("GET", p, NULL);
 	free(p);
@@ -298,7 +301,8 @@ START_TEST(errors_keep_to_the_contract)
 	ok_("POST", MV "create", "{\"name\": \"e\", \"source\": \"" SRC "\"}");
 
 	/* 404: unknown model and unknown version, on every kind of operation that looks up */
-	fails("GET", RM "get?name=nope", NULL, 404, "RESOURCE_DOES_NOT_EXIST", "Registered Model with name=nope not found");
+	fails("GET", RM "get?name=nope", NULL, 404, "RESOURCE_DOES_NOT_EXIST",
+	      "Registered Model with name=nope not found");
 	fails("POST", RM "rename", "{\"name\": \"nope\", \"new_name\": \"x\"}", 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 	fails("PATCH", RM "update", "{\"name\": \"nope\"}", 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 	fails("DELETE", RM "delete", "{\"name\": \"nope\"}", 404, "RESOURCE_DOES_NOT_EXIST", NULL);
@@ -306,22 +310,24 @@ START_TEST(errors_keep_to_the_contract)
 	fails("POST", RM "get-latest-versions", "{\"name\": \"nope\"}", 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 	fails("POST", RM "set-tag", "{\"name\": \"nope\", \"key\": \"k\"}", 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 	fails("DELETE", RM "delete-tag", "{\"name\": \"nope\", \"key\": \"k\"}", 404, "RESOURCE_DOES_NOT_EXIST", NULL);
-	fails("POST", RM "alias", "{\"name\": \"nope\", \"alias\": \"a\", \"version\": 1}", 404, "RESOURCE_DOES_NOT_EXIST",
-	      NULL);
+	fails("POST", RM "alias", "{\"name\": \"nope\", \"alias\": \"a\", \"version\": 1}", 404,
+	      "RESOURCE_DOES_NOT_EXIST", NULL);
 	fails("POST", RM "alias", "{\"name\": \"e\", \"alias\": \"a\", \"version\": 9}", 404, "RESOURCE_DOES_NOT_EXIST",
 	      "version=9");
 	fails("DELETE", RM "alias", "{\"name\": \"nope\", \"alias\": \"a\"}", 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 	fails("GET", RM "alias?name=nope&alias=a", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
-	fails("POST", MV "create", "{\"name\": \"nope\", \"source\": \"" SRC "\"}", 404, "RESOURCE_DOES_NOT_EXIST", NULL);
-	fails("GET", MV "get?name=e&version=9", NULL, 404, "RESOURCE_DOES_NOT_EXIST", "Model Version (name=e, version=9)");
+	fails("POST", MV "create", "{\"name\": \"nope\", \"source\": \"" SRC "\"}", 404, "RESOURCE_DOES_NOT_EXIST",
+	      NULL);
+	fails("GET", MV "get?name=e&version=9", NULL, 404, "RESOURCE_DOES_NOT_EXIST",
+	      "Model Version (name=e, version=9)");
 	fails("PATCH", MV "update", "{\"name\": \"e\", \"version\": \"9\"}", 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 	fails("DELETE", MV "delete", "{\"name\": \"e\", \"version\": \"9\"}", 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 	fails("POST", MV "transition-stage",
-	      "{\"name\": \"e\", \"version\": \"9\", \"stage\": \"Staging\", \"archive_existing_versions\": false}", 404,
-	      "RESOURCE_DOES_NOT_EXIST", NULL);
+	      "{\"name\": \"e\", \"version\": \"9\", \"stage\": \"Staging\", \"archive_existing_versions\": false}",
+	      404, "RESOURCE_DOES_NOT_EXIST", NULL);
 	fails("GET", MV "get-download-uri?name=e&version=9", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
-	fails("POST", MV "set-tag", "{\"name\": \"e\", \"version\": \"9\", \"key\": \"k\"}", 404, "RESOURCE_DOES_NOT_EXIST",
-	      NULL);
+	fails("POST", MV "set-tag", "{\"name\": \"e\", \"version\": \"9\", \"key\": \"k\"}", 404,
+	      "RESOURCE_DOES_NOT_EXIST", NULL);
 	fails("DELETE", MV "delete-tag", "{\"name\": \"e\", \"version\": \"9\", \"key\": \"k\"}", 404,
 	      "RESOURCE_DOES_NOT_EXIST", NULL);
 
@@ -331,19 +337,19 @@ START_TEST(errors_keep_to_the_contract)
 
 	/* 400 INVALID_PARAMETER_VALUE: stage, alias, filter, version, arguments */
 	fails("POST", MV "transition-stage",
-	      "{\"name\": \"e\", \"version\": \"1\", \"stage\": \"Shipping\", \"archive_existing_versions\": false}", 400,
-	      "INVALID_PARAMETER_VALUE", "Invalid Model Version stage: Shipping");
+	      "{\"name\": \"e\", \"version\": \"1\", \"stage\": \"Shipping\", \"archive_existing_versions\": false}",
+	      400, "INVALID_PARAMETER_VALUE", "Invalid Model Version stage: Shipping");
 	fails("POST", MV "transition-stage",
-	      "{\"name\": \"e\", \"version\": \"1\", \"stage\": \"Archived\", \"archive_existing_versions\": true}", 400,
-	      "INVALID_PARAMETER_VALUE", "not an Active stage");
+	      "{\"name\": \"e\", \"version\": \"1\", \"stage\": \"Archived\", \"archive_existing_versions\": true}",
+	      400, "INVALID_PARAMETER_VALUE", "not an Active stage");
 	fails("GET", RM "get-latest-versions?name=e&stages=Shipping", NULL, 400, "INVALID_PARAMETER_VALUE",
 	      "Invalid Model Version stage");
 	fails("POST", RM "get-latest-versions", "{\"name\": \"e\", \"stages\": [\"Shipping\"]}", 400,
 	      "INVALID_PARAMETER_VALUE", "Invalid Model Version stage");
 	fails("GET", RM "alias?name=e&alias=unknown", NULL, 400, "INVALID_PARAMETER_VALUE",
 	      "Registered model alias unknown not found.");
-	fails("POST", RM "alias", "{\"name\": \"e\", \"alias\": \"latest\", \"version\": 1}", 400, "INVALID_PARAMETER_VALUE",
-	      "reserved");
+	fails("POST", RM "alias", "{\"name\": \"e\", \"alias\": \"latest\", \"version\": 1}", 400,
+	      "INVALID_PARAMETER_VALUE", "reserved");
 	fails("DELETE", RM "alias", "{\"name\": \"e\", \"alias\": \"v1\"}", 400, "INVALID_PARAMETER_VALUE", "reserved");
 	char *p = with_query(RM "search", "filter", "name LIKE", NULL);
 	fails("GET", p, NULL, 400, "INVALID_PARAMETER_VALUE", NULL);
@@ -353,15 +359,16 @@ START_TEST(errors_keep_to_the_contract)
 	free(p);
 	fails("GET", RM "search?max_results=0", NULL, 400, "INVALID_PARAMETER_VALUE", "max_results");
 	fails("GET", MV "search?page_token=not-a-token", NULL, 400, "INVALID_PARAMETER_VALUE", NULL);
-	fails("GET", MV "get?name=e&version=one", NULL, 400, "INVALID_PARAMETER_VALUE", "must be an integer, got 'one'");
+	fails("GET", MV "get?name=e&version=one", NULL, 400, "INVALID_PARAMETER_VALUE",
+	      "must be an integer, got 'one'");
 	fails("GET", MV "get-download-uri?name=e", NULL, 400, "INVALID_PARAMETER_VALUE", "'version'");
 	fails("PATCH", MV "update", "{\"name\": \"e\", \"version\": true}", 400, "INVALID_PARAMETER_VALUE", NULL);
 	fails("DELETE", MV "delete", "{\"name\": \"e\", \"version\": \"x\"}", 400, "INVALID_PARAMETER_VALUE", NULL);
 	fails("POST", MV "set-tag", "{\"name\": \"e\", \"version\": \"1\"}", 400, "INVALID_PARAMETER_VALUE", "'key'");
 	fails("DELETE", MV "delete-tag", "{\"name\": \"e\", \"version\": \"1\", \"key\": \"\"}", 400,
 	      "INVALID_PARAMETER_VALUE", NULL);
-	fails("POST", MV "create", "{\"name\": \"e\", \"source\": \"/tmp/local/model\"}", 400, "INVALID_PARAMETER_VALUE",
-	      "Invalid model version source");
+	fails("POST", MV "create", "{\"name\": \"e\", \"source\": \"/tmp/local/model\"}", 400,
+	      "INVALID_PARAMETER_VALUE", "Invalid model version source");
 	fails("GET", RM "get", NULL, 400, "INVALID_PARAMETER_VALUE", "'name'");
 	fails("POST", RM "create", "{\"name\": \"\"}", 400, "INVALID_PARAMETER_VALUE", NULL);
 	fails("POST", RM "create", "{\"name\": \"x\", \"tags\": [{\"value\": \"v\"}]}", 400, "INVALID_PARAMETER_VALUE",

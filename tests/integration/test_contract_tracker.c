@@ -49,7 +49,7 @@ static char *fmt(const char *f, ...)
 /* Sends a request with a raw body, checks the answer against the document and that its
  * status is want. The caller th_response_free()s the result. */
 static struct th_response send_raw(const char *method, const char *path, const char *content_type, const char *body,
-                                   size_t len, long want)
+				   size_t len, long want)
 {
 	char *url = fmt("%s%s", d->base_url, path);
 	struct th_response r = th_http(method, url, content_type, body, len);
@@ -86,7 +86,7 @@ static void ok_empty(const char *method, const char *path, const char *json)
 
 /* An error answer with this status and error_code (needle: part of the message or NULL). */
 static void fails(const char *method, const char *path, const char *json, long status, const char *code,
-                  const char *needle)
+		  const char *needle)
 {
 	struct th_response r = send_json(method, path, json, status);
 	th_expect_error(&r, status, code, needle);
@@ -144,13 +144,14 @@ static void check_content_type(const char *path, const char *doc_path)
 	ck_assert_int_eq(status, 200);
 	ck_assert_msg(ct != NULL, "GET %s: no Content-Type", path);
 	json_t *content = json_object_get(
-	    json_object_get(
-	        json_object_get(json_object_get(json_object_get(json_object_get(doc, "paths"), doc_path), "get"),
-	                        "responses"),
-	        "200"),
-	    "content");
+		json_object_get(
+			json_object_get(
+				json_object_get(json_object_get(json_object_get(doc, "paths"), doc_path), "get"),
+				"responses"),
+			"200"),
+		"content");
 	ck_assert_msg(json_object_get(content, ct) != NULL, "GET %s answers Content-Type '%s', which %s does not list",
-	              path, ct, doc_path);
+		      path, ct, doc_path);
 	curl_easy_cleanup(curl);
 	free(url);
 }
@@ -252,7 +253,7 @@ static void experiments(void)
 	fails("GET", API "experiments/get-by-name?experiment_name=contract", NULL, 404, "RESOURCE_DOES_NOT_EXIST",
 	      "contract");
 	json_t *j = ok("POST", API "experiments/create",
-	               "{\"name\":\"contract\",\"tags\":[{\"key\":\"team\",\"value\":\"ml\"},{\"key\":\"z\"}]}");
+		       "{\"name\":\"contract\",\"tags\":[{\"key\":\"team\",\"value\":\"ml\"},{\"key\":\"z\"}]}");
 	ck_assert_str_eq(str_at(j, "experiment_id"), "1");
 	json_decref(j);
 	fails("POST", API "experiments/create", "{\"name\":\"contract\"}", 400, "RESOURCE_ALREADY_EXISTS", "contract");
@@ -287,7 +288,7 @@ static void experiments(void)
 	ck_assert_str_eq(str_at(at(j, "experiment"), "experiment_id"), "1");
 	json_decref(j);
 	ok_empty("POST", API "experiments/set-experiment-tag",
-	         "{\"experiment_id\":\"1\",\"key\":\"stage\",\"value\":\"dev\"}");
+		 "{\"experiment_id\":\"1\",\"key\":\"stage\",\"value\":\"dev\"}");
 	fails("POST", API "experiments/set-experiment-tag", "{\"experiment_id\":\"1\",\"key\":\"../x\"}", 400,
 	      "INVALID_PARAMETER_VALUE", NULL);
 	fails("POST", API "experiments/set-experiment-tag", "{\"experiment_id\":\"55\",\"key\":\"k\"}", 404,
@@ -302,8 +303,8 @@ static void experiments(void)
 	json_decref(j);
 	j = ok("POST", API "experiments/search", "{\"max_results\":1,\"order_by\":[\"name ASC\"]}");
 	ck_assert_int_eq(json_array_size(at(j, "experiments")), 1);
-	char *body =
-	    fmt("{\"max_results\":1,\"order_by\":[\"name ASC\"],\"page_token\":\"%s\"}", str_at(j, "next_page_token"));
+	char *body = fmt("{\"max_results\":1,\"order_by\":[\"name ASC\"],\"page_token\":\"%s\"}",
+			 str_at(j, "next_page_token"));
 	json_decref(j);
 	json_decref(ok("POST", API "experiments/search", body));
 	free(body);
@@ -322,9 +323,9 @@ static void experiments(void)
 static char *runs(void)
 {
 	json_t *j = ok("POST", API "runs/create",
-	               "{\"experiment_id\":\"1\",\"user_id\":\"alice\",\"start_time\":1700000000000,"
-	               "\"run_name\":\"r1\",\"tags\":[{\"key\":\"mlflow.user\",\"value\":\"alice\"},"
-	               "{\"key\":\"mlflow.source.type\",\"value\":\"LOCAL\"}]}");
+		       "{\"experiment_id\":\"1\",\"user_id\":\"alice\",\"start_time\":1700000000000,"
+		       "\"run_name\":\"r1\",\"tags\":[{\"key\":\"mlflow.user\",\"value\":\"alice\"},"
+		       "{\"key\":\"mlflow.source.type\",\"value\":\"LOCAL\"}]}");
 	json_t *info = at(at(j, "run"), "info");
 	char *rid = strdup(str_at(info, "run_id"));
 	ck_assert_str_eq(str_at(info, "status"), "RUNNING");
@@ -340,8 +341,8 @@ static char *runs(void)
 	      400, "INVALID_PARAMETER_VALUE", "run_name");
 
 	char *b = fmt("{\"run_id\":\"%s\",\"run_uuid\":\"%s\",\"key\":\"loss\",\"value\":0.5,\"timestamp\":"
-	              "1700000000001,\"step\":1}",
-	              rid, rid);
+		      "1700000000001,\"step\":1}",
+		      rid, rid);
 	ok_empty("POST", API "runs/log-metric", b);
 	free(b);
 	b = fmt("{\"run_id\":\"%s\",\"key\":\"loss\",\"value\":0.25,\"timestamp\":1700000000002,\"step\":2}", rid);
@@ -380,24 +381,24 @@ static char *runs(void)
 	fails("POST", API "runs/delete-tag", b, 404, "RESOURCE_DOES_NOT_EXIST", "temp");
 	free(b);
 
-	b = fmt(
-	    "{\"run_id\":\"%s\",\"metrics\":[{\"key\":\"acc\",\"value\":0.9,\"timestamp\":1700000000010,\"step\":0},"
-	    "{\"key\":\"acc\",\"value\":0.95,\"timestamp\":1700000000020,\"step\":1}],"
-	    "\"params\":[{\"key\":\"epochs\",\"value\":\"10\"},{\"key\":\"opt\",\"value\":\"adam\"}],"
-	    "\"tags\":[{\"key\":\"mlflow.source.name\",\"value\":\"train.py\"}]}",
-	    rid);
+	b = fmt("{\"run_id\":\"%s\",\"metrics\":[{\"key\":\"acc\",\"value\":0.9,\"timestamp\":1700000000010,\"step\":0}"
+		","
+		"{\"key\":\"acc\",\"value\":0.95,\"timestamp\":1700000000020,\"step\":1}],"
+		"\"params\":[{\"key\":\"epochs\",\"value\":\"10\"},{\"key\":\"opt\",\"value\":\"adam\"}],"
+		"\"tags\":[{\"key\":\"mlflow.source.name\",\"value\":\"train.py\"}]}",
+		rid);
 	ok_empty("POST", API "runs/log-batch", b);
 	free(b);
 	b = fmt("{\"run_id\":\"%s\",\"params\":[{\"key\":\"p\",\"value\":\"1\"},{\"key\":\"p\",\"value\":\"2\"}]}",
-	        rid);
+		rid);
 	fails("POST", API "runs/log-batch", b, 400, "INVALID_PARAMETER_VALUE", "Duplicate parameter keys");
 	free(b);
 
 	b = fmt("{\"run_id\":\"%s\",\"datasets\":[{\"tags\":[{\"key\":\"mlflow.data.context\",\"value\":\"training\"}],"
-	        "\"dataset\":{\"name\":\"iris\",\"digest\":\"abc123\",\"source_type\":\"local\",\"source\":"
-	        "\"{\\\"uri\\\": \\\"/data/iris.csv\\\"}\",\"schema\":\"{}\",\"profile\":\"{\\\"num_rows\\\": 150}\"}},"
-	        "{\"dataset\":{\"name\":\"eval\",\"digest\":\"def456\",\"source_type\":\"http\",\"source\":\"{}\"}}]}",
-	        rid);
+		"\"dataset\":{\"name\":\"iris\",\"digest\":\"abc123\",\"source_type\":\"local\",\"source\":"
+		"\"{\\\"uri\\\": \\\"/data/iris.csv\\\"}\",\"schema\":\"{}\",\"profile\":\"{\\\"num_rows\\\": 150}\"}},"
+		"{\"dataset\":{\"name\":\"eval\",\"digest\":\"def456\",\"source_type\":\"http\",\"source\":\"{}\"}}]}",
+		rid);
 	ok_empty("POST", API "runs/log-inputs", b);
 	free(b);
 	b = fmt("{\"run_id\":\"%s\"}", rid);
@@ -441,7 +442,7 @@ static char *runs(void)
 	j = ok("GET", path, NULL);
 	free(path);
 	path = fmt(API "metrics/get-history?run_id=%s&metric_key=loss&max_results=1&page_token=%s", rid,
-	           str_at(j, "next_page_token"));
+		   str_at(j, "next_page_token"));
 	json_decref(j);
 	json_decref(ok("GET", path, NULL));
 	free(path);
@@ -466,7 +467,7 @@ static char *runs(void)
 
 	/* the end of the run */
 	b = fmt("{\"run_id\":\"%s\",\"status\":\"FINISHED\",\"end_time\":1700000001000,\"run_name\":\"r1-final\"}",
-	        rid);
+		rid);
 	j = ok("POST", API "runs/update", b);
 	free(b);
 	ck_assert_str_eq(str_at(at(j, "run_info"), "status"), "FINISHED");
@@ -488,7 +489,7 @@ static char *runs(void)
 	j = ok("POST", "/ajax-api/2.0/mlflow/runs/search", "{\"experiment_ids\":[\"0\",\"1\"],\"max_results\":1}");
 	ck_assert_int_eq(json_array_size(at(j, "runs")), 1);
 	b = fmt("{\"experiment_ids\":[\"0\",\"1\"],\"max_results\":1,\"page_token\":\"%s\"}",
-	        str_at(j, "next_page_token"));
+		str_at(j, "next_page_token"));
 	json_decref(j);
 	json_decref(ok("POST", API "runs/search", b));
 	free(b);

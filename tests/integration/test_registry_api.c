@@ -99,9 +99,8 @@ static const char *tag_value(json_t *entity, const char *key)
 {
 	size_t i;
 	json_t *t;
-	json_array_foreach(json_object_get(entity, "tags"), i, t)
-		if (strcmp(str(t, "key"), key) == 0)
-			return str(t, "value");
+	json_array_foreach(json_object_get(entity, "tags"), i,
+			   t) if (strcmp(str(t, "key"), key) == 0) return str(t, "value");
 	return NULL;
 }
 
@@ -196,7 +195,8 @@ START_TEST(stages_with_and_without_archiving)
 		ck_assert_int_eq(create_version("s", SRC, RUN), i);
 
 	json_t *j = ok("POST", "/api/2.0/mlflow/model-versions/transition-stage",
-		       "{\"name\": \"s\", \"version\": \"1\", \"stage\": \"Production\", \"archive_existing_versions\": false}");
+		       "{\"name\": \"s\", \"version\": \"1\", \"stage\": \"Production\", "
+		       "\"archive_existing_versions\": false}");
 	ck_assert_str_eq(str(json_object_get(j, "model_version"), "current_stage"), "Production");
 	json_decref(j);
 	j = ok("POST", "/api/2.0/mlflow/model-versions/transition-stage",
@@ -206,7 +206,8 @@ START_TEST(stages_with_and_without_archiving)
 
 	/* without archiving, two versions can be in Production */
 	json_decref(ok("POST", "/api/2.0/mlflow/model-versions/transition-stage",
-		       "{\"name\": \"s\", \"version\": \"3\", \"stage\": \"PRODUCTION\", \"archive_existing_versions\": false}"));
+		       "{\"name\": \"s\", \"version\": \"3\", \"stage\": \"PRODUCTION\", "
+		       "\"archive_existing_versions\": false}"));
 	json_t *mv = get_version("s", "1");
 	ck_assert_str_eq(str(mv, "current_stage"), "Production");
 	json_decref(mv);
@@ -255,16 +256,16 @@ START_TEST(stages_with_and_without_archiving)
 	      "{\"name\": \"s\", \"version\": \"1\", \"stage\": \"Prod\", \"archive_existing_versions\": false}", 400,
 	      "INVALID_PARAMETER_VALUE", "Invalid Model Version stage: Prod");
 	fails("POST", "/api/2.0/mlflow/model-versions/transition-stage",
-	      "{\"name\": \"s\", \"version\": \"1\", \"stage\": \"Archived\", \"archive_existing_versions\": true}", 400,
-	      "INVALID_PARAMETER_VALUE", "Active stage");
+	      "{\"name\": \"s\", \"version\": \"1\", \"stage\": \"Archived\", \"archive_existing_versions\": true}",
+	      400, "INVALID_PARAMETER_VALUE", "Active stage");
 	fails("POST", "/api/2.0/mlflow/model-versions/transition-stage",
 	      "{\"name\": \"s\", \"version\": \"1\", \"stage\": \"Staging\"}", 400, "INVALID_PARAMETER_VALUE",
 	      "archive_existing_versions");
 	fails("POST", "/api/2.0/mlflow/registered-models/get-latest-versions", "{\"name\": \"s\", \"stages\": [\"x\"]}",
 	      400, "INVALID_PARAMETER_VALUE", "Invalid Model Version stage");
 	fails("POST", "/api/2.0/mlflow/model-versions/transition-stage",
-	      "{\"name\": \"s\", \"version\": \"9\", \"stage\": \"Staging\", \"archive_existing_versions\": false}", 404,
-	      "RESOURCE_DOES_NOT_EXIST", "Model Version (name=s, version=9) not found");
+	      "{\"name\": \"s\", \"version\": \"9\", \"stage\": \"Staging\", \"archive_existing_versions\": false}",
+	      404, "RESOURCE_DOES_NOT_EXIST", "Model Version (name=s, version=9) not found");
 	stop_registry();
 }
 END_TEST
@@ -306,27 +307,31 @@ START_TEST(aliases_set_moved_deleted)
 	json_decref(mv);
 
 	/* deleted */
-	json_decref(ok("DELETE", "/api/2.0/mlflow/registered-models/alias", "{\"name\": \"a\", \"alias\": \"champion\"}"));
-	fails("GET", "/api/2.0/mlflow/registered-models/alias?name=a&alias=champion", NULL, 400, "INVALID_PARAMETER_VALUE",
-	      "Registered model alias champion not found");
+	json_decref(
+		ok("DELETE", "/api/2.0/mlflow/registered-models/alias", "{\"name\": \"a\", \"alias\": \"champion\"}"));
+	fails("GET", "/api/2.0/mlflow/registered-models/alias?name=a&alias=champion", NULL, 400,
+	      "INVALID_PARAMETER_VALUE", "Registered model alias champion not found");
 	/* deleting a version drops its aliases */
 	json_decref(ok("DELETE", "/api/2.0/mlflow/model-versions/delete", "{\"name\": \"a\", \"version\": \"1\"}"));
-	fails("GET", "/api/2.0/mlflow/registered-models/alias?name=a&alias=shadow", NULL, 400, "INVALID_PARAMETER_VALUE",
-	      "not found");
+	fails("GET", "/api/2.0/mlflow/registered-models/alias?name=a&alias=shadow", NULL, 400,
+	      "INVALID_PARAMETER_VALUE", "not found");
 
 	/* bad names and targets */
-	fails("POST", "/api/2.0/mlflow/registered-models/alias", "{\"name\": \"a\", \"alias\": \"latest\", \"version\": \"2\"}",
-	      400, "INVALID_PARAMETER_VALUE", "reserved");
-	fails("POST", "/api/2.0/mlflow/registered-models/alias", "{\"name\": \"a\", \"alias\": \"V12\", \"version\": \"2\"}",
-	      400, "INVALID_PARAMETER_VALUE", "reserved");
-	fails("POST", "/api/2.0/mlflow/registered-models/alias", "{\"name\": \"a\", \"alias\": \"a b\", \"version\": \"2\"}",
-	      400, "INVALID_PARAMETER_VALUE", "Invalid alias name");
-	fails("POST", "/api/2.0/mlflow/registered-models/alias", "{\"name\": \"a\", \"alias\": \"c\", \"version\": \"x\"}",
-	      400, "INVALID_PARAMETER_VALUE", "Model version must be an integer, got 'x'");
-	fails("POST", "/api/2.0/mlflow/registered-models/alias", "{\"name\": \"a\", \"alias\": \"c\", \"version\": \"7\"}",
-	      404, "RESOURCE_DOES_NOT_EXIST", "version=7");
-	fails("POST", "/api/2.0/mlflow/registered-models/alias", "{\"name\": \"zz\", \"alias\": \"c\", \"version\": \"1\"}",
-	      404, "RESOURCE_DOES_NOT_EXIST", "name=zz");
+	fails("POST", "/api/2.0/mlflow/registered-models/alias",
+	      "{\"name\": \"a\", \"alias\": \"latest\", \"version\": \"2\"}", 400, "INVALID_PARAMETER_VALUE",
+	      "reserved");
+	fails("POST", "/api/2.0/mlflow/registered-models/alias",
+	      "{\"name\": \"a\", \"alias\": \"V12\", \"version\": \"2\"}", 400, "INVALID_PARAMETER_VALUE", "reserved");
+	fails("POST", "/api/2.0/mlflow/registered-models/alias",
+	      "{\"name\": \"a\", \"alias\": \"a b\", \"version\": \"2\"}", 400, "INVALID_PARAMETER_VALUE",
+	      "Invalid alias name");
+	fails("POST", "/api/2.0/mlflow/registered-models/alias",
+	      "{\"name\": \"a\", \"alias\": \"c\", \"version\": \"x\"}", 400, "INVALID_PARAMETER_VALUE",
+	      "Model version must be an integer, got 'x'");
+	fails("POST", "/api/2.0/mlflow/registered-models/alias",
+	      "{\"name\": \"a\", \"alias\": \"c\", \"version\": \"7\"}", 404, "RESOURCE_DOES_NOT_EXIST", "version=7");
+	fails("POST", "/api/2.0/mlflow/registered-models/alias",
+	      "{\"name\": \"zz\", \"alias\": \"c\", \"version\": \"1\"}", 404, "RESOURCE_DOES_NOT_EXIST", "name=zz");
 	stop_registry();
 }
 END_TEST
@@ -353,11 +358,13 @@ static char *collect_pages(const char *path, const char *filter, const char *lis
 		(*pages)++;
 		size_t i;
 		json_t *e;
-		json_array_foreach(json_object_get(j, list_key), i, e) {
+		json_array_foreach(json_object_get(j, list_key), i, e)
+		{
 			char *grown = NULL;
 			json_t *v = json_object_get(e, "version");
-			ck_assert_int_gt(asprintf(&grown, "%s%s%s%s%s", out, *out ? "," : "", str(e, "name"), v ? "/" : "",
-						  v ? json_string_value(v) : ""), 0);
+			ck_assert_int_gt(asprintf(&grown, "%s%s%s%s%s", out, *out ? "," : "", str(e, "name"),
+						  v ? "/" : "", v ? json_string_value(v) : ""),
+					 0);
 			free(out);
 			out = grown;
 		}
@@ -385,8 +392,8 @@ START_TEST(search_filters_and_paging)
 		       "{\"name\": \"beta\", \"key\": \"tier\", \"value\": \"gold\"}"));
 
 	int pages = 0;
-	char *got = collect_pages("/api/2.0/mlflow/registered-models/search", "name LIKE 'alpha-%'", "registered_models", 2,
-				  &pages);
+	char *got = collect_pages("/api/2.0/mlflow/registered-models/search", "name LIKE 'alpha-%'",
+				  "registered_models", 2, &pages);
 	ck_assert_str_eq(got, "alpha-1,alpha-3,alpha-4,alpha-5");
 	ck_assert_int_eq(pages, 2); /* max_results+1 fetched: no empty last page */
 	free(got);
@@ -394,11 +401,12 @@ START_TEST(search_filters_and_paging)
 			    &pages);
 	ck_assert_str_eq(got, "Alpha-2,alpha-1,alpha-3,alpha-4,alpha-5");
 	free(got);
-	got = collect_pages("/api/2.0/mlflow/registered-models/search", "tags.team = 'vision' and tags.tier != 'silver'",
-			    "registered_models", 10, &pages);
+	got = collect_pages("/api/2.0/mlflow/registered-models/search",
+			    "tags.team = 'vision' and tags.tier != 'silver'", "registered_models", 10, &pages);
 	ck_assert_str_eq(got, "beta");
 	free(got);
-	got = collect_pages("/api/2.0/mlflow/registered-models/search", "name = \"beta\"", "registered_models", 10, &pages);
+	got = collect_pages("/api/2.0/mlflow/registered-models/search", "name = \"beta\"", "registered_models", 10,
+			    &pages);
 	ck_assert_str_eq(got, "beta");
 	free(got);
 	got = collect_pages("/api/2.0/mlflow/registered-models/search", "", "registered_models", 4, &pages);
@@ -432,12 +440,12 @@ START_TEST(search_filters_and_paging)
 			    &pages);
 	ck_assert_str_eq(got, "beta/1");
 	free(got);
-	got = collect_pages("/api/2.0/mlflow/model-versions/search", "run_id IN ('ffff0000ffff0000ffff0000ffff0000', 'x')",
-			    "model_versions", 10, &pages);
+	got = collect_pages("/api/2.0/mlflow/model-versions/search",
+			    "run_id IN ('ffff0000ffff0000ffff0000ffff0000', 'x')", "model_versions", 10, &pages);
 	ck_assert_str_eq(got, "beta/1");
 	free(got);
-	got = collect_pages("/api/2.0/mlflow/model-versions/search", "tags.`lathe.servable` = 'false' AND name != 'beta'",
-			    "model_versions", 10, &pages);
+	got = collect_pages("/api/2.0/mlflow/model-versions/search",
+			    "tags.`lathe.servable` = 'false' AND name != 'beta'", "model_versions", 10, &pages);
 	ck_assert_str_eq(got, "alpha-1/3,alpha-1/2,alpha-1/1");
 	free(got);
 	j = ok("GET", "/api/2.0/mlflow/model-versions/search?order_by=version_number%20ASC&order_by=name%20DESC", NULL);
@@ -481,8 +489,10 @@ START_TEST(tags_on_models_and_versions)
 	start_registry();
 	create_model("t");
 	create_version("t", SRC, RUN);
-	json_decref(ok("POST", "/api/2.0/mlflow/registered-models/set-tag", "{\"name\": \"t\", \"key\": \"k\", \"value\": \"1\"}"));
-	json_decref(ok("POST", "/api/2.0/mlflow/registered-models/set-tag", "{\"name\": \"t\", \"key\": \"k\", \"value\": \"2\"}"));
+	json_decref(ok("POST", "/api/2.0/mlflow/registered-models/set-tag",
+		       "{\"name\": \"t\", \"key\": \"k\", \"value\": \"1\"}"));
+	json_decref(ok("POST", "/api/2.0/mlflow/registered-models/set-tag",
+		       "{\"name\": \"t\", \"key\": \"k\", \"value\": \"2\"}"));
 	json_decref(ok("POST", "/api/2.0/mlflow/registered-models/set-tag", "{\"name\": \"t\", \"key\": \"e\"}"));
 	json_t *j = ok("GET", "/api/2.0/mlflow/registered-models/get?name=t", NULL);
 	json_t *tags = json_object_get(json_object_get(j, "registered_model"), "tags");
@@ -493,7 +503,8 @@ START_TEST(tags_on_models_and_versions)
 	ck_assert_str_eq(str(json_array_get(tags, 1), "value"), "2");
 	json_decref(j);
 	json_decref(ok("DELETE", "/api/2.0/mlflow/registered-models/delete-tag", "{\"name\": \"t\", \"key\": \"k\"}"));
-	json_decref(ok("DELETE", "/api/2.0/mlflow/registered-models/delete-tag", "{\"name\": \"t\", \"key\": \"nope\"}"));
+	json_decref(
+		ok("DELETE", "/api/2.0/mlflow/registered-models/delete-tag", "{\"name\": \"t\", \"key\": \"nope\"}"));
 	j = ok("GET", "/api/2.0/mlflow/registered-models/get?name=t", NULL);
 	ck_assert_int_eq(json_array_size(json_object_get(json_object_get(j, "registered_model"), "tags")), 1);
 	json_decref(j);
@@ -513,18 +524,21 @@ START_TEST(tags_on_models_and_versions)
 	j = ok("PATCH", "/api/2.0/mlflow/registered-models/update", "{\"name\": \"t\", \"description\": \"about t\"}");
 	ck_assert_str_eq(str(json_object_get(j, "registered_model"), "description"), "about t");
 	json_decref(j);
-	j = ok("PATCH", "/api/2.0/mlflow/model-versions/update", "{\"name\": \"t\", \"version\": \"1\", \"description\": \"v1\"}");
+	j = ok("PATCH", "/api/2.0/mlflow/model-versions/update",
+	       "{\"name\": \"t\", \"version\": \"1\", \"description\": \"v1\"}");
 	ck_assert_str_eq(str(json_object_get(j, "model_version"), "description"), "v1");
 	json_decref(j);
 
-	fails("POST", "/api/2.0/mlflow/registered-models/set-tag", "{\"name\": \"t\", \"key\": \"a$b\", \"value\": \"1\"}", 400,
-	      "INVALID_PARAMETER_VALUE", "Invalid tag name");
-	fails("POST", "/api/2.0/mlflow/registered-models/set-tag", "{\"name\": \"t\", \"key\": \"../x\", \"value\": \"1\"}", 400,
-	      "INVALID_PARAMETER_VALUE", "Invalid tag name");
+	fails("POST", "/api/2.0/mlflow/registered-models/set-tag",
+	      "{\"name\": \"t\", \"key\": \"a$b\", \"value\": \"1\"}", 400, "INVALID_PARAMETER_VALUE",
+	      "Invalid tag name");
+	fails("POST", "/api/2.0/mlflow/registered-models/set-tag",
+	      "{\"name\": \"t\", \"key\": \"../x\", \"value\": \"1\"}", 400, "INVALID_PARAMETER_VALUE",
+	      "Invalid tag name");
 	fails("POST", "/api/2.0/mlflow/registered-models/set-tag", "{\"name\": \"t\", \"value\": \"1\"}", 400,
 	      "INVALID_PARAMETER_VALUE", "'key'");
-	fails("POST", "/api/2.0/mlflow/registered-models/set-tag", "{\"name\": \"u\", \"key\": \"k\", \"value\": \"1\"}", 404,
-	      "RESOURCE_DOES_NOT_EXIST", "name=u");
+	fails("POST", "/api/2.0/mlflow/registered-models/set-tag",
+	      "{\"name\": \"u\", \"key\": \"k\", \"value\": \"1\"}", 404, "RESOURCE_DOES_NOT_EXIST", "name=u");
 	fails("POST", "/api/2.0/mlflow/model-versions/set-tag",
 	      "{\"name\": \"t\", \"version\": \"5\", \"key\": \"k\", \"value\": \"1\"}", 404, "RESOURCE_DOES_NOT_EXIST",
 	      "version=5");
@@ -539,7 +553,8 @@ START_TEST(rename_and_delete)
 	create_model("taken");
 	create_version("old", SRC, RUN);
 	create_version("old", SRC, RUN);
-	json_t *j = ok("POST", "/api/2.0/mlflow/registered-models/rename", "{\"name\": \"old\", \"new_name\": \"new\"}");
+	json_t *j =
+		ok("POST", "/api/2.0/mlflow/registered-models/rename", "{\"name\": \"old\", \"new_name\": \"new\"}");
 	json_t *rm = json_object_get(j, "registered_model");
 	ck_assert_str_eq(str(rm, "name"), "new");
 	ck_assert_str_eq(str(json_array_get(json_object_get(rm, "latest_versions"), 0), "name"), "new");
@@ -562,9 +577,10 @@ START_TEST(rename_and_delete)
 
 	json_decref(ok("DELETE", "/api/2.0/mlflow/registered-models/delete", "{\"name\": \"new\"}"));
 	fails("GET", "/api/2.0/mlflow/registered-models/get?name=new", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
-	fails("GET", "/api/2.0/mlflow/model-versions/get?name=new&version=1", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
-	fails("DELETE", "/api/2.0/mlflow/registered-models/delete", "{\"name\": \"new\"}", 404, "RESOURCE_DOES_NOT_EXIST",
+	fails("GET", "/api/2.0/mlflow/model-versions/get?name=new&version=1", NULL, 404, "RESOURCE_DOES_NOT_EXIST",
 	      NULL);
+	fails("DELETE", "/api/2.0/mlflow/registered-models/delete", "{\"name\": \"new\"}", 404,
+	      "RESOURCE_DOES_NOT_EXIST", NULL);
 	/* the name is free again and numbering starts over for the new model */
 	create_model("new");
 	ck_assert_int_eq(create_version("new", SRC, RUN), 1);
@@ -588,17 +604,18 @@ START_TEST(bad_input_gets_mlflow_codes)
 	      "RESOURCE_DOES_NOT_EXIST", "name=nope");
 	fails("POST", "/api/2.0/mlflow/model-versions/create", "{\"name\": \"e\"}", 400, "INVALID_PARAMETER_VALUE",
 	      "'source'");
-	fails("POST", "/api/2.0/mlflow/model-versions/create", "{\"name\": \"e\", \"source\": \"/tmp/local/model\"}", 400,
-	      "INVALID_PARAMETER_VALUE", "Invalid model version source");
+	fails("POST", "/api/2.0/mlflow/model-versions/create", "{\"name\": \"e\", \"source\": \"/tmp/local/model\"}",
+	      400, "INVALID_PARAMETER_VALUE", "Invalid model version source");
 	fails("POST", "/api/2.0/mlflow/model-versions/create",
 	      "{\"name\": \"e\", \"source\": \"mlflow-artifacts:/1/%2E%2E/x\"}", 400, "INVALID_PARAMETER_VALUE",
 	      "Invalid model version source");
 	fails("POST", "/api/2.0/mlflow/registered-models/create", "{\"name\": \"\"}", 400, "INVALID_PARAMETER_VALUE",
 	      "'name'");
-	fails("POST", "/api/2.0/mlflow/registered-models/create", "{\"name\": 5}", 400, "INVALID_PARAMETER_VALUE", "name");
+	fails("POST", "/api/2.0/mlflow/registered-models/create", "{\"name\": 5}", 400, "INVALID_PARAMETER_VALUE",
+	      "name");
 	fails("POST", "/api/2.0/mlflow/registered-models/create", "{\"name\": ", 400, "INVALID_PARAMETER_VALUE", NULL);
-	fails("POST", "/api/2.0/mlflow/registered-models/create", "{\"name\": \"x\", \"tags\": [{\"value\": \"v\"}]}", 400,
-	      "INVALID_PARAMETER_VALUE", "key");
+	fails("POST", "/api/2.0/mlflow/registered-models/create", "{\"name\": \"x\", \"tags\": [{\"value\": \"v\"}]}",
+	      400, "INVALID_PARAMETER_VALUE", "key");
 	char url[128];
 	snprintf(url, sizeof url, "%s/api/2.0/mlflow/registered-models/create", d->base_url);
 	struct th_response r = th_http("POST", url, "text/plain", "{\"name\": \"x\"}", 13);
@@ -659,7 +676,8 @@ START_TEST(version_numbers_stay_dense_under_concurrent_creation)
 		ck_assert_int_eq(cr[i].failed, 0);
 		ck_assert_int_eq(cr[i].made, 10);
 	}
-	json_t *j = ok("GET", "/api/2.0/mlflow/model-versions/search?filter=name%3D'c'&order_by=version_number%20ASC", NULL);
+	json_t *j = ok("GET", "/api/2.0/mlflow/model-versions/search?filter=name%3D'c'&order_by=version_number%20ASC",
+		       NULL);
 	json_t *list = json_object_get(j, "model_versions");
 	ck_assert_int_eq(json_array_size(list), 40);
 	for (size_t i = 0; i < 40; i++) {

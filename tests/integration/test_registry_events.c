@@ -60,10 +60,12 @@ static void consumer_open(struct seen *s)
 {
 	char errstr[512];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	ck_assert_int_eq(rd_kafka_conf_set(conf, "bootstrap.servers", th_env("LATHE_TEST_KAFKA"), errstr, sizeof errstr),
-			 RD_KAFKA_CONF_OK);
+	ck_assert_int_eq(
+		rd_kafka_conf_set(conf, "bootstrap.servers", th_env("LATHE_TEST_KAFKA"), errstr, sizeof errstr),
+		RD_KAFKA_CONF_OK);
 	ck_assert_int_eq(rd_kafka_conf_set(conf, "group.id", prefix, errstr, sizeof errstr), RD_KAFKA_CONF_OK);
-	ck_assert_int_eq(rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr), RD_KAFKA_CONF_OK);
+	ck_assert_int_eq(rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr),
+			 RD_KAFKA_CONF_OK);
 	ck_assert_int_eq(rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", errstr, sizeof errstr), RD_KAFKA_CONF_OK);
 	s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
 	ck_assert_msg(s->rk != NULL, "%s", errstr);
@@ -136,9 +138,8 @@ static json_t *events_of(struct seen *s, const char *subject)
 	json_t *out = json_array();
 	size_t i;
 	json_t *ev;
-	json_array_foreach(s->events, i, ev)
-		if (strcmp(json_string_value(json_object_get(ev, "subject")), subject) == 0)
-			json_array_append(out, ev);
+	json_array_foreach(s->events, i, ev) if (strcmp(json_string_value(json_object_get(ev, "subject")), subject) ==
+						 0) json_array_append(out, ev);
 	return out;
 }
 
@@ -155,8 +156,8 @@ static void expect_event(json_t *list, size_t i, const char *type, const char *v
 	json_t *ev = json_array_get(list, i);
 	ck_assert_msg(ev != NULL, "event %zu (%s) missing", i, type);
 	char *dump = json_dumps(ev, JSON_COMPACT);
-	ck_assert_msg(strcmp(json_string_value(json_object_get(ev, "type")), type) == 0, "event %zu: want %s, got %s", i,
-		      type, dump);
+	ck_assert_msg(strcmp(json_string_value(json_object_get(ev, "type")), type) == 0, "event %zu: want %s, got %s",
+		      i, type, dump);
 	ck_assert_str_eq(json_string_value(json_object_get(ev, "specversion")), "1.0");
 	ck_assert_str_eq(json_string_value(json_object_get(ev, "source")), "lathe/model-registry");
 	ck_assert_str_eq(json_string_value(json_object_get(ev, "datacontenttype")), "application/json");
@@ -166,13 +167,13 @@ static void expect_event(json_t *list, size_t i, const char *type, const char *v
 		ck_assert_msg(data_str(ev, "version") && strcmp(data_str(ev, "version"), version) == 0,
 			      "event %zu: want version %s: %s", i, version, dump);
 	if (key)
-		ck_assert_msg(data_str(ev, key) && strcmp(data_str(ev, key), value) == 0, "event %zu: want %s=%s: %s", i,
-			      key, value, dump);
+		ck_assert_msg(data_str(ev, key) && strcmp(data_str(ev, key), value) == 0, "event %zu: want %s=%s: %s",
+			      i, key, value, dump);
 	free(dump);
 }
 
-#define RM "/api/2.0/mlflow/registered-models/"
-#define MV "/api/2.0/mlflow/model-versions/"
+#define RM  "/api/2.0/mlflow/registered-models/"
+#define MV  "/api/2.0/mlflow/model-versions/"
 #define SRC "mlflow-artifacts:/1/0a1b2c3d4e5f60718293a4b5c6d7e8f9/artifacts/model"
 
 START_TEST(each_change_gives_exactly_its_events_in_order)
@@ -182,14 +183,17 @@ START_TEST(each_change_gives_exactly_its_events_in_order)
 	call_ok("POST", MV "create", "{\"name\": \"%s-m\", \"source\": \"" SRC "\", \"run_id\": \"r1\"}", prefix);
 	call_ok("POST", MV "create", "{\"name\": \"%s-m\", \"source\": \"" SRC "\"}", prefix);
 	call_ok("POST", MV "transition-stage",
-		"{\"name\": \"%s-m\", \"version\": \"1\", \"stage\": \"Production\", \"archive_existing_versions\": false}",
+		"{\"name\": \"%s-m\", \"version\": \"1\", \"stage\": \"Production\", \"archive_existing_versions\": "
+		"false}",
 		prefix);
 	call_ok("POST", MV "transition-stage",
-		"{\"name\": \"%s-m\", \"version\": \"2\", \"stage\": \"production\", \"archive_existing_versions\": true}",
+		"{\"name\": \"%s-m\", \"version\": \"2\", \"stage\": \"production\", \"archive_existing_versions\": "
+		"true}",
 		prefix);
 	/* no change, no event */
 	call_ok("POST", MV "transition-stage",
-		"{\"name\": \"%s-m\", \"version\": \"2\", \"stage\": \"Production\", \"archive_existing_versions\": false}",
+		"{\"name\": \"%s-m\", \"version\": \"2\", \"stage\": \"Production\", \"archive_existing_versions\": "
+		"false}",
 		prefix);
 	call_ok("POST", RM "alias", "{\"name\": \"%s-m\", \"alias\": \"champion\", \"version\": \"2\"}", prefix);
 	call_ok("POST", RM "alias", "{\"name\": \"%s-m\", \"alias\": \"champion\", \"version\": \"2\"}", prefix);
@@ -200,8 +204,9 @@ START_TEST(each_change_gives_exactly_its_events_in_order)
 	call_ok("POST", RM "set-tag", "{\"name\": \"%s-m\", \"key\": \"k\", \"value\": \"v\"}", prefix);
 	call_ok("PATCH", MV "update", "{\"name\": \"%s-m\", \"version\": \"1\", \"description\": \"d\"}", prefix);
 	/* a refused change writes nothing */
-	struct th_response r = th_call(d, "POST", MV "transition-stage", "{\"name\": \"x\", \"version\": \"1\", "
-									  "\"stage\": \"Bogus\", \"archive_existing_versions\": false}");
+	struct th_response r = th_call(d, "POST", MV "transition-stage",
+				       "{\"name\": \"x\", \"version\": \"1\", "
+				       "\"stage\": \"Bogus\", \"archive_existing_versions\": false}");
 	ck_assert_int_eq(r.status, 400);
 	th_response_free(&r);
 	call_ok("POST", RM "alias", "{\"name\": \"%s-m\", \"alias\": \"shadow\", \"version\": \"1\"}", prefix);
@@ -274,7 +279,8 @@ START_TEST(a_change_made_while_the_broker_is_down_arrives_later)
 	/* the API answers at once: the event waits in the outbox */
 	call_ok("POST", RM "alias", "{\"name\": \"%s-k\", \"alias\": \"champion\", \"version\": \"1\"}", prefix);
 	call_ok("POST", MV "transition-stage",
-		"{\"name\": \"%s-k\", \"version\": \"1\", \"stage\": \"Staging\", \"archive_existing_versions\": false}",
+		"{\"name\": \"%s-k\", \"version\": \"1\", \"stage\": \"Staging\", \"archive_existing_versions\": "
+		"false}",
 		prefix);
 	sleep(2);
 	th_kafka_ctl("up 1");

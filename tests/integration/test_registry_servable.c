@@ -29,9 +29,9 @@ static const char *tag_value(json_t *mv, const char *key)
 {
 	size_t i;
 	json_t *t;
-	json_array_foreach(json_object_get(mv, "tags"), i, t)
-		if (strcmp(json_string_value(json_object_get(t, "key")), key) == 0)
-			return json_string_value(json_object_get(t, "value"));
+	json_array_foreach(json_object_get(mv, "tags"), i,
+			   t) if (strcmp(json_string_value(json_object_get(t, "key")), key) ==
+				  0) return json_string_value(json_object_get(t, "value"));
 	return NULL;
 }
 
@@ -71,8 +71,9 @@ START_TEST(versions_record_whether_their_source_is_a_lathe_package)
 
 	long st = put_artifact(tracker, ART "/model/model.json", model_json, strlen(model_json));
 	if (st == 404 || st == 501) {
-		fprintf(stderr, "WAITING: the experiment tracker answers %ld to PUT mlflow-artifacts/artifacts: its "
-				"artifact routes are not built yet; checking the not-servable path only\n",
+		fprintf(stderr,
+			"WAITING: the experiment tracker answers %ld to PUT mlflow-artifacts/artifacts: its "
+			"artifact routes are not built yet; checking the not-servable path only\n",
 			st);
 		mv = register_version(reg, "mlflow-artifacts:/" ART "/model");
 		ck_assert_str_eq(json_string_value(json_object_get(mv, "version")), "1");
@@ -104,7 +105,8 @@ START_TEST(versions_record_whether_their_source_is_a_lathe_package)
 
 	mv = register_version(reg, "mlflow-artifacts:/" ART "/nothing-here");
 	ck_assert_str_eq(tag_value(mv, "lathe.servable"), "false");
-	ck_assert_ptr_nonnull(strstr(tag_value(mv, "lathe.servable_reason"), "model.json and weights.safetensors missing"));
+	ck_assert_ptr_nonnull(
+		strstr(tag_value(mv, "lathe.servable_reason"), "model.json and weights.safetensors missing"));
 	json_decref(mv);
 out:
 	/* a source the tracker does not serve is registered all the same */

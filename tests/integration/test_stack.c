@@ -22,8 +22,8 @@ static const unsigned base_ports[] = {5000, 5001, 5002, 5003, 5004, 8080};
 static bool port_free(unsigned port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				.sin_port = htons((uint16_t)port)};
+	struct sockaddr_in a = {
+		.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = htons((uint16_t)port)};
 	bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
 	if (fd >= 0)
 		close(fd);
@@ -133,7 +133,7 @@ START_TEST(make_run_stack_comes_up_and_stops_cleanly)
 	snprintf(cmd, sizeof cmd, "test -f %s/pg/PG_VERSION", var);
 	ck_assert_int_eq(system(cmd), 0);
 	static const char *const services[] = {"experiment-tracker", "model-registry", "data-registry",
-					       "drift-monitor", "trainer", "inference-api"};
+					       "drift-monitor",      "trainer",        "inference-api"};
 	for (size_t i = 0; i < sizeof services / sizeof services[0]; i++) {
 		char log[700];
 		snprintf(log, sizeof log, "%s/logs/%s.log", var, services[i]);

@@ -485,9 +485,20 @@ START_TEST(path_escapes_are_400)
 	struct run run;
 	start_run(d, &run);
 	static const char *const bad_paths[] = {
-		"../x.txt", "a/../../x.txt", "a/%2e%2e/%2e%2e/x.txt", "%2E%2E/x.txt", "%252e%252e/x.txt",
-		"a%2f..%2fx.txt", "a%2Fb.txt", "a%5cb.txt", "a\\b.txt", "a%00b.txt", "a%0ab.txt", "a%23b",
-		"%2fetc/passwd", "file:%2f%2f%2fetc%2fpasswd",
+		"../x.txt",
+		"a/../../x.txt",
+		"a/%2e%2e/%2e%2e/x.txt",
+		"%2E%2E/x.txt",
+		"%252e%252e/x.txt",
+		"a%2f..%2fx.txt",
+		"a%2Fb.txt",
+		"a%5cb.txt",
+		"a\\b.txt",
+		"a%00b.txt",
+		"a%0ab.txt",
+		"a%23b",
+		"%2fetc/passwd",
+		"file:%2f%2f%2fetc%2fpasswd",
 	};
 	char path[512];
 	for (size_t i = 0; i < sizeof bad_paths / sizeof bad_paths[0]; i++) {
@@ -496,7 +507,8 @@ START_TEST(path_escapes_are_400)
 			snprintf(path, sizeof path, ART "/%s/%s", run.root, bad_paths[i]);
 			struct resp r = call(d, methods[m], path, m == 0 ? "text/plain" : NULL, m == 0 ? "evil" : NULL,
 					     m == 0 ? 4 : 0);
-			ck_assert_msg(r.status == 400, "%s %s: %ld %s", methods[m], bad_paths[i], r.status, r.body.data);
+			ck_assert_msg(r.status == 400, "%s %s: %ld %s", methods[m], bad_paths[i], r.status,
+				      r.body.data);
 			expect_error(&r, 400, "INVALID_PARAMETER_VALUE", "Invalid path");
 			resp_free(&r);
 		}
@@ -569,9 +581,10 @@ START_TEST(aborted_upload_leaves_nothing)
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
 	char head[512];
-	int n = snprintf(head, sizeof head, "PUT " ART "/%s/partial.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-			 "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", run.root,
-			 10 * 1024 * 1024);
+	int n = snprintf(head, sizeof head,
+			 "PUT " ART "/%s/partial.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+			 "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n",
+			 run.root, 10 * 1024 * 1024);
 	ck_assert_int_eq(write(fd, head, (size_t)n), n);
 	size_t chunk = 64 * 1024;
 	char *zeros = calloc(1, chunk);

@@ -43,9 +43,7 @@ static const char *kv_find(json_t *arr, const char *key)
 {
 	size_t i;
 	json_t *it;
-	json_array_foreach (arr, i, it)
-		if (strcmp(str_at(it, "key"), key) == 0)
-			return str_at(it, "value");
+	json_array_foreach(arr, i, it) if (strcmp(str_at(it, "key"), key) == 0) return str_at(it, "value");
 	return NULL;
 }
 
@@ -53,9 +51,7 @@ static json_t *kv_obj(json_t *arr, const char *key)
 {
 	size_t i;
 	json_t *it;
-	json_array_foreach (arr, i, it)
-		if (strcmp(str_at(it, "key"), key) == 0)
-			return it;
+	json_array_foreach(arr, i, it) if (strcmp(str_at(it, "key"), key) == 0) return it;
 	return NULL;
 }
 
@@ -156,7 +152,8 @@ START_TEST(experiment_life)
 	ck_assert_str_eq(str_at(at(j, "experiment"), "artifact_location"), "mlflow-artifacts:/0");
 	json_decref(j);
 	j = ok(d, "POST", API "experiments/create",
-	       "{\"name\":\"exp-b\",\"artifact_location\":\"s3://bucket/x\",\"tags\":[{\"key\":\"team\",\"value\":\"ml\"}]}");
+	       "{\"name\":\"exp-b\",\"artifact_location\":\"s3://bucket/"
+	       "x\",\"tags\":[{\"key\":\"team\",\"value\":\"ml\"}]}");
 	ck_assert_str_eq(str_at(j, "experiment_id"), "2");
 	json_decref(j);
 	j = ok(d, "GET", API "experiments/get-by-name?experiment_name=exp-b", NULL);
@@ -233,9 +230,10 @@ END_TEST
 START_TEST(run_params_metrics_history)
 {
 	struct th_daemon *d = th_daemon_start("experiment-tracker", NULL, NULL);
-	json_t *j = ok(d, "POST", API "runs/create",
-		       "{\"experiment_id\":\"0\",\"user_id\":\"alice\",\"run_name\":\"r1\",\"start_time\":1700000000000,"
-		       "\"tags\":[{\"key\":\"a\",\"value\":\"b\"},{\"key\":\"mlflow.user\",\"value\":\"alice\"}]}");
+	json_t *j =
+		ok(d, "POST", API "runs/create",
+		   "{\"experiment_id\":\"0\",\"user_id\":\"alice\",\"run_name\":\"r1\",\"start_time\":1700000000000,"
+		   "\"tags\":[{\"key\":\"a\",\"value\":\"b\"},{\"key\":\"mlflow.user\",\"value\":\"alice\"}]}");
 	json_t *run = at(j, "run"), *info = at(run, "info");
 	const char *id = str_at(info, "run_id");
 	ck_assert_int_eq(strlen(id), 32);
@@ -280,7 +278,8 @@ START_TEST(run_params_metrics_history)
 	/* 100 steps of one metric, as mlflow.log_metric sends them */
 	for (int step = 0; step < 100; step++) {
 		body = fmt("{\"run_uuid\":\"%s\",\"run_id\":\"%s\",\"key\":\"acc\",\"value\":%g,\"timestamp\":%lld,"
-			   "\"step\":%d}", rid, rid, step / 100.0, 1700000000000LL + step, step);
+			   "\"step\":%d}",
+			   rid, rid, step / 100.0, 1700000000000LL + step, step);
 		json_t *r = ok(d, "POST", API "runs/log-metric", body);
 		ck_assert_int_eq(json_object_size(r), 0);
 		json_decref(r);
@@ -294,7 +293,8 @@ START_TEST(run_params_metrics_history)
 	body = fmt("{\"run_id\":\"%s\",\"key\":\"n\",\"value\":\"NaN\",\"timestamp\":1700000000001}", rid);
 	json_decref(ok(d, "POST", API "runs/log-metric", body));
 	free(body);
-	body = fmt("{\"run_id\":\"%s\",\"key\":\"inf\",\"value\":\"Infinity\",\"timestamp\":1700000000001,\"step\":1}", rid);
+	body = fmt("{\"run_id\":\"%s\",\"key\":\"inf\",\"value\":\"Infinity\",\"timestamp\":1700000000001,\"step\":1}",
+		   rid);
 	json_decref(ok(d, "POST", API "runs/log-metric", body));
 	free(body);
 
@@ -355,7 +355,8 @@ START_TEST(run_params_metrics_history)
 		j = ok(d, "GET", path, NULL);
 		free(path);
 		size_t got = json_array_size(at(j, "metrics"));
-		ck_assert_int_eq(int_at(json_array_get(at(j, "metrics"), 0), "step"), total < 100 ? (json_int_t)total : 3);
+		ck_assert_int_eq(int_at(json_array_get(at(j, "metrics"), 0), "step"),
+				 total < 100 ? (json_int_t)total : 3);
 		total += got;
 		json_t *t = json_object_get(j, "next_page_token");
 		if (!t) {
@@ -370,7 +371,8 @@ START_TEST(run_params_metrics_history)
 	ck_assert_int_eq(total, 101);
 
 	/* end_run */
-	body = fmt("{\"run_uuid\":\"%s\",\"run_id\":\"%s\",\"status\":\"FINISHED\",\"end_time\":1700000009999}", rid, rid);
+	body = fmt("{\"run_uuid\":\"%s\",\"run_id\":\"%s\",\"status\":\"FINISHED\",\"end_time\":1700000009999}", rid,
+		   rid);
 	j = ok(d, "POST", API "runs/update", body);
 	free(body);
 	info = at(j, "run_info");
@@ -422,9 +424,10 @@ static char *batch_body(const char *run_id, int n_metrics, const char *metric_ke
 	char *b = malloc(cap);
 	size_t len = (size_t)snprintf(b, cap, "{\"run_id\":\"%s\",\"metrics\":[", run_id);
 	for (int i = 0; i < n_metrics; i++)
-		len += (size_t)snprintf(b + len, cap - len, "%s{\"key\":\"%s\",\"value\":%d.5,\"timestamp\":%d,\"step\":%d}",
-					i ? "," : "", i == n_metrics - 1 && metric_key_at_end ? metric_key_at_end : "loss",
-					i, 1000 + i, i);
+		len += (size_t)snprintf(b + len, cap - len,
+					"%s{\"key\":\"%s\",\"value\":%d.5,\"timestamp\":%d,\"step\":%d}", i ? "," : "",
+					i == n_metrics - 1 && metric_key_at_end ? metric_key_at_end : "loss", i,
+					1000 + i, i);
 	snprintf(b + len, cap - len, "]%s%s}", params ? "," : "", params ? params : "");
 	return b;
 }
@@ -440,12 +443,14 @@ START_TEST(log_batch_1000_all_or_nothing)
 	json_decref(j);
 	free(body);
 	/* params, tags and points already logged (identical points are deduplicated) */
-	body = batch_body(rid, 10, NULL, "\"params\":[{\"key\":\"p\",\"value\":\"1\"}],"
-					 "\"tags\":[{\"key\":\"t\",\"value\":\"x\"}]");
+	body = batch_body(rid, 10, NULL,
+			  "\"params\":[{\"key\":\"p\",\"value\":\"1\"}],"
+			  "\"tags\":[{\"key\":\"t\",\"value\":\"x\"}]");
 	json_decref(ok(d, "POST", API "runs/log-batch", body));
 	free(body);
-	body = batch_body(rid, 999, NULL, "\"params\":[{\"key\":\"p2\",\"value\":\"1\"}],"
-					  "\"tags\":[{\"key\":\"t2\",\"value\":\"x\"}]");
+	body = batch_body(rid, 999, NULL,
+			  "\"params\":[{\"key\":\"p2\",\"value\":\"1\"}],"
+			  "\"tags\":[{\"key\":\"t2\",\"value\":\"x\"}]");
 	err(d, "POST", API "runs/log-batch", body, 400, "INVALID_PARAMETER_VALUE", "at most 1000 total");
 	free(body);
 	ck_assert_int_eq(history_len(d, rid, "loss"), 1000);
@@ -467,11 +472,13 @@ START_TEST(log_batch_1000_all_or_nothing)
 	body = batch_body(rid, 10, NULL, "\"params\":[{\"key\":\"p\",\"value\":\"2\"}]");
 	err(d, "POST", API "runs/log-batch", body, 400, "INVALID_PARAMETER_VALUE", "Changing param values");
 	free(body);
-	body = batch_body(rid, 10, NULL, "\"params\":[{\"key\":\"q\",\"value\":\"1\"},{\"key\":\"q\",\"value\":\"1\"}]");
+	body = batch_body(rid, 10, NULL,
+			  "\"params\":[{\"key\":\"q\",\"value\":\"1\"},{\"key\":\"q\",\"value\":\"1\"}]");
 	err(d, "POST", API "runs/log-batch", body, 400, "INVALID_PARAMETER_VALUE", "Duplicate parameter keys");
 	free(body);
 	body = fmt("{\"run_id\":\"%s\",\"metrics\":[{\"key\":\"loss\",\"value\":1,\"timestamp\":1},"
-		   "{\"key\":\"loss\",\"value\":\"notanumber\",\"timestamp\":2}]}", rid);
+		   "{\"key\":\"loss\",\"value\":\"notanumber\",\"timestamp\":2}]}",
+		   rid);
 	err(d, "POST", API "runs/log-batch", body, 400, "INVALID_PARAMETER_VALUE", "notanumber");
 	free(body);
 	body = fmt("{\"run_id\":\"%s\",\"metrics\":[{\"key\":\"loss\",\"value\":1}]}", rid);
@@ -497,7 +504,8 @@ START_TEST(log_batch_1000_all_or_nothing)
 	memset(big, 'x', 7000);
 	big[7000] = '\0';
 	body = fmt("{\"run_id\":\"%s\",\"params\":[{\"key\":\"long\",\"value\":\"%s\"}],"
-		   "\"tags\":[{\"key\":\"longtag\",\"value\":\"%s\"}]}", rid, big, big);
+		   "\"tags\":[{\"key\":\"longtag\",\"value\":\"%s\"}]}",
+		   rid, big, big);
 	json_decref(ok(d, "POST", API "runs/log-batch", body));
 	free(body);
 	r = get_run(d, rid);
@@ -558,10 +566,12 @@ START_TEST(tags_nested_runs_and_inputs)
 	json_decref(r);
 
 	/* log_inputs */
-	body = fmt("{\"run_id\":\"%s\",\"datasets\":[{\"tags\":[{\"key\":\"mlflow.data.context\",\"value\":\"training\"}],"
-		   "\"dataset\":{\"name\":\"mnist\",\"digest\":\"abc123\",\"source_type\":\"local\","
-		   "\"source\":\"{\\\"uri\\\": \\\"/data\\\"}\",\"schema\":\"{}\",\"profile\":\"{\\\"rows\\\": 10}\"}},"
-		   "{\"dataset\":{\"name\":\"eval\",\"digest\":\"d2\",\"source_type\":\"http\",\"source\":\"s\"}}]}", child);
+	body = fmt(
+		"{\"run_id\":\"%s\",\"datasets\":[{\"tags\":[{\"key\":\"mlflow.data.context\",\"value\":\"training\"}],"
+		"\"dataset\":{\"name\":\"mnist\",\"digest\":\"abc123\",\"source_type\":\"local\","
+		"\"source\":\"{\\\"uri\\\": \\\"/data\\\"}\",\"schema\":\"{}\",\"profile\":\"{\\\"rows\\\": 10}\"}},"
+		"{\"dataset\":{\"name\":\"eval\",\"digest\":\"d2\",\"source_type\":\"http\",\"source\":\"s\"}}]}",
+		child);
 	json_decref(ok(d, "POST", API "runs/log-inputs", body));
 	json_decref(ok(d, "POST", API "runs/log-inputs", body)); /* again: no duplicates */
 	free(body);
@@ -584,15 +594,18 @@ START_TEST(tags_nested_runs_and_inputs)
 	json_decref(r);
 	/* the parent's inputs are untouched; the same dataset reused by it */
 	body = fmt("{\"run_id\":\"%s\",\"datasets\":[{\"dataset\":{\"name\":\"mnist\",\"digest\":\"abc123\","
-		   "\"source_type\":\"other\",\"source\":\"other\"}}]}", parent);
+		   "\"source_type\":\"other\",\"source\":\"other\"}}]}",
+		   parent);
 	json_decref(ok(d, "POST", API "runs/log-inputs", body));
 	free(body);
 	r = get_run(d, parent);
 	ds = at(json_array_get(at(at(r, "inputs"), "dataset_inputs"), 0), "dataset");
 	ck_assert_str_eq(str_at(ds, "source_type"), "local"); /* kept as first logged */
 	json_decref(r);
-	body = fmt("{\"run_id\":\"%s\",\"datasets\":[{\"dataset\":{\"name\":\"x\",\"digest\":\"0123456789012345678901234567890123456789\","
-		   "\"source_type\":\"s\",\"source\":\"s\"}}]}", parent);
+	body = fmt("{\"run_id\":\"%s\",\"datasets\":[{\"dataset\":{\"name\":\"x\",\"digest\":"
+		   "\"0123456789012345678901234567890123456789\","
+		   "\"source_type\":\"s\",\"source\":\"s\"}}]}",
+		   parent);
 	err(d, "POST", API "runs/log-inputs", body, 400, "INVALID_PARAMETER_VALUE", "digest");
 	free(body);
 	body = fmt("{\"run_id\":\"%s\",\"datasets\":[{\"dataset\":{\"name\":\"x\",\"digest\":\"d\"}}]}", parent);
@@ -637,7 +650,8 @@ START_TEST(run_delete_restore)
 	json_decref(j);
 
 	/* unknown runs */
-	const char *ghost = "{\"run_id\":\"0123456789abcdef0123456789abcdef\",\"key\":\"k\",\"value\":1,\"timestamp\":1}";
+	const char *ghost =
+		"{\"run_id\":\"0123456789abcdef0123456789abcdef\",\"key\":\"k\",\"value\":1,\"timestamp\":1}";
 	err(d, "GET", API "runs/get?run_id=0123456789abcdef0123456789abcdef", NULL, 404, "RESOURCE_DOES_NOT_EXIST",
 	    "0123456789abcdef0123456789abcdef");
 	err(d, "POST", API "runs/log-metric", ghost, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
@@ -669,7 +683,8 @@ START_TEST(bad_input_and_service_routes)
 	ck_assert_int_eq(r.status, 200);
 	th_response_free(&r);
 	err(d, "POST", API "runs/log-metric", "{not json", 400, "INVALID_PARAMETER_VALUE", NULL);
-	err(d, "POST", API "runs/log-metric", "", 400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter");
+	err(d, "POST", API "runs/log-metric", "", 400, "INVALID_PARAMETER_VALUE",
+	    "Missing value for required parameter");
 	char *b = fmt("{\"run_id\":\"%s\",\"value\":1,\"timestamp\":1}", rid);
 	err(d, "POST", API "runs/log-metric", b, 400, "INVALID_PARAMETER_VALUE", "'key'");
 	free(b);
@@ -717,8 +732,10 @@ START_TEST(history_of_100k_points)
 		size_t len = (size_t)snprintf(body, cap, "{\"run_id\":\"%s\",\"metrics\":[", rid);
 		for (int i = 0; i < 1000; i++) {
 			int step = b * 1000 + i;
-			len += (size_t)snprintf(body + len, cap - len, "%s{\"key\":\"big\",\"value\":%d,\"timestamp\":%d,"
-						"\"step\":%d}", i ? "," : "", step, step, step);
+			len += (size_t)snprintf(body + len, cap - len,
+						"%s{\"key\":\"big\",\"value\":%d,\"timestamp\":%d,"
+						"\"step\":%d}",
+						i ? "," : "", step, step, step);
 		}
 		snprintf(body + len, cap - len, "]}");
 		json_decref(ok(d, "POST", API "runs/log-batch", body));

@@ -59,10 +59,10 @@ struct run {
 static char *create_run(struct th_daemon *d, const char *exp, const char *name, long long start)
 {
 	json_t *j = call_ok(d, "POST", API "runs/create",
-	                    json_pack("{s:s,s:s,s:s,s:I}", "experiment_id", exp, "run_name", name, "user_id", "tester",
-	                              "start_time", start));
-	char *id =
-	    strdup(json_string_value(json_object_get(json_object_get(json_object_get(j, "run"), "info"), "run_id")));
+			    json_pack("{s:s,s:s,s:s,s:I}", "experiment_id", exp, "run_name", name, "user_id", "tester",
+				      "start_time", start));
+	char *id = strdup(
+		json_string_value(json_object_get(json_object_get(json_object_get(j, "run"), "info"), "run_id")));
 	json_decref(j);
 	return id;
 }
@@ -71,20 +71,20 @@ static char *create_run(struct th_daemon *d, const char *exp, const char *name, 
 static void log_metric(struct th_daemon *d, const char *run, const char *key, json_t *value)
 {
 	json_decref(call_ok(d, "POST", API "runs/log-metric",
-	                    json_pack("{s:s,s:s,s:o,s:I,s:I}", "run_id", run, "key", key, "value", value, "timestamp",
-	                              (json_int_t)1700000000000, "step", (json_int_t)0)));
+			    json_pack("{s:s,s:s,s:o,s:I,s:I}", "run_id", run, "key", key, "value", value, "timestamp",
+				      (json_int_t)1700000000000, "step", (json_int_t)0)));
 }
 
 static void log_param(struct th_daemon *d, const char *run, const char *key, const char *value)
 {
 	json_decref(call_ok(d, "POST", API "runs/log-parameter",
-	                    json_pack("{s:s,s:s,s:s}", "run_id", run, "key", key, "value", value)));
+			    json_pack("{s:s,s:s,s:s}", "run_id", run, "key", key, "value", value)));
 }
 
 static void set_tag(struct th_daemon *d, const char *run, const char *key, const char *value)
 {
 	json_decref(call_ok(d, "POST", API "runs/set-tag",
-	                    json_pack("{s:s,s:s,s:s}", "run_id", run, "key", key, "value", value)));
+			    json_pack("{s:s,s:s,s:s}", "run_id", run, "key", key, "value", value)));
 }
 
 /* Checks that resp holds exactly the runs named (in order); names NULL-terminated.
@@ -101,15 +101,15 @@ static void runs_are(json_t *resp, const char *const *names)
 	}
 	ck_assert_msg(json_array_size(runs) == n, "expected %zu runs, got %zu", n, json_array_size(runs));
 	for (size_t i = 0; i < n; i++) {
-		const char *got =
-		    json_string_value(json_object_get(json_object_get(json_array_get(runs, i), "info"), "run_name"));
+		const char *got = json_string_value(
+			json_object_get(json_object_get(json_array_get(runs, i), "info"), "run_name"));
 		ck_assert_msg(got && strcmp(got, names[i]) == 0, "run %zu: got %s, want %s", i, got ? got : "(none)",
-		              names[i]);
+			      names[i]);
 	}
 }
 
 static json_t *search(struct th_daemon *d, const char *exp, const char *filter, const char *order, long max,
-                      const char *token)
+		      const char *token)
 {
 	json_t *body = json_pack("{s:[s]}", "experiment_ids", exp);
 	if (filter)
@@ -125,7 +125,7 @@ static json_t *search(struct th_daemon *d, const char *exp, const char *filter, 
 
 /* search and check the names, with no page token */
 static void expect(struct th_daemon *d, const char *exp, const char *filter, const char *order,
-                   const char *const *names)
+		   const char *const *names)
 {
 	json_t *j = search(d, exp, filter, order, 0, NULL);
 	runs_are(j, names);
@@ -167,9 +167,9 @@ static void make_world(struct world *w)
 		if (team[i])
 			set_tag(w->d, w->run_ids[i], "team", team[i]);
 	}
-	json_decref(call_ok(
-	    w->d, "POST", API "runs/update",
-	    json_pack("{s:s,s:s,s:I}", "run_id", w->run_ids[6], "status", "FINISHED", "end_time", (json_int_t)2000)));
+	json_decref(call_ok(w->d, "POST", API "runs/update",
+			    json_pack("{s:s,s:s,s:I}", "run_id", w->run_ids[6], "status", "FINISHED", "end_time",
+				      (json_int_t)2000)));
 }
 
 static void free_world(struct world *w)
@@ -233,13 +233,13 @@ START_TEST(runs_search_default_order_and_run_fields)
 	ck_assert_int_eq(json_integer_value(json_object_get(info, "end_time")), 2000);
 	/* NaN travels as the string "NaN" */
 	m = json_array_get(
-	    json_object_get(json_object_get(json_array_get(json_object_get(j, "runs"), 2), "data"), "metrics"), 0);
+		json_object_get(json_object_get(json_array_get(json_object_get(j, "runs"), 2), "data"), "metrics"), 0);
 	ck_assert_str_eq(json_string_value(json_object_get(m, "value")), "NaN");
 	json_decref(j);
 
 	/* the /ajax-api twin answers the same */
 	j = call_ok(w.d, "POST", "/ajax-api/2.0/mlflow/runs/search",
-	            json_pack("{s:[s],s:s}", "experiment_ids", w.exp, "filter", "run_name = 'r2'"));
+		    json_pack("{s:[s],s:s}", "experiment_ids", w.exp, "filter", "run_name = 'r2'"));
 	runs_are(j, NAMES("r2"));
 	json_decref(j);
 	free_world(&w);
@@ -335,16 +335,16 @@ START_TEST(runs_search_orders_and_pages)
 	json_decref(call_ok(d, "POST", API "runs/delete", json_pack("{s:s}", "run_id", w.run_ids[0])));
 	expect(d, e, "metrics.acc < 0.2", NULL, NONE);
 	json_t *j = call_ok(d, "POST", API "runs/search",
-	                    json_pack("{s:[s],s:s}", "experiment_ids", e, "run_view_type", "DELETED_ONLY"));
+			    json_pack("{s:[s],s:s}", "experiment_ids", e, "run_view_type", "DELETED_ONLY"));
 	runs_are(j, NAMES("r0"));
 	ck_assert_str_eq(
-	    json_string_value(json_object_get(json_object_get(json_array_get(json_object_get(j, "runs"), 0), "info"),
-	                                      "lifecycle_stage")),
-	    "deleted");
+		json_string_value(json_object_get(
+			json_object_get(json_array_get(json_object_get(j, "runs"), 0), "info"), "lifecycle_stage")),
+		"deleted");
 	json_decref(j);
 	j = call_ok(
-	    d, "POST", API "runs/search",
-	    json_pack("{s:[s],s:i,s:s}", "experiment_ids", e, "run_view_type", 3, "filter", "metrics.acc < 0.6"));
+		d, "POST", API "runs/search",
+		json_pack("{s:[s],s:i,s:s}", "experiment_ids", e, "run_view_type", 3, "filter", "metrics.acc < 0.6"));
 	runs_are(j, NAMES("r5", "r1", "r0"));
 	json_decref(j);
 	free_world(&w);
@@ -356,27 +356,27 @@ START_TEST(runs_search_refuses_malformed_requests)
 	struct th_daemon *d = th_daemon_start("experiment-tracker", NULL, NULL);
 	const char *p = API "runs/search";
 	call_400(d, p, json_pack("{s:[s],s:s}", "experiment_ids", "0", "filter", "metrics.a > 1 OR metrics.b < 2"),
-	         "Invalid clause(s) in filter string: 'OR'");
+		 "Invalid clause(s) in filter string: 'OR'");
 	call_400(d, p, json_pack("{s:[s],s:s}", "experiment_ids", "0", "filter", "metrics.a > 'x'"),
-	         "Expected numeric value type for metric. Found 'x'");
+		 "Expected numeric value type for metric. Found 'x'");
 	call_400(d, p, json_pack("{s:[s],s:s}", "experiment_ids", "0", "filter", "params.a > '1'"),
-	         "Invalid comparator '>' not one of");
+		 "Invalid comparator '>' not one of");
 	call_400(d, p, json_pack("{s:[s],s:s}", "experiment_ids", "0", "filter", "params.a = 1"),
-	         "Expected a quoted string value for parameter");
+		 "Expected a quoted string value for parameter");
 	call_400(d, p, json_pack("{s:[s],s:s}", "experiment_ids", "0", "filter", "foo.a = '1'"),
-	         "Invalid entity type 'foo'");
+		 "Invalid entity type 'foo'");
 	call_400(d, p, json_pack("{s:[s],s:s}", "experiment_ids", "0", "filter", "status IN ('a')"),
-	         "Only the 'run_id' attribute supports comparison with a list");
+		 "Only the 'run_id' attribute supports comparison with a list");
 	call_400(d, p, json_pack("{s:[s],s:s}", "experiment_ids", "0", "filter", "metrics.a > 1e999"),
-	         "Invalid search value"); /* PostgreSQL: out of range for double precision */
+		 "Invalid search value"); /* PostgreSQL: out of range for double precision */
 	call_400(d, p, json_pack("{s:[s],s:i}", "experiment_ids", "0", "max_results", 50001),
-	         "It must be at most 50000, but got value 50001");
+		 "It must be at most 50000, but got value 50001");
 	call_400(d, p, json_pack("{s:[s],s:s}", "experiment_ids", "0", "page_token", "!!not-a-token"),
-	         "Invalid page token");
+		 "Invalid page token");
 	call_400(d, p, json_pack("{s:[s],s:[s,s]}", "experiment_ids", "0", "order_by", "metrics.a", "metric.a DESC"),
-	         "`order_by` contains duplicate fields");
+		 "`order_by` contains duplicate fields");
 	call_400(d, p, json_pack("{s:[s],s:[s]}", "experiment_ids", "0", "order_by", "metrics.a SIDEWAYS"),
-	         "Invalid ordering key in order_by clause 'metrics.a SIDEWAYS'.");
+		 "Invalid ordering key in order_by clause 'metrics.a SIDEWAYS'.");
 	call_400(d, p, json_pack("{s:[s],s:s}", "experiment_ids", "0", "run_view_type", "SOMETIMES"), "run_view_type");
 	call_400(d, p, json_pack("{s:s}", "experiment_ids", "0"), "experiment_ids");
 	th_daemon_stop(d);
@@ -393,7 +393,7 @@ START_TEST(experiments_search_filters_orders_pages_and_views)
 	char *o = create_experiment(d, "other", NULL, NULL);
 
 	json_t *j = call_ok(d, "POST", API "experiments/search",
-	                    json_pack("{s:s,s:[s]}", "filter", "name LIKE 'exp-%'", "order_by", "name DESC"));
+			    json_pack("{s:s,s:[s]}", "filter", "name LIKE 'exp-%'", "order_by", "name DESC"));
 	json_t *exps = json_object_get(j, "experiments");
 	ck_assert_uint_eq(json_array_size(exps), 2);
 	json_t *eb = json_array_get(exps, 0);
@@ -405,7 +405,7 @@ START_TEST(experiments_search_filters_orders_pages_and_views)
 	ck_assert_str_eq(json_string_value(json_object_get(eb, "lifecycle_stage")), "active");
 	ck_assert(json_integer_value(json_object_get(eb, "creation_time")) > 1600000000000);
 	ck_assert(json_integer_value(json_object_get(eb, "last_update_time")) >=
-	          json_integer_value(json_object_get(eb, "creation_time")));
+		  json_integer_value(json_object_get(eb, "creation_time")));
 	json_t *tag = json_array_get(json_object_get(eb, "tags"), 0);
 	ck_assert_str_eq(json_string_value(json_object_get(tag, "key")), "team");
 	ck_assert_str_eq(json_string_value(json_object_get(tag, "value")), "y");
@@ -415,9 +415,9 @@ START_TEST(experiments_search_filters_orders_pages_and_views)
 
 	j = call_ok(d, "POST", API "experiments/search", json_pack("{s:s}", "filter", "tags.team = 'x'"));
 	ck_assert_uint_eq(json_array_size(json_object_get(j, "experiments")), 1);
-	ck_assert_str_eq(
-	    json_string_value(json_object_get(json_array_get(json_object_get(j, "experiments"), 0), "experiment_id")),
-	    a);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "experiments"), 0),
+							   "experiment_id")),
+			 a);
 	json_decref(j);
 
 	/* GET with query parameters; no tags key when an experiment has none */
@@ -429,16 +429,16 @@ START_TEST(experiments_search_filters_orders_pages_and_views)
 
 	/* pages of 2 over Default, exp-a, exp-b, other: a token only when more exist */
 	j = call_ok(d, "POST", API "experiments/search",
-	            json_pack("{s:i,s:[s]}", "max_results", 2, "order_by", "experiment_id ASC"));
+		    json_pack("{s:i,s:[s]}", "max_results", 2, "order_by", "experiment_id ASC"));
 	exps = json_object_get(j, "experiments");
 	ck_assert_uint_eq(json_array_size(exps), 2);
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(exps, 0), "name")), "Default");
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(exps, 1), "name")), "exp-a");
 	const char *tok = json_string_value(json_object_get(j, "next_page_token"));
 	ck_assert_str_eq(tok, "eyJvZmZzZXQiOiAyfQ==");
-	json_t *j2 =
-	    call_ok(d, "POST", API "experiments/search",
-	            json_pack("{s:i,s:[s],s:s}", "max_results", 2, "order_by", "experiment_id ASC", "page_token", tok));
+	json_t *j2 = call_ok(
+		d, "POST", API "experiments/search",
+		json_pack("{s:i,s:[s],s:s}", "max_results", 2, "order_by", "experiment_id ASC", "page_token", tok));
 	exps = json_object_get(j2, "experiments");
 	ck_assert_uint_eq(json_array_size(exps), 2);
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(exps, 0), "name")), "exp-b");
@@ -458,13 +458,13 @@ START_TEST(experiments_search_filters_orders_pages_and_views)
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(exps, 0), "lifecycle_stage")), "deleted");
 	json_decref(j);
 	j = call_ok(d, "POST", API "experiments/search",
-	            json_pack("{s:s,s:s}", "view_type", "ALL", "filter", "creation_time > 0 AND last_update_time > 0"));
+		    json_pack("{s:s,s:s}", "view_type", "ALL", "filter", "creation_time > 0 AND last_update_time > 0"));
 	ck_assert_uint_eq(json_array_size(json_object_get(j, "experiments")), 4);
 	json_decref(j);
 
 	const char *p = API "experiments/search";
 	call_400(d, p, json_pack("{s:s}", "filter", "metrics.a > 1"),
-	         "Invalid entity type 'metrics'. Valid entity types are ('attribute', 'tag', 'tags')");
+		 "Invalid entity type 'metrics'. Valid entity types are ('attribute', 'tag', 'tags')");
 	call_400(d, p, json_pack("{s:s}", "filter", "name = 'a' OR name = 'b'"), "Invalid clause(s) in filter string");
 	call_400(d, p, json_pack("{s:i}", "max_results", 0), "It must be a positive integer");
 	call_400(d, p, json_pack("{s:i}", "max_results", 50001), "It must be at most 50000");

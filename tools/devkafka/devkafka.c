@@ -46,15 +46,15 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#define DK_MAX_TOPICS 64
-#define DK_MAX_TOPIC_LEN 249   /* Kafka's own limit */
+#define DK_MAX_TOPICS     64
+#define DK_MAX_TOPIC_LEN  249 /* Kafka's own limit */
 #define DK_MAX_PARTITIONS 1024
-#define DK_MAX_BROKERS 16
-#define DK_MAX_ERR_CNT 100000  /* copies one `err` command may push */
-#define DK_MAX_SECONDS (366L * 24 * 3600)
-#define DK_LINE_MAX 512        /* control line, newline excluded */
-#define DK_MAX_WORDS 4
-#define DK_TICK_MS 200
+#define DK_MAX_BROKERS    16
+#define DK_MAX_ERR_CNT    100000 /* copies one `err` command may push */
+#define DK_MAX_SECONDS    (366L * 24 * 3600)
+#define DK_LINE_MAX       512 /* control line, newline excluded */
+#define DK_MAX_WORDS      4
+#define DK_TICK_MS        200
 
 enum dk_status {
 	DK_OK = 0,
@@ -95,9 +95,8 @@ struct dk_fifo {
 static volatile sig_atomic_t stop_signal;
 
 static const struct dk_topic default_topics[] = {
-	{"datasets.events", 4},  {"training.requests", 4},
-	{"training.events", 4},  {"models.events", 4},
-	{"inference.predictions", 4}, {"drift.alerts", 4},
+	{"datasets.events", 4}, {"training.requests", 4},     {"training.events", 4},
+	{"models.events", 4},   {"inference.predictions", 4}, {"drift.alerts", 4},
 };
 
 static void on_signal(int signo)
@@ -155,13 +154,12 @@ static bool topic_name_ok(const char *name, size_t len)
 {
 	if (len == 0 || len > DK_MAX_TOPIC_LEN)
 		return false;
-	if ((len == 1 && name[0] == '.') ||
-	    (len == 2 && name[0] == '.' && name[1] == '.'))
+	if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		char c = name[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+			  c == '_' || c == '-';
 		if (!ok)
 			return false;
 	}
@@ -185,8 +183,7 @@ static enum dk_status parse_topic_arg(const char *arg, struct dk_topic *t)
 		return DK_ERR_USAGE;
 	}
 	if (!parse_long(colon + 1, 1, DK_MAX_PARTITIONS, &parts)) {
-		fprintf(stderr, "devkafka: -t %s: partitions must be 1..%d\n", arg,
-			DK_MAX_PARTITIONS);
+		fprintf(stderr, "devkafka: -t %s: partitions must be 1..%d\n", arg, DK_MAX_PARTITIONS);
 		return DK_ERR_USAGE;
 	}
 	memcpy(t->name, arg, len);
@@ -213,8 +210,7 @@ static enum dk_status parse_args(int argc, char **argv, struct dk_opts *o)
 		switch (c) {
 		case 'b':
 			if (!parse_long(optarg, 1, DK_MAX_BROKERS, &v)) {
-				fprintf(stderr, "devkafka: -b %s: must be 1..%d\n",
-					optarg, DK_MAX_BROKERS);
+				fprintf(stderr, "devkafka: -b %s: must be 1..%d\n", optarg, DK_MAX_BROKERS);
 				rc = DK_ERR_USAGE;
 				goto out;
 			}
@@ -222,8 +218,7 @@ static enum dk_status parse_args(int argc, char **argv, struct dk_opts *o)
 			break;
 		case 't':
 			if (o->n_topics == DK_MAX_TOPICS) {
-				fprintf(stderr, "devkafka: more than %d -t topics\n",
-					DK_MAX_TOPICS);
+				fprintf(stderr, "devkafka: more than %d -t topics\n", DK_MAX_TOPICS);
 				rc = DK_ERR_USAGE;
 				goto out;
 			}
@@ -240,8 +235,7 @@ static enum dk_status parse_args(int argc, char **argv, struct dk_opts *o)
 			break;
 		case 'T':
 			if (!parse_long(optarg, 0, DK_MAX_SECONDS, &v)) {
-				fprintf(stderr, "devkafka: -T %s: must be 0..%ld\n",
-					optarg, DK_MAX_SECONDS);
+				fprintf(stderr, "devkafka: -T %s: must be 0..%ld\n", optarg, DK_MAX_SECONDS);
 				rc = DK_ERR_USAGE;
 				goto out;
 			}
@@ -320,8 +314,7 @@ fail:
 
 /* Creates the bookkeeping handle and the mock cluster.
  * [out] *rkp and *mcp are set only on success; the caller destroys both. */
-static enum dk_status cluster_start(int brokers, rd_kafka_t **rkp,
-				    rd_kafka_mock_cluster_t **mcp)
+static enum dk_status cluster_start(int brokers, rd_kafka_t **rkp, rd_kafka_mock_cluster_t **mcp)
 {
 	enum dk_status rc = DK_ERR_RUNTIME;
 	rd_kafka_conf_t *conf = NULL;
@@ -331,10 +324,8 @@ static enum dk_status cluster_start(int brokers, rd_kafka_t **rkp,
 
 	conf = rd_kafka_conf_new();
 	/* 4 = warning: silences the "no bootstrap.servers" notice (level 5). */
-	if (rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof(errstr)) !=
-		    RD_KAFKA_CONF_OK ||
-	    rd_kafka_conf_set(conf, "client.id", "devkafka", errstr,
-			      sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+	if (rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+	    rd_kafka_conf_set(conf, "client.id", "devkafka", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
 		fprintf(stderr, "devkafka: config: %s\n", errstr);
 		goto out;
 	}
@@ -366,16 +357,14 @@ static int replication_for(int brokers)
 	return brokers < 3 ? brokers : 3;
 }
 
-static enum dk_status create_topics(rd_kafka_mock_cluster_t *mc,
-				    const struct dk_opts *o)
+static enum dk_status create_topics(rd_kafka_mock_cluster_t *mc, const struct dk_opts *o)
 {
 	for (size_t i = 0; i < o->n_topics; i++) {
 		const struct dk_topic *t = &o->topics[i];
-		rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
-			mc, t->name, t->partitions, replication_for(o->brokers));
+		rd_kafka_resp_err_t err =
+			rd_kafka_mock_topic_create(mc, t->name, t->partitions, replication_for(o->brokers));
 		if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			fprintf(stderr, "devkafka: create topic %s: %s\n", t->name,
-				rd_kafka_err2str(err));
+			fprintf(stderr, "devkafka: create topic %s: %s\n", t->name, rd_kafka_err2str(err));
 			return DK_ERR_RUNTIME;
 		}
 	}
@@ -393,8 +382,7 @@ static enum dk_status fifo_open(struct dk_fifo *f)
 
 	if (stat(f->path, &st) == 0) {
 		if (!S_ISFIFO(st.st_mode)) {
-			fprintf(stderr, "devkafka: %s exists and is not a FIFO\n",
-				f->path);
+			fprintf(stderr, "devkafka: %s exists and is not a FIFO\n", f->path);
 			goto out;
 		}
 	} else if (errno == ENOENT) {
@@ -440,10 +428,8 @@ static void fifo_close(struct dk_fifo *f)
 {
 	struct stat st;
 
-	if (f->created && stat(f->path, &st) == 0 && st.st_dev == f->dev &&
-	    st.st_ino == f->ino && unlink(f->path) != 0)
-		fprintf(stderr, "devkafka: unlink %s: %s\n", f->path,
-			strerror(errno));
+	if (f->created && stat(f->path, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino && unlink(f->path) != 0)
+		fprintf(stderr, "devkafka: unlink %s: %s\n", f->path, strerror(errno));
 	f->created = false;
 	if (f->wfd >= 0)
 		close(f->wfd);
@@ -501,8 +487,7 @@ static enum dk_status write_bootstrap_file(const char *path, const char *list)
 	rc = DK_OK;
 out:
 	if (rc != DK_OK) {
-		fprintf(stderr, "devkafka: bootstrap file %s: %s: %s\n", path, step,
-			strerror(errno));
+		fprintf(stderr, "devkafka: bootstrap file %s: %s: %s\n", path, step, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		if (tmp != NULL)
@@ -557,17 +542,14 @@ static bool parse_api_key(const char *s, int16_t *out)
 
 /* `err APIKEY CNT ERRCODE`: pushes CNT copies of ERRCODE onto the cluster-wide
  * error stack of APIKEY. */
-static rd_kafka_resp_err_t cmd_push_errors(rd_kafka_mock_cluster_t *mc,
-					   char **w)
+static rd_kafka_resp_err_t cmd_push_errors(rd_kafka_mock_cluster_t *mc, char **w)
 {
 	rd_kafka_resp_err_t *errs = NULL;
 	int16_t api_key;
 	long cnt, code;
 
-	if (!parse_api_key(w[1], &api_key) ||
-	    !parse_long(w[2], 1, DK_MAX_ERR_CNT, &cnt) ||
-	    !parse_long(w[3], RD_KAFKA_RESP_ERR__BEGIN, RD_KAFKA_RESP_ERR_END_ALL - 1,
-			&code))
+	if (!parse_api_key(w[1], &api_key) || !parse_long(w[2], 1, DK_MAX_ERR_CNT, &cnt) ||
+	    !parse_long(w[3], RD_KAFKA_RESP_ERR__BEGIN, RD_KAFKA_RESP_ERR_END_ALL - 1, &code))
 		return RD_KAFKA_RESP_ERR__INVALID_ARG;
 	errs = malloc((size_t)cnt * sizeof(*errs));
 	if (errs == NULL)
@@ -582,8 +564,7 @@ static rd_kafka_resp_err_t cmd_push_errors(rd_kafka_mock_cluster_t *mc,
 /* Runs one control command (line is NUL-terminated, no newline) and echoes
  * "CMD <line> -> <result>" on stdout. Malformed commands answer with
  * RD_KAFKA_RESP_ERR__INVALID_ARG. */
-static void run_command(rd_kafka_mock_cluster_t *mc, int brokers,
-			const char *line)
+static void run_command(rd_kafka_mock_cluster_t *mc, int brokers, const char *line)
 {
 	char work[DK_LINE_MAX + 1];
 	char *w[DK_MAX_WORDS] = {NULL};
@@ -609,10 +590,8 @@ static void run_command(rd_kafka_mock_cluster_t *mc, int brokers,
 		if (parse_broker_id(w[1], &id) && parse_long(w[2], 0, INT_MAX, &v))
 			err = rd_kafka_mock_broker_set_rtt(mc, id, (int)v);
 	} else if (n == 3 && strcmp(w[0], "topic") == 0) {
-		if (topic_name_ok(w[1], strlen(w[1])) &&
-		    parse_long(w[2], 1, DK_MAX_PARTITIONS, &v))
-			err = rd_kafka_mock_topic_create(mc, w[1], (int)v,
-							 replication_for(brokers));
+		if (topic_name_ok(w[1], strlen(w[1])) && parse_long(w[2], 1, DK_MAX_PARTITIONS, &v))
+			err = rd_kafka_mock_topic_create(mc, w[1], (int)v, replication_for(brokers));
 	} else if (n == 4 && strcmp(w[0], "err") == 0) {
 		err = cmd_push_errors(mc, w);
 	} else if (n == 2 && strcmp(w[0], "clear") == 0) {
@@ -626,8 +605,7 @@ out:
 }
 
 /* Handles the newline that ends the line collected in f->buf. */
-static void fifo_end_line(struct dk_fifo *f, rd_kafka_mock_cluster_t *mc,
-			  int brokers)
+static void fifo_end_line(struct dk_fifo *f, rd_kafka_mock_cluster_t *mc, int brokers)
 {
 	if (f->discarding) {
 		say("CMD <line longer than %d bytes> -> %s", DK_LINE_MAX,
@@ -645,8 +623,7 @@ static void fifo_end_line(struct dk_fifo *f, rd_kafka_mock_cluster_t *mc,
 /* Reads what is available on the FIFO and runs each complete line. A line
  * longer than DK_LINE_MAX is dropped whole and answered as invalid; a partial
  * line waits in f->buf for the rest (writers must end commands with '\n'). */
-static void fifo_service(struct dk_fifo *f, rd_kafka_mock_cluster_t *mc,
-			 int brokers)
+static void fifo_service(struct dk_fifo *f, rd_kafka_mock_cluster_t *mc, int brokers)
 {
 	char chunk[4096];
 
@@ -677,8 +654,7 @@ static int64_t now_ms(void)
 
 /* Serves the FIFO (if any) every DK_TICK_MS until a signal arrives or the -T
  * bound passes. Signals are unblocked only inside ppoll() (see setup_signals). */
-static void main_loop(rd_kafka_t *rk, rd_kafka_mock_cluster_t *mc,
-		      const struct dk_opts *o, struct dk_fifo *f,
+static void main_loop(rd_kafka_t *rk, rd_kafka_mock_cluster_t *mc, const struct dk_opts *o, struct dk_fifo *f,
 		      const sigset_t *wait_mask)
 {
 	int64_t deadline = o->max_seconds > 0 ? now_ms() + o->max_seconds * 1000 : 0;
@@ -692,8 +668,7 @@ static void main_loop(rd_kafka_t *rk, rd_kafka_mock_cluster_t *mc,
 		if (deadline != 0) {
 			int64_t left = deadline - now_ms();
 			if (left <= 0) {
-				fprintf(stderr, "devkafka: -T %ld s elapsed, stopping\n",
-					o->max_seconds);
+				fprintf(stderr, "devkafka: -T %ld s elapsed, stopping\n", o->max_seconds);
 				return;
 			}
 			if (left < wait)
@@ -701,8 +676,7 @@ static void main_loop(rd_kafka_t *rk, rd_kafka_mock_cluster_t *mc,
 		}
 		ts.tv_sec = (time_t)(wait / 1000);
 		ts.tv_nsec = (long)(wait % 1000) * 1000000L;
-		r = ppoll(f->rfd >= 0 ? &pfd : NULL, f->rfd >= 0 ? 1 : 0, &ts,
-			  wait_mask);
+		r = ppoll(f->rfd >= 0 ? &pfd : NULL, f->rfd >= 0 ? 1 : 0, &ts, wait_mask);
 		if (r > 0 && (pfd.revents & POLLIN))
 			fifo_service(f, mc, o->brokers);
 		rd_kafka_poll(rk, 0); /* serve any queued log or error events */

@@ -50,7 +50,8 @@ enum core_status blob_writer_write(struct blob_writer *w, const void *data, size
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
-			return core_fail(err, errno == ENOSPC ? CORE_ENOMEM : CORE_EIO, "write blob: %s", strerror(errno));
+			return core_fail(err, errno == ENOSPC ? CORE_ENOMEM : CORE_EIO, "write blob: %s",
+					 strerror(errno));
 		p += k;
 		left -= (size_t)k;
 	}

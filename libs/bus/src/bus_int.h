@@ -9,9 +9,9 @@
 #include "core/embed.h"
 
 /* Defaults for the zero values of struct bus_config. */
-#define BUS_DEFAULT_MESSAGE_TIMEOUT_MS 30000
-#define BUS_DEFAULT_SESSION_TIMEOUT_MS 45000
-#define BUS_DEFAULT_FETCH_WAIT_MAX_MS 100
+#define BUS_DEFAULT_MESSAGE_TIMEOUT_MS   30000
+#define BUS_DEFAULT_SESSION_TIMEOUT_MS   45000
+#define BUS_DEFAULT_FETCH_WAIT_MAX_MS    100
 #define BUS_DEFAULT_MAX_POLL_INTERVAL_MS 300000
 
 /* Returns a new librdkafka configuration holding what every Lathe client sets:

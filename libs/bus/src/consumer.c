@@ -34,8 +34,8 @@
 #include "core/time.h"
 
 #define RETRY_PAUSE_FIRST_MS 100
-#define RETRY_PAUSE_MAX_MS 5000
-#define SEEK_TIMEOUT_MS 2000
+#define RETRY_PAUSE_MAX_MS   5000
+#define SEEK_TIMEOUT_MS      2000
 
 struct bus_consumer {
 	rd_kafka_t *rk;
@@ -80,11 +80,11 @@ enum core_status bus_consumer_new(const struct bus_config *cfg, const char *grou
 	    !bus_int_conf_set_int(conf, "session.timeout.ms", session, err) ||
 	    !bus_int_conf_set_int(conf, "heartbeat.interval.ms", heartbeat > 0 ? heartbeat : 1, err) ||
 	    !bus_int_conf_set_int(conf, "fetch.wait.max.ms",
-				  cfg->fetch_wait_max_ms > 0 ? cfg->fetch_wait_max_ms : BUS_DEFAULT_FETCH_WAIT_MAX_MS, err) ||
-	    !bus_int_conf_set_int(conf, "max.poll.interval.ms",
-				  cfg->max_poll_interval_ms > 0 ? cfg->max_poll_interval_ms
-								: BUS_DEFAULT_MAX_POLL_INTERVAL_MS,
-				  err))
+				  cfg->fetch_wait_max_ms > 0 ? cfg->fetch_wait_max_ms : BUS_DEFAULT_FETCH_WAIT_MAX_MS,
+				  err) ||
+	    !bus_int_conf_set_int(
+		    conf, "max.poll.interval.ms",
+		    cfg->max_poll_interval_ms > 0 ? cfg->max_poll_interval_ms : BUS_DEFAULT_MAX_POLL_INTERVAL_MS, err))
 		goto cleanup;
 	c = core_xcalloc(1, sizeof *c);
 	c->handler = handler;
@@ -95,7 +95,7 @@ enum core_status bus_consumer_new(const struct bus_config *cfg, const char *grou
 		rc = core_fail(err, CORE_EINVAL, "kafka consumer: %s", why);
 		goto cleanup;
 	}
-	conf = NULL; /* rd_kafka_new took it */
+	conf = NULL;                       /* rd_kafka_new took it */
 	rd_kafka_poll_set_consumer(c->rk); /* logs and errors are served by consumer polls */
 	size_t n = 0;
 	while (topics[n])
@@ -135,8 +135,10 @@ static void seek_back(struct bus_consumer *c, const rd_kafka_message_t *m)
 	if (why) {
 		struct core_log_field f[] = {CORE_LF_STR("topic", topic), CORE_LF_INT("partition", m->partition),
 					     CORE_LF_INT("offset", m->offset)};
-		core_log_with(CORE_LOG_WARN, f, 3, "kafka consumer: seek back for a retry failed (the partition's next owner "
-						   "starts at its committed offset): %s", why);
+		core_log_with(CORE_LOG_WARN, f, 3,
+			      "kafka consumer: seek back for a retry failed (the partition's next owner "
+			      "starts at its committed offset): %s",
+			      why);
 	}
 	if (e)
 		rd_kafka_error_destroy(e);
@@ -149,7 +151,8 @@ static void commit(struct bus_consumer *c, const rd_kafka_message_t *m)
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		struct core_log_field f[] = {CORE_LF_STR("topic", rd_kafka_topic_name(m->rkt)),
 					     CORE_LF_INT("partition", m->partition), CORE_LF_INT("offset", m->offset)};
-		core_log_with(CORE_LOG_WARN, f, 3, "kafka consumer: commit failed (the message may be delivered again): %s",
+		core_log_with(CORE_LOG_WARN, f, 3,
+			      "kafka consumer: commit failed (the message may be delivered again): %s",
 			      rd_kafka_err2str(e));
 	}
 }

@@ -87,7 +87,8 @@ static bool is_rfc3339(const char *s)
 	}
 	if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
 		return true;
-	if ((*p != '+' && *p != '-') || strlen(p) != 6 || !digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om))
+	if ((*p != '+' && *p != '-') || strlen(p) != 6 || !digits(p + 1, 2, &oh) || p[3] != ':' ||
+	    !digits(p + 4, 2, &om))
 		return false;
 	return oh <= 23 && om <= 59;
 }

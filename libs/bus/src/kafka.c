@@ -23,7 +23,8 @@ static void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const ch
 		lv = CORE_LOG_INFO;
 	if (!core_log_enabled(lv))
 		return;
-	struct core_log_field f[] = {CORE_LF_STR("kafka_client", rd_kafka_name(rk)), CORE_LF_STR("kafka_facility", fac)};
+	struct core_log_field f[] = {CORE_LF_STR("kafka_client", rd_kafka_name(rk)),
+				     CORE_LF_STR("kafka_facility", fac)};
 	core_log_with(lv, f, 2, "kafka: %s", buf);
 }
 

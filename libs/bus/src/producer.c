@@ -131,8 +131,8 @@ cleanup:
 	return rc;
 }
 
-enum core_status bus_produce(struct bus_producer *p, const char *topic, const char *key, const void *payload, size_t len,
-			     bus_delivery_fn cb, void *opaque, struct core_error *err)
+enum core_status bus_produce(struct bus_producer *p, const char *topic, const char *key, const void *payload,
+			     size_t len, bus_delivery_fn cb, void *opaque, struct core_error *err)
 {
 	if (!topic || !*topic)
 		return core_fail(err, CORE_EINVAL, "kafka produce: no topic");
@@ -145,11 +145,10 @@ enum core_status bus_produce(struct bus_producer *p, const char *topic, const ch
 	pthread_mutex_lock(&p->mu);
 	p->outstanding++; /* before producev: the report may arrive before it returns */
 	pthread_mutex_unlock(&p->mu);
-	rd_kafka_resp_err_t e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic),
-						  RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-						  RD_KAFKA_V_VALUE((void *)payload, len),
-						  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d),
-						  RD_KAFKA_V_END);
+	rd_kafka_resp_err_t e =
+		rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+				  RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				  RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
 	if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
 		return CORE_OK;
 	free(d);

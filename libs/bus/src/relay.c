@@ -64,7 +64,7 @@
 #include "metrics/metrics.h"
 
 #define RELAY_BACKOFF_FIRST_MS 200
-#define RELAY_BACKOFF_MAX_MS 5000
+#define RELAY_BACKOFF_MAX_MS   5000
 #define RELAY_BACKLOG_EVERY_MS 1000
 
 /* The lock class: the relay's advisory locks are (0x6C617468 "lath", hashtext(schema)),
@@ -223,9 +223,11 @@ static int delete_delivered(struct bus_relay *r, struct db_conn *c, const PGresu
 	if (rc >= 0)
 		r->deleted = rc;
 	if (rc >= 0 && rc != n_ids)
-		core_warn("outbox relay: deleted %d rows of %d published (another writer deletes outbox rows?)", rc, n_ids);
+		core_warn("outbox relay: deleted %d rows of %d published (another writer deletes outbox rows?)", rc,
+			  n_ids);
 	if (rc < 0)
-		core_warn("outbox relay: deleting published rows failed, they will be published again: %s", err.message);
+		core_warn("outbox relay: deleting published rows failed, they will be published again: %s",
+			  err.message);
 cleanup:
 	core_buf_free(&ids);
 	free(blocked);
@@ -388,14 +390,15 @@ static void *relay_main(void *arg)
 	return NULL;
 }
 
-enum core_status bus_relay_start(struct db_pool *pool, struct bus_producer *producer, const struct bus_relay_config *cfg,
-				 struct bus_relay **out, struct core_error *err)
+enum core_status bus_relay_start(struct db_pool *pool, struct bus_producer *producer,
+				 const struct bus_relay_config *cfg, struct bus_relay **out, struct core_error *err)
 {
 	static const struct bus_relay_config defaults = {0};
 	if (!cfg)
 		cfg = &defaults;
 	if (!pool || !producer || cfg->poll_ms < 0 || cfg->batch < 0)
-		return core_fail(err, CORE_EINVAL, "outbox relay: pool and producer are required; poll_ms and batch >= 0");
+		return core_fail(err, CORE_EINVAL,
+				 "outbox relay: pool and producer are required; poll_ms and batch >= 0");
 	struct bus_relay *r = core_xcalloc(1, sizeof *r);
 	r->pool = pool;
 	r->producer = producer;
@@ -406,9 +409,9 @@ enum core_status bus_relay_start(struct db_pool *pool, struct bus_producer *prod
 	if (cfg->metrics) {
 		r->backlog = metrics_gauge_new(cfg->metrics, "outbox_backlog",
 					       "Events in the outbox not yet published to Kafka", NULL);
-		r->published = metrics_counter_new(cfg->metrics, "outbox_published_total",
-						   "Outbox events Kafka acknowledged (republished ones count again)",
-						   NULL);
+		r->published =
+			metrics_counter_new(cfg->metrics, "outbox_published_total",
+					    "Outbox events Kafka acknowledged (republished ones count again)", NULL);
 	}
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);

@@ -17,7 +17,7 @@ enum core_status core_mkdir_p(const char *path, mode_t mode, struct core_error *
 {
 	enum core_status rc = CORE_OK;
 	char *copy = core_xstrdup(path);
-	for (char *p = copy + 1; ; p++) {
+	for (char *p = copy + 1;; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
 		char saved = *p;

@@ -26,8 +26,11 @@ void core_log_init(const char *service, enum core_log_level min_level)
 
 bool core_log_parse_level(const char *s, enum core_log_level *out)
 {
-	static const struct { const char *name; enum core_log_level level; } names[] = {
-		{"debug", CORE_LOG_DEBUG}, {"info", CORE_LOG_INFO}, {"warn", CORE_LOG_WARN},
+	static const struct {
+		const char *name;
+		enum core_log_level level;
+	} names[] = {
+		{"debug", CORE_LOG_DEBUG},  {"info", CORE_LOG_INFO},   {"warn", CORE_LOG_WARN},
 		{"warning", CORE_LOG_WARN}, {"error", CORE_LOG_ERROR},
 	};
 	for (size_t i = 0; s && i < sizeof names / sizeof names[0]; i++) {
@@ -143,7 +146,8 @@ static void put_field(struct line *l, const struct core_log_field *f)
 		put_str(l, num);
 		break;
 	case 'd':
-		if (f->number != f->number || f->number > 1.7976931348623157e308 || f->number < -1.7976931348623157e308) {
+		if (f->number != f->number || f->number > 1.7976931348623157e308 ||
+		    f->number < -1.7976931348623157e308) {
 			put_str(l, "null"); /* JSON has no NaN or Infinity */
 		} else {
 			format_number(f->number, num, sizeof num);
@@ -161,8 +165,8 @@ static void put_field(struct line *l, const struct core_log_field *f)
 	}
 }
 
-static void log_write(enum core_log_level level, const struct core_log_field *fields, size_t n_fields,
-		      const char *fmt, va_list ap)
+static void log_write(enum core_log_level level, const struct core_log_field *fields, size_t n_fields, const char *fmt,
+		      va_list ap)
 {
 	struct line l;
 	char ts[32];
@@ -203,8 +207,8 @@ void core_log(enum core_log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
-void core_log_with(enum core_log_level level, const struct core_log_field *fields, size_t n_fields,
-		   const char *fmt, ...)
+void core_log_with(enum core_log_level level, const struct core_log_field *fields, size_t n_fields, const char *fmt,
+		   ...)
 {
 	if (!core_log_enabled(level))
 		return;

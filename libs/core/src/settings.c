@@ -51,14 +51,15 @@ static enum core_status load_row(const struct core_setting *row, char *base, str
 		if (errno != 0 || end == value || *end != '\0')
 			return core_fail(err, CORE_EINVAL, "setting %s must be an integer, got '%s'", row->name, value);
 		if ((row->min != 0 || row->max != 0) && (v < row->min || v > row->max))
-			return core_fail(err, CORE_EINVAL, "setting %s must be between %ld and %ld, got %ld",
-					 row->name, row->min, row->max, v);
+			return core_fail(err, CORE_EINVAL, "setting %s must be between %ld and %ld, got %ld", row->name,
+					 row->min, row->max, v);
 		*(long *)field = v;
 		return CORE_OK;
 	}
 	case CORE_SETTING_BOOL:
 		if (!parse_bool(value, (bool *)field))
-			return core_fail(err, CORE_EINVAL, "setting %s must be true or false, got '%s'", row->name, value);
+			return core_fail(err, CORE_EINVAL, "setting %s must be true or false, got '%s'", row->name,
+					 value);
 		return CORE_OK;
 	case CORE_SETTING_LOG_LEVEL:
 		if (!core_log_parse_level(value, (enum core_log_level *)field))

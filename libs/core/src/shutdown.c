@@ -38,7 +38,8 @@ int core_shutdown_wait(int timeout_ms)
 		if (timeout_ms < 0) {
 			sig = sigwaitinfo(&set, NULL);
 		} else {
-			struct timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (long)(timeout_ms % 1000) * 1000000};
+			struct timespec ts = {.tv_sec = timeout_ms / 1000,
+					      .tv_nsec = (long)(timeout_ms % 1000) * 1000000};
 			sig = sigtimedwait(&set, NULL, &ts);
 		}
 		if (sig > 0)

@@ -6,12 +6,18 @@
 const char *core_strerror(enum core_status status)
 {
 	switch (status) {
-	case CORE_OK: return "CORE_OK";
-	case CORE_EINVAL: return "CORE_EINVAL";
-	case CORE_ENOMEM: return "CORE_ENOMEM";
-	case CORE_ELIMIT: return "CORE_ELIMIT";
-	case CORE_ENOENT: return "CORE_ENOENT";
-	case CORE_EIO: return "CORE_EIO";
+	case CORE_OK:
+		return "CORE_OK";
+	case CORE_EINVAL:
+		return "CORE_EINVAL";
+	case CORE_ENOMEM:
+		return "CORE_ENOMEM";
+	case CORE_ELIMIT:
+		return "CORE_ELIMIT";
+	case CORE_ENOENT:
+		return "CORE_ENOENT";
+	case CORE_EIO:
+		return "CORE_EIO";
 	}
 	return "CORE_UNKNOWN";
 }

@@ -17,31 +17,31 @@ struct db_int_prepared {
 
 struct db_conn {
 	struct db_pool *pool;
-	PGconn *pg;            /* NULL: not connected (never yet, or closed after breaking) */
-	bool broken;           /* a call during this borrow found it unusable */
-	bool in_use;           /* borrowed (between db_acquire and db_release) */
-	uint64_t generation;   /* successful connects so far (for logs) */
+	PGconn *pg;          /* NULL: not connected (never yet, or closed after breaking) */
+	bool broken;         /* a call during this borrow found it unusable */
+	bool in_use;         /* borrowed (between db_acquire and db_release) */
+	uint64_t generation; /* successful connects so far (for logs) */
 	/* statements prepared on the current PGconn: open addressing on name, cap a power
 	 * of two (or 0), at most half full; emptied whenever pg is replaced */
 	struct db_int_prepared *prep;
 	size_t prep_cap, prep_len;
 	/* the last call's failure; all empty after a success */
 	char sqlstate[6];
-	char constraint[64];   /* NAMEDATALEN */
+	char constraint[64]; /* NAMEDATALEN */
 	struct core_error last_err;
 };
 
 struct db_pool {
 	char *url;
-	char *schema;           /* NULL: leave search_path alone */
-	char *app_name;         /* NULL: libpq's default */
+	char *schema;   /* NULL: leave search_path alone */
+	char *app_name; /* NULL: libpq's default */
 	unsigned size;
 	unsigned acquire_timeout_ms;
 	unsigned connect_timeout_s;
-	pthread_mutex_t lock;   /* guards idle, n_idle and each conn's in_use */
-	pthread_cond_t freed;   /* signalled when a connection goes back to idle */
-	struct db_conn *conns;  /* size entries, fixed for the pool's life */
-	struct db_conn **idle;  /* stack of free connections: the last pushed goes out first */
+	pthread_mutex_t lock;  /* guards idle, n_idle and each conn's in_use */
+	pthread_cond_t freed;  /* signalled when a connection goes back to idle */
+	struct db_conn *conns; /* size entries, fixed for the pool's life */
+	struct db_conn **idle; /* stack of free connections: the last pushed goes out first */
 	unsigned n_idle;
 };
 
@@ -63,7 +63,6 @@ void db_int_clear_error(struct db_conn *c);
 /* status.c: copies s into out (size bytes) as one line: trailing newlines and spaces
  * dropped (libpq messages end with "\n"), inner newlines and tabs made spaces. */
 void db_int_trim_copy(char *out, size_t size, const char *s);
-
 
 /* stmt.c: forgets every prepared statement and frees the set (the PGconn is being
  * replaced or closed). */

@@ -79,7 +79,8 @@ static enum core_status check_files(const struct core_embedded_file *files, int 
 			goto out;
 		}
 		if (!files[i].data || strlen((const char *)files[i].data) != files[i].len) {
-			rc = core_fail(err, CORE_EINVAL, "db_migrate: %s has no text or holds a NUL byte", files[i].name);
+			rc = core_fail(err, CORE_EINVAL, "db_migrate: %s has no text or holds a NUL byte",
+				       files[i].name);
 			goto out;
 		}
 	}
@@ -129,7 +130,8 @@ static void warn_unknown(const PGresult *applied, const int *versions, size_t n,
 		for (size_t i = 0; i < n && !known; i++)
 			known = versions[i] == v;
 		if (!known)
-			core_warn("db: schema %s, component %s: migration %" PRId64 " is recorded but unknown to this binary",
+			core_warn("db: schema %s, component %s: migration %" PRId64
+				  " is recorded but unknown to this binary",
 				  schema, component, v);
 	}
 }
@@ -201,22 +203,22 @@ enum core_status db_migrate(struct db_pool *pool, const char *schema, const char
 		goto out;
 	}
 	step = "create schema";
-	setup_sql = core_xasprintf(
-		"CREATE SCHEMA IF NOT EXISTS %s;\n"
-		"CREATE TABLE IF NOT EXISTS %s.lathe_migrations (\n"
-		"  component text NOT NULL,\n"
-		"  version int NOT NULL,\n"
-		"  name text NOT NULL,\n"
-		"  applied_at timestamptz NOT NULL DEFAULT now(),\n"
-		"  PRIMARY KEY (component, version));\n"
-		"COMMENT ON TABLE %s.lathe_migrations IS\n"
-		"  'Migration files applied to this schema, one row per file (libs/db db_migrate)';\n"
-		"COMMENT ON COLUMN %s.lathe_migrations.component IS\n"
-		"  'Migration track: \"service\" or a library such as \"bus.outbox\"';\n"
-		"COMMENT ON COLUMN %s.lathe_migrations.version IS 'Leading number of the file name';\n"
-		"COMMENT ON COLUMN %s.lathe_migrations.name IS 'File name, e.g. 0001-init.sql';\n"
-		"COMMENT ON COLUMN %s.lathe_migrations.applied_at IS 'When the file was applied'",
-		quoted, quoted, quoted, quoted, quoted, quoted, quoted);
+	setup_sql =
+		core_xasprintf("CREATE SCHEMA IF NOT EXISTS %s;\n"
+			       "CREATE TABLE IF NOT EXISTS %s.lathe_migrations (\n"
+			       "  component text NOT NULL,\n"
+			       "  version int NOT NULL,\n"
+			       "  name text NOT NULL,\n"
+			       "  applied_at timestamptz NOT NULL DEFAULT now(),\n"
+			       "  PRIMARY KEY (component, version));\n"
+			       "COMMENT ON TABLE %s.lathe_migrations IS\n"
+			       "  'Migration files applied to this schema, one row per file (libs/db db_migrate)';\n"
+			       "COMMENT ON COLUMN %s.lathe_migrations.component IS\n"
+			       "  'Migration track: \"service\" or a library such as \"bus.outbox\"';\n"
+			       "COMMENT ON COLUMN %s.lathe_migrations.version IS 'Leading number of the file name';\n"
+			       "COMMENT ON COLUMN %s.lathe_migrations.name IS 'File name, e.g. 0001-init.sql';\n"
+			       "COMMENT ON COLUMN %s.lathe_migrations.applied_at IS 'When the file was applied'",
+			       quoted, quoted, quoted, quoted, quoted, quoted, quoted);
 	if (db_exec_sql(c, setup_sql, &e) < 0)
 		goto out;
 	step = "read applied versions";
@@ -225,8 +227,8 @@ enum core_status db_migrate(struct db_pool *pool, const char *schema, const char
 		goto out;
 	warn_unknown(applied, versions, n_files, schema, component);
 	set_path = core_xasprintf("SET LOCAL search_path TO %s", quoted);
-	insert_sql = core_xasprintf("INSERT INTO %s.lathe_migrations (component, version, name) VALUES ($1, $2::int, $3)",
-				    quoted);
+	insert_sql = core_xasprintf(
+		"INSERT INTO %s.lathe_migrations (component, version, name) VALUES ($1, $2::int, $3)", quoted);
 	for (size_t i = 0; i < n_files; i++) {
 		struct core_log_field f[] = {
 			CORE_LF_STR("schema", schema),

@@ -49,9 +49,9 @@
 #include "core/time.h"
 #include "db_int.h"
 
-#define POOL_MAX_SIZE 1000
+#define POOL_MAX_SIZE              1000
 #define DEFAULT_ACQUIRE_TIMEOUT_MS 5000
-#define DEFAULT_CONNECT_TIMEOUT_S 3
+#define DEFAULT_CONNECT_TIMEOUT_S  3
 
 /* libpq hands server notices (and the FATAL a server sends before closing an idle
  * connection) to this instead of printing them on stderr. */
@@ -266,8 +266,8 @@ enum core_status db_pool_open(const struct db_pool_config *cfg, struct db_pool *
 		rc = core_fail(err, CORE_EIO, "db: pthread_condattr_init failed");
 		goto out;
 	}
-	cond_made = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
-		    pthread_cond_init(&pool->freed, &attr) == 0;
+	cond_made =
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&pool->freed, &attr) == 0;
 	pthread_condattr_destroy(&attr);
 	if (!cond_made) {
 		rc = core_fail(err, CORE_EIO, "db: pthread_cond_init on CLOCK_MONOTONIC failed");

@@ -22,14 +22,22 @@
 const char *db_strerror(int status)
 {
 	switch (status) {
-	case DB_ROLLBACK: return "DB_ROLLBACK";
-	case DB_CONSTRAINT: return "DB_CONSTRAINT";
-	case DB_UNAVAILABLE: return "DB_UNAVAILABLE";
-	case DB_HARD_ERROR: return "DB_HARD_ERROR";
-	case DB_SOFT_ERROR: return "DB_SOFT_ERROR";
-	case DB_NO_RESULTS: return "DB_NO_RESULTS";
-	case DB_ONE_RESULT: return "DB_ONE_RESULT";
-	default: return status > 1 ? "DB_ROWS" : "DB_UNKNOWN";
+	case DB_ROLLBACK:
+		return "DB_ROLLBACK";
+	case DB_CONSTRAINT:
+		return "DB_CONSTRAINT";
+	case DB_UNAVAILABLE:
+		return "DB_UNAVAILABLE";
+	case DB_HARD_ERROR:
+		return "DB_HARD_ERROR";
+	case DB_SOFT_ERROR:
+		return "DB_SOFT_ERROR";
+	case DB_NO_RESULTS:
+		return "DB_NO_RESULTS";
+	case DB_ONE_RESULT:
+		return "DB_ONE_RESULT";
+	default:
+		return status > 1 ? "DB_ROWS" : "DB_UNKNOWN";
 	}
 }
 
@@ -94,9 +102,12 @@ static int classify(const PGconn *pg, const char *sqlstate)
 static enum core_log_level level_for(int status)
 {
 	switch (status) {
-	case DB_HARD_ERROR: return CORE_LOG_ERROR;
-	case DB_UNAVAILABLE: return CORE_LOG_WARN;
-	default: return CORE_LOG_DEBUG;
+	case DB_HARD_ERROR:
+		return CORE_LOG_ERROR;
+	case DB_UNAVAILABLE:
+		return CORE_LOG_WARN;
+	default:
+		return CORE_LOG_DEBUG;
 	}
 }
 

@@ -145,7 +145,8 @@ static int ensure_prepared(struct db_conn *c, const struct db_stmt *st, const ch
 		if (slot->name) {
 			if (strcmp(slot->sql, st->sql) != 0)
 				rc = db_int_fail(c, DB_HARD_ERROR, err,
-						 "%s: the name is already used by a statement with different SQL", what);
+						 "%s: the name is already used by a statement with different SQL",
+						 what);
 			goto out;
 		}
 	}

@@ -25,7 +25,8 @@ enum core_status http_metrics_init(struct http_server *s, struct metrics_registr
 	s->m_requests = metrics_counter_new(reg, "http_requests_total",
 					    "HTTP requests completed, by route, method and status", request_labels);
 	if (!s->m_requests)
-		return core_fail(err, CORE_EINVAL, "cannot create metric http_requests_total (one HTTP server per "
+		return core_fail(err, CORE_EINVAL,
+				 "cannot create metric http_requests_total (one HTTP server per "
 				 "registry)");
 	s->m_duration = metrics_histogram_new(reg, "http_request_duration_seconds",
 					      "Time from a request's headers to its completion, by route",

@@ -17,10 +17,10 @@
 #include "core/time.h"
 #include "http/client.h"
 
-#define DEFAULT_TIMEOUT_MS 10000L
+#define DEFAULT_TIMEOUT_MS   10000L
 #define DEFAULT_MAX_RESPONSE ((size_t)64 << 20)
-#define BACKOFF_FIRST_MS 100
-#define BACKOFF_MAX_SHIFT 10 /* 100 ms · 2^10 ≈ 102 s between two attempts at most */
+#define BACKOFF_FIRST_MS     100
+#define BACKOFF_MAX_SHIFT    10 /* 100 ms · 2^10 ≈ 102 s between two attempts at most */
 
 enum core_status httpc_global_init(struct core_error *err)
 {
@@ -99,10 +99,10 @@ static enum core_status set_options(CURL *h, const struct httpc_request *req, st
 {
 	long timeout = req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
 	CURLcode rc = CURLE_OK;
-#define SET(opt, val) \
-	do { \
-		if (rc == CURLE_OK) \
-			rc = curl_easy_setopt(h, opt, val); \
+#define SET(opt, val)                                                                                                  \
+	do {                                                                                                           \
+		if (rc == CURLE_OK)                                                                                    \
+			rc = curl_easy_setopt(h, opt, val);                                                            \
 	} while (0)
 	SET(CURLOPT_URL, req->url);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");

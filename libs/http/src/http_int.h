@@ -12,12 +12,12 @@
 #include "core/buf.h"
 #include "http/http.h"
 
-#define HTTP_REQUEST_ID_MAX 64
-#define HTTP_DEFAULT_BODY_LIMIT ((size_t)1 << 20)
-#define HTTP_DEFAULT_THREADS 4
-#define HTTP_DEFAULT_DRAIN_MS 10000
+#define HTTP_REQUEST_ID_MAX         64
+#define HTTP_DEFAULT_BODY_LIMIT     ((size_t)1 << 20)
+#define HTTP_DEFAULT_THREADS        4
+#define HTTP_DEFAULT_DRAIN_MS       10000
 #define HTTP_DEFAULT_CONN_TIMEOUT_S 60
-#define HTTP_STREAM_BLOCK (64 * 1024)
+#define HTTP_STREAM_BLOCK           (64 * 1024)
 /* A request we already answered with an error before its body ended (404, 405, 415,
  * 413 on a chunked body, an upload function that gave up) has the rest of its body
  * read and dropped, so the reply can be queued at the end and keep-alive survives.
@@ -50,13 +50,13 @@ enum http_phase {
 struct http_request {
 	struct http_server *server;
 	struct MHD_Connection *conn;
-	enum http_method method;            /* 0 when outside enum http_method */
-	const char *method_str;             /* MHD's copy, valid until completion */
-	const char *path;                   /* MHD's raw url, valid until completion */
-	struct http_route_result match;     /* .route NULL when no route matched */
+	enum http_method method;        /* 0 when outside enum http_method */
+	const char *method_str;         /* MHD's copy, valid until completion */
+	const char *path;               /* MHD's raw url, valid until completion */
+	struct http_route_result match; /* .route NULL when no route matched */
 	char id[HTTP_REQUEST_ID_MAX + 1];
-	uint64_t start_ns;                  /* core_monotonic_ns at the first call */
-	uint64_t bytes_in;                  /* body bytes received, dropped ones included */
+	uint64_t start_ns; /* core_monotonic_ns at the first call */
+	uint64_t bytes_in; /* body bytes received, dropped ones included */
 	size_t body_limit;
 	enum http_phase phase;
 	struct core_buf body;
@@ -64,14 +64,14 @@ struct http_request {
 	size_t n_query;
 	/* the reply: made by reply.c, queued by server.c */
 	struct MHD_Response *response;
-	unsigned status;                    /* status of response */
-	bool reply_failed;                  /* a reply was attempted and could not be made */
-	unsigned queued_status;             /* 0 until a reply was queued with MHD */
-	struct http_header *headers;        /* extra reply headers, newest first */
+	unsigned status;             /* status of response */
+	bool reply_failed;           /* a reply was attempted and could not be made */
+	unsigned queued_status;      /* 0 until a reply was queued with MHD */
+	struct http_header *headers; /* extra reply headers, newest first */
 	/* scratch */
 	void *state;
 	void (*free_state)(void *);
-	json_t *keep;                       /* array of JSON values jspec lent out */
+	json_t *keep; /* array of JSON values jspec lent out */
 };
 
 struct http_server {
@@ -83,12 +83,12 @@ struct http_server {
 	unsigned drain_timeout_ms;
 	unsigned port;
 	char address[64];
-	struct metrics_family *m_requests;  /* NULL without a registry */
+	struct metrics_family *m_requests; /* NULL without a registry */
 	struct metrics_family *m_duration;
-	pthread_mutex_t lock;               /* guards in_flight */
-	pthread_cond_t idle;                /* signalled when in_flight drops to 0 */
+	pthread_mutex_t lock; /* guards in_flight */
+	pthread_cond_t idle;  /* signalled when in_flight drops to 0 */
 	unsigned in_flight;
-	atomic_bool draining;               /* set once by http_server_stop */
+	atomic_bool draining; /* set once by http_server_stop */
 };
 
 /* request.c */

@@ -91,8 +91,10 @@ static enum core_status fail_value(struct core_error *err, const char *where, co
 {
 	char repr[REPR_MAX];
 	py_repr(v, repr, sizeof repr);
-	return core_fail(err, CORE_EINVAL, "Invalid value %s for parameter '%s%s%s' supplied. Hint: Value was of "
-			 "type '%s'. " API_DOCS, repr, where ? where : "", where ? "." : "", field, py_type(v));
+	return core_fail(err, CORE_EINVAL,
+			 "Invalid value %s for parameter '%s%s%s' supplied. Hint: Value was of "
+			 "type '%s'. " API_DOCS,
+			 repr, where ? where : "", where ? "." : "", field, py_type(v));
 }
 
 /* A whole string of an optionally signed decimal integer that fits in int64. */
@@ -211,7 +213,8 @@ static bool convert(const struct http_jspec *row, json_t *v)
 	case HTTP_JS_OBJECT:
 	case HTTP_JS_ARRAY:
 	case HTTP_JS_ANY:
-		if ((row->type == HTTP_JS_OBJECT && !json_is_object(v)) || (row->type == HTTP_JS_ARRAY && !json_is_array(v)))
+		if ((row->type == HTTP_JS_OBJECT && !json_is_object(v)) ||
+		    (row->type == HTTP_JS_ARRAY && !json_is_array(v)))
 			return false;
 		if (row->out)
 			*(json_t **)row->out = v;
@@ -225,8 +228,10 @@ enum core_status http_jspec_parse_at(json_t *obj, const struct http_jspec *spec,
 {
 	if (!json_is_object(obj)) {
 		if (where && obj)
-			return core_fail(err, CORE_EINVAL, "Invalid value for parameter '%s' supplied: expected an "
-					 "object, got '%s'. " API_DOCS, where, py_type(obj));
+			return core_fail(err, CORE_EINVAL,
+					 "Invalid value for parameter '%s' supplied: expected an "
+					 "object, got '%s'. " API_DOCS,
+					 where, py_type(obj));
 		return core_fail(err, CORE_EINVAL, "Request arguments must be a JSON object");
 	}
 	for (const struct http_jspec *row = spec; row->field; row++) {
@@ -304,8 +309,10 @@ static json_t *body_args(struct http_request *req)
 		return json_object();
 	json_t *args = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!args) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Malformed JSON in request body: %s (line %d, "
-				 "column %d)", jerr.text, jerr.line, jerr.column);
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "Malformed JSON in request body: %s (line %d, "
+				 "column %d)",
+				 jerr.text, jerr.line, jerr.column);
 		return NULL;
 	}
 	if (json_is_string(args)) {

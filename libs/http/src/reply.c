@@ -79,8 +79,7 @@ int http_reply_json(struct http_request *req, unsigned status, json_t *body)
 	return set_reply(req, status, resp);
 }
 
-int http_reply_raw(struct http_request *req, unsigned status, const char *content_type, const void *data,
-		   size_t len)
+int http_reply_raw(struct http_request *req, unsigned status, const char *content_type, const void *data, size_t len)
 {
 	if (http_reply_made(req)) {
 		log_second_reply(req, status);

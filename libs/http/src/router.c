@@ -21,10 +21,10 @@ static const struct {
 	enum http_method m;
 	const char *name;
 } method_names[] = {
-	{HTTP_GET, "GET"}, {HTTP_HEAD, "HEAD"}, {HTTP_POST, "POST"},
+	{HTTP_GET, "GET"}, {HTTP_HEAD, "HEAD"},     {HTTP_POST, "POST"},
 	{HTTP_PUT, "PUT"}, {HTTP_DELETE, "DELETE"}, {HTTP_PATCH, "PATCH"},
 };
-#define N_METHODS (sizeof method_names / sizeof method_names[0])
+#define N_METHODS   (sizeof method_names / sizeof method_names[0])
 #define ALL_METHODS (HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_PUT | HTTP_DELETE | HTTP_PATCH)
 
 const char *http_method_name(enum http_method m)
@@ -147,27 +147,33 @@ static enum core_status check_pattern(const char *pattern, struct core_error *er
 			bool rest = len >= 4 && seg[len - 2] == '*';
 			size_t name_len = len - 2 - (rest ? 1 : 0);
 			if (seg[len - 1] != '}' || name_len == 0)
-				return core_fail(err, CORE_EINVAL, "route pattern '%s': a parameter must fill a "
-						 "whole segment as {name} or {name*}", pattern);
+				return core_fail(err, CORE_EINVAL,
+						 "route pattern '%s': a parameter must fill a "
+						 "whole segment as {name} or {name*}",
+						 pattern);
 			for (size_t i = 0; i < name_len; i++)
 				if (!is_name_char(seg[1 + i], i == 0))
 					return core_fail(err, CORE_EINVAL, "route pattern '%s': bad parameter name",
 							 pattern);
 			if (rest && *end != '\0')
-				return core_fail(err, CORE_EINVAL, "route pattern '%s': {name*} must be the last "
-						 "segment", pattern);
+				return core_fail(err, CORE_EINVAL,
+						 "route pattern '%s': {name*} must be the last "
+						 "segment",
+						 pattern);
 			if (n == HTTP_PATH_PARAMS_MAX)
 				return core_fail(err, CORE_EINVAL, "route pattern '%s' has more than %d parameters",
 						 pattern, HTTP_PATH_PARAMS_MAX);
 			for (size_t i = 0; i < n; i++)
 				if (name_lens[i] == name_len && memcmp(names[i], seg + 1, name_len) == 0)
-					return core_fail(err, CORE_EINVAL, "route pattern '%s' repeats a parameter name",
-							 pattern);
+					return core_fail(err, CORE_EINVAL,
+							 "route pattern '%s' repeats a parameter name", pattern);
 			names[n] = seg + 1;
 			name_lens[n++] = name_len;
 		} else if (memchr(seg, '{', len) || memchr(seg, '}', len)) {
-			return core_fail(err, CORE_EINVAL, "route pattern '%s': a parameter must fill a whole "
-					 "segment", pattern);
+			return core_fail(err, CORE_EINVAL,
+					 "route pattern '%s': a parameter must fill a whole "
+					 "segment",
+					 pattern);
 		}
 		if (*end == '\0')
 			break;

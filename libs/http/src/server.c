@@ -129,15 +129,15 @@ static void check_utf8(struct http_request *req)
 	for (size_t i = 0; i < req->match.n_params; i++) {
 		const struct http_path_param *p = &req->match.params[i];
 		if (!http_utf8_valid(p->value)) {
-			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Path parameter '%.*s' is not valid UTF-8",
-					 (int)p->name_len, p->name);
+			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+					 "Path parameter '%.*s' is not valid UTF-8", (int)p->name_len, p->name);
 			return;
 		}
 	}
 	for (size_t i = 0; i < req->n_query; i++) {
 		if (!http_utf8_valid(req->query[i].key) || !http_utf8_valid(req->query[i].value)) {
-			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Query parameter '%s' is not valid UTF-8",
-					 req->query[i].key);
+			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+					 "Query parameter '%s' is not valid UTF-8", req->query[i].key);
 			return;
 		}
 	}
@@ -166,8 +166,10 @@ static enum MHD_Result begin(struct http_request *req)
 		http_reply_error(req, HTTP_EC_METHOD_NOT_ALLOWED, "Method %s is not allowed on %s (allowed: %s)",
 				 req->method_str, req->path, allow);
 	} else if (has_length && declared > req->body_limit) {
-		http_reply_error(req, HTTP_EC_REQUEST_TOO_LARGE, "Request body of %llu bytes is over the limit of %zu "
-				 "bytes", (unsigned long long)declared, req->body_limit);
+		http_reply_error(req, HTTP_EC_REQUEST_TOO_LARGE,
+				 "Request body of %llu bytes is over the limit of %zu "
+				 "bytes",
+				 (unsigned long long)declared, req->body_limit);
 	} else if (route->content_type && has_body) {
 		const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 		if (!media_type_is(ct, route->content_type))
@@ -198,7 +200,8 @@ static enum MHD_Result on_body(struct http_request *req, const char *data, size_
 					 req->body_limit);
 		} else if (route->upload) {
 			if (route->upload(req, req->server->app, data, n) != 0 && !http_reply_made(req))
-				http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "upload function gave up without a reply");
+				http_reply_error(req, HTTP_EC_INTERNAL_ERROR,
+						 "upload function gave up without a reply");
 		} else {
 			enum core_status rc = core_buf_append(&req->body, data, n);
 			if (rc != CORE_OK) {
@@ -214,8 +217,9 @@ static enum MHD_Result on_body(struct http_request *req, const char *data, size_
 		return MHD_YES;
 	case HTTP_PHASE_DISCARD:
 		if (req->bytes_in > req->body_limit + HTTP_DISCARD_SLACK) {
-			core_log(CORE_LOG_WARN, "request %s: body still coming after %llu bytes, closing the connection",
-				 req->id, (unsigned long long)req->bytes_in);
+			core_log(CORE_LOG_WARN,
+				 "request %s: body still coming after %llu bytes, closing the connection", req->id,
+				 (unsigned long long)req->bytes_in);
 			return MHD_NO;
 		}
 		return MHD_YES;
@@ -244,8 +248,7 @@ static enum MHD_Result on_end(struct http_request *req)
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-				 const char *version, const char *upload_data, size_t *upload_data_size,
-				 void **con_cls)
+				 const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	struct http_server *s = cls;
 	struct http_request *req = *con_cls;
@@ -264,8 +267,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	return on_end(req);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	struct http_server *s = cls;
 	struct http_request *req = *con_cls;
@@ -389,14 +391,12 @@ enum core_status http_server_start(const struct http_server_config *cfg, struct 
 		flags |= MHD_USE_IPv6;
 	errno = 0;
 	MHD_set_panic_func(on_mhd_panic, NULL);
-	s->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_access, s,
-				     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, or MHD complains */
-				     MHD_OPTION_SOCK_ADDR, &addr.sa,
-				     MHD_OPTION_THREAD_POOL_SIZE, threads,
-				     MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-				     MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
-				     MHD_OPTION_END);
+	s->daemon =
+		MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
+				 on_mhd_log, s, /* first, or MHD complains */
+				 MHD_OPTION_SOCK_ADDR, &addr.sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
+				 MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				 MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL, MHD_OPTION_END);
 	if (!s->daemon) {
 		rc = core_fail(err, CORE_EIO, "cannot start the HTTP server on %s port %u: %s", address, cfg->port,
 			       errno ? strerror(errno) : "MHD_start_daemon failed");
@@ -453,8 +453,8 @@ void http_server_stop(struct http_server *s)
 	unsigned left = s->in_flight;
 	pthread_mutex_unlock(&s->lock);
 	if (left > 0)
-		core_log(CORE_LOG_WARN, "http server: %u requests still in flight after %u ms; cutting them off",
-			 left, s->drain_timeout_ms);
+		core_log(CORE_LOG_WARN, "http server: %u requests still in flight after %u ms; cutting them off", left,
+			 s->drain_timeout_ms);
 
 	MHD_stop_daemon(s->daemon);
 	if (lfd != MHD_INVALID_SOCKET)

@@ -19,13 +19,11 @@
 #include "metrics_int.h"
 
 const double metrics_latency_buckets[] = {
-	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-	0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10,
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 };
-const size_t metrics_latency_buckets_n =
-	sizeof metrics_latency_buckets / sizeof metrics_latency_buckets[0];
+const size_t metrics_latency_buckets_n = sizeof metrics_latency_buckets / sizeof metrics_latency_buckets[0];
 
-static const char *const histogram_suffixes[] = { "_bucket", "_sum", "_count" };
+static const char *const histogram_suffixes[] = {"_bucket", "_sum", "_count"};
 
 struct metrics_registry *metrics_registry_new(void)
 {
@@ -33,7 +31,7 @@ struct metrics_registry *metrics_registry_new(void)
 
 	metrics_int_mutex_init(&reg->lock);
 	/* The "C" locale is a static object in glibc, so this does not allocate; failure
-   * would mean the C library is broken, which the policy treats like ENOMEM. */
+	 * would mean the C library is broken, which the policy treats like ENOMEM. */
 	reg->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 	if (reg->c_locale == (locale_t)0) {
 		fprintf(stderr, "metrics: newlocale(\"C\") failed\n");
@@ -96,8 +94,8 @@ static int valid_label_name(const char *s)
 		return 0;
 	for (size_t i = 0; s[i]; i++) {
 		char c = s[i];
-		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-			 (i > 0 && c >= '0' && c <= '9');
+		int ok =
+			(c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
 
 		if (!ok)
 			return 0;
@@ -160,9 +158,8 @@ static int clashes(const struct metrics_family *old, enum metrics_int_type type,
 	return 0;
 }
 
-static struct metrics_family *family_new(struct metrics_registry *reg, enum metrics_int_type type,
-					 const char *name, const char *help,
-					 const char *const *label_names, const double *bounds,
+static struct metrics_family *family_new(struct metrics_registry *reg, enum metrics_int_type type, const char *name,
+					 const char *help, const char *const *label_names, const double *bounds,
 					 size_t n_bounds)
 {
 	struct metrics_family *f = NULL, *ret = NULL;
@@ -215,21 +212,20 @@ out:
 	return ret;
 }
 
-struct metrics_family *metrics_counter_new(struct metrics_registry *reg, const char *name,
-					   const char *help, const char *const *label_names)
+struct metrics_family *metrics_counter_new(struct metrics_registry *reg, const char *name, const char *help,
+					   const char *const *label_names)
 {
 	return family_new(reg, METRICS_INT_COUNTER, name, help, label_names, NULL, 0);
 }
 
-struct metrics_family *metrics_gauge_new(struct metrics_registry *reg, const char *name,
-					 const char *help, const char *const *label_names)
+struct metrics_family *metrics_gauge_new(struct metrics_registry *reg, const char *name, const char *help,
+					 const char *const *label_names)
 {
 	return family_new(reg, METRICS_INT_GAUGE, name, help, label_names, NULL, 0);
 }
 
-struct metrics_family *metrics_histogram_new(struct metrics_registry *reg, const char *name,
-					     const char *help, const char *const *label_names,
-					     const double *buckets, size_t n_buckets)
+struct metrics_family *metrics_histogram_new(struct metrics_registry *reg, const char *name, const char *help,
+					     const char *const *label_names, const double *buckets, size_t n_buckets)
 {
 	return family_new(reg, METRICS_INT_HISTOGRAM, name, help, label_names, buckets, n_buckets);
 }

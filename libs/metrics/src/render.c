@@ -103,8 +103,8 @@ static void put_escaped(struct out *o, const char *s, int in_label)
 }
 
 /* The sample name, its label set (plus le when given) and the separating space. */
-static void put_sample_start(struct out *o, const struct metrics_family *f,
-			     const struct metrics_series *s, const char *suffix, const char *le)
+static void put_sample_start(struct out *o, const struct metrics_family *f, const struct metrics_series *s,
+			     const char *suffix, const char *le)
 {
 	put(o, f->name);
 	put(o, suffix);
@@ -130,8 +130,7 @@ static void put_sample_start(struct out *o, const struct metrics_family *f,
 	put(o, " ");
 }
 
-static void put_histogram_series(struct out *o, const struct metrics_family *f,
-				 const struct metrics_series *s)
+static void put_histogram_series(struct out *o, const struct metrics_family *f, const struct metrics_series *s)
 {
 	uint64_t cumulative = 0;
 
@@ -187,7 +186,7 @@ out:
 
 char *metrics_render(struct metrics_registry *reg, size_t *len_out)
 {
-	struct out o = { 0 };
+	struct out o = {0};
 	locale_t old_locale;
 	char *ret = NULL;
 

@@ -53,8 +53,7 @@ static uint64_t hash_values(const char *const *values, size_t n)
 	return h;
 }
 
-static struct metrics_series *series_alloc(const struct metrics_family *f,
-					   const char *const *values, uint64_t hash)
+static struct metrics_series *series_alloc(const struct metrics_family *f, const char *const *values, uint64_t hash)
 {
 	size_t hist = f->type == METRICS_INT_HISTOGRAM ? f->n_buckets : 0;
 	struct metrics_series *s = metrics_int_xcalloc(1, sizeof *s + hist * sizeof s->buckets[0]);
@@ -130,8 +129,7 @@ static void grow(struct metrics_family *f)
 	f->table_mask = n - 1;
 }
 
-static struct metrics_series *find(const struct metrics_family *f, const char *const *values,
-				   uint64_t hash)
+static struct metrics_series *find(const struct metrics_family *f, const char *const *values, uint64_t hash)
 {
 	for (struct metrics_series *s = f->table[hash & f->table_mask]; s; s = s->hnext) {
 		size_t i = 0;
@@ -146,8 +144,7 @@ static struct metrics_series *find(const struct metrics_family *f, const char *c
 	return NULL;
 }
 
-static struct metrics_series *insert(struct metrics_family *f, const char *const *values,
-				     uint64_t hash)
+static struct metrics_series *insert(struct metrics_family *f, const char *const *values, uint64_t hash)
 {
 	struct metrics_series *s = series_alloc(f, values, hash);
 	size_t i = (size_t)(hash & f->table_mask);
@@ -227,8 +224,8 @@ static char **normalize_all(const char *const *values, size_t n)
 	return fixed;
 }
 
-static void update(struct metrics_family *f, const char *const *label_values,
-		   enum metrics_int_type type, enum op op, double v)
+static void update(struct metrics_family *f, const char *const *label_values, enum metrics_int_type type, enum op op,
+		   double v)
 {
 	const char *const *values = label_values;
 	char **fixed = NULL;

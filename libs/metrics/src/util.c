@@ -164,11 +164,11 @@ size_t metrics_int_fmt_double(char *buf, double v)
 		n = snprintf(buf, METRICS_INT_DBL_BUF, "0"); /* and not "-0" */
 	else if (v == trunc(v) && fabs(v) < 9007199254740992.0) {
 		/* Exact integers below 2^53 (counters, byte counts) in plain digits: %g would
-     * switch to 1e+15 style from 15 digits on. */
+		 * switch to 1e+15 style from 15 digits on. */
 		n = snprintf(buf, METRICS_INT_DBL_BUF, "%.0f", v);
 	} else {
 		/* The shortest of 15, 16 or 17 significant digits that reads back as v: 0.1
-     * stays "0.1" instead of %.17g's "0.10000000000000001", and nothing is lost. */
+		 * stays "0.1" instead of %.17g's "0.10000000000000001", and nothing is lost. */
 		for (int prec = 15; prec <= 17; prec++) {
 			n = snprintf(buf, METRICS_INT_DBL_BUF, "%.*g", prec, v);
 			if (strtod(buf, NULL) == v)

@@ -22,12 +22,12 @@ static const struct core_setting common_rows[] = {
 	 1073741824, "largest request body accepted where a route sets no limit of its own (larger: 413)"},
 	{"DRAIN_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct svc_settings, drain_timeout_ms), "10000", false, 0,
 	 600000, "on SIGTERM, how long in-flight requests may take to finish"},
-	{"KAFKA_SESSION_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct svc_settings, kafka_session_timeout_ms),
-	 "45000", false, 3000, 300000, "consumer-group session timeout (6000 suits the local broker)"},
-	{"KAFKA_MESSAGE_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct svc_settings, kafka_message_timeout_ms),
-	 "30000", false, 1000, 900000, "how long a produced event may wait for delivery before it is retried"},
-	{"OUTBOX_POLL_MS", CORE_SETTING_INT, offsetof(struct svc_settings, outbox_poll_ms), "100", false, 10,
-	 60000, "how often the outbox relay looks for events to publish"},
+	{"KAFKA_SESSION_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct svc_settings, kafka_session_timeout_ms), "45000",
+	 false, 3000, 300000, "consumer-group session timeout (6000 suits the local broker)"},
+	{"KAFKA_MESSAGE_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct svc_settings, kafka_message_timeout_ms), "30000",
+	 false, 1000, 900000, "how long a produced event may wait for delivery before it is retried"},
+	{"OUTBOX_POLL_MS", CORE_SETTING_INT, offsetof(struct svc_settings, outbox_poll_ms), "100", false, 10, 60000,
+	 "how often the outbox relay looks for events to publish"},
 	{0},
 };
 

@@ -13,11 +13,26 @@
 #include "http/client.h"
 #include "svc_int.h"
 
-void *svc_app(struct svc *svc) { return svc->app; }
-const struct svc_settings *svc_settings(struct svc *svc) { return &svc->settings; }
-struct db_pool *svc_db(struct svc *svc) { return svc->db; }
-struct bus_producer *svc_bus(struct svc *svc) { return svc->bus; }
-struct metrics_registry *svc_metrics(struct svc *svc) { return svc->metrics; }
+void *svc_app(struct svc *svc)
+{
+	return svc->app;
+}
+const struct svc_settings *svc_settings(struct svc *svc)
+{
+	return &svc->settings;
+}
+struct db_pool *svc_db(struct svc *svc)
+{
+	return svc->db;
+}
+struct bus_producer *svc_bus(struct svc *svc)
+{
+	return svc->bus;
+}
+struct metrics_registry *svc_metrics(struct svc *svc)
+{
+	return svc->metrics;
+}
 
 int svc_reply_db_error(struct http_request *req, int rc, const struct core_error *err)
 {
@@ -25,7 +40,8 @@ int svc_reply_db_error(struct http_request *req, int rc, const struct core_error
 	 * itself), so an empty message means "say the status". */
 	const char *why = err && err->message[0] ? err->message : db_strerror(rc);
 	if (rc == DB_UNAVAILABLE || rc == DB_SOFT_ERROR)
-		return http_reply_error(req, HTTP_EC_TEMPORARILY_UNAVAILABLE, "database unavailable, retry later: %s", why);
+		return http_reply_error(req, HTTP_EC_TEMPORARILY_UNAVAILABLE, "database unavailable, retry later: %s",
+					why);
 	return http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "database error: %s", why);
 }
 
@@ -73,8 +89,11 @@ static enum core_status build_routes(struct svc *svc, struct core_error *err)
  * with the service's OpenAPI document. */
 static int print_routes(struct svc *svc)
 {
-	static const struct { unsigned bit; const char *name; } methods[] = {
-		{HTTP_GET, "GET"}, {HTTP_HEAD, "HEAD"}, {HTTP_POST, "POST"},
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} methods[] = {
+		{HTTP_GET, "GET"}, {HTTP_HEAD, "HEAD"},     {HTTP_POST, "POST"},
 		{HTTP_PUT, "PUT"}, {HTTP_DELETE, "DELETE"}, {HTTP_PATCH, "PATCH"},
 	};
 	struct core_error err;
@@ -94,7 +113,8 @@ static enum core_status open_clients(struct svc *svc, struct core_error *err)
 	enum core_status rc = CORE_OK;
 	const struct svc_settings *s = &svc->settings;
 	svc->metrics = metrics_registry_new();
-	svc->ready_gauge = metrics_gauge_new(svc->metrics, "lathe_ready", "1 when the daemon reported ready at its last /readyz", NULL);
+	svc->ready_gauge = metrics_gauge_new(svc->metrics, "lathe_ready",
+					     "1 when the daemon reported ready at its last /readyz", NULL);
 	if (svc->def->schema) {
 		struct db_pool_config pc = {
 			.url = s->database_url,
@@ -155,7 +175,8 @@ static int migrate_until_done(struct svc *svc)
 			rc = bus_outbox_migrate(svc->db, svc->def->schema, &err);
 		if (rc == CORE_OK)
 			return 0;
-		core_warn("migrating schema %s failed, retrying in %d ms: %s", svc->def->schema, backoff_ms, err.message);
+		core_warn("migrating schema %s failed, retrying in %d ms: %s", svc->def->schema, backoff_ms,
+			  err.message);
 		int sig = core_shutdown_wait(backoff_ms);
 		if (sig)
 			return sig;
@@ -208,7 +229,8 @@ static int run(struct svc *svc)
 	if (svc->db) {
 		sig = migrate_until_done(svc);
 		if (!sig && def->uses_outbox) {
-			struct bus_relay_config rc = {.poll_ms = (int)svc->settings.outbox_poll_ms, .metrics = svc->metrics};
+			struct bus_relay_config rc = {.poll_ms = (int)svc->settings.outbox_poll_ms,
+						      .metrics = svc->metrics};
 			if (bus_relay_start(svc->db, svc->bus, &rc, &svc->relay, &err) != CORE_OK) {
 				core_error("outbox relay failed to start: %s", err.message);
 				goto out;

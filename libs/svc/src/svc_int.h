@@ -5,7 +5,7 @@
 #include "svc/svc.h"
 
 #define SVC_MAX_SETTING_ROWS 32
-#define SVC_MAX_ROUTES 256
+#define SVC_MAX_ROUTES       256
 
 struct svc {
 	const struct svc_def *def;
@@ -23,7 +23,7 @@ struct svc {
 	struct http_route routes[SVC_MAX_ROUTES];
 	char *twin_patterns[SVC_MAX_ROUTES]; /* owned: the /ajax-api/ patterns made */
 	size_t n_twin_patterns;
-	atomic_bool migrated;   /* set once the schema is up to date */
+	atomic_bool migrated; /* set once the schema is up to date */
 };
 
 /* Fills rows (capacity n_rows, ending with a zero row) with the common settings for

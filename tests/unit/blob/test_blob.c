@@ -107,8 +107,9 @@ START_TEST(bad_and_missing_keys)
 	ck_assert(!blob_key_valid("ba7816bf"));
 	ck_assert(!blob_key_valid(NULL));
 	ck_assert_int_eq(blob_open(store, "../x", &fd, NULL, &err), CORE_EINVAL);
-	ck_assert_int_eq(blob_open(store, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", &fd, NULL, &err),
-			 CORE_ENOENT);
+	ck_assert_int_eq(
+		blob_open(store, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", &fd, NULL, &err),
+		CORE_ENOENT);
 	ck_assert(!blob_exists(store, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
 }
 END_TEST

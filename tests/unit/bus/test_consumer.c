@@ -101,7 +101,8 @@ static void read_position(int fd, int timeout_ms, int *partition, long long *off
 			break;
 		got += (size_t)n;
 	}
-	ck_assert_msg(sscanf(buf, "%d %lld", partition, offset) == 2, "the crashing member reported nothing ('%s')", buf);
+	ck_assert_msg(sscanf(buf, "%d %lld", partition, offset) == 2, "the crashing member reported nothing ('%s')",
+		      buf);
 }
 
 START_TEST(test_crash_before_commit_redelivers)

@@ -35,7 +35,8 @@ static const char *str_member(const json_t *ev, const char *name)
 START_TEST(test_new_has_every_attribute)
 {
 	int64_t before = core_now_ms();
-	json_t *ev = bus_event_new("/registry", "lathe.model.version.created", "model-7", json_pack("{s:i}", "version", 3));
+	json_t *ev =
+		bus_event_new("/registry", "lathe.model.version.created", "model-7", json_pack("{s:i}", "version", 3));
 	ck_assert_ptr_nonnull(ev);
 	ck_assert_str_eq(str_member(ev, "specversion"), "1.0");
 	ck_assert_msg(is_uuid4(str_member(ev, "id")), "id %s", str_member(ev, "id"));
@@ -54,7 +55,8 @@ START_TEST(test_new_has_every_attribute)
 	char lower[32], upper[32];
 	core_time_iso8601(before, lower);
 	core_time_iso8601(core_now_ms(), upper);
-	ck_assert_msg(strcmp(lower, when) <= 0 && strcmp(when, upper) <= 0, "time %s not in [%s, %s]", when, lower, upper);
+	ck_assert_msg(strcmp(lower, when) <= 0 && strcmp(when, upper) <= 0, "time %s not in [%s, %s]", when, lower,
+		      upper);
 
 	/* ids differ from event to event */
 	json_t *ev2 = bus_event_new("/registry", "t", NULL, NULL);
@@ -86,7 +88,8 @@ END_TEST
 
 START_TEST(test_round_trip)
 {
-	json_t *ev = bus_event_new("/data", "lathe.dataset.version.created", "ds-1", json_pack("{s:s}", "digest", "ab"));
+	json_t *ev =
+		bus_event_new("/data", "lathe.dataset.version.created", "ds-1", json_pack("{s:s}", "digest", "ab"));
 	char *text = json_dumps(ev, JSON_COMPACT);
 	json_t *back = NULL;
 	struct core_error err = {{0}};
@@ -159,10 +162,8 @@ START_TEST(test_parse_rejects_malformed)
 END_TEST
 
 static const char *const good_times[] = {
-	"2026-11-22T16:20:01.123Z",
-	"2026-11-22t16:20:01z",
-	"2024-02-29T23:59:60Z",
-	"2026-11-22T16:20:01.123456789+05:30",
+	"2026-11-22T16:20:01.123Z",  "2026-11-22t16:20:01z",
+	"2024-02-29T23:59:60Z",      "2026-11-22T16:20:01.123456789+05:30",
 	"2026-11-22T16:20:01-08:00",
 };
 
@@ -174,7 +175,8 @@ START_TEST(test_parse_accepts_rfc3339_times)
 		 good_times[_i]);
 	json_t *out = NULL;
 	struct core_error err = {{0}};
-	ck_assert_msg(bus_event_parse(text, strlen(text), &out, &err) == CORE_OK, "%s: %s", good_times[_i], err.message);
+	ck_assert_msg(bus_event_parse(text, strlen(text), &out, &err) == CORE_OK, "%s: %s", good_times[_i],
+		      err.message);
 	json_decref(out);
 }
 END_TEST

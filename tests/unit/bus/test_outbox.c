@@ -194,7 +194,8 @@ static size_t check_last_copies_in_order(const struct bt_collector *col, int n)
 		last_at[s] = -1;
 	for (size_t i = 0; i < col->n; i++) {
 		json_t *ev = NULL;
-		ck_assert_int_eq(bus_event_parse(col->recs[i].payload, strlen(col->recs[i].payload), &ev, NULL), CORE_OK);
+		ck_assert_int_eq(bus_event_parse(col->recs[i].payload, strlen(col->recs[i].payload), &ev, NULL),
+				 CORE_OK);
 		int seq = (int)json_integer_value(json_object_get(json_object_get(ev, "data"), "seq"));
 		ck_assert(seq >= 0 && seq < n);
 		last_at[seq] = (int)i;
@@ -244,7 +245,7 @@ START_TEST(test_refused_produce_is_retried_in_order)
 END_TEST
 
 #define N_EVENTS 200
-#define N_KEYS 5
+#define N_KEYS   5
 
 START_TEST(test_per_key_order_with_two_relays)
 {
@@ -338,7 +339,9 @@ END_TEST
 
 START_TEST(test_relay_survives_unreachable_database)
 {
-	struct db_pool_config pc = {.url = "postgresql://postgres@127.0.0.1:1/nowhere", .schema = SCHEMA, .size = 2,
+	struct db_pool_config pc = {.url = "postgresql://postgres@127.0.0.1:1/nowhere",
+				    .schema = SCHEMA,
+				    .size = 2,
 				    .connect_timeout_s = 2};
 	struct db_pool *dead = NULL;
 	struct core_error err = {{0}};

@@ -10,7 +10,7 @@
 #include "bus_test.h"
 
 #define N_MESSAGES 1000
-#define N_KEYS 10
+#define N_KEYS     10
 
 struct reports {
 	pthread_mutex_t mu;
@@ -57,8 +57,8 @@ START_TEST(test_keyed_messages_delivered_and_ordered_per_key)
 		char key[16], payload[32];
 		snprintf(key, sizeof key, "k%d", i % N_KEYS);
 		snprintf(payload, sizeof payload, "%s:%d", key, i / N_KEYS);
-		ck_assert_msg(bus_produce(p, topic, key, payload, strlen(payload), on_report, &rep, &err) == CORE_OK, "%s",
-			      err.message);
+		ck_assert_msg(bus_produce(p, topic, key, payload, strlen(payload), on_report, &rep, &err) == CORE_OK,
+			      "%s", err.message);
 	}
 	ck_assert_int_eq(bus_producer_flush(p, 30000), 0);
 	struct reports got = snapshot(&rep);

@@ -241,8 +241,10 @@ START_TEST(log_lines_stay_valid_utf8_and_numbers_short)
 	dup2(fds[1], STDERR_FILENO);
 	core_log_init("svc", CORE_LOG_INFO);
 	/* a stray continuation byte, an overlong '/', a cut-short sequence, and good UTF-8 */
-	struct core_log_field f[] = {CORE_LF_STR("path", "/a\x80" "b\xc0\xaf" "c\xe2\x82"), CORE_LF_STR("ok", "caf\xc3\xa9"),
-				     CORE_LF_NUM("ms", 0.161353)};
+	struct core_log_field f[] = {CORE_LF_STR("path", "/a\x80"
+							 "b\xc0\xaf"
+							 "c\xe2\x82"),
+				     CORE_LF_STR("ok", "caf\xc3\xa9"), CORE_LF_NUM("ms", 0.161353)};
 	core_log_with(CORE_LOG_INFO, f, 3, "x");
 	dup2(saved, STDERR_FILENO);
 	close(saved);
@@ -250,7 +252,9 @@ START_TEST(log_lines_stay_valid_utf8_and_numbers_short)
 	char buf[1024] = {0};
 	ck_assert_int_gt(read(fds[0], buf, sizeof buf - 1), 0);
 	close(fds[0]);
-	ck_assert_ptr_nonnull(strstr(buf, "\"path\":\"/a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd\""));
+	ck_assert_ptr_nonnull(strstr(buf, "\"path\":\"/a\xef\xbf\xbd"
+					  "b\xef\xbf\xbd\xef\xbf\xbd"
+					  "c\xef\xbf\xbd\xef\xbf\xbd\""));
 	ck_assert_ptr_nonnull(strstr(buf, "\"ok\":\"caf\xc3\xa9\""));
 	ck_assert_ptr_nonnull(strstr(buf, "\"ms\":0.161353}"));
 }
@@ -269,9 +273,14 @@ END_TEST
 static Suite *core_suite(void)
 {
 	Suite *s = suite_create("core");
-	struct { const char *name; const TTest *tests[4]; } cases[] = {
+	struct {
+		const char *name;
+		const TTest *tests[4];
+	} cases[] = {
 		{"buf", {buf_grows_and_stops_at_its_ceiling, buf_escapes_json}},
-		{"settings", {settings_load_defaults_and_overrides, settings_reject_bad_values_naming_the_setting, settings_render_markdown}},
+		{"settings",
+		 {settings_load_defaults_and_overrides, settings_reject_bad_values_naming_the_setting,
+		  settings_render_markdown}},
 		{"id", {ids_are_uuid4_hex_and_distinct}},
 		{"sha256", {sha256_matches_known_digests}},
 		{"time", {time_formats_iso8601}},

@@ -18,7 +18,11 @@
 static inline struct db_pool *dbt_pool(const char *url, unsigned size, const char *schema, const char *app)
 {
 	struct db_pool_config cfg = {
-		.url = url, .schema = schema, .size = size, .application_name = app, .acquire_timeout_ms = 5000,
+		.url = url,
+		.schema = schema,
+		.size = size,
+		.application_name = app,
+		.acquire_timeout_ms = 5000,
 	};
 	struct db_pool *pool = NULL;
 	struct core_error err = {{0}};

@@ -21,20 +21,30 @@
 
 #include "db_test.h"
 
-#define FILE_OF(n, text) {.name = (n), .data = (const unsigned char *)(text), .len = sizeof(text) - 1}
+#define FILE_OF(n, text)                                                                                               \
+	{                                                                                                              \
+		.name = (n), .data = (const unsigned char *)(text), .len = sizeof(text) - 1                            \
+	}
 
 /* Each file logs itself into a table, so order and repetition are visible; the tables
  * are created without IF NOT EXISTS, so a file run twice would fail. */
-#define F0001 FILE_OF("0001-init.sql", "CREATE TABLE runlog (seq serial PRIMARY KEY, file text NOT NULL);\n" \
-				       "INSERT INTO runlog (file) VALUES ('0001');\n"                       \
-				       "CREATE TABLE widgets (id int PRIMARY KEY);\n")
-#define F0002 FILE_OF("0002-name.sql", "ALTER TABLE widgets ADD COLUMN name text;\n" \
-				       "INSERT INTO runlog (file) VALUES ('0002');\n")
-#define F0010 FILE_OF("0010-data.sql", "INSERT INTO widgets VALUES (1, 'one');\n" \
-				       "INSERT INTO runlog (file) VALUES ('0010');\n")
-#define F0011 FILE_OF("0011-more.sql", "INSERT INTO widgets VALUES (2, 'two');\n" \
-				       "INSERT INTO runlog (file) VALUES ('0011');\n")
-#define END_OF_FILES {0, 0, 0}
+#define F0001                                                                                                          \
+	FILE_OF("0001-init.sql", "CREATE TABLE runlog (seq serial PRIMARY KEY, file text NOT NULL);\n"                 \
+				 "INSERT INTO runlog (file) VALUES ('0001');\n"                                        \
+				 "CREATE TABLE widgets (id int PRIMARY KEY);\n")
+#define F0002                                                                                                          \
+	FILE_OF("0002-name.sql", "ALTER TABLE widgets ADD COLUMN name text;\n"                                         \
+				 "INSERT INTO runlog (file) VALUES ('0002');\n")
+#define F0010                                                                                                          \
+	FILE_OF("0010-data.sql", "INSERT INTO widgets VALUES (1, 'one');\n"                                            \
+				 "INSERT INTO runlog (file) VALUES ('0010');\n")
+#define F0011                                                                                                          \
+	FILE_OF("0011-more.sql", "INSERT INTO widgets VALUES (2, 'two');\n"                                            \
+				 "INSERT INTO runlog (file) VALUES ('0011');\n")
+#define END_OF_FILES                                                                                                   \
+	{                                                                                                              \
+		0, 0, 0                                                                                                \
+	}
 
 static const struct core_embedded_file three[] = {F0001, F0002, F0010, END_OF_FILES};
 static const struct core_embedded_file four[] = {F0001, F0002, F0010, F0011, END_OF_FILES};
@@ -76,7 +86,8 @@ START_TEST(test_applies_in_order_once)
 	runlog(url, "svc.runlog", log, sizeof log);
 	ck_assert_str_eq(log, "0001,0002,0010");
 	ck_assert_int_eq(dbt_admin_scalar(url, "SELECT count(*) FROM svc.widgets WHERE name = 'one'"), 1);
-	ck_assert_int_eq(dbt_admin_scalar(url, "SELECT count(*) FROM svc.lathe_migrations WHERE component = 'service'"), 3);
+	ck_assert_int_eq(dbt_admin_scalar(url, "SELECT count(*) FROM svc.lathe_migrations WHERE component = 'service'"),
+			 3);
 	ck_assert_int_eq(dbt_admin_scalar(url, "SELECT sum(version) FROM svc.lathe_migrations"), 13);
 	ck_assert_int_eq(dbt_admin_scalar(url, "SELECT count(*) FROM svc.lathe_migrations WHERE version = 10 "
 					       "AND name = '0010-data.sql' AND applied_at <= now()"),
@@ -142,8 +153,7 @@ START_TEST(test_bad_lists_rejected)
 	struct db_pool *pool = dbt_pool(url, 1, NULL, NULL);
 	struct core_error err = {{0}};
 	static const struct core_embedded_file backwards[] = {F0002, F0001, END_OF_FILES};
-	static const struct core_embedded_file twice[] = {
-		F0001, FILE_OF("0001-again.sql", "SELECT 1"), END_OF_FILES};
+	static const struct core_embedded_file twice[] = {F0001, FILE_OF("0001-again.sql", "SELECT 1"), END_OF_FILES};
 	static const struct core_embedded_file unnumbered[] = {FILE_OF("init.sql", "SELECT 1"), {0, 0, 0}};
 	static const struct core_embedded_file zero[] = {FILE_OF("0000-zero.sql", "SELECT 1"), {0, 0, 0}};
 	static const struct core_embedded_file no_dash[] = {FILE_OF("0001_init.sql", "SELECT 1"), {0, 0, 0}};

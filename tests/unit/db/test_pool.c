@@ -100,7 +100,7 @@ END_TEST
 /* ---- concurrency -------------------------------------------------------------- */
 
 #define N_THREADS 8
-#define N_CYCLES 150
+#define N_CYCLES  150
 #define POOL_SIZE 3
 
 struct shared {
@@ -184,7 +184,8 @@ START_TEST(test_threads)
 	for (int t = 0; t < N_THREADS; t++)
 		total += sh.ok[t];
 	ck_assert_int_eq(total, N_THREADS * N_CYCLES);
-	backends = dbt_admin_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'db-test-threads'");
+	backends = dbt_admin_scalar(url,
+				    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'db-test-threads'");
 	ck_assert_int_ge(backends, 1);
 	ck_assert_int_le(backends, POOL_SIZE);
 	db_pool_close(sh.pool);

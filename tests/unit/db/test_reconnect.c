@@ -33,8 +33,8 @@ static void pg_ctl(const char *verb)
 
 	sscanf(strrchr(cluster_url, ':') + 1, "%u", &port);
 	if (strcmp(verb, "start") == 0)
-		snprintf(cmd, sizeof cmd, "'%s/tools/pg.sh' start '%s' %u --ephemeral", th_env("LATHE_ROOT"), cluster_dir,
-			 port);
+		snprintf(cmd, sizeof cmd, "'%s/tools/pg.sh' start '%s' %u --ephemeral", th_env("LATHE_ROOT"),
+			 cluster_dir, port);
 	else
 		snprintf(cmd, sizeof cmd, "'%s/tools/pg.sh' stop '%s'", th_env("LATHE_ROOT"), cluster_dir);
 	if (system(cmd) != 0)
@@ -90,7 +90,10 @@ static int insert_fn(struct db_conn *c, void *cls)
 static struct db_pool *open_pool(void)
 {
 	struct db_pool_config cfg = {
-		.url = cluster_url, .size = 2, .connect_timeout_s = 2, .acquire_timeout_ms = 1000,
+		.url = cluster_url,
+		.size = 2,
+		.connect_timeout_s = 2,
+		.acquire_timeout_ms = 1000,
 		.application_name = "db-test-reconnect",
 	};
 	struct db_pool *pool = NULL;

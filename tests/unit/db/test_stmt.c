@@ -219,10 +219,14 @@ START_TEST(test_binary_params)
 	struct db_pool *pool;
 	struct db_conn *c;
 	static const struct db_stmt put = {
-		.name = "test_put_blob", .sql = "INSERT INTO blobs (k, v) VALUES ($1, $2) RETURNING octet_length(v)", .n_params = 2,
+		.name = "test_put_blob",
+		.sql = "INSERT INTO blobs (k, v) VALUES ($1, $2) RETURNING octet_length(v)",
+		.n_params = 2,
 	};
 	static const struct db_stmt get = {
-		.name = "test_get_blob", .sql = "SELECT encode(v, 'hex') FROM blobs WHERE k = $1", .n_params = 1,
+		.name = "test_get_blob",
+		.sql = "SELECT encode(v, 'hex') FROM blobs WHERE k = $1",
+		.n_params = 1,
 	};
 	const char bytes[] = {'a', 0, 'b', (char)0xff, 0};
 	const char *values[2] = {"k1", bytes};
@@ -255,8 +259,8 @@ START_TEST(test_row_counts)
 	static const struct db_stmt rename_all = {"test_rename_all", "UPDATE items SET note = $1", 1};
 	static const struct db_stmt select_all = {"test_select_all", "SELECT name FROM items ORDER BY name", 0};
 	static const struct db_stmt delete_none = {"test_delete_none", "DELETE FROM items WHERE name = $1", 1};
-	static const struct db_stmt delete_returning = {
-		"test_delete_ret", "DELETE FROM items WHERE name <> $1 RETURNING name", 1};
+	static const struct db_stmt delete_returning = {"test_delete_ret",
+							"DELETE FROM items WHERE name <> $1 RETURNING name", 1};
 	const char *a[2] = {"a", NULL}, *b[2] = {"b", "x"}, *cc[2] = {"c", "y"};
 	const char *note[1] = {"n"}, *nobody[1] = {"nobody"}, *keep_a[1] = {"a"};
 	PGresult *res = NULL;
@@ -394,7 +398,8 @@ START_TEST(test_result_readers)
 	struct db_pool *pool = dbt_pool(url, 1, NULL, NULL);
 	struct db_conn *c = dbt_acquire(pool);
 	static const struct db_stmt st = {
-		"test_values", "SELECT 9223372036854775807::bigint, -42, NULL::int, 'x12', '99999999999999999999', ''", 0};
+		"test_values", "SELECT 9223372036854775807::bigint, -42, NULL::int, 'x12', '99999999999999999999', ''",
+		0};
 	PGresult *res = NULL;
 	int64_t v = 7;
 	struct core_error err = {{0}};

@@ -50,10 +50,10 @@ static char *setup_db(void)
 
 /* What the bodies below share with their test. */
 struct body {
-	const char *name;         /* item to insert */
-	atomic_int attempts;      /* times the body ran */
-	struct db_pool *pool;     /* for bodies that need a second connection */
-	char seen[64];            /* what the body read */
+	const char *name;     /* item to insert */
+	atomic_int attempts;  /* times the body ran */
+	struct db_pool *pool; /* for bodies that need a second connection */
+	char seen[64];        /* what the body read */
 };
 
 /* ---- commit ------------------------------------------------------------------- */
@@ -138,8 +138,7 @@ START_TEST(test_rollback_on_negative)
 	struct body b = {.name = "doomed"};
 	struct core_error err = {{0}};
 
-	ck_assert_int_eq(db_run_tx(pool, "doomed_tx", DB_READ_COMMITTED, insert_then_fail_fn, &b, &err),
-			 DB_HARD_ERROR);
+	ck_assert_int_eq(db_run_tx(pool, "doomed_tx", DB_READ_COMMITTED, insert_then_fail_fn, &b, &err), DB_HARD_ERROR);
 	ck_assert_int_eq(atomic_load(&b.attempts), 1);
 	ck_assert_msg(strstr(err.message, "tx doomed_tx: the callback returned DB_HARD_ERROR"), "%s", err.message);
 	ck_assert_int_eq(dbt_admin_scalar(url, "SELECT count(*) FROM items"), 0);

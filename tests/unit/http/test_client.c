@@ -33,8 +33,9 @@ static void h_hello(struct http_request *req, void *a)
 	const char *ct = http_request_header(req, "Content-Type");
 	const char *custom = http_request_header(req, "X-Custom");
 	(void)a;
-	http_reply_json(req, 200, json_pack("{s:s, s:s%, s:s?, s:s?}", "method", http_method_name(http_request_method(req)),
-					    "body", body, len, "content_type", ct, "custom", custom));
+	http_reply_json(req, 200,
+			json_pack("{s:s, s:s%, s:s?, s:s?}", "method", http_method_name(http_request_method(req)),
+				  "body", body, len, "content_type", ct, "custom", custom));
 }
 
 static void h_big(struct http_request *req, void *a)
@@ -69,7 +70,8 @@ static void h_hang(struct http_request *req, void *a)
 }
 
 static const struct http_route routes[] = {
-	{.methods = HTTP_GET | HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE, .pattern = "/hello",
+	{.methods = HTTP_GET | HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE,
+	 .pattern = "/hello",
 	 .handler = h_hello},
 	{.methods = HTTP_GET, .pattern = "/big", .handler = h_big},
 	{.methods = HTTP_GET, .pattern = "/busy", .handler = h_teapot},
@@ -144,8 +146,12 @@ START_TEST(retry_until_server_starts)
 	url(u, sizeof u, ls.port, "/hello");
 	pthread_create(&t, NULL, start_late, &ls);
 	uint64_t t0 = core_monotonic_ns();
-	struct httpc_request rq = {.method = "POST", .url = u, .body = "{}", .body_len = 2,
-				   .content_type = "application/json", .retries = 6};
+	struct httpc_request rq = {.method = "POST",
+				   .url = u,
+				   .body = "{}",
+				   .body_len = 2,
+				   .content_type = "application/json",
+				   .retries = 6};
 	enum core_status rc = httpc_do(&rq, &r, &err);
 	uint64_t waited_ms = (core_monotonic_ns() - t0) / 1000000;
 	pthread_join(t, NULL);
@@ -228,8 +234,12 @@ START_TEST(methods_bodies_headers)
 	url(u, sizeof u, http_server_port(s), "/hello");
 	const char *methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
 	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-		struct httpc_request rq = {.method = methods[i], .url = u, .body = "a\0b", .body_len = 3,
-					   .content_type = "text/plain", .headers = hdrs};
+		struct httpc_request rq = {.method = methods[i],
+					   .url = u,
+					   .body = "a\0b",
+					   .body_len = 3,
+					   .content_type = "text/plain",
+					   .headers = hdrs};
 		ck_assert_int_eq(httpc_do(&rq, &r, &err), CORE_OK);
 		json_t *j = json_loadb(r.body, r.body_len, JSON_ALLOW_NUL, NULL);
 		ck_assert_str_eq(json_string_value(json_object_get(j, "method")), methods[i]);

@@ -10,7 +10,7 @@
 
 /* a spec row as a value (the row macros are brace initializers, for tables) */
 #define ROW(...) ((struct http_jspec)__VA_ARGS__)
-#define DOCS "See the API docs for more information about request parameters."
+#define DOCS     "See the API docs for more information about request parameters."
 
 static json_t *load(const char *text)
 {
@@ -78,10 +78,14 @@ START_TEST(int64_coercions)
 	ck_assert_int_eq(v, 12);
 	ck_assert_int_eq(parse1("{\"v\":9223372036854775807}", ROW(HTTP_JS_REQ_INT64("v", &v)), &err), CORE_OK);
 	ck_assert_int_eq(v, INT64_MAX);
-	const char *bad[] = {"{\"v\":1.5}", "{\"v\":\"9223372036854775808\"}", "{\"v\":\"12abc\"}", "{\"v\":\" 12\"}",
-			     "{\"v\":\"-\"}", "{\"v\":true}", "{\"v\":[1]}", "{\"v\":1e300}", "{\"v\":\"1e3\"}"};
+	const char *bad[] = {"{\"v\":1.5}",       "{\"v\":\"9223372036854775808\"}",
+			     "{\"v\":\"12abc\"}", "{\"v\":\" 12\"}",
+			     "{\"v\":\"-\"}",     "{\"v\":true}",
+			     "{\"v\":[1]}",       "{\"v\":1e300}",
+			     "{\"v\":\"1e3\"}"};
 	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
-		ck_assert_msg(parse1(bad[k], ROW(HTTP_JS_REQ_INT64("v", &v)), &err) == CORE_EINVAL, "%s accepted", bad[k]);
+		ck_assert_msg(parse1(bad[k], ROW(HTTP_JS_REQ_INT64("v", &v)), &err) == CORE_EINVAL, "%s accepted",
+			      bad[k]);
 }
 END_TEST
 
@@ -101,9 +105,10 @@ START_TEST(double_coercions)
 	ck_assert(isinf(v) && v < 0);
 	ck_assert_int_eq(parse1("{\"v\":\"1e-400\"}", ROW(HTTP_JS_REQ_DOUBLE("v", &v)), &err), CORE_OK); /* underflow */
 	const char *bad[] = {"{\"v\":\"notanumber\"}", "{\"v\":\"1e999\"}", "{\"v\":\"0x10\"}", "{\"v\":\"\"}",
-			     "{\"v\":\"1.5 \"}", "{\"v\":false}", "{\"v\":{}}", "{\"v\":\"inf\"}"};
+			     "{\"v\":\"1.5 \"}",       "{\"v\":false}",     "{\"v\":{}}",       "{\"v\":\"inf\"}"};
 	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
-		ck_assert_msg(parse1(bad[k], ROW(HTTP_JS_REQ_DOUBLE("v", &v)), &err) == CORE_EINVAL, "%s accepted", bad[k]);
+		ck_assert_msg(parse1(bad[k], ROW(HTTP_JS_REQ_DOUBLE("v", &v)), &err) == CORE_EINVAL, "%s accepted",
+			      bad[k]);
 }
 END_TEST
 
@@ -181,12 +186,13 @@ START_TEST(mistyped_messages_name_field)
 	json_t *tags;
 	int64_t i;
 	struct core_error err;
-	ck_assert_int_eq(parse1("{\"value\":\"notanumber\"}", ROW(HTTP_JS_REQ_DOUBLE("value", &value)), &err), CORE_EINVAL);
+	ck_assert_int_eq(parse1("{\"value\":\"notanumber\"}", ROW(HTTP_JS_REQ_DOUBLE("value", &value)), &err),
+			 CORE_EINVAL);
 	ck_assert_str_eq(err.message, "Invalid value notanumber for parameter 'value' supplied. Hint: Value was of "
-			 "type 'str'. " DOCS);
+				      "type 'str'. " DOCS);
 	ck_assert_int_eq(parse1("{\"name\":5}", ROW(HTTP_JS_REQ_STRING("name", &name)), &err), CORE_EINVAL);
-	ck_assert_str_eq(err.message, "Invalid value 5 for parameter 'name' supplied. Hint: Value was of type 'int'. "
-			 DOCS);
+	ck_assert_str_eq(err.message,
+			 "Invalid value 5 for parameter 'name' supplied. Hint: Value was of type 'int'. " DOCS);
 	ck_assert_int_eq(parse1("{\"tags\":[1,\"a\"]}", ROW(HTTP_JS_REQ_OBJECT("tags", &tags)), &err), CORE_EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.message, "Invalid value [1,\"a\"] for parameter 'tags'"));
 	ck_assert_ptr_nonnull(strstr(err.message, "'list'"));
@@ -234,7 +240,7 @@ START_TEST(nested_path_named)
 	ck_assert_str_eq(key, "a");
 	ck_assert_int_eq(http_jspec_parse_at(json_array_get(metrics, 1), spec, "metrics[1]", &err), CORE_EINVAL);
 	ck_assert_str_eq(err.message, "Invalid value x for parameter 'metrics[1].value' supplied. Hint: Value was "
-			 "of type 'str'. " DOCS);
+				      "of type 'str'. " DOCS);
 	ck_assert_int_eq(http_jspec_parse_at(json_array_get(metrics, 2), spec, "metrics[2]", &err), CORE_EINVAL);
 	ck_assert_str_eq(err.message, "Missing value for required parameter 'metrics[2].value'. " DOCS);
 	ck_assert_int_eq(http_jspec_parse_at(json_array_get(metrics, 3), spec, "metrics[3]", &err), CORE_EINVAL);

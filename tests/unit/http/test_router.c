@@ -17,11 +17,17 @@ static const struct http_route routes[] = {
 	{.methods = HTTP_GET | HTTP_POST, .pattern = "/v1/datasets", .handler = h_dummy, .name = "datasets"},
 	{.methods = HTTP_GET, .pattern = "/v1/datasets/{name}", .handler = h_dummy, .name = "dataset"},
 	{.methods = HTTP_DELETE, .pattern = "/v1/datasets/{name}", .handler = h_dummy, .name = "dataset_delete"},
-	{.methods = HTTP_GET, .pattern = "/v1/datasets/{name}/versions/{version}", .handler = h_dummy,
+	{.methods = HTTP_GET,
+	 .pattern = "/v1/datasets/{name}/versions/{version}",
+	 .handler = h_dummy,
 	 .name = "version"},
-	{.methods = HTTP_PUT, .pattern = "/v1/datasets/latest/versions/{version}", .handler = h_dummy,
+	{.methods = HTTP_PUT,
+	 .pattern = "/v1/datasets/latest/versions/{version}",
+	 .handler = h_dummy,
 	 .name = "shadowed_for_get"},
-	{.methods = HTTP_GET | HTTP_PUT, .pattern = "/api/2.0/mlflow-artifacts/artifacts/{path*}", .handler = h_dummy,
+	{.methods = HTTP_GET | HTTP_PUT,
+	 .pattern = "/api/2.0/mlflow-artifacts/artifacts/{path*}",
+	 .handler = h_dummy,
 	 .name = "artifact"},
 	{.methods = HTTP_PATCH, .pattern = "/api/2.0/mlflow/registered-models/update", .handler = h_dummy},
 	{0},
@@ -50,17 +56,17 @@ static enum core_status check_one(const char *pattern, unsigned methods)
 
 START_TEST(check_rejects_bad_patterns)
 {
-	ck_assert_int_eq(check_one("v1/x", HTTP_GET), CORE_EINVAL);           /* no leading / */
-	ck_assert_int_eq(check_one("/v1//x", HTTP_GET), CORE_EINVAL);         /* empty segment */
-	ck_assert_int_eq(check_one("/v1/x/", HTTP_GET), CORE_EINVAL);         /* trailing / */
-	ck_assert_int_eq(check_one("/v1/x{id}", HTTP_GET), CORE_EINVAL);      /* partial segment */
-	ck_assert_int_eq(check_one("/v1/{}", HTTP_GET), CORE_EINVAL);         /* no name */
-	ck_assert_int_eq(check_one("/v1/{1a}", HTTP_GET), CORE_EINVAL);       /* bad name */
-	ck_assert_int_eq(check_one("/v1/{a}/{a}", HTTP_GET), CORE_EINVAL);    /* repeated */
-	ck_assert_int_eq(check_one("/v1/{p*}/x", HTTP_GET), CORE_EINVAL);     /* rest not last */
+	ck_assert_int_eq(check_one("v1/x", HTTP_GET), CORE_EINVAL);        /* no leading / */
+	ck_assert_int_eq(check_one("/v1//x", HTTP_GET), CORE_EINVAL);      /* empty segment */
+	ck_assert_int_eq(check_one("/v1/x/", HTTP_GET), CORE_EINVAL);      /* trailing / */
+	ck_assert_int_eq(check_one("/v1/x{id}", HTTP_GET), CORE_EINVAL);   /* partial segment */
+	ck_assert_int_eq(check_one("/v1/{}", HTTP_GET), CORE_EINVAL);      /* no name */
+	ck_assert_int_eq(check_one("/v1/{1a}", HTTP_GET), CORE_EINVAL);    /* bad name */
+	ck_assert_int_eq(check_one("/v1/{a}/{a}", HTTP_GET), CORE_EINVAL); /* repeated */
+	ck_assert_int_eq(check_one("/v1/{p*}/x", HTTP_GET), CORE_EINVAL);  /* rest not last */
 	ck_assert_int_eq(check_one("/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}", HTTP_GET), CORE_EINVAL);
-	ck_assert_int_eq(check_one("/v1/x", 0), CORE_EINVAL);                 /* no method */
-	ck_assert_int_eq(check_one("/v1/x", 64), CORE_EINVAL);                /* unknown bit */
+	ck_assert_int_eq(check_one("/v1/x", 0), CORE_EINVAL);  /* no method */
+	ck_assert_int_eq(check_one("/v1/x", 64), CORE_EINVAL); /* unknown bit */
 	ck_assert_int_eq(check_one("/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h*}", HTTP_GET), CORE_OK);
 	const struct http_route no_handler[] = {{.methods = HTTP_GET, .pattern = "/x"}, {0}};
 	struct core_error err;
@@ -84,8 +90,8 @@ START_TEST(match_literal_and_root)
 	http_route_result_clear(&r);
 	ck_assert_int_eq(match(HTTP_GET, "/v1/dataset", &r), HTTP_MATCH_NOT_FOUND);
 	ck_assert_ptr_null(r.route);
-	ck_assert_int_eq(match(HTTP_GET, "/v1/datasets/", &r), HTTP_MATCH_NOT_FOUND);  /* empty {name} */
-	ck_assert_int_eq(match(HTTP_GET, "/v1/DATASETS", &r), HTTP_MATCH_NOT_FOUND);   /* case-sensitive */
+	ck_assert_int_eq(match(HTTP_GET, "/v1/datasets/", &r), HTTP_MATCH_NOT_FOUND); /* empty {name} */
+	ck_assert_int_eq(match(HTTP_GET, "/v1/DATASETS", &r), HTTP_MATCH_NOT_FOUND);  /* case-sensitive */
 	ck_assert_int_eq(match(HTTP_GET, "//v1/datasets", &r), HTTP_MATCH_NOT_FOUND);
 	ck_assert_int_eq(match(HTTP_GET, "", &r), HTTP_MATCH_NOT_FOUND);
 	ck_assert_int_eq(match(HTTP_GET, "*", &r), HTTP_MATCH_NOT_FOUND);

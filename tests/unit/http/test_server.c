@@ -49,16 +49,17 @@ static void h_echo(struct http_request *req, void *a)
 	(void)a;
 	if (http_parse_args_or_reply(req, spec, &args) != HTTP_PARSE_OK)
 		return;
-	http_reply_json(req, 200, json_pack("{s:s, s:I, s:s, s:i}", "name", name, "count", (json_int_t)count,
-					    "request_id", http_request_id(req), "keys", (int)json_object_size(args)));
+	http_reply_json(req, 200,
+			json_pack("{s:s, s:I, s:s, s:i}", "name", name, "count", (json_int_t)count, "request_id",
+				  http_request_id(req), "keys", (int)json_object_size(args)));
 }
 
 static void h_item(struct http_request *req, void *a)
 {
 	(void)a;
 	http_reply_header(req, "X-Item", "yes");
-	http_reply_json(req, 200, json_pack("{s:s, s:s}", "id", http_request_param(req, "id"), "path",
-					    http_request_path(req)));
+	http_reply_json(req, 200,
+			json_pack("{s:s, s:s}", "id", http_request_param(req, "id"), "path", http_request_path(req)));
 }
 
 static void h_query(struct http_request *req, void *a)
@@ -71,9 +72,9 @@ static void h_query(struct http_request *req, void *a)
 		json_array_append_new(all, json_string(vals[i]));
 	const char *filter = http_request_query(req, "filter");
 	const char *flag = http_request_query(req, "flag");
-	http_reply_json(req, 200, json_pack("{s:o, s:I, s:s?, s:s?, s:b}", "run_ids", all, "n", (json_int_t)n,
-					    "filter", filter, "flag", flag, "absent",
-					    http_request_query(req, "nope") == NULL));
+	http_reply_json(req, 200,
+			json_pack("{s:o, s:I, s:s?, s:s?, s:b}", "run_ids", all, "n", (json_int_t)n, "filter", filter,
+				  "flag", flag, "absent", http_request_query(req, "nope") == NULL));
 }
 
 /* GET args through the spec engine: an ARRAY row gets every value of its key. */
@@ -88,8 +89,9 @@ static void h_search(struct http_request *req, void *a)
 	(void)a;
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
-	http_reply_json(req, 200, json_pack("{s:O, s:I, s:b}", "run_ids", run_ids, "max_results",
-					    (json_int_t)max_results, "desc", desc));
+	http_reply_json(
+		req, 200,
+		json_pack("{s:O, s:I, s:b}", "run_ids", run_ids, "max_results", (json_int_t)max_results, "desc", desc));
 }
 
 static void h_small(struct http_request *req, void *a)
@@ -97,8 +99,9 @@ static void h_small(struct http_request *req, void *a)
 	size_t len;
 	(void)a;
 	http_request_body(req, &len);
-	http_reply_json(req, 200, json_pack("{s:I, s:b}", "len", (json_int_t)len, "chunked",
-					    http_request_header(req, "Transfer-Encoding") != NULL));
+	http_reply_json(req, 200,
+			json_pack("{s:I, s:b}", "len", (json_int_t)len, "chunked",
+				  http_request_header(req, "Transfer-Encoding") != NULL));
 }
 
 static ssize_t pattern_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -182,12 +185,16 @@ static void h_upload(struct http_request *req, void *a)
 	size_t len;
 	(void)a;
 	http_request_body(req, &len);
-	http_reply_json(req, 201, json_pack("{s:I, s:s, s:I}", "bytes", (json_int_t)(count ? *count : 0), "path",
-					    http_request_param(req, "path"), "buffered", (json_int_t)len));
+	http_reply_json(req, 201,
+			json_pack("{s:I, s:s, s:I}", "bytes", (json_int_t)(count ? *count : 0), "path",
+				  http_request_param(req, "path"), "buffered", (json_int_t)len));
 }
 
 static const struct http_route routes[] = {
-	{.methods = HTTP_POST, .pattern = "/echo", .handler = h_echo, .content_type = "application/json",
+	{.methods = HTTP_POST,
+	 .pattern = "/echo",
+	 .handler = h_echo,
+	 .content_type = "application/json",
 	 .name = "echo"},
 	{.methods = HTTP_GET | HTTP_DELETE, .pattern = "/items/{id}", .handler = h_item, .name = "item"},
 	{.methods = HTTP_GET, .pattern = "/query", .handler = h_query},
@@ -197,7 +204,10 @@ static const struct http_route routes[] = {
 	{.methods = HTTP_GET, .pattern = "/noreply", .handler = h_noreply, .name = "noreply"},
 	{.methods = HTTP_GET, .pattern = "/double", .handler = h_double},
 	{.methods = HTTP_GET, .pattern = "/slow", .handler = h_slow},
-	{.methods = HTTP_PUT, .pattern = "/upload/{path*}", .handler = h_upload, .upload = up_count,
+	{.methods = HTTP_PUT,
+	 .pattern = "/upload/{path*}",
+	 .handler = h_upload,
+	 .upload = up_count,
 	 .body_limit = 1 << 20},
 	{0},
 };
@@ -254,12 +264,16 @@ static char *url_for(const char *path)
 
 /* One request with httpc; asserts a response arrived; returns its JSON body (or NULL
  * if not JSON) and fills *resp. */
-static json_t *call(const char *method, const char *path, const char *body, const char *ct,
-		    const char *const *headers, struct httpc_response *resp)
+static json_t *call(const char *method, const char *path, const char *body, const char *ct, const char *const *headers,
+		    struct httpc_response *resp)
 {
 	struct core_error err;
-	struct httpc_request rq = {.method = method, .url = url_for(path), .body = body,
-				   .body_len = body ? strlen(body) : 0, .content_type = ct, .headers = headers,
+	struct httpc_request rq = {.method = method,
+				   .url = url_for(path),
+				   .body = body,
+				   .body_len = body ? strlen(body) : 0,
+				   .content_type = ct,
+				   .headers = headers,
 				   .timeout_ms = 10000};
 	ck_assert_msg(httpc_do(&rq, resp, &err) == CORE_OK, "%s %s: %s", method, path, err.message);
 	return json_loadb(resp->body, resp->body_len, 0, NULL);
@@ -371,7 +385,7 @@ START_TEST(get_args_through_spec)
 	j = call("GET", "/search?max_results=1", NULL, NULL, NULL, &r);
 	assert_error(j, &r, 400, "INVALID_PARAMETER_VALUE");
 	ck_assert_str_eq(msg_of(j), "Missing value for required parameter 'run_ids'. See the API docs for more "
-			 "information about request parameters.");
+				    "information about request parameters.");
 	json_decref(j);
 	httpc_response_free(&r);
 	/* POST takes its arguments from the body, an empty body being {} */
@@ -429,8 +443,8 @@ static size_t discard_body(char *data, size_t size, size_t n, void *cls)
 
 /* Performs one request on handle h; returns the status; *connects gets how many new
  * connections curl had to open for it. */
-static long curl_perform(CURL *h, const char *method, const char *path, const char *body,
-			 struct curl_slist *headers, struct headers_seen *seen, long *connects)
+static long curl_perform(CURL *h, const char *method, const char *path, const char *body, struct curl_slist *headers,
+			 struct headers_seen *seen, long *connects)
 {
 	long status = 0;
 	struct headers_seen local;
@@ -558,8 +572,12 @@ START_TEST(chunked_flood_is_cut_off)
 	big[n] = '\0';
 	struct httpc_response r;
 	struct core_error err;
-	struct httpc_request rq = {.method = "POST", .url = url_for("/small"), .body = big, .body_len = n,
-				   .content_type = "text/plain", .headers = chunked};
+	struct httpc_request rq = {.method = "POST",
+				   .url = url_for("/small"),
+				   .body = big,
+				   .body_len = n,
+				   .content_type = "text/plain",
+				   .headers = chunked};
 	ck_assert_int_eq(httpc_do(&rq, &r, &err), CORE_EIO);
 	free(big);
 	/* and the server is fine */
@@ -606,13 +624,13 @@ START_TEST(mistyped_json_names_field)
 	json_t *j = call("POST", "/echo", "{\"name\":\"n\",\"count\":\"many\"}", "application/json", NULL, &r);
 	assert_error(j, &r, 400, "INVALID_PARAMETER_VALUE");
 	ck_assert_str_eq(msg_of(j), "Invalid value many for parameter 'count' supplied. Hint: Value was of type "
-			 "'str'. See the API docs for more information about request parameters.");
+				    "'str'. See the API docs for more information about request parameters.");
 	json_decref(j);
 	httpc_response_free(&r);
 	j = call("POST", "/echo", "{\"count\":1}", "application/json", NULL, &r);
 	assert_error(j, &r, 400, "INVALID_PARAMETER_VALUE");
 	ck_assert_str_eq(msg_of(j), "Missing value for required parameter 'name'. See the API docs for more "
-			 "information about request parameters.");
+				    "information about request parameters.");
 	json_decref(j);
 	httpc_response_free(&r);
 }
@@ -724,7 +742,8 @@ static const char *raw_exchange(const char *data, size_t len, bool close_early)
 	static char in[16384];
 	size_t got = 0;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_server_port(server)),
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)http_server_port(server)),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	struct timeval tv = {.tv_sec = 3};
 	ck_assert_int_ge(fd, 0);
@@ -760,12 +779,14 @@ START_TEST(bad_input_never_crashes)
 		"GET http://example.com/items/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
 		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
 		"Content-Length: 99999999999999999999999\r\nConnection: close\r\n\r\n{}",
-		"POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZZ\r\nabc\r\n",
+		"POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: "
+		"close\r\n\r\nZZZ\r\nabc\r\n",
 		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n"
 		"{\"name\":1.0}"
 		"GET /items/pipelined HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
 		"GET /items/1 HTTP/1.0\r\n\r\n",
-		"GET /query?" "run_ids=\xff\xfe&filter=%FF HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"GET /query?"
+		"run_ids=\xff\xfe&filter=%FF HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
 		"GET /search?run_ids=%FF%FE&max_results=%FF HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
 		"GET /items/1 HTTP/1.1\r\nHost: x\r\nX-Request-Id: \xff\xfe\r\nConnection: close\r\n\r\n",
 	};
@@ -916,7 +937,7 @@ START_TEST(access_log_line)
 	ck_assert_msg(line != NULL, "no access log line");
 	ck_assert_ptr_nonnull(strstr(line, "\"level\":\"info\""));
 	ck_assert_ptr_nonnull(strstr(line, "\"method\":\"POST\",\"path\":\"/echo\",\"route\":\"echo\",\"status\":200,"
-				     "\"duration_ms\":"));
+					   "\"duration_ms\":"));
 	ck_assert_ptr_nonnull(strstr(line, "\"bytes_in\":14,"));
 	/* unmatched paths log a null route; the 404 itself is a warn */
 	j = call("GET", "/nope", NULL, NULL, id, &r);
@@ -1044,7 +1065,8 @@ START_TEST(vanished_client_cut_off_at_stop)
 	FILE *log = capture_stderr();
 	static const char req[] = "PUT /upload/gone HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\nuuuu";
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_server_port(server)),
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)http_server_port(server)),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	ck_assert_int_eq(send(fd, req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t)(sizeof req - 1));

@@ -103,8 +103,8 @@ static size_t count_lines_starting(const char *text, const char *prefix)
 START_TEST(test_metric_names)
 {
 	struct metrics_registry *reg = metrics_registry_new();
-	static const char *const good[] = { "a", "_x", ":x", "a:b_c9", "AbC_total" };
-	static const char *const bad[] = { "", "9a", "a-b", "a b", "caf\xc3\xa9", "a{" };
+	static const char *const good[] = {"a", "_x", ":x", "a:b_c9", "AbC_total"};
+	static const char *const bad[] = {"", "9a", "a-b", "a b", "caf\xc3\xa9", "a{"};
 
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
 		ck_assert_msg(metrics_gauge_new(reg, good[i], "h", NULL) != NULL, "%s", good[i]);
@@ -119,14 +119,14 @@ END_TEST
 START_TEST(test_label_names)
 {
 	struct metrics_registry *reg = metrics_registry_new();
-	static const char *const ok[] = { "a", "_a", "a9", "le", NULL };
-	static const char *const reserved[] = { "__a", NULL };
-	static const char *const digit[] = { "9a", NULL };
-	static const char *const colon[] = { "a:b", NULL };
-	static const char *const empty[] = { "", NULL };
-	static const char *const dup[] = { "a", "b", "a", NULL };
-	static const char *const le[] = { "code", "le", NULL };
-	static const char *const none[] = { NULL };
+	static const char *const ok[] = {"a", "_a", "a9", "le", NULL};
+	static const char *const reserved[] = {"__a", NULL};
+	static const char *const digit[] = {"9a", NULL};
+	static const char *const colon[] = {"a:b", NULL};
+	static const char *const empty[] = {"", NULL};
+	static const char *const dup[] = {"a", "b", "a", NULL};
+	static const char *const le[] = {"code", "le", NULL};
+	static const char *const none[] = {NULL};
 
 	ck_assert_ptr_nonnull(metrics_counter_new(reg, "ok_total", "h", ok));
 	ck_assert_ptr_null(metrics_counter_new(reg, "r_total", "h", reserved));
@@ -145,7 +145,7 @@ END_TEST
 START_TEST(test_duplicates_and_clashes)
 {
 	struct metrics_registry *reg = metrics_registry_new();
-	static const double b[] = { 1 };
+	static const double b[] = {1};
 
 	ck_assert_ptr_nonnull(metrics_counter_new(reg, "x_total", "h", NULL));
 	ck_assert_ptr_null(metrics_counter_new(reg, "x_total", "h", NULL));
@@ -168,7 +168,7 @@ END_TEST
 START_TEST(test_failed_create_leaves_registry)
 {
 	struct metrics_registry *reg = metrics_registry_new();
-	static const double down[] = { 2, 1 };
+	static const double down[] = {2, 1};
 	char *before, *after;
 
 	ck_assert_ptr_nonnull(metrics_counter_new(reg, "a_total", "h", NULL));
@@ -215,10 +215,10 @@ END_TEST
 START_TEST(test_counter_labelled)
 {
 	struct metrics_registry *reg = metrics_registry_new();
-	static const char *const names[] = { "method", "code", NULL };
-	static const char *const get200[] = { "GET", "200" };
-	static const char *const post500[] = { "POST", "500" };
-	static const char *const null_entry[] = { "GET", NULL };
+	static const char *const names[] = {"method", "code", NULL};
+	static const char *const get200[] = {"GET", "200"};
+	static const char *const post500[] = {"POST", "500"};
+	static const char *const null_entry[] = {"GET", NULL};
 	struct metrics_family *c = metrics_counter_new(reg, "req_total", "R", names);
 	char *text;
 
@@ -275,9 +275,9 @@ END_TEST
 START_TEST(test_gauge)
 {
 	struct metrics_registry *reg = metrics_registry_new();
-	static const char *const names[] = { "model", NULL };
-	static const char *const a[] = { "a" };
-	static const char *const b[] = { "b" };
+	static const char *const names[] = {"model", NULL};
+	static const char *const a[] = {"a"};
+	static const char *const b[] = {"b"};
 	struct metrics_family *g = metrics_gauge_new(reg, "inflight", "In flight.", names);
 	char *text;
 
@@ -306,10 +306,9 @@ END_TEST
 START_TEST(test_histogram_buckets)
 {
 	struct metrics_registry *reg = metrics_registry_new();
-	static const double bounds[] = { 1, 2, 5 };
-	struct metrics_family *h =
-		metrics_histogram_new(reg, "size_bytes", "Sizes.", NULL, bounds, 3);
-	static const double obs[] = { 0.5, 1, -1, 3, 100 };
+	static const double bounds[] = {1, 2, 5};
+	struct metrics_family *h = metrics_histogram_new(reg, "size_bytes", "Sizes.", NULL, bounds, 3);
+	static const double obs[] = {0.5, 1, -1, 3, 100};
 	char *text;
 
 	for (size_t i = 0; i < sizeof obs / sizeof obs[0]; i++)
@@ -332,9 +331,9 @@ END_TEST
 START_TEST(test_histogram_labelled)
 {
 	struct metrics_registry *reg = metrics_registry_new();
-	static const char *const names[] = { "route", NULL };
-	static const char *const r[] = { "/v1/jobs" };
-	static const double bounds[] = { 0.25 };
+	static const char *const names[] = {"route", NULL};
+	static const char *const r[] = {"/v1/jobs"};
+	static const double bounds[] = {0.25};
 	struct metrics_family *h = metrics_histogram_new(reg, "d_seconds", "D", names, bounds, 1);
 	char *text;
 
@@ -355,11 +354,11 @@ END_TEST
 START_TEST(test_histogram_bad_bounds)
 {
 	struct metrics_registry *reg = metrics_registry_new();
-	static const double equal[] = { 1, 1 };
-	static const double down[] = { 2, 1 };
-	static const double with_nan[] = { 1, NAN };
-	static const double with_inf[] = { 1, INFINITY };
-	static const double neg[] = { -5, -1, 0 };
+	static const double equal[] = {1, 1};
+	static const double down[] = {2, 1};
+	static const double with_nan[] = {1, NAN};
+	static const double with_inf[] = {1, INFINITY};
+	static const double neg[] = {-5, -1, 0};
 
 	ck_assert_ptr_null(metrics_histogram_new(reg, "a", "h", NULL, equal, 2));
 	ck_assert_ptr_null(metrics_histogram_new(reg, "b", "h", NULL, down, 2));
@@ -383,16 +382,14 @@ START_TEST(test_latency_buckets)
 	ck_assert_double_eq(metrics_latency_buckets[metrics_latency_buckets_n - 1], 10);
 	for (size_t i = 1; i < metrics_latency_buckets_n; i++)
 		ck_assert(metrics_latency_buckets[i] > metrics_latency_buckets[i - 1]);
-	h = metrics_histogram_new(reg, "l_seconds", "L", NULL, metrics_latency_buckets,
-				  metrics_latency_buckets_n);
+	h = metrics_histogram_new(reg, "l_seconds", "L", NULL, metrics_latency_buckets, metrics_latency_buckets_n);
 	ck_assert_ptr_nonnull(h);
 	metrics_histogram_observe(h, NULL, 0.0001);
 	text = render(reg);
 	ck_assert_double_eq(sample_value(text, "l_seconds_bucket{le=\"0.0001\"}"), 1);
 	ck_assert_double_eq(sample_value(text, "l_seconds_bucket{le=\"0.00025\"}"), 1);
 	ck_assert_double_eq(sample_value(text, "l_seconds_bucket{le=\"10\"}"), 1);
-	ck_assert_uint_eq(count_lines_starting(text, "l_seconds_bucket{"),
-			  metrics_latency_buckets_n + 1);
+	ck_assert_uint_eq(count_lines_starting(text, "l_seconds_bucket{"), metrics_latency_buckets_n + 1);
 	free(text);
 	metrics_registry_free(reg);
 }
@@ -424,10 +421,9 @@ END_TEST
 START_TEST(test_render_escaping)
 {
 	struct metrics_registry *reg = metrics_registry_new();
-	static const char *const names[] = { "v", NULL };
-	static const char *const tricky[] = { "a\\b\"c\nd" };
-	struct metrics_family *g =
-		metrics_gauge_new(reg, "esc", "Line one\nback\\slash \"quoted\"", names);
+	static const char *const names[] = {"v", NULL};
+	static const char *const tricky[] = {"a\\b\"c\nd"};
+	struct metrics_family *g = metrics_gauge_new(reg, "esc", "Line one\nback\\slash \"quoted\"", names);
 	struct metrics_family *n = metrics_gauge_new(reg, "nohelp", NULL, NULL);
 	char *text;
 
@@ -445,8 +441,7 @@ START_TEST(test_render_escaping)
 END_TEST
 
 /* Each value's rendering, through a gauge. */
-static void check_double(struct metrics_registry *reg, struct metrics_family *g, double v,
-			 const char *want)
+static void check_double(struct metrics_registry *reg, struct metrics_family *g, double v, const char *want)
 {
 	char got[64];
 	char *text;
@@ -462,25 +457,25 @@ static const struct {
 	double v;
 	const char *text;
 } doubles[] = {
-	{ 0, "0" },
-	{ -0.0, "0" },
-	{ 1, "1" },
-	{ -1, "-1" },
-	{ 42, "42" },
-	{ 0.1, "0.1" },
-	{ -2.5, "-2.5" },
-	{ 1.0 / 3, "0.3333333333333333" },
-	{ 123456789012.0, "123456789012" },
-	{ 1e15, "1000000000000000" },
-	{ 9007199254740991.0, "9007199254740991" },
-	{ 1e20, "1e+20" },
-	{ 1.5e-7, "1.5e-07" },
-	{ 0.0001, "0.0001" },
-	{ 1.7976931348623157e308, "1.7976931348623157e+308" },
-	{ 5e-324, "4.94065645841247e-324" },
-	{ NAN, "NaN" },
-	{ INFINITY, "+Inf" },
-	{ -INFINITY, "-Inf" },
+	{0, "0"},
+	{-0.0, "0"},
+	{1, "1"},
+	{-1, "-1"},
+	{42, "42"},
+	{0.1, "0.1"},
+	{-2.5, "-2.5"},
+	{1.0 / 3, "0.3333333333333333"},
+	{123456789012.0, "123456789012"},
+	{1e15, "1000000000000000"},
+	{9007199254740991.0, "9007199254740991"},
+	{1e20, "1e+20"},
+	{1.5e-7, "1.5e-07"},
+	{0.0001, "0.0001"},
+	{1.7976931348623157e308, "1.7976931348623157e+308"},
+	{5e-324, "4.94065645841247e-324"},
+	{NAN, "NaN"},
+	{INFINITY, "+Inf"},
+	{-INFINITY, "-Inf"},
 };
 
 START_TEST(test_render_doubles)
@@ -501,7 +496,7 @@ START_TEST(test_render_doubles_round_trip)
 	unsigned long long x = 0x9E3779B97F4A7C15ULL;
 
 	/* Pseudo-random bit patterns: whatever the value, the text must read back exactly
-   * and stay within the formatter's buffer. */
+	 * and stay within the formatter's buffer. */
 	for (int i = 0; i < 2000; i++) {
 		double v;
 		char *text;
@@ -525,12 +520,11 @@ END_TEST
  * installed (setting LOCPATH to a localedef'd directory provides one). */
 static const char *use_comma_locale(void)
 {
-	static const char *const candidates[] = { "de_DE.UTF-8", "de_DE.utf8",  "fr_FR.UTF-8",
-						  "fr_FR.utf8",  "nl_NL.UTF-8", "ru_RU.UTF-8" };
+	static const char *const candidates[] = {"de_DE.UTF-8", "de_DE.utf8",  "fr_FR.UTF-8",
+						 "fr_FR.utf8",  "nl_NL.UTF-8", "ru_RU.UTF-8"};
 
 	for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-		if (setlocale(LC_ALL, candidates[i]) &&
-		    strcmp(localeconv()->decimal_point, ",") == 0)
+		if (setlocale(LC_ALL, candidates[i]) && strcmp(localeconv()->decimal_point, ",") == 0)
 			return candidates[i];
 	}
 	setlocale(LC_ALL, "C");
@@ -541,7 +535,7 @@ START_TEST(test_render_locale)
 {
 	struct metrics_registry *reg;
 	struct metrics_family *g, *h;
-	static const double bounds[] = { 0.5 };
+	static const double bounds[] = {0.5};
 	const char *loc = use_comma_locale();
 	char *text;
 
@@ -572,15 +566,15 @@ END_TEST
 START_TEST(test_values_utf8)
 {
 	struct metrics_registry *reg = metrics_registry_new();
-	static const char *const names[] = { "path", NULL };
-	static const char *const bad1[] = { "a\xff"
-					    "b" };
-	static const char *const bad2[] = { "a\xfe"
-					    "b" };
-	static const char *const good[] = { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" };
-	static const char *const surrogate[] = { "\xed\xa0\x80" };
-	static const char *const overlong[] = { "\xc0\xaf" };
-	static const char *const truncated[] = { "x\xe2\x82" };
+	static const char *const names[] = {"path", NULL};
+	static const char *const bad1[] = {"a\xff"
+					   "b"};
+	static const char *const bad2[] = {"a\xfe"
+					   "b"};
+	static const char *const good[] = {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"};
+	static const char *const surrogate[] = {"\xed\xa0\x80"};
+	static const char *const overlong[] = {"\xc0\xaf"};
+	static const char *const truncated[] = {"x\xe2\x82"};
 	struct metrics_family *c = metrics_counter_new(reg, "p_total", "p", names);
 	char *text;
 
@@ -611,7 +605,7 @@ END_TEST
 START_TEST(test_values_long)
 {
 	struct metrics_registry *reg = metrics_registry_new();
-	static const char *const names[] = { "v", NULL };
+	static const char *const names[] = {"v", NULL};
 	struct metrics_family *c = metrics_counter_new(reg, "l_total", "l", names);
 	size_t max = METRICS_MAX_LABEL_VALUE_LEN;
 	char *a = malloc(max + 100), *b = malloc(max + 100), *want = malloc(max + 100);
@@ -669,8 +663,7 @@ static size_t check_card_lines(const char *text, double *overflow)
 			const char *close = strchr(id, '"');
 			double v = strtod(close + 3, NULL);
 
-			if (strncmp(id, METRICS_OVERFLOW_VALUE "\"",
-				    strlen(METRICS_OVERFLOW_VALUE) + 1) == 0)
+			if (strncmp(id, METRICS_OVERFLOW_VALUE "\"", strlen(METRICS_OVERFLOW_VALUE) + 1) == 0)
 				*overflow = v;
 			else
 				ck_assert_double_eq(v, strtod(id, NULL) + 1);
@@ -686,7 +679,7 @@ static size_t check_card_lines(const char *text, double *overflow)
 START_TEST(test_many_series)
 {
 	struct metrics_registry *reg = metrics_registry_new();
-	static const char *const names[] = { "id", NULL };
+	static const char *const names[] = {"id", NULL};
 	struct metrics_family *c = metrics_counter_new(reg, "card_total", "c", names);
 	const size_t n = 5000;
 	double overflow;
@@ -696,7 +689,7 @@ START_TEST(test_many_series)
 	for (size_t round = 0; round < 3; round++)
 		for (size_t i = 0; i < n; i++) {
 			char id[32];
-			const char *v[1] = { id };
+			const char *v[1] = {id};
 
 			snprintf(id, sizeof id, "%zu", i);
 			metrics_counter_add(c, v, round == 0 ? 1 : (double)i / 2);
@@ -712,7 +705,7 @@ END_TEST
 START_TEST(test_cardinality_ceiling)
 {
 	struct metrics_registry *reg = metrics_registry_new();
-	static const char *const names[] = { "id", NULL };
+	static const char *const names[] = {"id", NULL};
 	struct metrics_family *c = metrics_counter_new(reg, "card_total", "c", names);
 	const size_t n = METRICS_MAX_SERIES + 500;
 	double overflow;
@@ -720,14 +713,14 @@ START_TEST(test_cardinality_ceiling)
 
 	for (size_t i = 0; i < n; i++) {
 		char id[32];
-		const char *v[1] = { id };
+		const char *v[1] = {id};
 
 		snprintf(id, sizeof id, "%zu", i);
 		metrics_counter_add(c, v, (double)i + 1);
 	}
 	/* An existing series still takes updates once the family is full. */
 	{
-		const char *v[1] = { "0" };
+		const char *v[1] = {"0"};
 
 		metrics_counter_add(c, v, 0);
 	}
@@ -749,7 +742,7 @@ END_TEST
 /* ---- threads ------------------------------------------------------------------ */
 
 #define N_WORKERS 8
-#define N_ITER 20000
+#define N_ITER    20000
 
 struct shared {
 	struct metrics_registry *reg;
@@ -760,7 +753,7 @@ struct shared {
 static void *worker(void *arg)
 {
 	struct shared *sh = arg;
-	static const char *const routes[][1] = { { "/a" }, { "/b" }, { "/c" }, { "/d" } };
+	static const char *const routes[][1] = {{"/a"}, {"/b"}, {"/c"}, {"/d"}};
 
 	for (int i = 0; i < N_ITER; i++) {
 		const char *const *r = routes[i % 4];
@@ -808,8 +801,8 @@ static void *creator(void *arg)
 
 START_TEST(test_threads)
 {
-	static const char *const names[] = { "route", NULL };
-	struct shared sh = { 0 };
+	static const char *const names[] = {"route", NULL};
+	struct shared sh = {0};
 	pthread_t w[N_WORKERS], rend, cre;
 	void *rv_r = NULL, *rv_c = NULL;
 	char *text;
@@ -841,8 +834,7 @@ START_TEST(test_threads)
 		ck_assert_double_eq(sample_value(text, sample), N_WORKERS * N_ITER / 4);
 		snprintf(sample, sizeof sample, "lat_seconds_count{route=\"/%c\"}", 'a' + i);
 		ck_assert_double_eq(sample_value(text, sample), N_WORKERS * N_ITER / 4);
-		snprintf(sample, sizeof sample, "lat_seconds_bucket{route=\"/%c\",le=\"+Inf\"}",
-			 'a' + i);
+		snprintf(sample, sizeof sample, "lat_seconds_bucket{route=\"/%c\",le=\"+Inf\"}", 'a' + i);
 		total += sample_value(text, sample);
 	}
 	ck_assert_double_eq(total, N_WORKERS * N_ITER);
@@ -880,7 +872,7 @@ static int run_promtool(const char *promtool, const char *text, char *out, size_
 	char in_path[] = "/tmp/metrics_in_XXXXXX", out_path[] = "/tmp/metrics_out_XXXXXX";
 	int in_fd = -1, out_fd = -1, status = 0, rc = -1;
 	posix_spawn_file_actions_t fa;
-	char *argv[] = { (char *)"promtool", (char *)"check", (char *)"metrics", NULL };
+	char *argv[] = {(char *)"promtool", (char *)"check", (char *)"metrics", NULL};
 	pid_t pid;
 	ssize_t got;
 	size_t len = strlen(text);
@@ -888,8 +880,7 @@ static int run_promtool(const char *promtool, const char *text, char *out, size_
 	out[0] = '\0';
 	in_fd = mkstemp(in_path);
 	out_fd = mkstemp(out_path);
-	if (in_fd < 0 || out_fd < 0 || write(in_fd, text, len) != (ssize_t)len ||
-	    lseek(in_fd, 0, SEEK_SET) != 0)
+	if (in_fd < 0 || out_fd < 0 || write(in_fd, text, len) != (ssize_t)len || lseek(in_fd, 0, SEEK_SET) != 0)
 		goto out;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
@@ -923,14 +914,14 @@ out:
 static struct metrics_registry *full_registry(void)
 {
 	struct metrics_registry *reg = metrics_registry_new();
-	static const char *const http[] = { "method", "route", "code", NULL };
-	static const char *const model[] = { "model", NULL };
-	static const char *const get[] = { "GET", "/v1/datasets/{id}", "200" };
-	static const char *const post[] = { "POST", "/v1/\"odd\"\\route\n", "500" };
-	static const char *const bad_utf8[] = { "GET", "/caf\xe9", "404" };
-	static const char *const m1[] = { "fashion-mnist" };
-	static const char *const m2[] = { "" };
-	static const double bytes[] = { 1024, 65536, 1048576 };
+	static const char *const http[] = {"method", "route", "code", NULL};
+	static const char *const model[] = {"model", NULL};
+	static const char *const get[] = {"GET", "/v1/datasets/{id}", "200"};
+	static const char *const post[] = {"POST", "/v1/\"odd\"\\route\n", "500"};
+	static const char *const bad_utf8[] = {"GET", "/caf\xe9", "404"};
+	static const char *const m1[] = {"fashion-mnist"};
+	static const char *const m2[] = {""};
+	static const double bytes[] = {1024, 65536, 1048576};
 	struct metrics_family *req, *dur, *g, *sz;
 
 	req = metrics_counter_new(reg, "http_requests_total", "HTTP requests handled.", http);
@@ -940,8 +931,7 @@ static struct metrics_registry *full_registry(void)
 	g = metrics_gauge_new(reg, "model_drift_score", "Drift of live inputs.", model);
 	sz = metrics_histogram_new(reg, "upload_size_bytes", "Upload sizes.", NULL, bytes, 3);
 	metrics_counter_new(reg, "unused_events_total", "Never updated, so not rendered.", model);
-	metrics_counter_add(metrics_counter_new(reg, "process_restarts_total", "Restarts.", NULL),
-			    NULL, 3);
+	metrics_counter_add(metrics_counter_new(reg, "process_restarts_total", "Restarts.", NULL), NULL, 3);
 	metrics_gauge_set(metrics_gauge_new(reg, "build_info", "Build.", NULL), NULL, 1);
 
 	metrics_counter_add(req, get, 1);

@@ -8,8 +8,8 @@
 #include "../../../services/model-registry/paging.c"
 #include "../../../services/model-registry/validate.c"
 
-static void parses(const char *filter, enum mr_search_kind kind, const char *kinds, const char *keys,
-		   const char *ops, const char *values)
+static void parses(const char *filter, enum mr_search_kind kind, const char *kinds, const char *keys, const char *ops,
+		   const char *values)
 {
 	struct mr_filter f;
 	struct core_error err = {{0}};
@@ -71,22 +71,27 @@ START_TEST(order_by_is_built_from_fixed_pieces)
 {
 	char sql[512], shape[32];
 	struct core_error err = {{0}};
-	ck_assert_int_eq(mr_order_parse(NULL, 0, MR_SEARCH_MODELS, sql, sizeof sql, shape, sizeof shape, &err), CORE_OK);
+	ck_assert_int_eq(mr_order_parse(NULL, 0, MR_SEARCH_MODELS, sql, sizeof sql, shape, sizeof shape, &err),
+			 CORE_OK);
 	ck_assert_str_eq(sql, "r.name COLLATE \"C\" ASC");
 	ck_assert_str_eq(shape, "n+");
 	const char *o1[] = {"last_updated_timestamp DESC"};
 	ck_assert_int_eq(mr_order_parse(o1, 1, MR_SEARCH_MODELS, sql, sizeof sql, shape, sizeof shape, &err), CORE_OK);
 	ck_assert_str_eq(sql, "r.last_updated_time DESC, r.name COLLATE \"C\" ASC");
 	ck_assert_str_eq(shape, "u-n+");
-	ck_assert_int_eq(mr_order_parse(NULL, 0, MR_SEARCH_VERSIONS, sql, sizeof sql, shape, sizeof shape, &err), CORE_OK);
+	ck_assert_int_eq(mr_order_parse(NULL, 0, MR_SEARCH_VERSIONS, sql, sizeof sql, shape, sizeof shape, &err),
+			 CORE_OK);
 	ck_assert_str_eq(shape, "n+v-");
 	const char *o2[] = {"version_number asc", "name DESC"};
-	ck_assert_int_eq(mr_order_parse(o2, 2, MR_SEARCH_VERSIONS, sql, sizeof sql, shape, sizeof shape, &err), CORE_OK);
+	ck_assert_int_eq(mr_order_parse(o2, 2, MR_SEARCH_VERSIONS, sql, sizeof sql, shape, sizeof shape, &err),
+			 CORE_OK);
 	ck_assert_str_eq(shape, "v+n-");
 	const char *bad[] = {"name; DROP TABLE x"};
-	ck_assert_int_eq(mr_order_parse(bad, 1, MR_SEARCH_MODELS, sql, sizeof sql, shape, sizeof shape, &err), CORE_EINVAL);
+	ck_assert_int_eq(mr_order_parse(bad, 1, MR_SEARCH_MODELS, sql, sizeof sql, shape, sizeof shape, &err),
+			 CORE_EINVAL);
 	const char *dup[] = {"timestamp", "last_updated_timestamp DESC"};
-	ck_assert_int_eq(mr_order_parse(dup, 2, MR_SEARCH_MODELS, sql, sizeof sql, shape, sizeof shape, &err), CORE_EINVAL);
+	ck_assert_int_eq(mr_order_parse(dup, 2, MR_SEARCH_MODELS, sql, sizeof sql, shape, sizeof shape, &err),
+			 CORE_EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.message, "duplicate"));
 	const char *unknown[] = {"version_number"};
 	ck_assert_int_eq(mr_order_parse(unknown, 1, MR_SEARCH_MODELS, sql, sizeof sql, shape, sizeof shape, &err),

@@ -29,10 +29,31 @@ END_TEST
 START_TEST(rejects_escapes)
 {
 	static const char *const bad[] = {
-		"..", "../x", "a/../../etc/passwd", "a/..", "/etc/passwd", "//host/share",
-		"%2e%2e/x", "a/%2E%2E/b", "%252e%252e/x", "%25252e%25252e", "%2fetc/passwd",
-		"a\\b", "..\\x", "a%5cb", "C:/Windows", "c:x", "file:///etc/passwd", "FILE:x",
-		"a#b", "a%23b", "a%00b", "a\tb", "a\nb", "a%0ab", "a%7f",
+		"..",
+		"../x",
+		"a/../../etc/passwd",
+		"a/..",
+		"/etc/passwd",
+		"//host/share",
+		"%2e%2e/x",
+		"a/%2E%2E/b",
+		"%252e%252e/x",
+		"%25252e%25252e",
+		"%2fetc/passwd",
+		"a\\b",
+		"..\\x",
+		"a%5cb",
+		"C:/Windows",
+		"c:x",
+		"file:///etc/passwd",
+		"FILE:x",
+		"a#b",
+		"a%23b",
+		"a%00b",
+		"a\tb",
+		"a\nb",
+		"a%0ab",
+		"a%7f",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		ck_assert_msg(norm(bad[i]) == NULL, "accepted '%s'", bad[i]);
@@ -53,7 +74,7 @@ START_TEST(limits)
 	ck_assert(et_artifact_path_normalize("abc", small, sizeof small));
 	/* eleven layers of encoding never settle within MLflow's ten rounds */
 	ck_assert_ptr_null(norm("%2525252525252525252525252e")); /* 11 x "25": 12 rounds */
-	ck_assert_str_eq(norm("%252525252e"), "%252525252e");      /* 5 rounds: "." */
+	ck_assert_str_eq(norm("%252525252e"), "%252525252e");    /* 5 rounds: "." */
 }
 END_TEST
 

@@ -25,13 +25,13 @@ static void parse_fails(enum et_target t, const char *text, const char *message)
 	struct core_error err = {{0}};
 	ck_assert_msg(et_filter_parse(t, text, &f, &err) == CORE_EINVAL, "filter <%s> accepted", text);
 	ck_assert_msg(strcmp(err.message, message) == 0, "filter <%s>:\n got  <%s>\n want <%s>", text, err.message,
-	              message);
+		      message);
 	ck_assert_ptr_null(f.clauses);
 	ck_assert_uint_eq(f.n, 0);
 }
 
 static void clause_is(const struct et_clause *c, enum et_entity e, const char *key, enum et_cmp cmp,
-                      enum et_value_kind kind, const char *value)
+		      enum et_value_kind kind, const char *value)
 {
 	ck_assert_int_eq(c->entity, e);
 	ck_assert_str_eq(c->key, key);
@@ -61,9 +61,9 @@ START_TEST(metric_clauses_take_numbers_and_every_numeric_comparator)
 		enum et_cmp cmp;
 		const char *value;
 	} cases[] = {
-	    {"metrics.acc = 1", ET_CMP_EQ, "1"},       {"metrics.acc != 0.5", ET_CMP_NE, "0.5"},
-	    {"metric.acc < -2", ET_CMP_LT, "-2"},      {"metric.acc <= .5", ET_CMP_LE, ".5"},
-	    {"metrics.acc > 1e-3", ET_CMP_GT, "1e-3"}, {"metrics.acc>=2.5E3", ET_CMP_GE, "2.5E3"},
+		{"metrics.acc = 1", ET_CMP_EQ, "1"},       {"metrics.acc != 0.5", ET_CMP_NE, "0.5"},
+		{"metric.acc < -2", ET_CMP_LT, "-2"},      {"metric.acc <= .5", ET_CMP_LE, ".5"},
+		{"metrics.acc > 1e-3", ET_CMP_GT, "1e-3"}, {"metrics.acc>=2.5E3", ET_CMP_GE, "2.5E3"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct et_filter f = parse_ok(ET_TARGET_RUNS, cases[i].text);
@@ -77,7 +77,7 @@ END_TEST
 START_TEST(params_and_tags_take_quoted_strings_with_like_and_ilike)
 {
 	struct et_filter f = parse_ok(ET_TARGET_RUNS, "params.lr = '0.01' and parameter.opt != \"adam\" AND "
-	                                              "tags.team LIKE 'ml%' aNd tag.`owner name` ILIKE '%BOB%'");
+						      "tags.team LIKE 'ml%' aNd tag.`owner name` ILIKE '%BOB%'");
 	ck_assert_uint_eq(f.n, 4);
 	clause_is(&f.clauses[0], ET_ENT_PARAM, "lr", ET_CMP_EQ, ET_VAL_STRING, "0.01");
 	clause_is(&f.clauses[1], ET_ENT_PARAM, "opt", ET_CMP_NE, ET_VAL_STRING, "adam");
@@ -87,29 +87,29 @@ START_TEST(params_and_tags_take_quoted_strings_with_like_and_ilike)
 
 	/* every alias of every entity */
 	static const char *const aliases[][2] = {
-	    {"metric.a > 1", "m"},
-	    {"metrics.a > 1", "m"},
-	    {"param.a = 'x'", "p"},
-	    {"params.a = 'x'", "p"},
-	    {"parameter.a = 'x'", "p"},
-	    {"parameters.a = 'x'", "p"},
-	    {"tag.a = 'x'", "t"},
-	    {"tags.a = 'x'", "t"},
-	    {"attribute.status = 'x'", "a"},
-	    {"attributes.status = 'x'", "a"},
-	    {"attr.status = 'x'", "a"},
-	    {"run.status = 'x'", "a"},
-	    {"dataset.name = 'x'", "d"},
-	    {"datasets.name = 'x'", "d"},
-	    {"`metrics`.a > 1", "m"},
+		{"metric.a > 1", "m"},
+		{"metrics.a > 1", "m"},
+		{"param.a = 'x'", "p"},
+		{"params.a = 'x'", "p"},
+		{"parameter.a = 'x'", "p"},
+		{"parameters.a = 'x'", "p"},
+		{"tag.a = 'x'", "t"},
+		{"tags.a = 'x'", "t"},
+		{"attribute.status = 'x'", "a"},
+		{"attributes.status = 'x'", "a"},
+		{"attr.status = 'x'", "a"},
+		{"run.status = 'x'", "a"},
+		{"dataset.name = 'x'", "d"},
+		{"datasets.name = 'x'", "d"},
+		{"`metrics`.a > 1", "m"},
 	};
 	for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
 		f = parse_ok(ET_TARGET_RUNS, aliases[i][0]);
 		enum et_entity want = aliases[i][1][0] == 'm'   ? ET_ENT_METRIC
-		                      : aliases[i][1][0] == 'p' ? ET_ENT_PARAM
-		                      : aliases[i][1][0] == 't' ? ET_ENT_TAG
-		                      : aliases[i][1][0] == 'a' ? ET_ENT_ATTR
-		                                                : ET_ENT_DATASET;
+				      : aliases[i][1][0] == 'p' ? ET_ENT_PARAM
+				      : aliases[i][1][0] == 't' ? ET_ENT_TAG
+				      : aliases[i][1][0] == 'a' ? ET_ENT_ATTR
+								: ET_ENT_DATASET;
 		ck_assert_msg(f.clauses[0].entity == want, "%s", aliases[i][0]);
 		et_filter_free(&f);
 	}
@@ -119,7 +119,7 @@ END_TEST
 START_TEST(keys_are_quoted_with_backquotes_or_double_quotes_and_split_at_the_first_dot)
 {
 	struct et_filter f = parse_ok(ET_TARGET_RUNS, "metrics.`f1 score` > 0.5 AND metrics.\"val-loss\" < 1 AND "
-	                                              "tags.mlflow.parentRunId = 'abc' AND params.\"a.b\" = 'c'");
+						      "tags.mlflow.parentRunId = 'abc' AND params.\"a.b\" = 'c'");
 	ck_assert_uint_eq(f.n, 4);
 	clause_is(&f.clauses[0], ET_ENT_METRIC, "f1 score", ET_CMP_GT, ET_VAL_NUMBER, "0.5");
 	clause_is(&f.clauses[1], ET_ENT_METRIC, "val-loss", ET_CMP_LT, ET_VAL_NUMBER, "1");
@@ -132,10 +132,10 @@ END_TEST
 START_TEST(attributes_resolve_aliases_and_keep_mlflow_quoting)
 {
 	struct et_filter f =
-	    parse_ok(ET_TARGET_RUNS, "status = 'FINISHED' AND attributes.run_name LIKE 'r-%' "
-	                             "AND created >= 1000 AND `Run name` = 'x' AND \"run name\" != 'y' "
-	                             "AND attr.end_time < 5 AND user_id = 'u' AND artifact_uri ILIKE '%/1/%' "
-	                             "AND Created < 9");
+		parse_ok(ET_TARGET_RUNS, "status = 'FINISHED' AND attributes.run_name LIKE 'r-%' "
+					 "AND created >= 1000 AND `Run name` = 'x' AND \"run name\" != 'y' "
+					 "AND attr.end_time < 5 AND user_id = 'u' AND artifact_uri ILIKE '%/1/%' "
+					 "AND Created < 9");
 	ck_assert_uint_eq(f.n, 9);
 	clause_is(&f.clauses[0], ET_ENT_ATTR, "status", ET_CMP_EQ, ET_VAL_STRING, "FINISHED");
 	clause_is(&f.clauses[1], ET_ENT_ATTR, "run_name", ET_CMP_LIKE, ET_VAL_STRING, "r-%");
@@ -159,7 +159,7 @@ END_TEST
 START_TEST(run_id_in_and_not_in_take_lists)
 {
 	struct et_filter f =
-	    parse_ok(ET_TARGET_RUNS, "attributes.run_id IN ('abc1', 'def2' ,'GHI3') and run_id not in ('x9')");
+		parse_ok(ET_TARGET_RUNS, "attributes.run_id IN ('abc1', 'def2' ,'GHI3') and run_id not in ('x9')");
 	ck_assert_uint_eq(f.n, 2);
 	clause_is(&f.clauses[0], ET_ENT_ATTR, "run_id", ET_CMP_IN, ET_VAL_LIST, NULL);
 	ck_assert_uint_eq(f.clauses[0].n_list, 2); /* upper-case ids dropped, as MLflow */
@@ -170,7 +170,7 @@ START_TEST(run_id_in_and_not_in_take_lists)
 	et_filter_free(&f);
 
 	f = parse_ok(ET_TARGET_RUNS, "datasets.name IN ('train', 'Eval') AND dataset.context = 'training' "
-	                             "AND datasets.digest != 'ab12'");
+				     "AND datasets.digest != 'ab12'");
 	clause_is(&f.clauses[0], ET_ENT_DATASET, "name", ET_CMP_IN, ET_VAL_LIST, NULL);
 	ck_assert_uint_eq(f.clauses[0].n_list, 2);
 	clause_is(&f.clauses[1], ET_ENT_DATASET, "context", ET_CMP_EQ, ET_VAL_STRING, "training");
@@ -189,50 +189,50 @@ START_TEST(malformed_filters_are_refused_with_mlflow_messages)
 	parse_fails(ET_TARGET_RUNS, "metrics.a > 1 AND", "Invalid clause(s) in filter string: 'AND'");
 	parse_fails(ET_TARGET_RUNS, "(metrics.a > 1)", "Invalid clause(s) in filter string: '(metrics.a > 1)'");
 	parse_fails(ET_TARGET_RUNS, "params.a = 'unterminated",
-	            "Invalid clause(s) in filter string: 'params.a = 'unterminated'");
+		    "Invalid clause(s) in filter string: 'params.a = 'unterminated'");
 	parse_fails(ET_TARGET_RUNS, "run_id IN 'a'", "Invalid clause(s) in filter string: 'run_id IN 'a''");
 	parse_fails(ET_TARGET_RUNS, "foo.a = 'x'",
-	            "Invalid entity type 'foo'. Valid values are ['metric', 'parameter', 'tag', 'attribute', "
-	            "'dataset']");
+		    "Invalid entity type 'foo'. Valid values are ['metric', 'parameter', 'tag', 'attribute', "
+		    "'dataset']");
 	parse_fails(ET_TARGET_RUNS, "attributes.lifecycle_stage = 'x'",
-	            "Invalid attribute key 'lifecycle_stage' specified. Valid keys are '{'Created', 'Run Name', "
-	            "'Run name', 'artifact_uri', 'created', 'end_time', 'run name', 'run_id', 'run_name', "
-	            "'start_time', 'status', 'user_id'}'");
+		    "Invalid attribute key 'lifecycle_stage' specified. Valid keys are '{'Created', 'Run Name', "
+		    "'Run name', 'artifact_uri', 'created', 'end_time', 'run name', 'run_id', 'run_name', "
+		    "'start_time', 'status', 'user_id'}'");
 	parse_fails(ET_TARGET_RUNS, "datasets.schema = 'x'",
-	            "Invalid dataset key 'schema' specified. Valid keys are '{'name', 'digest', 'context'}'");
+		    "Invalid dataset key 'schema' specified. Valid keys are '{'name', 'digest', 'context'}'");
 	parse_fails(ET_TARGET_RUNS, "metrics.a > 'x'", "Expected numeric value type for metric. Found 'x'");
 	parse_fails(ET_TARGET_RUNS, "metrics.a LIKE 'x%'", "Expected numeric value type for metric. Found 'x%'");
 	parse_fails(ET_TARGET_RUNS, "metrics.a LIKE 1",
-	            "Invalid comparator 'LIKE' not one of '{'!=', '<', '<=', '=', '>', '>='}'");
+		    "Invalid comparator 'LIKE' not one of '{'!=', '<', '<=', '=', '>', '>='}'");
 	parse_fails(ET_TARGET_RUNS, "params.a = 1",
-	            "Expected a quoted string value for parameter (e.g. 'my-value'). Got value 1");
+		    "Expected a quoted string value for parameter (e.g. 'my-value'). Got value 1");
 	parse_fails(ET_TARGET_RUNS, "tags.a = 1",
-	            "Expected a quoted string value for tag (e.g. 'my-value'). Got value 1");
+		    "Expected a quoted string value for tag (e.g. 'my-value'). Got value 1");
 	parse_fails(ET_TARGET_RUNS, "params.a = abc",
-	            "Parameter value is either not quoted or unidentified quote types used for string value abc. Use "
-	            "either single or double quotes.");
+		    "Parameter value is either not quoted or unidentified quote types used for string value abc. Use "
+		    "either single or double quotes.");
 	parse_fails(ET_TARGET_RUNS, "params.a > '1'",
-	            "Invalid comparator '>' not one of '{'!=', '=', 'ILIKE', 'LIKE'}'");
+		    "Invalid comparator '>' not one of '{'!=', '=', 'ILIKE', 'LIKE'}'");
 	parse_fails(ET_TARGET_RUNS, "params.a <> '1'",
-	            "Invalid comparator '<>' not one of '{'!=', '=', 'ILIKE', 'LIKE'}'");
+		    "Invalid comparator '<>' not one of '{'!=', '=', 'ILIKE', 'LIKE'}'");
 	parse_fails(ET_TARGET_RUNS, "start_time > 'x'",
-	            "Expected numeric value type for numeric attribute: start_time. Found 'x'");
+		    "Expected numeric value type for numeric attribute: start_time. Found 'x'");
 	parse_fails(ET_TARGET_RUNS, "created LIKE 5",
-	            "Invalid comparator 'LIKE' not one of '{'!=', '<', '<=', '=', '>', '>='}'");
+		    "Invalid comparator 'LIKE' not one of '{'!=', '<', '<=', '=', '>', '>='}'");
 	parse_fails(ET_TARGET_RUNS, "status = 3", "Expected a quoted string value for attributes. Got value 3");
 	parse_fails(ET_TARGET_RUNS, "status > 'a'",
-	            "Invalid comparator '>' not one of '{'!=', '=', 'ILIKE', 'IN', 'LIKE', 'NOT IN'}'");
+		    "Invalid comparator '>' not one of '{'!=', '=', 'ILIKE', 'IN', 'LIKE', 'NOT IN'}'");
 	parse_fails(ET_TARGET_RUNS, "status IN ('a')",
-	            "Only the 'run_id' attribute supports comparison with a list of quoted string values.");
+		    "Only the 'run_id' attribute supports comparison with a list of quoted string values.");
 	parse_fails(
-	    ET_TARGET_RUNS, "run_id IN ()",
-	    "While parsing a list in the query, expected a non-empty list of string values, but got empty list");
+		ET_TARGET_RUNS, "run_id IN ()",
+		"While parsing a list in the query, expected a non-empty list of string values, but got empty list");
 	parse_fails(ET_TARGET_RUNS, "run_id IN ('a', 3)",
-	            "While parsing a list in the query, expected string value, punctuation, or whitespace, but got "
-	            "different type in list: ('a', 3)");
+		    "While parsing a list in the query, expected string value, punctuation, or whitespace, but got "
+		    "different type in list: ('a', 3)");
 	parse_fails(ET_TARGET_RUNS, "run_id IN ('a' 'b')",
-	            "While parsing a list in the query, expected a non-empty list of string values, but got "
-	            "ill-formed list.");
+		    "While parsing a list in the query, expected a non-empty list of string values, but got "
+		    "ill-formed list.");
 }
 END_TEST
 
@@ -241,8 +241,8 @@ END_TEST
 START_TEST(experiment_filters_take_name_times_and_tags_only)
 {
 	struct et_filter f = parse_ok(ET_TARGET_EXPERIMENTS, "name LIKE 'exp%' AND attribute.creation_time > 5 "
-	                                                     "AND last_update_time <= 9 AND tags.team = 'a' AND "
-	                                                     "tag.`k k` ILIKE 'B%'");
+							     "AND last_update_time <= 9 AND tags.team = 'a' AND "
+							     "tag.`k k` ILIKE 'B%'");
 	ck_assert_uint_eq(f.n, 5);
 	clause_is(&f.clauses[0], ET_ENT_ATTR, "name", ET_CMP_LIKE, ET_VAL_STRING, "exp%");
 	clause_is(&f.clauses[1], ET_ENT_ATTR, "creation_time", ET_CMP_GT, ET_VAL_NUMBER, "5");
@@ -252,14 +252,14 @@ START_TEST(experiment_filters_take_name_times_and_tags_only)
 	et_filter_free(&f);
 
 	parse_fails(ET_TARGET_EXPERIMENTS, "metrics.a > 1",
-	            "Invalid entity type 'metrics'. Valid entity types are ('attribute', 'tag', 'tags')");
+		    "Invalid entity type 'metrics'. Valid entity types are ('attribute', 'tag', 'tags')");
 	parse_fails(ET_TARGET_EXPERIMENTS, "status = 'x'",
-	            "Invalid attribute key 'status' specified. Valid keys are '{'creation_time', 'last_update_time', "
-	            "'name'}'");
+		    "Invalid attribute key 'status' specified. Valid keys are '{'creation_time', 'last_update_time', "
+		    "'name'}'");
 	parse_fails(ET_TARGET_EXPERIMENTS, "creation_time = 'x'",
-	            "Expected numeric value type for numeric attribute: creation_time. Found 'x'");
+		    "Expected numeric value type for numeric attribute: creation_time. Found 'x'");
 	parse_fails(ET_TARGET_EXPERIMENTS, "name > 'x'",
-	            "Invalid comparator '>' not one of '{'!=', '=', 'ILIKE', 'IN', 'LIKE', 'NOT IN'}'");
+		    "Invalid comparator '>' not one of '{'!=', '=', 'ILIKE', 'IN', 'LIKE', 'NOT IN'}'");
 }
 END_TEST
 
@@ -268,13 +268,13 @@ END_TEST
 START_TEST(order_by_parses_entities_directions_and_quoted_keys)
 {
 	const char *items[] = {"metrics.acc DESC", "params.`lr rate` asc", "tags.t", "attributes.start_time Desc",
-	                       "created"};
+			       "created"};
 	struct et_order o;
 	struct core_error err = {{0}};
 	/* "created" is start_time again: a duplicate */
 	ck_assert_int_eq(et_order_parse(ET_TARGET_RUNS, items, 5, &o, &err), CORE_EINVAL);
 	ck_assert_str_eq(err.message, "`order_by` contains duplicate fields: ['metrics.acc DESC', "
-	                              "'params.`lr rate` asc', 'tags.t', 'attributes.start_time Desc', 'created']");
+				      "'params.`lr rate` asc', 'tags.t', 'attributes.start_time Desc', 'created']");
 	ck_assert_ptr_null(o.keys);
 	ck_assert_int_eq(et_order_parse(ET_TARGET_RUNS, items, 4, &o, &err), CORE_OK);
 	ck_assert_uint_eq(o.n, 4);
@@ -299,25 +299,26 @@ START_TEST(order_by_errors)
 		enum et_target t;
 		const char *item, *message;
 	} cases[] = {
-	    {ET_TARGET_RUNS, "metrics.a DOWN", "Invalid ordering key in order_by clause 'metrics.a DOWN'."},
-	    {ET_TARGET_RUNS, "metrics.a DESC x", "Invalid order_by clause 'metrics.a DESC x'. Could not be parsed."},
-	    {ET_TARGET_RUNS, "", "Invalid order_by clause ''. Could not be parsed."},
-	    {ET_TARGET_RUNS, "'metrics.a'", "Invalid order_by clause ''metrics.a''. Could not be parsed."},
-	    {ET_TARGET_RUNS, "run name", "Invalid ordering key in order_by clause 'run name'."},
-	    {ET_TARGET_RUNS, "`run name`",
-	     "Invalid attribute key 'run name' specified. Valid keys are '{'Created', 'artifact_uri', 'created', "
-	     "'end_time', 'run_id', 'run_name', 'start_time', 'status', 'user_id'}'"},
-	    {ET_TARGET_RUNS, "datasets.name", "Invalid order_by entity: dataset"},
-	    {ET_TARGET_EXPERIMENTS, "tags.a", "Invalid order_by entity: tag"},
-	    {ET_TARGET_EXPERIMENTS, "status",
-	     "Invalid attribute key 'status' specified. Valid keys are '{'creation_time', 'experiment_id', "
-	     "'last_update_time', 'name'}'"},
+		{ET_TARGET_RUNS, "metrics.a DOWN", "Invalid ordering key in order_by clause 'metrics.a DOWN'."},
+		{ET_TARGET_RUNS, "metrics.a DESC x",
+		 "Invalid order_by clause 'metrics.a DESC x'. Could not be parsed."},
+		{ET_TARGET_RUNS, "", "Invalid order_by clause ''. Could not be parsed."},
+		{ET_TARGET_RUNS, "'metrics.a'", "Invalid order_by clause ''metrics.a''. Could not be parsed."},
+		{ET_TARGET_RUNS, "run name", "Invalid ordering key in order_by clause 'run name'."},
+		{ET_TARGET_RUNS, "`run name`",
+		 "Invalid attribute key 'run name' specified. Valid keys are '{'Created', 'artifact_uri', 'created', "
+		 "'end_time', 'run_id', 'run_name', 'start_time', 'status', 'user_id'}'"},
+		{ET_TARGET_RUNS, "datasets.name", "Invalid order_by entity: dataset"},
+		{ET_TARGET_EXPERIMENTS, "tags.a", "Invalid order_by entity: tag"},
+		{ET_TARGET_EXPERIMENTS, "status",
+		 "Invalid attribute key 'status' specified. Valid keys are '{'creation_time', 'experiment_id', "
+		 "'last_update_time', 'name'}'"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct et_order o;
 		struct core_error err = {{0}};
 		ck_assert_msg(et_order_parse(cases[i].t, &cases[i].item, 1, &o, &err) == CORE_EINVAL, "%s",
-		              cases[i].item);
+			      cases[i].item);
 		ck_assert_msg(strcmp(err.message, cases[i].message) == 0, "<%s>: got <%s>", cases[i].item, err.message);
 		ck_assert_ptr_null(o.keys);
 	}
@@ -384,21 +385,21 @@ static void sql_params_are(const struct et_sql *q, const char *const *want, size
 	ck_assert_uint_eq(q->n_params, n);
 	for (size_t i = 0; i < n; i++)
 		ck_assert_msg(strcmp(q->params[i], want[i]) == 0, "param $%zu: got <%s> want <%s>", i + 1, q->params[i],
-		              want[i]);
+			      want[i]);
 }
 
 START_TEST(runs_sql_default_is_newest_first_over_the_experiments)
 {
 	const char *ids[] = {"1", "22", "x'); DROP TABLE runs; --"};
 	struct et_runs_query rq = {
-	    .experiment_ids = ids, .n_experiment_ids = 3, .view = ET_VIEW_ACTIVE_ONLY, .offset = 0, .limit = 1000};
+		.experiment_ids = ids, .n_experiment_ids = 3, .view = ET_VIEW_ACTIVE_ONLY, .offset = 0, .limit = 1000};
 	struct et_sql q;
 	et_sql_init(&q);
 	struct core_error err;
 	ck_assert_int_eq(et_sql_runs(&rq, &q, &err), CORE_OK);
 	ck_assert_str_eq(q.text.data, "SELECT r.run_id FROM runs r WHERE r.experiment_id = ANY($1::bigint[]) AND "
-	                              "r.lifecycle_stage = 'active' ORDER BY r.start_time DESC, r.run_id ASC "
-	                              "LIMIT $2::bigint OFFSET $3::bigint");
+				      "r.lifecycle_stage = 'active' ORDER BY r.start_time DESC, r.run_id ASC "
+				      "LIMIT $2::bigint OFFSET $3::bigint");
 	const char *want[] = {"{\"1\",\"22\"}", "1000", "0"};
 	sql_params_are(&q, want, 3);
 	et_sql_free(&q);
@@ -419,47 +420,47 @@ END_TEST
 START_TEST(runs_sql_binds_every_key_and_value)
 {
 	struct et_filter f =
-	    parse_ok(ET_TARGET_RUNS, "metrics.`a'b` > 0.5 AND params.p = 'x''; DROP' AND tags.t LIKE '%q%' AND "
-	                             "status != 'FAILED' AND start_time >= 10 AND run_id IN ('r1', 'r\"2') AND "
-	                             "datasets.context = 'train' AND datasets.name NOT IN ('d')");
+		parse_ok(ET_TARGET_RUNS, "metrics.`a'b` > 0.5 AND params.p = 'x''; DROP' AND tags.t LIKE '%q%' AND "
+					 "status != 'FAILED' AND start_time >= 10 AND run_id IN ('r1', 'r\"2') AND "
+					 "datasets.context = 'train' AND datasets.name NOT IN ('d')");
 	const char *order_items[] = {"metrics.acc DESC", "params.p", "attributes.end_time"};
 	struct et_order o;
 	struct core_error err;
 	ck_assert_int_eq(et_order_parse(ET_TARGET_RUNS, order_items, 3, &o, &err), CORE_OK);
 	const char *ids[] = {"7"};
 	struct et_runs_query rq = {.filter = &f,
-	                           .order = &o,
-	                           .experiment_ids = ids,
-	                           .n_experiment_ids = 1,
-	                           .view = ET_VIEW_ACTIVE_ONLY,
-	                           .offset = 20,
-	                           .limit = 10};
+				   .order = &o,
+				   .experiment_ids = ids,
+				   .n_experiment_ids = 1,
+				   .view = ET_VIEW_ACTIVE_ONLY,
+				   .offset = 20,
+				   .limit = 10};
 	struct et_sql q;
 	et_sql_init(&q);
 	ck_assert_int_eq(et_sql_runs(&rq, &q, &err), CORE_OK);
 	ck_assert_str_eq(
-	    q.text.data,
-	    "SELECT r.run_id FROM runs r"
-	    " LEFT JOIN latest_metrics o0 ON o0.run_id = r.run_id AND o0.key = $1"
-	    " LEFT JOIN params o1 ON o1.run_id = r.run_id AND o1.key = $2"
-	    " WHERE r.experiment_id = $3::bigint AND r.lifecycle_stage = 'active'"
-	    " AND EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.run_id AND m.key = $4"
-	    " AND m.value > $5::float8 AND m.value <> 'NaN'::float8)"
-	    " AND EXISTS (SELECT 1 FROM params x WHERE x.run_id = r.run_id AND x.key = $6 AND x.value = $7)"
-	    " AND EXISTS (SELECT 1 FROM tags x WHERE x.run_id = r.run_id AND x.key = $8 AND x.value LIKE $9)"
-	    " AND r.status <> $10"
-	    " AND r.start_time >= $11::numeric"
-	    " AND r.run_id = ANY($12::text[])"
-	    " AND EXISTS (SELECT 1 FROM inputs i JOIN input_tags t ON t.input_id = i.input_id WHERE i.run_id = "
-	    "r.run_id AND t.key = 'mlflow.data.context' AND t.value = $13)"
-	    " AND EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_id = i.dataset_id WHERE i.run_id = "
-	    "r.run_id AND NOT d.name = ANY($14::text[]))"
-	    " ORDER BY CASE WHEN o0.value IS NULL THEN 2 WHEN o0.value = 'NaN'::float8 THEN 1 ELSE 0 END,"
-	    " o0.value DESC, o1.value IS NULL, o1.value ASC, r.end_time IS NULL, r.end_time ASC,"
-	    " r.start_time DESC, r.run_id ASC LIMIT $15::bigint OFFSET $16::bigint");
+		q.text.data,
+		"SELECT r.run_id FROM runs r"
+		" LEFT JOIN latest_metrics o0 ON o0.run_id = r.run_id AND o0.key = $1"
+		" LEFT JOIN params o1 ON o1.run_id = r.run_id AND o1.key = $2"
+		" WHERE r.experiment_id = $3::bigint AND r.lifecycle_stage = 'active'"
+		" AND EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.run_id AND m.key = $4"
+		" AND m.value > $5::float8 AND m.value <> 'NaN'::float8)"
+		" AND EXISTS (SELECT 1 FROM params x WHERE x.run_id = r.run_id AND x.key = $6 AND x.value = $7)"
+		" AND EXISTS (SELECT 1 FROM tags x WHERE x.run_id = r.run_id AND x.key = $8 AND x.value LIKE $9)"
+		" AND r.status <> $10"
+		" AND r.start_time >= $11::numeric"
+		" AND r.run_id = ANY($12::text[])"
+		" AND EXISTS (SELECT 1 FROM inputs i JOIN input_tags t ON t.input_id = i.input_id WHERE i.run_id = "
+		"r.run_id AND t.key = 'mlflow.data.context' AND t.value = $13)"
+		" AND EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_id = i.dataset_id WHERE i.run_id = "
+		"r.run_id AND NOT d.name = ANY($14::text[]))"
+		" ORDER BY CASE WHEN o0.value IS NULL THEN 2 WHEN o0.value = 'NaN'::float8 THEN 1 ELSE 0 END,"
+		" o0.value DESC, o1.value IS NULL, o1.value ASC, r.end_time IS NULL, r.end_time ASC,"
+		" r.start_time DESC, r.run_id ASC LIMIT $15::bigint OFFSET $16::bigint");
 	const char *want[] = {"acc",       "p",       "7",   "a'b",    "0.5", "p",
-	                      "x''; DROP", "t",       "%q%", "FAILED", "10",  "{\"r1\",\"r\\\"2\"}",
-	                      "train",     "{\"d\"}", "10",  "20"};
+			      "x''; DROP", "t",       "%q%", "FAILED", "10",  "{\"r1\",\"r\\\"2\"}",
+			      "train",     "{\"d\"}", "10",  "20"};
 	sql_params_are(&q, want, 16);
 	et_sql_free(&q);
 	et_order_free(&o);
@@ -476,12 +477,12 @@ START_TEST(runs_sql_keeps_nan_out_of_greater_than_and_orders_by_start_time_once)
 	ck_assert_int_eq(et_order_parse(ET_TARGET_RUNS, order_items, 2, &o, &err), CORE_OK);
 	const char *ids[] = {"0"};
 	struct et_runs_query rq = {.filter = &f,
-	                           .order = &o,
-	                           .experiment_ids = ids,
-	                           .n_experiment_ids = 1,
-	                           .view = ET_VIEW_ALL,
-	                           .offset = 0,
-	                           .limit = 5};
+				   .order = &o,
+				   .experiment_ids = ids,
+				   .n_experiment_ids = 1,
+				   .view = ET_VIEW_ALL,
+				   .offset = 0,
+				   .limit = 5};
 	struct et_sql q;
 	et_sql_init(&q);
 	ck_assert_int_eq(et_sql_runs(&rq, &q, &err), CORE_OK);
@@ -489,7 +490,7 @@ START_TEST(runs_sql_keeps_nan_out_of_greater_than_and_orders_by_start_time_once)
 	ck_assert_ptr_nonnull(strstr(q.text.data, "m.value < $5::float8)"));
 	ck_assert_ptr_nonnull(strstr(q.text.data, "m.value <> $7::float8)"));
 	ck_assert_ptr_nonnull(strstr(q.text.data, " ORDER BY r.start_time IS NULL, r.start_time ASC, r.run_id IS "
-	                                          "NULL, r.run_id DESC, r.run_id LIMIT"));
+						  "NULL, r.run_id DESC, r.run_id LIMIT"));
 	et_sql_free(&q);
 	et_order_free(&o);
 	et_filter_free(&f);
@@ -504,16 +505,16 @@ START_TEST(experiments_sql_filters_orders_and_pages)
 	struct core_error err;
 	ck_assert_int_eq(et_order_parse(ET_TARGET_EXPERIMENTS, order_items, 1, &o, &err), CORE_OK);
 	struct et_experiments_query eq = {
-	    .filter = &f, .order = &o, .view = ET_VIEW_ACTIVE_ONLY, .offset = 4, .limit = 3};
+		.filter = &f, .order = &o, .view = ET_VIEW_ACTIVE_ONLY, .offset = 4, .limit = 3};
 	struct et_sql q;
 	et_sql_init(&q);
 	ck_assert_int_eq(et_sql_experiments(&eq, &q, &err), CORE_OK);
 	ck_assert_ptr_nonnull(strstr(q.text.data,
-	                             " FROM experiments e WHERE e.lifecycle_stage = 'active' AND "
-	                             "e.name ILIKE $1 AND e.creation_time > $2::numeric AND EXISTS (SELECT 1 "
-	                             "FROM experiment_tags x WHERE x.experiment_id = e.experiment_id AND "
-	                             "x.key = $3 AND x.value <> $4) ORDER BY e.name DESC, "
-	                             "e.experiment_id DESC LIMIT $5::bigint OFFSET $6::bigint"));
+				     " FROM experiments e WHERE e.lifecycle_stage = 'active' AND "
+				     "e.name ILIKE $1 AND e.creation_time > $2::numeric AND EXISTS (SELECT 1 "
+				     "FROM experiment_tags x WHERE x.experiment_id = e.experiment_id AND "
+				     "x.key = $3 AND x.value <> $4) ORDER BY e.name DESC, "
+				     "e.experiment_id DESC LIMIT $5::bigint OFFSET $6::bigint"));
 	const char *want[] = {"e%", "3", "k", "v", "3", "4"};
 	sql_params_are(&q, want, 6);
 	et_sql_free(&q);
@@ -524,7 +525,7 @@ START_TEST(experiments_sql_filters_orders_and_pages)
 	et_sql_init(&q);
 	ck_assert_int_eq(et_sql_experiments(&dq, &q, &err), CORE_OK);
 	ck_assert_ptr_nonnull(strstr(q.text.data, "WHERE e.lifecycle_stage IN ('active', 'deleted') ORDER BY "
-	                                          "e.creation_time DESC, e.experiment_id ASC LIMIT"));
+						  "e.creation_time DESC, e.experiment_id ASC LIMIT"));
 	et_sql_free(&q);
 }
 END_TEST

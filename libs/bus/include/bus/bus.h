@@ -34,13 +34,13 @@ struct metrics_registry;
 
 /* Settings shared by producers and consumers. Strings are copied by the constructors. */
 struct bus_config {
-	const char *brokers;        /* bootstrap list "host:port,..." (required) */
-	const char *client_id;      /* client.id; NULL: "lathe" */
-	int message_timeout_ms;     /* producers: delivery gives up after this; 0: 30000 */
-	int session_timeout_ms;     /* consumers: group session; 0: 45000 (tests use 6000) */
-	int fetch_wait_max_ms;      /* consumers: longest an empty fetch is held; 0: 100 */
-	int max_poll_interval_ms;   /* consumers: longest one handler call may take before the
-				     * member is thrown out of the group; 0: 300000 */
+	const char *brokers;      /* bootstrap list "host:port,..." (required) */
+	const char *client_id;    /* client.id; NULL: "lathe" */
+	int message_timeout_ms;   /* producers: delivery gives up after this; 0: 30000 */
+	int session_timeout_ms;   /* consumers: group session; 0: 45000 (tests use 6000) */
+	int fetch_wait_max_ms;    /* consumers: longest an empty fetch is held; 0: 100 */
+	int max_poll_interval_ms; /* consumers: longest one handler call may take before the
+				   * member is thrown out of the group; 0: 300000 */
 };
 
 /* --- producer ------------------------------------------------------------------------ */
@@ -74,8 +74,8 @@ typedef void (*bus_delivery_fn)(void *opaque, bool delivered, const char *error)
  * full or the message is larger than the broker accepts; CORE_EINVAL for a bad topic;
  * CORE_EIO for other failures (the producer hit a fatal error). When it fails, cb is
  * never called. */
-enum core_status bus_produce(struct bus_producer *p, const char *topic, const char *key, const void *payload, size_t len,
-			     bus_delivery_fn cb, void *opaque, struct core_error *err);
+enum core_status bus_produce(struct bus_producer *p, const char *topic, const char *key, const void *payload,
+			     size_t len, bus_delivery_fn cb, void *opaque, struct core_error *err);
 
 /* Waits up to timeout_ms (0: just look; negative: until done, which takes at most
  * message_timeout_ms) for every message queued so far by anyone on this producer to get
@@ -123,7 +123,7 @@ struct bus_message {
 	const char *topic;
 	int32_t partition;
 	int64_t offset;
-	const char *key;   /* NULL when the message has no key */
+	const char *key; /* NULL when the message has no key */
 	size_t key_len;
 	const char *payload;
 	size_t len;
@@ -193,8 +193,8 @@ enum core_status bus_outbox_migrate(struct db_pool *pool, const char *schema, st
 int bus_outbox_write(struct db_conn *c, const char *topic, const char *key, json_t *event, struct core_error *err);
 
 struct bus_relay_config {
-	int poll_ms;  /* pause when the outbox is empty; 0: 100 */
-	int batch;    /* rows per round; 0: 100 */
+	int poll_ms;                      /* pause when the outbox is empty; 0: 100 */
+	int batch;                        /* rows per round; 0: 100 */
 	struct metrics_registry *metrics; /* NULL, or where to create the gauge outbox_backlog
 					   * and the counter outbox_published_total */
 };
@@ -210,8 +210,8 @@ struct bus_relay;
  * out: [out] the relay, owned by the caller (bus_relay_stop); unchanged on failure.
  * Returns CORE_OK; CORE_EINVAL for a negative setting; CORE_EIO when the thread cannot be
  * created. */
-enum core_status bus_relay_start(struct db_pool *pool, struct bus_producer *producer, const struct bus_relay_config *cfg,
-				 struct bus_relay **out, struct core_error *err);
+enum core_status bus_relay_start(struct db_pool *pool, struct bus_producer *producer,
+				 const struct bus_relay_config *cfg, struct bus_relay **out, struct core_error *err);
 
 /* Stops the relay: the round in hand finishes (it waits for its delivery reports, so
  * this can take up to the producer's message_timeout_ms when Kafka is down), then the

@@ -13,10 +13,10 @@
 #include "core/status.h"
 
 struct core_buf {
-	char *data;   /* NULL until the first append; then NUL-terminated */
-	size_t len;   /* bytes used, not counting the NUL */
-	size_t cap;   /* bytes allocated */
-	size_t max;   /* ceiling on len */
+	char *data; /* NULL until the first append; then NUL-terminated */
+	size_t len; /* bytes used, not counting the NUL */
+	size_t cap; /* bytes allocated */
+	size_t max; /* ceiling on len */
 };
 
 void core_buf_init(struct core_buf *b, size_t max);

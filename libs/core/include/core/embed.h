@@ -5,8 +5,8 @@
 #include <stddef.h>
 
 struct core_embedded_file {
-	const char *name;           /* base name, e.g. "0001-init.sql" */
-	const unsigned char *data;  /* len bytes followed by a NUL */
+	const char *name;          /* base name, e.g. "0001-init.sql" */
+	const unsigned char *data; /* len bytes followed by a NUL */
 	size_t len;
 };
 #endif

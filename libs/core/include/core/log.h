@@ -36,11 +36,11 @@ bool core_log_enabled(enum core_log_level level);
 void core_log(enum core_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Like core_log, with extra members after "msg". */
-void core_log_with(enum core_log_level level, const struct core_log_field *fields, size_t n_fields,
-		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void core_log_with(enum core_log_level level, const struct core_log_field *fields, size_t n_fields, const char *fmt,
+		   ...) __attribute__((format(printf, 4, 5)));
 
 #define core_debug(...) core_log(CORE_LOG_DEBUG, __VA_ARGS__)
-#define core_info(...) core_log(CORE_LOG_INFO, __VA_ARGS__)
-#define core_warn(...) core_log(CORE_LOG_WARN, __VA_ARGS__)
+#define core_info(...)  core_log(CORE_LOG_INFO, __VA_ARGS__)
+#define core_warn(...)  core_log(CORE_LOG_WARN, __VA_ARGS__)
 #define core_error(...) core_log(CORE_LOG_ERROR, __VA_ARGS__)
 #endif

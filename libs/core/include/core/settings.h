@@ -17,14 +17,14 @@
 #include "core/status.h"
 
 enum core_setting_type {
-	CORE_SETTING_STRING, /* char *: malloc'd copy; NULL when unset with no default */
-	CORE_SETTING_INT,    /* long: decimal, within [min, max] */
-	CORE_SETTING_BOOL,   /* bool: 1/0, true/false, yes/no, on/off */
+	CORE_SETTING_STRING,    /* char *: malloc'd copy; NULL when unset with no default */
+	CORE_SETTING_INT,       /* long: decimal, within [min, max] */
+	CORE_SETTING_BOOL,      /* bool: 1/0, true/false, yes/no, on/off */
 	CORE_SETTING_LOG_LEVEL, /* enum core_log_level: debug, info, warn, error */
 };
 
 struct core_setting {
-	const char *name;          /* environment variable; NULL ends the table */
+	const char *name; /* environment variable; NULL ends the table */
 	enum core_setting_type type;
 	size_t offset;             /* offsetof the field in the settings struct */
 	const char *default_value; /* text, parsed as the environment would be; NULL: none */

@@ -6,11 +6,11 @@
 
 enum core_status {
 	CORE_OK = 0,
-	CORE_EINVAL,  /* bad input: the caller (or its client) must change it */
-	CORE_ENOMEM,  /* allocation failed: a size came from outside and was too big */
-	CORE_ELIMIT,  /* a declared ceiling was hit (buffer max, body limit): map to 413 */
-	CORE_ENOENT,  /* a named thing does not exist */
-	CORE_EIO,     /* the operating system refused (see the message for errno) */
+	CORE_EINVAL, /* bad input: the caller (or its client) must change it */
+	CORE_ENOMEM, /* allocation failed: a size came from outside and was too big */
+	CORE_ELIMIT, /* a declared ceiling was hit (buffer max, body limit): map to 413 */
+	CORE_ENOENT, /* a named thing does not exist */
+	CORE_EIO,    /* the operating system refused (see the message for errno) */
 };
 
 /* A failed call writes why into this; callers may pass NULL when they do not care. */

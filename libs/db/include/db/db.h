@@ -27,17 +27,17 @@
 /* Status of a database call (STYLE 5, GNUnet/Taler four-way plus two): a call returns
  * the row count (>= 0; DB_NO_RESULTS is 0) or one of the negative codes. */
 enum db_status {
-	DB_ROLLBACK = -5,     /* returned by a db_tx_fn that found the request wrong part-way
-	                       * (unknown id, a changed param): roll back, do not retry, log
-	                       * nothing; the callback has recorded why for its handler */
-	DB_CONSTRAINT = -4,   /* integrity constraint violated (SQLSTATE class 23, e.g. 23505
-	                       * unique): the handler decides (e.g. RESOURCE_ALREADY_EXISTS);
-	                       * err and db_conn_constraint() name the constraint */
-	DB_UNAVAILABLE = -3,  /* the server cannot be reached / the connection broke: answer
-	                       * 503 TEMPORARILY_UNAVAILABLE, try later */
-	DB_HARD_ERROR = -2,   /* our bug or a real failure: 500 */
-	DB_SOFT_ERROR = -1,   /* serialization failure (40001) or deadlock (40P01): retry the
-	                       * transaction (db_run_tx does) */
+	DB_ROLLBACK = -5,    /* returned by a db_tx_fn that found the request wrong part-way
+			      * (unknown id, a changed param): roll back, do not retry, log
+			      * nothing; the callback has recorded why for its handler */
+	DB_CONSTRAINT = -4,  /* integrity constraint violated (SQLSTATE class 23, e.g. 23505
+			      * unique): the handler decides (e.g. RESOURCE_ALREADY_EXISTS);
+			      * err and db_conn_constraint() name the constraint */
+	DB_UNAVAILABLE = -3, /* the server cannot be reached / the connection broke: answer
+			      * 503 TEMPORARILY_UNAVAILABLE, try later */
+	DB_HARD_ERROR = -2,  /* our bug or a real failure: 500 */
+	DB_SOFT_ERROR = -1,  /* serialization failure (40001) or deadlock (40P01): retry the
+			      * transaction (db_run_tx does) */
 	DB_NO_RESULTS = 0,
 	DB_ONE_RESULT = 1,
 };
@@ -50,13 +50,13 @@ const char *db_strerror(int status);
 /* --- pool ----------------------------------------------------------------------- */
 
 struct db_pool_config {
-	const char *url;          /* libpq connection URI or key=value string, borrowed */
-	const char *schema;       /* the service's schema: every connection runs SET search_path
-	                           * TO <schema> (quoted); NULL: leave the default */
-	unsigned size;            /* connections (1..1000); the daemon sizes it to its HTTP
-	                           * thread pool */
-	unsigned acquire_timeout_ms; /* 0: 5000 */
-	unsigned connect_timeout_s;  /* 0: 3 (libpq connect_timeout; libpq treats 1 as 2) */
+	const char *url;              /* libpq connection URI or key=value string, borrowed */
+	const char *schema;           /* the service's schema: every connection runs SET search_path
+				       * TO <schema> (quoted); NULL: leave the default */
+	unsigned size;                /* connections (1..1000); the daemon sizes it to its HTTP
+				       * thread pool */
+	unsigned acquire_timeout_ms;  /* 0: 5000 */
+	unsigned connect_timeout_s;   /* 0: 3 (libpq connect_timeout; libpq treats 1 as 2) */
 	const char *application_name; /* shown in pg_stat_activity, may be NULL */
 };
 
@@ -112,7 +112,7 @@ bool db_ping(struct db_pool *pool);
 struct db_stmt {
 	const char *name;
 	const char *sql;
-	int n_params;   /* how many $n the SQL uses; params arrays have this many entries */
+	int n_params; /* how many $n the SQL uses; params arrays have this many entries */
 };
 
 /* Runs st with text parameters.

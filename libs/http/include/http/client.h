@@ -8,22 +8,22 @@
 #include "core/status.h"
 
 struct httpc_request {
-	const char *method;        /* "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" */
-	const char *url;           /* http:// or https:// only */
-	const char *body;          /* may be NULL (no body) */
+	const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" */
+	const char *url;    /* http:// or https:// only */
+	const char *body;   /* may be NULL (no body) */
 	size_t body_len;
-	const char *content_type;  /* Content-Type of the body; NULL: none sent */
+	const char *content_type;   /* Content-Type of the body; NULL: none sent */
 	const char *const *headers; /* "Name: value", NULL-terminated, may be NULL */
-	long timeout_ms;           /* whole attempt, connect included; 0: 10000 */
-	unsigned retries;          /* extra attempts when no connection could be made (refused,
-				      unresolvable, connect timeout), with backoff 100ms·2^n;
-				      never after a byte of the request was sent */
-	size_t max_response;       /* largest response body accepted; 0: 64 MiB */
+	long timeout_ms;            /* whole attempt, connect included; 0: 10000 */
+	unsigned retries;           /* extra attempts when no connection could be made (refused,
+				       unresolvable, connect timeout), with backoff 100ms·2^n;
+				       never after a byte of the request was sent */
+	size_t max_response;        /* largest response body accepted; 0: 64 MiB */
 };
 
 struct httpc_response {
-	long status;        /* HTTP status */
-	char *body;         /* NUL-terminated, malloc'd ("" when empty) */
+	long status; /* HTTP status */
+	char *body;  /* NUL-terminated, malloc'd ("" when empty) */
 	size_t body_len;
 	char *content_type; /* malloc'd, or NULL when the response had none */
 };

@@ -49,31 +49,31 @@ typedef void (*http_handler_fn)(struct http_request *req, void *app);
 typedef int (*http_upload_fn)(struct http_request *req, void *app, const char *data, size_t len);
 
 struct http_route {
-	unsigned methods;          /* bit set of enum http_method */
-	const char *pattern;       /* "/v1/datasets/{name}/versions/{version}"; a last segment
-				      "{path*}" matches the rest of the path incl. slashes
-				      (artifact paths). NULL pattern ends a route table */
+	unsigned methods;    /* bit set of enum http_method */
+	const char *pattern; /* "/v1/datasets/{name}/versions/{version}"; a last segment
+				"{path*}" matches the rest of the path incl. slashes
+				(artifact paths). NULL pattern ends a route table */
 	http_handler_fn handler;
-	size_t body_limit;         /* 0: the server's default */
-	http_upload_fn upload;     /* non-NULL: body streamed to it, not buffered */
-	const char *content_type;  /* required request media type for bodies (parameters
-				      like ;charset ignored), NULL: any */
-	const char *name;          /* label in metrics and access log; NULL: the pattern */
+	size_t body_limit;        /* 0: the server's default */
+	http_upload_fn upload;    /* non-NULL: body streamed to it, not buffered */
+	const char *content_type; /* required request media type for bodies (parameters
+				     like ;charset ignored), NULL: any */
+	const char *name;         /* label in metrics and access log; NULL: the pattern */
 };
 
 struct http_server_config {
-	const char *bind_address;  /* numeric IPv4 or IPv6 address; NULL: "127.0.0.1" */
-	unsigned port;             /* 0: ephemeral, read back with http_server_port */
-	unsigned threads;          /* MHD thread pool size; 0: 4 */
-	size_t default_body_limit; /* 0: 1 MiB */
-	const struct http_route *routes; /* borrowed, must outlive the server; ends with
-					    pattern == NULL */
-	void *app;                 /* passed to handlers */
-	struct metrics_registry *metrics; /* borrowed, may be NULL */
+	const char *bind_address;                /* numeric IPv4 or IPv6 address; NULL: "127.0.0.1" */
+	unsigned port;                           /* 0: ephemeral, read back with http_server_port */
+	unsigned threads;                        /* MHD thread pool size; 0: 4 */
+	size_t default_body_limit;               /* 0: 1 MiB */
+	const struct http_route *routes;         /* borrowed, must outlive the server; ends with
+						    pattern == NULL */
+	void *app;                               /* passed to handlers */
+	struct metrics_registry *metrics;        /* borrowed, may be NULL */
 	enum http_error_code content_type_error; /* HTTP_EC_NONE: 415 UNSUPPORTED_MEDIA_TYPE;
 						    MLflow routes set INVALID_PARAMETER_VALUE */
-	unsigned drain_timeout_ms; /* 0: 10000 */
-	unsigned connection_timeout_s; /* idle seconds before MHD closes a connection; 0: 60 */
+	unsigned drain_timeout_ms;               /* 0: 10000 */
+	unsigned connection_timeout_s;           /* idle seconds before MHD closes a connection; 0: 60 */
 };
 
 struct http_server;
@@ -124,8 +124,7 @@ const char *http_request_query(const struct http_request *req, const char *name)
 /* Fills values[0..max) with the values of every occurrence of query parameter name,
  * in order (run_ids=a&run_ids=b). values: [out]. Returns how many occurrences exist
  * (may exceed max; only max are written). */
-size_t http_request_query_all(const struct http_request *req, const char *name, const char **values,
-			      size_t max);
+size_t http_request_query_all(const struct http_request *req, const char *name, const char **values, size_t max);
 
 /* Returns the request header name (case-insensitive), or NULL if absent. */
 const char *http_request_header(const struct http_request *req, const char *name);
@@ -160,8 +159,7 @@ int http_reply_json(struct http_request *req, unsigned status, json_t *body);
 
 /* Replies status with len bytes at data (copied) and the given Content-Type (NULL:
  * none). */
-int http_reply_raw(struct http_request *req, unsigned status, const char *content_type, const void *data,
-		   size_t len);
+int http_reply_raw(struct http_request *req, unsigned status, const char *content_type, const void *data, size_t len);
 
 /* Replies {"error_code": NAME, "message": ...} with the registry's status for code.
  * fmt: printf format for the message; NULL uses the registry's default message.
@@ -199,8 +197,8 @@ enum http_match { HTTP_MATCH_FOUND, HTTP_MATCH_NOT_FOUND, HTTP_MATCH_METHOD_NOT_
 struct http_path_param {
 	const char *name; /* borrowed from the route pattern, NOT NUL-terminated */
 	size_t name_len;
-	char *value;      /* URL-decoded (%XX; '+' stays '+'; "%00" is kept as is), malloc'd,
-			     owned by the struct http_route_result */
+	char *value; /* URL-decoded (%XX; '+' stays '+'; "%00" is kept as is), malloc'd,
+			owned by the struct http_route_result */
 };
 
 /* What http_route_match found. Release with http_route_result_clear. */

@@ -42,32 +42,38 @@ enum http_jspec_type {
 /* One row. A field that is absent or JSON null is missing; for HTTP_JS_STRING so is "".
  * A missing optional field leaves *out unchanged (preset defaults survive). */
 struct http_jspec {
-	const char *field;         /* NULL ends the table */
+	const char *field; /* NULL ends the table */
 	enum http_jspec_type type;
-	void *out;                 /* where the value goes; type as listed above */
-	bool required;             /* missing → "Missing value for required parameter" */
-	bool *present;             /* may be NULL; set to whether the field was given */
+	void *out;     /* where the value goes; type as listed above */
+	bool required; /* missing → "Missing value for required parameter" */
+	bool *present; /* may be NULL; set to whether the field was given */
 };
 
 /* Row constructors. The conditional expression makes the compiler check that the out
  * pointer has the type the row needs. */
 #define HTTP_JS_OUT_(T, p) ((void *)(1 ? (p) : (T)0))
-#define HTTP_JS_ROW_(f, t, T, p, req, pres) {(f), (t), HTTP_JS_OUT_(T, p), (req), (pres)}
-#define HTTP_JS_REQ_STRING(f, p) HTTP_JS_ROW_(f, HTTP_JS_STRING, const char **, p, true, NULL)
+#define HTTP_JS_ROW_(f, t, T, p, req, pres)                                                                            \
+	{                                                                                                              \
+		(f), (t), HTTP_JS_OUT_(T, p), (req), (pres)                                                            \
+	}
+#define HTTP_JS_REQ_STRING(f, p)       HTTP_JS_ROW_(f, HTTP_JS_STRING, const char **, p, true, NULL)
 #define HTTP_JS_OPT_STRING(f, p, pres) HTTP_JS_ROW_(f, HTTP_JS_STRING, const char **, p, false, pres)
-#define HTTP_JS_REQ_INT64(f, p) HTTP_JS_ROW_(f, HTTP_JS_INT64, int64_t *, p, true, NULL)
-#define HTTP_JS_OPT_INT64(f, p, pres) HTTP_JS_ROW_(f, HTTP_JS_INT64, int64_t *, p, false, pres)
-#define HTTP_JS_REQ_DOUBLE(f, p) HTTP_JS_ROW_(f, HTTP_JS_DOUBLE, double *, p, true, NULL)
+#define HTTP_JS_REQ_INT64(f, p)        HTTP_JS_ROW_(f, HTTP_JS_INT64, int64_t *, p, true, NULL)
+#define HTTP_JS_OPT_INT64(f, p, pres)  HTTP_JS_ROW_(f, HTTP_JS_INT64, int64_t *, p, false, pres)
+#define HTTP_JS_REQ_DOUBLE(f, p)       HTTP_JS_ROW_(f, HTTP_JS_DOUBLE, double *, p, true, NULL)
 #define HTTP_JS_OPT_DOUBLE(f, p, pres) HTTP_JS_ROW_(f, HTTP_JS_DOUBLE, double *, p, false, pres)
-#define HTTP_JS_REQ_BOOL(f, p) HTTP_JS_ROW_(f, HTTP_JS_BOOL, bool *, p, true, NULL)
-#define HTTP_JS_OPT_BOOL(f, p, pres) HTTP_JS_ROW_(f, HTTP_JS_BOOL, bool *, p, false, pres)
-#define HTTP_JS_REQ_OBJECT(f, p) HTTP_JS_ROW_(f, HTTP_JS_OBJECT, json_t **, p, true, NULL)
+#define HTTP_JS_REQ_BOOL(f, p)         HTTP_JS_ROW_(f, HTTP_JS_BOOL, bool *, p, true, NULL)
+#define HTTP_JS_OPT_BOOL(f, p, pres)   HTTP_JS_ROW_(f, HTTP_JS_BOOL, bool *, p, false, pres)
+#define HTTP_JS_REQ_OBJECT(f, p)       HTTP_JS_ROW_(f, HTTP_JS_OBJECT, json_t **, p, true, NULL)
 #define HTTP_JS_OPT_OBJECT(f, p, pres) HTTP_JS_ROW_(f, HTTP_JS_OBJECT, json_t **, p, false, pres)
-#define HTTP_JS_REQ_ARRAY(f, p) HTTP_JS_ROW_(f, HTTP_JS_ARRAY, json_t **, p, true, NULL)
-#define HTTP_JS_OPT_ARRAY(f, p, pres) HTTP_JS_ROW_(f, HTTP_JS_ARRAY, json_t **, p, false, pres)
-#define HTTP_JS_REQ_ANY(f, p) HTTP_JS_ROW_(f, HTTP_JS_ANY, json_t **, p, true, NULL)
-#define HTTP_JS_OPT_ANY(f, p, pres) HTTP_JS_ROW_(f, HTTP_JS_ANY, json_t **, p, false, pres)
-#define HTTP_JS_END {NULL, HTTP_JS_ANY, NULL, false, NULL}
+#define HTTP_JS_REQ_ARRAY(f, p)        HTTP_JS_ROW_(f, HTTP_JS_ARRAY, json_t **, p, true, NULL)
+#define HTTP_JS_OPT_ARRAY(f, p, pres)  HTTP_JS_ROW_(f, HTTP_JS_ARRAY, json_t **, p, false, pres)
+#define HTTP_JS_REQ_ANY(f, p)          HTTP_JS_ROW_(f, HTTP_JS_ANY, json_t **, p, true, NULL)
+#define HTTP_JS_OPT_ANY(f, p, pres)    HTTP_JS_ROW_(f, HTTP_JS_ANY, json_t **, p, false, pres)
+#define HTTP_JS_END                                                                                                    \
+	{                                                                                                              \
+		NULL, HTTP_JS_ANY, NULL, false, NULL                                                                   \
+	}
 
 enum http_parse_result {
 	HTTP_PARSE_OK,      /* every row filled: go on */

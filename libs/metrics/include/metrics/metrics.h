@@ -72,13 +72,13 @@ void metrics_registry_free(struct metrics_registry *reg);
  * the registry unchanged, when reg or name is NULL, a name is invalid, the help is not
  * UTF-8, or the name clashes with a family already in reg (same name, or a name a
  * histogram's _bucket/_sum/_count series use). */
-struct metrics_family *metrics_counter_new(struct metrics_registry *reg, const char *name,
-					   const char *help, const char *const *label_names);
+struct metrics_family *metrics_counter_new(struct metrics_registry *reg, const char *name, const char *help,
+					   const char *const *label_names);
 
 /* Creates a gauge family: a value that goes up and down (queue depth, temperature,
  * a drift score). Parameters, ownership and return values as metrics_counter_new(). */
-struct metrics_family *metrics_gauge_new(struct metrics_registry *reg, const char *name,
-					 const char *help, const char *const *label_names);
+struct metrics_family *metrics_gauge_new(struct metrics_registry *reg, const char *name, const char *help,
+					 const char *const *label_names);
 
 /* Creates a histogram family: observations counted into cumulative buckets, plus
  * their sum and count. Rendered as <name>_bucket{...,le="..."}, <name>_sum and
@@ -91,9 +91,8 @@ struct metrics_family *metrics_gauge_new(struct metrics_registry *reg, const cha
  * Returns: the family, owned by reg; or NULL (registry unchanged) for the reasons
  * metrics_counter_new() gives, or when the bounds are not finite and strictly
  * increasing, or a label is named "le". */
-struct metrics_family *metrics_histogram_new(struct metrics_registry *reg, const char *name,
-					     const char *help, const char *const *label_names,
-					     const double *buckets, size_t n_buckets);
+struct metrics_family *metrics_histogram_new(struct metrics_registry *reg, const char *name, const char *help,
+					     const char *const *label_names, const double *buckets, size_t n_buckets);
 
 /* Default latency bounds in seconds, 100 µs to 10 s, for metrics_histogram_new(). */
 extern const double metrics_latency_buckets[];

@@ -42,21 +42,21 @@ struct svc_settings {
 struct svc;
 
 struct svc_def {
-	const char *name;            /* "experiment-tracker": the binary is lathe-<name> */
-	const char *log_name;        /* "tracker": the "service" of every log line */
-	const char *summary;         /* one line for --help */
+	const char *name;     /* "experiment-tracker": the binary is lathe-<name> */
+	const char *log_name; /* "tracker": the "service" of every log line */
+	const char *summary;  /* one line for --help */
 	unsigned default_port;
-	const char *schema;          /* PostgreSQL schema it owns; NULL: no database */
+	const char *schema;                          /* PostgreSQL schema it owns; NULL: no database */
 	const struct core_embedded_file *migrations; /* the service's own, may be NULL */
-	bool uses_outbox;            /* migrate the outbox into the schema and relay it */
+	bool uses_outbox;                            /* migrate the outbox into the schema and relay it */
 	/* Domain route tables (each ending with pattern == NULL); the list ends with NULL,
 	 * so a service can keep one table per resource file. */
 	const struct http_route *routes[8];
 	/* Serve every /api/2.0/... route at /ajax-api/2.0/... too, as MLflow does. */
 	bool ajax_twins;
 	enum http_error_code content_type_error; /* see http_server_config */
-	const struct core_setting *settings; /* service-specific rows, may be NULL */
-	size_t settings_size;        /* sizeof the struct those rows fill */
+	const struct core_setting *settings;     /* service-specific rows, may be NULL */
+	size_t settings_size;                    /* sizeof the struct those rows fill */
 	/* Builds the service's state (*app_out) from its settings (which svc keeps and
 	 * frees). Runs before the HTTP server starts; the database may still be down. */
 	enum core_status (*start)(struct svc *svc, void *settings, void **app_out, struct core_error *err);
@@ -73,7 +73,7 @@ int svc_main(const struct svc_def *def, int argc, char **argv);
 /* Accessors for handlers (all borrowed; valid while the daemon runs). */
 void *svc_app(struct svc *svc);
 const struct svc_settings *svc_settings(struct svc *svc);
-struct db_pool *svc_db(struct svc *svc);          /* NULL when def->schema is NULL */
+struct db_pool *svc_db(struct svc *svc); /* NULL when def->schema is NULL */
 struct bus_producer *svc_bus(struct svc *svc);
 struct metrics_registry *svc_metrics(struct svc *svc);
 
