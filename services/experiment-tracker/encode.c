@@ -1,11 +1,5 @@
 /* Encoding helpers of the tracking part (face: tracking.h).
  *
- * et_arr_*: PostgreSQL array literals ({"a","b",NULL}) built from C values, so a bulk
- * write passes whole columns as one parameter and unnests them server-side (a
- * 1000-metric batch is one statement, not 1000). Elements are always double-quoted
- * with '"' and '\' escaped, which is the whole of the array-literal quoting rule.
- * Doubles are written with 17 significant digits (exact round trip), NaN as NaN.
- *
  * et_json_pg_double: PostgreSQL's float8 text as MLflow's JSON (non-finite values as
  * strings), for get-history, which writes JSON text directly rather than a tree. */
 #include <inttypes.h>
@@ -13,90 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 #include "tracking.h"
-
-#define ARR_MAX ((size_t)256 << 20)
-
-void et_arr_init(struct et_arr *a)
-{
-	core_buf_init(&a->b, ARR_MAX);
-	a->n = 0;
-	a->failed = core_buf_append(&a->b, "{", 1) != CORE_OK;
-}
-
-static void sep(struct et_arr *a)
-{
-	if (a->n++ && core_buf_append(&a->b, ",", 1) != CORE_OK)
-		a->failed = true;
-}
-
-void et_arr_add_str(struct et_arr *a, const char *s, size_t len)
-{
-	if (a->failed)
-		return;
-	sep(a);
-	if (!s) {
-		a->failed |= core_buf_append(&a->b, "NULL", 4) != CORE_OK;
-		return;
-	}
-	a->failed |= core_buf_append(&a->b, "\"", 1) != CORE_OK;
-	size_t start = 0;
-	for (size_t i = 0; i < len && !a->failed; i++) {
-		if (s[i] != '"' && s[i] != '\\')
-			continue;
-		a->failed |= core_buf_append(&a->b, s + start, i - start) != CORE_OK;
-		a->failed |= core_buf_append(&a->b, "\\", 1) != CORE_OK;
-		start = i;
-	}
-	if (!a->failed)
-		a->failed |= core_buf_append(&a->b, s + start, len - start) != CORE_OK;
-	a->failed |= core_buf_append(&a->b, "\"", 1) != CORE_OK;
-}
-
-/* Numbers are formatted on the stack and appended: a 1000-metric log-batch formats
- * three thousand of them, and the general printf path was a quarter of the batch's
- * daemon CPU. */
-void et_arr_add_i64(struct et_arr *a, int64_t v)
-{
-	char tmp[24], *p = tmp + sizeof tmp;
-	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	if (a->failed)
-		return;
-	sep(a);
-	do
-		*--p = (char)('0' + u % 10);
-	while ((u /= 10) != 0);
-	if (v < 0)
-		*--p = '-';
-	a->failed |= core_buf_append(&a->b, p, (size_t)(tmp + sizeof tmp - p)) != CORE_OK;
-}
-
-void et_arr_add_f64(struct et_arr *a, double v)
-{
-	char tmp[40];
-	if (a->failed)
-		return;
-	sep(a);
-	if (isnan(v)) {
-		a->failed |= core_buf_append_str(&a->b, "NaN") != CORE_OK;
-	} else if (isinf(v)) {
-		a->failed |= core_buf_append_str(&a->b, v > 0 ? "Infinity" : "-Infinity") != CORE_OK;
-	} else {
-		int n = snprintf(tmp, sizeof tmp, "%.17g", v); /* at most 24 characters */
-		a->failed |= core_buf_append(&a->b, tmp, (size_t)n) != CORE_OK;
-	}
-}
-
-const char *et_arr_end(struct et_arr *a)
-{
-	if (!a->failed)
-		a->failed = core_buf_append(&a->b, "}", 1) != CORE_OK;
-	return a->failed ? NULL : a->b.data;
-}
-
-void et_arr_free(struct et_arr *a)
-{
-	core_buf_free(&a->b);
-}
 
 enum core_status et_json_pg_double(struct core_buf *b, const char *pg)
 {

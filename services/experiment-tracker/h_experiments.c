@@ -108,7 +108,7 @@ static bool id_ok_or_reply(struct http_request *req, const char *id)
 
 /* Parses experiment tags (array of {key, value}) into two array literals; false after
  * replying 400. */
-static bool tags_or_reply(struct http_request *req, json_t *tags, struct et_arr *keys, struct et_arr *values)
+static bool tags_or_reply(struct http_request *req, json_t *tags, struct db_arr *keys, struct db_arr *values)
 {
 	struct core_error err;
 	size_t i;
@@ -136,10 +136,10 @@ static bool tags_or_reply(struct http_request *req, json_t *tags, struct et_arr 
 					 value, n, ET_MAX_EXP_TAG_VALUE_LEN);
 			return false;
 		}
-		et_arr_add_str(keys, key, strlen(key));
-		et_arr_add_str(values, value, strlen(value));
+		db_arr_add_str(keys, key, strlen(key));
+		db_arr_add_str(values, value, strlen(value));
 	}
-	if (!et_arr_end(keys) || !et_arr_end(values)) {
+	if (!db_arr_end(keys) || !db_arr_end(values)) {
 		http_reply_error(req, HTTP_EC_REQUEST_TOO_LARGE, "tags too large");
 		return false;
 	}
@@ -150,15 +150,15 @@ void et_h_experiments_create(struct http_request *req, void *app)
 {
 	json_t *tags = NULL;
 	struct exp_tx t = {.op = OP_CREATE};
-	struct et_arr keys, values;
+	struct db_arr keys, values;
 	const struct http_jspec spec[] = {
 		HTTP_JS_REQ_STRING("name", &t.name),
 		HTTP_JS_OPT_STRING("artifact_location", &t.artifact_location, NULL),
 		HTTP_JS_OPT_ARRAY("tags", &tags, NULL),
 		HTTP_JS_END,
 	};
-	et_arr_init(&keys);
-	et_arr_init(&values);
+	db_arr_init(&keys);
+	db_arr_init(&values);
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		goto out;
 	if (t.artifact_location &&
@@ -176,8 +176,8 @@ void et_h_experiments_create(struct http_request *req, void *app)
 	t.tag_values = values.b.data;
 	run_exp_tx(req, app, &t, "create_experiment");
 out:
-	et_arr_free(&keys);
-	et_arr_free(&values);
+	db_arr_free(&keys);
+	db_arr_free(&values);
 }
 
 /* Replies {"experiment": ...} from a get query's result (rc rows), or the 404. */
@@ -278,15 +278,15 @@ void et_h_experiments_set_tag(struct http_request *req, void *app)
 {
 	struct exp_tx t = {.op = OP_SET_TAGS, .has_tags = true};
 	const char *key = NULL, *value = "";
-	struct et_arr keys, values;
+	struct db_arr keys, values;
 	const struct http_jspec spec[] = {
 		HTTP_JS_REQ_STRING("experiment_id", &t.id),
 		HTTP_JS_REQ_STRING("key", &key),
 		HTTP_JS_OPT_STRING("value", &value, NULL),
 		HTTP_JS_END,
 	};
-	et_arr_init(&keys);
-	et_arr_init(&values);
+	db_arr_init(&keys);
+	db_arr_init(&values);
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK || !id_ok_or_reply(req, t.id))
 		goto out;
 	json_t *one = json_pack("[{s:s,s:s}]", "key", key, "value", value);
@@ -298,6 +298,6 @@ void et_h_experiments_set_tag(struct http_request *req, void *app)
 	t.tag_values = values.b.data;
 	run_exp_tx(req, app, &t, "set_experiment_tag");
 out:
-	et_arr_free(&keys);
-	et_arr_free(&values);
+	db_arr_free(&keys);
+	db_arr_free(&values);
 }

@@ -44,7 +44,7 @@ static int inputs_tx_fn(struct db_conn *c, void *cls)
 enum { A_NAME, A_DIGEST, A_TYPE, A_SOURCE, A_SCHEMA, A_PROFILE, A_TIDX, A_TKEY, A_TVALUE, A_N };
 
 /* Checks one DatasetInput (index i) and adds it to the arrays; CORE_EINVAL with err. */
-static enum core_status add_input(json_t *item, size_t i, struct et_arr *a, struct core_error *err)
+static enum core_status add_input(json_t *item, size_t i, struct db_arr *a, struct core_error *err)
 {
 	json_t *dataset = NULL, *tags = NULL, *tag;
 	const char *v[6] = {NULL, NULL, NULL, NULL, NULL, NULL}; /* name digest source_type source schema profile */
@@ -81,7 +81,7 @@ static enum core_status add_input(json_t *item, size_t i, struct et_arr *a, stru
 						 "length limit of %zu",
 						 l->field, v[k], n, l->max);
 		}
-		et_arr_add_str(&a[A_NAME + k], v[k], v[k] ? strlen(v[k]) : 0);
+		db_arr_add_str(&a[A_NAME + k], v[k], v[k] ? strlen(v[k]) : 0);
 	}
 	json_array_foreach(tags, j, tag)
 	{
@@ -104,9 +104,9 @@ static enum core_status add_input(json_t *item, size_t i, struct et_arr *a, stru
 					 "Input tag value '%.40s...' had length %zu, which exceeded "
 					 "length limit of 500",
 					 value, et_utf8_chars(value));
-		et_arr_add_i64(&a[A_TIDX], (int64_t)i + 1);
-		et_arr_add_str(&a[A_TKEY], key, strlen(key));
-		et_arr_add_str(&a[A_TVALUE], value, strlen(value));
+		db_arr_add_i64(&a[A_TIDX], (int64_t)i + 1);
+		db_arr_add_str(&a[A_TKEY], key, strlen(key));
+		db_arr_add_str(&a[A_TVALUE], value, strlen(value));
 	}
 	return CORE_OK;
 }
@@ -116,7 +116,7 @@ void et_h_inputs_log(struct http_request *req, void *app)
 	const char *run_id = NULL, *run_uuid = NULL;
 	json_t *datasets = NULL, *item;
 	struct core_error err = {{0}};
-	struct et_arr a[A_N];
+	struct db_arr a[A_N];
 	struct inputs_tx t = {0};
 	const char *lit[A_N];
 	size_t i;
@@ -127,7 +127,7 @@ void et_h_inputs_log(struct http_request *req, void *app)
 		HTTP_JS_END,
 	};
 	for (i = 0; i < A_N; i++)
-		et_arr_init(&a[i]);
+		db_arr_init(&a[i]);
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		goto out;
 	t.run_id = et_pick_run_id(run_id, run_uuid);
@@ -146,7 +146,7 @@ void et_h_inputs_log(struct http_request *req, void *app)
 		}
 	}
 	for (i = 0; i < A_N; i++) {
-		if (!(lit[i] = et_arr_end(&a[i]))) {
+		if (!(lit[i] = db_arr_end(&a[i]))) {
 			http_reply_error(req, HTTP_EC_REQUEST_TOO_LARGE, "inputs too large");
 			goto out;
 		}
@@ -167,5 +167,5 @@ void et_h_inputs_log(struct http_request *req, void *app)
 		svc_reply_db_error(req, rc, &err);
 out:
 	for (i = 0; i < A_N; i++)
-		et_arr_free(&a[i]);
+		db_arr_free(&a[i]);
 }

@@ -109,31 +109,31 @@ void et_reply_outcome(struct http_request *req, enum et_outcome o, const char *i
 
 void et_batch_write_and_reply(struct http_request *req, void *app, struct et_batch *b)
 {
-	struct et_arr pk, pv, mk, mv, mt, ms, tk, tv;
+	struct db_arr pk, pv, mk, mv, mt, ms, tk, tv;
 	struct batch_tx t = {.b = b};
 	struct core_error err = {{0}};
-	et_arr_init(&pk), et_arr_init(&pv), et_arr_init(&mk), et_arr_init(&mv);
-	et_arr_init(&mt), et_arr_init(&ms), et_arr_init(&tk), et_arr_init(&tv);
+	db_arr_init(&pk), db_arr_init(&pv), db_arr_init(&mk), db_arr_init(&mv);
+	db_arr_init(&mt), db_arr_init(&ms), db_arr_init(&tk), db_arr_init(&tv);
 	for (size_t i = 0; i < b->n_params; i++) {
-		et_arr_add_str(&pk, b->params[i].key, strlen(b->params[i].key));
-		et_arr_add_str(&pv, b->params[i].value, b->params[i].value_len);
+		db_arr_add_str(&pk, b->params[i].key, strlen(b->params[i].key));
+		db_arr_add_str(&pv, b->params[i].value, b->params[i].value_len);
 	}
 	for (size_t i = 0; i < b->n_metrics; i++) {
 		double v = b->metrics[i].value; /* MLflow stores +-Infinity as +-DBL_MAX */
 		if (isinf(v))
 			v = v > 0 ? DBL_MAX : -DBL_MAX;
-		et_arr_add_str(&mk, b->metrics[i].key, strlen(b->metrics[i].key));
-		et_arr_add_f64(&mv, v);
-		et_arr_add_i64(&mt, b->metrics[i].timestamp);
-		et_arr_add_i64(&ms, b->metrics[i].step);
+		db_arr_add_str(&mk, b->metrics[i].key, strlen(b->metrics[i].key));
+		db_arr_add_f64(&mv, v);
+		db_arr_add_i64(&mt, b->metrics[i].timestamp);
+		db_arr_add_i64(&ms, b->metrics[i].step);
 	}
 	for (size_t i = 0; i < b->n_tags; i++) {
-		et_arr_add_str(&tk, b->tags[i].key, strlen(b->tags[i].key));
-		et_arr_add_str(&tv, b->tags[i].value, b->tags[i].value_len);
+		db_arr_add_str(&tk, b->tags[i].key, strlen(b->tags[i].key));
+		db_arr_add_str(&tv, b->tags[i].value, b->tags[i].value_len);
 	}
-	t.p_keys = et_arr_end(&pk), t.p_values = et_arr_end(&pv);
-	t.m_keys = et_arr_end(&mk), t.m_values = et_arr_end(&mv), t.m_ts = et_arr_end(&mt), t.m_steps = et_arr_end(&ms);
-	t.t_keys = et_arr_end(&tk), t.t_values = et_arr_end(&tv);
+	t.p_keys = db_arr_end(&pk), t.p_values = db_arr_end(&pv);
+	t.m_keys = db_arr_end(&mk), t.m_values = db_arr_end(&mv), t.m_ts = db_arr_end(&mt), t.m_steps = db_arr_end(&ms);
+	t.t_keys = db_arr_end(&tk), t.t_values = db_arr_end(&tv);
 	if (!t.p_keys || !t.p_values || !t.m_keys || !t.m_values || !t.m_ts || !t.m_steps || !t.t_keys || !t.t_values) {
 		http_reply_error(req, HTTP_EC_REQUEST_TOO_LARGE, "batch too large to encode");
 		goto out;
@@ -146,8 +146,8 @@ void et_batch_write_and_reply(struct http_request *req, void *app, struct et_bat
 	else
 		svc_reply_db_error(req, rc, &err);
 out:
-	et_arr_free(&pk), et_arr_free(&pv), et_arr_free(&mk), et_arr_free(&mv);
-	et_arr_free(&mt), et_arr_free(&ms), et_arr_free(&tk), et_arr_free(&tv);
+	db_arr_free(&pk), db_arr_free(&pv), db_arr_free(&mk), db_arr_free(&mv);
+	db_arr_free(&mt), db_arr_free(&ms), db_arr_free(&tk), db_arr_free(&tv);
 }
 
 /* --- runs/log-metric ---------------------------------------------------------------- */

@@ -125,7 +125,7 @@ void et_h_runs_create(struct http_request *req, void *app)
 	json_t *tags = NULL, *item;
 	struct core_error err = {{0}};
 	struct et_kv *kv = NULL;
-	struct et_arr tk, tv;
+	struct db_arr tk, tv;
 	char random_name[64];
 	size_t i, n_tags;
 	const struct http_jspec spec[] = {
@@ -136,8 +136,8 @@ void et_h_runs_create(struct http_request *req, void *app)
 		HTTP_JS_OPT_ARRAY("tags", &tags, NULL),
 		HTTP_JS_END,
 	};
-	et_arr_init(&tk);
-	et_arr_init(&tv);
+	db_arr_init(&tk);
+	db_arr_init(&tv);
 	struct create_tx t = {0};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		goto out;
@@ -184,19 +184,19 @@ void et_h_runs_create(struct http_request *req, void *app)
 		run_name = random_name;
 	}
 	for (i = 0; i < n_tags; i++) {
-		et_arr_add_str(&tk, kv[i].key, strlen(kv[i].key));
-		et_arr_add_str(&tv, kv[i].value, kv[i].value_len);
+		db_arr_add_str(&tk, kv[i].key, strlen(kv[i].key));
+		db_arr_add_str(&tv, kv[i].value, kv[i].value_len);
 	}
 	if (!tag_name) {
-		et_arr_add_str(&tk, ET_RUN_NAME_TAG, strlen(ET_RUN_NAME_TAG));
-		et_arr_add_str(&tv, run_name, strlen(run_name));
+		db_arr_add_str(&tk, ET_RUN_NAME_TAG, strlen(ET_RUN_NAME_TAG));
+		db_arr_add_str(&tv, run_name, strlen(run_name));
 	}
 	t.exp_id = exp_id;
 	t.run_name = run_name;
 	t.user_id = user_id;
 	t.start_time = has_start ? start_time : core_now_ms();
-	t.tag_keys = et_arr_end(&tk);
-	t.tag_values = et_arr_end(&tv);
+	t.tag_keys = db_arr_end(&tk);
+	t.tag_values = db_arr_end(&tv);
 	if (!t.tag_keys || !t.tag_values) {
 		http_reply_error(req, HTTP_EC_REQUEST_TOO_LARGE, "tags too large");
 		goto out;
@@ -212,8 +212,8 @@ void et_h_runs_create(struct http_request *req, void *app)
 out:
 	json_decref(t.run);
 	free(kv);
-	et_arr_free(&tk);
-	et_arr_free(&tv);
+	db_arr_free(&tk);
+	db_arr_free(&tv);
 }
 
 /* --- runs/get ------------------------------------------------------------------------ */
@@ -284,15 +284,15 @@ void et_h_runs_update(struct http_request *req, void *app)
 	bool has_end = false;
 	struct core_error err = {{0}};
 	char end_text[24];
-	struct et_arr nk, nv;
+	struct db_arr nk, nv;
 	struct update_tx t = {0};
 	const struct http_jspec spec[] = {
 		HTTP_JS_OPT_STRING("run_id", &run_id, NULL),     HTTP_JS_OPT_STRING("run_uuid", &run_uuid, NULL),
 		HTTP_JS_OPT_ANY("status", &status, NULL),        HTTP_JS_OPT_INT64("end_time", &end_time, &has_end),
 		HTTP_JS_OPT_STRING("run_name", &run_name, NULL), HTTP_JS_END,
 	};
-	et_arr_init(&nk);
-	et_arr_init(&nv);
+	db_arr_init(&nk);
+	db_arr_init(&nv);
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		goto out;
 	t.run_id = et_pick_run_id(run_id, run_uuid);
@@ -315,10 +315,10 @@ void et_h_runs_update(struct http_request *req, void *app)
 	}
 	if (run_name) {
 		t.run_name = run_name;
-		et_arr_add_str(&nk, ET_RUN_NAME_TAG, strlen(ET_RUN_NAME_TAG));
-		et_arr_add_str(&nv, run_name, et_utf8_prefix(run_name, ET_MAX_TAG_VALUE_LEN));
-		t.name_key = et_arr_end(&nk);
-		t.name_value = et_arr_end(&nv);
+		db_arr_add_str(&nk, ET_RUN_NAME_TAG, strlen(ET_RUN_NAME_TAG));
+		db_arr_add_str(&nv, run_name, et_utf8_prefix(run_name, ET_MAX_TAG_VALUE_LEN));
+		t.name_key = db_arr_end(&nk);
+		t.name_value = db_arr_end(&nv);
 	}
 	int rc = db_run_tx(svc_db(app), "update_run", DB_READ_COMMITTED, update_tx_fn, &t, &err);
 	if (rc >= 0 && t.info) {
@@ -331,8 +331,8 @@ void et_h_runs_update(struct http_request *req, void *app)
 	}
 out:
 	free(t.info);
-	et_arr_free(&nk);
-	et_arr_free(&nv);
+	db_arr_free(&nk);
+	db_arr_free(&nv);
 }
 
 /* --- runs/delete, runs/restore -------------------------------------------------------- */

@@ -28,22 +28,7 @@
 #define ET_MAX_EXP_TAG_VALUE_LEN 5000
 #define ET_RUN_NAME_TAG          "mlflow.runName"
 
-/* --- encode.c: PostgreSQL array literals built from C values ------------------------
- * Bulk writes pass whole columns as one array parameter ($n::text[]) and unnest them,
- * so n rows cost one statement. A builder failing (the ceiling) is sticky: et_arr_end
- * then returns NULL. */
-struct et_arr {
-	struct core_buf b;
-	size_t n;
-	bool failed;
-};
-void et_arr_init(struct et_arr *a);
-void et_arr_add_str(struct et_arr *a, const char *s, size_t len); /* s NULL: SQL NULL */
-void et_arr_add_i64(struct et_arr *a, int64_t v);
-void et_arr_add_f64(struct et_arr *a, double v);
-/* Closes the literal; returns its text (borrowed from a) or NULL on failure. */
-const char *et_arr_end(struct et_arr *a);
-void et_arr_free(struct et_arr *a);
+/* --- encode.c -------------------------------------------------------------------- */
 
 /* Appends PostgreSQL's float8 text (pg) as a JSON value: "NaN", "Infinity" and
  * "-Infinity" quoted, other values as they are (PostgreSQL prints valid JSON numbers). */

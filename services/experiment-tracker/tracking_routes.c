@@ -198,15 +198,15 @@ int et_runs_from_rows(const PGresult *res, json_t *runs_out, struct core_error *
 
 int et_runs_load(struct db_conn *c, const char *const *run_ids, size_t n, json_t *runs_out, struct core_error *err)
 {
-	struct et_arr ids;
+	struct db_arr ids;
 	PGresult *res = NULL;
 	int rc = 0;
 	if (n == 0)
 		return 0;
-	et_arr_init(&ids);
+	db_arr_init(&ids);
 	for (size_t i = 0; i < n; i++)
-		et_arr_add_str(&ids, run_ids[i], strlen(run_ids[i]));
-	const char *lit = et_arr_end(&ids);
+		db_arr_add_str(&ids, run_ids[i], strlen(run_ids[i]));
+	const char *lit = db_arr_end(&ids);
 	if (!lit) {
 		core_fail(err, CORE_ELIMIT, "too many run ids to load");
 		rc = DB_HARD_ERROR;
@@ -217,6 +217,6 @@ int et_runs_load(struct db_conn *c, const char *const *run_ids, size_t n, json_t
 		rc = et_runs_from_rows(res, runs_out, err);
 out:
 	PQclear(res);
-	et_arr_free(&ids);
+	db_arr_free(&ids);
 	return rc;
 }

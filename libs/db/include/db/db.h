@@ -21,6 +21,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "core/buf.h"
 #include "core/embed.h"
 #include "core/status.h"
 
@@ -210,6 +211,31 @@ typedef int (*db_tx_fn)(struct db_conn *c, void *cls);
  * borrowed for the attempt (never keep c beyond fn). */
 int db_run_tx(struct db_pool *pool, const char *name, enum db_isolation iso, db_tx_fn fn, void *cls,
 	      struct core_error *err);
+
+/* --- parameter text (params.c) ------------------------------------------------- */
+
+/* Decimal text of an int64 parameter, held in caller storage:
+ *   struct db_i64 id; const char *params[] = {db_i64(&id, run_id)}; */
+struct db_i64 {
+	char text[24];
+};
+const char *db_i64(struct db_i64 *t, int64_t v);
+
+/* A PostgreSQL array literal built element by element, for $n::text[] (or ::float8[],
+ * ::bigint[]) parameters that a statement unnests: n rows in one statement. Failure
+ * (256 MiB reached, no memory) is sticky and reported once, by db_arr_end. */
+struct db_arr {
+	struct core_buf b;
+	size_t n;
+	bool failed;
+};
+void db_arr_init(struct db_arr *a);
+void db_arr_add_str(struct db_arr *a, const char *s, size_t len); /* s NULL: SQL NULL */
+void db_arr_add_i64(struct db_arr *a, int64_t v);
+void db_arr_add_f64(struct db_arr *a, double v);
+/* Closes the literal; returns its text (borrowed from a) or NULL when any step failed. */
+const char *db_arr_end(struct db_arr *a);
+void db_arr_free(struct db_arr *a);
 
 /* --- migrations ----------------------------------------------------------------- */
 

@@ -89,4 +89,29 @@ void svc_h_not_implemented(struct http_request *req, void *app);
  * DB_CONSTRAINT is the handler's to map before calling this (it answers 500 here).
  * err may be NULL or empty: the message then names the status. */
 int svc_reply_db_error(struct http_request *req, int rc, const struct core_error *err);
+
+/* --- transactions that answer for themselves (tx_reply.c) ------------------------ */
+
+/* What a transaction body found wrong with the client's request. */
+struct svc_fail {
+	enum http_error_code code; /* HTTP_EC_NONE: nothing the client did wrong */
+	char message[512];
+};
+
+/* Records the client's mistake in f and returns DB_ROLLBACK, so a transaction body can
+ * `return svc_fail(f, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "Run '%s' not found", id);`:
+ * db_run_tx rolls back, retries nothing and logs nothing. */
+int svc_fail(struct svc_fail *f, enum http_error_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Answers a failed transaction (rc < 0; rc >= 0 is taken as DB_HARD_ERROR): f's client
+ * error when f is set, else svc_reply_db_error(rc, err). f may be NULL. Returns what
+ * the reply function returned. */
+int svc_reply_tx(struct http_request *req, int rc, const struct svc_fail *f, const struct core_error *err);
+
+/* Runs fn in db_run_tx on the service's pool, with f cleared first (fn's cls usually
+ * points at f too). When the transaction fails, answers the client (svc_reply_tx) and
+ * returns the negative status: the handler then only returns. When it succeeds,
+ * returns fn's result and has replied nothing: the handler answers. */
+int svc_run_tx_or_reply(struct http_request *req, struct svc *svc, const char *name, enum db_isolation iso, db_tx_fn fn,
+			void *cls, struct svc_fail *f);
 #endif
