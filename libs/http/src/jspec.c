@@ -81,7 +81,7 @@ static void py_repr(const json_t *v, char *buf, size_t size)
 	free(dump);
 }
 
-static enum core_status fail_missing(struct core_error *err, const char *where, const char *field)
+enum core_status http_jspec_missing(struct core_error *err, const char *where, const char *field)
 {
 	return core_fail(err, CORE_EINVAL, "Missing value for required parameter '%s%s%s'. " API_DOCS,
 			 where ? where : "", where ? "." : "", field);
@@ -244,7 +244,7 @@ enum core_status http_jspec_parse_at(json_t *obj, const struct http_jspec *spec,
 			*row->present = given;
 		if (!given) {
 			if (row->required)
-				return fail_missing(err, where, row->field);
+				return http_jspec_missing(err, where, row->field);
 			continue;
 		}
 		if (!convert(row, v))
@@ -364,4 +364,9 @@ enum http_parse_result http_parse_args_or_reply(struct http_request *req, const 
 	if (args_out)
 		*args_out = args;
 	return HTTP_PARSE_OK;
+}
+
+int http_reply_invalid(struct http_request *req, const struct core_error *err)
+{
+	return http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err->message);
 }

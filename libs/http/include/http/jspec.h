@@ -104,6 +104,15 @@ enum http_parse_result http_parse_args_or_reply(struct http_request *req, const 
  * object also gives CORE_EINVAL). */
 enum core_status http_jspec_parse(json_t *obj, const struct http_jspec *spec, struct core_error *err);
 
+/* MLflow's "Missing value for required parameter '<where>.<field>'. See the API docs
+ * ..." in err (where may be NULL); returns CORE_EINVAL. The one copy of that wording,
+ * for checks jspec rows cannot express (a value that must be non-empty). */
+enum core_status http_jspec_missing(struct core_error *err, const char *where, const char *field);
+
+/* Replies 400 INVALID_PARAMETER_VALUE with err's message: the answer to a client
+ * mistake that a pure check (validation, a filter parser) described in err. */
+int http_reply_invalid(struct http_request *req, const struct core_error *err);
+
 /* As http_jspec_parse, with field names in messages prefixed by where (e.g.
  * "metrics[3]" makes "metrics[3].value"); where may be NULL. */
 enum core_status http_jspec_parse_at(json_t *obj, const struct http_jspec *spec, const char *where,
