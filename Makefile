@@ -61,7 +61,7 @@ INCLUDES := $(foreach l,$(LIBS),-Ilibs/$(l)/include) -I$(BUILD)/gen $(PKG_CFLAGS
 # Test programs link everything: what they link is nobody's footprint.
 LDLIBS  := $(foreach l,$(LIBS),$(BUILD)/lib/lib$(l).a) $(PKG_LIBS) -lpthread -lm
 
-SERVICES := $(notdir $(wildcard services/*))
+SERVICES := $(notdir $(patsubst %/,%,$(wildcard services/*/)))
 LIB_ARCHIVES := $(foreach l,$(LIBS),$(BUILD)/lib/lib$(l).a)
 SVC_ARCHIVES := $(foreach s,$(SERVICES),$(BUILD)/lib/lib$(s).a)
 SVC_BINS := $(foreach s,$(SERVICES),$(BUILD)/bin/lathe-$(s))
