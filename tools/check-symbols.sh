@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fails when a library's archive defines a global symbol without the library's prefix
-# (STYLE 3): everything else must be static.
+# (docs/style.md §3): everything else must be static.
 #   tools/check-symbols.sh build/release/lib core http ...
 set -uo pipefail
 libdir=$1
