@@ -9,7 +9,8 @@ status=0
 for lib in "$@"; do
 	prefixes="${lib}_"
 	[ "$lib" = http ] && prefixes="http_ httpc_"
-	bad=$(nm -g --defined-only "$libdir/lib$lib.a" 2>/dev/null | awk 'NF == 3 {print $3}' | while read -r sym; do
+	# an ASan build adds __odr_asan.<global> beside each global: judge the global
+	bad=$(nm -g --defined-only "$libdir/lib$lib.a" 2>/dev/null | awk 'NF == 3 {sub(/^__odr_asan[.]/, "", $3); print $3}' | while read -r sym; do
 		ok=0
 		for p in $prefixes; do case "$sym" in "$p"*) ok=1 ;; esac; done
 		[ $ok = 1 ] || echo "$sym"
