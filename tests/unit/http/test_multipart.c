@@ -351,6 +351,15 @@ START_TEST(malformed_400)
 	expect_raw(oip_path, "multipart/form-data; boundary=bnd12",
 		   "--bnd12\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n--bnd12--\r\nmore", 400,
 		   "{\"error\":\"Malformed multipart/form-data body\"}");
+	/* more parts than HTTP_MULTIPART_PARTS_MAX (256), each tiny */
+	struct core_buf many;
+	core_buf_init(&many, 1 << 20);
+	for (int i = 0; i < 300; i++)
+		core_buf_printf(&many, "--bnd12\r\nContent-Disposition: form-data; name=\"p%d\"\r\n\r\nv\r\n", i);
+	core_buf_append_str(&many, "--bnd12--\r\n");
+	expect_raw(oip_path, "multipart/form-data; boundary=bnd12", many.data, 413,
+		   "{\"error\":\"multipart/form-data body has more than 256 parts\"}");
+	core_buf_free(&many);
 	/* another media type */
 	expect_raw(oip_path, "application/json", "{}", 415,
 		   "{\"error\":\"Content-Type must be one of ['multipart/form-data'] (got 'application/json')\"}");
