@@ -150,6 +150,7 @@ static enum core_status start_http(struct svc *svc, struct core_error *err)
 		.app = svc,
 		.metrics = svc->metrics,
 		.content_type_error = svc->def->content_type_error,
+		.error_prefixes = svc->def->error_prefixes,
 		.drain_timeout_ms = (unsigned)s->drain_timeout_ms,
 	};
 	rc = http_server_start(&hc, &svc->http, err);

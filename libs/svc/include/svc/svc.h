@@ -57,6 +57,9 @@ struct svc_def {
 	enum http_error_code content_type_error; /* see http_server_config */
 	const struct core_setting *settings;     /* service-specific rows, may be NULL */
 	size_t settings_size;                    /* sizeof the struct those rows fill */
+	/* Error shapes by path prefix (the inference API's /v2/ answers OIP errors); see
+	 * http_server_config. May be NULL. */
+	const struct http_error_prefix *error_prefixes;
 	/* Builds the service's state (*app_out) from its settings (which svc keeps and
 	 * frees). Runs before the HTTP server starts; the database may still be down. */
 	enum core_status (*start)(struct svc *svc, void *settings, void **app_out, struct core_error *err);
