@@ -13,8 +13,8 @@
  *   handled messages never do).
  * - readiness: Kafka counts in /readyz only for a daemon that consumes: with the broker
  *   down the tracker and the registry stay ready (the registry's lathe_outbox_backlog
- *   grows, then drains once the broker is back) while td turns 503; the service's own
- *   not_ready hook is asked.
+ *   grows, then drains once the broker is back) while td turns 503, and still stops
+ *   with exit 0 while the broker is down; the service's own not_ready hook is asked.
  * The broker is always brought up again in the TCase's unchecked teardown. */
 #include <check.h>
 #include <libpq-fe.h>
@@ -553,6 +553,33 @@ START_TEST(kafka_counts_only_for_consumers)
 }
 END_TEST
 
+/* A consuming daemon told to stop while the broker is away still ends with exit 0 (its
+ * consumer's close does not wait for the broker). */
+START_TEST(a_consumer_stops_while_the_broker_is_down)
+{
+	char topic[64], group[64];
+	unique(topic, sizeof topic, "svc.test.");
+	unique(group, sizeof group, "svc-test-");
+	char *url = th_db_create();
+	PGconn *pg = pg_open(url);
+	produce(topic, "p0");
+	struct th_daemon *td = td_spawn(url, topic, group, false);
+	ck_assert(th_daemon_wait_status(td, "/readyz", 200, 30000));
+	wait_mark(td, pg, "consumer handled p0", 1, 30000);
+	th_kafka_ctl("down 1");
+	ck_assert(th_daemon_wait_status(td, "/readyz", 503, 15000));
+	const char *log_path = strdup(td->log_path);
+	th_daemon_stop(td); /* exit 0 within 30 s, no error line */
+	th_kafka_ctl("up 1");
+	assert_log_order(log_path, (const char *const[]){"not ready: Kafka unreachable", "shutting down",
+							 "consumers, workers and periodic tasks stopped",
+							 "\"msg\":\"stopped\"", NULL});
+	free((char *)log_path);
+	PQfinish(pg);
+	free(url);
+}
+END_TEST
+
 START_TEST(readyz_asks_the_service)
 {
 	char topic[64], group[64];
@@ -596,6 +623,7 @@ static Suite *lifecycle_suite(void)
 	tcase_add_unchecked_fixture(tc, NULL, broker_up);
 	tcase_add_test(tc, kafka_counts_only_for_consumers);
 	tcase_add_test(tc, readyz_asks_the_service);
+	tcase_add_test(tc, a_consumer_stops_while_the_broker_is_down);
 	suite_add_tcase(s, tc);
 	return s;
 }
