@@ -481,6 +481,28 @@ START_TEST(offset_is_committed_only_after_the_handler_returns)
 }
 END_TEST
 
+/* A consumer svc cannot create (here: an empty group id) fails start-up: exit 1, the
+ * reason logged, never READY. */
+START_TEST(a_consumer_that_cannot_start_fails_start_up)
+{
+	char topic[64];
+	unique(topic, sizeof topic, "svc.test.");
+	char *url = th_db_create();
+	struct th_daemon *d = td_spawn(url, topic, "", false);
+	int status = 0;
+	ck_assert_int_eq(waitpid(d->pid, &status, 0), d->pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 1);
+	assert_log_order(d->log_path, (const char *const[]){"applied migration 0001-td.sql",
+							    "starting consumers, workers and periodic tasks failed",
+							    "group id, topics and handler are required", NULL});
+	ck_assert(!log_contains(d->log_path, "\"msg\":\"ready\""));
+	free(d->database_url);
+	free(d);
+	free(url);
+}
+END_TEST
+
 /* --- readiness ----------------------------------------------------------------------- */
 
 /* Unchecked teardown: runs even when a test failed, so the shared broker is never left
@@ -619,6 +641,7 @@ static Suite *lifecycle_suite(void)
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, tasks_start_after_migrations_and_stop_in_order);
 	tcase_add_test(tc, offset_is_committed_only_after_the_handler_returns);
+	tcase_add_test(tc, a_consumer_that_cannot_start_fails_start_up);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("readiness");
 	tcase_set_timeout(tc, 180);

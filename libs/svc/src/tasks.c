@@ -130,8 +130,10 @@ size_t svc_tasks_count(const struct svc_def *def)
 static enum core_status new_consumer(struct svc *svc, struct svc_task *t, struct core_error *err)
 {
 	const struct svc_consumer_def *cd = t->consumer_def;
-	if (!cd->handle)
-		return core_fail(err, CORE_EINVAL, "consumer of group %s has no handler", cd->group_id);
+	size_t n_slots = sizeof cd->topics / sizeof cd->topics[0];
+	if (!cd->handle || !cd->topics[0] || cd->topics[n_slots - 1])
+		return core_fail(err, CORE_EINVAL, "consumer of group %s needs a handler and 1 to %zu topics",
+				 cd->group_id, n_slots - 1);
 	struct bus_config bc = {
 		.brokers = svc->settings.kafka_brokers,
 		.client_id = svc->def->name,

@@ -57,7 +57,7 @@ struct svc;
  * offsets committed synchronously, one message at a time). */
 struct svc_consumer_def {
 	const char *group_id;  /* NULL ends the service's array */
-	const char *topics[8]; /* ending with NULL; at least one */
+	const char *topics[8]; /* one to seven, then NULL */
 	/* Called once per message on the consumer's thread; m is valid during the call.
 	 * Return BUS_HANDLED only once the work is durable (the offset is committed after
 	 * the return), BUS_RETRY to get the message again after a pause. A handler that
