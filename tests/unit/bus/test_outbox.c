@@ -159,8 +159,8 @@ START_TEST(test_event_written_while_broker_down_arrives_after_up)
 	/* at least one round fails (3 s timeout + librdkafka's 1 s scan) */
 	core_sleep_ms(4500);
 	ck_assert_int_eq(outbox_rows(), 1);
-	ck_assert(metric_value(reg, "outbox_backlog") == 1);
-	ck_assert(metric_value(reg, "outbox_published_total") == 0);
+	ck_assert(metric_value(reg, "lathe_outbox_backlog") == 1);
+	ck_assert(metric_value(reg, "lathe_outbox_published_total") == 0);
 
 	th_kafka_ctl("up 1");
 	struct bt_collector col = {0};
@@ -177,7 +177,7 @@ START_TEST(test_event_written_while_broker_down_arrives_after_up)
 
 	ck_assert_int_eq(wait_rows(0, 10000), 0);
 	bus_relay_stop(r);
-	ck_assert(metric_value(reg, "outbox_published_total") >= 1);
+	ck_assert(metric_value(reg, "lathe_outbox_published_total") >= 1);
 	bus_producer_free(p);
 	metrics_registry_free(reg);
 	free(id);

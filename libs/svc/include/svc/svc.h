@@ -1,17 +1,28 @@
 /* svc: the life of a Lathe daemon, written once. A service describes itself in a
  * struct svc_def (name, port, schema, migrations, routes, its own settings, start and
- * stop hooks) and its main() is `return svc_main(&def, argc, argv);`. svc_main then:
+ * stop hooks, Kafka consumers, background workers, periodic tasks, a readiness hook)
+ * and its main() is `return svc_main(&def, argc, argv);`. svc_main then:
  *
  *   settings -> logging -> metrics, db pool, Kafka producer -> service start hook
  *   -> HTTP server (standard routes + the service's) -> migrations, retried until the
- *   database answers -> outbox relay -> READY -> wait for SIGTERM/SIGINT
- *   -> not ready -> drain HTTP -> stop relay -> service stop hook -> flush producer
- *   -> close pool -> exit 0
+ *   database answers -> outbox relay -> consumers, workers, periodic tasks -> READY
+ *   -> wait for SIGTERM/SIGINT
+ *   -> not ready -> stop taking new work (consumers stop polling, workers and periodic
+ *   tasks see svc_stopping) -> the item in hand is finished (offset committed) or
+ *   handed back (BUS_RETRY: not committed) -> consumers leave their groups -> drain
+ *   HTTP -> stop relay -> service stop hook -> flush producer -> close pool -> exit 0
  *
- * Every daemon serves GET /healthz (the process is alive), GET /readyz (200 only when
- * migrations are done and its database and Kafka answer now; else 503) and GET /metrics
- * (Prometheus text). The HTTP server starts before the database is reached so that
- * orchestrators see a live process that is not ready yet, rather than a crash loop.
+ * So consumers, workers and periodic tasks never run against an unmigrated schema, and
+ * nothing they use (pool, producer, service state) is freed before they have returned.
+ *
+ * Every daemon serves GET /healthz (the process is alive), GET /readyz and GET /metrics
+ * (Prometheus text). /readyz answers 200 only when migrations are done, the tasks run,
+ * the database answers now, Kafka answers now if the service declares consumers (a
+ * service that only produces, through the outbox or directly, stays ready while Kafka
+ * is down: its outbox waits, see the gauge lathe_outbox_backlog), and the service's
+ * not_ready hook has no objection; else 503 naming the reason. The HTTP server starts
+ * before the database is reached so that orchestrators see a live process that is not
+ * ready yet, rather than a crash loop.
  *
  * Handlers receive the struct svc * as their `app` argument; svc_app() gives the
  * service's own state. */
@@ -41,6 +52,38 @@ struct svc_settings {
 
 struct svc;
 
+/* A Kafka consumer svc runs for the service: one group member with its own thread,
+ * polling from after migrations until shutdown (libs/bus's consumer: at least once,
+ * offsets committed synchronously, one message at a time). */
+struct svc_consumer_def {
+	const char *group_id;  /* NULL ends the service's array */
+	const char *topics[8]; /* one to seven, then NULL */
+	/* Called once per message on the consumer's thread; m is valid during the call.
+	 * Return BUS_HANDLED only once the work is durable (the offset is committed after
+	 * the return), BUS_RETRY to get the message again after a pause. A handler that
+	 * runs long watches svc_stopping() and then returns BUS_RETRY, handing the message
+	 * back (it goes to whoever owns the partition next). Must be idempotent. */
+	enum bus_handled (*handle)(struct svc *svc, void *app, const struct bus_message *m);
+};
+
+/* A long-running loop (a trainer's job runner) on its own thread, from after
+ * migrations until it returns. It must return soon after svc_stopping() turns true;
+ * svc_sleep() waits in a way that wakes at once on shutdown. Shutdown waits for it. */
+struct svc_worker_def {
+	const char *name; /* for logs; NULL ends the service's array */
+	void (*run)(struct svc *svc, void *app);
+};
+
+/* A function run every every_ms milliseconds (a drift window closing), on its own
+ * thread: first every_ms after the tasks start, then every_ms after each run ended
+ * (runs never overlap or queue up). Shutdown waits for a run in progress (which may
+ * watch svc_stopping()). */
+struct svc_periodic_def {
+	const char *name; /* for logs; NULL ends the service's array */
+	long every_ms;    /* > 0 */
+	void (*run)(struct svc *svc, void *app);
+};
+
 struct svc_def {
 	const char *name;     /* "experiment-tracker": the binary is lathe-<name> */
 	const char *log_name; /* "tracker": the "service" of every log line */
@@ -65,6 +108,16 @@ struct svc_def {
 	enum core_status (*start)(struct svc *svc, void *settings, void **app_out, struct core_error *err);
 	/* Frees the state after the HTTP server has drained. May be NULL. */
 	void (*stop)(struct svc *svc, void *app);
+	/* Started after migrations (and the outbox relay), before READY; stopped first on
+	 * shutdown. Each may be NULL, or an array ending with a zeroed entry. */
+	const struct svc_consumer_def *consumers;
+	const struct svc_worker_def *workers;
+	const struct svc_periodic_def *periodic;
+	/* Readiness that only the service can judge (its models are loaded): returns a
+	 * static reason while the daemon must not get traffic, NULL when ready. Called by
+	 * /readyz on an HTTP thread, only once READY and the database (and Kafka, for
+	 * consumers) answered; must be quick and thread-safe. May be NULL. */
+	const char *(*not_ready)(struct svc *svc, void *app);
 };
 
 /* Runs the daemon to completion and returns the process exit status: 0 after a clean
@@ -79,6 +132,15 @@ const struct svc_settings *svc_settings(struct svc *svc);
 struct db_pool *svc_db(struct svc *svc); /* NULL when def->schema is NULL */
 struct bus_producer *svc_bus(struct svc *svc);
 struct metrics_registry *svc_metrics(struct svc *svc);
+
+/* Whether the daemon is shutting down (SIGTERM came, or start-up failed after the
+ * tasks started): workers, periodic tasks and long consumer handlers watch it and wrap
+ * up. Thread-safe; once true it stays true. */
+bool svc_stopping(struct svc *svc);
+
+/* Sleeps up to ms milliseconds, returning early when shutdown begins. Returns
+ * svc_stopping(svc): true means "stop now". Thread-safe. */
+bool svc_sleep(struct svc *svc, long ms);
 
 /* Every method: for route-table rows that take them all. */
 #define SVC_ALL_METHODS (HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_PUT | HTTP_DELETE | HTTP_PATCH)
