@@ -237,7 +237,7 @@ void et_h_runs_update(struct http_request *req, void *app)
 	if (!(t.run_id = et_run_id_or_reply(req, run_id, run_uuid)))
 		goto out;
 	if (status && !(t.status = et_run_status_name(status))) {
-		char *dump = json_dumps(status, JSON_ENCODE_ANY);
+		char *dump = http_json_text(status, 0, NULL);
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
 				 "Invalid value %s for parameter 'status' "
 				 "supplied. It must be one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED.",
