@@ -71,6 +71,7 @@ const struct http_route et_routes[] = {
 	 .handler = et_h_inputs_log,
 	 .content_type = JSON,
 	 .body_limit = BATCH_BODY_LIMIT},
+	POST_JSON("runs/log-model", et_h_models_log),
 	GET("metrics/get-history", et_h_metrics_history),
 	{.methods = HTTP_GET, .pattern = "/health", .handler = h_health},
 	{.methods = HTTP_GET, .pattern = "/version", .handler = h_version},
