@@ -245,7 +245,9 @@ START_TEST(log_model_refusals_write_nothing)
 	json_decref(ok(d, "POST", API "runs/restore", del));
 	ck_assert_ptr_null(run_tag(d, run, HISTORY));
 	json_decref(ok(d, "POST", API "runs/log-model", body));
-	ck_assert_ptr_nonnull(run_tag(d, run, HISTORY));
+	char *tag = run_tag(d, run, HISTORY);
+	ck_assert_ptr_nonnull(tag);
+	free(tag);
 	free(msg);
 	free(body);
 	free(del);
