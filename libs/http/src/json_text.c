@@ -1,10 +1,11 @@
 /* http_json_text (face: http/http.h): a jansson tree as JSON text, with every real in
  * its shortest exact form (core_fmt_double). jansson writes reals with %.17g, so a
  * metric of 0.93 left as 0.93000000000000005, while PostgreSQL, Python and MLflow write
- * 0.93; JSON_REAL_PRECISION cannot ask for "shortest". Everything else is written by
- * jansson itself (json_dump_callback on each leaf, keys escaped as jansson escapes
- * them), so the output differs from json_dumps only in the digits of reals.
- * Objects keep their insertion order, as json_dumps does. */
+ * 0.93; JSON_REAL_PRECISION cannot ask for "shortest". Everything else is written as
+ * jansson writes it (strings that need escapes are handed to jansson itself), so the
+ * output differs from json_dumps only in the digits of reals (tests/unit/http/
+ * test_json_text.c compares the two). Objects keep their insertion order, as
+ * json_dumps does. */
 #include <string.h>
 #include "core/buf.h"
 #include "core/fmt.h"
@@ -18,19 +19,21 @@ static int put_cb(const char *buf, size_t size, void *data)
 	return core_buf_append(data, buf, size) == CORE_OK ? 0 : -1;
 }
 
-/* A key as jansson writes it: bytes that need no escape (jansson escapes only '"', '\\'
- * and control characters; keys are valid UTF-8) are written as they are. */
-static int put_key(struct core_buf *b, const char *key)
+/* A string (or key) as jansson writes it: text that needs no escape (jansson escapes
+ * only '"', '\\' and control characters; jansson strings are valid UTF-8) is copied as
+ * it is, the rest is left to jansson. */
+static int put_string(struct core_buf *b, const char *s, size_t len)
 {
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-		if (*p < 0x20 || *p == '"' || *p == '\\') {
-			json_t *s = json_string(key);
-			int rc = s ? json_dump_callback(s, put_cb, b, JSON_ENCODE_ANY) : -1;
-			json_decref(s);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == '"' || c == '\\') {
+			json_t *v = json_stringn(s, len);
+			int rc = v ? json_dump_callback(v, put_cb, b, JSON_ENCODE_ANY) : -1;
+			json_decref(v);
 			return rc;
 		}
 	}
-	if (core_buf_append(b, "\"", 1) != CORE_OK || core_buf_append_str(b, key) != CORE_OK ||
+	if (core_buf_append(b, "\"", 1) != CORE_OK || core_buf_append(b, s, len) != CORE_OK ||
 	    core_buf_append(b, "\"", 1) != CORE_OK)
 		return -1;
 	return 0;
@@ -54,7 +57,7 @@ static int put_value(struct core_buf *b, const json_t *v, size_t flags)
 			if (rc == 0 && i++ > 0)
 				rc = core_buf_append_str(b, comma) == CORE_OK ? 0 : -1;
 			if (rc == 0)
-				rc = put_key(b, key);
+				rc = put_string(b, key, strlen(key));
 			if (rc == 0)
 				rc = core_buf_append_str(b, colon) == CORE_OK ? 0 : -1;
 			if (rc == 0)
@@ -75,9 +78,18 @@ static int put_value(struct core_buf *b, const json_t *v, size_t flags)
 		return core_buf_append(b, num, core_fmt_double(json_real_value(v), CORE_FMT_JSON_REAL, num)) == CORE_OK
 			       ? 0
 			       : -1;
-	default:
-		return json_dump_callback(v, put_cb, b, JSON_ENCODE_ANY);
+	case JSON_STRING:
+		return put_string(b, json_string_value(v), json_string_length(v));
+	case JSON_INTEGER:
+		return core_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) == CORE_OK ? 0 : -1;
+	case JSON_TRUE:
+		return core_buf_append_str(b, "true") == CORE_OK ? 0 : -1;
+	case JSON_FALSE:
+		return core_buf_append_str(b, "false") == CORE_OK ? 0 : -1;
+	case JSON_NULL:
+		return core_buf_append_str(b, "null") == CORE_OK ? 0 : -1;
 	}
+	return -1;
 }
 
 char *http_json_text(const json_t *v, size_t flags, size_t *len_out)
