@@ -156,12 +156,8 @@ void et_h_search_runs(struct http_request *req, void *app)
 
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		goto out;
-	if (max_results > SEARCH_MAX_RESULTS || max_results < 1) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-				 "Invalid value for request parameter max_results. It must be %s %d, but got value "
-				 "%" PRId64,
-				 max_results < 1 ? "at least" : "at most", max_results < 1 ? 1 : SEARCH_MAX_RESULTS,
-				 max_results);
+	if (mlflow_check_max_results(max_results, SEARCH_MAX_RESULTS, &err) != CORE_OK) {
+		http_reply_invalid(req, &err);
 		goto out;
 	}
 	if (!view_or_reply(req, view_v, "run_view_type", &view))
@@ -271,10 +267,8 @@ void et_h_search_experiments(struct http_request *req, void *app)
 
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		goto out;
-	if (max_results < 1 || max_results > SEARCH_MAX_RESULTS) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-				 "Invalid value %" PRId64 " for parameter 'max_results' supplied. It must be %s",
-				 max_results, max_results < 1 ? "a positive integer" : "at most 50000");
+	if (mlflow_check_max_results(max_results, SEARCH_MAX_RESULTS, &err) != CORE_OK) {
+		http_reply_invalid(req, &err);
 		goto out;
 	}
 	if (!view_or_reply(req, view_v, "view_type", &view))

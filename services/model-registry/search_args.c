@@ -30,13 +30,8 @@ enum http_parse_result mr_search_args_parse_or_reply(struct http_request *req, e
 	};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		goto out;
-	if (out->limit > max_limit || out->limit < 1) {
-		http_reply_error(
-			req, HTTP_EC_INVALID_PARAMETER_VALUE,
-			"Invalid value for request parameter max_results. It must be at most %lld, but got value %lld",
-			(long long)max_limit, (long long)out->limit);
-		goto out;
-	}
+	if (mlflow_check_max_results(out->limit, max_limit, &err) != CORE_OK)
+		goto invalid;
 	size_t n_order = json_array_size(order_by);
 	orders = core_xcalloc(n_order + 1, sizeof *orders);
 	for (size_t i = 0; i < n_order; i++) {

@@ -1,5 +1,5 @@
-/* MLflow's page tokens (mlflow/token.h): base64 of {"offset": N}, one codec for every
- * Lathe search. Encoding is OpenSSL's EVP_EncodeBlock over the JSON MLflow's
+/* MLflow's paging (mlflow/token.h): max_results, and page tokens, base64 of
+ * {"offset": N}, one codec for every Lathe search. Encoding is OpenSSL's EVP_EncodeBlock over the JSON MLflow's
  * json.dumps writes. Decoding follows SearchUtils.parse_start_offset_from_page_token
  * step by step: Python's lenient base64.b64decode (characters outside the alphabet
  * skipped, input ends at complete padding; here a filter in front of OpenSSL's
@@ -197,4 +197,18 @@ out:
 	json_decref(doc);
 	free(raw);
 	return rc;
+}
+
+enum core_status mlflow_check_max_results(int64_t value, int64_t max, struct core_error *err)
+{
+	if (value < 1)
+		return core_fail(err, CORE_EINVAL,
+				 "Invalid value for max_results. It must be a positive integer, but got %lld",
+				 (long long)value);
+	if (value > max)
+		return core_fail(err, CORE_EINVAL,
+				 "Invalid value for request parameter max_results. It must be at most %lld, but got "
+				 "value %lld",
+				 (long long)max, (long long)value);
+	return CORE_OK;
 }

@@ -1,4 +1,4 @@
-/* Unit tests of libs/mlflow's page tokens (mlflow/token.h) against what MLflow 2.12.2's
+/* Unit tests of libs/mlflow's paging (mlflow/token.h): max_results and page tokens against what MLflow 2.12.2's
  * SearchUtils does with the same token (the expected tokens and messages were made
  * with Python's base64 and json, as MLflow makes them). Links libmlflow.a. */
 #include <check.h>
@@ -74,6 +74,22 @@ START_TEST(bad_tokens_get_mlflow_messages)
 }
 END_TEST
 
+START_TEST(max_results_is_checked_with_mlflow_messages)
+{
+	struct core_error err = {{0}};
+	ck_assert_int_eq(mlflow_check_max_results(1, 1000, &err), CORE_OK);
+	ck_assert_int_eq(mlflow_check_max_results(1000, 1000, &err), CORE_OK);
+	ck_assert_int_eq(mlflow_check_max_results(0, 1000, &err), CORE_EINVAL);
+	ck_assert_str_eq(err.message, "Invalid value for max_results. It must be a positive integer, but got 0");
+	ck_assert_int_eq(mlflow_check_max_results(-3, 1000, &err), CORE_EINVAL);
+	ck_assert_str_eq(err.message, "Invalid value for max_results. It must be a positive integer, but got -3");
+	ck_assert_int_eq(mlflow_check_max_results(1001, 1000, &err), CORE_EINVAL);
+	ck_assert_str_eq(
+		err.message,
+		"Invalid value for request parameter max_results. It must be at most 1000, but got value 1001");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mlflow_token");
@@ -81,6 +97,7 @@ int main(void)
 	tcase_add_test(tc, tokens_are_mlflow_base64_json_and_round_trip);
 	tcase_add_test(tc, decoding_is_as_lenient_as_python);
 	tcase_add_test(tc, bad_tokens_get_mlflow_messages);
+	tcase_add_test(tc, max_results_is_checked_with_mlflow_messages);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
