@@ -1,5 +1,7 @@
-/* filter_parse.c: MLflow's search filter and order_by language, parsed in C into the
- * trees of filter.h. Pure: no I/O, no SQL (filter_sql.c compiles the trees).
+/* MLflow's search filter and order_by language, parsed in C into the trees of
+ * mlflow/filter.h, for every Lathe search (the tracker's runs and experiments, the
+ * registry's registered models and model versions). Pure: no I/O, no SQL (each
+ * service's filter_sql.c compiles the trees).
  *
  * MLflow parses with sqlparse and then checks the pieces (mlflow/utils/search_utils.py);
  * this file accepts the same language with a small hand-written lexer and a
@@ -36,6 +38,12 @@
  *                      quoted or (list); = != LIKE ILIKE IN NOT IN
  * Experiments: entities attribute, tag, tags; attributes name (quoted) and
  * creation_time, last_update_time (numbers).
+ * Registered models (SearchModelUtils): entities attribute, tag, tags; the attribute
+ * name (quoted; = != LIKE ILIKE); tags as above.
+ * Model versions (SearchModelVersionUtils): as registered models, plus the
+ * attributes run_id and source_path (quoted or (list)) and version_number (an
+ * integer, bare or quoted, or a (list) of them; = != < <= > >= IN NOT IN). Lists are
+ * taken for name and source_path too, as Lathe's registry always did.
  *
  *   order_by   := ident [ ASC | DESC ]     (any case; default ASC)
  *
