@@ -18,7 +18,7 @@
  *   run_names.c     the random run names of runs/create
  *   validate.c      MLflow's input rules: keys, lengths, ids, run status (pure)
  *   q_*.c           one function per SQL statement, named as the statement; err last
- *   filter_*.c      MLflow's search language parsed and compiled to SQL (filter.h)
+ *   filter_sql.c    MLflow's search language (parsed by libs/mlflow) compiled to SQL
  *   artifact_path.c, q_artifacts.c  the artifact wing's pure paths and queries
  *                   (artifacts.h)
  * Handlers receive the struct svc * as app; et_app(svc) gives this service's state.
