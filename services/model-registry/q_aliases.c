@@ -1,5 +1,5 @@
 /* Queries on registered_model_aliases (migration 0002): one function per statement,
- * named as the function (STYLE 9). (model_id, alias) is the key, so one alias
+ * named as the function (docs/style.md §9). (model_id, alias) is the key, so one alias
  * names one version, and setting it is a single upsert: moving an alias is atomic.
  * Callers have locked the model row first. Returns follow db_exec. */
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Queries on model_versions and model_version_tags (migration 0002): one function per
- * statement, named as the function (STYLE 9). Version rows are read through
+ * statement, named as the function (docs/style.md §9). Version rows are read through
  * model_version_view (MR_VERSION_COLS), so every answer carries the model's name, the
  * tags and the aliases. Callers that change a version have locked its model first.
  * Returns follow db_exec: row count or a negative enum db_status. */

@@ -1,4 +1,4 @@
-/* The model registry's one route table (STYLE 8): MLflow's registry paths under
+/* The model registry's one route table (docs/style.md §8): MLflow's registry paths under
  * /api/2.0/mlflow/ (svc adds each /ajax-api/2.0/ twin, as MLflow serves both). Bodies
  * of POST/PATCH/DELETE must be application/json, as MLflow insists; DELETE carries a
  * JSON body. Handlers live in h_models.c, h_aliases.c and h_versions.c. */

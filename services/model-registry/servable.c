@@ -1,5 +1,5 @@
 /* Servability: does a model version's source hold a Lathe model package (model.json +
- * weights.safetensors, ARCHITECTURE "The model package")? The registry asks the
+ * weights.safetensors, docs/architecture.md, "The model package")? The registry asks the
  * experiment tracker's artifact API, as an MLflow client would:
  *   mlflow-artifacts:/<p>  (or mlflow-artifacts://host:port/<p>)
  *       GET {TRACKER_URL}/api/2.0/mlflow-artifacts/artifacts?path=<p>

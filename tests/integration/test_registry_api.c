@@ -1,6 +1,6 @@
 /* Integration tests of the model registry's MLflow REST API: the real lathe-model-registry
  * against a fresh PostgreSQL database, driven over HTTP with the requests the MLflow
- * 2.12.2 Python client sends (shared design mlflow-api.md section 9): register from a
+ * 2.12.2 Python client sends (docs/mlflow-api.md §9): register from a
  * run, versions, stage transitions with and without archiving, aliases, searches with
  * filters and paging, tags, rename, delete; MLflow's error codes for bad input; and
  * dense version numbers under concurrent creation. Bodies are checked field by field.

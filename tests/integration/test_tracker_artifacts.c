@@ -1,7 +1,7 @@
 /* Integration tests of the experiment tracker's artifacts (services/experiment-tracker/
- * artifacts.c) as a real daemon on the run's PostgreSQL: the requests MLflow's Python
- * client sends for log_artifact(s), list_artifacts and download_artifacts (shared
- * design mlflow-api.md sections 6 and 9), replayed and answered field by field; a
+ * h_artifacts.c) as a real daemon on the run's PostgreSQL: the requests MLflow's Python
+ * client sends for log_artifact(s), list_artifacts and download_artifacts (
+ * docs/mlflow-api.md §6 and §9), replayed and answered field by field; a
  * 3 MB binary byte-exact; overwrite; delete of files and trees; artifacts/list of a
  * run; path escapes (400) and missing things (404); an aborted upload leaves nothing.
  *

@@ -1,6 +1,6 @@
 /* Integration tests of the experiment tracker's core tracking API (experiments, runs,
  * params, metrics, tags, inputs), the real daemon against a fresh database, driven
- * with the request sequences the MLflow 2.12.2 Python client sends (mlflow-api.md
+ * with the request sequences the MLflow 2.12.2 Python client sends (docs/mlflow-api.md
  * section 9) and asserting the answers field by field: an experiment's life, a run
  * with params and 100-step metrics and their history, a 1000-metric batch, tags set
  * and deleted, nested runs, log_inputs, run deletion and restore, and the bad-input

@@ -14,7 +14,7 @@
  * serves the FIFO (one command per line, see run_command()) until SIGTERM/SIGINT
  * or the -T bound, and tears the cluster down (exit 0).
  *
- * The mock is not a faithful broker (see shared/design/devkafka-notes.md):
+ * The mock is not a faithful broker (see docs/devkafka.md):
  * - retention is capped at about 5 MiB (and 100 000 batches) per partition; older
  *   batches are dropped silently;
  * - any topic a client names is auto-created with 4 partitions, so typos pass;

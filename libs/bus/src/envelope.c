@@ -1,5 +1,5 @@
 /* The event envelope: CloudEvents 1.0 in structured JSON mode, the one shape every
- * Lathe event has on Kafka (ARCHITECTURE "Events"):
+ * Lathe event has on Kafka (docs/architecture.md, "Events"):
  *   {"specversion":"1.0","id":"<uuid>","source":"/registry","type":"lathe.model.created",
  *    "subject":"<entity id>","time":"2026-11-22T16:20:01.123Z",
  *    "datacontenttype":"application/json","data":{...}}

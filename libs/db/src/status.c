@@ -1,7 +1,7 @@
 /* Status names and error classification for libs/db (face: db/db.h, db_strerror).
  *
  * Every failed server call ends here: db_int_fail_result reads the SQLSTATE, decides
- * which of the four negative statuses it is (STYLE 5), records it on the connection
+ * which of the four negative statuses it is (docs/style.md §5), records it on the connection
  * (db_conn_sqlstate / db_conn_constraint, and the message db_run_tx reports), fills the
  * caller's core_error and logs once. The rule, in order:
  *   connection no longer CONNECTION_OK          -> DB_UNAVAILABLE (mark broken)

@@ -1,7 +1,7 @@
 /* Running SQL on a borrowed connection (face: db/db.h: db_exec, db_exec_bin,
  * db_exec_sql, db_conn_pg).
  *
- * Named statements are prepared lazily (STYLE 10): each connection keeps the set of
+ * Named statements are prepared lazily (docs/style.md §10): each connection keeps the set of
  * names it has prepared (a small open-addressing table of owned name/SQL copies), so a
  * statement costs one PQprepare per connection, on its first use there, and execution
  * after that sends only the name and the parameters. pool.c empties the set whenever a

@@ -1,5 +1,5 @@
 /* The transaction wrapper (face: db/db.h: db_run_tx), the one way Lathe runs a
- * transaction (STYLE 11, after Taler's TEH_DB_run_transaction).
+ * transaction (docs/style.md §11, after Taler's TEH_DB_run_transaction).
  *
  * One attempt: borrow a connection, BEGIN at the requested isolation, call the body,
  * COMMIT, give the connection back. Around it, the retry policy:

@@ -1,4 +1,4 @@
-/* Allocation policy, decided once (STYLE 14): small control-plane allocations whose size
+/* Allocation policy, decided once (docs/style.md §14): small control-plane allocations whose size
  * the program chooses go through core_x*, which log and abort when memory is exhausted;
  * nothing sensible can continue then. Allocations whose size comes from a client or a
  * dataset use plain malloc and map failure to 413 or 503 at the call site. */

@@ -1,4 +1,4 @@
-/* A growable byte buffer with a ceiling (STYLE 14): hitting the ceiling is an error
+/* A growable byte buffer with a ceiling (docs/style.md §14): hitting the ceiling is an error
  * (CORE_ELIMIT, which HTTP maps to 413), not a reallocation. The contents are always
  * NUL-terminated so text can be used in place. The buffer owns its data until stolen.
  *

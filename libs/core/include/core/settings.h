@@ -1,4 +1,4 @@
-/* Settings from environment variables, declared as a table (STYLE 16). A daemon
+/* Settings from environment variables, declared as a table (docs/style.md §16). A daemon
  * describes each setting once (name, type, where it goes, default, bounds, help);
  * core_settings_load fills a struct from the environment and validates every row, and
  * core_settings_markdown prints the same table for the README.

@@ -3,12 +3,12 @@
  *   pool       a fixed set of connections, made lazily and remade after the server
  *              restarts; borrowed one at a time (db_acquire / db_release)
  *   statements named prepared statements, one `static const struct db_stmt` per query
- *              next to the code that binds it (STYLE 9, 10), prepared once per connection
- *   db_run_tx  the one way to run a transaction: BEGIN, callback, COMMIT, retry (STYLE 11)
+ *              next to the code that binds it (docs/style.md §9, §10), prepared once per connection
+ *   db_run_tx  the one way to run a transaction: BEGIN, callback, COMMIT, retry (docs/style.md §11)
  *   db_migrate numbered SQL files, each applied once per schema and component
  *
  * Every call that talks to the server answers with the row count (>= 0) or a negative
- * enum db_status saying what to do next (STYLE 5), and fills a struct core_error with
+ * enum db_status saying what to do next (docs/style.md §5), and fills a struct core_error with
  * the SQLSTATE and the server's message. Ownership: a PGresult handed out is the
  * caller's to PQclear(); a db_conn is borrowed from its pool and given back with
  * db_release; strings in configs are borrowed for the call (the pool copies them).
@@ -25,7 +25,7 @@
 #include "core/embed.h"
 #include "core/status.h"
 
-/* Status of a database call (STYLE 5, GNUnet/Taler four-way plus two): a call returns
+/* Status of a database call (docs/style.md §5, GNUnet/Taler four-way plus two): a call returns
  * the row count (>= 0; DB_NO_RESULTS is 0) or one of the negative codes. */
 enum db_status {
 	DB_ROLLBACK = -5,    /* returned by a db_tx_fn that found the request wrong part-way
@@ -105,7 +105,7 @@ bool db_ping(struct db_pool *pool);
 /* --- statements ----------------------------------------------------------------- */
 
 /* A named prepared statement. Declared `static const` next to the code that binds it
- * (one function per query, STYLE 9); prepared lazily, once per connection, and again
+ * (one function per query, docs/style.md §9); prepared lazily, once per connection, and again
  * after a reconnect (each connection keeps the set of names it has prepared, emptied
  * when it reconnects). Names are unique per program: one name with two different SQL
  * texts is refused (DB_HARD_ERROR). Parameter types are inferred by the server; cast in
@@ -194,7 +194,7 @@ enum db_isolation { DB_READ_COMMITTED, DB_REPEATABLE_READ, DB_SERIALIZABLE };
  * statement failed is a bug: db_run_tx then rolls back and answers DB_HARD_ERROR. */
 typedef int (*db_tx_fn)(struct db_conn *c, void *cls);
 
-/* Runs fn in a transaction (STYLE 11). Acquires a connection, BEGINs at iso, calls fn,
+/* Runs fn in a transaction (docs/style.md §11). Acquires a connection, BEGINs at iso, calls fn,
  * COMMITs (a serialization failure at COMMIT is soft too). Soft errors are retried up to
  * DB_TX_RETRIES times after a little random backoff (a few ms, doubling). A connection
  * that turns out broken before COMMIT (e.g. PostgreSQL restarted: the pooled connection
@@ -239,7 +239,7 @@ void db_arr_free(struct db_arr *a);
 
 /* --- migrations ----------------------------------------------------------------- */
 
-/* Brings schema up to date with files (STYLE: schema changes only through numbered
+/* Brings schema up to date with files (docs/style.md: schema changes only through numbered
  * migration files).
  *   schema     the schema the files build (created if missing); the files' unqualified
  *              names land there (search_path is set to it for each file)

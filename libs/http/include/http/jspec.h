@@ -1,5 +1,5 @@
 /* jspec: request arguments parsed with a spec table instead of hand-written jansson
- * walks (STYLE 7). Each row names a field, its type, where the value goes, whether it is
+ * walks (docs/style.md §7). Each row names a field, its type, where the value goes, whether it is
  * required and an optional "present" flag; the engine checks every row and reports
  * the first failing field in MLflow's words, so a handler reads:
  *
