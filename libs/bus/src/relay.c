@@ -8,7 +8,7 @@
  *      round. The lock is held until the round's COMMIT/ROLLBACK, so two replicas never
  *      have rows of one schema in flight at the same time.
  *   2. SELECT the oldest `batch` rows (ORDER BY id).
- *   3. bus_produce each one, in id order, through the idempotent producer; stop
+ *   3. bus_produce_event each one (CloudEvents content-type header), in id order, through the idempotent producer; stop
  *      producing at the first row the producer refuses.
  *   4. Wait for every delivery report (bounded by the producer's message.timeout.ms).
  *   5. DELETE the delivered rows, except those behind a failed row of the same key
@@ -298,8 +298,8 @@ static int relay_round(struct db_conn *c, void *cls)
 		r->slots[i].state = SLOT_SENT;
 		pthread_mutex_unlock(&r->round_mu);
 		struct core_error perr = {{0}};
-		if (bus_produce(r->producer, topic, db_get_text(res, i, 2), payload, strlen(payload), on_delivered,
-				&r->slots[i], &perr) != CORE_OK) {
+		if (bus_produce_event(r->producer, topic, db_get_text(res, i, 2), payload, strlen(payload),
+				      on_delivered, &r->slots[i], &perr) != CORE_OK) {
 			pthread_mutex_lock(&r->round_mu);
 			r->pending--;
 			r->slots[i].state = SLOT_NOT_SENT;
@@ -407,10 +407,10 @@ enum core_status bus_relay_start(struct db_pool *pool, struct bus_producer *prod
 	r->slots = core_xcalloc((size_t)r->batch, sizeof *r->slots);
 	r->backlog_at_ms = mono_ms() - RELAY_BACKLOG_EVERY_MS;
 	if (cfg->metrics) {
-		r->backlog = metrics_gauge_new(cfg->metrics, "outbox_backlog",
+		r->backlog = metrics_gauge_new(cfg->metrics, "lathe_outbox_backlog",
 					       "Events in the outbox not yet published to Kafka", NULL);
 		r->published =
-			metrics_counter_new(cfg->metrics, "outbox_published_total",
+			metrics_counter_new(cfg->metrics, "lathe_outbox_published_total",
 					    "Outbox events Kafka acknowledged (republished ones count again)", NULL);
 	}
 	pthread_condattr_t ca;

@@ -5,7 +5,8 @@
  *            down, and arrives once the broker is back (the outbox then empties);
  *   order    200 events over 5 keys arrive complete and in order per key, with two
  *            relays (two replicas) competing for the same schema;
- *   rollback an event written by a transaction that rolls back never appears;
+ *   rollback an event written by a transaction that rolls back never appears; the
+ *            committed one carries content-type: application/cloudevents+json;
  *   limits   events too large to publish are refused at write time;
  *   database the relay survives an unreachable database and still stops promptly.
  * The outage test stops the shared broker ("down 1"): the TCase's unchecked teardown,
@@ -159,8 +160,8 @@ START_TEST(test_event_written_while_broker_down_arrives_after_up)
 	/* at least one round fails (3 s timeout + librdkafka's 1 s scan) */
 	core_sleep_ms(4500);
 	ck_assert_int_eq(outbox_rows(), 1);
-	ck_assert(metric_value(reg, "outbox_backlog") == 1);
-	ck_assert(metric_value(reg, "outbox_published_total") == 0);
+	ck_assert(metric_value(reg, "lathe_outbox_backlog") == 1);
+	ck_assert(metric_value(reg, "lathe_outbox_published_total") == 0);
 
 	th_kafka_ctl("up 1");
 	struct bt_collector col = {0};
@@ -177,7 +178,7 @@ START_TEST(test_event_written_while_broker_down_arrives_after_up)
 
 	ck_assert_int_eq(wait_rows(0, 10000), 0);
 	bus_relay_stop(r);
-	ck_assert(metric_value(reg, "outbox_published_total") >= 1);
+	ck_assert(metric_value(reg, "lathe_outbox_published_total") >= 1);
 	bus_producer_free(p);
 	metrics_registry_free(reg);
 	free(id);
@@ -311,6 +312,10 @@ START_TEST(test_rolled_back_event_never_appears)
 	for (size_t i = 0; i < col.n; i++)
 		ck_assert_msg(!strstr(col.recs[i].payload, a_id), "the rolled-back event was published");
 	bt_collector_free(&col);
+	/* As a CloudEvents SDK reads it: structured mode, said by the record's header. */
+	char *content_type = bt_content_type_of(topic, b_id, 10000);
+	ck_assert_str_eq(content_type, "application/cloudevents+json");
+	free(content_type);
 	ck_assert_int_eq(wait_rows(0, 10000), 0);
 	bus_relay_stop(r);
 	bus_producer_free(p);
