@@ -3,6 +3,8 @@
 #   libs/<lib>/migrations/*.sql     -> embedded into lib<lib>.a
 #   services/<svc>/*.c              -> build/<variant>/bin/lathe-<svc>
 #   services/<svc>/migrations/*.sql -> embedded into lathe-<svc>
+#   proto/openapi/<svc>.yaml         -> embedded into lathe-<svc> (else common.yaml)
+#   git describe                     -> core_version/core_commit (tools/gen-version.sh)
 #   tools/devkafka/*.c              -> build/<variant>/bin/devkafka
 #   tests/unit/<dir>/test_*.c       -> build/<variant>/tests/unit/<dir>/test_*
 #   tests/integration/test_*.c      -> build/<variant>/tests/integration/test_*
@@ -38,6 +40,10 @@ SVC_BINS := $(foreach s,$(SERVICES),$(BUILD)/bin/lathe-$(s))
 TOOL_BINS := $(BUILD)/bin/devkafka
 EMBED := $(BUILD)/tools/embed
 GEN_ERRORS := $(BUILD)/gen/http/errors_gen.h $(BUILD)/gen/http/errors_gen.c
+GEN_VERSION := $(BUILD)/gen/libs/core/version_gen.c
+# Where there is no git checkout (container builds): make LATHE_VERSION=... LATHE_COMMIT=...
+LATHE_VERSION ?=
+LATHE_COMMIT ?=
 
 UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
 UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRCS))
@@ -47,7 +53,7 @@ BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(patsubst %.c,$(BUILD)/%,$(BENCH_SRCS))
 HARNESS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/harness/*.c))
 
-.PHONY: all deps build test test-plain test-asan test-valgrind bench run clean check-style check-symbols readme-settings
+.PHONY: FORCE all deps build test test-plain test-asan test-valgrind bench run clean check-style check-symbols readme-settings
 .DEFAULT_GOAL := all
 
 all: $(LIB_ARCHIVES) $(SVC_BINS) $(TOOL_BINS) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
@@ -102,6 +108,10 @@ $(GEN_ERRORS) &: proto/errors.csv tools/gen-errors.sh
 	@mkdir -p $(dir $@)
 	tools/gen-errors.sh proto/errors.csv $(BUILD)/gen/http/errors_gen
 
+# Rewritten only when the version or commit changed (so a commit relinks, nothing more).
+$(GEN_VERSION): FORCE
+	@LATHE_VERSION='$(LATHE_VERSION)' LATHE_COMMIT='$(LATHE_COMMIT)' tools/gen-version.sh $@
+
 # --- libraries ---------------------------------------------------------------
 
 define LIB_template
@@ -122,6 +132,8 @@ $(foreach l,$(LIBS),$(eval $(call LIB_template,$(l))))
 
 http_OBJS += $(BUILD)/obj/gen/http/errors_gen.o
 $(BUILD)/lib/libhttp.a: $(BUILD)/obj/gen/http/errors_gen.o
+core_OBJS += $(BUILD)/obj/gen/libs/core/version_gen.o
+$(BUILD)/lib/libcore.a: $(BUILD)/obj/gen/libs/core/version_gen.o
 
 # --- services ----------------------------------------------------------------
 
@@ -131,6 +143,12 @@ $(1)_OBJS := $$(patsubst %.c,$$(BUILD)/obj/%.o,$$($(1)_SRCS)) $$(BUILD)/obj/serv
 $$(BUILD)/gen/services/$(1)/migrations_embed.c: $$(sort $$(wildcard services/$(1)/migrations/*.sql)) $$(EMBED)
 	@mkdir -p $$(dir $$@)
 	$$(EMBED) svc_migrations $$(sort $$(wildcard services/$(1)/migrations/*.sql)) > $$@.tmp && mv $$@.tmp $$@
+# Its OpenAPI document for GET /openapi.json: its own, else the one every daemon shares.
+$(1)_OPENAPI := $$(firstword $$(wildcard proto/openapi/$(1).yaml) proto/openapi/common.yaml)
+$(1)_OBJS += $$(BUILD)/obj/services/$(1)/openapi_embed.o
+$$(BUILD)/gen/services/$(1)/openapi_embed.c: $$($(1)_OPENAPI) $$(EMBED)
+	@mkdir -p $$(dir $$@)
+	$$(EMBED) svc_openapi $$($(1)_OPENAPI) > $$@.tmp && mv $$@.tmp $$@
 $$(BUILD)/bin/lathe-$(1): $$($(1)_OBJS) $$(LIB_ARCHIVES)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_OBJS) $$(LDLIBS)
@@ -139,7 +157,7 @@ $(foreach s,$(SERVICES),$(eval $(call SVC_template,$(s))))
 
 # --- tools and tests ---------------------------------------------------------
 
-$(BUILD)/bin/devkafka: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/devkafka/*.c))
+$(BUILD)/bin/devkafka: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/devkafka/*.c)) $(BUILD)/obj/gen/libs/core/version_gen.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 

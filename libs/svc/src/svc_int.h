@@ -23,7 +23,9 @@ struct svc {
 	struct http_route routes[SVC_MAX_ROUTES];
 	char *twin_patterns[SVC_MAX_ROUTES]; /* owned: the /ajax-api/ patterns made */
 	size_t n_twin_patterns;
-	atomic_bool migrated; /* set once the schema is up to date */
+	atomic_bool migrated;    /* set once the schema is up to date */
+	char **kafka_properties; /* owned, NULL-terminated "name=value" (kafka_config.c) */
+	size_t n_kafka_properties;
 };
 
 /* Fills rows (capacity n_rows, ending with a zero row) with the common settings for
@@ -33,4 +35,19 @@ void svc_common_settings(const struct svc_def *def, struct core_setting *rows, s
 
 /* The standard routes (/healthz, /readyz, /metrics), ending with pattern == NULL. */
 extern const struct http_route svc_standard_routes[];
+
+/* version.c: --version's line; the lathe_build_info gauge and the process_* metrics
+ * on reg; the "starting" log line naming version and commit. */
+void svc_int_print_version(const struct svc_def *def);
+void svc_int_build_metrics(struct metrics_registry *reg);
+void svc_int_log_version(void);
+
+/* kafka_config.c: collects KAFKA_PROPERTIES and KAFKA_PROPERTY_<NAME> into
+ * svc->kafka_properties and checks them; CORE_EINVAL (err names the property) when
+ * one is malformed or librdkafka refuses it. _free releases them. */
+enum core_status svc_int_kafka_properties(struct svc *svc, struct core_error *err);
+void svc_int_kafka_properties_free(struct svc *svc);
+
+/* openapi.c: GET /openapi.json, served when def->openapi is set. */
+extern const struct http_route svc_int_openapi_route;
 #endif
