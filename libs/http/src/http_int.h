@@ -117,7 +117,7 @@ json_t *http_json_string_lossy(const char *s);
 bool http_reply_made(const struct http_request *req);
 
 /* access_log.c */
-/* Creates the http_requests_total and http_request_duration_seconds families. */
+/* Creates the lathe_http_requests_total and lathe_http_request_duration_seconds families. */
 enum core_status http_metrics_init(struct http_server *s, struct metrics_registry *reg, struct core_error *err);
 /* Writes the access-log line and updates the metrics of a completed request. */
 void http_access_record(struct http_request *req, enum MHD_RequestTerminationCode toe);
