@@ -1,15 +1,24 @@
 # Lathe's build. One non-recursive Makefile that discovers its inputs:
 #   libs/<lib>/src/*.c              -> build/<variant>/lib/lib<lib>.a
 #   libs/<lib>/migrations/*.sql     -> embedded into lib<lib>.a
-#   services/<svc>/*.c              -> build/<variant>/bin/lathe-<svc>
-#   services/<svc>/migrations/*.sql -> embedded into lathe-<svc>
-#   proto/openapi/<svc>.yaml         -> embedded into lathe-<svc> (else common.yaml)
-#   git describe                     -> core_version/core_commit (tools/gen-version.sh)
+#   services/<svc>/*.c but main.c   -> build/<variant>/lib/lib<svc>.a
+#   services/<svc>/migrations/*.sql -> embedded into lib<svc>.a (svc_migrations)
+#   proto/openapi/<svc>.yaml        -> embedded into lib<svc>.a (svc_openapi; else common.yaml)
+#   services/<svc>/main.c           -> build/<variant>/bin/lathe-<svc>: main.o + lib<svc>.a
+#   git describe                    -> core_version/core_commit in libcore.a (tools/gen-version.sh)
 #   tools/devkafka/*.c              -> build/<variant>/bin/devkafka
 #   tests/unit/<dir>/test_*.c       -> build/<variant>/tests/unit/<dir>/test_*
+#   tests/unit/services/<svc>/test_*.c
+#                                   -> build/<variant>/tests/unit/services/<svc>/test_*,
+#                                      linked with lib<svc>.a, compiled with -Iservices/<svc>
 #   tests/integration/test_*.c      -> build/<variant>/tests/integration/test_*
+# Each binary links only the libraries and packages it declares (see "What each binary
+# links" below); build/<variant>/links/<binary>.pkgs records the packages, and
+# tests/integration/test_link_lists.c fails when a binary links anything else.
+# Only objects under tests/ see tests/harness.
 # Variants: release (default: -O2 -g) and asan (ASan + UBSan on compile and link lines).
-# Adding a file needs no edit here; adding a library means adding it to LIBS.
+# Adding a file needs no edit here; adding a library means adding it to LIBS (and its
+# packages to PKGS and to the lists of the binaries that use it).
 
 VARIANT ?= release
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
@@ -19,10 +28,29 @@ CC      ?= gcc
 # Link order: a library may use only those to its right.
 LIBS := svc http bus db metrics blob core
 
+# Every package some binary uses (pkg-config names). Compile lines get all their -I
+# flags; link lines get only the packages of the binary being linked.
 PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+# --- What each binary links --------------------------------------------------
+# A daemon links only what it uses, so a package that arrives for one service
+# (OpenBLAS for the trainer, libjpeg and libpng for the data registry and the inference
+# API) never loads into the others. <svc>_LIBS names libraries (in any order: the link
+# follows LIBS); <svc>_PKGS names pkg-config packages. A service that declares neither
+# gets the daemon frame, SVC_LIBS and SVC_PKGS: libsvc and what it stands on.
+# -Wl,--as-needed drops a declared package nothing uses, and test_link_lists fails on
+# that too, so a list says exactly what its binary loads.
+SVC_LIBS := svc http bus db metrics core
+SVC_PKGS := libmicrohttpd jansson libpq rdkafka libcurl
+
+experiment-tracker_LIBS := svc http bus db metrics blob core
+experiment-tracker_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
+model-registry_LIBS := svc http bus db metrics core
+model-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
+devkafka_PKGS := rdkafka
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS_release := -O2 -g
@@ -30,13 +58,16 @@ CFLAGS_valgrind := -O0 -g
 CFLAGS_asan    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS_asan   := -fsanitize=address,undefined
 CFLAGS  := -std=c11 -D_GNU_SOURCE $(WARN) -ffp-contract=off $(CFLAGS_$(VARIANT)) -MMD -MP
-LDFLAGS := $(LDFLAGS_$(VARIANT))
-INCLUDES := $(foreach l,$(LIBS),-Ilibs/$(l)/include) -I$(BUILD)/gen -Itests/harness $(PKG_CFLAGS)
+LDFLAGS := -Wl,--as-needed $(LDFLAGS_$(VARIANT))
+INCLUDES := $(foreach l,$(LIBS),-Ilibs/$(l)/include) -I$(BUILD)/gen $(PKG_CFLAGS)
+# Test programs link everything: what they link is nobody's footprint.
 LDLIBS  := $(foreach l,$(LIBS),$(BUILD)/lib/lib$(l).a) $(PKG_LIBS) -lpthread -lm
 
-SERVICES := $(notdir $(wildcard services/*))
+SERVICES := $(notdir $(patsubst %/,%,$(wildcard services/*/)))
 LIB_ARCHIVES := $(foreach l,$(LIBS),$(BUILD)/lib/lib$(l).a)
+SVC_ARCHIVES := $(foreach s,$(SERVICES),$(BUILD)/lib/lib$(s).a)
 SVC_BINS := $(foreach s,$(SERVICES),$(BUILD)/bin/lathe-$(s))
+LINK_LISTS := $(foreach s,$(SERVICES),$(BUILD)/links/lathe-$(s).pkgs) $(BUILD)/links/devkafka.pkgs
 TOOL_BINS := $(BUILD)/bin/devkafka
 EMBED := $(BUILD)/tools/embed
 GEN_ERRORS := $(BUILD)/gen/http/errors_gen.h $(BUILD)/gen/http/errors_gen.c
@@ -45,7 +76,7 @@ GEN_VERSION := $(BUILD)/gen/libs/core/version_gen.c
 LATHE_VERSION ?=
 LATHE_COMMIT ?=
 
-UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
+UNIT_SRCS := $(wildcard tests/unit/*/test_*.c tests/unit/services/*/test_*.c)
 UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRCS))
 INTEG_SRCS := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(patsubst %.c,$(BUILD)/%,$(INTEG_SRCS))
@@ -56,7 +87,7 @@ HARNESS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/harness/*.c))
 .PHONY: FORCE all deps build test test-plain test-asan test-valgrind bench run clean check-style check-symbols readme-settings
 .DEFAULT_GOAL := all
 
-all: $(LIB_ARCHIVES) $(SVC_BINS) $(TOOL_BINS) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
+all: $(LIB_ARCHIVES) $(SVC_ARCHIVES) $(SVC_BINS) $(TOOL_BINS) $(LINK_LISTS) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
 
 deps:
 	@tools/deps.sh
@@ -137,8 +168,16 @@ $(BUILD)/lib/libcore.a: $(BUILD)/obj/gen/libs/core/version_gen.o
 
 # --- services ----------------------------------------------------------------
 
+# lib<svc>.a holds everything but main.o, so a unit test can link the service's code
+# and call it through the service's private header. The migrations go in too: main.c
+# names svc_migrations, which pulls them into the daemon; tests that don't, skip them.
 define SVC_template
-$(1)_SRCS := $$(wildcard services/$(1)/*.c)
+$(1)_LIBS ?= $$(SVC_LIBS)
+$(1)_PKGS ?= $$(SVC_PKGS)
+$$(if $$(filter-out $$(LIBS),$$($(1)_LIBS)),$$(error $(1)_LIBS names $$(filter-out $$(LIBS),$$($(1)_LIBS)), not in LIBS))
+$(1)_ARCHIVES := $$(foreach l,$$(filter $$($(1)_LIBS),$$(LIBS)),$$(BUILD)/lib/lib$$(l).a)
+$(1)_LDPKGS := $$(shell pkg-config --libs $$($(1)_PKGS) 2>/dev/null)
+$(1)_SRCS := $$(filter-out services/$(1)/main.c,$$(wildcard services/$(1)/*.c))
 $(1)_OBJS := $$(patsubst %.c,$$(BUILD)/obj/%.o,$$($(1)_SRCS)) $$(BUILD)/obj/services/$(1)/migrations_embed.o
 $$(BUILD)/gen/services/$(1)/migrations_embed.c: $$(sort $$(wildcard services/$(1)/migrations/*.sql)) $$(EMBED)
 	@mkdir -p $$(dir $$@)
@@ -149,17 +188,31 @@ $(1)_OBJS += $$(BUILD)/obj/services/$(1)/openapi_embed.o
 $$(BUILD)/gen/services/$(1)/openapi_embed.c: $$($(1)_OPENAPI) $$(EMBED)
 	@mkdir -p $$(dir $$@)
 	$$(EMBED) svc_openapi $$($(1)_OPENAPI) > $$@.tmp && mv $$@.tmp $$@
-$$(BUILD)/bin/lathe-$(1): $$($(1)_OBJS) $$(LIB_ARCHIVES)
+$$(BUILD)/lib/lib$(1).a: $$($(1)_OBJS)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_OBJS) $$(LDLIBS)
+	rm -f $$@ && ar rcs $$@ $$^
+$$(BUILD)/bin/lathe-$(1): $$(BUILD)/obj/services/$(1)/main.o $$(BUILD)/lib/lib$(1).a $$($(1)_ARCHIVES) Makefile
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(BUILD)/lib/lib$(1).a $$($(1)_ARCHIVES) $$($(1)_LDPKGS) -lpthread -lm
+$$(BUILD)/links/lathe-$(1).pkgs: Makefile
+	@mkdir -p $$(dir $$@)
+	echo '$$($(1)_PKGS)' > $$@
+$$(BUILD)/tests/unit/services/$(1)/%: $$(BUILD)/obj/tests/unit/services/$(1)/%.o $$(HARNESS_OBJS) $$(BUILD)/lib/lib$(1).a $$(LIB_ARCHIVES)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(HARNESS_OBJS) $$(BUILD)/lib/lib$(1).a $$(LDLIBS) $$(CHECK_LIBS)
+$$(BUILD)/obj/tests/unit/services/$(1)/%.o: SVC_INCLUDES := -Iservices/$(1)
 endef
 $(foreach s,$(SERVICES),$(eval $(call SVC_template,$(s))))
 
 # --- tools and tests ---------------------------------------------------------
 
-$(BUILD)/bin/devkafka: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/devkafka/*.c)) $(BUILD)/obj/gen/libs/core/version_gen.o
+$(BUILD)/bin/devkafka: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/devkafka/*.c)) $(BUILD)/obj/gen/libs/core/version_gen.o Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(shell pkg-config --libs $(devkafka_PKGS) 2>/dev/null) -lpthread
+
+$(BUILD)/links/devkafka.pkgs: Makefile
+	@mkdir -p $(dir $@)
+	echo '$(devkafka_PKGS)' > $@
 
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(HARNESS_OBJS) $(LIB_ARCHIVES)
 	@mkdir -p $(dir $@)
@@ -187,6 +240,11 @@ $(BUILD)/obj/%.o: $(BUILD)/gen/%.c | $(GEN_ERRORS)
 $(BUILD)/obj/%.o: %.c | $(GEN_ERRORS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INCLUDES) -c -o $@ $<
+
+# Test code alone sees the harness, and a service's tests its private header.
+$(BUILD)/obj/tests/%.o: tests/%.c | $(GEN_ERRORS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INCLUDES) -Itests/harness $(SVC_INCLUDES) -c -o $@ $<
 
 .SECONDARY:
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,5 +1,4 @@
-/* Pure logic of the artifact API (face: artifacts.h), no I/O, so that the unit test
- * tests/unit/tracker_artifacts/test_artifact_path.c can #include this file:
+/* Pure logic of the artifact API (face: artifacts.h), no I/O:
  *   et_artifact_raw_path_ok / et_artifact_path_normalize
  *       path safety as MLflow's validate_path_is_safe (mlflow/utils/uri.py) sees it:
  *       decode until stable, then no control characters, '\\', '#', "..", absolute

@@ -14,6 +14,13 @@ static const struct http_route ia_routes[] = {
 	{0},
 };
 
+/* The Open Inference Protocol's routes answer errors as {"error": "..."}, including the
+ * 404/405/413/415 the server gives before any handler runs. */
+static const struct http_error_prefix ia_error_prefixes[] = {
+	{"/v2/", HTTP_ERRORS_OIP},
+	{0},
+};
+
 static const struct svc_def ia_def = {
 	.name = "inference-api",
 	.summary = "model serving: Open Inference Protocol v2, MLflow invocations, image upload",
@@ -24,6 +31,7 @@ static const struct svc_def ia_def = {
 	.uses_outbox = false,
 	.routes = {ia_routes},
 	.content_type_error = HTTP_EC_NONE,
+	.error_prefixes = ia_error_prefixes,
 };
 
 int main(int argc, char **argv)

@@ -154,7 +154,7 @@ void mr_h_version_create(struct http_request *req, void *app)
 				 x.name);
 		return;
 	}
-	mr_servable_check(mr_app(app)->settings, x.source, &x.servable);
+	mr_servable_check(mr_app(app)->settings, x.source, http_request_id(req), &x.servable);
 	rc = db_run_tx(svc_db(app), "create_model_version", DB_READ_COMMITTED, create_tx, &x, &err);
 	mr_reply_entity(req, "model_version", rc, x.result, &x.fail, &err);
 	json_decref(x.result);

@@ -217,8 +217,10 @@ struct mr_servable {
 /* Looks for a Lathe model package (model.json + weights.safetensors) at source through
  * the tracker's artifact API (GET {TRACKER_URL}/api/2.0/mlflow-artifacts/artifacts?path=).
  * Never fails: an unreachable tracker or a foreign source makes a "false" with a reason.
- * Blocks up to tracker_timeout_ms; call it outside any transaction. */
-void mr_servable_check(const struct mr_settings *s, const char *source, struct mr_servable *out);
+ * Blocks up to tracker_timeout_ms; call it outside any transaction. request_id: the
+ * registering request's (http_request_id), forwarded to the tracker; may be NULL. */
+void mr_servable_check(const struct mr_settings *s, const char *source, const char *request_id,
+		       struct mr_servable *out);
 
 /* --- validate.c (pure) ------------------------------------------------------------ */
 

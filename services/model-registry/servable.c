@@ -65,7 +65,8 @@ static const char *artifact_path(const char *uri)
 
 /* GETs {tracker}{path_and_query}; returns the parsed JSON (owned) of a 200 answer, or
  * NULL with the reason set. */
-static json_t *tracker_get(const struct mr_settings *s, const char *path_and_query, struct mr_servable *out)
+static json_t *tracker_get(const struct mr_settings *s, const char *request_id, const char *path_and_query,
+			   struct mr_servable *out)
 {
 	struct httpc_response resp = {0};
 	struct core_error err = {{0}};
@@ -79,6 +80,7 @@ static json_t *tracker_get(const struct mr_settings *s, const char *path_and_que
 		.url = url,
 		.timeout_ms = s->tracker_timeout_ms,
 		.max_response = (size_t)4 << 20,
+		.request_id = request_id,
 	};
 	if (httpc_do(&rq, &resp, &err) != CORE_OK) {
 		set_reason(out, "tracker unreachable: %s", err.message);
@@ -101,11 +103,11 @@ out:
 }
 
 /* Lists dir and checks for the package's two files. */
-static void check_listing(const struct mr_settings *s, const char *dir, struct mr_servable *out)
+static void check_listing(const struct mr_settings *s, const char *request_id, const char *dir, struct mr_servable *out)
 {
 	char *q = query_escape(dir);
 	char *pq = core_xasprintf("/api/2.0/mlflow-artifacts/artifacts?path=%s", q);
-	json_t *doc = tracker_get(s, pq, out);
+	json_t *doc = tracker_get(s, request_id, pq, out);
 	bool model_json = false, weights = false;
 	size_t i;
 	json_t *f;
@@ -137,7 +139,8 @@ out:
 }
 
 /* runs:/<run_id>/<path>: the run's artifact location from the tracker. */
-static void check_run_source(const struct mr_settings *s, const char *source, struct mr_servable *out)
+static void check_run_source(const struct mr_settings *s, const char *request_id, const char *source,
+			     struct mr_servable *out)
 {
 	const char *p = source + strlen(RUNS_SCHEME);
 	while (*p == '/')
@@ -147,7 +150,7 @@ static void check_run_source(const struct mr_settings *s, const char *source, st
 	const char *sub = slash ? slash + 1 : "";
 	char *q = query_escape(run_id);
 	char *pq = core_xasprintf("/api/2.0/mlflow/runs/get?run_id=%s", q);
-	json_t *doc = tracker_get(s, pq, out);
+	json_t *doc = tracker_get(s, request_id, pq, out);
 	const char *uri = json_string_value(
 		json_object_get(json_object_get(json_object_get(doc, "run"), "info"), "artifact_uri"));
 	if (doc && !uri)
@@ -156,7 +159,7 @@ static void check_run_source(const struct mr_settings *s, const char *source, st
 		set_reason(out, "run artifacts at %s are not served by the tracker (%s)", uri, ARTIFACTS_SCHEME);
 	else if (uri) {
 		char *dir = core_xasprintf("%s%s%s", artifact_path(uri), *sub ? "/" : "", sub);
-		check_listing(s, dir, out);
+		check_listing(s, request_id, dir, out);
 		free(dir);
 	}
 	json_decref(doc);
@@ -165,7 +168,7 @@ static void check_run_source(const struct mr_settings *s, const char *source, st
 	free(run_id);
 }
 
-void mr_servable_check(const struct mr_settings *s, const char *source, struct mr_servable *out)
+void mr_servable_check(const struct mr_settings *s, const char *source, const char *request_id, struct mr_servable *out)
 {
 	out->servable = false;
 	out->reason[0] = '\0';
@@ -175,11 +178,11 @@ void mr_servable_check(const struct mr_settings *s, const char *source, struct m
 	}
 	const char *path = artifact_path(source);
 	if (path) {
-		check_listing(s, path, out);
+		check_listing(s, request_id, path, out);
 		return;
 	}
 	if (strncmp(source, RUNS_SCHEME, strlen(RUNS_SCHEME)) == 0) {
-		check_run_source(s, source, out);
+		check_run_source(s, request_id, source, out);
 		return;
 	}
 	set_reason(out, "source %s is not an mlflow-artifacts: or runs:/ URI the tracker serves", source);

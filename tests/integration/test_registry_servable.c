@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/time.h"
 #include "harness.h"
+#include "http/client.h"
 
 #define RUN "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 #define ART "1/" RUN "/artifacts"
@@ -119,21 +121,82 @@ out:
 }
 END_TEST
 
+/* Whether the file at path has a line holding both needles, within 3 s. */
+static bool log_has(const char *path, const char *needle1, const char *needle2)
+{
+	char line[8192];
+	for (int tries = 0; tries < 300; tries++) {
+		FILE *f = fopen(path, "r");
+		bool found = false;
+		while (f && !found && fgets(line, sizeof line, f))
+			found = strstr(line, needle1) && strstr(line, needle2);
+		if (f)
+			fclose(f);
+		if (found)
+			return true;
+		core_sleep_ms(10);
+	}
+	return false;
+}
+
+/* The registry's calls to the tracker carry the X-Request-Id of the registration
+ * they are made for, so the tracker's access log names the client's request. */
+START_TEST(tracker_calls_carry_the_request_id)
+{
+	struct th_daemon *tracker = th_daemon_start("experiment-tracker", NULL, NULL);
+	char env_url[128], url[256];
+	snprintf(env_url, sizeof env_url, "TRACKER_URL=%s", tracker->base_url);
+	const char *env[] = {env_url, NULL};
+	struct th_daemon *reg = th_daemon_start("model-registry", NULL, env);
+	struct th_response r = th_call(reg, "POST", "/api/2.0/mlflow/registered-models/create", "{\"name\": \"m\"}");
+	ck_assert_int_eq(r.status, 200);
+	th_response_free(&r);
+
+	static const char body[] = "{\"name\": \"m\", \"source\": \"runs:/" RUN "/model\"}";
+	const char *const headers[] = {"X-Request-Id: register-fwd-1", NULL};
+	snprintf(url, sizeof url, "%s/api/2.0/mlflow/model-versions/create", reg->base_url);
+	struct httpc_request rq = {.method = "POST",
+				   .url = url,
+				   .body = body,
+				   .body_len = sizeof body - 1,
+				   .content_type = "application/json",
+				   .headers = headers};
+	struct httpc_response resp;
+	struct core_error err;
+	ck_assert_msg(httpc_do(&rq, &resp, &err) == CORE_OK, "%s", err.message);
+	ck_assert_msg(resp.status == 200, "create version: %ld %s", resp.status, resp.body);
+	httpc_response_free(&resp);
+	/* runs:/ makes the registry ask the tracker for the run (404 here: no such run) */
+	ck_assert_msg(log_has(tracker->log_path, "\"path\":\"/api/2.0/mlflow/runs/get\"",
+			      "\"request_id\":\"register-fwd-1\""),
+		      "the tracker's access log has no runs/get line with the registration's request id");
+	th_daemon_stop(reg);
+	th_daemon_stop(tracker);
+}
+END_TEST
+
 static Suite *servable_suite(void)
 {
 	Suite *s = suite_create("registry-servable");
 	TCase *tc = tcase_create("tracker");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, versions_record_whether_their_source_is_a_lathe_package);
+	tcase_add_test(tc, tracker_calls_carry_the_request_id);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 int main(void)
 {
+	struct core_error err;
+	if (httpc_global_init(&err) != CORE_OK) {
+		fprintf(stderr, "%s\n", err.message);
+		return EXIT_FAILURE;
+	}
 	SRunner *sr = srunner_create(servable_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	httpc_global_cleanup();
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

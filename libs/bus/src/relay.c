@@ -7,10 +7,13 @@
  *      relay at a time per schema. A replica that does not get it does nothing this
  *      round. The lock is held until the round's COMMIT/ROLLBACK, so two replicas never
  *      have rows of one schema in flight at the same time.
- *   2. SELECT the oldest `batch` rows (ORDER BY id).
- *   3. bus_produce_event each one (CloudEvents content-type header), in id order, through the idempotent producer; stop
- *      producing at the first row the producer refuses.
- *   4. Wait for every delivery report (bounded by the producer's message.timeout.ms).
+ *   2. update the backlog gauge (so it counts rows while a round waits on Kafka);
+ *      SELECT the oldest `batch` rows (ORDER BY id).
+ *   3. bus_produce_event each one (with the CloudEvents content-type header), in id
+ *      order, through the idempotent producer; stop producing at the first row the
+ *      producer refuses.
+ *   4. Wait for every delivery report (bounded by the producer's message.timeout.ms;
+ *      a warn line after RELAY_SLOW_WARN_MS says Kafka is not acknowledging).
  *   5. DELETE the delivered rows, except those behind a failed row of the same key
  *      (below); update the backlog gauge; COMMIT.
  *   After a round with any failure the relay backs off (200 ms doubling to 5 s), and the
@@ -66,6 +69,7 @@
 #define RELAY_BACKOFF_FIRST_MS 200
 #define RELAY_BACKOFF_MAX_MS   5000
 #define RELAY_BACKLOG_EVERY_MS 1000
+#define RELAY_SLOW_WARN_MS     5000 /* a round waiting this long on Kafka says so */
 
 /* The lock class: the relay's advisory locks are (0x6C617468 "lath", hashtext(schema)),
  * in the two-key space, apart from db_migrate's single-key locks. */
@@ -164,11 +168,20 @@ static void on_delivered(void *opaque, bool delivered, const char *error)
  * say so, but still wait: the slots must outlive the callbacks. */
 static void wait_for_reports(struct bus_relay *r)
 {
+	int64_t slow_at = mono_ms() + RELAY_SLOW_WARN_MS;
 	int64_t warn_at = mono_ms() + bus_int_producer_timeout_ms(r->producer) + 5000;
 	pthread_mutex_lock(&r->round_mu);
 	while (r->pending > 0) {
 		struct timespec t = deadline_in(1000);
 		pthread_cond_timedwait(&r->round_done, &r->round_mu, &t);
+		if (r->pending > 0 && slow_at && mono_ms() > slow_at) {
+			/* the operator hears of an unreachable broker now, not only after
+			 * message.timeout.ms; the rows stay in the outbox meanwhile */
+			core_warn("outbox relay: Kafka has not acknowledged %d events for %d s (broker unreachable?); "
+				  "they stay in the outbox",
+				  r->pending, RELAY_SLOW_WARN_MS / 1000);
+			slow_at = 0;
+		}
 		if (r->pending > 0 && mono_ms() > warn_at) {
 			core_warn("outbox relay: still waiting for %d delivery reports", r->pending);
 			warn_at = mono_ms() + 10000;
@@ -280,6 +293,9 @@ static int relay_round(struct db_conn *c, void *cls)
 		goto cleanup;
 	}
 
+	rc = update_backlog(r, c);
+	if (rc < 0)
+		goto cleanup;
 	char limit[16];
 	snprintf(limit, sizeof limit, "%d", r->batch);
 	const char *params[] = {limit};

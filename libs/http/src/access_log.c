@@ -2,9 +2,16 @@
  * when MHD reports it complete (on_completed), and nowhere else, so each request is
  * counted exactly once whether it was answered, refused or cut off.
  *
- * Log line (info, even for 5xx: the error reply logged the error itself):
+ * Log line, one per request:
  *   {"msg":"http request","method":..,"path":..,"route":..,"status":..,
- *    "duration_ms":..,"bytes_in":..,"request_id":..[,"termination":..]}
+ *    "duration_ms":..,"bytes_in":..[,"error_code":..,"error":..],"request_id":..
+ *    [,"termination":..]}
+ * at info, except for a 4xx reply: warn, and it is the request's only line about its
+ * error (http_reply_error does not log 4xx), so a client mistake is logged once, with
+ * its code and message, and still shows at LOG_LEVEL=warn as it always did. A 5xx
+ * stays info here: http_reply_error logged it at error (500) or warn (501/503/504)
+ * when it was made. error_code and error are there when the reply came from
+ * http_reply_error.
  * Metrics: lathe_http_requests_total{route,method,status} and
  * lathe_http_request_duration_seconds{route}. The route label is the route's name (or its
  * pattern), "unmatched" for paths no route takes, and the method label one of ours or
@@ -64,17 +71,23 @@ void http_access_record(struct http_request *req, enum MHD_RequestTerminationCod
 	double seconds = (double)(core_monotonic_ns() - req->start_ns) / 1e9;
 	const char *termination = termination_name(toe);
 
-	struct core_log_field f[] = {
-		CORE_LF_STR("method", req->method_str),
-		CORE_LF_STR("path", req->path),
-		CORE_LF_STR("route", route),
-		CORE_LF_INT("status", status),
-		CORE_LF_NUM("duration_ms", seconds * 1e3),
-		CORE_LF_INT("bytes_in", (long long)req->bytes_in),
-		CORE_LF_STR("request_id", req->id),
-		CORE_LF_STR("termination", termination),
-	};
-	core_log_with(CORE_LOG_INFO, f, sizeof f / sizeof f[0] - (termination ? 0 : 1), "http request");
+	bool client_error = req->queued_status >= 400 && req->queued_status < 500;
+	struct core_log_field f[10];
+	size_t n = 0;
+	f[n++] = CORE_LF_STR("method", req->method_str);
+	f[n++] = CORE_LF_STR("path", req->path);
+	f[n++] = CORE_LF_STR("route", route);
+	f[n++] = CORE_LF_INT("status", status);
+	f[n++] = CORE_LF_NUM("duration_ms", seconds * 1e3);
+	f[n++] = CORE_LF_INT("bytes_in", (long long)req->bytes_in);
+	if (req->error != HTTP_EC_NONE && req->error_message) {
+		f[n++] = CORE_LF_STR("error_code", http_error_names[req->error]);
+		f[n++] = CORE_LF_STR("error", req->error_message);
+	}
+	f[n++] = CORE_LF_STR("request_id", req->id);
+	if (termination)
+		f[n++] = CORE_LF_STR("termination", termination);
+	core_log_with(client_error ? CORE_LOG_WARN : CORE_LOG_INFO, f, n, "http request");
 
 	if (!s->m_requests)
 		return;

@@ -6,7 +6,10 @@
  * CORE_OK: what to do with a status is the caller's business.
  *
  * libcurl must be initialised once per process (httpc_global_init, in main, before
- * threads); after that httpc_do is thread-safe (CURLOPT_NOSIGNAL, no shared handles). */
+ * threads); after that httpc_do is thread-safe (CURLOPT_NOSIGNAL, no shared handles).
+ *
+ * A call made on behalf of a request carries that request's id (httpc_request
+ * .request_id → X-Request-Id), so one id follows a request across services' logs. */
 #include <curl/curl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -68,8 +71,16 @@ static bool no_connection(CURLcode rc, CURL *h)
 	}
 }
 
-/* Builds the header list: Content-Type, the caller's headers, and no "Expect:
- * 100-continue" (a round trip saved per upload). NULL when out of memory. */
+/* Whether id may go into an X-Request-Id header: the server's own rule for ids it
+ * accepts (request.c), which also keeps CR/LF out of our request. */
+static bool request_id_ok(const char *id)
+{
+	size_t n = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
+	return n > 0 && n <= 64 && id[n] == '\0';
+}
+
+/* Builds the header list: Content-Type, X-Request-Id, the caller's headers, and no
+ * "Expect: 100-continue" (a round trip saved per upload). NULL when out of memory. */
 static struct curl_slist *make_headers(const struct httpc_request *req)
 {
 	struct curl_slist *list = NULL, *next;
@@ -83,6 +94,14 @@ static struct curl_slist *make_headers(const struct httpc_request *req)
 	if (!(next = curl_slist_append(list, "Expect:")))
 		goto fail;
 	list = next;
+	if (req->request_id && *req->request_id) {
+		char *h = core_xasprintf("X-Request-Id: %s", req->request_id);
+		next = curl_slist_append(list, h);
+		free(h);
+		if (!next)
+			goto fail;
+		list = next;
+	}
 	for (const char *const *h = req->headers; h && *h; h++) {
 		if (!(next = curl_slist_append(list, *h)))
 			goto fail;
@@ -143,6 +162,11 @@ enum core_status httpc_do(const struct httpc_request *req, struct httpc_response
 	sink.failure = CORE_OK;
 	if (!req || !req->method || !req->url) {
 		rc = core_fail(err, CORE_EINVAL, "httpc_do needs a method and a url");
+		goto out;
+	}
+	if (req->request_id && *req->request_id && !request_id_ok(req->request_id)) {
+		rc = core_fail(err, CORE_EINVAL, "%s %s: request id is not 1-64 characters of [A-Za-z0-9._-]",
+			       req->method, req->url);
 		goto out;
 	}
 	h = curl_easy_init();

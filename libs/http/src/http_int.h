@@ -24,8 +24,13 @@
  * Only this many bytes past the route's body limit are dropped; a client that sends
  * more has its connection closed without a reply. */
 #define HTTP_DISCARD_SLACK ((uint64_t)16 << 20)
+/* Multipart bodies: MHD's post processor buffer (a part header line must fit in it)
+ * and the most parts one body may have (each costs a struct and a few strings). */
+#define HTTP_MULTIPART_BUFFER    (16 * 1024)
+#define HTTP_MULTIPART_PARTS_MAX 256
 
 struct metrics_family;
+struct http_multipart;
 
 /* An extra reply header given with http_reply_header. */
 struct http_header {
@@ -54,6 +59,7 @@ struct http_request {
 	const char *method_str;         /* MHD's copy, valid until completion */
 	const char *path;               /* MHD's raw url, valid until completion */
 	struct http_route_result match; /* .route NULL when no route matched */
+	enum http_error_shape shape;    /* of error replies: MLFLOW or OIP, set by begin() */
 	char id[HTTP_REQUEST_ID_MAX + 1];
 	uint64_t start_ns; /* core_monotonic_ns at the first call */
 	uint64_t bytes_in; /* body bytes received, dropped ones included */
@@ -64,10 +70,13 @@ struct http_request {
 	size_t n_query;
 	/* the reply: made by reply.c, queued by server.c */
 	struct MHD_Response *response;
-	unsigned status;             /* status of response */
-	bool reply_failed;           /* a reply was attempted and could not be made */
-	unsigned queued_status;      /* 0 until a reply was queued with MHD */
-	struct http_header *headers; /* extra reply headers, newest first */
+	unsigned status;                  /* status of response */
+	bool reply_failed;                /* a reply was attempted and could not be made */
+	unsigned queued_status;           /* 0 until a reply was queued with MHD */
+	struct http_header *headers;      /* extra reply headers, newest first */
+	enum http_error_code error;       /* of the http_reply_error reply, HTTP_EC_NONE else */
+	char *error_message;              /* its message, for the access log; malloc'd */
+	struct http_multipart *multipart; /* a multipart route's parser and parts, or NULL */
 	/* scratch */
 	void *state;
 	void (*free_state)(void *);
@@ -80,6 +89,7 @@ struct http_server {
 	void *app;
 	size_t default_body_limit;
 	enum http_error_code content_type_error;
+	const struct http_error_prefix *error_prefixes; /* borrowed, may be NULL */
 	unsigned drain_timeout_ms;
 	unsigned port;
 	char address[64];
@@ -115,6 +125,19 @@ bool http_utf8_valid(const char *s);
 json_t *http_json_string_lossy(const char *s);
 /* Whether the request has a reply made (or a failed attempt at one). */
 bool http_reply_made(const struct http_request *req);
+
+/* multipart.c */
+/* Starts parsing the body of a multipart route's request (first call, headers only).
+ * Replies 400 when the Content-Type has no usable boundary. */
+void http_multipart_begin(struct http_request *req);
+/* Parses n more body bytes into parts. Replies 400 (malformed body) or 413 (too many
+ * parts) on failure. */
+void http_multipart_feed(struct http_request *req, const char *data, size_t n);
+/* The body has ended: replies 400 when it was truncated (no closing boundary) or held
+ * no part at all; else the parts are ready for http_request_parts. */
+void http_multipart_end(struct http_request *req);
+/* Frees the parser and the parts. mp may be NULL. */
+void http_multipart_free(struct http_multipart *mp);
 
 /* access_log.c */
 /* Creates the lathe_http_requests_total and lathe_http_request_duration_seconds families. */

@@ -6,8 +6,12 @@
  * the body is consumed) in one place, and lets an upload function answer mid-body.
  *
  * Every error goes through http_reply_error, which takes the status and the default
- * message from the registry generated out of proto/errors.csv, and logs client faults
- * (4xx) as warn and our own (5xx) as error. */
+ * message from the registry generated out of proto/errors.csv and renders the body in
+ * the request's error shape (req->shape, decided by server.c from the route or the
+ * path's error prefix): MLflow's {"error_code", "message"} or OIP's {"error"}. It keeps
+ * the code and message on the request, so that a client fault (4xx) is logged once, by
+ * the access-log line (access_log.c); our own faults (500) and the states of the world
+ * (501/503/504) are logged here at once as well, at error and warn. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,19 +132,31 @@ int http_reply_error(struct http_request *req, enum http_error_code code, const 
 		snprintf(msg, sizeof msg, "%s", http_error_messages[code]);
 	}
 
-	struct core_log_field f[] = {
-		CORE_LF_STR("request_id", req->id),
-		CORE_LF_STR("route", route_label(req)),
-		CORE_LF_STR("error_code", http_error_names[code]),
-		CORE_LF_INT("status", status),
-	};
-	/* Only a 500 means a fault of ours; 501 (not built yet), 503 (a dependency is
-	 * down) and 504 are states of the world, and tests fail on unexpected errors. */
-	core_log_with(status == 500 ? CORE_LOG_ERROR : CORE_LOG_WARN, f, sizeof f / sizeof f[0], "%s", msg);
+	req->error = code;
+	free(req->error_message);
+	req->error_message = core_xstrdup(msg);
+	if (status >= 500) {
+		struct core_log_field f[] = {
+			CORE_LF_STR("request_id", req->id),
+			CORE_LF_STR("route", route_label(req)),
+			CORE_LF_STR("error_code", http_error_names[code]),
+			CORE_LF_INT("status", status),
+		};
+		/* Only a 500 means a fault of ours; 501 (not built yet), 503 (a dependency
+		 * is down) and 504 are states of the world, and tests fail on unexpected
+		 * errors. */
+		core_log_with(status == 500 ? CORE_LOG_ERROR : CORE_LOG_WARN, f, sizeof f / sizeof f[0], "%s", msg);
+	}
 
 	json_t *body = json_object();
-	if (!body || json_object_set_new(body, "error_code", json_string(http_error_names[code])) != 0 ||
-	    json_object_set_new(body, "message", http_json_string_lossy(msg)) != 0) {
+	int bad = !body;
+	if (!bad && req->shape == HTTP_ERRORS_OIP) {
+		bad = json_object_set_new(body, "error", http_json_string_lossy(msg));
+	} else if (!bad) {
+		bad = json_object_set_new(body, "error_code", json_string(http_error_names[code])) != 0 ||
+		      json_object_set_new(body, "message", http_json_string_lossy(msg)) != 0;
+	}
+	if (bad) {
 		json_decref(body);
 		return set_reply(req, status, NULL);
 	}

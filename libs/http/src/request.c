@@ -104,6 +104,8 @@ void http_request_free(struct http_request *req)
 	}
 	free(req->query);
 	json_decref(req->keep);
+	free(req->error_message);
+	http_multipart_free(req->multipart);
 	core_buf_free(&req->body);
 	http_route_result_clear(&req->match);
 	free(req);

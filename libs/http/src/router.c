@@ -194,6 +194,13 @@ enum core_status http_routes_check(const struct http_route *routes, struct core_
 			return core_fail(err, CORE_EINVAL, "route '%s': bad method set %#x", r->pattern, r->methods);
 		if (!r->handler)
 			return core_fail(err, CORE_EINVAL, "route '%s' has no handler", r->pattern);
+		if (r->errors != HTTP_ERRORS_INHERIT && r->errors != HTTP_ERRORS_MLFLOW && r->errors != HTTP_ERRORS_OIP)
+			return core_fail(err, CORE_EINVAL, "route '%s': unknown error shape %d", r->pattern,
+					 (int)r->errors);
+		if (r->multipart && (r->upload || r->content_type))
+			return core_fail(err, CORE_EINVAL,
+					 "route '%s': a multipart route takes neither upload nor content_type",
+					 r->pattern);
 	}
 	return CORE_OK;
 }
@@ -260,11 +267,14 @@ enum http_match http_route_match(const struct http_route *routes, enum http_meth
 			methods |= HTTP_HEAD;
 		path_known = true;
 		if (!(methods & (unsigned)method)) {
+			if (!out->path_route)
+				out->path_route = r;
 			out->allowed |= methods;
 			continue;
 		}
 		out->route = r;
 		out->allowed = 0;
+		out->path_route = NULL;
 		for (size_t i = 0; i < n_caps; i++) {
 			struct http_path_param *pp = &out->params[i];
 			pp->name = caps[i].name;

@@ -9,17 +9,21 @@
  *
  *   first call  begin(): http_request_new, route match, checks on the headers alone
  *     ├ 404, 405, 413 (Content-Length over the limit), 415, or 400 (a path param or
- *     │ the query not UTF-8): error reply made
+ *     │ the query not UTF-8, a multipart Content-Type without boundary): error
+ *     │ reply made, in the shape of the route or of the path's error prefix
  *     │   ├ Content-Length over the limit: queued now (MHD closes) ─────────► QUEUED
  *     │   └ otherwise ─────────────────────────────────────────────────────► DISCARD
  *     └ otherwise ─────────────────────────────────────────────────────────► BODY
  *   body chunk  on_body()
- *     BODY:    append to req->body, or pass to the route's upload function;
- *              past the limit (413 made) or upload function replied ────────► DISCARD
+ *     BODY:    append to req->body, pass to the route's upload function, or
+ *              parse as multipart (multipart.c);
+ *              past the limit (413 made), upload function replied, or
+ *              malformed multipart (400 made) ─────────────────────────────► DISCARD
  *     DISCARD: drop the bytes; past limit + HTTP_DISCARD_SLACK: MHD_NO (MHD closes
  *              the connection, no reply)
  *   final call  on_end()
- *     BODY:    run the handler (no reply made: 500), queue_reply() ─────────► QUEUED
+ *     BODY:    multipart: end the parse (truncated: 400 made); run the handler
+ *              (no reply made: 500), queue_reply() ────────────────────────► QUEUED
  *     DISCARD: queue_reply() ───────────────────────────────────────────────► QUEUED
  *   completion  on_completed() (MHD_OPTION_NOTIFY_COMPLETED, from any phase):
  *              http_access_record, http_request_free, in_flight--
@@ -86,6 +90,20 @@ static bool media_type_is(const char *header, const char *want)
 	return n == wn && strncasecmp(header, want, n) == 0;
 }
 
+/* The error shape of the request: its route's (or, on a 405, that of the first route
+ * whose pattern matched), else the first error prefix its path starts with, else
+ * MLflow's. */
+static enum http_error_shape error_shape(const struct http_server *s, const struct http_request *req)
+{
+	const struct http_route *r = req->match.route ? req->match.route : req->match.path_route;
+	if (r && r->errors != HTTP_ERRORS_INHERIT)
+		return r->errors;
+	for (const struct http_error_prefix *p = s->error_prefixes; p && p->prefix; p++)
+		if (strncmp(req->path, p->prefix, strlen(p->prefix)) == 0 && p->shape != HTTP_ERRORS_INHERIT)
+			return p->shape;
+	return HTTP_ERRORS_MLFLOW;
+}
+
 /* --- the state machine -------------------------------------------------------------- */
 
 static void in_flight_add(struct http_server *s, int delta)
@@ -149,6 +167,7 @@ static enum MHD_Result begin(struct http_request *req)
 	struct http_server *s = req->server;
 	enum http_match m = http_route_match(s->routes, req->method, req->path, &req->match);
 	const struct http_route *route = req->match.route;
+	req->shape = error_shape(s, req);
 	uint64_t declared = 0;
 	bool has_length = content_length(req, &declared);
 	bool has_body = (has_length && declared > 0) ||
@@ -170,11 +189,14 @@ static enum MHD_Result begin(struct http_request *req)
 				 "Request body of %llu bytes is over the limit of %zu "
 				 "bytes",
 				 (unsigned long long)declared, req->body_limit);
-	} else if (route->content_type && has_body) {
+	} else if ((route->content_type || route->multipart) && has_body) {
 		const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-		if (!media_type_is(ct, route->content_type))
+		const char *want = route->multipart ? MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA : route->content_type;
+		if (!media_type_is(ct, want))
 			http_reply_error(req, s->content_type_error, "Content-Type must be one of ['%s'] (got '%s')",
-					 route->content_type, ct ? ct : "");
+					 want, ct ? ct : "");
+		else if (route->multipart)
+			http_multipart_begin(req); /* 400 when there is no boundary */
 	}
 	if (!http_reply_made(req))
 		check_utf8(req);
@@ -202,6 +224,8 @@ static enum MHD_Result on_body(struct http_request *req, const char *data, size_
 			if (route->upload(req, req->server->app, data, n) != 0 && !http_reply_made(req))
 				http_reply_error(req, HTTP_EC_INTERNAL_ERROR,
 						 "upload function gave up without a reply");
+		} else if (route->multipart) {
+			http_multipart_feed(req, data, n);
 		} else {
 			enum core_status rc = core_buf_append(&req->body, data, n);
 			if (rc != CORE_OK) {
@@ -235,6 +259,10 @@ static enum MHD_Result on_end(struct http_request *req)
 	const struct http_route *route = req->match.route;
 	switch (req->phase) {
 	case HTTP_PHASE_BODY:
+		if (route->multipart)
+			http_multipart_end(req); /* 400 for a truncated body */
+		if (http_reply_made(req))
+			return queue_reply(req);
 		route->handler(req, req->server->app);
 		if (!http_reply_made(req))
 			http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "handler produced no reply");
@@ -367,6 +395,7 @@ enum core_status http_server_start(const struct http_server_config *cfg, struct 
 	s->default_body_limit = cfg->default_body_limit ? cfg->default_body_limit : HTTP_DEFAULT_BODY_LIMIT;
 	s->content_type_error =
 		cfg->content_type_error != HTTP_EC_NONE ? cfg->content_type_error : HTTP_EC_UNSUPPORTED_MEDIA_TYPE;
+	s->error_prefixes = cfg->error_prefixes;
 	s->drain_timeout_ms = cfg->drain_timeout_ms ? cfg->drain_timeout_ms : HTTP_DEFAULT_DRAIN_MS;
 	snprintf(s->address, sizeof s->address, "%s", address);
 	atomic_init(&s->draining, false);

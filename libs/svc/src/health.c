@@ -1,6 +1,9 @@
 /* The routes every daemon serves: liveness, readiness and metrics. Readiness asks the
  * database and Kafka afresh on each call (both answer in well under a millisecond on
- * a healthy host), so a probe never reports a state older than itself. */
+ * a healthy host), so a probe never reports a state older than itself. Kafka counts
+ * only for a daemon that consumes: one that only produces keeps its events in the
+ * outbox while the broker is away (lathe_outbox_backlog shows them) and can go on
+ * serving, so taking it out of rotation would turn a Kafka outage into an API outage. */
 #include <jansson.h>
 #include <stdlib.h>
 #include "svc_int.h"
@@ -15,12 +18,20 @@ static void h_readyz(struct http_request *req, void *app)
 {
 	struct svc *svc = app;
 	const char *why = NULL;
-	if (!atomic_load(&svc->migrated))
+	bool consumes = svc->def->consumers && svc->def->consumers[0].group_id;
+	int phase = atomic_load(&svc->phase);
+	if (phase == SVC_STOPPING)
+		why = "shutting down";
+	else if (phase != SVC_READY)
 		why = "database schema not migrated yet";
 	else if (svc->db && !db_ping(svc->db))
 		why = "database unreachable";
-	else if (!bus_ping(svc->bus, 1000))
+	else if (consumes && atomic_load(&svc->consumer_failed))
+		why = "a Kafka consumer hit a fatal error (restart the daemon)";
+	else if (consumes && !bus_ping(svc->bus, 1000))
 		why = "Kafka unreachable";
+	else if (svc->def->not_ready)
+		why = svc->def->not_ready(svc, svc->app);
 	metrics_gauge_set(svc->ready_gauge, NULL, why ? 0 : 1);
 	if (why) {
 		http_reply_error(req, HTTP_EC_TEMPORARILY_UNAVAILABLE, "not ready: %s", why);

@@ -17,7 +17,8 @@ static const struct core_setting common_rows[] = {
 	{"LOG_LEVEL", CORE_SETTING_LOG_LEVEL, offsetof(struct svc_settings, log_level), "info", false, 0, 0,
 	 "lowest level logged: debug, info, warn or error"},
 	{"HTTP_THREADS", CORE_SETTING_INT, offsetof(struct svc_settings, http_threads), "4", false, 1, 256,
-	 "HTTP worker threads; the database pool holds this many connections plus two"},
+	 "HTTP worker threads; the database pool holds this many connections plus two, plus one per "
+	 "consumer, worker and periodic task"},
 	{"MAX_BODY_BYTES", CORE_SETTING_INT, offsetof(struct svc_settings, max_body_bytes), "1048576", false, 1024,
 	 1073741824, "largest request body accepted where a route sets no limit of its own (larger: 413)"},
 	{"DRAIN_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct svc_settings, drain_timeout_ms), "10000", false, 0,

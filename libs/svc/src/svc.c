@@ -1,12 +1,26 @@
 /* svc_main: the one lifecycle every Lathe daemon runs (face: svc/svc.h).
  *
- *   STARTING --http up--> SERVING(not ready) --migrated--> READY --SIGTERM--> DRAINING --> exit 0
- *                               |  database down: retry with backoff, still serving
- *                               +--SIGTERM--> DRAINING
+ *   STARTING --open_clients, def->start, start_http--> SERVING (not ready)
+ *   SERVING --migrate_until_done--> MIGRATED --bus_relay_start, svc_tasks_start--> READY
+ *       | database down: retry with backoff, still serving     (consumers, workers,
+ *       +--SIGTERM--> STOPPING                                  periodic tasks run)
+ *   READY --SIGTERM/SIGINT (core_shutdown_wait)--> STOPPING:
+ *     1. not ready (phase SVC_STOPPING: /readyz answers 503 "shutting down")
+ *     2. svc_tasks_stop: consumers stop polling, workers and periodic tasks see
+ *        svc_stopping; the message in hand is finished and its offset committed, or
+ *        handed back (BUS_RETRY, not committed); threads joined; groups left
+ *     3. http_server_stop: in-flight requests drain (DRAIN_TIMEOUT_MS)
+ *     4. bus_relay_stop: the outbox round in hand finishes
+ *     5. def->stop: the service frees its state
+ *     6. bus_producer_flush, bus_producer_free
+ *     7. db_pool_close --> exit 0
+ *   A start-up failure takes the same steps 2-7 (from wherever it got) and exits 1.
  *
  * Invariants: the HTTP server is up before anything slow happens (so liveness probes
- * answer); READY is never reported before migrations finished; on shutdown the HTTP
- * server drains before anything it uses (pool, producer, service state) is freed. */
+ * answer); READY is never reported before migrations finished and the tasks started;
+ * no consumer, worker or periodic task runs before migrations or after step 2; on
+ * shutdown nothing (pool, producer, service state) is freed while a task or a request
+ * may still use it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,7 +136,8 @@ static enum core_status open_clients(struct svc *svc, struct core_error *err)
 		struct db_pool_config pc = {
 			.url = s->database_url,
 			.schema = svc->def->schema,
-			.size = (unsigned)s->http_threads + 2, /* + outbox relay + readiness probe */
+			/* + outbox relay + readiness probe + one per task */
+			.size = (unsigned)s->http_threads + 2 + (unsigned)svc_tasks_count(svc->def),
 			.application_name = svc->def->name,
 		};
 		rc = db_pool_open(&pc, &svc->db, err);
@@ -149,6 +164,7 @@ static enum core_status start_http(struct svc *svc, struct core_error *err)
 		.app = svc,
 		.metrics = svc->metrics,
 		.content_type_error = svc->def->content_type_error,
+		.error_prefixes = svc->def->error_prefixes,
 		.drain_timeout_ms = (unsigned)s->drain_timeout_ms,
 	};
 	rc = http_server_start(&hc, &svc->http, err);
@@ -186,9 +202,16 @@ static int migrate_until_done(struct svc *svc)
 
 static void stop_everything(struct svc *svc)
 {
+	atomic_store(&svc->phase, SVC_STOPPING);
+	svc_tasks_stop(svc);
 	http_server_stop(svc->http); /* drains in-flight requests first */
+	if (svc->http)
+		core_debug("HTTP server drained");
 	svc->http = NULL;
-	bus_relay_stop(svc->relay);
+	if (svc->relay) {
+		bus_relay_stop(svc->relay);
+		core_debug("outbox relay stopped");
+	}
 	svc->relay = NULL;
 	if (svc->def->stop && svc->app)
 		svc->def->stop(svc, svc->app);
@@ -237,12 +260,16 @@ static int run(struct svc *svc)
 		}
 	}
 	if (!sig) {
-		atomic_store(&svc->migrated, true);
+		if (svc_tasks_start(svc, &err) != CORE_OK) {
+			core_error("starting consumers, workers and periodic tasks failed: %s", err.message);
+			goto out;
+		}
+		atomic_store(&svc->phase, SVC_READY);
 		core_info("ready");
 		sig = core_shutdown_wait(-1);
 	}
+	atomic_store(&svc->phase, SVC_STOPPING);
 	core_info("signal %d: shutting down", sig);
-	atomic_store(&svc->migrated, false);
 	status = 0;
 out:
 	stop_everything(svc);
@@ -258,7 +285,8 @@ int svc_main(const struct svc_def *def, int argc, char **argv)
 	struct svc *svc = core_xcalloc(1, sizeof *svc);
 	int status = 2;
 	svc->def = def;
-	atomic_init(&svc->migrated, false);
+	atomic_init(&svc->phase, SVC_STARTING);
+	svc_tasks_init(svc);
 	svc_common_settings(def, svc->common_rows, SVC_MAX_SETTING_ROWS, svc->port_default, sizeof svc->port_default);
 	svc->service_settings = core_xcalloc(1, def->settings_size ? def->settings_size : 1);
 	core_log_init(def->name, CORE_LOG_INFO);
@@ -304,6 +332,7 @@ out:
 		core_settings_free(def->settings, svc->service_settings);
 	core_settings_free(svc->common_rows, &svc->settings);
 	free(svc->service_settings);
+	svc_tasks_destroy(svc);
 	free(svc);
 	return status;
 }

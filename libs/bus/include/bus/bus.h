@@ -223,8 +223,9 @@ int bus_outbox_write(struct db_conn *c, const char *topic, const char *key, json
 struct bus_relay_config {
 	int poll_ms;                      /* pause when the outbox is empty; 0: 100 */
 	int batch;                        /* rows per round; 0: 100 */
-	struct metrics_registry *metrics; /* NULL, or where to create the gauge lathe_outbox_backlog
-					   * and the counter lathe_outbox_published_total */
+	struct metrics_registry *metrics; /* NULL, or where to create the gauge
+					   * lathe_outbox_backlog and the counter
+					   * lathe_outbox_published_total */
 };
 
 struct bus_relay;

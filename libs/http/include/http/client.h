@@ -19,6 +19,11 @@ struct httpc_request {
 				       unresolvable, connect timeout), with backoff 100ms·2^n;
 				       never after a byte of the request was sent */
 	size_t max_response;        /* largest response body accepted; 0: 64 MiB */
+	const char *request_id;     /* sent as X-Request-Id; NULL or "": none. A call made on
+				       behalf of a request passes http_request_id(req), so the
+				       callee's logs carry the caller's id. 1..64 characters of
+				       [A-Za-z0-9._-] (what http_request_id gives), else
+				       CORE_EINVAL */
 };
 
 struct httpc_response {
@@ -41,7 +46,7 @@ void httpc_global_cleanup(void);
  * Returns CORE_OK whenever an HTTP response arrived (any status); CORE_EIO when none
  * did after the retries (refused, timeout, reset: err has curl's words); CORE_ELIMIT
  * when the body passed max_response; CORE_ENOMEM when the body could not be stored;
- * CORE_EINVAL for a request without method or url. */
+ * CORE_EINVAL for a request without method or url, or with a malformed request_id. */
 enum core_status httpc_do(const struct httpc_request *req, struct httpc_response *resp, struct core_error *err);
 
 /* Frees what resp holds and zeroes it. resp may be NULL; a zeroed response is fine. */

@@ -1,10 +1,13 @@
 /* http: Lathe's HTTP server on libmicrohttpd (MHD). A service declares its routes as
  * one static table (method set, path pattern with {params}, handler, body limit,
- * content type); the server matches each request against it, reads the body under a
- * ceiling, calls the handler, and answers errors in MLflow's one JSON shape
+ * content type, error shape); the server matches each request against it, reads the
+ * body under a ceiling (or parses it as multipart/form-data), calls the handler, and
+ * answers errors with the status from proto/errors.csv in the route's error shape:
+ * MLflow's
  *   {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "..."}
- * with the status from proto/errors.csv. It writes one access-log line per request,
- * per-route metrics, and drains in-flight requests on stop.
+ * by default, or the Open Inference Protocol's {"error": "..."}. It writes one
+ * access-log line per request, per-route metrics, and drains in-flight requests on
+ * stop.
  *
  * Threads. Handlers and upload functions run on MHD's pool threads, one request at a
  * time per request (never concurrently with themselves), many requests in parallel.
@@ -48,6 +51,34 @@ typedef void (*http_handler_fn)(struct http_request *req, void *app);
  * rest of the body is then read and discarded and the handler is not called. */
 typedef int (*http_upload_fn)(struct http_request *req, void *app, const char *data, size_t len);
 
+/* How a route's error bodies look. Statuses are the same in every shape (the
+ * registry's); only the body differs. */
+enum http_error_shape {
+	HTTP_ERRORS_INHERIT = 0, /* the shape of the first http_error_prefix that the
+				    request path starts with; MLflow when none does */
+	HTTP_ERRORS_MLFLOW,      /* {"error_code": "NAME", "message": "..."} */
+	HTTP_ERRORS_OIP,         /* {"error": "..."}: Open Inference Protocol (KServe v2) */
+};
+
+/* One row of http_server_config.error_prefixes: requests whose raw path starts with
+ * prefix (byte-exact, so write "/v2/" for the subtree) answer errors in shape, unless
+ * their route declares a shape of its own. Covers the errors decided before any route
+ * is known (404 for an unknown path). */
+struct http_error_prefix {
+	const char *prefix; /* NULL ends the table */
+	enum http_error_shape shape;
+};
+
+/* One part of a multipart/form-data body (a route with .multipart set). Everything is
+ * borrowed from the request, valid until it completes. */
+struct http_part {
+	const char *name;         /* the form field name; "" when the part had none */
+	const char *filename;     /* the file name the client gave; NULL for a plain field */
+	const char *content_type; /* the part's Content-Type header; NULL when absent */
+	const char *data;         /* the part's bytes, NUL-terminated after len (may hold NULs) */
+	size_t len;
+};
+
 struct http_route {
 	unsigned methods;    /* bit set of enum http_method */
 	const char *pattern; /* "/v1/datasets/{name}/versions/{version}"; a last segment
@@ -59,6 +90,13 @@ struct http_route {
 	const char *content_type; /* required request media type for bodies (parameters
 				     like ;charset ignored), NULL: any */
 	const char *name;         /* label in metrics and access log; NULL: the pattern */
+
+	/* Shape of the route's error bodies; INHERIT (0): the server's error_prefixes. */
+	enum http_error_shape errors;
+	/* The body is multipart/form-data, parsed (MHD's post processor) into parts the
+	 * handler reads with http_request_parts, within body_limit; a body of another
+	 * media type gets content_type_error. Not with upload or content_type. */
+	bool multipart;
 };
 
 struct http_server_config {
@@ -74,6 +112,11 @@ struct http_server_config {
 						    MLflow routes set INVALID_PARAMETER_VALUE */
 	unsigned drain_timeout_ms;               /* 0: 10000 */
 	unsigned connection_timeout_s;           /* idle seconds before MHD closes a connection; 0: 60 */
+
+	/* Error shapes by path prefix, for routes that inherit theirs and for paths no
+	 * route matches; first match wins. Borrowed, must outlive the server; ends with
+	 * prefix == NULL; may be NULL (every error MLflow-shaped). */
+	const struct http_error_prefix *error_prefixes;
 };
 
 struct http_server;
@@ -133,6 +176,14 @@ const char *http_request_header(const struct http_request *req, const char *name
  * streams its body to an upload function. len: [out] byte length, may be NULL. */
 const char *http_request_body(const struct http_request *req, size_t *len);
 
+/* Returns the parts of a multipart/form-data body (route with .multipart), in the
+ * order received, and stores their number in *n (n may be NULL). NULL with *n == 0
+ * for other routes and for a request without a body. Borrowed from the request. */
+const struct http_part *http_request_parts(const struct http_request *req, size_t *n);
+
+/* Returns the first part whose field name is name, or NULL. Borrowed from the request. */
+const struct http_part *http_request_part(const struct http_request *req, const char *name);
+
 /* Returns the request id: the client's X-Request-Id when sane (1..64 characters of
  * [A-Za-z0-9._-]), else a generated one (32 hex). Echoed in the reply header
  * X-Request-Id and in the access log. */
@@ -161,11 +212,13 @@ int http_reply_json(struct http_request *req, unsigned status, json_t *body);
  * none). */
 int http_reply_raw(struct http_request *req, unsigned status, const char *content_type, const void *data, size_t len);
 
-/* Replies {"error_code": NAME, "message": ...} with the registry's status for code.
+/* Replies the registry's status for code with a body in the route's error shape:
+ * {"error_code": NAME, "message": ...} (MLflow) or {"error": ...} (OIP).
  * fmt: printf format for the message; NULL uses the registry's default message.
- * Invalid UTF-8 in the message is replaced. Logs an error line for 500 (a fault of
- * ours) and a warn line otherwise: 4xx are the client's mistakes, and 501/503/504
- * describe the world (not built yet, a dependency down), not a bug. */
+ * Invalid UTF-8 in the message is replaced. Logging: a 4xx is not logged here; the
+ * request's one access-log line carries its error_code and message (at warn). A 500
+ * (a fault of ours) logs an error line at once and 501/503/504 a warn line (they
+ * describe the world: not built yet, a dependency down), besides the access log. */
 int http_reply_error(struct http_request *req, enum http_error_code code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -203,8 +256,10 @@ struct http_path_param {
 
 /* What http_route_match found. Release with http_route_result_clear. */
 struct http_route_result {
-	const struct http_route *route; /* FOUND: the matching route; else NULL */
-	unsigned allowed;               /* METHOD_NOT_ALLOWED: methods the path takes */
+	const struct http_route *route;      /* FOUND: the matching route; else NULL */
+	unsigned allowed;                    /* METHOD_NOT_ALLOWED: methods the path takes */
+	const struct http_route *path_route; /* METHOD_NOT_ALLOWED: the first route whose
+						pattern matched (for its error shape) */
 	size_t n_params;
 	struct http_path_param params[HTTP_PATH_PARAMS_MAX];
 };
@@ -213,7 +268,8 @@ struct http_route_result {
  * the root pattern "/"), each {param} fills a whole segment and is named
  * [A-Za-z_][A-Za-z0-9_]* without repeats, at most HTTP_PATH_PARAMS_MAX of them, and
  * a rest parameter {name*} is the last segment; methods is a non-empty subset of enum
- * http_method and every route has a handler. Returns CORE_OK or CORE_EINVAL (err names
+ * http_method and every route has a handler; errors is a known shape; a multipart
+ * route has neither upload nor content_type. Returns CORE_OK or CORE_EINVAL (err names
  * the route). */
 enum core_status http_routes_check(const struct http_route *routes, struct core_error *err);
 

@@ -1,18 +1,28 @@
 /* svc: the life of a Lathe daemon, written once. A service describes itself in a
  * struct svc_def (name, port, schema, migrations, routes, its own settings, start and
- * stop hooks) and its main() is `return svc_main(&def, argc, argv);`. svc_main then:
+ * stop hooks, Kafka consumers, background workers, periodic tasks, a readiness hook)
+ * and its main() is `return svc_main(&def, argc, argv);`. svc_main then:
  *
  *   settings -> logging -> metrics, db pool, Kafka producer -> service start hook
  *   -> HTTP server (standard routes + the service's) -> migrations, retried until the
- *   database answers -> outbox relay -> READY -> wait for SIGTERM/SIGINT
- *   -> not ready -> drain HTTP -> stop relay -> service stop hook -> flush producer
- *   -> close pool -> exit 0
+ *   database answers -> outbox relay -> consumers, workers, periodic tasks -> READY
+ *   -> wait for SIGTERM/SIGINT
+ *   -> not ready -> stop taking new work (consumers stop polling, workers and periodic
+ *   tasks see svc_stopping) -> the item in hand is finished (offset committed) or
+ *   handed back (BUS_RETRY: not committed) -> consumers leave their groups -> drain
+ *   HTTP -> stop relay -> service stop hook -> flush producer -> close pool -> exit 0
  *
- * Every daemon serves GET /healthz (the process is alive), GET /readyz (200 only when
- * migrations are done and its database and Kafka answer now; else 503), GET /metrics
+ * So consumers, workers and periodic tasks never run against an unmigrated schema, and
+ * nothing they use (pool, producer, service state) is freed before they have returned.
+ *
+ * Every daemon serves GET /healthz (the process is alive), GET /readyz, GET /metrics
  * (Prometheus text: the service's own, lathe_build_info and process_*) and, when its
- * def names one, GET /openapi.json (its OpenAPI document). The HTTP server starts before the database is reached so
- * that orchestrators see a live process that is not ready yet, rather than a crash loop.
+ * def names one, GET /openapi.json (its OpenAPI document). /readyz answers 200 only when migrations are done, the tasks
+ * run, the database answers now, Kafka answers now if the service declares consumers (a service that only produces,
+ * through the outbox or directly, stays ready while Kafka is down: its outbox waits, see the gauge
+ * lathe_outbox_backlog), and the service's not_ready hook has no objection; else 503 naming the reason. The HTTP server
+ * starts before the database is reached so that orchestrators see a live process that is not ready yet, rather than a
+ * crash loop.
  *
  * Handlers receive the struct svc * as their `app` argument; svc_app() gives the
  * service's own state. */
@@ -43,6 +53,38 @@ struct svc_settings {
 
 struct svc;
 
+/* A Kafka consumer svc runs for the service: one group member with its own thread,
+ * polling from after migrations until shutdown (libs/bus's consumer: at least once,
+ * offsets committed synchronously, one message at a time). */
+struct svc_consumer_def {
+	const char *group_id;  /* NULL ends the service's array */
+	const char *topics[8]; /* one to seven, then NULL */
+	/* Called once per message on the consumer's thread; m is valid during the call.
+	 * Return BUS_HANDLED only once the work is durable (the offset is committed after
+	 * the return), BUS_RETRY to get the message again after a pause. A handler that
+	 * runs long watches svc_stopping() and then returns BUS_RETRY, handing the message
+	 * back (it goes to whoever owns the partition next). Must be idempotent. */
+	enum bus_handled (*handle)(struct svc *svc, void *app, const struct bus_message *m);
+};
+
+/* A long-running loop (a trainer's job runner) on its own thread, from after
+ * migrations until it returns. It must return soon after svc_stopping() turns true;
+ * svc_sleep() waits in a way that wakes at once on shutdown. Shutdown waits for it. */
+struct svc_worker_def {
+	const char *name; /* for logs; NULL ends the service's array */
+	void (*run)(struct svc *svc, void *app);
+};
+
+/* A function run every every_ms milliseconds (a drift window closing), on its own
+ * thread: first every_ms after the tasks start, then every_ms after each run ended
+ * (runs never overlap or queue up). Shutdown waits for a run in progress (which may
+ * watch svc_stopping()). */
+struct svc_periodic_def {
+	const char *name; /* for logs; NULL ends the service's array */
+	long every_ms;    /* > 0 */
+	void (*run)(struct svc *svc, void *app);
+};
+
 struct svc_def {
 	/* "experiment-tracker": the binary is lathe-<name>, and the "service" member of
 	 * every log line (the name the service is deployed under) */
@@ -63,11 +105,24 @@ struct svc_def {
 	enum http_error_code content_type_error; /* see http_server_config */
 	const struct core_setting *settings;     /* service-specific rows, may be NULL */
 	size_t settings_size;                    /* sizeof the struct those rows fill */
+	/* Error shapes by path prefix (the inference API's /v2/ answers OIP errors); see
+	 * http_server_config. May be NULL. */
+	const struct http_error_prefix *error_prefixes;
 	/* Builds the service's state (*app_out) from its settings (which svc keeps and
 	 * frees). Runs before the HTTP server starts; the database may still be down. */
 	enum core_status (*start)(struct svc *svc, void *settings, void **app_out, struct core_error *err);
 	/* Frees the state after the HTTP server has drained. May be NULL. */
 	void (*stop)(struct svc *svc, void *app);
+	/* Started after migrations (and the outbox relay), before READY; stopped first on
+	 * shutdown. Each may be NULL, or an array ending with a zeroed entry. */
+	const struct svc_consumer_def *consumers;
+	const struct svc_worker_def *workers;
+	const struct svc_periodic_def *periodic;
+	/* Readiness that only the service can judge (its models are loaded): returns a
+	 * static reason while the daemon must not get traffic, NULL when ready. Called by
+	 * /readyz on an HTTP thread, only once READY and the database (and Kafka, for
+	 * consumers) answered; must be quick and thread-safe. May be NULL. */
+	const char *(*not_ready)(struct svc *svc, void *app);
 };
 
 /* Runs the daemon to completion and returns the process exit status: 0 after a clean
@@ -89,6 +144,15 @@ struct metrics_registry *svc_metrics(struct svc *svc);
  * pointers are borrowed from svc (valid while the daemon runs); every client the
  * daemon makes should start from this. */
 void svc_bus_config(struct svc *svc, struct bus_config *out);
+
+/* Whether the daemon is shutting down (SIGTERM came, or start-up failed after the
+ * tasks started): workers, periodic tasks and long consumer handlers watch it and wrap
+ * up. Thread-safe; once true it stays true. */
+bool svc_stopping(struct svc *svc);
+
+/* Sleeps up to ms milliseconds, returning early when shutdown begins. Returns
+ * svc_stopping(svc): true means "stop now". Thread-safe. */
+bool svc_sleep(struct svc *svc, long ms);
 
 /* Every method: for route-table rows that take them all. */
 #define SVC_ALL_METHODS (HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_PUT | HTTP_DELETE | HTTP_PATCH)

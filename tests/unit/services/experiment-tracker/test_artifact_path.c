@@ -1,10 +1,11 @@
-/* Unit tests of the experiment tracker's artifact path logic (artifact_path.c,
- * included here since service objects are not in a library): path safety as MLflow's
- * validate_path_is_safe sees it plus our stricter rules, canonical spelling, the
- * download's Content-Type and Content-Disposition, and mlflow-artifacts: URIs. */
+/* Unit tests of the experiment tracker's artifact path logic (artifact_path.c, called
+ * through the artifact wing's header artifacts.h and linked from
+ * libexperiment-tracker.a): path safety as MLflow's validate_path_is_safe sees it plus
+ * our stricter rules, canonical spelling, the download's Content-Type and
+ * Content-Disposition, and mlflow-artifacts: URIs. */
 #include <check.h>
 #include <string.h>
-#include "../../../services/experiment-tracker/artifact_path.c"
+#include "artifacts.h"
 
 static const char *norm(const char *in)
 {

@@ -1,12 +1,10 @@
 /* Unit tests of the model registry's pure parts: MLflow's search filter and order_by
- * (filter.c), the input rules (validate.c) and page tokens (paging.c). Service objects
- * are not in a library, so the three files are compiled into this test directly. */
+ * (filter.c), the input rules (validate.c) and page tokens (paging.c), called through
+ * the service's private header mr.h and linked from libmodel-registry.a. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../../../services/model-registry/filter.c"
-#include "../../../services/model-registry/paging.c"
-#include "../../../services/model-registry/validate.c"
+#include "mr.h"
 
 static void parses(const char *filter, enum mr_search_kind kind, const char *kinds, const char *keys, const char *ops,
 		   const char *values)
