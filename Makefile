@@ -26,7 +26,7 @@ BUILD   ?= build/$(VARIANT)
 CC      ?= gcc
 
 # Link order: a library may use only those to its right.
-LIBS := svc http bus db metrics blob core
+LIBS := svc http bus db metrics mlflow blob core
 
 # Every package some binary uses (pkg-config names). Compile lines get all their -I
 # flags; link lines get only the packages of the binary being linked.
@@ -46,9 +46,9 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 SVC_LIBS := svc http bus db metrics core
 SVC_PKGS := libmicrohttpd jansson libpq rdkafka libcurl
 
-experiment-tracker_LIBS := svc http bus db metrics blob core
+experiment-tracker_LIBS := svc http bus db metrics mlflow blob core
 experiment-tracker_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
-model-registry_LIBS := svc http bus db metrics core
+model-registry_LIBS := svc http bus db metrics mlflow core
 model-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
 devkafka_PKGS := rdkafka
 

@@ -1,11 +1,11 @@
-/* The artifact part of the experiment tracker, private to its files (prefix
+/* The artifact wing of the experiment tracker, private to its files (prefix
  * et_artifact_ / et_q_artifacts_). Shared across:
  *   artifact_path.c   pure logic: path safety and normalisation, MIME type and
  *                     Content-Disposition of a download, the path of an
  *                     mlflow-artifacts: URI (unit-tested without a server)
  *   q_artifacts.c     one function per SQL statement on tracker.artifacts
- *   artifacts.c       the handlers of MLflow's proxied artifact API and artifacts/list
- *   artifact_routes.c the route table et_artifact_routes (et.h)
+ *   h_artifacts.c     the handlers of MLflow's proxied artifact API and artifacts/list
+ * Their routes are in routes.c (et.h).
  * Artifact bytes live only in the blob store (by SHA-256); the database maps artifact
  * paths to blob keys. No user path ever reaches the filesystem. */
 #ifndef ET_ARTIFACTS_H
@@ -93,7 +93,7 @@ int et_q_artifacts_delete_tree(struct db_conn *c, const char *parent, const char
  * Returns 1 (found), 0 (no such run) or a negative db_status. */
 int et_q_artifacts_run_uri(struct db_conn *c, const char *run_id, char **uri_out, struct core_error *err);
 
-/* --- handlers (artifacts.c) ------------------------------------------------------- */
+/* --- handlers (h_artifacts.c) ----------------------------------------------------- */
 
 int et_artifact_upload_chunk(struct http_request *req, void *app, const char *data, size_t len);
 void et_h_artifact_upload(struct http_request *req, void *app);

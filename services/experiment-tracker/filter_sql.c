@@ -3,7 +3,7 @@
  *
  * The rule that keeps it safe: the SQL text is made only of this file's constants
  * (table and column names picked from fixed lists by the parsed entity and key,
- * operators from enum et_cmp) and $n placeholders. Every piece of client text (keys,
+ * operators from enum mlflow_cmp) and $n placeholders. Every piece of client text (keys,
  * values, lists, experiment ids, offsets) is a parameter.
  *
  * runs/search compiles to
@@ -30,7 +30,7 @@
 #include <string.h>
 #include "core/alloc.h"
 #include "filter.h"
-#include "sql_json.h"
+#include "et.h"
 
 void et_sql_init(struct et_sql *q)
 {
@@ -120,37 +120,37 @@ static void bind_array(struct cc *c, const char *const *items, size_t n, const c
 	core_buf_free(&b);
 }
 
-static const char *cmp_sql(enum et_cmp k)
+static const char *cmp_sql(enum mlflow_cmp k)
 {
 	switch (k) {
-	case ET_CMP_EQ:
+	case MLFLOW_CMP_EQ:
 		return " = ";
-	case ET_CMP_NE:
+	case MLFLOW_CMP_NE:
 		return " <> ";
-	case ET_CMP_LT:
+	case MLFLOW_CMP_LT:
 		return " < ";
-	case ET_CMP_LE:
+	case MLFLOW_CMP_LE:
 		return " <= ";
-	case ET_CMP_GT:
+	case MLFLOW_CMP_GT:
 		return " > ";
-	case ET_CMP_GE:
+	case MLFLOW_CMP_GE:
 		return " >= ";
-	case ET_CMP_LIKE:
+	case MLFLOW_CMP_LIKE:
 		return " LIKE ";
-	case ET_CMP_ILIKE:
+	case MLFLOW_CMP_ILIKE:
 		return " ILIKE ";
-	case ET_CMP_IN:
-	case ET_CMP_NOT_IN:
+	case MLFLOW_CMP_IN:
+	case MLFLOW_CMP_NOT_IN:
 		break;
 	}
 	return " = ";
 }
 
 /* Emits `<col> <cmp> <value>` for a string or list clause. */
-static void string_test(struct cc *c, const char *col, const struct et_clause *cl)
+static void string_test(struct cc *c, const char *col, const struct mlflow_clause *cl)
 {
-	if (cl->cmp == ET_CMP_IN || cl->cmp == ET_CMP_NOT_IN) {
-		emitf(c, "%s%s = ANY(", cl->cmp == ET_CMP_NOT_IN ? "NOT " : "", col);
+	if (cl->cmp == MLFLOW_CMP_IN || cl->cmp == MLFLOW_CMP_NOT_IN) {
+		emitf(c, "%s%s = ANY(", cl->cmp == MLFLOW_CMP_NOT_IN ? "NOT " : "", col);
 		bind_array(c, (const char *const *)cl->list, cl->n_list, "::text[]");
 		emit(c, ")");
 		return;
@@ -188,34 +188,34 @@ static const char *experiment_column(const char *key)
 	return NULL;
 }
 
-static enum core_status run_clause(struct cc *c, const struct et_clause *cl, struct core_error *err)
+static enum core_status run_clause(struct cc *c, const struct mlflow_clause *cl, struct core_error *err)
 {
 	emit(c, " AND ");
 	switch (cl->entity) {
-	case ET_ENT_METRIC:
+	case MLFLOW_ENT_METRIC:
 		emit(c, "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.run_id AND m.key = ");
 		bind(c, cl->key, "");
 		emit(c, " AND m.value");
 		emit(c, cmp_sql(cl->cmp));
 		bind(c, cl->value, "::float8");
-		if (cl->cmp == ET_CMP_GT || cl->cmp == ET_CMP_GE)
+		if (cl->cmp == MLFLOW_CMP_GT || cl->cmp == MLFLOW_CMP_GE)
 			emit(c, " AND m.value <> 'NaN'::float8");
 		emit(c, ")");
 		return CORE_OK;
-	case ET_ENT_PARAM:
-	case ET_ENT_TAG:
+	case MLFLOW_ENT_PARAM:
+	case MLFLOW_ENT_TAG:
 		emitf(c, "EXISTS (SELECT 1 FROM %s x WHERE x.run_id = r.run_id AND x.key = ",
-		      cl->entity == ET_ENT_PARAM ? "params" : "tags");
+		      cl->entity == MLFLOW_ENT_PARAM ? "params" : "tags");
 		bind(c, cl->key, "");
 		emit(c, " AND ");
 		string_test(c, "x.value", cl);
 		emit(c, ")");
 		return CORE_OK;
-	case ET_ENT_ATTR: {
+	case MLFLOW_ENT_ATTR: {
 		const char *col = run_column(cl->key);
 		if (!col)
 			return core_fail(err, CORE_EINVAL, "Invalid attribute key '%s' specified", cl->key);
-		if (cl->kind == ET_VAL_NUMBER) {
+		if (cl->kind == MLFLOW_VAL_NUMBER) {
 			emit(c, col);
 			emit(c, cmp_sql(cl->cmp));
 			bind(c, cl->value, "::numeric");
@@ -224,7 +224,7 @@ static enum core_status run_clause(struct cc *c, const struct et_clause *cl, str
 		}
 		return CORE_OK;
 	}
-	case ET_ENT_DATASET:
+	case MLFLOW_ENT_DATASET:
 		if (strcmp(cl->key, "context") == 0) {
 			emit(c, "EXISTS (SELECT 1 FROM inputs i JOIN input_tags t ON t.input_id = i.input_id "
 				"WHERE i.run_id = r.run_id AND t.key = 'mlflow.data.context' AND ");
@@ -252,11 +252,11 @@ static bool is_decimal_id(const char *s)
 	return true;
 }
 
-static void view_test(struct cc *c, const char *col, enum et_view view)
+static void view_test(struct cc *c, const char *col, enum mlflow_view view)
 {
-	if (view == ET_VIEW_DELETED_ONLY)
+	if (view == MLFLOW_VIEW_DELETED_ONLY)
 		emitf(c, "%s = 'deleted'", col);
-	else if (view == ET_VIEW_ALL)
+	else if (view == MLFLOW_VIEW_ALL)
 		emitf(c, "%s IN ('active', 'deleted')", col);
 	else
 		emitf(c, "%s = 'active'", col);
@@ -275,15 +275,16 @@ enum core_status et_sql_runs(const struct et_runs_query *q, struct et_sql *out, 
 {
 	struct cc c = {.q = out};
 	enum core_status rc = CORE_OK;
-	const struct et_order_key *keys = q->order ? q->order->keys : NULL;
+	const struct mlflow_order_key *keys = q->order ? q->order->keys : NULL;
 	size_t n_keys = q->order ? q->order->n : 0;
 
 	emit(&c, "SELECT r.run_id FROM runs r");
 	/* one LEFT JOIN per metric/param/tag sort key: runs lacking it stay, with NULL */
 	for (size_t i = 0; i < n_keys; i++) {
-		static const char *const tables[] = {
-			[ET_ENT_METRIC] = "latest_metrics", [ET_ENT_PARAM] = "params", [ET_ENT_TAG] = "tags"};
-		if (keys[i].entity == ET_ENT_ATTR || keys[i].entity == ET_ENT_DATASET)
+		static const char *const tables[] = {[MLFLOW_ENT_METRIC] = "latest_metrics",
+						     [MLFLOW_ENT_PARAM] = "params",
+						     [MLFLOW_ENT_TAG] = "tags"};
+		if (keys[i].entity == MLFLOW_ENT_ATTR || keys[i].entity == MLFLOW_ENT_DATASET)
 			continue;
 		emitf(&c, " LEFT JOIN %s o%zu ON o%zu.run_id = r.run_id AND o%zu.key = ", tables[keys[i].entity], i, i,
 		      i);
@@ -317,12 +318,12 @@ enum core_status et_sql_runs(const struct et_runs_query *q, struct et_sql *out, 
 	bool by_start = false, by_id = false;
 	for (size_t i = 0; i < n_keys; i++) {
 		const char *dir = keys[i].ascending ? "ASC" : "DESC";
-		if (keys[i].entity == ET_ENT_METRIC) {
+		if (keys[i].entity == MLFLOW_ENT_METRIC) {
 			emitf(&c,
 			      "CASE WHEN o%zu.value IS NULL THEN 2 WHEN o%zu.value = 'NaN'::float8 THEN 1 ELSE 0 END, "
 			      "o%zu.value %s, ",
 			      i, i, i, dir);
-		} else if (keys[i].entity == ET_ENT_PARAM || keys[i].entity == ET_ENT_TAG) {
+		} else if (keys[i].entity == MLFLOW_ENT_PARAM || keys[i].entity == MLFLOW_ENT_TAG) {
 			emitf(&c, "o%zu.value IS NULL, o%zu.value %s, ", i, i, dir);
 		} else {
 			const char *col = run_column(keys[i].key);
@@ -349,9 +350,9 @@ enum core_status et_sql_experiments(const struct et_experiments_query *q, struct
 	emit(&c, "SELECT " ET_SQL_EXPERIMENT "::text FROM experiments e WHERE ");
 	view_test(&c, "e.lifecycle_stage", q->view);
 	for (size_t i = 0; q->filter && i < q->filter->n; i++) {
-		const struct et_clause *cl = &q->filter->clauses[i];
+		const struct mlflow_clause *cl = &q->filter->clauses[i];
 		emit(&c, " AND ");
-		if (cl->entity == ET_ENT_TAG) {
+		if (cl->entity == MLFLOW_ENT_TAG) {
 			emit(&c, "EXISTS (SELECT 1 FROM experiment_tags x WHERE x.experiment_id = e.experiment_id "
 				 "AND x.key = ");
 			bind(&c, cl->key, "");
@@ -360,10 +361,10 @@ enum core_status et_sql_experiments(const struct et_experiments_query *q, struct
 			emit(&c, ")");
 			continue;
 		}
-		const char *col = cl->entity == ET_ENT_ATTR ? experiment_column(cl->key) : NULL;
+		const char *col = cl->entity == MLFLOW_ENT_ATTR ? experiment_column(cl->key) : NULL;
 		if (!col || strcmp(cl->key, "experiment_id") == 0)
 			return core_fail(err, CORE_EINVAL, "Invalid attribute key '%s' specified", cl->key);
-		if (cl->kind == ET_VAL_NUMBER) {
+		if (cl->kind == MLFLOW_VAL_NUMBER) {
 			emit(&c, col);
 			emit(&c, cmp_sql(cl->cmp));
 			bind(&c, cl->value, "::numeric");
@@ -377,8 +378,8 @@ enum core_status et_sql_experiments(const struct et_experiments_query *q, struct
 	} else {
 		bool by_id = false;
 		for (size_t i = 0; i < q->order->n; i++) {
-			const struct et_order_key *k = &q->order->keys[i];
-			const char *col = k->entity == ET_ENT_ATTR ? experiment_column(k->key) : NULL;
+			const struct mlflow_order_key *k = &q->order->keys[i];
+			const char *col = k->entity == MLFLOW_ENT_ATTR ? experiment_column(k->key) : NULL;
 			if (!col)
 				return core_fail(err, CORE_EINVAL, "Invalid order_by key '%s'", k->key);
 			by_id |= strcmp(k->key, "experiment_id") == 0;

@@ -1,95 +1,111 @@
-/* Handlers for experiments (face: tracking.h): experiments/create, get, get-by-name,
+/* Handlers for experiments (face: et.h): experiments/create, get, get-by-name,
  * delete, restore, update (rename) and set-experiment-tag, with MLflow's SQL-store
  * semantics: ids are increasing integers (the migration seeds Default = 0), names are
  * unique across active and deleted experiments (the UNIQUE constraint decides, so two
  * racing creates cannot both win), delete/restore are soft and carry the experiment's
- * runs along, renaming a deleted experiment is INVALID_STATE. Reads are one statement;
- * writes one transaction (exp_tx_fn, one body for the five write operations). */
-#include <inttypes.h>
+ * runs along, renaming a deleted experiment is INVALID_STATE. Each operation is one
+ * transaction with its own body; the writes share-lock the experiment row first. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "tracking.h"
+#include "et.h"
 
-enum exp_op { OP_CREATE, OP_DELETE, OP_RESTORE, OP_RENAME, OP_SET_TAGS };
-
+/* What every experiment transaction carries; the bodies read what they need. */
 struct exp_tx {
-	enum exp_op op;
 	const char *id, *name, *artifact_location, *tag_keys, *tag_values;
-	bool has_tags;
-	enum et_outcome outcome;
-	bool invalid_state;
-	char new_id[24];
+	bool has_tags, deleted;
+	char new_id[24]; /* out: create */
+	PGresult *res;   /* out: get, get-by-name */
+	struct svc_fail f;
+	struct core_error err;
 };
 
-static int exp_tx_fn(struct db_conn *c, void *cls)
+static bool name_taken(struct db_conn *c, int rc)
+{
+	return rc == DB_CONSTRAINT && strcmp(db_conn_constraint(c), "experiments_name_key") == 0;
+}
+
+/* Share-locks experiment t->id (no stage change meanwhile). Returns 1 with *active
+ * set, DB_ROLLBACK (no such experiment) or a negative db_status. */
+static int lock_experiment(struct db_conn *c, struct exp_tx *t, bool *active)
+{
+	char stage[16];
+	int rc = et_q_experiments_lock(c, t->id, stage, NULL, &t->err);
+	if (rc == 0)
+		return et_fail_no_experiment(&t->f, t->id);
+	*active = rc > 0 && strcmp(stage, "active") == 0;
+	return rc;
+}
+
+static int create_tx_fn(struct db_conn *c, void *cls)
 {
 	struct exp_tx *t = cls;
-	char stage[16];
-	int64_t now = core_now_ms();
-	int rc;
-	t->outcome = ET_OK;
-	t->invalid_state = false;
-	if (t->op == OP_CREATE) {
-		rc = et_q_experiments_insert(c, t->name, t->artifact_location, now, t->new_id);
-		if (rc == DB_CONSTRAINT && strcmp(db_conn_constraint(c), "experiments_name_key") == 0)
-			t->outcome = ET_NAME_TAKEN;
-		if (rc >= 0 && t->has_tags)
-			rc = et_q_experiment_tags_upsert(c, t->new_id, t->tag_keys, t->tag_values);
-		return rc < 0 ? rc : 0;
-	}
-	rc = et_q_experiments_lock(c, t->id, stage, NULL);
-	if (rc < 0)
-		return rc;
-	bool active = rc == 1 && strcmp(stage, "active") == 0;
-	if (rc == 0 || (t->op == OP_DELETE && !active) || (t->op == OP_RESTORE && active)) {
-		t->outcome = ET_EXP_NOT_FOUND;
-		return DB_ROLLBACK;
-	}
-	switch (t->op) {
-	case OP_DELETE:
-	case OP_RESTORE:
-		rc = et_q_experiments_set_stage(c, t->id, t->op == OP_DELETE, now);
-		if (rc >= 0)
-			rc = et_q_experiments_runs_set_stage(c, t->id, t->op == OP_DELETE, now);
-		break;
-	case OP_RENAME:
-		if (!active) {
-			t->invalid_state = true;
-			return DB_ROLLBACK;
-		}
-		rc = et_q_experiments_rename(c, t->id, t->name, now);
-		if (rc == DB_CONSTRAINT && strcmp(db_conn_constraint(c), "experiments_name_key") == 0)
-			t->outcome = ET_NAME_TAKEN;
-		break;
-	case OP_SET_TAGS:
-		if (!active) {
-			t->outcome = ET_EXP_NOT_ACTIVE;
-			return DB_ROLLBACK;
-		}
-		rc = et_q_experiment_tags_upsert(c, t->id, t->tag_keys, t->tag_values);
-		break;
-	case OP_CREATE:
-		break;
-	}
+	int rc = et_q_experiments_insert(c, t->name, t->artifact_location, core_now_ms(), t->new_id, &t->err);
+	if (name_taken(c, rc))
+		return et_fail_experiment_name_taken(&t->f, t->name);
+	if (rc >= 0 && t->has_tags)
+		rc = et_q_experiment_tags_upsert(c, t->new_id, t->tag_keys, t->tag_values, &t->err);
 	return rc < 0 ? rc : 0;
 }
 
-/* Runs t and answers: 200 with body (stolen; {} when NULL) or the error. */
-static void run_exp_tx(struct http_request *req, void *app, struct exp_tx *t, const char *name)
+/* delete (t->deleted) and restore: the experiment and all its runs. */
+static int set_stage_tx_fn(struct db_conn *c, void *cls)
 {
-	struct core_error err = {{0}};
-	int rc = db_run_tx(svc_db(app), name, DB_READ_COMMITTED, exp_tx_fn, t, &err);
-	if (rc >= 0 && t->op == OP_CREATE)
-		http_reply_json(req, 200, json_pack("{s:s}", "experiment_id", t->new_id));
-	else if (rc >= 0)
-		http_reply_json(req, 200, json_object());
-	else if (t->invalid_state)
-		http_reply_error(req, HTTP_EC_INVALID_STATE, "Cannot rename a non-active experiment.");
-	else if (t->outcome != ET_OK)
-		et_reply_outcome(req, t->outcome, t->outcome == ET_NAME_TAKEN ? t->name : t->id, NULL);
-	else
-		svc_reply_db_error(req, rc, &err);
+	struct exp_tx *t = cls;
+	bool active = false;
+	int64_t now = core_now_ms();
+	int rc = lock_experiment(c, t, &active);
+	if (rc < 0)
+		return rc;
+	if (active != t->deleted) /* deleting a deleted one, restoring an active one */
+		return et_fail_no_experiment(&t->f, t->id);
+	rc = et_q_experiments_set_stage(c, t->id, t->deleted, now, &t->err);
+	if (rc >= 0)
+		rc = et_q_experiments_runs_set_stage(c, t->id, t->deleted, now, &t->err);
+	return rc < 0 ? rc : 0;
+}
+
+static int rename_tx_fn(struct db_conn *c, void *cls)
+{
+	struct exp_tx *t = cls;
+	bool active = false;
+	int rc = lock_experiment(c, t, &active);
+	if (rc < 0)
+		return rc;
+	if (!active)
+		return svc_fail(&t->f, HTTP_EC_INVALID_STATE, "Cannot rename a non-active experiment.");
+	rc = et_q_experiments_rename(c, t->id, t->name, core_now_ms(), &t->err);
+	if (name_taken(c, rc))
+		return et_fail_experiment_name_taken(&t->f, t->name);
+	return rc < 0 ? rc : 0;
+}
+
+static int set_tags_tx_fn(struct db_conn *c, void *cls)
+{
+	struct exp_tx *t = cls;
+	bool active = false;
+	int rc = lock_experiment(c, t, &active);
+	if (rc < 0)
+		return rc;
+	if (!active)
+		return et_fail_experiment_not_active(&t->f, t->id);
+	rc = et_q_experiment_tags_upsert(c, t->id, t->tag_keys, t->tag_values, &t->err);
+	return rc < 0 ? rc : 0;
+}
+
+static int get_tx_fn(struct db_conn *c, void *cls)
+{
+	struct exp_tx *t = cls;
+	PQclear(t->res);
+	t->res = NULL;
+	int rc = t->id ? et_q_experiments_get(c, t->id, &t->res, &t->err)
+		       : et_q_experiments_get_by_name(c, t->name, &t->res, &t->err);
+	if (rc == 0 && t->id)
+		return et_fail_no_experiment(&t->f, t->id);
+	if (rc == 0)
+		return svc_fail(&t->f, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "Could not find experiment with name %s",
+				t->name);
+	return rc;
 }
 
 /* Checks an experiment id from the client; false after replying. */
@@ -97,12 +113,13 @@ static bool id_ok_or_reply(struct http_request *req, const char *id)
 {
 	bool not_found;
 	struct core_error err;
+	struct svc_fail f;
 	if (et_validate_experiment_id(id, &not_found, &err))
 		return true;
 	if (not_found)
-		et_reply_outcome(req, ET_EXP_NOT_FOUND, id, NULL);
+		svc_reply_tx(req, et_fail_no_experiment(&f, id), &f, NULL);
 	else
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err.message);
+		http_reply_invalid(req, &err);
 	return false;
 }
 
@@ -125,7 +142,7 @@ static bool tags_or_reply(struct http_request *req, json_t *tags, struct db_arr 
 		};
 		if (http_jspec_parse_at(item, spec, where, &err) != CORE_OK ||
 		    et_validate_key("tag", key, &err) != CORE_OK) {
-			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err.message);
+			http_reply_invalid(req, &err);
 			return false;
 		}
 		size_t n = et_utf8_chars(value);
@@ -149,7 +166,7 @@ static bool tags_or_reply(struct http_request *req, json_t *tags, struct db_arr 
 void et_h_experiments_create(struct http_request *req, void *app)
 {
 	json_t *tags = NULL;
-	struct exp_tx t = {.op = OP_CREATE};
+	struct exp_tx t = {0};
 	struct db_arr keys, values;
 	const struct http_jspec spec[] = {
 		HTTP_JS_REQ_STRING("name", &t.name),
@@ -174,96 +191,66 @@ void et_h_experiments_create(struct http_request *req, void *app)
 	t.has_tags = tags && json_array_size(tags) > 0;
 	t.tag_keys = keys.b.data;
 	t.tag_values = values.b.data;
-	run_exp_tx(req, app, &t, "create_experiment");
+	if (svc_run_tx_or_reply(req, app, "create_experiment", DB_READ_COMMITTED, create_tx_fn, &t, &t.f) >= 0)
+		http_reply_json(req, 200, json_pack("{s:s}", "experiment_id", t.new_id));
 out:
 	db_arr_free(&keys);
 	db_arr_free(&values);
 }
 
-/* Replies {"experiment": ...} from a get query's result (rc rows), or the 404. */
-static void reply_experiment(struct http_request *req, int rc, PGresult *res, bool by_name, const char *what)
+/* Runs get_tx_fn for t (id or name set) and replies {"experiment": ...}. */
+static void get_and_reply(struct http_request *req, void *app, struct exp_tx *t)
 {
-	struct core_error err = {{0}};
-	if (rc < 0) {
-		core_fail(&err, CORE_EIO, "reading the experiment failed");
-		svc_reply_db_error(req, rc, &err);
-		return;
-	}
-	if (rc == 0) {
-		if (by_name)
-			http_reply_error(req, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "Could not find experiment with name %s",
-					 what);
+	if (svc_run_tx_or_reply(req, app, "get_experiment", DB_READ_COMMITTED, get_tx_fn, t, &t->f) >= 0) {
+		json_t *exp = json_loads(db_get_text(t->res, 0, 0), 0, NULL);
+		if (exp)
+			http_reply_json(req, 200, json_pack("{s:o}", "experiment", exp));
 		else
-			http_reply_error(req, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "No Experiment with id=%s exists", what);
-		return;
+			http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "could not decode the experiment");
 	}
-	json_t *exp = json_loads(db_get_text(res, 0, 0), 0, NULL);
-	if (!exp) {
-		http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "could not decode the experiment");
-		return;
-	}
-	http_reply_json(req, 200, json_pack("{s:o}", "experiment", exp));
+	PQclear(t->res);
 }
 
 void et_h_experiments_get(struct http_request *req, void *app)
 {
-	const char *id = NULL;
-	struct core_error err = {{0}};
-	PGresult *res = NULL;
-	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("experiment_id", &id), HTTP_JS_END};
-	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK || !id_ok_or_reply(req, id))
+	struct exp_tx t = {0};
+	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("experiment_id", &t.id), HTTP_JS_END};
+	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK || !id_ok_or_reply(req, t.id))
 		return;
-	struct db_conn *c = db_acquire(svc_db(app), &err);
-	if (!c) {
-		svc_reply_db_error(req, DB_UNAVAILABLE, &err);
-		return;
-	}
-	int rc = et_q_experiments_get(c, id, &res);
-	reply_experiment(req, rc, res, false, id);
-	PQclear(res);
-	db_release(c);
+	get_and_reply(req, app, &t);
 }
 
 void et_h_experiments_get_by_name(struct http_request *req, void *app)
 {
-	const char *name = NULL;
-	struct core_error err = {{0}};
-	PGresult *res = NULL;
-	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("experiment_name", &name), HTTP_JS_END};
+	struct exp_tx t = {0};
+	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("experiment_name", &t.name), HTTP_JS_END};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
-	struct db_conn *c = db_acquire(svc_db(app), &err);
-	if (!c) {
-		svc_reply_db_error(req, DB_UNAVAILABLE, &err);
-		return;
-	}
-	int rc = et_q_experiments_get_by_name(c, name, &res);
-	reply_experiment(req, rc, res, true, name);
-	PQclear(res);
-	db_release(c);
+	get_and_reply(req, app, &t);
 }
 
-static void stage_op(struct http_request *req, void *app, enum exp_op op, const char *name)
+static void set_stage(struct http_request *req, void *app, bool deleted, const char *name)
 {
-	struct exp_tx t = {.op = op};
+	struct exp_tx t = {.deleted = deleted};
 	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("experiment_id", &t.id), HTTP_JS_END};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK || !id_ok_or_reply(req, t.id))
 		return;
-	run_exp_tx(req, app, &t, name);
+	if (svc_run_tx_or_reply(req, app, name, DB_READ_COMMITTED, set_stage_tx_fn, &t, &t.f) >= 0)
+		http_reply_json(req, 200, json_object());
 }
 
 void et_h_experiments_delete(struct http_request *req, void *app)
 {
-	stage_op(req, app, OP_DELETE, "delete_experiment");
+	set_stage(req, app, true, "delete_experiment");
 }
 void et_h_experiments_restore(struct http_request *req, void *app)
 {
-	stage_op(req, app, OP_RESTORE, "restore_experiment");
+	set_stage(req, app, false, "restore_experiment");
 }
 
 void et_h_experiments_update(struct http_request *req, void *app)
 {
-	struct exp_tx t = {.op = OP_RENAME};
+	struct exp_tx t = {0};
 	const struct http_jspec spec[] = {
 		HTTP_JS_REQ_STRING("experiment_id", &t.id),
 		HTTP_JS_REQ_STRING("new_name", &t.name),
@@ -271,12 +258,13 @@ void et_h_experiments_update(struct http_request *req, void *app)
 	};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK || !id_ok_or_reply(req, t.id))
 		return;
-	run_exp_tx(req, app, &t, "rename_experiment");
+	if (svc_run_tx_or_reply(req, app, "rename_experiment", DB_READ_COMMITTED, rename_tx_fn, &t, &t.f) >= 0)
+		http_reply_json(req, 200, json_object());
 }
 
 void et_h_experiments_set_tag(struct http_request *req, void *app)
 {
-	struct exp_tx t = {.op = OP_SET_TAGS, .has_tags = true};
+	struct exp_tx t = {.has_tags = true};
 	const char *key = NULL, *value = "";
 	struct db_arr keys, values;
 	const struct http_jspec spec[] = {
@@ -296,7 +284,8 @@ void et_h_experiments_set_tag(struct http_request *req, void *app)
 		goto out;
 	t.tag_keys = keys.b.data;
 	t.tag_values = values.b.data;
-	run_exp_tx(req, app, &t, "set_experiment_tag");
+	if (svc_run_tx_or_reply(req, app, "set_experiment_tag", DB_READ_COMMITTED, set_tags_tx_fn, &t, &t.f) >= 0)
+		http_reply_json(req, 200, json_object());
 out:
 	db_arr_free(&keys);
 	db_arr_free(&values);

@@ -1,11 +1,11 @@
-/* Handler for runs/log-inputs (face: tracking.h): dataset inputs of a run, with
+/* Handler for runs/log-inputs (face: et.h): dataset inputs of a run, with
  * MLflow's limits (dataset name 500, digest 36, source and schema 65535, profile
  * 16777215 characters; input tag key 255, value 500). The whole request is checked,
  * then written in one transaction of three statements whatever the number of datasets
  * (lock the run; datasets; inputs with their tags). */
 #include <stdio.h>
 #include <string.h>
-#include "tracking.h"
+#include "et.h"
 
 struct ds_limit {
 	const char *field;
@@ -19,25 +19,21 @@ static const struct ds_limit ds_limits[] = {
 struct inputs_tx {
 	const char *run_id;
 	const char *names, *digests, *types, *sources, *schemas, *profiles, *tag_idx, *tag_keys, *tag_values;
-	enum et_outcome outcome;
+	struct svc_fail f;
+	struct core_error err;
 };
 
 static int inputs_tx_fn(struct db_conn *c, void *cls)
 {
 	struct inputs_tx *t = cls;
-	char stage[16], exp[24];
-	t->outcome = ET_OK;
-	int rc = et_q_runs_lock(c, t->run_id, stage, exp);
-	if (rc == 0)
-		t->outcome = ET_RUN_NOT_FOUND;
-	else if (rc > 0 && strcmp(stage, "active") != 0)
-		t->outcome = ET_RUN_NOT_ACTIVE;
-	if (rc < 0 || t->outcome != ET_OK)
-		return rc < 0 ? rc : DB_ROLLBACK;
-	rc = et_q_inputs_datasets_insert(c, exp, t->names, t->digests, t->types, t->sources, t->schemas, t->profiles);
+	char exp[24];
+	int rc = et_run_lock_active(c, t->run_id, exp, &t->f, &t->err);
 	if (rc >= 0)
-		rc = et_q_inputs_insert(c, t->run_id, exp, t->names, t->digests, t->tag_idx, t->tag_keys,
-					t->tag_values);
+		rc = et_q_inputs_datasets_insert(c, exp, t->names, t->digests, t->types, t->sources, t->schemas,
+						 t->profiles, &t->err);
+	if (rc >= 0)
+		rc = et_q_inputs_insert(c, t->run_id, exp, t->names, t->digests, t->tag_idx, t->tag_keys, t->tag_values,
+					&t->err);
 	return rc < 0 ? rc : 0;
 }
 
@@ -130,18 +126,17 @@ void et_h_inputs_log(struct http_request *req, void *app)
 		db_arr_init(&a[i]);
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		goto out;
-	t.run_id = et_pick_run_id(run_id, run_uuid);
-	if (!t.run_id || !datasets) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-				 "Missing value for required parameter '%s'. See "
-				 "the API docs for more information about request parameters.",
-				 t.run_id ? "datasets" : "run_id");
+	if (!(t.run_id = et_run_id_or_reply(req, run_id, run_uuid)))
+		goto out;
+	if (!datasets) {
+		http_jspec_missing(&err, NULL, "datasets");
+		http_reply_invalid(req, &err);
 		goto out;
 	}
 	json_array_foreach(datasets, i, item)
 	{
 		if (add_input(item, i, a, &err) != CORE_OK) {
-			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err.message);
+			http_reply_invalid(req, &err);
 			goto out;
 		}
 	}
@@ -158,13 +153,8 @@ void et_h_inputs_log(struct http_request *req, void *app)
 	t.names = lit[A_NAME], t.digests = lit[A_DIGEST], t.types = lit[A_TYPE], t.sources = lit[A_SOURCE];
 	t.schemas = lit[A_SCHEMA], t.profiles = lit[A_PROFILE];
 	t.tag_idx = lit[A_TIDX], t.tag_keys = lit[A_TKEY], t.tag_values = lit[A_TVALUE];
-	int rc = db_run_tx(svc_db(app), "log_inputs", DB_READ_COMMITTED, inputs_tx_fn, &t, &err);
-	if (rc >= 0)
+	if (svc_run_tx_or_reply(req, app, "log_inputs", DB_READ_COMMITTED, inputs_tx_fn, &t, &t.f) >= 0)
 		http_reply_json(req, 200, json_object());
-	else if (t.outcome != ET_OK)
-		et_reply_outcome(req, t.outcome, t.run_id, NULL);
-	else
-		svc_reply_db_error(req, rc, &err);
 out:
 	for (i = 0; i < A_N; i++)
 		db_arr_free(&a[i]);

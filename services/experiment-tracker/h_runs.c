@@ -1,84 +1,24 @@
-/* Handlers for runs (face: tracking.h): runs/create, get, update, delete, restore,
+/* Handlers for runs (face: et.h): runs/create, get, update, delete, restore,
  * log-parameter, set-tag, delete-tag. Each parses with a jspec table, validates the
- * whole request, then runs one transaction (or one read). Writes lock the run row
- * first (et_q_runs_lock) so a deleted run is refused (400) and concurrent writers to
- * one run serialise. Run JSON comes from et_runs_load (tracking_routes.c); runs/create
- * writes in one statement (et_q_runs_create) that hands back the rows of the new Run. */
+ * whole request, then runs one transaction (svc_run_tx_or_reply). Writes lock the run
+ * row first (et_run_lock_active) so a deleted run is refused (400) and concurrent
+ * writers to one run serialise. Run JSON comes from entities.c; runs/create writes in
+ * one statement (et_q_runs_create) that hands back the rows of the new Run. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "tracking.h"
-
-static void reply_missing(struct http_request *req, const char *field)
-{
-	http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-			 "Missing value for required parameter '%s'. See the "
-			 "API docs for more information about request parameters.",
-			 field);
-}
-
-/* Replies {"run": <Run>} for run_id loaded on c; 404 when it is gone. */
-static void reply_run(struct http_request *req, struct db_conn *c, const char *run_id)
-{
-	struct core_error err = {{0}};
-	json_t *runs = json_array();
-	const char *ids[1] = {run_id};
-	int rc = et_runs_load(c, ids, 1, runs, &err);
-	if (rc < 0)
-		svc_reply_db_error(req, rc, &err);
-	else if (rc == 0)
-		et_reply_outcome(req, ET_RUN_NOT_FOUND, run_id, NULL);
-	else
-		http_reply_json(req, 200, json_pack("{s:O}", "run", json_array_get(runs, 0)));
-	json_decref(runs);
-}
+#include "et.h"
 
 /* --- runs/create ---------------------------------------------------------------------- */
-
-static const char *const adjectives[] = {
-	"abundant",  "agreeable", "amazing",    "auspicious", "bedecked",   "bemused",    "bold",        "brawny",
-	"bright",    "bustling",  "capable",    "carefree",   "casual",     "clean",      "clumsy",      "colorful",
-	"crawling",  "dapper",    "debonair",   "delicate",   "efficient",  "enchanting", "fearless",    "gaudy",
-	"gentle",    "gifted",    "glamorous",  "grandiose",  "handsome",   "honorable",  "illustrious", "indecisive",
-	"judicious", "kindly",    "learned",    "legendary",  "likeable",   "loud",       "luminous",    "marvelous",
-	"masked",    "melodic",   "merciful",   "mysterious", "nebulous",   "omniscient", "orderly",     "overjoyed",
-	"peaceful",  "painted",   "persistent", "placid",     "polite",     "popular",    "puzzled",     "rambunctious",
-	"receptive", "redolent",  "resilient",  "righteous",  "rogue",      "rumbling",   "sassy",       "secretive",
-	"selective", "sedate",    "serious",    "shivering",  "silent",     "skillful",   "smiling",     "spiffy",
-	"stately",   "suave",     "stylish",    "tasteful",   "thoughtful", "thundering", "traveling",   "treasured",
-	"trusting",  "unequaled", "upbeat",     "unique",     "valuable",   "vaunted",    "victorious",  "welcoming",
-	"whimsical", "wise",      "worried",    "youthful",
-};
-static const char *const animals[] = {
-	"ant",   "ape",   "asp",    "auk",   "bass",   "bat",     "bear",     "bee",   "bird",  "boar",    "bug",
-	"calf",  "carp",  "cat",    "chimp", "cod",    "colt",    "conch",    "cow",   "crab",  "crane",   "croc",
-	"crow",  "cub",   "deer",   "doe",   "dog",    "dolphin", "donkey",   "dove",  "duck",  "eel",     "elk",
-	"fawn",  "finch", "fish",   "flea",  "fly",    "foal",    "fowl",     "fox",   "frog",  "gnat",    "gnu",
-	"goat",  "goose", "grouse", "grub",  "gull",   "hare",    "hawk",     "hen",   "hog",   "horse",   "hound",
-	"jay",   "kit",   "kite",   "koi",   "lamb",   "lark",    "loon",     "lynx",  "mare",  "midge",   "mink",
-	"mole",  "moose", "moth",   "mouse", "mule",   "newt",    "owl",      "ox",    "panda", "penguin", "perch",
-	"pig",   "pug",   "quail",  "ram",   "rat",    "ray",     "robin",    "roo",   "rook",  "seal",    "shad",
-	"shark", "sheep", "shoat",  "shrew", "shrike", "shrimp",  "skink",    "skunk", "sloth", "slug",    "smelt",
-	"snail", "snake", "snipe",  "sow",   "sponge", "squid",   "squirrel", "stag",  "steed", "stoat",   "stork",
-	"swan",  "tern",  "toad",   "trout", "turtle", "vole",    "wasp",     "whale", "wolf",  "worm",    "wren",
-	"yak",   "zebra",
-};
-
-static void random_run_name(char out[64])
-{
-	uint32_t r[3];
-	core_id_random_bytes(r, sizeof r);
-	snprintf(out, 64, "%s-%s-%u", adjectives[r[0] % (sizeof adjectives / sizeof adjectives[0])],
-		 animals[r[1] % (sizeof animals / sizeof animals[0])], (unsigned)(r[2] % 1000));
-}
 
 struct create_tx {
 	const char *exp_id, *run_name, *user_id, *tag_keys, *tag_values;
 	int64_t start_time;
 	char run_id[CORE_ID_HEX_LEN + 1];
-	enum et_outcome outcome;
 	json_t *run; /* out: the Run */
+	struct svc_fail f;
+	struct core_error err;
 };
 
 static int create_tx_fn(struct db_conn *c, void *cls)
@@ -86,34 +26,30 @@ static int create_tx_fn(struct db_conn *c, void *cls)
 	struct create_tx *t = cls;
 	char stage[16];
 	PGresult *res = NULL;
-	struct core_error err;
-	t->outcome = ET_OK;
 	json_decref(t->run);
 	t->run = NULL;
 	int rc = et_q_runs_create(c, t->run_id, t->exp_id, t->run_name, t->user_id, t->start_time, t->tag_keys,
-				  t->tag_values, &res);
+				  t->tag_values, &res, &t->err);
 	if (rc > 0) {
 		json_t *runs = json_array();
-		rc = et_runs_from_rows(res, runs, &err);
+		rc = et_runs_from_rows(res, runs, &t->err);
 		if (rc == 1)
 			t->run = json_incref(json_array_get(runs, 0));
 		json_decref(runs);
 	} else if (rc == 0) {
 		/* nothing inserted: say why. An experiment active again by now was restored
 		 * between the two statements: try the whole transaction again. */
-		rc = et_q_experiments_lock(c, t->exp_id, stage, NULL);
+		rc = et_q_experiments_lock(c, t->exp_id, stage, NULL, &t->err);
 		if (rc == 0)
-			t->outcome = ET_EXP_NOT_FOUND;
+			rc = et_fail_no_experiment(&t->f, t->exp_id);
 		else if (rc > 0 && strcmp(stage, "active") != 0)
-			t->outcome = ET_EXP_NOT_ACTIVE;
+			rc = et_fail_experiment_not_active(&t->f, t->exp_id);
 		else if (rc > 0)
 			rc = DB_SOFT_ERROR;
 	}
 	PQclear(res);
 	if (rc < 0)
 		return rc;
-	if (t->outcome != ET_OK)
-		return DB_ROLLBACK;
 	return t->run ? 0 : DB_HARD_ERROR;
 }
 
@@ -143,9 +79,9 @@ void et_h_runs_create(struct http_request *req, void *app)
 		goto out;
 	if (!et_validate_experiment_id(exp_id, &not_found, &err)) {
 		if (not_found)
-			et_reply_outcome(req, ET_EXP_NOT_FOUND, exp_id, NULL);
+			svc_reply_tx(req, et_fail_no_experiment(&t.f, exp_id), &t.f, NULL);
 		else
-			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err.message);
+			http_reply_invalid(req, &err);
 		goto out;
 	}
 	n_tags = tags ? json_array_size(tags) : 0;
@@ -163,7 +99,7 @@ void et_h_runs_create(struct http_request *req, void *app)
 		};
 		if (http_jspec_parse_at(item, tspec, where, &err) != CORE_OK ||
 		    et_validate_key("tag", kv[i].key, &err) != CORE_OK) {
-			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err.message);
+			http_reply_invalid(req, &err);
 			goto out;
 		}
 		kv[i].value_len = et_utf8_prefix(kv[i].value, ET_MAX_TAG_VALUE_LEN);
@@ -180,7 +116,7 @@ void et_h_runs_create(struct http_request *req, void *app)
 	if (!run_name)
 		run_name = tag_name;
 	if (!run_name) {
-		random_run_name(random_name);
+		et_random_run_name(random_name);
 		run_name = random_name;
 	}
 	for (i = 0; i < n_tags; i++) {
@@ -202,13 +138,8 @@ void et_h_runs_create(struct http_request *req, void *app)
 		goto out;
 	}
 	core_id_uuid_hex(t.run_id);
-	int rc = db_run_tx(svc_db(app), "create_run", DB_READ_COMMITTED, create_tx_fn, &t, &err);
-	if (rc >= 0)
+	if (svc_run_tx_or_reply(req, app, "create_run", DB_READ_COMMITTED, create_tx_fn, &t, &t.f) >= 0)
 		http_reply_json(req, 200, json_pack("{s:O}", "run", t.run));
-	else if (t.outcome != ET_OK)
-		et_reply_outcome(req, t.outcome, exp_id, NULL);
-	else
-		svc_reply_db_error(req, rc, &err);
 out:
 	json_decref(t.run);
 	free(kv);
@@ -218,10 +149,28 @@ out:
 
 /* --- runs/get ------------------------------------------------------------------------ */
 
+struct get_tx {
+	const char *run_id;
+	json_t *runs; /* out: [Run] */
+	struct svc_fail f;
+	struct core_error err;
+};
+
+static int get_tx_fn(struct db_conn *c, void *cls)
+{
+	struct get_tx *t = cls;
+	const char *ids[1] = {t->run_id};
+	json_array_clear(t->runs);
+	int rc = et_runs_load(c, ids, 1, t->runs, &t->err);
+	if (rc == 0)
+		return et_fail_no_run(&t->f, t->run_id);
+	return rc;
+}
+
 void et_h_runs_get(struct http_request *req, void *app)
 {
 	const char *run_id = NULL, *run_uuid = NULL;
-	struct core_error err = {{0}};
+	struct get_tx t = {0};
 	const struct http_jspec spec[] = {
 		HTTP_JS_OPT_STRING("run_id", &run_id, NULL),
 		HTTP_JS_OPT_STRING("run_uuid", &run_uuid, NULL),
@@ -229,18 +178,12 @@ void et_h_runs_get(struct http_request *req, void *app)
 	};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
-	const char *rid = et_pick_run_id(run_id, run_uuid);
-	if (!rid) {
-		reply_missing(req, "run_id");
+	if (!(t.run_id = et_run_id_or_reply(req, run_id, run_uuid)))
 		return;
-	}
-	struct db_conn *c = db_acquire(svc_db(app), &err);
-	if (!c) {
-		svc_reply_db_error(req, DB_UNAVAILABLE, &err);
-		return;
-	}
-	reply_run(req, c, rid);
-	db_release(c);
+	t.runs = json_array();
+	if (svc_run_tx_or_reply(req, app, "get_run", DB_READ_COMMITTED, get_tx_fn, &t, &t.f) >= 0)
+		http_reply_json(req, 200, json_pack("{s:O}", "run", json_array_get(t.runs, 0)));
+	json_decref(t.runs);
 }
 
 /* --- runs/update ---------------------------------------------------------------------- */
@@ -248,32 +191,29 @@ void et_h_runs_get(struct http_request *req, void *app)
 struct update_tx {
 	const char *run_id, *status, *end_time, *run_name;
 	const char *name_key, *name_value; /* mlflow.runName as one-element arrays */
-	enum et_outcome outcome;
-	char *info; /* out: RunInfo JSON text */
+	char *info;                        /* out: RunInfo JSON text */
+	struct svc_fail f;
+	struct core_error err;
 };
 
 static int update_tx_fn(struct db_conn *c, void *cls)
 {
 	struct update_tx *t = cls;
-	char stage[16];
 	PGresult *res = NULL;
-	t->outcome = ET_OK;
 	free(t->info);
 	t->info = NULL;
-	int rc = et_q_runs_lock(c, t->run_id, stage, NULL);
-	if (rc == 0)
-		t->outcome = ET_RUN_NOT_FOUND;
-	else if (rc > 0 && strcmp(stage, "active") != 0)
-		t->outcome = ET_RUN_NOT_ACTIVE;
-	if (rc < 0 || t->outcome != ET_OK)
-		return rc < 0 ? rc : DB_ROLLBACK;
-	if (t->run_name && (rc = et_q_tags_upsert(c, t->run_id, t->name_key, t->name_value)) < 0)
+	int rc = et_run_lock_active(c, t->run_id, NULL, &t->f, &t->err);
+	if (rc < 0)
 		return rc;
-	rc = et_q_runs_update(c, t->run_id, t->status, t->end_time, &res);
+	if (t->run_name && (rc = et_q_tags_upsert(c, t->run_id, t->name_key, t->name_value, &t->err)) < 0)
+		return rc;
+	rc = et_q_runs_update(c, t->run_id, t->status, t->end_time, &res, &t->err);
 	if (rc == 1)
 		t->info = core_xstrdup(db_get_text(res, 0, 0));
 	PQclear(res);
-	return rc < 0 ? rc : 0;
+	if (rc < 0)
+		return rc;
+	return t->info ? 0 : DB_HARD_ERROR;
 }
 
 void et_h_runs_update(struct http_request *req, void *app)
@@ -282,8 +222,7 @@ void et_h_runs_update(struct http_request *req, void *app)
 	json_t *status = NULL;
 	int64_t end_time = 0;
 	bool has_end = false;
-	struct core_error err = {{0}};
-	char end_text[24];
+	struct db_i64 end_text;
 	struct db_arr nk, nv;
 	struct update_tx t = {0};
 	const struct http_jspec spec[] = {
@@ -295,13 +234,10 @@ void et_h_runs_update(struct http_request *req, void *app)
 	db_arr_init(&nv);
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		goto out;
-	t.run_id = et_pick_run_id(run_id, run_uuid);
-	if (!t.run_id) {
-		reply_missing(req, "run_id");
+	if (!(t.run_id = et_run_id_or_reply(req, run_id, run_uuid)))
 		goto out;
-	}
 	if (status && !(t.status = et_run_status_name(status))) {
-		char *dump = json_dumps(status, JSON_ENCODE_ANY);
+		char *dump = http_json_text(status, 0, NULL);
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
 				 "Invalid value %s for parameter 'status' "
 				 "supplied. It must be one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED.",
@@ -309,10 +245,8 @@ void et_h_runs_update(struct http_request *req, void *app)
 		free(dump);
 		goto out;
 	}
-	if (has_end) {
-		snprintf(end_text, sizeof end_text, "%" PRId64, end_time);
-		t.end_time = end_text;
-	}
+	if (has_end)
+		t.end_time = db_i64(&end_text, end_time);
 	if (run_name) {
 		t.run_name = run_name;
 		db_arr_add_str(&nk, ET_RUN_NAME_TAG, strlen(ET_RUN_NAME_TAG));
@@ -320,14 +254,9 @@ void et_h_runs_update(struct http_request *req, void *app)
 		t.name_key = db_arr_end(&nk);
 		t.name_value = db_arr_end(&nv);
 	}
-	int rc = db_run_tx(svc_db(app), "update_run", DB_READ_COMMITTED, update_tx_fn, &t, &err);
-	if (rc >= 0 && t.info) {
+	if (svc_run_tx_or_reply(req, app, "update_run", DB_READ_COMMITTED, update_tx_fn, &t, &t.f) >= 0) {
 		json_t *info = json_loads(t.info, 0, NULL);
 		http_reply_json(req, 200, json_pack("{s:o}", "run_info", info ? info : json_object()));
-	} else if (t.outcome != ET_OK) {
-		et_reply_outcome(req, t.outcome, t.run_id, NULL);
-	} else {
-		svc_reply_db_error(req, rc < 0 ? rc : DB_HARD_ERROR, &err);
 	}
 out:
 	free(t.info);
@@ -337,10 +266,27 @@ out:
 
 /* --- runs/delete, runs/restore -------------------------------------------------------- */
 
-static void set_stage(struct http_request *req, void *app, bool deleted)
+struct stage_tx {
+	const char *run_id;
+	bool deleted;
+	int64_t now;
+	struct svc_fail f;
+	struct core_error err;
+};
+
+static int stage_tx_fn(struct db_conn *c, void *cls)
+{
+	struct stage_tx *t = cls;
+	int rc = et_q_runs_set_stage(c, t->run_id, t->deleted, t->now, &t->err);
+	if (rc == 0)
+		return et_fail_no_run(&t->f, t->run_id);
+	return rc < 0 ? rc : 0;
+}
+
+static void set_stage(struct http_request *req, void *app, bool deleted, const char *name)
 {
 	const char *run_id = NULL, *run_uuid = NULL;
-	struct core_error err = {{0}};
+	struct stage_tx t = {.deleted = deleted, .now = core_now_ms()};
 	const struct http_jspec spec[] = {
 		HTTP_JS_OPT_STRING("run_id", &run_id, NULL),
 		HTTP_JS_OPT_STRING("run_uuid", &run_uuid, NULL),
@@ -348,33 +294,19 @@ static void set_stage(struct http_request *req, void *app, bool deleted)
 	};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
-	const char *rid = et_pick_run_id(run_id, run_uuid);
-	if (!rid) {
-		reply_missing(req, "run_id");
+	if (!(t.run_id = et_run_id_or_reply(req, run_id, run_uuid)))
 		return;
-	}
-	struct db_conn *c = db_acquire(svc_db(app), &err);
-	if (!c) {
-		svc_reply_db_error(req, DB_UNAVAILABLE, &err);
-		return;
-	}
-	int rc = et_q_runs_set_stage(c, rid, deleted, core_now_ms());
-	if (rc < 0)
-		svc_reply_db_error(req, rc, &err);
-	else if (rc == 0)
-		et_reply_outcome(req, ET_RUN_NOT_FOUND, rid, NULL);
-	else
+	if (svc_run_tx_or_reply(req, app, name, DB_READ_COMMITTED, stage_tx_fn, &t, &t.f) >= 0)
 		http_reply_json(req, 200, json_object());
-	db_release(c);
 }
 
 void et_h_runs_delete(struct http_request *req, void *app)
 {
-	set_stage(req, app, true);
+	set_stage(req, app, true, "delete_run");
 }
 void et_h_runs_restore(struct http_request *req, void *app)
 {
-	set_stage(req, app, false);
+	set_stage(req, app, false, "restore_run");
 }
 
 /* --- runs/log-parameter, runs/set-tag: batches of one ---------------------------------- */
@@ -394,17 +326,15 @@ static void log_one(struct http_request *req, void *app, bool param)
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
 	kv.value_len = strlen(kv.value);
-	struct et_batch b = {.run_id = et_pick_run_id(run_id, run_uuid)};
+	struct et_batch b = {.run_id = et_run_id_or_reply(req, run_id, run_uuid)};
+	if (!b.run_id)
+		return;
 	if (param)
 		b.params = &kv, b.n_params = 1;
 	else
 		b.tags = &kv, b.n_tags = 1;
-	if (!b.run_id) {
-		reply_missing(req, "run_id");
-		return;
-	}
 	if (et_batch_validate(&b, &err) != CORE_OK) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err.message);
+		http_reply_invalid(req, &err);
 		return;
 	}
 	et_batch_write_and_reply(req, app, &b);
@@ -423,30 +353,23 @@ void et_h_runs_set_tag(struct http_request *req, void *app)
 
 struct delete_tag_tx {
 	const char *run_id, *key;
-	enum et_outcome outcome;
+	struct svc_fail f;
+	struct core_error err;
 };
 
 static int delete_tag_tx_fn(struct db_conn *c, void *cls)
 {
 	struct delete_tag_tx *t = cls;
-	char stage[16];
-	t->outcome = ET_OK;
-	int rc = et_q_runs_lock(c, t->run_id, stage, NULL);
-	if (rc == 0)
-		t->outcome = ET_RUN_NOT_FOUND;
-	else if (rc > 0 && strcmp(stage, "active") != 0)
-		t->outcome = ET_RUN_NOT_ACTIVE;
-	else if (rc > 0 && (rc = et_q_tags_delete(c, t->run_id, t->key)) == 0)
-		t->outcome = ET_TAG_NOT_FOUND;
-	if (rc < 0)
-		return rc;
-	return t->outcome == ET_OK ? 0 : DB_ROLLBACK;
+	int rc = et_run_lock_active(c, t->run_id, NULL, &t->f, &t->err);
+	if (rc >= 0 && (rc = et_q_tags_delete(c, t->run_id, t->key, &t->err)) == 0)
+		return svc_fail(&t->f, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "No tag with name: %s in run with id %s",
+				t->key, t->run_id);
+	return rc < 0 ? rc : 0;
 }
 
 void et_h_runs_delete_tag(struct http_request *req, void *app)
 {
 	const char *run_id = NULL, *run_uuid = NULL;
-	struct core_error err = {{0}};
 	struct delete_tag_tx t = {0};
 	const struct http_jspec spec[] = {
 		HTTP_JS_OPT_STRING("run_id", &run_id, NULL),
@@ -456,16 +379,8 @@ void et_h_runs_delete_tag(struct http_request *req, void *app)
 	};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
-	t.run_id = et_pick_run_id(run_id, run_uuid);
-	if (!t.run_id) {
-		reply_missing(req, "run_id");
+	if (!(t.run_id = et_run_id_or_reply(req, run_id, run_uuid)))
 		return;
-	}
-	int rc = db_run_tx(svc_db(app), "delete_tag", DB_READ_COMMITTED, delete_tag_tx_fn, &t, &err);
-	if (rc >= 0)
+	if (svc_run_tx_or_reply(req, app, "delete_tag", DB_READ_COMMITTED, delete_tag_tx_fn, &t, &t.f) >= 0)
 		http_reply_json(req, 200, json_object());
-	else if (t.outcome != ET_OK)
-		et_reply_outcome(req, t.outcome, t.run_id, t.key);
-	else
-		svc_reply_db_error(req, rc, &err);
 }

@@ -1,5 +1,5 @@
 /* h_search.c: MLflow's searches over HTTP: POST runs/search and GET|POST
- * experiments/search (routes in search_routes.c).
+ * experiments/search (routes in routes.c).
  *
  * Each handler is a straight line: arguments (jspec) -> checks in MLflow's words (400
  * INVALID_PARAMETER_VALUE) -> parse filter and order_by (filter_parse.c) -> compile ONE
@@ -85,7 +85,7 @@ static bool strings_or_reply(struct http_request *req, json_t *arr, const char *
 }
 
 /* A view type given as a name or a number; absent keeps *view. */
-static bool view_or_reply(struct http_request *req, json_t *v, const char *field, enum et_view *view)
+static bool view_or_reply(struct http_request *req, json_t *v, const char *field, enum mlflow_view *view)
 {
 	char num[24];
 	const char *text = NULL;
@@ -98,7 +98,7 @@ static bool view_or_reply(struct http_request *req, json_t *v, const char *field
 		text = num;
 	}
 	struct core_error err;
-	if (et_view_parse(text, field, view, &err) != CORE_OK) {
+	if (mlflow_view_parse(text, field, view, &err) != CORE_OK) {
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err.message);
 		return false;
 	}
@@ -143,25 +143,21 @@ void et_h_search_runs(struct http_request *req, void *app)
 		HTTP_JS_OPT_STRING("page_token", &page_token, NULL),
 		HTTP_JS_END,
 	};
-	struct et_filter filter = {0};
-	struct et_order order = {0};
+	struct mlflow_filter filter = {0};
+	struct mlflow_order order = {0};
 	struct et_sql q;
 	struct search_tx s = {.q = &q};
 	const char **ids = NULL, **orders = NULL;
 	char(*id_buf)[24] = NULL;
 	struct core_error err;
 	int64_t offset = 0;
-	enum et_view view = ET_VIEW_ACTIVE_ONLY;
+	enum mlflow_view view = MLFLOW_VIEW_ACTIVE_ONLY;
 	et_sql_init(&q);
 
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		goto out;
-	if (max_results > SEARCH_MAX_RESULTS || max_results < 1) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-				 "Invalid value for request parameter max_results. It must be %s %d, but got value "
-				 "%" PRId64,
-				 max_results < 1 ? "at least" : "at most", max_results < 1 ? 1 : SEARCH_MAX_RESULTS,
-				 max_results);
+	if (mlflow_check_max_results(max_results, SEARCH_MAX_RESULTS, &err) != CORE_OK) {
+		http_reply_invalid(req, &err);
 		goto out;
 	}
 	if (!view_or_reply(req, view_v, "run_view_type", &view))
@@ -174,9 +170,9 @@ void et_h_search_runs(struct http_request *req, void *app)
 	if ((exp_ids && !strings_or_reply(req, exp_ids, "experiment_ids", true, ids, id_buf)) ||
 	    (order_by && !strings_or_reply(req, order_by, "order_by", false, orders, id_buf)))
 		goto out;
-	if (et_filter_parse(ET_TARGET_RUNS, filter_text, &filter, &err) != CORE_OK ||
-	    et_order_parse(ET_TARGET_RUNS, orders, n_orders, &order, &err) != CORE_OK ||
-	    et_page_token_decode(page_token, &offset, &err) != CORE_OK) {
+	if (mlflow_filter_parse(MLFLOW_TARGET_RUNS, filter_text, &filter, &err) != CORE_OK ||
+	    mlflow_order_parse(MLFLOW_TARGET_RUNS, orders, n_orders, &order, &err) != CORE_OK ||
+	    mlflow_page_token_decode(page_token, &offset, &err) != CORE_OK) {
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err.message);
 		goto out;
 	}
@@ -203,15 +199,15 @@ void et_h_search_runs(struct http_request *req, void *app)
 		json_object_set(body, "runs", s.items);
 	if (s.rows == max_results) {
 		char tok[64];
-		et_page_token_encode(offset + max_results, tok);
+		mlflow_page_token_encode(offset + max_results, tok);
 		json_object_set_new(body, "next_page_token", json_string(tok));
 	}
 	http_reply_json(req, 200, body);
 out:
 	json_decref(s.items);
 	et_sql_free(&q);
-	et_order_free(&order);
-	et_filter_free(&filter);
+	mlflow_order_free(&order);
+	mlflow_filter_free(&filter);
 	free(orders);
 	free(id_buf);
 	free(ids);
@@ -259,22 +255,20 @@ void et_h_search_experiments(struct http_request *req, void *app)
 		HTTP_JS_OPT_ANY("view_type", &view_v, NULL),
 		HTTP_JS_END,
 	};
-	struct et_filter filter = {0};
-	struct et_order order = {0};
+	struct mlflow_filter filter = {0};
+	struct mlflow_order order = {0};
 	struct et_sql q;
 	struct search_tx s = {.q = &q};
 	const char **orders = NULL;
 	struct core_error err;
 	int64_t offset = 0;
-	enum et_view view = ET_VIEW_ACTIVE_ONLY;
+	enum mlflow_view view = MLFLOW_VIEW_ACTIVE_ONLY;
 	et_sql_init(&q);
 
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		goto out;
-	if (max_results < 1 || max_results > SEARCH_MAX_RESULTS) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-				 "Invalid value %" PRId64 " for parameter 'max_results' supplied. It must be %s",
-				 max_results, max_results < 1 ? "a positive integer" : "at most 50000");
+	if (mlflow_check_max_results(max_results, SEARCH_MAX_RESULTS, &err) != CORE_OK) {
+		http_reply_invalid(req, &err);
 		goto out;
 	}
 	if (!view_or_reply(req, view_v, "view_type", &view))
@@ -283,9 +277,9 @@ void et_h_search_experiments(struct http_request *req, void *app)
 	orders = core_xcalloc(n_orders + 1, sizeof *orders);
 	if (order_by && !strings_or_reply(req, order_by, "order_by", false, orders, NULL))
 		goto out;
-	if (et_filter_parse(ET_TARGET_EXPERIMENTS, filter_text, &filter, &err) != CORE_OK ||
-	    et_order_parse(ET_TARGET_EXPERIMENTS, orders, n_orders, &order, &err) != CORE_OK ||
-	    et_page_token_decode(page_token, &offset, &err) != CORE_OK) {
+	if (mlflow_filter_parse(MLFLOW_TARGET_EXPERIMENTS, filter_text, &filter, &err) != CORE_OK ||
+	    mlflow_order_parse(MLFLOW_TARGET_EXPERIMENTS, orders, n_orders, &order, &err) != CORE_OK ||
+	    mlflow_page_token_decode(page_token, &offset, &err) != CORE_OK) {
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err.message);
 		goto out;
 	}
@@ -306,7 +300,7 @@ void et_h_search_experiments(struct http_request *req, void *app)
 	if (s.rows > max_results) {
 		char tok[64];
 		json_array_remove(s.items, (size_t)max_results);
-		et_page_token_encode(offset + max_results, tok);
+		mlflow_page_token_encode(offset + max_results, tok);
 		json_object_set_new(body, "next_page_token", json_string(tok));
 	}
 	if (json_array_size(s.items) > 0)
@@ -315,7 +309,7 @@ void et_h_search_experiments(struct http_request *req, void *app)
 out:
 	json_decref(s.items);
 	et_sql_free(&q);
-	et_order_free(&order);
-	et_filter_free(&filter);
+	mlflow_order_free(&order);
+	mlflow_filter_free(&filter);
 	free(orders);
 }

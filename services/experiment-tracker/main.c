@@ -1,7 +1,7 @@
 /* lathe-experiment-tracker: MLflow's tracking REST API and proxied artifact API.
  * The daemon's life (settings, database, Kafka, health, drain) is svc_main's; this
  * file adds the tracker's settings and state (the blob store holding artifacts) and
- * composes the route tables of its parts (see et.h). */
+ * names its one route table (routes.c; files in et.h). */
 #include <stddef.h>
 #include <stdlib.h>
 #include "et.h"
@@ -44,7 +44,7 @@ static const struct svc_def et_def = {
 	.schema = "tracker",
 	.migrations = svc_migrations,
 	.openapi = svc_openapi,
-	.routes = {et_tracking_routes, et_search_routes, et_artifact_routes},
+	.routes = {et_routes},
 	.ajax_twins = true,
 	.content_type_error = HTTP_EC_INVALID_PARAMETER_VALUE,
 	.settings = et_setting_rows,

@@ -1,12 +1,10 @@
-/* The artifact queries (face: artifacts.h), one function per statement (STYLE 9): the
- * statement's name is the function's suffix, its SQL sits next to the code that binds
- * it. Table tracker.artifacts (migrations/0003-artifacts.sql) holds one row per file
- * and per directory, keyed by (parent, name) so that a listing is one index range.
+/* The artifact queries (face: artifacts.h), one function per statement, named as its
+ * function, its SQL next to the code that binds it. Table tracker.artifacts
+ * (migrations/0003-artifacts.sql) holds one row per file and per directory, keyed by
+ * (parent, name) so that a listing is one index range.
  * Paths given here are canonical (artifact_path.c). Upload and delete run these inside
- * one SERIALIZABLE transaction each (artifacts.c), so a tree being deleted while a
+ * one SERIALIZABLE transaction each (h_artifacts.c), so a tree being deleted while a
  * file is uploaded into it never leaves a file under a vanished directory. */
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include "artifacts.h"
 #include "core/alloc.h"
@@ -15,7 +13,7 @@
  * answer counts ancestors that already exist as files (the snapshot before the
  * insert, which is what matters: new rows are directories). */
 static const struct db_stmt insert_dirs = {
-	.name = "artifacts_insert_dirs",
+	.name = "et_q_artifacts_insert_dirs",
 	.sql = "WITH s AS (SELECT string_to_array($1::text, '/') AS seg), "
 	       "anc AS (SELECT array_to_string(seg[1:i - 1], '/') AS parent, seg[i] AS name "
 	       "        FROM s, generate_series(1, cardinality(seg) - 1) AS i), "
@@ -29,9 +27,8 @@ static const struct db_stmt insert_dirs = {
 
 int et_q_artifacts_insert_dirs(struct db_conn *c, const char *path, int64_t now_ms, struct core_error *err)
 {
-	char now[24];
-	snprintf(now, sizeof now, "%" PRId64, now_ms);
-	const char *params[2] = {path, now};
+	struct db_i64 now;
+	const char *params[2] = {path, db_i64(&now, now_ms)};
 	PGresult *res = NULL;
 	int64_t files = 0;
 	int rc = db_exec(c, &insert_dirs, params, &res, err);
@@ -48,7 +45,7 @@ out:
 }
 
 static const struct db_stmt upsert_file = {
-	.name = "artifacts_upsert_file",
+	.name = "et_q_artifacts_upsert_file",
 	.sql = "INSERT INTO artifacts (parent, name, is_dir, blob_key, file_size, updated_time) "
 	       "VALUES ($1, $2, false, $3, $4::bigint, $5::bigint) "
 	       "ON CONFLICT (parent, name) DO UPDATE SET blob_key = EXCLUDED.blob_key, "
@@ -60,15 +57,13 @@ static const struct db_stmt upsert_file = {
 int et_q_artifacts_upsert_file(struct db_conn *c, const char *parent, const char *name, const char *blob_key,
 			       uint64_t size, int64_t now_ms, struct core_error *err)
 {
-	char size_s[24], now[24];
-	snprintf(size_s, sizeof size_s, "%" PRIu64, size);
-	snprintf(now, sizeof now, "%" PRId64, now_ms);
-	const char *params[5] = {parent, name, blob_key, size_s, now};
+	struct db_i64 size_s, now;
+	const char *params[5] = {parent, name, blob_key, db_i64(&size_s, (int64_t)size), db_i64(&now, now_ms)};
 	return db_exec(c, &upsert_file, params, NULL, err);
 }
 
 static const struct db_stmt list = {
-	.name = "artifacts_list",
+	.name = "et_q_artifacts_list",
 	.sql = "SELECT name, is_dir, file_size FROM artifacts WHERE parent = $1 ORDER BY name",
 	.n_params = 1,
 };
@@ -80,7 +75,7 @@ int et_q_artifacts_list(struct db_conn *c, const char *dir, PGresult **res_out, 
 }
 
 static const struct db_stmt get = {
-	.name = "artifacts_get",
+	.name = "et_q_artifacts_get",
 	.sql = "SELECT is_dir, blob_key, file_size FROM artifacts WHERE parent = $1 AND name = $2",
 	.n_params = 2,
 };
@@ -95,7 +90,7 @@ int et_q_artifacts_get(struct db_conn *c, const char *parent, const char *name, 
 /* The subtree is the byte range ["path/", "path0") of parent ('0' follows '/' in
  * ASCII; the column's collation is "C", so the primary key index serves the range). */
 static const struct db_stmt delete_tree = {
-	.name = "artifacts_delete_tree",
+	.name = "et_q_artifacts_delete_tree",
 	.sql = "DELETE FROM artifacts WHERE (parent = $1::text AND name = $2::text) OR parent = $3::text "
 	       "OR (parent >= $3::text || '/' AND parent < $3::text || '0')",
 	.n_params = 3,
@@ -110,7 +105,7 @@ int et_q_artifacts_delete_tree(struct db_conn *c, const char *parent, const char
 
 /* tracker.runs belongs to the tracking part (0002-tracking.sql); this only reads it. */
 static const struct db_stmt run_uri = {
-	.name = "artifacts_run_uri",
+	.name = "et_q_artifacts_run_uri",
 	.sql = "SELECT artifact_uri FROM runs WHERE run_id = $1",
 	.n_params = 1,
 };

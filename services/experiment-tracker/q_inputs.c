@@ -1,12 +1,12 @@
-/* Queries on tracker.datasets, tracker.inputs and tracker.input_tags (STYLE 9; face:
- * tracking.h), as MLflow's SQL store logs inputs: a dataset is one per (experiment,
+/* Queries on tracker.datasets, tracker.inputs and tracker.input_tags (one function per statement,
+ * named as it; face: et.h), as MLflow's SQL store logs inputs: a dataset is one per (experiment,
  * name, digest) and kept as first logged; a run's input of a dataset is made once, and
  * its tags are written only when the input is new. Two statements for any number of
  * datasets: the datasets, then the inputs with their tags. */
-#include "tracking.h"
+#include "et.h"
 
 static const struct db_stmt inputs_datasets_insert = {
-	.name = "et_inputs_datasets_insert",
+	.name = "et_q_inputs_datasets_insert",
 	.sql = "INSERT INTO datasets (experiment_id, name, digest, source_type, source, schema, profile) "
 	       "SELECT $1::bigint, n, d, st, s, sc, p FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], "
 	       "$6::text[], $7::text[]) AS u(n, d, st, s, sc, p) "
@@ -16,14 +16,14 @@ static const struct db_stmt inputs_datasets_insert = {
 
 int et_q_inputs_datasets_insert(struct db_conn *c, const char *exp_id, const char *names, const char *digests,
 				const char *source_types, const char *sources, const char *schemas,
-				const char *profiles)
+				const char *profiles, struct core_error *err)
 {
 	const char *params[7] = {exp_id, names, digests, source_types, sources, schemas, profiles};
-	return db_exec(c, &inputs_datasets_insert, params, NULL, NULL);
+	return db_exec(c, &inputs_datasets_insert, params, NULL, err);
 }
 
 static const struct db_stmt inputs_insert = {
-	.name = "et_inputs_insert",
+	.name = "et_q_inputs_insert",
 	.sql = "WITH u AS (SELECT * FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS a(n, d, ord)), "
 	       "ins AS (INSERT INTO inputs (dataset_id, run_id) "
 	       "        SELECT DISTINCT ds.dataset_id, $1 FROM u JOIN datasets ds "
@@ -40,8 +40,9 @@ static const struct db_stmt inputs_insert = {
 };
 
 int et_q_inputs_insert(struct db_conn *c, const char *run_id, const char *exp_id, const char *names,
-		       const char *digests, const char *tag_idx, const char *tag_keys, const char *tag_values)
+		       const char *digests, const char *tag_idx, const char *tag_keys, const char *tag_values,
+		       struct core_error *err)
 {
 	const char *params[7] = {run_id, exp_id, names, digests, tag_idx, tag_keys, tag_values};
-	return db_exec(c, &inputs_insert, params, NULL, NULL);
+	return db_exec(c, &inputs_insert, params, NULL, err);
 }

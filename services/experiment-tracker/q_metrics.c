@@ -1,14 +1,13 @@
-/* Queries on tracker.metrics and tracker.latest_metrics (STYLE 9; face: tracking.h).
+/* Queries on tracker.metrics and tracker.latest_metrics (one function per
+ * statement, named as it; face: et.h).
  * metrics_insert appends a whole batch in one statement: the points (identical ones
  * deduplicated by the primary key) and, per key, the batch's greatest point by
  * (step, timestamp, value), which replaces the stored latest one only when greater.
  * metrics_history reads a history page by arrival order (seq), keyset-paged. */
-#include <inttypes.h>
-#include <stdio.h>
-#include "tracking.h"
+#include "et.h"
 
 static const struct db_stmt metrics_insert = {
-	.name = "et_metrics_insert",
+	.name = "et_q_metrics_insert",
 	.sql = "WITH m AS (SELECT * FROM unnest($2::text[], $3::float8[], $4::bigint[], $5::bigint[]) "
 	       "           WITH ORDINALITY AS u(key, value, timestamp, step, ord)), "
 	       "ins AS (INSERT INTO metrics (run_id, key, value, timestamp, step) "
@@ -24,25 +23,23 @@ static const struct db_stmt metrics_insert = {
 };
 
 int et_q_metrics_insert(struct db_conn *c, const char *run_id, const char *keys, const char *values,
-			const char *timestamps, const char *steps)
+			const char *timestamps, const char *steps, struct core_error *err)
 {
 	const char *params[5] = {run_id, keys, values, timestamps, steps};
-	return db_exec(c, &metrics_insert, params, NULL, NULL);
+	return db_exec(c, &metrics_insert, params, NULL, err);
 }
 
 static const struct db_stmt metrics_history = {
-	.name = "et_metrics_history",
+	.name = "et_q_metrics_history",
 	.sql = "SELECT key, value, timestamp, step, seq FROM metrics "
 	       "WHERE run_id = $1 AND key = $2 AND seq > $3::bigint ORDER BY seq LIMIT $4::bigint",
 	.n_params = 4,
 };
 
 int et_q_metrics_history(struct db_conn *c, const char *run_id, const char *key, int64_t after_seq, int64_t limit,
-			 PGresult **res_out)
+			 PGresult **res_out, struct core_error *err)
 {
-	char a[24], l[24];
-	snprintf(a, sizeof a, "%" PRId64, after_seq);
-	snprintf(l, sizeof l, "%" PRId64, limit);
-	const char *params[4] = {run_id, key, a, l};
-	return db_exec(c, &metrics_history, params, res_out, NULL);
+	struct db_i64 a, l;
+	const char *params[4] = {run_id, key, db_i64(&a, after_seq), db_i64(&l, limit)};
+	return db_exec(c, &metrics_history, params, res_out, err);
 }

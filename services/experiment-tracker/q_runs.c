@@ -1,25 +1,23 @@
-/* Queries on tracker.runs, one function per statement (STYLE 9); the statement's
- * name is the function's suffix. Face: tracking.h. runs_load_rows is what runs/get
- * and et_runs_load (search pages) use: one statement for any number of runs, reading
- * runs, latest_metrics, params, tags and inputs as plain columns that et_runs_load
- * (tracking_routes.c) turns into MLflow's Run objects. runs_create is runs/create's
- * whole write in one statement. */
-#include <inttypes.h>
+/* Queries on tracker.runs, one function per statement, the statement named as its
+ * function (face: et.h). et_q_runs_load_rows is what runs/get and et_runs_load (search
+ * pages) use: one statement for any number of runs, reading runs, latest_metrics,
+ * params, tags and inputs as plain columns that entities.c turns into MLflow's Run
+ * objects. et_q_runs_create is runs/create's whole write in one statement. */
 #include <stdio.h>
 #include <string.h>
-#include "tracking.h"
+#include "et.h"
 
 static const struct db_stmt runs_lock = {
-	.name = "et_runs_lock",
+	.name = "et_q_runs_lock",
 	.sql = "SELECT lifecycle_stage, experiment_id::text FROM runs WHERE run_id = $1 FOR NO KEY UPDATE",
 	.n_params = 1,
 };
 
-int et_q_runs_lock(struct db_conn *c, const char *run_id, char stage_out[16], char exp_out[24])
+int et_q_runs_lock(struct db_conn *c, const char *run_id, char stage_out[16], char exp_out[24], struct core_error *err)
 {
 	PGresult *res = NULL;
 	const char *params[1] = {run_id};
-	int rc = db_exec(c, &runs_lock, params, &res, NULL);
+	int rc = db_exec(c, &runs_lock, params, &res, err);
 	if (rc == 1) {
 		snprintf(stage_out, 16, "%s", db_get_text(res, 0, 0));
 		if (exp_out)
@@ -40,7 +38,7 @@ int et_q_runs_lock(struct db_conn *c, const char *run_id, char stage_out[16], ch
  *                     only: rare, so PostgreSQL still renders it)
  * The keys sort in the columns' collation, as the JSON aggregates did. */
 static const struct db_stmt runs_load_rows = {
-	.name = "et_runs_load_rows",
+	.name = "et_q_runs_load_rows",
 	.sql = "WITH u AS (SELECT id, ord FROM unnest($1::text[]) WITH ORDINALITY AS u(id, ord)) "
 	       "SELECT u.ord, 0 AS kind, r.run_id AS k, r.run_name AS v, r.experiment_id::text, r.user_id, r.status,"
 	       " r.start_time::text, r.end_time::text, r.artifact_uri, r.lifecycle_stage "
@@ -77,7 +75,7 @@ int et_q_runs_load_rows(struct db_conn *c, const char *ids_array, PGresult **res
  * so they are plain inserts; the name is the mlflow.runName tag's value when there is
  * one (as the former rename-by-tag made it). */
 static const struct db_stmt runs_create = {
-	.name = "et_runs_create",
+	.name = "et_q_runs_create",
 	.sql = "WITH e AS (SELECT lifecycle_stage, artifact_location FROM experiments "
 	       "           WHERE experiment_id = $2::bigint FOR SHARE), "
 	       "u AS (SELECT DISTINCT ON (k) k, v FROM unnest($6::text[], $7::text[]) WITH ORDINALITY "
@@ -98,51 +96,49 @@ static const struct db_stmt runs_create = {
 
 int et_q_runs_create(struct db_conn *c, const char *run_id, const char *exp_id, const char *run_name,
 		     const char *user_id, int64_t start_time, const char *tag_keys, const char *tag_values,
-		     PGresult **res_out)
+		     PGresult **res_out, struct core_error *err)
 {
-	char st[24];
-	snprintf(st, sizeof st, "%" PRId64, start_time);
-	const char *params[7] = {run_id, exp_id, run_name, user_id, st, tag_keys, tag_values};
-	return db_exec(c, &runs_create, params, res_out, NULL);
+	struct db_i64 st;
+	const char *params[7] = {run_id, exp_id, run_name, user_id, db_i64(&st, start_time), tag_keys, tag_values};
+	return db_exec(c, &runs_create, params, res_out, err);
 }
 
 static const struct db_stmt runs_update = {
-	.name = "et_runs_update",
+	.name = "et_q_runs_update",
 	.sql = "UPDATE runs r SET status = COALESCE($2, r.status), end_time = COALESCE($3::bigint, r.end_time) "
 	       "WHERE r.run_id = $1 RETURNING " ET_SQL_RUN_INFO "::text",
 	.n_params = 3,
 };
 
 int et_q_runs_update(struct db_conn *c, const char *run_id, const char *status, const char *end_time,
-		     PGresult **res_out)
+		     PGresult **res_out, struct core_error *err)
 {
 	const char *params[3] = {run_id, status, end_time};
-	return db_exec(c, &runs_update, params, res_out, NULL);
+	return db_exec(c, &runs_update, params, res_out, err);
 }
 
 static const struct db_stmt runs_set_stage = {
-	.name = "et_runs_set_stage",
+	.name = "et_q_runs_set_stage",
 	.sql = "UPDATE runs SET lifecycle_stage = $2, deleted_time = CASE WHEN $2 = 'deleted' THEN $3::bigint END "
 	       "WHERE run_id = $1",
 	.n_params = 3,
 };
 
-int et_q_runs_set_stage(struct db_conn *c, const char *run_id, bool deleted, int64_t now)
+int et_q_runs_set_stage(struct db_conn *c, const char *run_id, bool deleted, int64_t now, struct core_error *err)
 {
-	char t[24];
-	snprintf(t, sizeof t, "%" PRId64, now);
-	const char *params[3] = {run_id, deleted ? "deleted" : "active", t};
-	return db_exec(c, &runs_set_stage, params, NULL, NULL);
+	struct db_i64 t;
+	const char *params[3] = {run_id, deleted ? "deleted" : "active", db_i64(&t, now)};
+	return db_exec(c, &runs_set_stage, params, NULL, err);
 }
 
 static const struct db_stmt runs_exists = {
-	.name = "et_runs_exists",
+	.name = "et_q_runs_exists",
 	.sql = "SELECT 1 FROM runs WHERE run_id = $1",
 	.n_params = 1,
 };
 
-int et_q_runs_exists(struct db_conn *c, const char *run_id)
+int et_q_runs_exists(struct db_conn *c, const char *run_id, struct core_error *err)
 {
 	const char *params[1] = {run_id};
-	return db_exec(c, &runs_exists, params, NULL, NULL);
+	return db_exec(c, &runs_exists, params, NULL, err);
 }

@@ -1,86 +1,41 @@
 /* MLflow's input rules for the tracking API (mlflow/utils/validation.py, 2.12.2),
- * as pure functions over parsed requests (face: tracking.h). Lengths are counted in
- * characters (code points), as Python counts them. Over-long param values (> 6000)
+ * as pure functions over parsed requests (face: et.h). Name rules, length
+ * limits and their messages are libs/mlflow's (mlflow/names.h); lengths are counted
+ * in characters (code points), as Python counts them. Over-long param values (> 6000)
  * and run tag values (> 5000) are truncated, as the server does with
  * MLFLOW_TRUNCATE_LONG_VALUES on; over-long keys are rejected. Nothing here does I/O. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "tracking.h"
+#include "mlflow/names.h"
+#include "et.h"
 
 size_t et_utf8_chars(const char *s)
 {
-	size_t n = 0;
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xC0) != 0x80;
-	return n;
+	return mlflow_utf8_chars(s);
 }
 
 size_t et_utf8_prefix(const char *s, size_t max_chars)
 {
-	size_t i = 0, chars = 0;
-	for (; s[i]; i++) {
-		if (((unsigned char)s[i] & 0xC0) != 0x80) {
-			if (chars == max_chars)
-				break;
-			chars++;
-		}
-	}
-	return i;
+	return mlflow_utf8_prefix(s, max_chars);
 }
 
-/* \w (Unicode-aware in Python: any non-ASCII byte of a UTF-8 letter passes), '/',
- * '.', '-', ' '. */
+/* \w, '/', '.', '-', ' ' (as in MLflow's name rule; bytes >= 0x80 count as \w). */
 static bool key_char_ok(unsigned char ch)
 {
 	return ch >= 0x80 || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
 	       ch == '_' || ch == '/' || ch == '.' || ch == '-' || ch == ' ';
 }
 
-/* posixpath.normpath(key) == key; not ".", nor starting with ".." or a slash. */
-static bool path_unique(const char *key)
-{
-	size_t len = strlen(key);
-	if (len == 0)
-		return true; /* MLflow checks the empty key elsewhere */
-	if (key[0] == '/' || strncmp(key, "..", 2) == 0 || strcmp(key, ".") == 0 || key[len - 1] == '/')
-		return false;
-	if (strstr(key, "//"))
-		return false;
-	/* no "." or ".." segment */
-	for (const char *seg = key; seg;) {
-		const char *end = strchr(seg, '/');
-		size_t n = end ? (size_t)(end - seg) : strlen(seg);
-		if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
-			return false;
-		seg = end ? end + 1 : NULL;
-	}
-	return true;
-}
-
 enum core_status et_validate_key(const char *what, const char *key, struct core_error *err)
 {
 	if (!key || !*key)
-		return core_fail(err, CORE_EINVAL,
-				 "Missing value for required parameter 'key'. See the API docs for "
-				 "more information about request parameters.");
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		if (!key_char_ok(*p))
-			return core_fail(err, CORE_EINVAL,
-					 "Invalid %s name: '%s'. Names may only contain alphanumerics, "
-					 "underscores (_), dashes (-), periods (.), spaces ( ), and slashes (/).",
-					 what, key);
-	if (!path_unique(key))
-		return core_fail(err, CORE_EINVAL,
-				 "Invalid %s name: '%s'. Names must be unique paths: they must "
-				 "not start with '/' or '..', nor hold '.' or '..' segments.",
-				 what, key);
-	size_t n = et_utf8_chars(key);
-	if (n > ET_MAX_KEY_LEN)
-		return core_fail(err, CORE_EINVAL,
-				 "%s name '%.60s...' had length %zu, which exceeded length limit of %d", what, key, n,
-				 ET_MAX_KEY_LEN);
-	return CORE_OK;
+		return http_jspec_missing(err, NULL, "key");
+	/* MLflow's names for the kinds: "Invalid parameter name", then "Param key ..." */
+	bool metric = strcmp(what, "metric") == 0, param = strcmp(what, "param") == 0;
+	if (mlflow_check_name(metric ? "metric" : param ? "parameter" : what, key, err) != CORE_OK)
+		return CORE_EINVAL;
+	return mlflow_check_length(metric ? "Metric name" : param ? "Param key" : "Tag key", ET_MAX_KEY_LEN, key, err);
 }
 
 bool et_validate_experiment_id(const char *id, bool *not_found, struct core_error *err)

@@ -5,46 +5,27 @@
  * description/run_id/run_link "" when unset, user_id and status_message omitted (the
  * SQL store never sets them). Also the small helpers every handler uses to turn a
  * failed transaction into MLflow's error reply. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mr.h"
 
-int mr_fail(struct mr_fail *f, enum http_error_code code, const char *fmt, ...)
+int mr_fail_no_model(struct svc_fail *f, const char *name)
 {
-	va_list ap;
-	f->code = code;
-	va_start(ap, fmt);
-	vsnprintf(f->message, sizeof f->message, fmt, ap);
-	va_end(ap);
-	return DB_ROLLBACK;
+	return svc_fail(f, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "Registered Model with name=%s not found", name);
 }
 
-int mr_fail_no_model(struct mr_fail *f, const char *name)
+int mr_fail_no_version(struct svc_fail *f, const char *name, int64_t version)
 {
-	return mr_fail(f, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "Registered Model with name=%s not found", name);
+	return svc_fail(f, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "Model Version (name=%s, version=%lld) not found", name,
+			(long long)version);
 }
 
-int mr_fail_no_version(struct mr_fail *f, const char *name, int64_t version)
-{
-	return mr_fail(f, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "Model Version (name=%s, version=%lld) not found", name,
-		       (long long)version);
-}
-
-void mr_reply_tx(struct http_request *req, int rc, const struct mr_fail *f, const struct core_error *err)
-{
-	if (f->code != HTTP_EC_NONE)
-		http_reply_error(req, f->code, "%s", f->message);
-	else
-		svc_reply_db_error(req, rc, err);
-}
-
-void mr_reply_entity(struct http_request *req, const char *key, int rc, json_t *entity, const struct mr_fail *f,
+void mr_reply_entity(struct http_request *req, const char *key, int rc, json_t *entity, const struct svc_fail *f,
 		     const struct core_error *err)
 {
 	if (rc < 0 || !entity)
-		mr_reply_tx(req, rc < 0 ? rc : DB_HARD_ERROR, f, err);
+		svc_reply_tx(req, rc < 0 ? rc : DB_HARD_ERROR, f, err);
 	else
 		http_reply_json(req, 200, json_pack("{s:O}", key, entity));
 }
@@ -130,17 +111,21 @@ int64_t mr_model_row_id(const PGresult *res, int row)
 int mr_models_add_latest(struct db_conn *c, json_t *models, const int64_t *ids, size_t n, struct core_error *err)
 {
 	PGresult *res = NULL;
-	char **texts = NULL;
-	char *array = NULL;
+	struct db_arr array;
 	int rc = 0;
 
 	if (n == 0)
 		return 0;
-	texts = core_xcalloc(n, sizeof *texts);
+	db_arr_init(&array);
 	for (size_t i = 0; i < n; i++)
-		texts[i] = core_xasprintf("%lld", (long long)ids[i]);
-	array = mr_pg_array((const char *const *)texts, n);
-	rc = mr_q_latest_versions(c, array, &res, err);
+		db_arr_add_i64(&array, ids[i]);
+	const char *ids_array = db_arr_end(&array);
+	if (!ids_array) {
+		rc = DB_HARD_ERROR;
+		core_fail(err, CORE_ENOMEM, "the model id array could not be built");
+		goto out;
+	}
+	rc = mr_q_latest_versions(c, ids_array, &res, err);
 	if (rc < 0)
 		goto out;
 	for (int r = 0; r < PQntuples(res); r++) {
@@ -159,10 +144,7 @@ int mr_models_add_latest(struct db_conn *c, json_t *models, const int64_t *ids, 
 	}
 out:
 	PQclear(res);
-	free(array);
-	for (size_t i = 0; i < n; i++)
-		free(texts[i]);
-	free(texts);
+	db_arr_free(&array);
 	return rc;
 }
 
@@ -198,7 +180,7 @@ int mr_load_version(struct db_conn *c, int64_t model_id, int64_t version, json_t
 	return rc;
 }
 
-enum core_status mr_check_tags(json_t *tags, struct core_error *err)
+enum core_status mr_check_tags(const char *entity, json_t *tags, struct core_error *err)
 {
 	size_t i;
 	json_t *t;
@@ -211,7 +193,7 @@ enum core_status mr_check_tags(json_t *tags, struct core_error *err)
 		snprintf(where, sizeof where, "tags[%zu]", i);
 		enum core_status rc = http_jspec_parse_at(t, spec, where, err);
 		if (rc == CORE_OK)
-			rc = mr_check_tag(key, value, err);
+			rc = mr_check_tag(entity, key, value, err);
 		if (rc != CORE_OK)
 			return rc;
 	}

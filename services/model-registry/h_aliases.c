@@ -13,7 +13,8 @@ struct alias_ctx {
 	const char *name, *alias;
 	int64_t version;
 	json_t *result; /* GET: the ModelVersion */
-	struct mr_fail fail;
+	struct svc_fail fail;
+	struct core_error err; /* what the q_ functions record */
 };
 
 static int set_tx(struct db_conn *c, void *cls)
@@ -21,21 +22,21 @@ static int set_tx(struct db_conn *c, void *cls)
 	struct alias_ctx *x = cls;
 	int64_t id = 0, previous = 0;
 	char stage[16];
-	int rc = mr_q_lock_model(c, x->name, &id, NULL);
+	int rc = mr_q_lock_model(c, x->name, &id, &x->err);
 	if (rc == 0)
 		return mr_fail_no_model(&x->fail, x->name);
-	if (rc < 0 || (rc = mr_q_lock_version(c, id, x->version, stage, NULL)) < 0)
+	if (rc < 0 || (rc = mr_q_lock_version(c, id, x->version, stage, &x->err)) < 0)
 		return rc;
 	if (rc == 0)
 		return mr_fail_no_version(&x->fail, x->name, x->version);
-	rc = mr_q_alias_version(c, id, x->alias, &previous, NULL);
+	rc = mr_q_alias_version(c, id, x->alias, &previous, &x->err);
 	if (rc < 0)
 		return rc;
 	bool moved = rc == 1;
 	if (moved && previous == x->version)
 		return 0;
-	if ((rc = mr_q_upsert_alias(c, id, x->alias, x->version, NULL)) < 0 ||
-	    (rc = mr_q_touch_model(c, x->name, core_now_ms(), &id, NULL)) < 0)
+	if ((rc = mr_q_upsert_alias(c, id, x->alias, x->version, &x->err)) < 0 ||
+	    (rc = mr_q_touch_model(c, x->name, core_now_ms(), &id, &x->err)) < 0)
 		return rc;
 	char v[24], p[24];
 	snprintf(v, sizeof v, "%lld", (long long)x->version);
@@ -43,7 +44,7 @@ static int set_tx(struct db_conn *c, void *cls)
 	json_t *data = json_pack("{s:s, s:s, s:s}", "name", x->name, "alias", x->alias, "version", v);
 	if (moved)
 		json_object_set_new(data, "previous_version", json_string(p));
-	rc = mr_ev_write(c, moved ? "lathe.model.alias.moved" : "lathe.model.alias.set", x->name, data, NULL);
+	rc = mr_ev_write(c, moved ? "lathe.model.alias.moved" : "lathe.model.alias.set", x->name, data, &x->err);
 	return rc < 0 ? rc : 0;
 }
 
@@ -51,18 +52,18 @@ static int delete_tx(struct db_conn *c, void *cls)
 {
 	struct alias_ctx *x = cls;
 	int64_t id = 0, version = 0;
-	int rc = mr_q_lock_model(c, x->name, &id, NULL);
+	int rc = mr_q_lock_model(c, x->name, &id, &x->err);
 	if (rc == 0)
 		return mr_fail_no_model(&x->fail, x->name);
-	if (rc < 0 || (rc = mr_q_alias_version(c, id, x->alias, &version, NULL)) <= 0)
+	if (rc < 0 || (rc = mr_q_alias_version(c, id, x->alias, &version, &x->err)) <= 0)
 		return rc;
-	if ((rc = mr_q_delete_alias(c, id, x->alias, NULL)) < 0 ||
-	    (rc = mr_q_touch_model(c, x->name, core_now_ms(), &id, NULL)) < 0)
+	if ((rc = mr_q_delete_alias(c, id, x->alias, &x->err)) < 0 ||
+	    (rc = mr_q_touch_model(c, x->name, core_now_ms(), &id, &x->err)) < 0)
 		return rc;
 	char v[24];
 	snprintf(v, sizeof v, "%lld", (long long)version);
 	rc = mr_ev_write(c, "lathe.model.alias.deleted", x->name,
-			 json_pack("{s:s, s:s, s:s}", "name", x->name, "alias", x->alias, "version", v), NULL);
+			 json_pack("{s:s, s:s, s:s}", "name", x->name, "alias", x->alias, "version", v), &x->err);
 	return rc < 0 ? rc : 0;
 }
 
@@ -72,15 +73,15 @@ static int get_tx(struct db_conn *c, void *cls)
 	int64_t id = 0, version = 0;
 	json_decref(x->result);
 	x->result = NULL;
-	int rc = mr_q_model_id(c, x->name, &id, NULL);
+	int rc = mr_q_model_id(c, x->name, &id, &x->err);
 	if (rc == 0)
 		return mr_fail_no_model(&x->fail, x->name);
-	if (rc < 0 || (rc = mr_q_alias_version(c, id, x->alias, &version, NULL)) < 0)
+	if (rc < 0 || (rc = mr_q_alias_version(c, id, x->alias, &version, &x->err)) < 0)
 		return rc;
 	if (rc == 0)
-		return mr_fail(&x->fail, HTTP_EC_INVALID_PARAMETER_VALUE, "Registered model alias %s not found.",
-			       x->alias);
-	rc = mr_load_version(c, id, version, &x->result, NULL);
+		return svc_fail(&x->fail, HTTP_EC_INVALID_PARAMETER_VALUE, "Registered model alias %s not found.",
+				x->alias);
+	rc = mr_load_version(c, id, version, &x->result, &x->err);
 	if (rc == 0)
 		return mr_fail_no_version(&x->fail, x->name, version);
 	return rc;
@@ -96,13 +97,10 @@ void mr_h_alias_set(struct http_request *req, void *app)
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
 	if (mr_check_alias(x.alias, &err) != CORE_OK || mr_version_arg(version, &x.version, &err) != CORE_OK) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err.message);
+		http_reply_invalid(req, &err);
 		return;
 	}
-	int rc = db_run_tx(svc_db(app), "set_registered_model_alias", DB_READ_COMMITTED, set_tx, &x, &err);
-	if (rc < 0)
-		mr_reply_tx(req, rc, &x.fail, &err);
-	else
+	if (svc_run_tx_or_reply(req, app, "set_registered_model_alias", DB_READ_COMMITTED, set_tx, &x, &x.fail) >= 0)
 		http_reply_json(req, 200, json_object());
 }
 
@@ -115,13 +113,11 @@ void mr_h_alias_delete(struct http_request *req, void *app)
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
 	if (mr_check_alias(x.alias, &err) != CORE_OK) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err.message);
+		http_reply_invalid(req, &err);
 		return;
 	}
-	int rc = db_run_tx(svc_db(app), "delete_registered_model_alias", DB_READ_COMMITTED, delete_tx, &x, &err);
-	if (rc < 0)
-		mr_reply_tx(req, rc, &x.fail, &err);
-	else
+	if (svc_run_tx_or_reply(req, app, "delete_registered_model_alias", DB_READ_COMMITTED, delete_tx, &x, &x.fail) >=
+	    0)
 		http_reply_json(req, 200, json_object());
 }
 

@@ -4,7 +4,7 @@
  * JSON body), checks MLflow's rules (validate.c), runs one db_run_tx whose body locks
  * the model row before changing anything, writes the event of a serving-relevant change
  * (rename, delete) in that same transaction, and answers MLflow's JSON. A client
- * mistake found inside the transaction is carried out in a struct mr_fail. */
+ * mistake found inside the transaction is carried out in a struct svc_fail. */
 #include <stdlib.h>
 #include <string.h>
 #include "mr.h"
@@ -17,18 +17,14 @@ static struct db_pool *pool_of(void *app)
 	return svc_db(app);
 }
 
-static void reply_invalid(struct http_request *req, const struct core_error *err)
-{
-	http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err->message);
-}
-
 /* --- create ------------------------------------------------------------------------ */
 
 struct create_ctx {
 	const char *name, *description;
 	json_t *tags;
 	json_t *result; /* RegisteredModel */
-	struct mr_fail fail;
+	struct svc_fail fail;
+	struct core_error err; /* what the q_ functions record */
 };
 
 static int create_tx(struct db_conn *c, void *cls)
@@ -39,20 +35,20 @@ static int create_tx(struct db_conn *c, void *cls)
 	json_t *t;
 	json_decref(x->result);
 	x->result = NULL;
-	int rc = mr_q_insert_model(c, x->name, x->description, core_now_ms(), &id, NULL);
+	int rc = mr_q_insert_model(c, x->name, x->description, core_now_ms(), &id, &x->err);
 	if (rc == DB_CONSTRAINT && strcmp(db_conn_constraint(c), "registered_models_name_key") == 0)
-		return mr_fail(&x->fail, HTTP_EC_RESOURCE_ALREADY_EXISTS, "Registered Model (name=%s) already exists.",
-			       x->name);
+		return svc_fail(&x->fail, HTTP_EC_RESOURCE_ALREADY_EXISTS, "Registered Model (name=%s) already exists.",
+				x->name);
 	if (rc < 0)
 		return rc;
 	json_array_foreach(x->tags, i, t)
 	{
 		const char *value = json_string_value(json_object_get(t, "value"));
-		rc = mr_q_set_model_tag(c, id, json_string_value(json_object_get(t, "key")), value, NULL);
+		rc = mr_q_set_model_tag(c, id, json_string_value(json_object_get(t, "key")), value, &x->err);
 		if (rc < 0)
 			return rc;
 	}
-	return mr_load_model(c, id, &x->result, NULL);
+	return mr_load_model(c, id, &x->result, &x->err);
 }
 
 void mr_h_model_create(struct http_request *req, void *app)
@@ -67,8 +63,9 @@ void mr_h_model_create(struct http_request *req, void *app)
 	};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
-	if (mr_check_model_name(x.name, &err) != CORE_OK || mr_check_tags(x.tags, &err) != CORE_OK) {
-		reply_invalid(req, &err);
+	if (mr_check_model_name(x.name, &err) != CORE_OK ||
+	    mr_check_tags("Registered model", x.tags, &err) != CORE_OK) {
+		http_reply_invalid(req, &err);
 		return;
 	}
 	int rc = db_run_tx(pool_of(app), "create_registered_model", DB_READ_COMMITTED, create_tx, &x, &err);
@@ -81,7 +78,8 @@ void mr_h_model_create(struct http_request *req, void *app)
 struct get_ctx {
 	const char *name;
 	json_t *result;
-	struct mr_fail fail;
+	struct svc_fail fail;
+	struct core_error err; /* what the q_ functions record */
 };
 
 static int get_tx(struct db_conn *c, void *cls)
@@ -90,12 +88,12 @@ static int get_tx(struct db_conn *c, void *cls)
 	int64_t id = 0;
 	json_decref(x->result);
 	x->result = NULL;
-	int rc = mr_q_model_id(c, x->name, &id, NULL);
+	int rc = mr_q_model_id(c, x->name, &id, &x->err);
 	if (rc == 0)
 		return mr_fail_no_model(&x->fail, x->name);
 	if (rc < 0)
 		return rc;
-	return mr_load_model(c, id, &x->result, NULL);
+	return mr_load_model(c, id, &x->result, &x->err);
 }
 
 void mr_h_model_get(struct http_request *req, void *app)
@@ -115,7 +113,8 @@ void mr_h_model_get(struct http_request *req, void *app)
 struct rename_ctx {
 	const char *name, *new_name;
 	json_t *result;
-	struct mr_fail fail;
+	struct svc_fail fail;
+	struct core_error err; /* what the q_ functions record */
 };
 
 static int rename_tx(struct db_conn *c, void *cls)
@@ -124,24 +123,25 @@ static int rename_tx(struct db_conn *c, void *cls)
 	int64_t id = 0, now = core_now_ms();
 	json_decref(x->result);
 	x->result = NULL;
-	int rc = mr_q_lock_model(c, x->name, &id, NULL);
+	int rc = mr_q_lock_model(c, x->name, &id, &x->err);
 	if (rc == 0)
 		return mr_fail_no_model(&x->fail, x->name);
 	if (rc < 0)
 		return rc;
-	rc = mr_q_rename_model(c, id, x->new_name, now, NULL);
+	rc = mr_q_rename_model(c, id, x->new_name, now, &x->err);
 	if (rc == DB_CONSTRAINT && strcmp(db_conn_constraint(c), "registered_models_name_key") == 0)
-		return mr_fail(&x->fail, HTTP_EC_RESOURCE_ALREADY_EXISTS, "Registered Model (name=%s) already exists.",
-			       x->new_name);
-	if (rc < 0 || (rc = mr_q_touch_versions(c, id, now, NULL)) < 0)
+		return svc_fail(&x->fail, HTTP_EC_RESOURCE_ALREADY_EXISTS, "Registered Model (name=%s) already exists.",
+				x->new_name);
+	if (rc < 0 || (rc = mr_q_touch_versions(c, id, now, &x->err)) < 0)
 		return rc;
 	/* Keyed by the old name: the last event of the old name's story (see the schema). */
 	rc = mr_ev_write(
 		c, "lathe.model.renamed", x->name,
-		json_pack("{s:s, s:s, s:s}", "name", x->new_name, "old_name", x->name, "new_name", x->new_name), NULL);
+		json_pack("{s:s, s:s, s:s}", "name", x->new_name, "old_name", x->name, "new_name", x->new_name),
+		&x->err);
 	if (rc < 0)
 		return rc;
-	return mr_load_model(c, id, &x->result, NULL);
+	return mr_load_model(c, id, &x->result, &x->err);
 }
 
 void mr_h_model_rename(struct http_request *req, void *app)
@@ -162,7 +162,8 @@ void mr_h_model_rename(struct http_request *req, void *app)
 struct update_ctx {
 	const char *name, *description;
 	json_t *result;
-	struct mr_fail fail;
+	struct svc_fail fail;
+	struct core_error err; /* what the q_ functions record */
 };
 
 static int update_tx(struct db_conn *c, void *cls)
@@ -171,12 +172,12 @@ static int update_tx(struct db_conn *c, void *cls)
 	int64_t id = 0, now = core_now_ms();
 	json_decref(x->result);
 	x->result = NULL;
-	int rc = mr_q_lock_model(c, x->name, &id, NULL);
+	int rc = mr_q_lock_model(c, x->name, &id, &x->err);
 	if (rc == 0)
 		return mr_fail_no_model(&x->fail, x->name);
-	if (rc < 0 || (rc = mr_q_update_model_description(c, id, x->description, now, NULL)) < 0)
+	if (rc < 0 || (rc = mr_q_update_model_description(c, id, x->description, now, &x->err)) < 0)
 		return rc;
-	return mr_load_model(c, id, &x->result, NULL);
+	return mr_load_model(c, id, &x->result, &x->err);
 }
 
 void mr_h_model_update(struct http_request *req, void *app)
@@ -196,7 +197,8 @@ void mr_h_model_update(struct http_request *req, void *app)
 
 struct delete_ctx {
 	const char *name;
-	struct mr_fail fail;
+	struct svc_fail fail;
+	struct core_error err; /* what the q_ functions record */
 };
 
 static int delete_tx(struct db_conn *c, void *cls)
@@ -204,35 +206,31 @@ static int delete_tx(struct db_conn *c, void *cls)
 	struct delete_ctx *x = cls;
 	int64_t id = 0;
 	PGresult *res = NULL;
-	int rc = mr_q_lock_model(c, x->name, &id, NULL);
+	int rc = mr_q_lock_model(c, x->name, &id, &x->err);
 	if (rc == 0)
 		return mr_fail_no_model(&x->fail, x->name);
-	if (rc < 0 || (rc = mr_q_model_versions(c, id, &res, NULL)) < 0)
+	if (rc < 0 || (rc = mr_q_model_versions(c, id, &res, &x->err)) < 0)
 		return rc;
 	json_t *versions = json_array();
 	for (int r = 0; r < PQntuples(res); r++)
 		json_array_append_new(versions, json_string(PQgetvalue(res, r, 1)));
 	PQclear(res);
-	rc = mr_q_delete_model(c, id, NULL);
+	rc = mr_q_delete_model(c, id, &x->err);
 	if (rc < 0) {
 		json_decref(versions);
 		return rc;
 	}
 	return mr_ev_write(c, "lathe.model.deleted", x->name,
-			   json_pack("{s:s, s:o}", "name", x->name, "versions", versions), NULL);
+			   json_pack("{s:s, s:o}", "name", x->name, "versions", versions), &x->err);
 }
 
 void mr_h_model_delete(struct http_request *req, void *app)
 {
 	struct delete_ctx x = {0};
-	struct core_error err = {{0}};
 	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("name", &x.name), HTTP_JS_END};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
-	int rc = db_run_tx(pool_of(app), "delete_registered_model", DB_READ_COMMITTED, delete_tx, &x, &err);
-	if (rc < 0)
-		mr_reply_tx(req, rc, &x.fail, &err);
-	else
+	if (svc_run_tx_or_reply(req, app, "delete_registered_model", DB_READ_COMMITTED, delete_tx, &x, &x.fail) >= 0)
 		http_reply_json(req, 200, json_object());
 }
 
@@ -242,6 +240,7 @@ struct search_ctx {
 	struct mr_search_args a;
 	json_t *models; /* array of RegisteredModel */
 	bool more;
+	struct core_error err; /* what the q_ functions record */
 };
 
 static int search_tx(struct db_conn *c, void *cls)
@@ -252,8 +251,7 @@ static int search_tx(struct db_conn *c, void *cls)
 	json_decref(x->models);
 	x->models = json_array();
 	x->more = false;
-	int rc = mr_q_search_models(c, x->a.order_sql, x->a.shape, (const char *const *)x->a.filter.arrays,
-				    x->a.limit + 1, x->a.offset, &res, NULL);
+	int rc = mr_q_search_models(c, &x->a.sql, &res, &x->err);
 	if (rc < 0)
 		goto out;
 	int n = PQntuples(res);
@@ -265,7 +263,7 @@ static int search_tx(struct db_conn *c, void *cls)
 		ids[r] = mr_model_row_id(res, r);
 		json_array_append_new(x->models, mr_model_json(res, r));
 	}
-	rc = mr_models_add_latest(c, x->models, ids, (size_t)n, NULL);
+	rc = mr_models_add_latest(c, x->models, ids, (size_t)n, &x->err);
 out:
 	free(ids);
 	PQclear(res);
@@ -275,17 +273,12 @@ out:
 void mr_h_model_search(struct http_request *req, void *app)
 {
 	struct search_ctx x = {0};
-	struct core_error err = {{0}};
+	struct svc_fail fail;
 	if (mr_search_args_parse_or_reply(req, MR_SEARCH_MODELS, MODELS_MAX_RESULTS_DEFAULT, MODELS_MAX_RESULTS_MAX,
 					  &x.a) != HTTP_PARSE_OK)
 		return;
-	int rc = db_run_tx(pool_of(app), "search_registered_models", DB_READ_COMMITTED, search_tx, &x, &err);
-	if (rc < 0) {
-		svc_reply_db_error(req, rc, &err);
-		goto out;
-	}
-	mr_reply_search_page(req, "registered_models", x.models, x.more, &x.a);
-out:
+	if (svc_run_tx_or_reply(req, app, "search_registered_models", DB_READ_COMMITTED, search_tx, &x, &fail) >= 0)
+		mr_reply_search_page(req, "registered_models", x.models, x.more, &x.a);
 	json_decref(x.models);
 	mr_search_args_free(&x.a);
 }
@@ -297,7 +290,8 @@ struct latest_ctx {
 	const char *stages[8];
 	size_t n_stages;
 	json_t *versions;
-	struct mr_fail fail;
+	struct svc_fail fail;
+	struct core_error err; /* what the q_ functions record */
 };
 
 static int latest_tx(struct db_conn *c, void *cls)
@@ -307,10 +301,10 @@ static int latest_tx(struct db_conn *c, void *cls)
 	json_t *rm = NULL;
 	json_decref(x->versions);
 	x->versions = json_array();
-	int rc = mr_q_model_id(c, x->name, &id, NULL);
+	int rc = mr_q_model_id(c, x->name, &id, &x->err);
 	if (rc == 0)
 		return mr_fail_no_model(&x->fail, x->name);
-	if (rc < 0 || (rc = mr_load_model(c, id, &rm, NULL)) < 0)
+	if (rc < 0 || (rc = mr_load_model(c, id, &rm, &x->err)) < 0)
 		return rc;
 	size_t i;
 	json_t *mv;
@@ -342,7 +336,7 @@ void mr_h_model_latest_versions(struct http_request *req, void *app)
 	{
 		const char *canonical = NULL;
 		if (mr_check_stage(json_string_value(s), &canonical, &err) != CORE_OK) {
-			reply_invalid(req, &err);
+			http_reply_invalid(req, &err);
 			return;
 		}
 		bool seen = false;
@@ -353,7 +347,7 @@ void mr_h_model_latest_versions(struct http_request *req, void *app)
 	}
 	int rc = db_run_tx(pool_of(app), "get_latest_versions", DB_READ_COMMITTED, latest_tx, &x, &err);
 	if (rc < 0) {
-		mr_reply_tx(req, rc, &x.fail, &err);
+		svc_reply_tx(req, rc, &x.fail, &err);
 	} else {
 		json_t *body = json_object();
 		if (json_array_size(x.versions) > 0)
@@ -368,19 +362,21 @@ void mr_h_model_latest_versions(struct http_request *req, void *app)
 struct tag_ctx {
 	const char *name, *key, *value;
 	bool delete;
-	struct mr_fail fail;
+	struct svc_fail fail;
+	struct core_error err; /* what the q_ functions record */
 };
 
 static int tag_tx(struct db_conn *c, void *cls)
 {
 	struct tag_ctx *x = cls;
 	int64_t id = 0;
-	int rc = mr_q_lock_model(c, x->name, &id, NULL);
+	int rc = mr_q_lock_model(c, x->name, &id, &x->err);
 	if (rc == 0)
 		return mr_fail_no_model(&x->fail, x->name);
 	if (rc < 0)
 		return rc;
-	rc = x->delete ? mr_q_delete_model_tag(c, id, x->key, NULL) : mr_q_set_model_tag(c, id, x->key, x->value, NULL);
+	rc = x->delete ? mr_q_delete_model_tag(c, id, x->key, &x->err)
+		       : mr_q_set_model_tag(c, id, x->key, x->value, &x->err);
 	return rc < 0 ? rc : 0;
 }
 
@@ -392,15 +388,13 @@ static void tag_handler(struct http_request *req, void *app, bool delete)
 					  HTTP_JS_OPT_STRING("value", &x.value, NULL), HTTP_JS_END};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
-	if ((delete ? mr_check_tag_key(x.key, &err) : mr_check_tag(x.key, x.value, &err)) != CORE_OK) {
-		reply_invalid(req, &err);
+	if ((delete ? mr_check_tag_key("Registered model", x.key, &err)
+		    : mr_check_tag("Registered model", x.key, x.value, &err)) != CORE_OK) {
+		http_reply_invalid(req, &err);
 		return;
 	}
-	int rc = db_run_tx(pool_of(app), delete ? "delete_registered_model_tag" : "set_registered_model_tag",
-			   DB_READ_COMMITTED, tag_tx, &x, &err);
-	if (rc < 0)
-		mr_reply_tx(req, rc, &x.fail, &err);
-	else
+	if (svc_run_tx_or_reply(req, app, delete ? "delete_registered_model_tag" : "set_registered_model_tag",
+				DB_READ_COMMITTED, tag_tx, &x, &x.fail) >= 0)
 		http_reply_json(req, 200, json_object());
 }
 

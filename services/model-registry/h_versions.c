@@ -20,11 +20,6 @@
 #define TAG_SERVABLE                 "lathe.servable"
 #define TAG_SERVABLE_REASON          "lathe.servable_reason"
 
-static void reply_invalid(struct http_request *req, const struct core_error *err)
-{
-	http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err->message);
-}
-
 /* Arguments most version routes take: name and version. */
 struct nv_args {
 	const char *name;
@@ -38,21 +33,21 @@ static bool nv_check(struct http_request *req, struct nv_args *nv)
 	struct core_error err = {{0}};
 	if (mr_check_model_name(nv->name, &err) != CORE_OK ||
 	    mr_version_arg(nv->version_arg, &nv->version, &err) != CORE_OK) {
-		reply_invalid(req, &err);
+		http_reply_invalid(req, &err);
 		return false;
 	}
 	return true;
 }
 
 /* Locks the model (bumping its last_updated_time when touch) and the version; fills
- * *id and stage. Returns 1, or a negative status (fail set for 404s). */
+ * *id and stage. Returns 1, or a negative status (fail set for 404s, err for the rest). */
 static int lock_both(struct db_conn *c, const struct nv_args *nv, bool touch, int64_t now, int64_t *id, char stage[16],
-		     struct mr_fail *fail)
+		     struct svc_fail *fail, struct core_error *err)
 {
-	int rc = touch ? mr_q_touch_model(c, nv->name, now, id, NULL) : mr_q_lock_model(c, nv->name, id, NULL);
+	int rc = touch ? mr_q_touch_model(c, nv->name, now, id, err) : mr_q_lock_model(c, nv->name, id, err);
 	if (rc == 0)
 		return mr_fail_no_model(fail, nv->name);
-	if (rc < 0 || (rc = mr_q_lock_version(c, *id, nv->version, stage, NULL)) < 0)
+	if (rc < 0 || (rc = mr_q_lock_version(c, *id, nv->version, stage, err)) < 0)
 		return rc;
 	if (rc == 0)
 		return mr_fail_no_version(fail, nv->name, nv->version);
@@ -66,7 +61,8 @@ struct create_ctx {
 	json_t *tags;
 	struct mr_servable servable;
 	json_t *result;
-	struct mr_fail fail;
+	struct svc_fail fail;
+	struct core_error err; /* what the q_ functions record */
 };
 
 static int create_tx(struct db_conn *c, void *cls)
@@ -77,24 +73,24 @@ static int create_tx(struct db_conn *c, void *cls)
 	json_t *t;
 	json_decref(x->result);
 	x->result = NULL;
-	int rc = mr_q_next_version(c, x->name, now, &id, &version, NULL);
+	int rc = mr_q_next_version(c, x->name, now, &id, &version, &x->err);
 	if (rc == 0)
 		return mr_fail_no_model(&x->fail, x->name);
 	if (rc < 0 || (rc = mr_q_insert_version(c, id, version, now, x->source, x->run_id, x->run_link, x->description,
-						NULL)) < 0)
+						&x->err)) < 0)
 		return rc;
 	json_array_foreach(x->tags, i, t)
 	{
 		rc = mr_q_set_version_tag(c, id, version, json_string_value(json_object_get(t, "key")),
-					  json_string_value(json_object_get(t, "value")), NULL);
+					  json_string_value(json_object_get(t, "value")), &x->err);
 		if (rc < 0)
 			return rc;
 	}
-	rc = mr_q_set_version_tag(c, id, version, TAG_SERVABLE, x->servable.servable ? "true" : "false", NULL);
+	rc = mr_q_set_version_tag(c, id, version, TAG_SERVABLE, x->servable.servable ? "true" : "false", &x->err);
 	if (rc >= 0)
 		rc = x->servable.servable
-			     ? mr_q_delete_version_tag(c, id, version, TAG_SERVABLE_REASON, NULL)
-			     : mr_q_set_version_tag(c, id, version, TAG_SERVABLE_REASON, x->servable.reason, NULL);
+			     ? mr_q_delete_version_tag(c, id, version, TAG_SERVABLE_REASON, &x->err)
+			     : mr_q_set_version_tag(c, id, version, TAG_SERVABLE_REASON, x->servable.reason, &x->err);
 	if (rc < 0)
 		return rc;
 	char v[24];
@@ -104,18 +100,20 @@ static int create_tx(struct db_conn *c, void *cls)
 				 x->servable.servable);
 	if (!x->servable.servable)
 		json_object_set_new(data, "servable_reason", json_string(x->servable.reason));
-	if ((rc = mr_ev_write(c, "lathe.model.version.created", x->name, data, NULL)) < 0)
+	if ((rc = mr_ev_write(c, "lathe.model.version.created", x->name, data, &x->err)) < 0)
 		return rc;
-	return mr_load_version(c, id, version, &x->result, NULL);
+	return mr_load_version(c, id, version, &x->result, &x->err);
 }
 
 struct exists_ctx {
 	const char *name;
+	struct core_error err;
 };
 
 static int exists_tx(struct db_conn *c, void *cls)
 {
-	return mr_q_model_exists(c, ((struct exists_ctx *)cls)->name, NULL);
+	struct exists_ctx *x = cls;
+	return mr_q_model_exists(c, x->name, &x->err);
 }
 
 void mr_h_version_create(struct http_request *req, void *app)
@@ -138,8 +136,8 @@ void mr_h_version_create(struct http_request *req, void *app)
 	if (!*x.run_id && run_uuid)
 		x.run_id = run_uuid;
 	if (mr_check_model_name(x.name, &err) != CORE_OK || mr_check_source(x.source, x.run_id, &err) != CORE_OK ||
-	    mr_check_tags(x.tags, &err) != CORE_OK) {
-		reply_invalid(req, &err);
+	    mr_check_tags("Model version", x.tags, &err) != CORE_OK) {
+		http_reply_invalid(req, &err);
 		return;
 	}
 	/* A missing model is answered before the (slow) tracker call. */
@@ -165,7 +163,8 @@ void mr_h_version_create(struct http_request *req, void *app)
 struct get_ctx {
 	struct nv_args nv;
 	json_t *result;
-	struct mr_fail fail;
+	struct svc_fail fail;
+	struct core_error err; /* what the q_ functions record */
 };
 
 static int get_tx(struct db_conn *c, void *cls)
@@ -174,7 +173,7 @@ static int get_tx(struct db_conn *c, void *cls)
 	PGresult *res = NULL;
 	json_decref(x->result);
 	x->result = NULL;
-	int rc = mr_q_select_version_by_name(c, x->nv.name, x->nv.version, &res, NULL);
+	int rc = mr_q_select_version_by_name(c, x->nv.name, x->nv.version, &res, &x->err);
 	if (rc == 1)
 		x->result = mr_version_json(res, 0);
 	PQclear(res);
@@ -193,7 +192,7 @@ static void get_handler(struct http_request *req, void *app, bool download_uri)
 		return;
 	int rc = db_run_tx(svc_db(app), "get_model_version", DB_READ_COMMITTED, get_tx, &x, &err);
 	if (rc < 0 || !x.result)
-		mr_reply_tx(req, rc < 0 ? rc : DB_HARD_ERROR, &x.fail, &err);
+		svc_reply_tx(req, rc < 0 ? rc : DB_HARD_ERROR, &x.fail, &err);
 	else if (download_uri)
 		http_reply_json(req, 200, json_pack("{s:O}", "artifact_uri", json_object_get(x.result, "source")));
 	else
@@ -217,7 +216,8 @@ struct update_ctx {
 	struct nv_args nv;
 	const char *description;
 	json_t *result;
-	struct mr_fail fail;
+	struct svc_fail fail;
+	struct core_error err; /* what the q_ functions record */
 };
 
 static int update_tx(struct db_conn *c, void *cls)
@@ -227,10 +227,10 @@ static int update_tx(struct db_conn *c, void *cls)
 	char stage[16];
 	json_decref(x->result);
 	x->result = NULL;
-	int rc = lock_both(c, &x->nv, false, now, &id, stage, &x->fail);
-	if (rc < 0 || (rc = mr_q_update_version_description(c, id, x->nv.version, x->description, now, NULL)) < 0)
+	int rc = lock_both(c, &x->nv, false, now, &id, stage, &x->fail, &x->err);
+	if (rc < 0 || (rc = mr_q_update_version_description(c, id, x->nv.version, x->description, now, &x->err)) < 0)
 		return rc;
-	return mr_load_version(c, id, x->nv.version, &x->result, NULL);
+	return mr_load_version(c, id, x->nv.version, &x->result, &x->err);
 }
 
 void mr_h_version_update(struct http_request *req, void *app)
@@ -251,7 +251,8 @@ void mr_h_version_update(struct http_request *req, void *app)
 
 struct delete_ctx {
 	struct nv_args nv;
-	struct mr_fail fail;
+	struct svc_fail fail;
+	struct core_error err; /* what the q_ functions record */
 };
 
 static int delete_tx(struct db_conn *c, void *cls)
@@ -260,10 +261,10 @@ static int delete_tx(struct db_conn *c, void *cls)
 	int64_t id = 0;
 	char stage[16];
 	json_t *mv = NULL;
-	int rc = lock_both(c, &x->nv, true, core_now_ms(), &id, stage, &x->fail);
-	if (rc < 0 || (rc = mr_load_version(c, id, x->nv.version, &mv, NULL)) < 0)
+	int rc = lock_both(c, &x->nv, true, core_now_ms(), &id, stage, &x->fail, &x->err);
+	if (rc < 0 || (rc = mr_load_version(c, id, x->nv.version, &mv, &x->err)) < 0)
 		return rc;
-	rc = mr_q_delete_version(c, id, x->nv.version, NULL);
+	rc = mr_q_delete_version(c, id, x->nv.version, &x->err);
 	if (rc < 0) {
 		json_decref(mv);
 		return rc;
@@ -274,22 +275,18 @@ static int delete_tx(struct db_conn *c, void *cls)
 				 "source", json_object_get(mv, "source"), "run_id", json_object_get(mv, "run_id"),
 				 "aliases", aliases ? json_incref(aliases) : json_array());
 	json_decref(mv);
-	rc = mr_ev_write(c, "lathe.model.version.deleted", x->nv.name, data, NULL);
+	rc = mr_ev_write(c, "lathe.model.version.deleted", x->nv.name, data, &x->err);
 	return rc < 0 ? rc : 0;
 }
 
 void mr_h_version_delete(struct http_request *req, void *app)
 {
 	struct delete_ctx x = {0};
-	struct core_error err = {{0}};
 	const struct http_jspec spec[] = {HTTP_JS_REQ_STRING("name", &x.nv.name),
 					  HTTP_JS_REQ_ANY("version", &x.nv.version_arg), HTTP_JS_END};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK || !nv_check(req, &x.nv))
 		return;
-	int rc = db_run_tx(svc_db(app), "delete_model_version", DB_READ_COMMITTED, delete_tx, &x, &err);
-	if (rc < 0)
-		mr_reply_tx(req, rc, &x.fail, &err);
-	else
+	if (svc_run_tx_or_reply(req, app, "delete_model_version", DB_READ_COMMITTED, delete_tx, &x, &x.fail) >= 0)
 		http_reply_json(req, 200, json_object());
 }
 
@@ -300,7 +297,8 @@ struct transition_ctx {
 	const char *stage; /* canonical */
 	bool archive;
 	json_t *result;
-	struct mr_fail fail;
+	struct svc_fail fail;
+	struct core_error err; /* what the q_ functions record */
 };
 
 static json_t *stage_event(const char *name, const char *version, const char *stage, const char *previous,
@@ -318,12 +316,12 @@ static int transition_tx(struct db_conn *c, void *cls)
 	PGresult *res = NULL;
 	json_decref(x->result);
 	x->result = NULL;
-	int rc = lock_both(c, &x->nv, true, now, &id, previous, &x->fail);
-	if (rc < 0 || (rc = mr_q_set_version_stage(c, id, x->nv.version, x->stage, now, NULL)) < 0)
+	int rc = lock_both(c, &x->nv, true, now, &id, previous, &x->fail, &x->err);
+	if (rc < 0 || (rc = mr_q_set_version_stage(c, id, x->nv.version, x->stage, now, &x->err)) < 0)
 		return rc;
-	if (x->archive && (rc = mr_q_archive_stage(c, id, x->nv.version, x->stage, now, &res, NULL)) < 0)
+	if (x->archive && (rc = mr_q_archive_stage(c, id, x->nv.version, x->stage, now, &res, &x->err)) < 0)
 		return rc;
-	if ((rc = mr_load_version(c, id, x->nv.version, &x->result, NULL)) < 0)
+	if ((rc = mr_load_version(c, id, x->nv.version, &x->result, &x->err)) < 0)
 		goto out;
 	/* The target first, then the versions it pushed out: a consumer serving "the
 	 * Production version" never sees a moment without one. */
@@ -333,7 +331,7 @@ static int transition_tx(struct db_conn *c, void *cls)
 					     x->stage, previous,
 					     json_string_value(json_object_get(x->result, "source")),
 					     json_string_value(json_object_get(x->result, "run_id"))),
-				 NULL);
+				 &x->err);
 		if (rc < 0)
 			goto out;
 	}
@@ -341,7 +339,7 @@ static int transition_tx(struct db_conn *c, void *cls)
 		rc = mr_ev_write(c, "lathe.model.version.stage_changed", x->nv.name,
 				 stage_event(x->nv.name, PQgetvalue(res, r, 0), "Archived", x->stage,
 					     PQgetvalue(res, r, 1), PQgetvalue(res, r, 2)),
-				 NULL);
+				 &x->err);
 		if (rc < 0)
 			goto out;
 	}
@@ -366,7 +364,7 @@ void mr_h_version_transition(struct http_request *req, void *app)
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK || !nv_check(req, &x.nv))
 		return;
 	if (mr_check_stage(stage, &x.stage, &err) != CORE_OK) {
-		reply_invalid(req, &err);
+		http_reply_invalid(req, &err);
 		return;
 	}
 	if (x.archive && strcmp(x.stage, "Staging") != 0 && strcmp(x.stage, "Production") != 0) {
@@ -388,6 +386,7 @@ struct search_ctx {
 	struct mr_search_args a;
 	json_t *versions;
 	bool more;
+	struct core_error err; /* what the q_ functions record */
 };
 
 static int search_tx(struct db_conn *c, void *cls)
@@ -396,8 +395,7 @@ static int search_tx(struct db_conn *c, void *cls)
 	PGresult *res = NULL;
 	json_decref(x->versions);
 	x->versions = json_array();
-	int rc = mr_q_search_versions(c, x->a.order_sql, x->a.shape, (const char *const *)x->a.filter.arrays,
-				      x->a.limit + 1, x->a.offset, &res, NULL);
+	int rc = mr_q_search_versions(c, &x->a.sql, &res, &x->err);
 	if (rc < 0)
 		return rc;
 	int n = PQntuples(res);
@@ -411,17 +409,12 @@ static int search_tx(struct db_conn *c, void *cls)
 void mr_h_version_search(struct http_request *req, void *app)
 {
 	struct search_ctx x = {0};
-	struct core_error err = {{0}};
+	struct svc_fail fail;
 	if (mr_search_args_parse_or_reply(req, MR_SEARCH_VERSIONS, VERSIONS_MAX_RESULTS_DEFAULT,
 					  VERSIONS_MAX_RESULTS_MAX, &x.a) != HTTP_PARSE_OK)
 		return;
-	int rc = db_run_tx(svc_db(app), "search_model_versions", DB_READ_COMMITTED, search_tx, &x, &err);
-	if (rc < 0) {
-		svc_reply_db_error(req, rc, &err);
-		goto out;
-	}
-	mr_reply_search_page(req, "model_versions", x.versions, x.more, &x.a);
-out:
+	if (svc_run_tx_or_reply(req, app, "search_model_versions", DB_READ_COMMITTED, search_tx, &x, &fail) >= 0)
+		mr_reply_search_page(req, "model_versions", x.versions, x.more, &x.a);
 	json_decref(x.versions);
 	mr_search_args_free(&x.a);
 }
@@ -432,7 +425,8 @@ struct tag_ctx {
 	struct nv_args nv;
 	const char *key, *value;
 	bool delete;
-	struct mr_fail fail;
+	struct svc_fail fail;
+	struct core_error err; /* what the q_ functions record */
 };
 
 static int tag_tx(struct db_conn *c, void *cls)
@@ -440,11 +434,11 @@ static int tag_tx(struct db_conn *c, void *cls)
 	struct tag_ctx *x = cls;
 	int64_t id = 0;
 	char stage[16];
-	int rc = lock_both(c, &x->nv, false, 0, &id, stage, &x->fail);
+	int rc = lock_both(c, &x->nv, false, 0, &id, stage, &x->fail, &x->err);
 	if (rc < 0)
 		return rc;
-	rc = x->delete ? mr_q_delete_version_tag(c, id, x->nv.version, x->key, NULL)
-		       : mr_q_set_version_tag(c, id, x->nv.version, x->key, x->value, NULL);
+	rc = x->delete ? mr_q_delete_version_tag(c, id, x->nv.version, x->key, &x->err)
+		       : mr_q_set_version_tag(c, id, x->nv.version, x->key, x->value, &x->err);
 	return rc < 0 ? rc : 0;
 }
 
@@ -457,15 +451,13 @@ static void tag_handler(struct http_request *req, void *app, bool delete)
 		HTTP_JS_REQ_STRING("key", &x.key), HTTP_JS_OPT_STRING("value", &x.value, NULL), HTTP_JS_END};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK || !nv_check(req, &x.nv))
 		return;
-	if ((delete ? mr_check_tag_key(x.key, &err) : mr_check_tag(x.key, x.value, &err)) != CORE_OK) {
-		reply_invalid(req, &err);
+	if ((delete ? mr_check_tag_key("Model version", x.key, &err)
+		    : mr_check_tag("Model version", x.key, x.value, &err)) != CORE_OK) {
+		http_reply_invalid(req, &err);
 		return;
 	}
-	int rc = db_run_tx(svc_db(app), delete ? "delete_model_version_tag" : "set_model_version_tag",
-			   DB_READ_COMMITTED, tag_tx, &x, &err);
-	if (rc < 0)
-		mr_reply_tx(req, rc, &x.fail, &err);
-	else
+	if (svc_run_tx_or_reply(req, app, delete ? "delete_model_version_tag" : "set_model_version_tag",
+				DB_READ_COMMITTED, tag_tx, &x, &x.fail) >= 0)
 		http_reply_json(req, 200, json_object());
 }
 

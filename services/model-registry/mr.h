@@ -7,14 +7,17 @@
  *   h_aliases.c   registered-models/alias: set, delete, get
  *   h_versions.c  model-versions/...: create, get, update, delete, search,
  *                 transition-stage, get-download-uri, set-tag, delete-tag
- *   q_*.c         one function per SQL statement, named as the statement
+ *   q_*.c         one function per SQL statement; the statement is named as the
+ *                 function (mr_q_lock_model prepares "mr_q_lock_model")
  *   entities.c    MLflow JSON (RegisteredModel, ModelVersion) from query rows
  *   ev_models.c   models.events CloudEvents, written through the outbox
  *   servable.c    does a version's source hold a Lathe model package? (tracker call)
- *   validate.c    MLflow's input rules: names, tags, aliases, stages, sources (pure)
- *   filter.c      MLflow's registry search filter and order_by (pure)
- *   paging.c      page tokens (pure)
- *   search_args.c the arguments and the page both searches share
+ *   validate.c    MLflow's input rules: names, tags, aliases, stages, sources (pure;
+ *                 name and length rules are libs/mlflow's)
+ *   filter_sql.c  a search's one parameterised query, from libs/mlflow's filter tree
+ *                 and the registry's order_by (pure)
+ *   search_args.c the arguments and the page both searches share (page tokens are
+ *                 libs/mlflow's)
  * Handlers receive the struct svc * as app; mr_app(svc) gives this service's state.
  * Every state change and its event are written in one db_run_tx transaction that
  * first row-locks the registered model, so one model's events are in commit order. */
@@ -24,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "http/jspec.h"
+#include "mlflow/filter.h"
 #include "svc/svc.h"
 
 /* --- state (main.c) ------------------------------------------------------------- */
@@ -68,31 +72,23 @@ void mr_h_version_download_uri(struct http_request *req, void *app);
 void mr_h_version_set_tag(struct http_request *req, void *app);
 void mr_h_version_delete_tag(struct http_request *req, void *app);
 
-/* --- transaction outcomes (h_common in entities.c) -------------------------------- */
+/* --- transaction outcomes (entities.c) --------------------------------------------- */
 
-/* What a transaction body found wrong with the client's request. A body that fills it
- * returns DB_HARD_ERROR (so db_run_tx rolls back without retrying); the handler then
- * answers with mr_reply_tx. */
-struct mr_fail {
-	enum http_error_code code; /* HTTP_EC_NONE: no client mistake */
-	char message[512];
-};
-
-/* Fills f and returns DB_ROLLBACK, for `return mr_fail(f, ...);` in a tx body. */
-int mr_fail(struct mr_fail *f, enum http_error_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Answers a failed db_run_tx: f's client error when set, else svc_reply_db_error. */
-void mr_reply_tx(struct http_request *req, int rc, const struct mr_fail *f, const struct core_error *err);
+/* A transaction body that finds the client's request wrong records why with
+ * svc_fail (svc.h) in its context's struct svc_fail and returns DB_ROLLBACK (so
+ * db_run_tx rolls back without retrying); the handler then answers with
+ * svc_run_tx_or_reply or svc_reply_tx. Each body's context also holds the struct
+ * core_error its q_ calls fill. */
 
 /* Replies 200 {"<key>": entity} after a transaction that loaded entity (borrowed), or
- * the transaction's failure (mr_reply_tx) when rc < 0 or nothing was loaded. */
-void mr_reply_entity(struct http_request *req, const char *key, int rc, json_t *entity, const struct mr_fail *f,
+ * the transaction's failure (svc_reply_tx) when rc < 0 or nothing was loaded. */
+void mr_reply_entity(struct http_request *req, const char *key, int rc, json_t *entity, const struct svc_fail *f,
 		     const struct core_error *err);
 
-/* Sets *f to "Registered Model with name=X not found" (404) and returns DB_HARD_ERROR. */
-int mr_fail_no_model(struct mr_fail *f, const char *name);
-/* Sets *f to "Model Version (name=X, version=N) not found" (404), returns DB_HARD_ERROR. */
-int mr_fail_no_version(struct mr_fail *f, const char *name, int64_t version);
+/* Sets *f to "Registered Model with name=X not found" (404) and returns DB_ROLLBACK. */
+int mr_fail_no_model(struct svc_fail *f, const char *name);
+/* Sets *f to "Model Version (name=X, version=N) not found" (404), returns DB_ROLLBACK. */
+int mr_fail_no_version(struct svc_fail *f, const char *name, int64_t version);
 
 /* --- entities.c: MLflow JSON from rows -------------------------------------------- */
 
@@ -121,15 +117,18 @@ int mr_models_add_latest(struct db_conn *c, json_t *models, const int64_t *ids, 
 int mr_load_model(struct db_conn *c, int64_t id, json_t **out, struct core_error *err);
 int mr_load_version(struct db_conn *c, int64_t model_id, int64_t version, json_t **out, struct core_error *err);
 
-/* Checks a request's tags array ([{key, value}], may be NULL) with MLflow's rules. */
-enum core_status mr_check_tags(json_t *tags, struct core_error *err);
+/* Checks a request's tags array ([{key, value}], may be NULL) with MLflow's rules.
+ * entity: "Registered model" or "Model version" (MLflow's messages name it). */
+enum core_status mr_check_tags(const char *entity, json_t *tags, struct core_error *err);
 /* A version argument given as a string ("3") or a number. */
 enum core_status mr_version_arg(json_t *v, int64_t *out, struct core_error *err);
 
 /* --- q_registered_models.c -------------------------------------------------------- */
 
-/* Each returns the row count (>= 0) or a negative enum db_status; res_out, when given,
- * receives the PGresult (the caller PQclear()s it). */
+struct mr_sql;
+
+/* Each takes err last and fills it on failure; each returns the row count (>= 0) or a negative enum db_status; res_out,
+ * when given, receives the PGresult (the caller PQclear()s it). */
 int mr_q_insert_model(struct db_conn *c, const char *name, const char *description, int64_t now_ms, int64_t *id_out,
 		      struct core_error *err);
 /* Row-locks the model (FOR UPDATE) and gives its id. 0 rows: no such model. */
@@ -147,10 +146,8 @@ int mr_q_select_model(struct db_conn *c, int64_t id, PGresult **res_out, struct 
 int mr_q_model_exists(struct db_conn *c, const char *name, struct core_error *err);
 /* The model's id by name, without a lock (reads). 0 rows: no such model. */
 int mr_q_model_id(struct db_conn *c, const char *name, int64_t *id_out, struct core_error *err);
-/* The search: filter clause arrays (PostgreSQL array literals), limit, offset. order_sql
- * is one of the fixed ORDER BY texts filter.c makes; shape names its statement. */
-int mr_q_search_models(struct db_conn *c, const char *order_sql, const char *shape, const char *const arrays[4],
-		       int64_t limit, int64_t offset, PGresult **res_out, struct core_error *err);
+/* A search compiled by mr_sql_search (MR_SEARCH_MODELS), run with db_exec_dynamic. */
+int mr_q_search_models(struct db_conn *c, const struct mr_sql *q, PGresult **res_out, struct core_error *err);
 int mr_q_set_model_tag(struct db_conn *c, int64_t id, const char *key, const char *value, struct core_error *err);
 int mr_q_delete_model_tag(struct db_conn *c, int64_t id, const char *key, struct core_error *err);
 
@@ -179,8 +176,8 @@ int mr_q_touch_versions(struct db_conn *c, int64_t model_id, int64_t now_ms, str
 int mr_q_model_versions(struct db_conn *c, int64_t model_id, PGresult **res_out, struct core_error *err);
 /* The newest version per stage of each model in ids (array literal), in MLflow's order. */
 int mr_q_latest_versions(struct db_conn *c, const char *ids_array, PGresult **res_out, struct core_error *err);
-int mr_q_search_versions(struct db_conn *c, const char *order_sql, const char *shape, const char *const arrays[4],
-			 int64_t limit, int64_t offset, PGresult **res_out, struct core_error *err);
+/* A search compiled by mr_sql_search (MR_SEARCH_VERSIONS), run with db_exec_dynamic. */
+int mr_q_search_versions(struct db_conn *c, const struct mr_sql *q, PGresult **res_out, struct core_error *err);
 int mr_q_set_version_tag(struct db_conn *c, int64_t model_id, int64_t version, const char *key, const char *value,
 			 struct core_error *err);
 int mr_q_delete_version_tag(struct db_conn *c, int64_t model_id, int64_t version, const char *key,
@@ -226,8 +223,9 @@ void mr_servable_check(const struct mr_settings *s, const char *source, const ch
 
 /* Each returns CORE_OK, or CORE_EINVAL with MLflow's message in err. */
 enum core_status mr_check_model_name(const char *name, struct core_error *err);
-enum core_status mr_check_tag(const char *key, const char *value, struct core_error *err);
-enum core_status mr_check_tag_key(const char *key, struct core_error *err);
+/* entity: "Registered model" or "Model version" ("Model version key '...' had length"). */
+enum core_status mr_check_tag(const char *entity, const char *key, const char *value, struct core_error *err);
+enum core_status mr_check_tag_key(const char *entity, const char *key, struct core_error *err);
 enum core_status mr_check_alias(const char *alias, struct core_error *err);
 /* Parses a version number ("3"); out: [out]. */
 enum core_status mr_check_version(const char *text, int64_t *out, struct core_error *err);
@@ -235,44 +233,48 @@ enum core_status mr_check_version(const char *text, int64_t *out, struct core_er
 enum core_status mr_check_stage(const char *stage, const char **canonical, struct core_error *err);
 enum core_status mr_check_source(const char *source, const char *run_id, struct core_error *err);
 
-/* --- filter.c (pure) -------------------------------------------------------------- */
+/* --- filter_sql.c (pure): the searches' one parameterised query -------------------- */
 
 enum mr_search_kind { MR_SEARCH_MODELS, MR_SEARCH_VERSIONS };
 
-/* A parsed filter as four parallel PostgreSQL text-array literals (kind, key, op, value)
- * that the search statements unnest; each clause is one element. */
-struct mr_filter {
-	char *arrays[4]; /* malloc'd */
-	size_t n_clauses;
-};
+#define MR_SQL_MAX_PARAMS 256
 
-/* Parses an MLflow registry filter ("name LIKE 'a%' AND tags.k = 'v'"). filter may be
- * NULL or blank (no clause). out: [out], free with mr_filter_free (also on failure). */
-enum core_status mr_filter_parse(const char *filter, enum mr_search_kind kind, struct mr_filter *out,
-				 struct core_error *err);
-void mr_filter_free(struct mr_filter *f);
+/* A compiled search: SQL text with $1..$n and the n text parameters it binds (owned).
+ * Initialise with mr_sql_init; release with mr_sql_free (also after a failure). */
+struct mr_sql {
+	struct core_buf text;
+	char *params[MR_SQL_MAX_PARAMS];
+	size_t n_params;
+};
+void mr_sql_init(struct mr_sql *q);
+void mr_sql_free(struct mr_sql *q);
 
 /* Turns order_by entries into an ORDER BY text built from fixed pieces only (client
- * text never reaches the SQL) and a short shape naming it ("n+t-"), with MLflow's
- * tie-breakers appended. sql/shape: [out] buffers. */
+ * text never reaches the SQL), with MLflow's tie-breakers appended (models: name ASC;
+ * versions: name ASC, version DESC). sql: [out] buffer. */
 enum core_status mr_order_parse(const char *const *order_by, size_t n, enum mr_search_kind kind, char *sql,
-				size_t sql_size, char *shape, size_t shape_size, struct core_error *err);
+				size_t sql_size, struct core_error *err);
 
-/* Writes items as a PostgreSQL array literal {"a","b"} (quoted, escaped); malloc'd. */
-char *mr_pg_array(const char *const *items, size_t n);
+/* Compiles a parsed filter (libs/mlflow's tree, may be NULL), an ORDER BY text from
+ * mr_order_parse, limit and offset into out (initialised, empty): a query selecting
+ * MR_MODEL_COLS from registered_model_view r, or MR_VERSION_COLS from
+ * model_version_view v. Returns CORE_OK, or CORE_EINVAL when it would need more than
+ * MR_SQL_MAX_PARAMS parameters. */
+enum core_status mr_sql_search(enum mr_search_kind kind, const struct mlflow_filter *f, const char *order_sql,
+			       int64_t limit, int64_t offset, struct mr_sql *out, struct core_error *err);
 
 /* --- search_args.c: what both searches share ----------------------------------------- */
 
 struct mr_search_args {
-	struct mr_filter filter;
-	char order_sql[512], shape[32];
+	struct mlflow_filter filter;
 	int64_t limit, offset;
+	struct mr_sql sql; /* the page's query, asking for limit + 1 rows (is there more?) */
 };
 
 /* Parses and validates filter, max_results (1..max_limit, default_limit when absent),
- * order_by and page_token. On a client mistake replies 400 INVALID_PARAMETER_VALUE and
- * returns HTTP_PARSE_REPLIED (nothing to free); on HTTP_PARSE_OK the caller frees *out
- * with mr_search_args_free. */
+ * order_by and page_token, and compiles the query. On a client mistake replies 400
+ * INVALID_PARAMETER_VALUE and returns HTTP_PARSE_REPLIED (nothing to free); on
+ * HTTP_PARSE_OK the caller frees *out with mr_search_args_free. */
 enum http_parse_result mr_search_args_parse_or_reply(struct http_request *req, enum mr_search_kind kind,
 						     int64_t default_limit, int64_t max_limit,
 						     struct mr_search_args *out);
@@ -282,11 +284,4 @@ void mr_search_args_free(struct mr_search_args *a);
  * more)}. items: borrowed JSON array. */
 void mr_reply_search_page(struct http_request *req, const char *items_key, json_t *items, bool more,
 			  const struct mr_search_args *a);
-
-/* --- paging.c (pure) -------------------------------------------------------------- */
-
-/* MLflow's page token: base64 of {"offset": N}. Returns a malloc'd token. */
-char *mr_page_token(int64_t offset);
-/* Parses a token (NULL or "" is offset 0). */
-enum core_status mr_page_token_parse(const char *token, int64_t *offset, struct core_error *err);
 #endif

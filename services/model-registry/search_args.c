@@ -1,10 +1,12 @@
 /* What the two registry searches (registered-models/search, model-versions/search)
  * share: their arguments (filter, max_results, order_by, page_token), parsed and
- * validated once, and the page they answer ({"<items>": [...], "next_page_token"}).
+ * validated once (filter and page token by libs/mlflow, the query by filter_sql.c),
+ * and the page they answer ({"<items>": [...], "next_page_token"}).
  * The handlers in h_models.c and h_versions.c keep only what differs: the query and
  * how a row becomes JSON. Face: mr.h. */
 #include <stdlib.h>
 #include <string.h>
+#include "mlflow/token.h"
 #include "mr.h"
 
 enum http_parse_result mr_search_args_parse_or_reply(struct http_request *req, enum mr_search_kind kind,
@@ -17,6 +19,7 @@ enum http_parse_result mr_search_args_parse_or_reply(struct http_request *req, e
 	const char **orders = NULL;
 	enum http_parse_result result = HTTP_PARSE_REPLIED;
 	memset(out, 0, sizeof *out);
+	mr_sql_init(&out->sql);
 	out->limit = default_limit;
 	const struct http_jspec spec[] = {
 		HTTP_JS_OPT_STRING("filter", &filter, NULL),
@@ -26,14 +29,9 @@ enum http_parse_result mr_search_args_parse_or_reply(struct http_request *req, e
 		HTTP_JS_END,
 	};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
-		return HTTP_PARSE_REPLIED;
-	if (out->limit > max_limit || out->limit < 1) {
-		http_reply_error(
-			req, HTTP_EC_INVALID_PARAMETER_VALUE,
-			"Invalid value for request parameter max_results. It must be at most %lld, but got value %lld",
-			(long long)max_limit, (long long)out->limit);
-		return HTTP_PARSE_REPLIED;
-	}
+		goto out;
+	if (mlflow_check_max_results(out->limit, max_limit, &err) != CORE_OK)
+		goto invalid;
 	size_t n_order = json_array_size(order_by);
 	orders = core_xcalloc(n_order + 1, sizeof *orders);
 	for (size_t i = 0; i < n_order; i++) {
@@ -43,24 +41,28 @@ enum http_parse_result mr_search_args_parse_or_reply(struct http_request *req, e
 			goto invalid;
 		}
 	}
-	if (mr_filter_parse(filter, kind, &out->filter, &err) != CORE_OK ||
-	    mr_order_parse(orders, n_order, kind, out->order_sql, sizeof out->order_sql, out->shape, sizeof out->shape,
-			   &err) != CORE_OK ||
-	    mr_page_token_parse(page_token, &out->offset, &err) != CORE_OK)
+	char order_sql[512];
+	if (mlflow_filter_parse(kind == MR_SEARCH_MODELS ? MLFLOW_TARGET_MODELS : MLFLOW_TARGET_VERSIONS, filter,
+				&out->filter, &err) != CORE_OK ||
+	    mr_order_parse(orders, n_order, kind, order_sql, sizeof order_sql, &err) != CORE_OK ||
+	    mlflow_page_token_decode(page_token, &out->offset, &err) != CORE_OK ||
+	    mr_sql_search(kind, &out->filter, order_sql, out->limit + 1, out->offset, &out->sql, &err) != CORE_OK)
 		goto invalid;
 	result = HTTP_PARSE_OK;
 	goto out;
 invalid:
-	http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err.message);
-	mr_search_args_free(out);
+	http_reply_invalid(req, &err);
 out:
+	if (result != HTTP_PARSE_OK)
+		mr_search_args_free(out);
 	free(orders);
 	return result;
 }
 
 void mr_search_args_free(struct mr_search_args *a)
 {
-	mr_filter_free(&a->filter);
+	mlflow_filter_free(&a->filter);
+	mr_sql_free(&a->sql);
 }
 
 void mr_reply_search_page(struct http_request *req, const char *items_key, json_t *items, bool more,
@@ -70,9 +72,9 @@ void mr_reply_search_page(struct http_request *req, const char *items_key, json_
 	if (json_array_size(items) > 0)
 		json_object_set(body, items_key, items);
 	if (more) {
-		char *token = mr_page_token(a->offset + a->limit);
+		char token[64];
+		mlflow_page_token_encode(a->offset + a->limit, token);
 		json_object_set_new(body, "next_page_token", json_string(token));
-		free(token);
 	}
 	http_reply_json(req, 200, body);
 }

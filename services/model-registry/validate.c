@@ -2,17 +2,16 @@
  * model_version_stages.py, 2.12.2), as pure functions: model names, tag keys and
  * values, alias names, version numbers, stages and model-version sources. Each answers
  * CORE_OK or CORE_EINVAL with MLflow's own wording in err, which the handlers send back
- * as 400 INVALID_PARAMETER_VALUE. No I/O; unit-tested in tests/unit/registry. */
+ * as 400 INVALID_PARAMETER_VALUE. Name and length rules (counted in characters) are
+ * libs/mlflow's. No I/O; unit-tested in tests/unit/registry. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdio.h>
+#include "mlflow/names.h"
 #include "mr.h"
-
-#define MR_TAG_KEY_MAX   250
-#define MR_TAG_VALUE_MAX 5000
-#define MR_ALIAS_MAX     255
 
 enum core_status mr_check_model_name(const char *name, struct core_error *err)
 {
@@ -27,59 +26,26 @@ static bool word_byte(unsigned char ch)
 	return isalnum(ch) || ch == '_' || ch >= 0x80;
 }
 
-/* posixpath.normpath(key) == key, and not "." / "..", "../x", "/x" (MLflow's
- * path-uniqueness rule for keys). */
-static bool path_unique(const char *key)
-{
-	size_t n = strlen(key);
-	if (n == 0)
-		return true;
-	if (key[0] == '/' || key[n - 1] == '/' || strstr(key, "//"))
-		return false;
-	for (const char *seg = key; seg;) {
-		const char *slash = strchr(seg, '/');
-		size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
-		if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
-			return false;
-		seg = slash ? slash + 1 : NULL;
-	}
-	return true;
-}
-
-enum core_status mr_check_tag_key(const char *key, struct core_error *err)
+/* MLflow's _validate_tag_name and _validate_length_limit (libs/mlflow); entity names
+ * the limit in messages: "Registered model key", "Model version key". */
+enum core_status mr_check_tag_key(const char *entity, const char *key, struct core_error *err)
 {
 	if (!key || !*key)
-		return core_fail(err, CORE_EINVAL,
-				 "Missing value for required parameter 'key'. See the API docs for "
-				 "more information about request parameters.");
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		if (!word_byte(*p) && *p != '/' && *p != '.' && *p != '-' && *p != ' ')
-			return core_fail(err, CORE_EINVAL,
-					 "Invalid tag name: '%s'. Names may only contain alphanumerics, underscores "
-					 "(_), dashes (-), periods (.), spaces ( ), and slashes (/).",
-					 key);
-	if (!path_unique(key))
-		return core_fail(err, CORE_EINVAL,
-				 "Invalid tag name: '%s'. Names may be treated as files in certain cases, and must "
-				 "not resolve to other names when treated as such.",
-				 key);
-	if (strlen(key) > MR_TAG_KEY_MAX)
-		return core_fail(err, CORE_EINVAL,
-				 "Tag key '%.40s...' had length %zu, which exceeded length limit of %d", key,
-				 strlen(key), MR_TAG_KEY_MAX);
-	return CORE_OK;
+		return http_jspec_missing(err, NULL, "key");
+	char label[48];
+	snprintf(label, sizeof label, "%s key", entity);
+	if (mlflow_check_name("tag", key, err) != CORE_OK)
+		return CORE_EINVAL;
+	return mlflow_check_length(label, MLFLOW_MAX_MODEL_REGISTRY_TAG_KEY_LENGTH, key, err);
 }
 
-enum core_status mr_check_tag(const char *key, const char *value, struct core_error *err)
+enum core_status mr_check_tag(const char *entity, const char *key, const char *value, struct core_error *err)
 {
-	enum core_status rc = mr_check_tag_key(key, err);
-	if (rc != CORE_OK)
-		return rc;
-	if (value && strlen(value) > MR_TAG_VALUE_MAX)
-		return core_fail(err, CORE_EINVAL,
-				 "Tag value '%.40s...' had length %zu, which exceeded length limit of %d", value,
-				 strlen(value), MR_TAG_VALUE_MAX);
-	return CORE_OK;
+	if (mr_check_tag_key(entity, key, err) != CORE_OK)
+		return CORE_EINVAL;
+	char label[48];
+	snprintf(label, sizeof label, "%s value", entity);
+	return mlflow_check_length(label, MLFLOW_MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH, value, err);
 }
 
 enum core_status mr_check_alias(const char *alias, struct core_error *err)
@@ -92,11 +58,11 @@ enum core_status mr_check_alias(const char *alias, struct core_error *err)
 					 "Invalid alias name: '%s'. Names may only contain alphanumerics, "
 					 "underscores (_), and dashes (-).",
 					 alias);
-	if (strlen(alias) > MR_ALIAS_MAX)
+	if (mlflow_utf8_chars(alias) > MLFLOW_MAX_REGISTERED_MODEL_ALIAS_LENGTH)
 		return core_fail(err, CORE_EINVAL,
 				 "Registered model alias name '%.40s...' exceeds the maximum length of %d "
 				 "characters.",
-				 alias, MR_ALIAS_MAX);
+				 alias, MLFLOW_MAX_REGISTERED_MODEL_ALIAS_LENGTH);
 	if (strcasecmp(alias, "latest") == 0)
 		return core_fail(err, CORE_EINVAL, "'%s' alias name (case insensitive) is reserved.", alias);
 	if ((alias[0] == 'v' || alias[0] == 'V') && alias[1]) {
@@ -112,9 +78,7 @@ enum core_status mr_check_alias(const char *alias, struct core_error *err)
 enum core_status mr_check_version(const char *text, int64_t *out, struct core_error *err)
 {
 	if (!text || !*text)
-		return core_fail(err, CORE_EINVAL,
-				 "Missing value for required parameter 'version'. See the API docs for "
-				 "more information about request parameters.");
+		return http_jspec_missing(err, NULL, "version");
 	const char *p = text;
 	if (*p == '+' || *p == '-')
 		p++;
@@ -179,9 +143,7 @@ enum core_status mr_check_source(const char *source, const char *run_id, struct 
 {
 	(void)run_id;
 	if (!source || !*source)
-		return core_fail(err, CORE_EINVAL,
-				 "Missing value for required parameter 'source'. See the API docs for "
-				 "more information about request parameters.");
+		return http_jspec_missing(err, NULL, "source");
 	const char *colon = strchr(source, ':');
 	bool has_scheme = colon && colon > source;
 	for (const char *p = source; has_scheme && p < colon; p++)

@@ -411,6 +411,21 @@ static char *runs(void)
 	fails("POST", API "runs/log-inputs", b, 400, "INVALID_PARAMETER_VALUE", "digest");
 	free(b);
 
+	/* log-model as mlflow.<flavor>.log_model sends it */
+	b = fmt("{\"run_id\":\"%s\",\"model_json\":\"{\\\"run_id\\\": \\\"%s\\\", \\\"artifact_path\\\": "
+		"\\\"model\\\", \\\"utc_time_created\\\": \\\"2024-05-01 12:00:00.000000\\\", "
+		"\\\"flavors\\\": {\\\"python_function\\\": {}}, \\\"mlflow_version\\\": \\\"2.12.2\\\"}\"}",
+		rid, rid);
+	ok_empty("POST", API "runs/log-model", b);
+	free(b);
+	b = fmt("{\"run_id\":\"%s\",\"model_json\":\"{}\"}", rid);
+	fails("POST", API "runs/log-model", b, 400, "INVALID_PARAMETER_VALUE", "missing mandatory fields");
+	free(b);
+	fails("POST", API "runs/log-model",
+	      "{\"run_id\":\"0123456789abcdef0123456789abcdef\",\"model_json\":\"{\\\"run_id\\\": \\\"r\\\", "
+	      "\\\"artifact_path\\\": \\\"m\\\", \\\"utc_time_created\\\": \\\"t\\\", \\\"flavors\\\": {}}\"}",
+	      404, "RESOURCE_DOES_NOT_EXIST", "not found");
+
 	/* the run as runs/get renders it: every part of Run present */
 	char *path = fmt(API "runs/get?run_id=%s&run_uuid=%s", rid, rid);
 	j = ok("GET", path, NULL);

@@ -47,7 +47,14 @@ static void check_standard_routes(struct th_daemon *d, const char *domain_path)
 	th_expect_error(&r, 405, "METHOD_NOT_ALLOWED", NULL);
 	th_response_free(&r);
 
-	if (domain_path) {
+	if (domain_path && strncmp(domain_path, "/v2/", 4) == 0) {
+		/* the Open Inference Protocol's shape: {"error": "..."} and nothing else */
+		r = th_call(d, "GET", domain_path, NULL);
+		ck_assert_int_eq(r.status, 501);
+		ck_assert_int_eq(json_object_size(r.json), 1);
+		ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(r.json, "error")), domain_path));
+		th_response_free(&r);
+	} else if (domain_path) {
 		r = th_call(d, "GET", domain_path, NULL);
 		th_expect_error(&r, 501, "NOT_IMPLEMENTED", domain_path);
 		th_response_free(&r);

@@ -480,6 +480,13 @@ START_TEST(search_filters_and_paging)
 	      "Invalid order by key");
 	fails("GET", "/api/2.0/mlflow/registered-models/search?page_token=!!!!", NULL, 400, "INVALID_PARAMETER_VALUE",
 	      "Invalid page token");
+	/* page tokens read as MLflow reads them: {"offset": 0} is refused (0 is falsy),
+	 * {"offset": "1"} is int()ed */
+	fails("GET", "/api/2.0/mlflow/registered-models/search?page_token=eyJvZmZzZXQiOiAwfQ%3D%3D", NULL, 400,
+	      "INVALID_PARAMETER_VALUE", "Invalid page token, parsed value={'offset': 0}");
+	j = ok("GET", "/api/2.0/mlflow/registered-models/search?max_results=1&page_token=eyJvZmZzZXQiOiAiMSJ9", NULL);
+	ck_assert_str_eq(str(json_array_get(json_object_get(j, "registered_models"), 0), "name"), "alpha-1");
+	json_decref(j);
 	stop_registry();
 }
 END_TEST

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include "core/fmt.h"
 #include "core/log.h"
 #include "core/time.h"
 
@@ -123,17 +124,6 @@ static void put_escaped(struct line *l, const char *s)
 	}
 }
 
-/* Writes the shortest of %.15g..%.17g that reads back as the same double, so a
- * duration of 0.161353 is not logged as 0.16135300000000002. */
-static void format_number(double v, char *out, size_t size)
-{
-	for (int digits = 15; digits <= 17; digits++) {
-		snprintf(out, size, "%.*g", digits, v);
-		if (strtod(out, NULL) == v)
-			return;
-	}
-}
-
 static void put_field(struct line *l, const struct core_log_field *f)
 {
 	char num[64];
@@ -150,7 +140,7 @@ static void put_field(struct line *l, const struct core_log_field *f)
 		    f->number < -1.7976931348623157e308) {
 			put_str(l, "null"); /* JSON has no NaN or Infinity */
 		} else {
-			format_number(f->number, num, sizeof num);
+			core_fmt_double(f->number, 0, num);
 			put_str(l, num);
 		}
 		break;

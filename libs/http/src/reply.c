@@ -67,13 +67,14 @@ int http_reply_json(struct http_request *req, unsigned status, json_t *body)
 		http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "reply body missing");
 		return -1;
 	}
-	char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+	size_t len;
+	char *text = http_json_text(body, JSON_COMPACT, &len);
 	json_decref(body);
 	if (!text) {
 		http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "reply body could not be encoded");
 		return -1;
 	}
-	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(text);
 	} else if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES) {

@@ -4,6 +4,7 @@
  *   log.h      JSON-lines logging to stderr
  *   settings.h settings from environment variables, declared as a table
  *   buf.h      bounded growable buffers
+ *   fmt.h      doubles in their shortest exact text
  *   id.h       random ids (uuid4 as 32 hex characters)
  *   time.h     wall-clock and monotonic time
  *   sha256.h   SHA-256 through OpenSSL's libcrypto
@@ -18,6 +19,7 @@
 #include "core/log.h"
 #include "core/settings.h"
 #include "core/buf.h"
+#include "core/fmt.h"
 #include "core/id.h"
 #include "core/time.h"
 #include "core/sha256.h"

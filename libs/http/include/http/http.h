@@ -204,9 +204,18 @@ void *http_request_state(const struct http_request *req);
  * an error is logged; or no memory: the connection will be closed). Ownership of the
  * arguments passes as documented even when -1 is returned. */
 
-/* Replies status with body as compact JSON, Content-Type application/json.
- * body: stolen (decref'd); NULL is a bug and answers 500 INTERNAL_ERROR (returns -1). */
+/* Replies status with body as compact JSON (http_json_text), Content-Type
+ * application/json. body: stolen (decref'd); NULL is a bug and answers 500
+ * INTERNAL_ERROR (returns -1). */
 int http_reply_json(struct http_request *req, unsigned status, json_t *body);
+
+/* v as JSON text, as json_dumps(v, flags | JSON_ENCODE_ANY) writes it except that
+ * reals are written in their shortest exact form (core_fmt_double: 0.93, never
+ * 0.93000000000000005). flags: JSON_COMPACT or 0 (", " and ": " separators, as Python's
+ * json.dumps); indentation is not supported. v borrowed. Returns malloc'd text (the
+ * caller frees) and its length in *len_out (may be NULL), or NULL when v is NULL or
+ * memory ran out. Thread-safe. */
+char *http_json_text(const json_t *v, size_t flags, size_t *len_out);
 
 /* Replies status with len bytes at data (copied) and the given Content-Type (NULL:
  * none). */

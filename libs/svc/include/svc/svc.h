@@ -169,10 +169,12 @@ int svc_reply_db_error(struct http_request *req, int rc, const struct core_error
 
 /* --- transactions that answer for themselves (tx_reply.c) ------------------------ */
 
-/* What a transaction body found wrong with the client's request. */
+/* What a transaction body found wrong with the client's request. The message holds
+ * MLflow's longest (a changed param quotes a 250-character key and two 300-character
+ * values) whole. */
 struct svc_fail {
 	enum http_error_code code; /* HTTP_EC_NONE: nothing the client did wrong */
-	char message[512];
+	char message[2048];
 };
 
 /* Records the client's mistake in f and returns DB_ROLLBACK, so a transaction body can

@@ -1,77 +1,17 @@
-/* The tracking part of the experiment tracker: its route table (MLflow's tracking
- * RPCs under /api/2.0/mlflow/; svc adds the /ajax-api/2.0/ twins), MLflow's /health
- * and /version, and et_runs_load (et.h), which runs/get and the search part use to
- * render Run objects: one statement for any number of runs (q_runs.c:
- * et_runs_load_rows, run ids passed as one text[] parameter) returning plain columns,
- * from which the Run objects are built here (cheaper than PostgreSQL building JSON text
- * that the daemon would parse again). Handlers live in h_*.c. */
-#include <stdlib.h>
-#include <string.h>
-#include "tracking.h"
-
-#define MLFLOW_VERSION   "2.12.2"
-#define BATCH_BODY_LIMIT ((size_t)16 << 20)
-
-static void h_health(struct http_request *req, void *app)
-{
-	(void)app;
-	http_reply_raw(req, 200, "text/plain; charset=utf-8", "OK", 2);
-}
-
-static void h_version(struct http_request *req, void *app)
-{
-	(void)app;
-	http_reply_raw(req, 200, "text/plain; charset=utf-8", MLFLOW_VERSION, strlen(MLFLOW_VERSION));
-}
-
-#define API "/api/2.0/mlflow/"
-#define POST_JSON(p, h)                                                                                                \
-	{                                                                                                              \
-		.methods = HTTP_POST, .pattern = API p, .handler = (h), .content_type = "application/json"             \
-	}
-#define GET(p, h)                                                                                                      \
-	{                                                                                                              \
-		.methods = HTTP_GET, .pattern = API p, .handler = (h)                                                  \
-	}
-
-const struct http_route et_tracking_routes[] = {
-	POST_JSON("experiments/create", et_h_experiments_create),
-	GET("experiments/get", et_h_experiments_get),
-	GET("experiments/get-by-name", et_h_experiments_get_by_name),
-	POST_JSON("experiments/delete", et_h_experiments_delete),
-	POST_JSON("experiments/restore", et_h_experiments_restore),
-	POST_JSON("experiments/update", et_h_experiments_update),
-	POST_JSON("experiments/set-experiment-tag", et_h_experiments_set_tag),
-	POST_JSON("runs/create", et_h_runs_create),
-	GET("runs/get", et_h_runs_get),
-	POST_JSON("runs/update", et_h_runs_update),
-	POST_JSON("runs/delete", et_h_runs_delete),
-	POST_JSON("runs/restore", et_h_runs_restore),
-	POST_JSON("runs/log-metric", et_h_metrics_log),
-	POST_JSON("runs/log-parameter", et_h_runs_log_parameter),
-	POST_JSON("runs/set-tag", et_h_runs_set_tag),
-	POST_JSON("runs/delete-tag", et_h_runs_delete_tag),
-	{.methods = HTTP_POST,
-	 .pattern = API "runs/log-batch",
-	 .handler = et_h_metrics_log_batch,
-	 .content_type = "application/json",
-	 .body_limit = BATCH_BODY_LIMIT},
-	{.methods = HTTP_POST,
-	 .pattern = API "runs/log-inputs",
-	 .handler = et_h_inputs_log,
-	 .content_type = "application/json",
-	 .body_limit = BATCH_BODY_LIMIT},
-	GET("metrics/get-history", et_h_metrics_history),
-	{.methods = HTTP_GET, .pattern = "/health", .handler = h_health},
-	{.methods = HTTP_GET, .pattern = "/version", .handler = h_version},
-	{0},
-};
-
-/* --- et_runs_load: Run objects from q_runs.c's plain rows -----------------------------
+/* MLflow's Run objects ({"info", "data", "inputs"}) from query rows (face: et.h): the
+ * one place the tracker renders Runs, for runs/create, runs/get and runs/search. One
+ * statement serves any number of runs (et_q_runs_load_rows, the ids passed as one
+ * text[] parameter) and returns plain columns, from which the Runs are built here:
+ * cheaper than PostgreSQL building JSON text that the daemon would parse again.
+ *
  * The values become exactly the JSON the former json_build_object text decoded to:
  * strings as they are, bigints as integers, float8 as jansson reads PostgreSQL's text
  * (an integer when it has no '.', 'e' or 'E'; non-finite values as strings), and SQL
- * NULLs omitted (json_strip_nulls). */
+ * NULLs omitted (json_strip_nulls). Experiments and RunInfo alone are rendered by
+ * PostgreSQL (ET_SQL_EXPERIMENT, ET_SQL_RUN_INFO in et.h). */
+#include <stdlib.h>
+#include <string.h>
+#include "et.h"
 
 /* A float8 in PostgreSQL's text as the JSON value json_build_object + json_loads gave. */
 static json_t *pg_float8(const char *s)

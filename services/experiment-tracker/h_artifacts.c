@@ -1,6 +1,6 @@
 /* Handlers of MLflow's proxied artifact API (/api/2.0/mlflow-artifacts/artifacts...)
  * and of the tracking-side artifacts/list (face: artifacts.h; routes in
- * artifact_routes.c).
+ * routes.c).
  *
  * Upload streams: the route's upload function gets each body chunk and feeds a
  * blob_writer (hashing on the way, bounded memory whatever the size); the handler,
@@ -16,9 +16,11 @@
  *   completion   upload_state_free: aborts a writer not committed
  *
  * Download streams the blob's file descriptor through http_reply_stream (pread per
- * block). Listings and deletes are one indexed query each (q_artifacts.c). Paths are
+ * block). Reads, listings and deletes are one indexed query each (q_artifacts.c), each
+in its own transaction (db_run_tx retries one that met a stale pooled connection). Paths are
  * checked and made canonical by artifact_path.c; they never touch the filesystem. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@
 #include "core/alloc.h"
 #include "core/time.h"
 #include "et.h"
+#include "http/jspec.h"
 
 /* The proxy's path of an artifact, with room for a parent joined in front. */
 #define PATH_BUF (2 * ET_ARTIFACT_PATH_MAX + 2)
@@ -117,18 +120,19 @@ struct put_tx {
 	uint64_t size;
 	int64_t now_ms;
 	bool conflict; /* out: a directory where the file goes, or a file where a directory must be */
+	struct core_error err;
 };
 
 static int put_tx_fn(struct db_conn *c, void *cls)
 {
 	struct put_tx *tx = cls;
 	tx->conflict = false;
-	int rc = et_q_artifacts_insert_dirs(c, tx->path, tx->now_ms, NULL);
+	int rc = et_q_artifacts_insert_dirs(c, tx->path, tx->now_ms, &tx->err);
 	if (rc < 0)
 		return rc;
 	if (rc > 0)
 		goto conflict;
-	rc = et_q_artifacts_upsert_file(c, tx->parent, tx->name, tx->key, tx->size, tx->now_ms, NULL);
+	rc = et_q_artifacts_upsert_file(c, tx->parent, tx->name, tx->key, tx->size, tx->now_ms, &tx->err);
 	if (rc < 0)
 		return rc;
 	if (rc == 0)
@@ -196,25 +200,35 @@ static void download_free(void *cls)
 	free(d);
 }
 
+/* One read of an entry: res is left for the handler. */
+struct get_tx {
+	const char *parent, *name;
+	PGresult *res; /* out */
+	struct core_error err;
+};
+
+static int get_tx_fn(struct db_conn *c, void *cls)
+{
+	struct get_tx *tx = cls;
+	PQclear(tx->res);
+	tx->res = NULL;
+	return et_q_artifacts_get(c, tx->parent, tx->name, &tx->res, &tx->err);
+}
+
 void et_h_artifact_download(struct http_request *req, void *app)
 {
 	char path[ET_ARTIFACT_PATH_MAX + 1], parent[ET_ARTIFACT_PATH_MAX + 1];
 	char disposition[3 * ET_ARTIFACT_PATH_MAX + 64];
 	struct core_error err = {{0}};
-	PGresult *res = NULL;
-	struct db_conn *c = NULL;
+	struct get_tx tx = {.parent = parent};
 	int fd = -1;
 	uint64_t size = 0;
 
 	if (!path_param_or_reply(req, path, sizeof path))
 		goto out;
-	const char *name = et_artifact_path_split(path, parent);
-	c = db_acquire(svc_db(app), &err);
-	if (!c) {
-		svc_reply_db_error(req, DB_UNAVAILABLE, &err);
-		goto out;
-	}
-	int rc = et_q_artifacts_get(c, parent, name, &res, &err);
+	const char *name = tx.name = et_artifact_path_split(path, parent);
+	int rc = db_run_tx(svc_db(app), "artifact_get", DB_READ_COMMITTED, get_tx_fn, &tx, &err);
+	PGresult *res = tx.res;
 	if (rc < 0) {
 		svc_reply_db_error(req, rc, &err);
 		goto out;
@@ -247,140 +261,118 @@ void et_h_artifact_download(struct http_request *req, void *app)
 out:
 	if (fd >= 0)
 		close(fd);
-	PQclear(res);
-	db_release(c);
+	PQclear(tx.res);
 }
 
 /* --- listing -------------------------------------------------------------------- */
 
-/* Lists dir on c into *files_out (a new array of MLflow FileInfo objects; each path is
- * prefix/name, or the bare name when prefix is ""). Returns true, or false after
- * having replied. */
-static bool list_or_reply(struct http_request *req, struct db_conn *c, const char *dir, const char *prefix,
-			  json_t **files_out)
-{
-	struct core_error err = {{0}};
-	PGresult *res = NULL;
-	json_t *files = NULL;
-	bool ok = false;
+/* A listing of one directory, in one transaction; for artifacts/list the run's
+ * artifact root is read first, in the same snapshot. */
+struct list_tx {
+	const char *run_id; /* artifacts/list: the run whose root to list under */
+	const char *dir;    /* the directory; with run_id, relative to the run's root */
+	char *uri;          /* out: the run's artifact_uri (malloc'd) */
+	PGresult *res;      /* out: et_q_artifacts_list's rows */
+	struct svc_fail f;
+	struct core_error err;
+};
 
-	int rc = et_q_artifacts_list(c, dir, &res, &err);
-	if (rc < 0) {
-		svc_reply_db_error(req, rc, &err);
-		goto out;
+static int list_tx_fn(struct db_conn *c, void *cls)
+{
+	struct list_tx *tx = cls;
+	char root[ET_ARTIFACT_PATH_MAX + 1], dir[PATH_BUF];
+	const char *list_dir = tx->dir;
+	free(tx->uri), tx->uri = NULL;
+	PQclear(tx->res), tx->res = NULL;
+	if (tx->run_id) {
+		int rc = et_q_artifacts_run_uri(c, tx->run_id, &tx->uri, &tx->err);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			return svc_fail(&tx->f, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "Run with id=%s not found",
+					tx->run_id);
+		const char *root_path = et_artifact_uri_path(tx->uri);
+		if (!root_path || !et_artifact_path_normalize(root_path, root, sizeof root))
+			return svc_fail(&tx->f, HTTP_EC_INVALID_PARAMETER_VALUE,
+					"The artifacts of run %s are at '%s', which this server does not serve",
+					tx->run_id, tx->uri);
+		snprintf(dir, sizeof dir, "%s%s%s", root, root[0] && tx->dir[0] ? "/" : "", tx->dir);
+		list_dir = dir;
 	}
-	files = json_array();
+	return et_q_artifacts_list(c, list_dir, &tx->res, &tx->err);
+}
+
+/* Runs tx and answers: {"root_uri"?, "files"?} with each path prefix/name (the bare
+ * name when prefix is ""). */
+static void list_and_reply(struct http_request *req, void *app, struct list_tx *tx, const char *prefix)
+{
+	int rc = svc_run_tx_or_reply(req, app, "artifact_list", DB_READ_COMMITTED, list_tx_fn, tx, &tx->f);
+	if (rc < 0)
+		goto out;
+	json_t *files = json_array();
 	for (int i = 0; i < rc; i++) {
-		const char *name = db_get_text(res, i, 0), *is_dir = db_get_text(res, i, 1);
+		const char *name = db_get_text(tx->res, i, 0), *is_dir = db_get_text(tx->res, i, 1);
 		bool dir_entry = is_dir && is_dir[0] == 't';
 		char *path = prefix[0] ? core_xasprintf("%s/%s", prefix, name) : core_xstrdup(name);
 		json_t *info = json_pack("{s:s, s:b}", "path", path, "is_dir", dir_entry);
 		free(path);
 		int64_t size = 0;
 		if (!info) {
+			json_decref(files);
 			http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "Artifact name not representable in JSON");
 			goto out;
 		}
-		if (!dir_entry && db_get_int64(res, i, 2, &size, NULL) == CORE_OK)
+		if (!dir_entry && db_get_int64(tx->res, i, 2, &size, NULL) == CORE_OK)
 			json_object_set_new(info, "file_size", json_integer(size));
 		json_array_append_new(files, info);
 	}
-	*files_out = files;
-	files = NULL;
-	ok = true;
-out:
+	json_t *body = tx->run_id ? json_pack("{s:s}", "root_uri", tx->uri) : json_object();
+	if (json_array_size(files) > 0)
+		json_object_set(body, "files", files);
 	json_decref(files);
-	PQclear(res);
-	return ok;
+	http_reply_json(req, 200, body);
+out:
+	free(tx->uri);
+	PQclear(tx->res);
 }
 
 void et_h_artifact_list(struct http_request *req, void *app)
 {
 	char dir[ET_ARTIFACT_PATH_MAX + 1];
-	struct core_error err = {{0}};
-	struct db_conn *c = NULL;
-	json_t *files = NULL;
-
-	if (!path_query_or_reply(req, dir, sizeof dir))
-		goto out;
-	c = db_acquire(svc_db(app), &err);
-	if (!c) {
-		svc_reply_db_error(req, DB_UNAVAILABLE, &err);
-		goto out;
-	}
-	if (!list_or_reply(req, c, dir, "", &files))
-		goto out;
-	json_t *body = json_object();
-	if (json_array_size(files) > 0)
-		json_object_set(body, "files", files);
-	http_reply_json(req, 200, body);
-out:
-	json_decref(files);
-	db_release(c);
+	struct list_tx tx = {.dir = dir};
+	if (path_query_or_reply(req, dir, sizeof dir))
+		list_and_reply(req, app, &tx, "");
 }
 
 void et_h_run_artifacts_list(struct http_request *req, void *app)
 {
-	char rel[ET_ARTIFACT_PATH_MAX + 1], root[ET_ARTIFACT_PATH_MAX + 1], dir[PATH_BUF];
-	struct core_error err = {{0}};
-	struct db_conn *c = NULL;
-	char *uri = NULL;
-	json_t *files = NULL;
+	char rel[ET_ARTIFACT_PATH_MAX + 1];
+	struct core_error err;
+	struct list_tx tx = {.dir = rel};
 
-	const char *run_id = http_request_query(req, "run_id");
-	if (!run_id || !*run_id)
-		run_id = http_request_query(req, "run_uuid");
-	if (!run_id || !*run_id) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-				 "Missing value for required parameter 'run_id'. See the API docs for more "
-				 "information about request parameters.");
-		goto out;
+	tx.run_id = http_request_query(req, "run_id");
+	if (!tx.run_id || !*tx.run_id)
+		tx.run_id = http_request_query(req, "run_uuid");
+	if (!tx.run_id || !*tx.run_id) {
+		http_jspec_missing(&err, NULL, "run_id");
+		http_reply_invalid(req, &err);
+		return;
 	}
-	if (!path_query_or_reply(req, rel, sizeof rel))
-		goto out;
-	c = db_acquire(svc_db(app), &err);
-	if (!c) {
-		svc_reply_db_error(req, DB_UNAVAILABLE, &err);
-		goto out;
-	}
-	int rc = et_q_artifacts_run_uri(c, run_id, &uri, &err);
-	if (rc < 0) {
-		svc_reply_db_error(req, rc, &err);
-		goto out;
-	}
-	if (rc == 0) {
-		http_reply_error(req, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "Run with id=%s not found", run_id);
-		goto out;
-	}
-	const char *root_path = et_artifact_uri_path(uri);
-	if (!root_path || !et_artifact_path_normalize(root_path, root, sizeof root)) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-				 "The artifacts of run %s are at '%s', which this server does not serve", run_id, uri);
-		goto out;
-	}
-	snprintf(dir, sizeof dir, "%s%s%s", root, root[0] && rel[0] ? "/" : "", rel);
-	if (!list_or_reply(req, c, dir, rel, &files))
-		goto out;
-	json_t *body = json_pack("{s:s}", "root_uri", uri);
-	if (json_array_size(files) > 0)
-		json_object_set(body, "files", files);
-	http_reply_json(req, 200, body);
-out:
-	json_decref(files);
-	free(uri);
-	db_release(c);
+	if (path_query_or_reply(req, rel, sizeof rel))
+		list_and_reply(req, app, &tx, rel);
 }
 
 /* --- delete and the rest ---------------------------------------------------------- */
 
 struct delete_tx {
 	const char *path, *parent, *name;
+	struct core_error err;
 };
 
 static int delete_tx_fn(struct db_conn *c, void *cls)
 {
 	struct delete_tx *tx = cls;
-	return et_q_artifacts_delete_tree(c, tx->parent, tx->name, tx->path, NULL);
+	return et_q_artifacts_delete_tree(c, tx->parent, tx->name, tx->path, &tx->err);
 }
 
 void et_h_artifact_delete(struct http_request *req, void *app)

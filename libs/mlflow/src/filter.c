@@ -1,5 +1,7 @@
-/* filter_parse.c: MLflow's search filter and order_by language, parsed in C into the
- * trees of filter.h. Pure: no I/O, no SQL (filter_sql.c compiles the trees).
+/* MLflow's search filter and order_by language, parsed in C into the trees of
+ * mlflow/filter.h, for every Lathe search (the tracker's runs and experiments, the
+ * registry's registered models and model versions). Pure: no I/O, no SQL (each
+ * service's filter_sql.c compiles the trees).
  *
  * MLflow parses with sqlparse and then checks the pieces (mlflow/utils/search_utils.py);
  * this file accepts the same language with a small hand-written lexer and a
@@ -36,18 +38,24 @@
  *                      quoted or (list); = != LIKE ILIKE IN NOT IN
  * Experiments: entities attribute, tag, tags; attributes name (quoted) and
  * creation_time, last_update_time (numbers).
+ * Registered models (SearchModelUtils): entities attribute, tag, tags; the attribute
+ * name (quoted; = != LIKE ILIKE); tags as above.
+ * Model versions (SearchModelVersionUtils): as registered models, plus the
+ * attributes run_id and source_path (quoted or (list)) and version_number (an
+ * integer, bare or quoted, or a (list) of them; = != < <= > >= IN NOT IN). Lists are
+ * taken for name and source_path too, as Lathe's registry always did.
  *
  *   order_by   := ident [ ASC | DESC ]     (any case; default ASC)
  *
- * Page tokens (et_page_token_*) live here too: base64 of {"offset": N}. */
+ * View types (MLflow's ViewType) are parsed here too; page tokens are in token.c. */
 #include <ctype.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "core/alloc.h"
-#include "filter.h"
+#include "core/buf.h"
+#include "mlflow/filter.h"
 
 /* --- names and sets, as MLflow prints them ------------------------------------- */
 
@@ -64,6 +72,8 @@ static const char RUN_ORDER_KEYS[] = "{'Created', 'artifact_uri', 'created', 'en
 static const char EXP_SEARCH_KEYS[] = "{'creation_time', 'last_update_time', 'name'}";
 static const char EXP_ORDER_KEYS[] = "{'creation_time', 'experiment_id', 'last_update_time', 'name'}";
 static const char DATASET_KEYS[] = "{'name', 'digest', 'context'}";
+static const char MODEL_SEARCH_KEYS[] = "{'name'}";
+static const char VERSION_SEARCH_KEYS[] = "{'name', 'run_id', 'source_path', 'version_number'}";
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -77,6 +87,31 @@ static const char *const run_string_attrs[] = {"run_id", "run_name", "status", "
 static const char *const run_numeric_attrs[] = {"start_time", "end_time", NULL};
 static const char *const exp_string_attrs[] = {"name", NULL};
 static const char *const exp_numeric_attrs[] = {"creation_time", "last_update_time", NULL};
+static const char *const model_attrs[] = {"name", NULL};
+static const char *const version_string_attrs[] = {"name", "run_id", "source_path", NULL};
+static const char *const version_numeric_attrs[] = {"version_number", NULL};
+static const char *const no_attrs[] = {NULL};
+
+static bool is_registry(enum mlflow_target target)
+{
+	return target == MLFLOW_TARGET_MODELS || target == MLFLOW_TARGET_VERSIONS;
+}
+
+/* The attribute keys whose values are numbers, per target. */
+static const char *const *numeric_attrs(enum mlflow_target target)
+{
+	switch (target) {
+	case MLFLOW_TARGET_RUNS:
+		return run_numeric_attrs;
+	case MLFLOW_TARGET_EXPERIMENTS:
+		return exp_numeric_attrs;
+	case MLFLOW_TARGET_VERSIONS:
+		return version_numeric_attrs;
+	case MLFLOW_TARGET_MODELS:
+		break;
+	}
+	return no_attrs;
+}
 
 /* MLflow's translate_key_alias. */
 static const char *attr_alias(const char *key)
@@ -88,19 +123,19 @@ static const char *attr_alias(const char *key)
 	return key;
 }
 
-static bool entity_from_name(enum et_target target, const char *name, enum et_entity *out)
+static bool entity_from_name(enum mlflow_target target, const char *name, enum mlflow_entity *out)
 {
 	static const struct {
 		const char *name;
-		enum et_entity entity;
+		enum mlflow_entity entity;
 	} names[] = {
-		{"metric", ET_ENT_METRIC},   {"metrics", ET_ENT_METRIC},   {"param", ET_ENT_PARAM},
-		{"params", ET_ENT_PARAM},    {"parameter", ET_ENT_PARAM},  {"parameters", ET_ENT_PARAM},
-		{"tag", ET_ENT_TAG},         {"tags", ET_ENT_TAG},         {"attribute", ET_ENT_ATTR},
-		{"attributes", ET_ENT_ATTR}, {"attr", ET_ENT_ATTR},        {"run", ET_ENT_ATTR},
-		{"dataset", ET_ENT_DATASET}, {"datasets", ET_ENT_DATASET},
+		{"metric", MLFLOW_ENT_METRIC},   {"metrics", MLFLOW_ENT_METRIC},   {"param", MLFLOW_ENT_PARAM},
+		{"params", MLFLOW_ENT_PARAM},    {"parameter", MLFLOW_ENT_PARAM},  {"parameters", MLFLOW_ENT_PARAM},
+		{"tag", MLFLOW_ENT_TAG},         {"tags", MLFLOW_ENT_TAG},         {"attribute", MLFLOW_ENT_ATTR},
+		{"attributes", MLFLOW_ENT_ATTR}, {"attr", MLFLOW_ENT_ATTR},        {"run", MLFLOW_ENT_ATTR},
+		{"dataset", MLFLOW_ENT_DATASET}, {"datasets", MLFLOW_ENT_DATASET},
 	};
-	if (target == ET_TARGET_EXPERIMENTS) {
+	if (target != MLFLOW_TARGET_RUNS) {
 		static const char *const exp_names[] = {"attribute", "tag", "tags", NULL};
 		if (!in_list(name, exp_names))
 			return false;
@@ -243,13 +278,13 @@ static char *unquote_key(const char *s, size_t n)
 /* Splits the identifier text [p, e) into entity and key, as MLflow's _get_identifier
  * does; checks the entity and, for attributes and datasets, the key.
  * order: validating an order_by key (other attribute keys, no dataset). */
-static enum core_status resolve_ident(enum et_target target, const char *p, const char *e, bool order,
-				      enum et_entity *entity, char **key, struct core_error *err)
+static enum core_status resolve_ident(enum mlflow_target target, const char *p, const char *e, bool order,
+				      enum mlflow_entity *entity, char **key, struct core_error *err)
 {
 	const char *dot = memchr(p, '.', (size_t)(e - p));
 	char *k;
 	if (!dot) {
-		*entity = ET_ENT_ATTR;
+		*entity = MLFLOW_ENT_ATTR;
 		k = unquote_key(p, (size_t)(e - p));
 	} else {
 		size_t n = (size_t)(dot - p);
@@ -261,7 +296,7 @@ static enum core_status resolve_ident(enum et_target target, const char *p, cons
 		char *name = core_xstrndup(ep, n);
 		if (!entity_from_name(target, name, entity)) {
 			enum core_status rc;
-			if (target == ET_TARGET_EXPERIMENTS)
+			if (target != MLFLOW_TARGET_RUNS)
 				rc = core_fail(err, CORE_EINVAL, "Invalid entity type '%s'. Valid entity types are %s",
 					       name, EXP_ENTITIES);
 			else
@@ -273,15 +308,21 @@ static enum core_status resolve_ident(enum et_target target, const char *p, cons
 		free(name);
 		k = unquote_key(dot + 1, (size_t)(e - dot - 1));
 	}
-	if (*entity == ET_ENT_ATTR) {
+	if (*entity == MLFLOW_ENT_ATTR) {
 		bool ok;
 		const char *valid;
-		if (target == ET_TARGET_EXPERIMENTS) {
+		if (target == MLFLOW_TARGET_EXPERIMENTS) {
 			static const char *const order_keys[] = {"name", "experiment_id", "creation_time",
 								 "last_update_time", NULL};
 			ok = order ? in_list(k, order_keys)
 				   : in_list(k, exp_string_attrs) || in_list(k, exp_numeric_attrs);
 			valid = order ? EXP_ORDER_KEYS : EXP_SEARCH_KEYS;
+		} else if (target == MLFLOW_TARGET_MODELS) {
+			ok = in_list(k, model_attrs);
+			valid = MODEL_SEARCH_KEYS;
+		} else if (target == MLFLOW_TARGET_VERSIONS) {
+			ok = in_list(k, version_string_attrs) || in_list(k, version_numeric_attrs);
+			valid = VERSION_SEARCH_KEYS;
 		} else {
 			static const char *const order_aliases[] = {"created", "Created", NULL};
 			const char *a = attr_alias(k);
@@ -302,7 +343,7 @@ static enum core_status resolve_ident(enum et_target target, const char *p, cons
 			free(k);
 			k = core_xstrdup(a);
 		}
-	} else if (*entity == ET_ENT_DATASET) {
+	} else if (*entity == MLFLOW_ENT_DATASET) {
 		static const char *const dataset_keys[] = {"name", "digest", "context", NULL};
 		if (!in_list(k, dataset_keys)) {
 			enum core_status rc =
@@ -318,7 +359,7 @@ static enum core_status resolve_ident(enum et_target target, const char *p, cons
 
 /* --- clauses --------------------------------------------------------------------- */
 
-static void clause_free(struct et_clause *c)
+static void clause_free(struct mlflow_clause *c)
 {
 	free(c->key);
 	free(c->value);
@@ -328,7 +369,7 @@ static void clause_free(struct et_clause *c)
 	memset(c, 0, sizeof *c);
 }
 
-void et_filter_free(struct et_filter *f)
+void mlflow_filter_free(struct mlflow_filter *f)
 {
 	if (!f)
 		return;
@@ -347,7 +388,7 @@ static enum core_status invalid_clause(struct core_error *err, const char *p, si
 /* The comparator at *pp (after blanks): sets *cmp, or leaves *known false for an
  * operator outside MLflow's set ("<>", "=="), whose text goes to *text. Returns
  * false when there is no comparator at all. */
-static bool lex_comparator(const char **pp, enum et_cmp *cmp, bool *known, char text[8])
+static bool lex_comparator(const char **pp, enum mlflow_cmp *cmp, bool *known, char text[8])
 {
 	const char *p = skip_blank(*pp);
 	size_t n = strspn(p, "=!<>");
@@ -356,9 +397,9 @@ static bool lex_comparator(const char **pp, enum et_cmp *cmp, bool *known, char 
 		snprintf(text, 8, "%.*s", (int)(n < 7 ? n : 7), p);
 		static const struct {
 			const char *op;
-			enum et_cmp cmp;
-		} ops[] = {{"=", ET_CMP_EQ},  {"!=", ET_CMP_NE}, {"<", ET_CMP_LT},
-			   {"<=", ET_CMP_LE}, {">", ET_CMP_GT},  {">=", ET_CMP_GE}};
+			enum mlflow_cmp cmp;
+		} ops[] = {{"=", MLFLOW_CMP_EQ},  {"!=", MLFLOW_CMP_NE}, {"<", MLFLOW_CMP_LT},
+			   {"<=", MLFLOW_CMP_LE}, {">", MLFLOW_CMP_GT},  {">=", MLFLOW_CMP_GE}};
 		*known = false;
 		for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
 			if (strcmp(text, ops[i].op) == 0) {
@@ -370,8 +411,10 @@ static bool lex_comparator(const char **pp, enum et_cmp *cmp, bool *known, char 
 	}
 	size_t w = word_len(p);
 	if (word_is(p, w, "LIKE") || word_is(p, w, "ILIKE") || word_is(p, w, "IN")) {
-		*cmp = word_is(p, w, "LIKE") ? ET_CMP_LIKE : word_is(p, w, "ILIKE") ? ET_CMP_ILIKE : ET_CMP_IN;
-		snprintf(text, 8, "%s", *cmp == ET_CMP_LIKE ? "LIKE" : *cmp == ET_CMP_ILIKE ? "ILIKE" : "IN");
+		*cmp = word_is(p, w, "LIKE")    ? MLFLOW_CMP_LIKE
+		       : word_is(p, w, "ILIKE") ? MLFLOW_CMP_ILIKE
+						: MLFLOW_CMP_IN;
+		snprintf(text, 8, "%s", *cmp == MLFLOW_CMP_LIKE ? "LIKE" : *cmp == MLFLOW_CMP_ILIKE ? "ILIKE" : "IN");
 		*pp = p + w;
 		return true;
 	}
@@ -379,7 +422,7 @@ static bool lex_comparator(const char **pp, enum et_cmp *cmp, bool *known, char 
 		const char *q = skip_blank(p + w);
 		size_t w2 = word_len(q);
 		if (q > p + w && word_is(q, w2, "IN")) {
-			*cmp = ET_CMP_NOT_IN;
+			*cmp = MLFLOW_CMP_NOT_IN;
 			snprintf(text, 8, "NOT IN");
 			*pp = q + w2;
 			return true;
@@ -453,9 +496,30 @@ static bool py_islower(const char *s)
 	return cased;
 }
 
-/* Parses "( 'a' , 'b' )" into c->list. MLflow accepts single-quoted strings only and
- * keeps run ids that are lower-case (run ids are; its IN is case-blind on MySQL). */
-static enum core_status parse_list(const struct value_tok *v, bool run_ids, struct et_clause *c, struct core_error *err)
+/* A decimal integer literal, as the registry's version_number takes ("-3", "12"). */
+static bool is_integer_text(const char *s, size_t n)
+{
+	size_t i = n > 0 && s[0] == '-' ? 1 : 0;
+	if (i == n || n - i > 18)
+		return false;
+	for (; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static enum core_status not_integer(struct core_error *err, const char *p, size_t n)
+{
+	return core_fail(err, CORE_EINVAL, "Expected an integer value for version_number, got '%.*s'", (int)n, p);
+}
+
+/* What a list holds: strings; run ids (MLflow keeps the lower-case ones only: run ids
+ * are, and its IN is case-blind on MySQL); integers, bare or quoted (version_number). */
+enum list_mode { LIST_STRINGS, LIST_RUN_IDS, LIST_INTEGERS };
+
+/* Parses "( 'a' , 'b' )" into c->list. MLflow accepts single-quoted strings only. */
+static enum core_status parse_list(const struct value_tok *v, enum list_mode mode, struct mlflow_clause *c,
+				   struct core_error *err)
 {
 	const char *p = v->p + 1, *end = v->p + v->n - 1; /* inside the parentheses */
 	size_t cap = 0;
@@ -466,6 +530,26 @@ static enum core_status parse_list(const struct value_tok *v, bool run_ids, stru
 				 "but got empty list");
 	for (;;) {
 		p = skip_blank(p);
+		const char *num_end = mode == LIST_INTEGERS ? number_end(p) : p;
+		if (num_end > p) {
+			if (!is_integer_text(p, (size_t)(num_end - p)))
+				return not_integer(err, p, (size_t)(num_end - p));
+			if (c->n_list == cap) {
+				cap = cap ? 2 * cap : 4;
+				c->list = core_xrealloc(c->list, cap * sizeof *c->list);
+			}
+			c->list[c->n_list++] = core_xstrndup(p, (size_t)(num_end - p));
+			p = skip_blank(num_end);
+			if (p == end)
+				return CORE_OK;
+			if (*p != ',')
+				return core_fail(
+					err, CORE_EINVAL,
+					"While parsing a list in the query, expected a non-empty list of string "
+					"values, but got ill-formed list.");
+			p++;
+			continue;
+		}
 		if (*p != '\'')
 			return core_fail(err, CORE_EINVAL,
 					 "While parsing a list in the query, expected string value, punctuation, or "
@@ -477,7 +561,12 @@ static enum core_status parse_list(const struct value_tok *v, bool run_ids, stru
 					 "While parsing a list in the query, expected a non-empty list of string "
 					 "values, but got ill-formed list.");
 		char *s = core_xstrndup(p + 1, (size_t)(e - p - 2));
-		if (run_ids && !py_islower(s)) {
+		if (mode == LIST_INTEGERS && !is_integer_text(s, strlen(s))) {
+			enum core_status rc = not_integer(err, s, strlen(s));
+			free(s);
+			return rc;
+		}
+		if (mode == LIST_RUN_IDS && !py_islower(s)) {
 			free(s);
 		} else {
 			if (c->n_list == cap) {
@@ -497,18 +586,18 @@ static enum core_status parse_list(const struct value_tok *v, bool run_ids, stru
 	}
 }
 
-static const char *entity_word(enum et_entity e)
+static const char *entity_word(enum mlflow_entity e)
 {
 	switch (e) {
-	case ET_ENT_METRIC:
+	case MLFLOW_ENT_METRIC:
 		return "metric";
-	case ET_ENT_PARAM:
+	case MLFLOW_ENT_PARAM:
 		return "parameter";
-	case ET_ENT_TAG:
+	case MLFLOW_ENT_TAG:
 		return "tag";
-	case ET_ENT_DATASET:
+	case MLFLOW_ENT_DATASET:
 		return "dataset";
-	case ET_ENT_ATTR:
+	case MLFLOW_ENT_ATTR:
 		break;
 	}
 	return "attribute";
@@ -516,27 +605,44 @@ static const char *entity_word(enum et_entity e)
 
 /* MLflow's _get_value: checks the value's type against the entity and key, and
  * stores it in c. */
-static enum core_status take_value(enum et_target target, const struct value_tok *v, struct et_clause *c,
+static enum core_status take_value(enum mlflow_target target, const struct value_tok *v, struct mlflow_clause *c,
 				   struct core_error *err)
 {
-	bool numeric = c->entity == ET_ENT_METRIC ||
-		       (c->entity == ET_ENT_ATTR &&
-			in_list(c->key, target == ET_TARGET_RUNS ? run_numeric_attrs : exp_numeric_attrs));
+	bool numeric = c->entity == MLFLOW_ENT_METRIC ||
+		       (c->entity == MLFLOW_ENT_ATTR && in_list(c->key, numeric_attrs(target)));
+	if (numeric && target == MLFLOW_TARGET_VERSIONS) {
+		/* version_number: an integer, bare or quoted, or a list of them */
+		if (v->type == V_LIST) {
+			c->kind = MLFLOW_VAL_LIST;
+			return parse_list(v, LIST_INTEGERS, c, err);
+		}
+		const char *p = v->p;
+		size_t n = v->n;
+		if (v->type == V_SQUOTE || v->type == V_DQUOTE) {
+			p++;
+			n -= 2;
+		}
+		if (!is_integer_text(p, n))
+			return not_integer(err, p, n);
+		c->kind = MLFLOW_VAL_NUMBER;
+		c->value = core_xstrndup(p, n);
+		return CORE_OK;
+	}
 	if (numeric) {
 		if (v->type != V_NUMBER) {
-			if (c->entity == ET_ENT_METRIC)
+			if (c->entity == MLFLOW_ENT_METRIC)
 				return core_fail(err, CORE_EINVAL, "Expected numeric value type for metric. Found %.*s",
 						 (int)v->n, v->p);
 			return core_fail(err, CORE_EINVAL,
 					 "Expected numeric value type for numeric attribute: %s. Found %.*s", c->key,
 					 (int)v->n, v->p);
 		}
-		c->kind = ET_VAL_NUMBER;
+		c->kind = MLFLOW_VAL_NUMBER;
 		c->value = core_xstrndup(v->p, v->n);
 		return CORE_OK;
 	}
 	if (v->type == V_SQUOTE || v->type == V_DQUOTE) {
-		c->kind = ET_VAL_STRING;
+		c->kind = MLFLOW_VAL_STRING;
 		c->value = core_xstrndup(v->p + 1, v->n - 2);
 		return CORE_OK;
 	}
@@ -545,22 +651,29 @@ static enum core_status take_value(enum et_target target, const struct value_tok
 				 "Parameter value is either not quoted or unidentified quote types used for string "
 				 "value %.*s. Use either single or double quotes.",
 				 (int)v->n, v->p);
-	if (v->type == V_LIST && c->entity == ET_ENT_ATTR) {
-		if (strcmp(c->key, "run_id") != 0)
+	if (v->type == V_LIST && c->entity == MLFLOW_ENT_ATTR) {
+		/* model versions take lists for every string attribute (name, run_id, source_path) */
+		if (target != MLFLOW_TARGET_VERSIONS &&
+		    (target == MLFLOW_TARGET_MODELS || strcmp(c->key, "run_id") != 0))
 			return core_fail(err, CORE_EINVAL,
 					 "Only the 'run_id' attribute supports comparison with a list of quoted string "
 					 "values.");
-		c->kind = ET_VAL_LIST;
-		return parse_list(v, true, c, err);
+		c->kind = MLFLOW_VAL_LIST;
+		return parse_list(v, target == MLFLOW_TARGET_RUNS ? LIST_RUN_IDS : LIST_STRINGS, c, err);
 	}
-	if (v->type == V_LIST && c->entity == ET_ENT_DATASET) {
-		c->kind = ET_VAL_LIST;
-		return parse_list(v, false, c, err);
+	if (v->type == V_LIST && c->entity == MLFLOW_ENT_DATASET) {
+		c->kind = MLFLOW_VAL_LIST;
+		return parse_list(v, LIST_STRINGS, c, err);
 	}
-	if (c->entity == ET_ENT_ATTR)
+	if (c->entity == MLFLOW_ENT_ATTR && is_registry(target))
+		return core_fail(err, CORE_EINVAL,
+				 "Expected a quoted string value or a list of quoted string values for attributes. "
+				 "Got value %.*s",
+				 (int)v->n, v->p);
+	if (c->entity == MLFLOW_ENT_ATTR)
 		return core_fail(err, CORE_EINVAL, "Expected a quoted string value for attributes. Got value %.*s",
 				 (int)v->n, v->p);
-	if (c->entity == ET_ENT_DATASET)
+	if (c->entity == MLFLOW_ENT_DATASET)
 		return core_fail(err, CORE_EINVAL,
 				 "Expected a quoted string value for dataset attributes. Got value %.*s", (int)v->n,
 				 v->p);
@@ -569,19 +682,19 @@ static enum core_status take_value(enum et_target target, const struct value_tok
 }
 
 /* MLflow's is_metric / is_param / ... checks: the comparator fits the entity. */
-static enum core_status check_comparator(enum et_target target, const struct et_clause *c, bool known, const char *text,
-					 struct core_error *err)
+static enum core_status check_comparator(enum mlflow_target target, const struct mlflow_clause *c, bool known,
+					 const char *text, struct core_error *err)
 {
 	const char *set;
 	bool ok;
-	enum et_cmp k = c->cmp;
-	bool numeric_ok = k <= ET_CMP_GE;
-	bool string_ok = k == ET_CMP_EQ || k == ET_CMP_NE || k == ET_CMP_LIKE || k == ET_CMP_ILIKE;
-	bool list_ok = string_ok || k == ET_CMP_IN || k == ET_CMP_NOT_IN;
-	if (c->kind == ET_VAL_NUMBER) {
+	enum mlflow_cmp k = c->cmp;
+	bool numeric_ok = k <= MLFLOW_CMP_GE;
+	bool string_ok = k == MLFLOW_CMP_EQ || k == MLFLOW_CMP_NE || k == MLFLOW_CMP_LIKE || k == MLFLOW_CMP_ILIKE;
+	bool list_ok = string_ok || k == MLFLOW_CMP_IN || k == MLFLOW_CMP_NOT_IN;
+	if (c->kind == MLFLOW_VAL_NUMBER) {
 		set = NUMERIC_CMPS;
 		ok = numeric_ok;
-	} else if (c->entity == ET_ENT_PARAM || c->entity == ET_ENT_TAG) {
+	} else if (c->entity == MLFLOW_ENT_PARAM || c->entity == MLFLOW_ENT_TAG) {
 		set = STRING_CMPS;
 		ok = string_ok;
 	} else {
@@ -595,7 +708,7 @@ static enum core_status check_comparator(enum et_target target, const struct et_
 }
 
 /* Parses one clause at *pp into c. */
-static enum core_status parse_clause(enum et_target target, const char **pp, struct et_clause *c,
+static enum core_status parse_clause(enum mlflow_target target, const char **pp, struct mlflow_clause *c,
 				     struct core_error *err)
 {
 	const char *start = skip_blank(*pp);
@@ -605,7 +718,7 @@ static enum core_status parse_clause(enum et_target target, const char **pp, str
 		return invalid_clause(err, start, n ? n : strlen(start));
 	}
 	const char *p = ie;
-	enum et_cmp cmp = ET_CMP_EQ;
+	enum mlflow_cmp cmp = MLFLOW_CMP_EQ;
 	bool known;
 	char text[8];
 	if (!lex_comparator(&p, &cmp, &known, text))
@@ -615,7 +728,7 @@ static enum core_status parse_clause(enum et_target target, const char **pp, str
 		return invalid_clause(err, start, strlen(start));
 	/* IN goes with a list and a list with IN only: anything else is no comparison
 	 * sqlparse would build */
-	if ((cmp == ET_CMP_IN || cmp == ET_CMP_NOT_IN) != (v.type == V_LIST))
+	if ((cmp == MLFLOW_CMP_IN || cmp == MLFLOW_CMP_NOT_IN) != (v.type == V_LIST))
 		return invalid_clause(err, start, (size_t)(p - start));
 	*pp = p;
 	c->cmp = cmp;
@@ -627,7 +740,8 @@ static enum core_status parse_clause(enum et_target target, const char **pp, str
 	return rc;
 }
 
-enum core_status et_filter_parse(enum et_target target, const char *text, struct et_filter *out, struct core_error *err)
+enum core_status mlflow_filter_parse(enum mlflow_target target, const char *text, struct mlflow_filter *out,
+				     struct core_error *err)
 {
 	memset(out, 0, sizeof *out);
 	if (!text)
@@ -640,7 +754,7 @@ enum core_status et_filter_parse(enum et_target target, const char *text, struct
 			cap = cap ? 2 * cap : 4;
 			out->clauses = core_xrealloc(out->clauses, cap * sizeof *out->clauses);
 		}
-		struct et_clause *c = &out->clauses[out->n++];
+		struct mlflow_clause *c = &out->clauses[out->n++];
 		memset(c, 0, sizeof *c);
 		rc = parse_clause(target, &p, c, err);
 		if (rc != CORE_OK)
@@ -661,13 +775,13 @@ enum core_status et_filter_parse(enum et_target target, const char *text, struct
 	}
 out:
 	if (rc != CORE_OK)
-		et_filter_free(out);
+		mlflow_filter_free(out);
 	return rc;
 }
 
 /* --- order_by -------------------------------------------------------------------- */
 
-void et_order_free(struct et_order *o)
+void mlflow_order_free(struct mlflow_order *o)
 {
 	if (!o)
 		return;
@@ -687,7 +801,7 @@ static void py_repr_list(struct core_buf *b, const char *const *items, size_t n)
 	core_buf_append_str(b, "]");
 }
 
-static enum core_status parse_order_item(enum et_target target, const char *item, struct et_order_key *k,
+static enum core_status parse_order_item(enum mlflow_target target, const char *item, struct mlflow_order_key *k,
 					 struct core_error *err)
 {
 	const char *p = skip_blank(item);
@@ -708,7 +822,7 @@ static enum core_status parse_order_item(enum et_target target, const char *item
 	enum core_status rc = resolve_ident(target, p, ie, true, &k->entity, &k->key, err);
 	if (rc != CORE_OK)
 		return rc;
-	if (k->entity == ET_ENT_DATASET || (target == ET_TARGET_EXPERIMENTS && k->entity != ET_ENT_ATTR)) {
+	if (k->entity == MLFLOW_ENT_DATASET || (target == MLFLOW_TARGET_EXPERIMENTS && k->entity != MLFLOW_ENT_ATTR)) {
 		rc = core_fail(err, CORE_EINVAL, "Invalid order_by entity: %s", entity_word(k->entity));
 		free(k->key);
 		k->key = NULL;
@@ -716,8 +830,8 @@ static enum core_status parse_order_item(enum et_target target, const char *item
 	return rc;
 }
 
-enum core_status et_order_parse(enum et_target target, const char *const *items, size_t n, struct et_order *out,
-				struct core_error *err)
+enum core_status mlflow_order_parse(enum mlflow_target target, const char *const *items, size_t n,
+				    struct mlflow_order *out, struct core_error *err)
 {
 	memset(out, 0, sizeof *out);
 	if (n == 0)
@@ -743,23 +857,23 @@ enum core_status et_order_parse(enum et_target target, const char *const *items,
 	}
 out:
 	if (rc != CORE_OK)
-		et_order_free(out);
+		mlflow_order_free(out);
 	return rc;
 }
 
 /* --- view types ------------------------------------------------------------------ */
 
-enum core_status et_view_parse(const char *text, const char *field, enum et_view *out, struct core_error *err)
+enum core_status mlflow_view_parse(const char *text, const char *field, enum mlflow_view *out, struct core_error *err)
 {
 	static const struct {
 		const char *name;
-		enum et_view view;
-	} views[] = {{"ACTIVE_ONLY", ET_VIEW_ACTIVE_ONLY},
-		     {"DELETED_ONLY", ET_VIEW_DELETED_ONLY},
-		     {"ALL", ET_VIEW_ALL},
-		     {"1", ET_VIEW_ACTIVE_ONLY},
-		     {"2", ET_VIEW_DELETED_ONLY},
-		     {"3", ET_VIEW_ALL}};
+		enum mlflow_view view;
+	} views[] = {{"ACTIVE_ONLY", MLFLOW_VIEW_ACTIVE_ONLY},
+		     {"DELETED_ONLY", MLFLOW_VIEW_DELETED_ONLY},
+		     {"ALL", MLFLOW_VIEW_ALL},
+		     {"1", MLFLOW_VIEW_ACTIVE_ONLY},
+		     {"2", MLFLOW_VIEW_DELETED_ONLY},
+		     {"3", MLFLOW_VIEW_ALL}};
 	for (size_t i = 0; text && i < sizeof views / sizeof views[0]; i++)
 		if (strcasecmp(text, views[i].name) == 0) {
 			*out = views[i].view;
@@ -769,93 +883,4 @@ enum core_status et_view_parse(const char *text, const char *field, enum et_view
 		err, CORE_EINVAL,
 		"Invalid value %s for parameter '%s' supplied. Valid values are ACTIVE_ONLY, DELETED_ONLY, ALL",
 		text ? text : "null", field);
-}
-
-/* --- page tokens ----------------------------------------------------------------- */
-
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-void et_page_token_encode(int64_t offset, char out[64])
-{
-	char json[40];
-	int n = snprintf(json, sizeof json, "{\"offset\": %lld}", (long long)offset);
-	size_t o = 0;
-	for (int i = 0; i < n; i += 3) {
-		unsigned v = (unsigned char)json[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned char)json[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)json[i + 2];
-		out[o++] = B64[(v >> 18) & 63];
-		out[o++] = B64[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? B64[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? B64[v & 63] : '=';
-	}
-	out[o] = '\0';
-}
-
-/* Decodes standard padded base64; returns the length written to out, or -1. */
-static long b64_decode(const char *s, unsigned char *out, size_t max)
-{
-	size_t n = strlen(s), o = 0;
-	if (n == 0 || n % 4 != 0 || n / 4 * 3 > max)
-		return -1;
-	for (size_t i = 0; i < n; i += 4) {
-		unsigned v = 0;
-		int pad = 0;
-		for (int j = 0; j < 4; j++) {
-			char ch = s[i + j];
-			const char *at = ch ? strchr(B64, ch) : NULL;
-			if (ch == '=' && i + 4 == n && j >= 2 && (j == 3 || s[i + 3] == '=')) {
-				pad++;
-				v <<= 6;
-			} else if (at && !pad) {
-				v = (v << 6) | (unsigned)(at - B64);
-			} else {
-				return -1;
-			}
-		}
-		out[o++] = (unsigned char)(v >> 16);
-		if (pad < 2)
-			out[o++] = (unsigned char)(v >> 8);
-		if (pad < 1)
-			out[o++] = (unsigned char)v;
-	}
-	return (long)o;
-}
-
-enum core_status et_page_token_decode(const char *token, int64_t *offset, struct core_error *err)
-{
-	*offset = 0;
-	if (!token || !*token)
-		return CORE_OK;
-	unsigned char buf[256];
-	long n = b64_decode(token, buf, sizeof buf);
-	if (n < 0)
-		return core_fail(err, CORE_EINVAL, "Invalid page token, could not base64-decode");
-	json_error_t jerr;
-	json_t *j = json_loadb((const char *)buf, (size_t)n, 0, &jerr);
-	if (!j)
-		return core_fail(err, CORE_EINVAL, "Invalid page token, decoded value=%.*s", (int)n, (const char *)buf);
-	json_t *o = json_is_object(j) ? json_object_get(j, "offset") : NULL;
-	long long v = 0;
-	bool ok = false;
-	if (json_is_integer(o)) {
-		v = json_integer_value(o);
-		ok = true;
-	} else if (json_is_string(o)) {
-		char *end;
-		const char *s = json_string_value(o);
-		v = strtoll(s, &end, 10);
-		ok = end != s && *end == '\0';
-	}
-	if (!ok || v <= 0) {
-		enum core_status rc =
-			core_fail(err, CORE_EINVAL, "Invalid page token, parsed value=%.*s", (int)n, (const char *)buf);
-		json_decref(j);
-		return rc;
-	}
-	json_decref(j);
-	*offset = v;
-	return CORE_OK;
 }
