@@ -3,7 +3,9 @@
 #   libs/<lib>/migrations/*.sql     -> embedded into lib<lib>.a
 #   services/<svc>/*.c but main.c   -> build/<variant>/lib/lib<svc>.a
 #   services/<svc>/migrations/*.sql -> embedded into lib<svc>.a (svc_migrations)
+#   proto/openapi/<svc>.yaml        -> embedded into lib<svc>.a (svc_openapi; else common.yaml)
 #   services/<svc>/main.c           -> build/<variant>/bin/lathe-<svc>: main.o + lib<svc>.a
+#   git describe                    -> core_version/core_commit in libcore.a (tools/gen-version.sh)
 #   tools/devkafka/*.c              -> build/<variant>/bin/devkafka
 #   tests/unit/<dir>/test_*.c       -> build/<variant>/tests/unit/<dir>/test_*
 #   tests/unit/services/<svc>/test_*.c
@@ -69,6 +71,10 @@ LINK_LISTS := $(foreach s,$(SERVICES),$(BUILD)/links/lathe-$(s).pkgs) $(BUILD)/l
 TOOL_BINS := $(BUILD)/bin/devkafka
 EMBED := $(BUILD)/tools/embed
 GEN_ERRORS := $(BUILD)/gen/http/errors_gen.h $(BUILD)/gen/http/errors_gen.c
+GEN_VERSION := $(BUILD)/gen/libs/core/version_gen.c
+# Where there is no git checkout (container builds): make LATHE_VERSION=... LATHE_COMMIT=...
+LATHE_VERSION ?=
+LATHE_COMMIT ?=
 
 UNIT_SRCS := $(wildcard tests/unit/*/test_*.c tests/unit/services/*/test_*.c)
 UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRCS))
@@ -78,7 +84,7 @@ BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(patsubst %.c,$(BUILD)/%,$(BENCH_SRCS))
 HARNESS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/harness/*.c))
 
-.PHONY: all deps build test test-plain test-asan test-valgrind bench run clean check-style check-symbols readme-settings
+.PHONY: FORCE all deps build test test-plain test-asan test-valgrind bench run clean check-style check-symbols readme-settings
 .DEFAULT_GOAL := all
 
 all: $(LIB_ARCHIVES) $(SVC_ARCHIVES) $(SVC_BINS) $(TOOL_BINS) $(LINK_LISTS) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
@@ -133,6 +139,10 @@ $(GEN_ERRORS) &: proto/errors.csv tools/gen-errors.sh
 	@mkdir -p $(dir $@)
 	tools/gen-errors.sh proto/errors.csv $(BUILD)/gen/http/errors_gen
 
+# Rewritten only when the version or commit changed (so a commit relinks, nothing more).
+$(GEN_VERSION): FORCE
+	@LATHE_VERSION='$(LATHE_VERSION)' LATHE_COMMIT='$(LATHE_COMMIT)' tools/gen-version.sh $@
+
 # --- libraries ---------------------------------------------------------------
 
 define LIB_template
@@ -153,6 +163,8 @@ $(foreach l,$(LIBS),$(eval $(call LIB_template,$(l))))
 
 http_OBJS += $(BUILD)/obj/gen/http/errors_gen.o
 $(BUILD)/lib/libhttp.a: $(BUILD)/obj/gen/http/errors_gen.o
+core_OBJS += $(BUILD)/obj/gen/libs/core/version_gen.o
+$(BUILD)/lib/libcore.a: $(BUILD)/obj/gen/libs/core/version_gen.o
 
 # --- services ----------------------------------------------------------------
 
@@ -170,6 +182,12 @@ $(1)_OBJS := $$(patsubst %.c,$$(BUILD)/obj/%.o,$$($(1)_SRCS)) $$(BUILD)/obj/serv
 $$(BUILD)/gen/services/$(1)/migrations_embed.c: $$(sort $$(wildcard services/$(1)/migrations/*.sql)) $$(EMBED)
 	@mkdir -p $$(dir $$@)
 	$$(EMBED) svc_migrations $$(sort $$(wildcard services/$(1)/migrations/*.sql)) > $$@.tmp && mv $$@.tmp $$@
+# Its OpenAPI document for GET /openapi.json: its own, else the one every daemon shares.
+$(1)_OPENAPI := $$(firstword $$(wildcard proto/openapi/$(1).yaml) proto/openapi/common.yaml)
+$(1)_OBJS += $$(BUILD)/obj/services/$(1)/openapi_embed.o
+$$(BUILD)/gen/services/$(1)/openapi_embed.c: $$($(1)_OPENAPI) $$(EMBED)
+	@mkdir -p $$(dir $$@)
+	$$(EMBED) svc_openapi $$($(1)_OPENAPI) > $$@.tmp && mv $$@.tmp $$@
 $$(BUILD)/lib/lib$(1).a: $$($(1)_OBJS)
 	@mkdir -p $$(dir $$@)
 	rm -f $$@ && ar rcs $$@ $$^
@@ -188,7 +206,7 @@ $(foreach s,$(SERVICES),$(eval $(call SVC_template,$(s))))
 
 # --- tools and tests ---------------------------------------------------------
 
-$(BUILD)/bin/devkafka: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/devkafka/*.c)) Makefile
+$(BUILD)/bin/devkafka: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/devkafka/*.c)) $(BUILD)/obj/gen/libs/core/version_gen.o Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(shell pkg-config --libs $(devkafka_PKGS) 2>/dev/null) -lpthread
 

@@ -5,6 +5,7 @@
 #include "svc/svc.h"
 
 extern const struct core_embedded_file svc_migrations[];
+extern const struct core_embedded_file svc_openapi[];
 
 static const struct http_route dr_routes[] = {
 	{.methods = SVC_ALL_METHODS, .pattern = "/v1/datasets", .handler = svc_h_not_implemented},
@@ -14,11 +15,11 @@ static const struct http_route dr_routes[] = {
 
 static const struct svc_def dr_def = {
 	.name = "data-registry",
-	.log_name = "data",
 	.summary = "versioned, content-addressed datasets: profiles, splits, tensors",
 	.default_port = 5002,
 	.schema = "data",
 	.migrations = svc_migrations,
+	.openapi = svc_openapi,
 	.uses_outbox = true,
 	.routes = {dr_routes},
 	.content_type_error = HTTP_EC_NONE,

@@ -5,6 +5,7 @@
 #include "svc/svc.h"
 
 extern const struct core_embedded_file svc_migrations[];
+extern const struct core_embedded_file svc_openapi[];
 
 static const struct http_route dm_routes[] = {
 	{.methods = SVC_ALL_METHODS, .pattern = "/v1/monitors", .handler = svc_h_not_implemented},
@@ -16,11 +17,11 @@ static const struct http_route dm_routes[] = {
 
 static const struct svc_def dm_def = {
 	.name = "drift-monitor",
-	.log_name = "drift",
 	.summary = "drift of live inputs and predictions against the training profile",
 	.default_port = 5003,
 	.schema = "drift",
 	.migrations = svc_migrations,
+	.openapi = svc_openapi,
 	.uses_outbox = true,
 	.routes = {dm_routes},
 	.content_type_error = HTTP_EC_NONE,

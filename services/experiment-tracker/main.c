@@ -7,6 +7,7 @@
 #include "et.h"
 
 extern const struct core_embedded_file svc_migrations[];
+extern const struct core_embedded_file svc_openapi[];
 
 static const struct core_setting et_setting_rows[] = {
 	{"BLOB_DIR", CORE_SETTING_STRING, offsetof(struct et_settings, blob_dir), "var/blobs", false, 0, 0,
@@ -38,11 +39,11 @@ static void et_stop(struct svc *svc, void *app_ptr)
 
 static const struct svc_def et_def = {
 	.name = "experiment-tracker",
-	.log_name = "tracker",
 	.summary = "MLflow tracking REST API and artifact proxy",
 	.default_port = 5000,
 	.schema = "tracker",
 	.migrations = svc_migrations,
+	.openapi = svc_openapi,
 	.routes = {et_routes},
 	.ajax_twins = true,
 	.content_type_error = HTTP_EC_INVALID_PARAMETER_VALUE,

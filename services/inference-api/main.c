@@ -4,6 +4,8 @@
  * routes answer 501 NOT_IMPLEMENTED until their issue lands. */
 #include "svc/svc.h"
 
+extern const struct core_embedded_file svc_openapi[];
+
 static const struct http_route ia_routes[] = {
 	{.methods = SVC_ALL_METHODS, .pattern = "/v2/{path*}", .handler = svc_h_not_implemented},
 	{.methods = SVC_ALL_METHODS, .pattern = "/invocations", .handler = svc_h_not_implemented},
@@ -21,11 +23,11 @@ static const struct http_error_prefix ia_error_prefixes[] = {
 
 static const struct svc_def ia_def = {
 	.name = "inference-api",
-	.log_name = "inference",
 	.summary = "model serving: Open Inference Protocol v2, MLflow invocations, image upload",
 	.default_port = 8080,
 	.schema = NULL,
 	.migrations = NULL,
+	.openapi = svc_openapi,
 	.uses_outbox = false,
 	.routes = {ia_routes},
 	.content_type_error = HTTP_EC_NONE,

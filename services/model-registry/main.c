@@ -9,6 +9,7 @@
 #include "mr.h"
 
 extern const struct core_embedded_file svc_migrations[];
+extern const struct core_embedded_file svc_openapi[];
 
 static const struct core_setting mr_setting_rows[] = {
 	{"TRACKER_URL", CORE_SETTING_STRING, offsetof(struct mr_settings, tracker_url), "http://127.0.0.1:5000", false,
@@ -36,11 +37,11 @@ static void mr_stop(struct svc *svc, void *app)
 
 static const struct svc_def mr_def = {
 	.name = "model-registry",
-	.log_name = "registry",
 	.summary = "MLflow model registry REST API: models, versions, stages, aliases",
 	.default_port = 5001,
 	.schema = "registry",
 	.migrations = svc_migrations,
+	.openapi = svc_openapi,
 	.uses_outbox = true,
 	.routes = {mr_routes},
 	.ajax_twins = true,

@@ -5,6 +5,7 @@
 #include "svc/svc.h"
 
 extern const struct core_embedded_file svc_migrations[];
+extern const struct core_embedded_file svc_openapi[];
 
 static const struct http_route tw_routes[] = {
 	{.methods = SVC_ALL_METHODS, .pattern = "/v1/jobs", .handler = svc_h_not_implemented},
@@ -14,11 +15,11 @@ static const struct http_route tw_routes[] = {
 
 static const struct svc_def tw_def = {
 	.name = "trainer",
-	.log_name = "trainer",
 	.summary = "training jobs fed by Kafka, trained on OpenBLAS",
 	.default_port = 5004,
 	.schema = "trainer",
 	.migrations = svc_migrations,
+	.openapi = svc_openapi,
 	.uses_outbox = true,
 	.routes = {tw_routes},
 	.content_type_error = HTTP_EC_NONE,

@@ -23,13 +23,7 @@ json_t *th_contract_load(const char *name)
 	char path[1024];
 	snprintf(path, sizeof path, "%s/proto/openapi/%s.yaml", th_env("LATHE_ROOT"), name);
 	json_t *doc = load_json_file(path);
-	snprintf(path, sizeof path, "%s/proto/openapi/common.yaml", th_env("LATHE_ROOT"));
-	json_t *common = load_json_file(path);
-	json_t *paths = json_object_get(doc, "paths");
-	ck_assert_msg(json_is_object(paths), "%s has no paths", name);
-	json_object_update_missing(paths, json_object_get(common, "paths"));
-	json_object_set(doc, "x-lathe-common", common);
-	json_decref(common);
+	ck_assert_msg(json_is_object(json_object_get(doc, "paths")), "%s has no paths", name);
 	return doc;
 }
 
@@ -96,10 +90,6 @@ static json_t *resolve_ref(json_t *doc, const char *ref)
 	ck_assert_msg(strncmp(ref, prefix, strlen(prefix)) == 0, "unsupported $ref %s", ref);
 	const char *name = ref + strlen(prefix);
 	json_t *s = json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"), name);
-	if (!s) {
-		json_t *common = json_object_get(doc, "x-lathe-common");
-		s = json_object_get(json_object_get(json_object_get(common, "components"), "schemas"), name);
-	}
 	ck_assert_msg(s != NULL, "$ref %s not found", ref);
 	return s;
 }

@@ -8,9 +8,10 @@
  *     last {param} that spans several segments (the route's {name*}, e.g. artifact paths);
  *   - "x-lathe-ajax-twins": true at the top level says every /api/2.0/ path is also
  *     served at /ajax-api/2.0/ (MLflow's web UI prefix);
- *   - proto/openapi/common.yaml (healthz, readyz, metrics, Error) is merged into every
- *     document, and "$ref": "#/components/schemas/X" resolves in the document, then in
- *     common.yaml.
+ *   - every document stands alone (the daemon serves it at GET /openapi.json):
+ *     "$ref": "#/components/schemas/X" resolves in the document itself. The routes
+ *     every daemon serves and the Status and Error schemas are copies of
+ *     proto/openapi/common.yaml's (tests/unit/openapi keeps them equal).
  * Schemas are checked for: type (one or a list), properties, required, items, enum,
  * additionalProperties: false, oneOf/anyOf, $ref. */
 #ifndef LATHE_TEST_CONTRACT_H
@@ -18,8 +19,8 @@
 #include <jansson.h>
 #include "harness.h"
 
-/* Loads proto/openapi/<name>.yaml merged with common.yaml; fails the test if it is
- * missing or not valid JSON. The caller json_decref()s it. */
+/* Loads proto/openapi/<name>.yaml as it is; fails the test if it is missing, not
+ * valid JSON or has no paths. The caller json_decref()s it. */
 json_t *th_contract_load(const char *name);
 
 /* Fails the test unless the document has `method path` (path: a concrete request

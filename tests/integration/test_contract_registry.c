@@ -75,8 +75,9 @@ static void expect_every_operation_seen(void)
 			ck_assert_msg(found, "the session never got a 200 from %s", key);
 		}
 	}
-	/* 22 registry operations (13 on registered-models/, 9 on model-versions/) + healthz, readyz, metrics */
-	ck_assert_uint_eq(n_ops, 25);
+	/* 22 registry operations (13 on registered-models/, 9 on model-versions/) + healthz, readyz, metrics,
+	 * openapi.json */
+	ck_assert_uint_eq(n_ops, 26);
 }
 
 /* --- calls ---------------------------------------------------------------------- */
@@ -168,9 +169,12 @@ END_TEST
 START_TEST(a_client_session_keeps_to_the_contract)
 {
 	start();
-	/* the routes every daemon serves (common.yaml) */
+	/* the routes every daemon serves (copies of common.yaml's) */
 	ok_("GET", "/healthz", NULL);
 	ok_("GET", "/readyz", NULL);
+	json_t *served = ok("GET", "/openapi.json", NULL); /* the document this test checks against */
+	ck_assert(json_equal(served, doc));
+	json_decref(served);
 	struct th_response r = th_call(d, "GET", "/metrics", NULL);
 	ck_assert_int_eq(r.status, 200);
 	check("GET", "/metrics", &r);

@@ -214,7 +214,7 @@ static void check_every_operation_sent(void)
 			ck_assert_msg(hit, "the session never sent %s %s", methods[m], tmpl);
 		}
 	}
-	ck_assert_uint_ge(n_ops, 35); /* 32 tracker operations + healthz, readyz, metrics */
+	ck_assert_uint_ge(n_ops, 36); /* 32 tracker operations + healthz, readyz, metrics, openapi.json */
 }
 
 /* --- the route table ---------------------------------------------------------------- */
@@ -242,6 +242,9 @@ static void server_routes(void)
 	check_content_type("/version", "/version");
 	json_decref(ok("GET", "/healthz", NULL));
 	json_decref(ok("GET", "/readyz", NULL));
+	json_t *served = ok("GET", "/openapi.json", NULL); /* the document this test checks against */
+	ck_assert(json_equal(served, doc));
+	json_decref(served);
 	r = send_json("GET", "/metrics", NULL, 200);
 	ck_assert_ptr_nonnull(strstr(r.body, "# TYPE"));
 	th_response_free(&r);

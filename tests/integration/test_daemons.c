@@ -71,7 +71,7 @@ static void check_standard_routes(struct th_daemon *d, const char *domain_path)
 		th_response_free(&r);
 		usleep(20 * 1000);
 	}
-	ck_assert_ptr_nonnull(strstr(r.body, "http_requests_total{"));
+	ck_assert_ptr_nonnull(strstr(r.body, "lathe_http_requests_total{"));
 	ck_assert_ptr_nonnull(strstr(r.body, "route=\"/healthz\""));
 	ck_assert_ptr_nonnull(strstr(r.body, "lathe_ready 1"));
 	char path[600];

@@ -180,7 +180,6 @@ static const struct svc_worker_def td_workers[] = {{.name = "td-worker", .run = 
 static const struct svc_periodic_def td_periodic[] = {{.name = "td-tick", .every_ms = 200, .run = td_tick}, {0}};
 static const struct svc_def td_def = {
 	.name = "svc-testd",
-	.log_name = "testd",
 	.summary = "the lifecycle test daemon",
 	.default_port = 1,
 	.schema = "td",
@@ -553,8 +552,8 @@ START_TEST(kafka_counts_only_for_consumers)
 		ck_assert_int_eq(status_of(tracker, "/readyz"), 200);
 		usleep(200 * 1000);
 	}
-	for (waited = 0;
-	     !log_contains(registry->log_path, "\"level\":\"warn\",\"service\":\"registry\",\"msg\":\"outbox relay: ");
+	for (waited = 0; !log_contains(registry->log_path,
+				       "\"level\":\"warn\",\"service\":\"model-registry\",\"msg\":\"outbox relay: ");
 	     waited += 200) {
 		ck_assert_msg(waited < 20000, "the registry did not warn that its relay cannot deliver");
 		usleep(200 * 1000);

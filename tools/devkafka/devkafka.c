@@ -4,6 +4,7 @@
  * to it exactly as they would to a real broker.
  *
  *   devkafka [-b BROKERS] [-t topic:partitions]... [-f FILE] [-c FIFO] [-T SECS]
+ *   devkafka --version
  *
  * Start-up: a producer handle with no bootstrap servers (the mock needs one for
  * its bookkeeping) -> rd_kafka_mock_cluster_new() -> pre-create topics with
@@ -45,6 +46,8 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+
+#include "core/version.h"
 
 #define DK_MAX_TOPICS     64
 #define DK_MAX_TOPIC_LEN  249 /* Kafka's own limit */
@@ -109,6 +112,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: devkafka [-b BROKERS] [-t topic:partitions]... [-f BOOTSTRAP_FILE]\n"
 		"                [-c CONTROL_FIFO] [-T MAX_SECONDS] [-h]\n"
+		"       devkafka --version\n"
 		"  -b N      number of mock brokers, 1..%d (default 1)\n"
 		"  -t T:P    pre-create topic T with P partitions (repeatable); without -t:\n"
 		"            datasets.events training.requests training.events models.events\n"
@@ -694,6 +698,10 @@ int main(int argc, char **argv)
 	const char *list;
 	sigset_t wait_mask;
 
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("devkafka %s (commit %s)\n", core_version, core_commit);
+		return 0;
+	}
 	rc = parse_args(argc, argv, &opts);
 	if (rc != DK_OK)
 		goto out;

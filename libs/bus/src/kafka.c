@@ -8,6 +8,8 @@
  * broker that is down is the environment's, so levels 0-4 become "warn", 5-6 "info",
  * 7 "debug". Only a fatal client error (the handle is unusable) is logged as "error".
  * The log callback runs on librdkafka's internal threads; core_log is thread-safe.
+ * The deployment's own properties (cfg->properties, properties.c) come last, so
+ * client.id and the like can be overridden.
  * Entry points: bus_int_conf_new, bus_int_conf_set, bus_int_conf_set_int. */
 #include <stdio.h>
 #include <string.h>
@@ -49,7 +51,10 @@ bool bus_int_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value
 	char why[512];
 	if (rd_kafka_conf_set(conf, name, value, why, sizeof why) == RD_KAFKA_CONF_OK)
 		return true;
-	core_fail(err, CORE_EINVAL, "kafka setting %s=%s: %s", name, value, why);
+	if (bus_int_sensitive(name))
+		core_fail(err, CORE_EINVAL, "kafka property %s (value not shown): %s", name, why);
+	else
+		core_fail(err, CORE_EINVAL, "kafka property %s=%s: %s", name, value, why);
 	return false;
 }
 
@@ -70,7 +75,8 @@ rd_kafka_conf_t *bus_int_conf_new(const struct bus_config *cfg, struct core_erro
 	if (!bus_int_conf_set(conf, "bootstrap.servers", cfg->brokers, err) ||
 	    !bus_int_conf_set(conf, "client.id", cfg->client_id && *cfg->client_id ? cfg->client_id : "lathe", err) ||
 	    !bus_int_conf_set(conf, "reconnect.backoff.max.ms", "1000", err) ||
-	    !bus_int_conf_set(conf, "log.connection.close", "false", err)) {
+	    !bus_int_conf_set(conf, "log.connection.close", "false", err) ||
+	    !bus_int_conf_apply(conf, cfg->properties, err)) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}

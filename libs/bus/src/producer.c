@@ -19,7 +19,11 @@
  *        running --bus_producer_free--> stopping (thread joined; purge; serve the last
  *        reports) --> freed
  *
- * Entry points: bus_producer_new, bus_produce, bus_producer_flush, bus_ping,
+ * Events (bus_produce_event) carry the header content-type:
+ * application/cloudevents+json, which is how the CloudEvents Kafka protocol binding
+ * marks structured mode, so CloudEvents SDKs decode Lathe's records.
+ *
+ * Entry points: bus_producer_new, bus_produce, bus_produce_event, bus_producer_flush, bus_ping,
  * bus_producer_free; bus_int_producer_timeout_ms for the relay. */
 #include <errno.h>
 #include <pthread.h>
@@ -131,8 +135,10 @@ cleanup:
 	return rc;
 }
 
-enum core_status bus_produce(struct bus_producer *p, const char *topic, const char *key, const void *payload,
-			     size_t len, bus_delivery_fn cb, void *opaque, struct core_error *err)
+/* bus_produce, with a content-type header when content_type is not NULL. */
+static enum core_status produce(struct bus_producer *p, const char *topic, const char *key, const void *payload,
+				size_t len, const char *content_type, bus_delivery_fn cb, void *opaque,
+				struct core_error *err)
 {
 	if (!topic || !*topic)
 		return core_fail(err, CORE_EINVAL, "kafka produce: no topic");
@@ -145,10 +151,16 @@ enum core_status bus_produce(struct bus_producer *p, const char *topic, const ch
 	pthread_mutex_lock(&p->mu);
 	p->outstanding++; /* before producev: the report may arrive before it returns */
 	pthread_mutex_unlock(&p->mu);
-	rd_kafka_resp_err_t e =
-		rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-				  RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				  RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+	rd_kafka_resp_err_t e;
+	if (content_type)
+		e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+				      RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				      RD_KAFKA_V_HEADER("content-type", content_type, -1), RD_KAFKA_V_OPAQUE(d),
+				      RD_KAFKA_V_END);
+	else
+		e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+				      RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				      RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
 	if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
 		return CORE_OK;
 	free(d);
@@ -160,6 +172,18 @@ enum core_status bus_produce(struct bus_producer *p, const char *topic, const ch
 		 e == RD_KAFKA_RESP_ERR__INVALID_ARG)
 		rc = CORE_EINVAL;
 	return core_fail(err, rc, "kafka produce to %s: %s", topic, rd_kafka_err2str(e));
+}
+
+enum core_status bus_produce(struct bus_producer *p, const char *topic, const char *key, const void *payload,
+			     size_t len, bus_delivery_fn cb, void *opaque, struct core_error *err)
+{
+	return produce(p, topic, key, payload, len, NULL, cb, opaque, err);
+}
+
+enum core_status bus_produce_event(struct bus_producer *p, const char *topic, const char *key, const char *event,
+				   size_t len, bus_delivery_fn cb, void *opaque, struct core_error *err)
+{
+	return produce(p, topic, key, event, len, BUS_CLOUDEVENTS_CONTENT_TYPE, cb, opaque, err);
 }
 
 int bus_producer_flush(struct bus_producer *p, int timeout_ms)

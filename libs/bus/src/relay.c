@@ -9,8 +9,9 @@
  *      have rows of one schema in flight at the same time.
  *   2. update the backlog gauge (so it counts rows while a round waits on Kafka);
  *      SELECT the oldest `batch` rows (ORDER BY id).
- *   3. bus_produce each one, in id order, through the idempotent producer; stop
- *      producing at the first row the producer refuses.
+ *   3. bus_produce_event each one (with the CloudEvents content-type header), in id
+ *      order, through the idempotent producer; stop producing at the first row the
+ *      producer refuses.
  *   4. Wait for every delivery report (bounded by the producer's message.timeout.ms;
  *      a warn line after RELAY_SLOW_WARN_MS says Kafka is not acknowledging).
  *   5. DELETE the delivered rows, except those behind a failed row of the same key
@@ -313,8 +314,8 @@ static int relay_round(struct db_conn *c, void *cls)
 		r->slots[i].state = SLOT_SENT;
 		pthread_mutex_unlock(&r->round_mu);
 		struct core_error perr = {{0}};
-		if (bus_produce(r->producer, topic, db_get_text(res, i, 2), payload, strlen(payload), on_delivered,
-				&r->slots[i], &perr) != CORE_OK) {
+		if (bus_produce_event(r->producer, topic, db_get_text(res, i, 2), payload, strlen(payload),
+				      on_delivered, &r->slots[i], &perr) != CORE_OK) {
 			pthread_mutex_lock(&r->round_mu);
 			r->pending--;
 			r->slots[i].state = SLOT_NOT_SENT;

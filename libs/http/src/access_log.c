@@ -12,8 +12,8 @@
  * stays info here: http_reply_error logged it at error (500) or warn (501/503/504)
  * when it was made. error_code and error are there when the reply came from
  * http_reply_error.
- * Metrics: http_requests_total{route,method,status} and
- * http_request_duration_seconds{route}. The route label is the route's name (or its
+ * Metrics: lathe_http_requests_total{route,method,status} and
+ * lathe_http_request_duration_seconds{route}. The route label is the route's name (or its
  * pattern), "unmatched" for paths no route takes, and the method label one of ours or
  * "OTHER", so clients cannot grow the number of series. A request that got no reply
  * (client gone, server stopped, body cut off) is recorded with status 499. */
@@ -29,17 +29,17 @@ enum core_status http_metrics_init(struct http_server *s, struct metrics_registr
 {
 	static const char *const request_labels[] = {"route", "method", "status", NULL};
 	static const char *const duration_labels[] = {"route", NULL};
-	s->m_requests = metrics_counter_new(reg, "http_requests_total",
+	s->m_requests = metrics_counter_new(reg, "lathe_http_requests_total",
 					    "HTTP requests completed, by route, method and status", request_labels);
 	if (!s->m_requests)
 		return core_fail(err, CORE_EINVAL,
-				 "cannot create metric http_requests_total (one HTTP server per "
+				 "cannot create metric lathe_http_requests_total (one HTTP server per "
 				 "registry)");
-	s->m_duration = metrics_histogram_new(reg, "http_request_duration_seconds",
+	s->m_duration = metrics_histogram_new(reg, "lathe_http_request_duration_seconds",
 					      "Time from a request's headers to its completion, by route",
 					      duration_labels, metrics_latency_buckets, metrics_latency_buckets_n);
 	if (!s->m_duration)
-		return core_fail(err, CORE_EINVAL, "cannot create metric http_request_duration_seconds");
+		return core_fail(err, CORE_EINVAL, "cannot create metric lathe_http_request_duration_seconds");
 	return CORE_OK;
 }
 

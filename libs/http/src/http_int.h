@@ -140,7 +140,7 @@ void http_multipart_end(struct http_request *req);
 void http_multipart_free(struct http_multipart *mp);
 
 /* access_log.c */
-/* Creates the http_requests_total and http_request_duration_seconds families. */
+/* Creates the lathe_http_requests_total and lathe_http_request_duration_seconds families. */
 enum core_status http_metrics_init(struct http_server *s, struct metrics_registry *reg, struct core_error *err);
 /* Writes the access-log line and updates the metrics of a completed request. */
 void http_access_record(struct http_request *req, enum MHD_RequestTerminationCode toe);

@@ -56,10 +56,13 @@ struct metrics_family {
 	struct metrics_series *overflow;     /* set once the family is full */
 };
 
+struct metrics_int_process;
+
 struct metrics_registry {
 	pthread_mutex_t lock;
 	struct metrics_family *first, *last;
-	locale_t c_locale; /* made current while formatting doubles */
+	locale_t c_locale;                   /* made current while formatting doubles */
+	struct metrics_int_process *process; /* owned; NULL until metrics_process_register */
 };
 
 /* util.c: allocation policy (abort with a message) and text helpers. */
@@ -86,5 +89,9 @@ size_t metrics_int_fmt_double(char *buf, double v);
 void metrics_int_series_init(struct metrics_family *f);
 /* Frees every series and the table. */
 void metrics_int_series_free(struct metrics_family *f);
+
+/* process.c: reads /proc/self into the process_* families; p may be NULL. Called
+ * by metrics_render before it takes the registry lock. */
+void metrics_int_process_refresh(struct metrics_int_process *p);
 
 #endif

@@ -66,6 +66,7 @@ void metrics_registry_free(struct metrics_registry *reg)
 		next = f->next;
 		family_free(f);
 	}
+	free(reg->process);
 	freelocale(reg->c_locale);
 	pthread_mutex_destroy(&reg->lock);
 	free(reg);

@@ -192,6 +192,10 @@ char *metrics_render(struct metrics_registry *reg, size_t *len_out)
 
 	if (!reg)
 		return NULL;
+	pthread_mutex_lock(&reg->lock);
+	struct metrics_int_process *process = reg->process;
+	pthread_mutex_unlock(&reg->lock);
+	metrics_int_process_refresh(process);
 	old_locale = uselocale(reg->c_locale);
 	put_n(&o, "", 0); /* an empty registry still yields "" */
 	pthread_mutex_lock(&reg->lock);

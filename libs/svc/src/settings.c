@@ -27,6 +27,11 @@ static const struct core_setting common_rows[] = {
 	 false, 3000, 300000, "consumer-group session timeout (6000 suits the local broker)"},
 	{"KAFKA_MESSAGE_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct svc_settings, kafka_message_timeout_ms), "30000",
 	 false, 1000, 900000, "how long a produced event may wait for delivery before it is retried"},
+	{"KAFKA_PROPERTIES", CORE_SETTING_STRING, offsetof(struct svc_settings, kafka_properties), NULL, false, 0, 0,
+	 "extra librdkafka properties for every Kafka client (a managed Kafka: SASL, TLS): name=value entries "
+	 "separated by ';' or newlines, e.g. security.protocol=SASL_SSL;sasl.mechanisms=PLAIN; each KAFKA_PROPERTY_* "
+	 "variable sets one more and wins (KAFKA_PROPERTY_SASL_PASSWORD sets sasl.password); a bad one stops "
+	 "start-up (libs/bus/README.md)"},
 	{"OUTBOX_POLL_MS", CORE_SETTING_INT, offsetof(struct svc_settings, outbox_poll_ms), "100", false, 10, 60000,
 	 "how often the outbox relay looks for events to publish"},
 	{0},

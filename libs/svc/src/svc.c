@@ -61,7 +61,7 @@ int svc_reply_db_error(struct http_request *req, int rc, const struct core_error
 
 static void print_help(const struct svc_def *def, const struct svc *svc)
 {
-	printf("lathe-%s: %s\n\nUsage: lathe-%s [--help | --settings-markdown | --routes]\n\n"
+	printf("lathe-%s: %s\n\nUsage: lathe-%s [--help | --version | --settings-markdown | --routes]\n\n"
 	       "Settings come from environment variables:\n\n| name | type | default | meaning |\n|---|---|---|---|\n",
 	       def->name, def->summary, def->name);
 	core_settings_markdown(svc->common_rows, stdout);
@@ -78,6 +78,8 @@ static enum core_status build_routes(struct svc *svc, struct core_error *err)
 	size_t k = 0;
 	for (const struct http_route *r = svc_standard_routes; r->pattern; r++)
 		svc->routes[k++] = *r;
+	if (svc->def->openapi)
+		svc->routes[k++] = svc_int_openapi_route;
 	for (size_t t = 0; t < sizeof svc->def->routes / sizeof svc->def->routes[0] && svc->def->routes[t]; t++) {
 		for (const struct http_route *r = svc->def->routes[t]; r->pattern; r++) {
 			bool twin = svc->def->ajax_twins && strncmp(r->pattern, API_PREFIX, strlen(API_PREFIX)) == 0;
@@ -129,6 +131,7 @@ static enum core_status open_clients(struct svc *svc, struct core_error *err)
 	svc->metrics = metrics_registry_new();
 	svc->ready_gauge = metrics_gauge_new(svc->metrics, "lathe_ready",
 					     "1 when the daemon reported ready at its last /readyz", NULL);
+	svc_int_build_metrics(svc->metrics);
 	if (svc->def->schema) {
 		struct db_pool_config pc = {
 			.url = s->database_url,
@@ -141,12 +144,8 @@ static enum core_status open_clients(struct svc *svc, struct core_error *err)
 		if (rc != CORE_OK)
 			return rc;
 	}
-	struct bus_config bc = {
-		.brokers = s->kafka_brokers,
-		.client_id = svc->def->name,
-		.message_timeout_ms = (int)s->kafka_message_timeout_ms,
-		.session_timeout_ms = (int)s->kafka_session_timeout_ms,
-	};
+	struct bus_config bc;
+	svc_bus_config(svc, &bc);
 	return bus_producer_new(&bc, &svc->bus, err);
 }
 
@@ -290,14 +289,17 @@ int svc_main(const struct svc_def *def, int argc, char **argv)
 	svc_tasks_init(svc);
 	svc_common_settings(def, svc->common_rows, SVC_MAX_SETTING_ROWS, svc->port_default, sizeof svc->port_default);
 	svc->service_settings = core_xcalloc(1, def->settings_size ? def->settings_size : 1);
-	core_log_init(def->log_name, CORE_LOG_INFO);
+	core_log_init(def->name, CORE_LOG_INFO);
 
 	if (argc > 1) {
 		if (strcmp(argv[1], "--routes") == 0) {
 			status = print_routes(svc);
 			goto out;
 		}
-		if (strcmp(argv[1], "--settings-markdown") == 0) {
+		if (strcmp(argv[1], "--version") == 0) {
+			svc_int_print_version(def);
+			status = 0;
+		} else if (strcmp(argv[1], "--settings-markdown") == 0) {
 			core_settings_markdown(svc->common_rows, stdout);
 			if (def->settings)
 				core_settings_markdown(def->settings, stdout);
@@ -314,15 +316,18 @@ int svc_main(const struct svc_def *def, int argc, char **argv)
 		goto out;
 	}
 	if (core_settings_load(svc->common_rows, &svc->settings, &err) != CORE_OK ||
-	    (def->settings && core_settings_load(def->settings, svc->service_settings, &err) != CORE_OK)) {
+	    (def->settings && core_settings_load(def->settings, svc->service_settings, &err) != CORE_OK) ||
+	    svc_int_kafka_properties(svc, &err) != CORE_OK) {
 		core_error("bad settings: %s", err.message);
 		goto out;
 	}
-	core_log_init(def->log_name, svc->settings.log_level);
+	core_log_init(def->name, svc->settings.log_level);
+	svc_int_log_version();
 	status = run(svc);
 out:
 	for (size_t i = 0; i < svc->n_twin_patterns; i++)
 		free(svc->twin_patterns[i]);
+	svc_int_kafka_properties_free(svc);
 	if (def->settings)
 		core_settings_free(def->settings, svc->service_settings);
 	core_settings_free(svc->common_rows, &svc->settings);

@@ -35,6 +35,8 @@ struct svc {
 	struct svc_task *tasks; /* owned: consumers, workers, periodic tasks (tasks.c) */
 	size_t n_tasks;
 	atomic_bool consumer_failed; /* a consumer hit a fatal Kafka error: not ready */
+	char **kafka_properties;     /* owned, NULL-terminated "name=value" (kafka_config.c) */
+	size_t n_kafka_properties;
 };
 
 enum { SVC_STARTING, SVC_READY, SVC_STOPPING };
@@ -68,4 +70,19 @@ void svc_common_settings(const struct svc_def *def, struct core_setting *rows, s
 
 /* The standard routes (/healthz, /readyz, /metrics), ending with pattern == NULL. */
 extern const struct http_route svc_standard_routes[];
+
+/* version.c: --version's line; the lathe_build_info gauge and the process_* metrics
+ * on reg; the "starting" log line naming version and commit. */
+void svc_int_print_version(const struct svc_def *def);
+void svc_int_build_metrics(struct metrics_registry *reg);
+void svc_int_log_version(void);
+
+/* kafka_config.c: collects KAFKA_PROPERTIES and KAFKA_PROPERTY_<NAME> into
+ * svc->kafka_properties and checks them; CORE_EINVAL (err names the property) when
+ * one is malformed or librdkafka refuses it. _free releases them. */
+enum core_status svc_int_kafka_properties(struct svc *svc, struct core_error *err);
+void svc_int_kafka_properties_free(struct svc *svc);
+
+/* openapi.c: GET /openapi.json, served when def->openapi is set. */
+extern const struct http_route svc_int_openapi_route;
 #endif

@@ -134,11 +134,8 @@ static enum core_status new_consumer(struct svc *svc, struct svc_task *t, struct
 	if (!cd->handle || !cd->topics[0] || cd->topics[n_slots - 1])
 		return core_fail(err, CORE_EINVAL, "consumer of group %s needs a handler and 1 to %zu topics",
 				 cd->group_id, n_slots - 1);
-	struct bus_config bc = {
-		.brokers = svc->settings.kafka_brokers,
-		.client_id = svc->def->name,
-		.session_timeout_ms = (int)svc->settings.kafka_session_timeout_ms,
-	};
+	struct bus_config bc;
+	svc_bus_config(svc, &bc); /* brokers, timeouts and the deployment's properties */
 	return bus_consumer_new(&bc, cd->group_id, cd->topics, consumer_handle, t, &t->consumer, err);
 }
 

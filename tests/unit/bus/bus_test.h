@@ -7,6 +7,7 @@
 #ifndef BUS_TEST_H
 #define BUS_TEST_H
 #include <check.h>
+#include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,57 @@ static inline void bt_unique(char *out, size_t n, const char *prefix)
 	char id[CORE_ID_HEX_LEN + 1];
 	core_id_uuid_hex(id);
 	snprintf(out, n, "%s.%s", prefix, id);
+}
+
+/* Reads topic from the beginning with a plain librdkafka consumer (every partition
+ * assigned, no group join) until a record whose payload contains needle arrives (at
+ * most timeout_ms), and returns its content-type header, malloc'd; "" when the record
+ * has none. Fails the test when no such record arrives. Bypasses bus_consumer, so it
+ * sees the record as any other Kafka client (a CloudEvents SDK) would. */
+static inline char *bt_content_type_of(const char *topic, const char *needle, int timeout_ms)
+{
+	char why[512];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	ck_assert_int_eq(rd_kafka_conf_set(conf, "bootstrap.servers", th_env("LATHE_TEST_KAFKA"), why, sizeof why),
+			 RD_KAFKA_CONF_OK);
+	ck_assert_int_eq(rd_kafka_conf_set(conf, "group.id", "bus-test-raw", why, sizeof why), RD_KAFKA_CONF_OK);
+	ck_assert_int_eq(rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", why, sizeof why), RD_KAFKA_CONF_OK);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
+	ck_assert_msg(rk != NULL, "%s", why);
+	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	ck_assert_int_eq(rd_kafka_metadata(rk, 0, t, &md, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+	ck_assert_int_eq(md->topic_cnt, 1);
+	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+	for (int i = 0; i < md->topics[0].partition_cnt; i++)
+		rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
+			RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(t);
+	ck_assert_int_eq(rd_kafka_assign(rk, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_topic_partition_list_destroy(parts);
+	char *found = NULL;
+	int64_t end = core_now_ms() + timeout_ms;
+	while (!found && core_now_ms() < end) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+		if (!m)
+			continue;
+		if (!m->err && m->payload && memmem(m->payload, m->len, needle, strlen(needle))) {
+			rd_kafka_headers_t *hdrs = NULL;
+			const void *v = NULL;
+			size_t n = 0;
+			if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+			    rd_kafka_header_get_last(hdrs, "content-type", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR)
+				found = core_xstrndup(v, n);
+			else
+				found = core_xstrndup("", 0);
+		}
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	ck_assert_msg(found != NULL, "no record holding %s in %s", needle, topic);
+	return found;
 }
 
 /* Messages gathered by a consumer, in the order handed out. */

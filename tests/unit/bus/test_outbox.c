@@ -5,7 +5,8 @@
  *            down, and arrives once the broker is back (the outbox then empties);
  *   order    200 events over 5 keys arrive complete and in order per key, with two
  *            relays (two replicas) competing for the same schema;
- *   rollback an event written by a transaction that rolls back never appears;
+ *   rollback an event written by a transaction that rolls back never appears; the
+ *            committed one carries content-type: application/cloudevents+json;
  *   limits   events too large to publish are refused at write time;
  *   database the relay survives an unreachable database and still stops promptly.
  * The outage test stops the shared broker ("down 1"): the TCase's unchecked teardown,
@@ -311,6 +312,10 @@ START_TEST(test_rolled_back_event_never_appears)
 	for (size_t i = 0; i < col.n; i++)
 		ck_assert_msg(!strstr(col.recs[i].payload, a_id), "the rolled-back event was published");
 	bt_collector_free(&col);
+	/* As a CloudEvents SDK reads it: structured mode, said by the record's header. */
+	char *content_type = bt_content_type_of(topic, b_id, 10000);
+	ck_assert_str_eq(content_type, "application/cloudevents+json");
+	free(content_type);
 	ck_assert_int_eq(wait_rows(0, 10000), 0);
 	bus_relay_stop(r);
 	bus_producer_free(p);

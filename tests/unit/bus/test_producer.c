@@ -156,6 +156,81 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
+START_TEST(test_events_carry_the_cloudevents_content_type)
+{
+	char topic[96];
+	bt_unique(topic, sizeof topic, "bus.test.content-type");
+	struct bus_config cfg = bt_config();
+	struct bus_producer *p = NULL;
+	struct core_error err = {{0}};
+	ck_assert_msg(bus_producer_new(&cfg, &p, &err) == CORE_OK, "%s", err.message);
+	json_t *ev = bus_event_new("/bus-test", "lathe.test.typed", "k", json_pack("{s:i}", "n", 1));
+	char *text = json_dumps(ev, JSON_COMPACT);
+	const char *id = json_string_value(json_object_get(ev, "id"));
+	ck_assert_msg(bus_produce_event(p, topic, "k", text, strlen(text), NULL, NULL, &err) == CORE_OK, "%s",
+		      err.message);
+	ck_assert_msg(bus_produce(p, topic, "k", "plain-bytes", 11, NULL, NULL, &err) == CORE_OK, "%s", err.message);
+	ck_assert_int_eq(bus_producer_flush(p, 30000), 0);
+	bus_producer_free(p);
+
+	char *ct = bt_content_type_of(topic, id, 15000);
+	ck_assert_str_eq(ct, "application/cloudevents+json");
+	free(ct);
+	ct = bt_content_type_of(topic, "plain-bytes", 15000);
+	ck_assert_str_eq(ct, ""); /* bus_produce adds no header: the bytes may be anything */
+	free(ct);
+	free(text);
+	json_decref(ev);
+}
+END_TEST
+
+/* The deployment's librdkafka properties: good ones make a working client, bad ones
+ * are refused up front, naming the property (and never echoing a secret). */
+START_TEST(test_properties)
+{
+	struct core_error err = {{0}};
+	const char *const good[] = {"client.id=x", "socket.keepalive.enable=true", NULL};
+	ck_assert_msg(bus_properties_check(good, &err) == CORE_OK, "%s", err.message);
+	ck_assert_int_eq(bus_properties_check(NULL, &err), CORE_OK);
+	struct bus_config cfg = bt_config();
+	cfg.properties = good;
+	struct bus_producer *p = NULL;
+	ck_assert_msg(bus_producer_new(&cfg, &p, &err) == CORE_OK, "%s", err.message);
+	ck_assert(bus_ping(p, 5000));
+	bus_producer_free(p);
+
+	const char *const unknown[] = {"client.id=x", "no.such.property=1", NULL};
+	ck_assert_int_eq(bus_properties_check(unknown, &err), CORE_EINVAL);
+	ck_assert_msg(strstr(err.message, "no.such.property"), "%s", err.message);
+	p = NULL;
+	cfg.properties = unknown;
+	ck_assert_int_eq(bus_producer_new(&cfg, &p, &err), CORE_EINVAL);
+	ck_assert_ptr_null(p);
+
+	const char *const bad_value[] = {"socket.keepalive.enable=maybe", NULL};
+	ck_assert_int_eq(bus_properties_check(bad_value, &err), CORE_EINVAL);
+	ck_assert_msg(strstr(err.message, "socket.keepalive.enable"), "%s", err.message);
+
+	const char *const reserved[] = {"enable.idempotence=false", NULL};
+	ck_assert_int_eq(bus_properties_check(reserved, &err), CORE_EINVAL);
+	ck_assert_msg(strstr(err.message, "enable.idempotence cannot be set"), "%s", err.message);
+
+	const char *const malformed[] = {"=x", NULL};
+	ck_assert_int_eq(bus_properties_check(malformed, &err), CORE_EINVAL);
+
+	/* checked when a client is made: the CA file must exist */
+	const char *const no_ca[] = {"security.protocol=ssl", "ssl.ca.location=/nonexistent/ca.pem", NULL};
+	ck_assert_int_eq(bus_properties_check(no_ca, &err), CORE_EINVAL);
+	ck_assert_msg(strstr(err.message, "ssl.ca.location"), "%s", err.message);
+
+	const char *const secret[] = {"sasl.password=hunter2", "sasl.mechanisms=NOPE",
+				      "security.protocol=sasl_plaintext", NULL};
+	ck_assert_int_eq(bus_properties_check(secret, &err), CORE_EINVAL);
+	ck_assert_msg(strstr(err.message, "SASL mechanism: NOPE"), "%s", err.message);
+	ck_assert_msg(!strstr(err.message, "hunter2"), "%s", err.message);
+}
+END_TEST
+
 static Suite *producer_suite(void)
 {
 	Suite *s = suite_create("bus_producer");
@@ -163,6 +238,7 @@ static Suite *producer_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_keyed_messages_delivered_and_ordered_per_key);
+	tcase_add_test(tc, test_events_carry_the_cloudevents_content_type);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("errors");
 	tcase_add_checked_fixture(tc, NULL, teardown);
@@ -170,6 +246,7 @@ static Suite *producer_suite(void)
 	tcase_add_test(tc, test_unreachable_broker_fails_after_timeout);
 	tcase_add_test(tc, test_free_fails_what_is_queued);
 	tcase_add_test(tc, test_bad_arguments);
+	tcase_add_test(tc, test_properties);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -978,11 +978,11 @@ START_TEST(per_route_metrics)
 	j = call("GET", "/query", NULL, NULL, NULL, &r);
 	json_decref(j);
 	httpc_response_free(&r);
-	ck_assert(metrics_have("http_requests_total{route=\"echo\",method=\"POST\",status=\"200\"} 2"));
-	ck_assert(metrics_have("http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1"));
-	ck_assert(metrics_have("http_requests_total{route=\"/query\",method=\"GET\",status=\"200\"} 1"));
-	ck_assert(metrics_have("http_request_duration_seconds_count{route=\"echo\"} 2"));
-	ck_assert(metrics_have("http_request_duration_seconds_bucket{route=\"echo\",le=\"10\"} 2"));
+	ck_assert(metrics_have("lathe_http_requests_total{route=\"echo\",method=\"POST\",status=\"200\"} 2"));
+	ck_assert(metrics_have("lathe_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1"));
+	ck_assert(metrics_have("lathe_http_requests_total{route=\"/query\",method=\"GET\",status=\"200\"} 1"));
+	ck_assert(metrics_have("lathe_http_request_duration_seconds_count{route=\"echo\"} 2"));
+	ck_assert(metrics_have("lathe_http_request_duration_seconds_bucket{route=\"echo\",le=\"10\"} 2"));
 }
 END_TEST
 

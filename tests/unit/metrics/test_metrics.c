@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "metrics/metrics.h"
@@ -959,6 +960,7 @@ START_TEST(test_promtool)
 	ck_assert_msg(find_promtool(promtool, sizeof promtool),
 		      "promtool is not on PATH; run `make deps` (Debian package prometheus)");
 	reg = full_registry();
+	ck_assert_int_eq(metrics_process_register(reg), 0);
 	text = render(reg);
 	rc = run_promtool(promtool, text, out, sizeof out);
 	ck_assert_msg(rc == 0, "promtool check metrics exited %d:\n%s\non:\n%s", rc, out, text);
@@ -966,6 +968,45 @@ START_TEST(test_promtool)
 	rc = run_promtool(promtool, "# TYPE x counter\nx{a=\"\xff\"} 1\n", out, sizeof out);
 	ck_assert_int_ne(rc, 0);
 	free(text);
+	metrics_registry_free(reg);
+}
+END_TEST
+
+/* ---- process metrics ----------------------------------------------------------- */
+
+START_TEST(test_process_metrics)
+{
+	struct metrics_registry *reg = metrics_registry_new();
+	ck_assert_int_eq(metrics_process_register(reg), 0);
+	ck_assert_int_eq(metrics_process_register(reg), -1); /* once per registry */
+	ck_assert_int_eq(metrics_process_register(NULL), -1);
+	char *text = metrics_render(reg, NULL);
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE process_cpu_seconds_total counter\n"));
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE process_resident_memory_bytes gauge\n"));
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE process_open_fds gauge\n"));
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE process_start_time_seconds gauge\n"));
+	double rss = sample_value(text, "process_resident_memory_bytes");
+	double fds = sample_value(text, "process_open_fds");
+	double start = sample_value(text, "process_start_time_seconds");
+	double cpu = sample_value(text, "process_cpu_seconds_total");
+	free(text);
+	ck_assert_msg(rss > 1e5 && rss < 1e11, "rss %g", rss);
+	ck_assert_msg(fds >= 3, "fds %g", fds); /* stdin, stdout, stderr at least */
+	double now = (double)time(NULL);
+	ck_assert_msg(start > now - 3600 && start <= now + 1, "start %f, now %f", start, now);
+	ck_assert_msg(cpu >= 0 && cpu < 3600, "cpu %g", cpu);
+
+	/* Read at scrape time: a new descriptor and some CPU show in the next render. */
+	int extra = open("/dev/null", O_RDONLY);
+	ck_assert_int_ge(extra, 0);
+	volatile double x = 0;
+	for (long i = 0; i < 200000000L && x >= 0; i++)
+		x += 1e-9;
+	text = metrics_render(reg, NULL);
+	ck_assert(sample_value(text, "process_open_fds") == fds + 1);
+	ck_assert_msg(sample_value(text, "process_cpu_seconds_total") > cpu, "cpu did not grow from %g", cpu);
+	free(text);
+	close(extra);
 	metrics_registry_free(reg);
 }
 END_TEST
@@ -1023,6 +1064,11 @@ static Suite *metrics_suite(void)
 	tc = tcase_create("threads");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_threads);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("process");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_process_metrics);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("promtool");

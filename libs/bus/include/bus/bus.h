@@ -3,7 +3,8 @@
  *   producer  an idempotent producer (acks=all, enable.idempotence=true): retries never
  *             reorder or duplicate messages within a partition. Delivery reports are
  *             served by the producer's own poll thread.
- *   envelope  CloudEvents 1.0 in structured JSON mode: building and validating events.
+ *   envelope  CloudEvents 1.0 in structured JSON mode: building and validating events;
+ *             records carry content-type: application/cloudevents+json (Kafka binding).
  *   consumer  a consumer group member with manual, synchronous commits: an offset is
  *             committed only after the handler says its work is durable, so a crash
  *             before that means the message is delivered again (at least once).
@@ -41,7 +42,23 @@ struct bus_config {
 	int fetch_wait_max_ms;    /* consumers: longest an empty fetch is held; 0: 100 */
 	int max_poll_interval_ms; /* consumers: longest one handler call may take before the
 				   * member is thrown out of the group; 0: 300000 */
+	/* The deployment's own librdkafka properties (security.protocol, sasl.*, ssl.*,
+	 * client.id...): "name=value" strings, NULL-terminated; NULL: none. Applied to
+	 * every client after Lathe's own, so they win; the properties Lathe's guarantees
+	 * need (see bus_properties_check) are refused. Copied by the constructors. */
+	const char *const *properties;
 };
+
+/* Checks properties as struct bus_config takes them, without creating a client: each
+ * entry is name=value, names a librdkafka property Lathe does not set itself
+ * (bootstrap.servers, group.id, enable.idempotence, acks, partitioner,
+ * enable.auto.commit, enable.auto.offset.store, auto.offset.reset, the timeouts
+ * message.timeout.ms, session.timeout.ms, heartbeat.interval.ms, fetch.wait.max.ms,
+ * max.poll.interval.ms are refused), and librdkafka accepts the value, also when it
+ * makes a client of them (which checks e.g. sasl.mechanisms and ssl.ca.location's
+ * file; the scratch client knows no broker and is freed at once). Returns CORE_OK; CORE_EINVAL with err naming the
+ * property (values of secret-looking properties, e.g. sasl.password, are not repeated). */
+enum core_status bus_properties_check(const char *const *properties, struct core_error *err);
 
 /* --- producer ------------------------------------------------------------------------ */
 
@@ -76,6 +93,17 @@ typedef void (*bus_delivery_fn)(void *opaque, bool delivered, const char *error)
  * never called. */
 enum core_status bus_produce(struct bus_producer *p, const char *topic, const char *key, const void *payload,
 			     size_t len, bus_delivery_fn cb, void *opaque, struct core_error *err);
+
+/* The content-type header of a CloudEvent in structured mode (CloudEvents Kafka
+ * protocol binding 1.0, section 3.2). */
+#define BUS_CLOUDEVENTS_CONTENT_TYPE "application/cloudevents+json"
+
+/* bus_produce for a CloudEvent (bus_event_new, serialized): the record also carries
+ * the header content-type: application/cloudevents+json, by which CloudEvents SDKs
+ * recognise structured mode. Every Lathe event goes out this way (the outbox relay
+ * uses it). Arguments, callbacks and results as bus_produce. */
+enum core_status bus_produce_event(struct bus_producer *p, const char *topic, const char *key, const char *event,
+				   size_t len, bus_delivery_fn cb, void *opaque, struct core_error *err);
 
 /* Waits up to timeout_ms (0: just look; negative: until done, which takes at most
  * message_timeout_ms) for every message queued so far by anyone on this producer to get

@@ -10,7 +10,8 @@
  *   sha256.h   SHA-256 through OpenSSL's libcrypto
  *   file.h     mkdir -p, atomic write, bounded read
  *   shutdown.h SIGTERM/SIGINT handling
- *   embed.h    files embedded at build time (migrations) */
+ *   embed.h    files embedded at build time (migrations)
+ *   version.h  the version and git commit of the build */
 #ifndef CORE_CORE_H
 #define CORE_CORE_H
 #include "core/status.h"
@@ -25,4 +26,5 @@
 #include "core/file.h"
 #include "core/shutdown.h"
 #include "core/embed.h"
+#include "core/version.h"
 #endif

@@ -1,6 +1,6 @@
 /* JSON-lines logging to stderr: one line per event, written with one write(2) so lines
  * from concurrent threads never interleave:
- *   {"ts":"2026-11-22T16:20:01.123Z","level":"info","service":"tracker","msg":"...",<fields>}
+ *   {"ts":"2026-11-22T16:20:01.123Z","level":"info","service":"experiment-tracker","msg":"...",<fields>}
  * Level names are debug, info, warn, error. Tests treat an "error" line they did not
  * expect as a failure, so "error" is for our own faults; client mistakes are "warn". */
 #ifndef CORE_LOG_H

@@ -135,4 +135,11 @@ void metrics_histogram_observe(struct metrics_family *f, const char *const *labe
  * allocation failure (or a NULL reg). */
 char *metrics_render(struct metrics_registry *reg, size_t *len_out);
 
+/* Adds the process metrics every Prometheus client exposes, read from /proc/self at
+ * each metrics_render (so they are never older than the scrape):
+ * process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds and
+ * process_start_time_seconds. Call once per registry, at start-up.
+ * Returns 0; -1 when reg is NULL, they were registered already, or a name is taken. */
+int metrics_process_register(struct metrics_registry *reg);
+
 #endif

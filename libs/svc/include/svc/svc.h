@@ -15,14 +15,14 @@
  * So consumers, workers and periodic tasks never run against an unmigrated schema, and
  * nothing they use (pool, producer, service state) is freed before they have returned.
  *
- * Every daemon serves GET /healthz (the process is alive), GET /readyz and GET /metrics
- * (Prometheus text). /readyz answers 200 only when migrations are done, the tasks run,
- * the database answers now, Kafka answers now if the service declares consumers (a
- * service that only produces, through the outbox or directly, stays ready while Kafka
- * is down: its outbox waits, see the gauge lathe_outbox_backlog), and the service's
- * not_ready hook has no objection; else 503 naming the reason. The HTTP server starts
- * before the database is reached so that orchestrators see a live process that is not
- * ready yet, rather than a crash loop.
+ * Every daemon serves GET /healthz (the process is alive), GET /readyz, GET /metrics
+ * (Prometheus text: the service's own, lathe_build_info and process_*) and, when its
+ * def names one, GET /openapi.json (its OpenAPI document). /readyz answers 200 only when migrations are done, the tasks
+ * run, the database answers now, Kafka answers now if the service declares consumers (a service that only produces,
+ * through the outbox or directly, stays ready while Kafka is down: its outbox waits, see the gauge
+ * lathe_outbox_backlog), and the service's not_ready hook has no objection; else 503 naming the reason. The HTTP server
+ * starts before the database is reached so that orchestrators see a live process that is not ready yet, rather than a
+ * crash loop.
  *
  * Handlers receive the struct svc * as their `app` argument; svc_app() gives the
  * service's own state. */
@@ -48,6 +48,7 @@ struct svc_settings {
 	long kafka_session_timeout_ms;
 	long kafka_message_timeout_ms;
 	long outbox_poll_ms;
+	char *kafka_properties; /* KAFKA_PROPERTIES as given (see svc_bus_config) */
 };
 
 struct svc;
@@ -85,13 +86,17 @@ struct svc_periodic_def {
 };
 
 struct svc_def {
-	const char *name;     /* "experiment-tracker": the binary is lathe-<name> */
-	const char *log_name; /* "tracker": the "service" of every log line */
-	const char *summary;  /* one line for --help */
+	/* "experiment-tracker": the binary is lathe-<name>, and the "service" member of
+	 * every log line (the name the service is deployed under) */
+	const char *name;
+	const char *summary; /* one line for --help */
 	unsigned default_port;
 	const char *schema;                          /* PostgreSQL schema it owns; NULL: no database */
 	const struct core_embedded_file *migrations; /* the service's own, may be NULL */
-	bool uses_outbox;                            /* migrate the outbox into the schema and relay it */
+	/* Its OpenAPI document (JSON), served at GET /openapi.json; NULL: no such route.
+	 * The build embeds proto/openapi/<name>.yaml as svc_openapi[0]. */
+	const struct core_embedded_file *openapi;
+	bool uses_outbox; /* migrate the outbox into the schema and relay it */
 	/* Domain route tables (each ending with pattern == NULL); the list ends with NULL,
 	 * so a service can keep one table per resource file. */
 	const struct http_route *routes[8];
@@ -122,8 +127,8 @@ struct svc_def {
 
 /* Runs the daemon to completion and returns the process exit status: 0 after a clean
  * shutdown, 2 on bad settings or arguments, 1 when start-up failed. Arguments:
- * --help, --settings-markdown (the README's settings rows), --routes (every
- * "METHOD PATTERN" served, for the contract tests). */
+ * --help, --version (version and git commit), --settings-markdown (the README's
+ * settings rows), --routes (every "METHOD PATTERN" served, for the contract tests). */
 int svc_main(const struct svc_def *def, int argc, char **argv);
 
 /* Accessors for handlers (all borrowed; valid while the daemon runs). */
@@ -132,6 +137,13 @@ const struct svc_settings *svc_settings(struct svc *svc);
 struct db_pool *svc_db(struct svc *svc); /* NULL when def->schema is NULL */
 struct bus_producer *svc_bus(struct svc *svc);
 struct metrics_registry *svc_metrics(struct svc *svc);
+
+/* Fills *out for a Kafka producer or consumer of this daemon: KAFKA_BROKERS, the
+ * service's name as client.id, the timeouts, and the deployment's librdkafka
+ * properties (KAFKA_PROPERTIES and KAFKA_PROPERTY_<NAME>, checked at start-up). The
+ * pointers are borrowed from svc (valid while the daemon runs); every client the
+ * daemon makes should start from this. */
+void svc_bus_config(struct svc *svc, struct bus_config *out);
 
 /* Whether the daemon is shutting down (SIGTERM came, or start-up failed after the
  * tasks started): workers, periodic tasks and long consumer handlers watch it and wrap
