@@ -12,6 +12,12 @@ if grep -nE "$banned" $files; then
 	echo "checksrc: banned function above (use snprintf, strtol, strtok_r, core_buf...)"
 	status=1
 fi
+# Design notes the code relies on live in docs/; a citation of one outside the
+# repository is a reference nobody else can open.
+if git grep -nE 'shared/design|STYLE [0-9]|devkafka-notes' -- libs services tools tests proto 2>/dev/null | grep -v '^tools/checksrc.sh:'; then
+	echo "checksrc: cite docs/ (docs/style.md §N, docs/mlflow-api.md), not documents outside the repository"
+	status=1
+fi
 for f in $(echo "$files" | grep '\.c$'); do
 	if ! head -n 1 "$f" | grep -q '^/\*'; then
 		echo "checksrc: $f does not open with a comment saying what it is for"
