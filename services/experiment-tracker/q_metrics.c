@@ -3,6 +3,11 @@
  * metrics_insert appends a whole batch in one statement: the points (identical ones
  * deduplicated by the primary key) and, per key, the batch's greatest point by
  * (step, timestamp, value), which replaces the stored latest one only when greater.
+ * Call it only inside the transaction that has locked the run row (et_q_runs_lock) and
+ * found it active: neither table has a foreign key to runs any more (migration 0004:
+ * the per-row checks were a third of PostgreSQL's CPU in a 1000-metric batch), so that
+ * lock is what keeps points from outliving or preceding their run, and it serializes
+ * the writers of one run.
  * metrics_history reads a history page by arrival order (seq), keyset-paged. */
 #include "et.h"
 
