@@ -1,7 +1,8 @@
 /* Integration tests of the guarantees the metric write path keeps without foreign keys
  * on tracker.metrics and tracker.latest_metrics (migration 0004): concurrent writers to
  * one run lose and duplicate nothing and leave MLflow's latest point (max step, then
- * timestamp, then value); a batch for a run that does not exist writes nothing; and a
+ * timestamp, then value); a large batch repeating points (stored ones, its own) keeps
+ * each once; a batch for a run that does not exist writes nothing; and a
  * run deleted from the database takes its points with it, as ON DELETE CASCADE did.
  * The real daemon over HTTP, its database read directly with libpq to count rows. */
 #include <check.h>
@@ -171,6 +172,27 @@ START_TEST(no_points_without_a_run_and_delete_cascades)
 		ck_assert_int_eq(r.status, 200);
 		th_response_free(&r);
 	}
+	/* a batch large enough for the plain insert first, repeating a point within itself
+	 * and one stored before: both are kept once, and the batch's other points are kept */
+	char body[4096];
+	size_t len = (size_t)snprintf(body, sizeof body, "{\"run_id\":\"%s\",\"metrics\":[", keep);
+	for (int i = 0; i < 40; i++)
+		len += (size_t)snprintf(body + len, sizeof body - len,
+					"{\"key\":\"d\",\"value\":%d,\"timestamp\":1,\"step\":%d},", i, i);
+	snprintf(body + len, sizeof body - len,
+		 "{\"key\":\"d\",\"value\":7,\"timestamp\":1,\"step\":7},"
+		 "{\"key\":\"a\",\"value\":1,\"timestamp\":1,\"step\":1}]}");
+	r = th_call(d, "POST", API "runs/log-batch", body);
+	ck_assert_int_eq(r.status, 200);
+	th_response_free(&r);
+	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.metrics WHERE run_id = $1 AND key = 'd'", keep), 40);
+	ck_assert_int_eq(db_count(c,
+				  "SELECT count(*) FROM tracker.latest_metrics WHERE run_id = $1 AND key = 'd' "
+				  "AND step = 39 AND value = 39",
+				  keep),
+			 1);
+	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.metrics WHERE run_id = $1 AND key <> 'd'", keep), 2);
+
 	const char *params[1] = {gone};
 	PGresult *res = PQexecParams(c, "DELETE FROM tracker.runs WHERE run_id = $1", 1, NULL, params, NULL, NULL, 0);
 	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "delete: %s", PQerrorMessage(c));
@@ -178,8 +200,8 @@ START_TEST(no_points_without_a_run_and_delete_cascades)
 	PQclear(res);
 	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.metrics WHERE run_id = $1", gone), 0);
 	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.latest_metrics WHERE run_id = $1", gone), 0);
-	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.metrics WHERE run_id = $1", keep), 2);
-	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.latest_metrics WHERE run_id = $1", keep), 2);
+	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.metrics WHERE run_id = $1", keep), 42);
+	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.latest_metrics WHERE run_id = $1", keep), 3);
 	PQfinish(c);
 	free(keep);
 	free(gone);
