@@ -516,9 +516,8 @@ START_TEST(tracker_against_mlflow)
 		client_free(&c);
 	}
 	printf("bench: writes over HTTP, one durable PostgreSQL cluster (fsync, synchronous_commit on); each cell "
-	       "%.0f s or its request bound; peer: %s\n",
-	       seconds,
-	       have_peer ? "MLflow 2.12.2, mlflow server --workers 2" : "none (MLflow not set up: rows skipped)");
+	       "%.1f s or its request bound; peer: %s\n",
+	       seconds, have_peer ? "MLflow 2.12.2, mlflow server --workers 2" : "none (its columns say -)");
 	if (postmaster <= 0 || pg_cpu_seconds(postmaster) < 0)
 		printf("bench: no PostgreSQL CPU figures (LATHE_BENCH_PG_PID unset or unreadable)\n");
 	fflush(stdout);
