@@ -8,7 +8,8 @@
  * 0004: the per-row checks were a third of PostgreSQL's CPU in a 1000-metric batch), so
  * that lock is what keeps points from outliving or preceding their run, and it
  * serializes the writers of one run.
- * metrics_history reads a history page by arrival order (seq), keyset-paged. */
+ * metrics_history reads a history page by arrival order (seq), keyset-paged; callers
+ * have found the run first, so its id casts to metrics.run_id's uuid (migration 0005). */
 #include <string.h>
 #include "et.h"
 
@@ -20,11 +21,11 @@
 	"WITH m AS (SELECT * FROM unnest($2::text[], $3::float8[], $4::bigint[], $5::bigint[]) "                       \
 	"           WITH ORDINALITY AS u(key, value, timestamp, step, ord)), "                                         \
 	"ins AS (INSERT INTO metrics (run_id, key, value, timestamp, step) "                                           \
-	"        SELECT $1, key, value, timestamp, step FROM m ORDER BY ord " on_conflict "), "                        \
+	"        SELECT $1::text::uuid, key, value, timestamp, step FROM m ORDER BY ord " on_conflict "), "            \
 	"top AS (SELECT DISTINCT ON (key) key, value, timestamp, step FROM m "                                         \
 	"        ORDER BY key, step DESC, timestamp DESC, value DESC) "                                                \
 	"INSERT INTO latest_metrics AS l (run_id, key, value, timestamp, step) "                                       \
-	"SELECT $1, key, value, timestamp, step FROM top "                                                             \
+	"SELECT $1::text, key, value, timestamp, step FROM top "                                                       \
 	"ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value, timestamp = EXCLUDED.timestamp, "             \
 	"step = EXCLUDED.step WHERE (EXCLUDED.step, EXCLUDED.timestamp, EXCLUDED.value) > "                            \
 	"(l.step, l.timestamp, l.value)"
@@ -72,7 +73,7 @@ int et_q_metrics_insert(struct db_conn *c, const char *run_id, size_t n, const c
 static const struct db_stmt metrics_history = {
 	.name = "et_q_metrics_history",
 	.sql = "SELECT key, value, timestamp, step, seq FROM metrics "
-	       "WHERE run_id = $1 AND key = $2 AND seq > $3::bigint ORDER BY seq LIMIT $4::bigint",
+	       "WHERE run_id = $1::text::uuid AND key = $2 AND seq > $3::bigint ORDER BY seq LIMIT $4::bigint",
 	.n_params = 4,
 };
 
