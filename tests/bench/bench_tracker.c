@@ -355,7 +355,8 @@ static void print_table(struct cell lathe[N_OPS][2], struct cell peer[N_OPS][2],
 static void cpu_cell(char *out, size_t size, const struct cell *c)
 {
 	if (c->done && c->pg_cpu_s >= 0 && c->units > 0)
-		snprintf(out, size, "%.1f", c->pg_cpu_s * 1000.0 / ((double)c->units / 1000.0));
+		snprintf(out, size, "%.1f (%.2f s / %ld)", c->pg_cpu_s * 1000.0 / ((double)c->units / 1000.0),
+			 c->pg_cpu_s, c->units);
 	else
 		snprintf(out, size, "-");
 }
@@ -363,16 +364,17 @@ static void cpu_cell(char *out, size_t size, const struct cell *c)
 /* PostgreSQL CPU milliseconds per 1000 metrics, per log-batch cell and over all of them. */
 static void print_cpu(struct cell lathe[N_OPS][2], struct cell peer[N_OPS][2], bool have_peer)
 {
-	printf("bench: %-36s | %10s | %10s\n", "PostgreSQL CPU ms / 1000 metrics", "Lathe", "MLflow");
+	printf("bench: %-36s | %26s | %26s\n", "PostgreSQL CPU ms / 1000 metrics", "Lathe (CPU s / metrics)",
+	       "MLflow (CPU s / metrics)");
 	struct cell sum[2] = {{.done = true}, {.done = true}};
 	for (int op = OP_BATCH_100; op <= OP_BATCH_1000; op++)
 		for (int k = 0; k < 2; k++) {
-			char label[64], l[32], m[32] = "-";
+			char label[64], l[64], m[64] = "-";
 			snprintf(label, sizeof label, "%s, %d conn", ops[op].label, k ? MAX_CONNS : 1);
 			cpu_cell(l, sizeof l, &lathe[op][k]);
 			if (have_peer)
 				cpu_cell(m, sizeof m, &peer[op][k]);
-			printf("bench: %-36s | %10s | %10s\n", label, l, m);
+			printf("bench: %-36s | %26s | %26s\n", label, l, m);
 			const struct cell *src[2] = {&lathe[op][k], &peer[op][k]};
 			for (int s = 0; s < 2; s++) {
 				sum[s].done = sum[s].done && src[s]->done && src[s]->pg_cpu_s >= 0;
@@ -380,11 +382,11 @@ static void print_cpu(struct cell lathe[N_OPS][2], struct cell peer[N_OPS][2], b
 				sum[s].units += src[s]->units;
 			}
 		}
-	char l[32], m[32] = "-";
+	char l[64], m[64] = "-";
 	cpu_cell(l, sizeof l, &sum[0]);
 	if (have_peer)
 		cpu_cell(m, sizeof m, &sum[1]);
-	printf("bench: %-36s | %10s | %10s\n", "all log-batch cells", l, m);
+	printf("bench: %-36s | %26s | %26s\n", "all log-batch cells", l, m);
 }
 
 /* --- Lathe-only read figures ----------------------------------------------------------- */
