@@ -106,8 +106,8 @@ static int batch_tx_fn(struct db_conn *c, void *cls)
 		if ((rc = et_q_params_insert(c, t->b->run_id, t->p_keys, t->p_values, &t->err)) < 0)
 			return rc;
 	}
-	if (t->b->n_metrics &&
-	    (rc = et_q_metrics_insert(c, t->b->run_id, t->m_keys, t->m_values, t->m_ts, t->m_steps, &t->err)) < 0)
+	if (t->b->n_metrics && (rc = et_q_metrics_insert(c, t->b->run_id, t->b->n_metrics, t->m_keys, t->m_values,
+							 t->m_ts, t->m_steps, &t->err)) < 0)
 		return rc;
 	if (t->b->n_tags && (rc = et_q_tags_upsert(c, t->b->run_id, t->t_keys, t->t_values, &t->err)) < 0)
 		return rc;

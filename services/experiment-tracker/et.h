@@ -238,7 +238,7 @@ int et_q_tags_delete(struct db_conn *c, const char *run_id, const char *key, str
 /* The value of one tag of a run: res_out one row (value) or none. */
 int et_q_tags_get(struct db_conn *c, const char *run_id, const char *key, PGresult **res_out, struct core_error *err);
 /* Appends points (deduplicated) and moves each key's latest value. */
-int et_q_metrics_insert(struct db_conn *c, const char *run_id, const char *keys, const char *values,
+int et_q_metrics_insert(struct db_conn *c, const char *run_id, size_t n, const char *keys, const char *values,
 			const char *timestamps, const char *steps, struct core_error *err);
 /* Up to limit points of a history after seq after_seq: key, value, timestamp, step, seq. */
 int et_q_metrics_history(struct db_conn *c, const char *run_id, const char *key, int64_t after_seq, int64_t limit,
