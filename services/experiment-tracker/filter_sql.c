@@ -88,62 +88,23 @@ static void bind(struct cc *c, const char *value, const char *cast)
 
 static void bind_int(struct cc *c, int64_t v, const char *cast)
 {
-	char s[32];
-	snprintf(s, sizeof s, "%lld", (long long)v);
-	bind(c, s, cast);
+	struct db_i64 s;
+	bind(c, db_i64(&s, v), cast);
 }
 
-/* Binds a list as a PostgreSQL array literal {"a","b"} (quotes and backslashes
- * escaped), cast to type. */
+/* Binds a list as one PostgreSQL array literal, cast to type. */
 static void bind_array(struct cc *c, const char *const *items, size_t n, const char *cast)
 {
-	struct core_buf b;
-	core_buf_init(&b, 1 << 20);
-	enum core_status rc = core_buf_append_str(&b, "{");
-	for (size_t i = 0; i < n && rc == CORE_OK; i++) {
-		rc = core_buf_append_str(&b, i ? ",\"" : "\"");
-		for (const char *s = items[i]; *s && rc == CORE_OK; s++) {
-			if (*s == '"' || *s == '\\')
-				rc = core_buf_append(&b, "\\", 1);
-			if (rc == CORE_OK)
-				rc = core_buf_append(&b, s, 1);
-		}
-		if (rc == CORE_OK)
-			rc = core_buf_append_str(&b, "\"");
-	}
-	if (rc == CORE_OK)
-		rc = core_buf_append_str(&b, "}");
-	if (rc != CORE_OK)
-		c->full = true;
+	struct db_arr a;
+	db_arr_init(&a);
+	for (size_t i = 0; i < n; i++)
+		db_arr_add_str(&a, items[i], strlen(items[i]));
+	const char *text = db_arr_end(&a);
+	if (text)
+		bind(c, text, cast);
 	else
-		bind(c, b.data, cast);
-	core_buf_free(&b);
-}
-
-static const char *cmp_sql(enum mlflow_cmp k)
-{
-	switch (k) {
-	case MLFLOW_CMP_EQ:
-		return " = ";
-	case MLFLOW_CMP_NE:
-		return " <> ";
-	case MLFLOW_CMP_LT:
-		return " < ";
-	case MLFLOW_CMP_LE:
-		return " <= ";
-	case MLFLOW_CMP_GT:
-		return " > ";
-	case MLFLOW_CMP_GE:
-		return " >= ";
-	case MLFLOW_CMP_LIKE:
-		return " LIKE ";
-	case MLFLOW_CMP_ILIKE:
-		return " ILIKE ";
-	case MLFLOW_CMP_IN:
-	case MLFLOW_CMP_NOT_IN:
-		break;
-	}
-	return " = ";
+		c->full = true;
+	db_arr_free(&a);
 }
 
 /* Emits `<col> <cmp> <value>` for a string or list clause. */
@@ -156,7 +117,7 @@ static void string_test(struct cc *c, const char *col, const struct mlflow_claus
 		return;
 	}
 	emit(c, col);
-	emit(c, cmp_sql(cl->cmp));
+	emit(c, mlflow_cmp_sql(cl->cmp));
 	bind(c, cl->value ? cl->value : "", "");
 }
 
@@ -196,7 +157,7 @@ static enum core_status run_clause(struct cc *c, const struct mlflow_clause *cl,
 		emit(c, "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.run_id AND m.key = ");
 		bind(c, cl->key, "");
 		emit(c, " AND m.value");
-		emit(c, cmp_sql(cl->cmp));
+		emit(c, mlflow_cmp_sql(cl->cmp));
 		bind(c, cl->value, "::float8");
 		if (cl->cmp == MLFLOW_CMP_GT || cl->cmp == MLFLOW_CMP_GE)
 			emit(c, " AND m.value <> 'NaN'::float8");
@@ -217,7 +178,7 @@ static enum core_status run_clause(struct cc *c, const struct mlflow_clause *cl,
 			return core_fail(err, CORE_EINVAL, "Invalid attribute key '%s' specified", cl->key);
 		if (cl->kind == MLFLOW_VAL_NUMBER) {
 			emit(c, col);
-			emit(c, cmp_sql(cl->cmp));
+			emit(c, mlflow_cmp_sql(cl->cmp));
 			bind(c, cl->value, "::numeric");
 		} else {
 			string_test(c, col, cl);
@@ -366,7 +327,7 @@ enum core_status et_sql_experiments(const struct et_experiments_query *q, struct
 			return core_fail(err, CORE_EINVAL, "Invalid attribute key '%s' specified", cl->key);
 		if (cl->kind == MLFLOW_VAL_NUMBER) {
 			emit(&c, col);
-			emit(&c, cmp_sql(cl->cmp));
+			emit(&c, mlflow_cmp_sql(cl->cmp));
 			bind(&c, cl->value, "::numeric");
 		} else {
 			string_test(&c, col, cl);

@@ -76,32 +76,6 @@ static void bind_list(struct cc *c, const struct mlflow_clause *cl, const char *
 	db_arr_free(&a);
 }
 
-static const char *sql_op(enum mlflow_cmp cmp)
-{
-	switch (cmp) {
-	case MLFLOW_CMP_EQ:
-		return " = ";
-	case MLFLOW_CMP_NE:
-		return " <> ";
-	case MLFLOW_CMP_LT:
-		return " < ";
-	case MLFLOW_CMP_LE:
-		return " <= ";
-	case MLFLOW_CMP_GT:
-		return " > ";
-	case MLFLOW_CMP_GE:
-		return " >= ";
-	case MLFLOW_CMP_LIKE:
-		return " LIKE ";
-	case MLFLOW_CMP_ILIKE:
-		return " ILIKE ";
-	case MLFLOW_CMP_IN:
-	case MLFLOW_CMP_NOT_IN:
-		break;
-	}
-	return " = ";
-}
-
 /* "<lhs> <cmp> <value>" for one clause's value; cast for numbers ("::bigint"). */
 static void compare(struct cc *c, const char *lhs, const struct mlflow_clause *cl, const char *cast)
 {
@@ -114,7 +88,7 @@ static void compare(struct cc *c, const char *lhs, const struct mlflow_clause *c
 		return;
 	}
 	emit(c, lhs);
-	emit(c, sql_op(cl->cmp));
+	emit(c, mlflow_cmp_sql(cl->cmp));
 	bind(c, cl->value, cast);
 }
 

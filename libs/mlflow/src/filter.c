@@ -884,3 +884,29 @@ enum core_status mlflow_view_parse(const char *text, const char *field, enum mlf
 		"Invalid value %s for parameter '%s' supplied. Valid values are ACTIVE_ONLY, DELETED_ONLY, ALL",
 		text ? text : "null", field);
 }
+
+const char *mlflow_cmp_sql(enum mlflow_cmp cmp)
+{
+	switch (cmp) {
+	case MLFLOW_CMP_EQ:
+		return " = ";
+	case MLFLOW_CMP_NE:
+		return " <> ";
+	case MLFLOW_CMP_LT:
+		return " < ";
+	case MLFLOW_CMP_LE:
+		return " <= ";
+	case MLFLOW_CMP_GT:
+		return " > ";
+	case MLFLOW_CMP_GE:
+		return " >= ";
+	case MLFLOW_CMP_LIKE:
+		return " LIKE ";
+	case MLFLOW_CMP_ILIKE:
+		return " ILIKE ";
+	case MLFLOW_CMP_IN:
+	case MLFLOW_CMP_NOT_IN:
+		break;
+	}
+	return " = ";
+}

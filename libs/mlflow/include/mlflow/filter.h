@@ -36,6 +36,10 @@ enum mlflow_cmp {
 	MLFLOW_CMP_NOT_IN,
 };
 
+/* The SQL operator of a scalar comparison, spaced (" <> ", " ILIKE "); " = " for the
+ * list comparisons, which a compiler writes as = ANY / <> ALL itself. */
+const char *mlflow_cmp_sql(enum mlflow_cmp cmp);
+
 enum mlflow_value_kind { MLFLOW_VAL_NUMBER, MLFLOW_VAL_STRING, MLFLOW_VAL_LIST };
 
 /* One clause `<entity>.<key> <cmp> <value>`, checked against MLflow's type rules. */
