@@ -83,6 +83,13 @@ struct http_request {
 	json_t *keep; /* array of JSON values jspec lent out */
 };
 
+/* Which Host headers the server answers (guard.c). */
+enum http_hosts_mode {
+	HTTP_HOSTS_ANY,      /* every Host */
+	HTTP_HOSTS_LOOPBACK, /* localhost, 127.0.0.0/8, [::1] */
+	HTTP_HOSTS_LIST,     /* the names in hosts[] */
+};
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	const struct http_route *routes;
@@ -99,6 +106,9 @@ struct http_server {
 	pthread_cond_t idle;  /* signalled when in_flight drops to 0 */
 	unsigned in_flight;
 	atomic_bool draining; /* set once by http_server_stop */
+	enum http_hosts_mode hosts_mode;
+	char **hosts; /* lower-case names without port or brackets, HTTP_HOSTS_LIST */
+	size_t n_hosts;
 };
 
 /* request.c */
@@ -138,6 +148,23 @@ void http_multipart_feed(struct http_request *req, const char *data, size_t n);
 void http_multipart_end(struct http_request *req);
 /* Frees the parser and the parts. mp may be NULL. */
 void http_multipart_free(struct http_multipart *mp);
+
+/* guard.c */
+/* Why the request's framing headers are refused (several Content-Length or
+ * Transfer-Encoding headers, a Content-Length that is not plain digits, a
+ * Transfer-Encoding other than "chunked", or both), or NULL when they are fine. */
+const char *http_framing_problem(struct MHD_Connection *conn);
+/* Sets s->hosts_mode and s->hosts from allowed (comma-separated names, ports ignored,
+ * "*" for any; NULL or "" for the default: loopback names when loopback_bind, else
+ * any). CORE_EINVAL for an entry that is no host name; s->hosts may then be partly
+ * filled (http_hosts_free frees it). */
+enum core_status http_hosts_init(struct http_server *s, const char *allowed, bool loopback_bind,
+				 struct core_error *err);
+void http_hosts_free(struct http_server *s);
+/* Whether a numeric bind address is a loopback one (127.0.0.0/8, ::1). */
+bool http_address_is_loopback(const char *address);
+/* Why the request's Host is refused (missing on HTTP/1.1, not allowed), or NULL. */
+const char *http_host_problem(const struct http_server *s, struct MHD_Connection *conn, const char *version);
 
 /* access_log.c */
 /* Creates the lathe_http_requests_total and lathe_http_request_duration_seconds families. */

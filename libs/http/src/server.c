@@ -8,6 +8,9 @@
  * ended (final call). The state lives in struct http_request (*con_cls):
  *
  *   first call  begin(): http_request_new, route match, checks on the headers alone
+ *     ├ framing refused (guard.c: smuggling shapes): 400 queued now with
+ *     │ "Connection: close" ───────────────────────────────────────────────► QUEUED
+ *     ├ Host refused (guard.c): 400 made ──────────────────────────────────► DISCARD
  *     ├ 404, 405, 413 (Content-Length over the limit), 415, or 400 (a path param or
  *     │ the query not UTF-8, a multipart Content-Type without boundary): error
  *     │ reply made, in the shape of the route or of the path's error prefix
@@ -162,12 +165,32 @@ static void check_utf8(struct http_request *req)
 }
 
 /* First call: routes the request and checks what the headers alone can tell. */
-static enum MHD_Result begin(struct http_request *req)
+static enum MHD_Result begin(struct http_request *req, const char *version)
 {
 	struct http_server *s = req->server;
 	enum http_match m = http_route_match(s->routes, req->method, req->path, &req->match);
 	const struct http_route *route = req->match.route;
 	req->shape = error_shape(s, req);
+
+	/* Framing we cannot trust: answer now and close, so that no byte after the headers
+	 * is ever parsed as a request (see guard.c). */
+	const char *problem = http_framing_problem(req->conn);
+	if (problem) {
+		http_reply_error(req, HTTP_EC_BAD_REQUEST, "Malformed request framing: %s", problem);
+		http_reply_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+		return queue_reply(req);
+	}
+	problem = http_host_problem(s, req->conn, version);
+	if (problem) {
+		const char *host = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+		if (host)
+			http_reply_error(req, HTTP_EC_BAD_REQUEST, "%s: '%s'", problem, host);
+		else
+			http_reply_error(req, HTTP_EC_BAD_REQUEST, "%s", problem);
+		req->phase = HTTP_PHASE_DISCARD;
+		return MHD_YES;
+	}
+
 	uint64_t declared = 0;
 	bool has_length = content_length(req, &declared);
 	bool has_body = (has_length && declared > 0) ||
@@ -280,12 +303,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 {
 	struct http_server *s = cls;
 	struct http_request *req = *con_cls;
-	(void)version;
 	if (!req) {
 		req = http_request_new(s, conn, method, url);
 		*con_cls = req;
 		in_flight_add(s, +1);
-		return begin(req);
+		return begin(req, version);
 	}
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
@@ -398,6 +420,12 @@ enum core_status http_server_start(const struct http_server_config *cfg, struct 
 	s->error_prefixes = cfg->error_prefixes;
 	s->drain_timeout_ms = cfg->drain_timeout_ms ? cfg->drain_timeout_ms : HTTP_DEFAULT_DRAIN_MS;
 	snprintf(s->address, sizeof s->address, "%s", address);
+	rc = http_hosts_init(s, cfg->allowed_hosts, http_address_is_loopback(address), err);
+	if (rc != CORE_OK) {
+		http_hosts_free(s);
+		free(s);
+		return rc;
+	}
 	atomic_init(&s->draining, false);
 	unsigned threads = cfg->threads ? cfg->threads : HTTP_DEFAULT_THREADS;
 	unsigned timeout_s = cfg->connection_timeout_s ? cfg->connection_timeout_s : HTTP_DEFAULT_CONN_TIMEOUT_S;
@@ -447,6 +475,7 @@ fail:
 		pthread_cond_destroy(&s->idle);
 		pthread_mutex_destroy(&s->lock);
 	}
+	http_hosts_free(s);
 	free(s);
 	return rc;
 }
@@ -492,5 +521,6 @@ void http_server_stop(struct http_server *s)
 	pthread_mutex_destroy(&s->lock);
 	struct core_log_field f[] = {CORE_LF_INT("port", s->port)};
 	core_log_with(CORE_LOG_INFO, f, 1, "http server stopped");
+	http_hosts_free(s);
 	free(s);
 }

@@ -10,6 +10,10 @@ static const struct core_setting common_rows[] = {
 	 "TCP port of the HTTP server"},
 	{"BIND_ADDRESS", CORE_SETTING_STRING, offsetof(struct svc_settings, bind_address), "127.0.0.1", false, 0, 0,
 	 "address the HTTP server listens on (0.0.0.0 in containers)"},
+	{"ALLOWED_HOSTS", CORE_SETTING_STRING, offsetof(struct svc_settings, allowed_hosts), NULL, false, 0, 0,
+	 "Host names the HTTP server answers, comma-separated, ports ignored; * for any; unset: only loopback names "
+	 "(localhost, 127.0.0.0/8, [::1]) when BIND_ADDRESS is a loopback address, else any; another Host gets 400 "
+	 "(guards a local stack against DNS rebinding)"},
 	{"DATABASE_URL", CORE_SETTING_STRING, offsetof(struct svc_settings, database_url), NULL, true, 0, 0,
 	 "PostgreSQL connection URI (libpq form), e.g. postgresql://lathe@127.0.0.1:5432/lathe"},
 	{"KAFKA_BROKERS", CORE_SETTING_STRING, offsetof(struct svc_settings, kafka_brokers), NULL, true, 0, 0,

@@ -157,6 +157,7 @@ static enum core_status start_http(struct svc *svc, struct core_error *err)
 		return rc;
 	struct http_server_config hc = {
 		.bind_address = s->bind_address,
+		.allowed_hosts = s->allowed_hosts,
 		.port = (unsigned)s->port,
 		.threads = (unsigned)s->http_threads,
 		.default_body_limit = (size_t)s->max_body_bytes,

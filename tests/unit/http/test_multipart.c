@@ -259,7 +259,7 @@ static json_t *post_in_pieces(const char *body, size_t len, size_t step)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	int n = snprintf(head, sizeof head,
-			 "POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: "
+			 "POST /upload HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: "
 			 "multipart/form-data; boundary=--sep--\r\nContent-Length: %zu\r\n\r\n",
 			 len);
 	ck_assert_int_eq(send(fd, head, (size_t)n, MSG_NOSIGNAL), n);

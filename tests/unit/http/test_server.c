@@ -774,21 +774,21 @@ START_TEST(bad_input_never_crashes)
 {
 	static const char *const cases[] = {
 		"GARBAGE\r\n\r\n",
-		"GET /items/%00%ff%C3?%zz=%&&=x&=&a=%00 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-		"BREW /items/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-		"GET http://example.com/items/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+		"GET /items/%00%ff%C3?%zz=%&&=x&=&a=%00 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+		"BREW /items/1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+		"GET http://example.com/items/1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+		"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
 		"Content-Length: 99999999999999999999999\r\nConnection: close\r\n\r\n{}",
-		"POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: "
+		"POST /small HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: "
 		"close\r\n\r\nZZZ\r\nabc\r\n",
-		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n"
+		"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n"
 		"{\"name\":1.0}"
-		"GET /items/pipelined HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"GET /items/pipelined HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
 		"GET /items/1 HTTP/1.0\r\n\r\n",
 		"GET /query?"
-		"run_ids=\xff\xfe&filter=%FF HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-		"GET /search?run_ids=%FF%FE&max_results=%FF HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-		"GET /items/1 HTTP/1.1\r\nHost: x\r\nX-Request-Id: \xff\xfe\r\nConnection: close\r\n\r\n",
+		"run_ids=\xff\xfe&filter=%FF HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+		"GET /search?run_ids=%FF%FE&max_results=%FF HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+		"GET /items/1 HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: \xff\xfe\r\nConnection: close\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const char *out = raw_exchange(cases[i], strlen(cases[i]), false);
@@ -803,7 +803,7 @@ START_TEST(bad_input_never_crashes)
 	/* a header block larger than MHD's connection memory */
 	size_t n = 64 * 1024;
 	char *huge = malloc(n + 64);
-	int len = snprintf(huge, 64, "GET /items/1 HTTP/1.1\r\nHost: x\r\nX-Big: ");
+	int len = snprintf(huge, 64, "GET /items/1 HTTP/1.1\r\nHost: localhost\r\nX-Big: ");
 	memset(huge + len, 'h', n);
 	memcpy(huge + len + n, "\r\n\r\n", 5);
 	out = raw_exchange(huge, strlen(huge), false);
@@ -813,8 +813,8 @@ START_TEST(bad_input_never_crashes)
 	 * vanished_client_cut_off_at_stop for why) */
 	restart_server(HTTP_EC_NONE, 300);
 	static const char *const aborted[] = {
-		"POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nabc",
-		"PUT /upload/a HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\nuuuu",
+		"POST /small HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50\r\n\r\nabc",
+		"PUT /upload/a HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000\r\n\r\nuuuu",
 		"GET /items/1 HTTP/1.1\r\nHo",
 	};
 	for (size_t i = 0; i < sizeof aborted / sizeof aborted[0]; i++)
@@ -1063,7 +1063,7 @@ START_TEST(vanished_client_cut_off_at_stop)
 {
 	restart_server(HTTP_EC_NONE, 300);
 	FILE *log = capture_stderr();
-	static const char req[] = "PUT /upload/gone HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\nuuuu";
+	static const char req[] = "PUT /upload/gone HTTP/1.1\r\nHost: localhost\r\nContent-Length: 500\r\n\r\nuuuu";
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET,
 				 .sin_port = htons((uint16_t)http_server_port(server)),

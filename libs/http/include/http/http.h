@@ -117,6 +117,12 @@ struct http_server_config {
 	 * route matches; first match wins. Borrowed, must outlive the server; ends with
 	 * prefix == NULL; may be NULL (every error MLflow-shaped). */
 	const struct http_error_prefix *error_prefixes;
+
+	/* Host names the server answers, comma-separated; ports are ignored, "*" allows
+	 * any. NULL or "": when bind_address is a loopback one, only loopback names
+	 * (localhost, 127.0.0.0/8, [::1]); else any. Another Host gets 400 BAD_REQUEST
+	 * (DNS rebinding). Copied by http_server_start. */
+	const char *allowed_hosts;
 };
 
 struct http_server;

@@ -39,6 +39,7 @@
 struct svc_settings {
 	long port;
 	char *bind_address;
+	char *allowed_hosts; /* ALLOWED_HOSTS, NULL when unset (http_server_config.allowed_hosts) */
 	char *database_url;
 	char *kafka_brokers;
 	enum core_log_level log_level;
