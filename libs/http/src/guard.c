@@ -8,7 +8,7 @@
  *   may frame such a request differently than MHD does, which is what smuggling lives
  *   on. We refuse them: Content-Length must occur at most once and be decimal digits
  *   only; Transfer-Encoding at most once, exactly "chunked", and never with a
- *   Content-Length. server.c queues the 400 at once with "Connection: close", so the
+ *   Content-Length; and one Host header at most. server.c queues the 400 at once with "Connection: close", so the
  *   rest of the bytes on that connection are never parsed.
  *
  * - Host (DNS rebinding). A web page can make a browser send requests to a name that
@@ -30,6 +30,7 @@
 struct framing {
 	unsigned n_length;
 	unsigned n_encoding;
+	unsigned n_host;
 	bool length_bad;   /* a Content-Length value that is not plain decimal digits */
 	bool encoding_bad; /* a Transfer-Encoding other than "chunked" */
 };
@@ -44,6 +45,8 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
 		f->n_length++;
 		if (!value || !*value || strspn(value, "0123456789") != strlen(value))
 			f->length_bad = true;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+		f->n_host++;
 	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
 		f->n_encoding++;
 		if (!value || strcasecmp(value, "chunked") != 0)
@@ -66,6 +69,8 @@ const char *http_framing_problem(struct MHD_Connection *conn)
 		return "Transfer-Encoding must be 'chunked'";
 	if (f.n_length && f.n_encoding)
 		return "both Content-Length and Transfer-Encoding";
+	if (f.n_host > 1) /* RFC 9112 3.2; a proxy may route by the other one */
+		return "more than one Host header";
 	return NULL;
 }
 

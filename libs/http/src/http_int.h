@@ -152,7 +152,7 @@ void http_multipart_free(struct http_multipart *mp);
 /* guard.c */
 /* Why the request's framing headers are refused (several Content-Length or
  * Transfer-Encoding headers, a Content-Length that is not plain digits, a
- * Transfer-Encoding other than "chunked", or both), or NULL when they are fine. */
+ * Transfer-Encoding other than "chunked", or both; several Host headers), or NULL when they are fine. */
 const char *http_framing_problem(struct MHD_Connection *conn);
 /* Sets s->hosts_mode and s->hosts from allowed (comma-separated names, ports ignored,
  * "*" for any; NULL or "" for the default: loopback names when loopback_bind, else

@@ -115,6 +115,8 @@ START_TEST(smuggling_shapes_refused_and_closed)
 		"POST /count HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
 		"chunked\r\n\r\n"
 		"0\r\n\r\n" SMUGGLED,
+		/* two Host headers: a proxy may route by the other one */
+		"GET /count HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n" SMUGGLED,
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		bool closed;
