@@ -2,9 +2,10 @@
  * PostgreSQL and devkafka broker: they start, become ready, serve their standard
  * routes, answer routing mistakes in the platform's error JSON, survive PostgreSQL
  * and Kafka outages without restarting (staying ready through a Kafka outage, as none
- * consumes yet), migrate safely when started together, and
- * exit 0 on SIGTERM with no unexpected error in their logs. */
+ * consumes yet), migrate safely when started together, answer only the Host names
+ * ALLOWED_HOSTS lets through, and exit 0 on SIGTERM with no unexpected error in their logs. */
 #include <check.h>
+#include <curl/curl.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,34 @@ static const char *const services[] = {
 static const char *const domain_paths[] = {
 	NULL, NULL, "/v1/datasets", "/v1/monitors", "/v1/jobs", "/v2/models/m/infer",
 };
+
+static size_t drop_body(char *data, size_t size, size_t n, void *cls)
+{
+	(void)data;
+	(void)cls;
+	return size * n;
+}
+
+/* The status of GET path on d sent with the given Host header. */
+static long status_with_host(struct th_daemon *d, const char *path, const char *host)
+{
+	char url[256], line[160];
+	long status = 0;
+	snprintf(url, sizeof url, "%s%s", d->base_url, path);
+	snprintf(line, sizeof line, "Host: %s", host);
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdrs = curl_slist_append(NULL, line);
+	ck_assert_ptr_nonnull(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, drop_body);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+	ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	return status;
+}
 
 static void check_standard_routes(struct th_daemon *d, const char *domain_path)
 {
@@ -90,6 +119,24 @@ START_TEST(each_daemon_starts_serves_and_stops)
 {
 	struct th_daemon *d = th_daemon_start(services[_i], NULL, NULL);
 	check_standard_routes(d, domain_paths[_i]);
+	th_daemon_stop(d);
+}
+END_TEST
+
+/* A daemon on 127.0.0.1 answers loopback names only (a DNS-rebinding page's name gets
+ * 400, /healthz included); ALLOWED_HOSTS replaces that list. */
+START_TEST(allowed_hosts_setting)
+{
+	struct th_daemon *d = th_daemon_start("inference-api", NULL, NULL);
+	ck_assert_int_eq(status_with_host(d, "/healthz", "localhost:1"), 200);
+	ck_assert_int_eq(status_with_host(d, "/healthz", "rebound.example"), 400);
+	ck_assert_int_eq(status_with_host(d, "/v2/models/m/infer", "rebound.example:80"), 400);
+	th_daemon_stop(d);
+
+	const char *env[] = {"ALLOWED_HOSTS=lathe.internal,127.0.0.1", NULL};
+	d = th_daemon_start("inference-api", NULL, env);
+	ck_assert_int_eq(status_with_host(d, "/healthz", "LATHE.internal:8080"), 200);
+	ck_assert_int_eq(status_with_host(d, "/healthz", "localhost"), 400);
 	th_daemon_stop(d);
 }
 END_TEST
@@ -248,6 +295,7 @@ static Suite *daemons_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, each_daemon_starts_serves_and_stops, 0, (int)(sizeof services / sizeof services[0]));
 	tcase_add_test(tc, bad_settings_exit_2_naming_the_setting);
+	tcase_add_test(tc, allowed_hosts_setting);
 	tcase_add_loop_test(tc, readme_lists_every_setting, 0, (int)(sizeof services / sizeof services[0]));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("outages");
