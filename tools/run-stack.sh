@@ -6,7 +6,7 @@
 # Kafka state is in memory only (devkafka) and starts empty on each run.
 #
 # For tests, which must not touch a developer's stack: LATHE_VAR (the data directory,
-# default var), LATHE_PG_PORT (default 55432) and LATHE_PORT_OFFSET (added to every
+# default var), LATHE_PG_PORT (default 15432) and LATHE_PORT_OFFSET (added to every
 # daemon's port, default 0).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +18,7 @@ offset=${LATHE_PORT_OFFSET:-0}
 declare -A ports=([experiment-tracker]=$((5000 + offset)) [model-registry]=$((5001 + offset))
 	[data-registry]=$((5002 + offset)) [drift-monitor]=$((5003 + offset)) [trainer]=$((5004 + offset))
 	[inference-api]=$((8080 + offset)))
-pg_port=${LATHE_PG_PORT:-55432}
+pg_port=${LATHE_PG_PORT:-15432}
 var=${LATHE_VAR:-var}
 
 mkdir -p "$var/logs" "$var/blobs"

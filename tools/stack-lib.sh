@@ -1,11 +1,12 @@
 # Shell functions shared by tools/run-tests.sh, tools/run-stack.sh and tools/run-bench.sh:
 # starting and stopping the local PostgreSQL cluster and devkafka broker. Sourced, not run.
 
-# Prints a TCP port on 127.0.0.1 that nothing listens on right now.
+# Prints a TCP port on 127.0.0.1, below the ephemeral range, that nothing listens on
+# right now.
 free_port() {
 	local p i
 	for i in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000)) # below 32768: Linux hands out 32768-60999 to outgoing connections
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0

@@ -92,7 +92,7 @@ static struct upload_state *upload_begin_or_reply(struct http_request *req, void
 	if (!path_param_or_reply(req, st->path, sizeof st->path))
 		goto fail;
 	if (blob_writer_new(et_app(app)->blobs, &st->writer, &err) != CORE_OK) {
-		http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "Could not store the artifact: %s", err.message);
+		http_reply_error_detail(req, HTTP_EC_INTERNAL_ERROR, err.message, "artifact storage error");
 		goto fail;
 	}
 	http_request_set_state(req, st, upload_state_free);
@@ -109,7 +109,7 @@ int et_artifact_upload_chunk(struct http_request *req, void *app, const char *da
 	if (!st && !(st = upload_begin_or_reply(req, app)))
 		return -1;
 	if (blob_writer_write(st->writer, data, len, &err) != CORE_OK) {
-		http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "Could not store the artifact: %s", err.message);
+		http_reply_error_detail(req, HTTP_EC_INTERNAL_ERROR, err.message, "artifact storage error");
 		return -1; /* the writer is aborted when the request completes */
 	}
 	return 0;
@@ -156,7 +156,7 @@ void et_h_artifact_upload(struct http_request *req, void *app)
 	struct blob_writer *w = st->writer;
 	st->writer = NULL; /* commit frees it, whatever the outcome */
 	if (blob_writer_commit(w, key, &err) != CORE_OK) {
-		http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "Could not store the artifact: %s", err.message);
+		http_reply_error_detail(req, HTTP_EC_INTERNAL_ERROR, err.message, "artifact storage error");
 		return;
 	}
 	struct put_tx tx = {.path = st->path, .key = key, .size = size, .now_ms = core_now_ms()};
@@ -244,8 +244,8 @@ void et_h_artifact_download(struct http_request *req, void *app)
 		goto out;
 	}
 	if (!key || blob_open(et_app(app)->blobs, key, &fd, &size, &err) != CORE_OK) {
-		http_reply_error(req, HTTP_EC_DATA_LOSS, "The bytes of artifact '%s' are missing: %s", path,
-				 key ? err.message : "no blob key");
+		http_reply_error_detail(req, HTTP_EC_DATA_LOSS, key ? err.message : "no blob key",
+					"The bytes of artifact '%s' are missing", path);
 		goto out;
 	}
 	if (!et_artifact_content_disposition(name, disposition, sizeof disposition)) {

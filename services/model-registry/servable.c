@@ -9,12 +9,14 @@
  * and looks for both files in the listing. The answer is recorded by h_versions.c as
  * the version tags lathe.servable / lathe.servable_reason. It never fails a
  * registration: any other source, an unreachable tracker or an odd answer gives "false"
- * with the reason. Blocking HTTP (httpc_do): called before the transaction, never in it. */
+ * with the reason. The reason is for clients: it names no internal address (the log
+ * line with the request id has the cause). Blocking HTTP (httpc_do): called before the transaction, never in it. */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/log.h"
 #include "http/client.h"
 #include "mr.h"
 
@@ -83,7 +85,12 @@ static json_t *tracker_get(const struct mr_settings *s, const char *request_id, 
 		.request_id = request_id,
 	};
 	if (httpc_do(&rq, &resp, &err) != CORE_OK) {
-		set_reason(out, "tracker unreachable: %s", err.message);
+		/* The tag is readable by every client: it must not carry the tracker's
+		 * internal address, which err names; the log line does. */
+		struct core_log_field f[] = {CORE_LF_STR("request_id", request_id), CORE_LF_STR("url", url)};
+		core_log_with(CORE_LOG_WARN, f, sizeof f / sizeof f[0], "servability: tracker unreachable: %s",
+			      err.message);
+		set_reason(out, "the tracker could not be reached");
 		goto out;
 	}
 	if (resp.status != 200) {

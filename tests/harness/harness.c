@@ -4,6 +4,7 @@
  * platform's own http client, so a bug there cannot hide itself in the tests. */
 #include "harness.h"
 
+#include <ctype.h>
 #include <check.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -163,7 +164,38 @@ void th_expect_error(const struct th_response *r, long status, const char *error
 		ck_assert_msg(strstr(msg, needle), "expected '%s' in message: %s", needle, msg);
 }
 
+void th_expect_no_internals(const char *text, unsigned port)
+{
+	ck_assert_ptr_nonnull(text);
+	ck_assert_msg(!strstr(text, "127.0.0.1") && !strstr(text, "localhost"), "an address leaked: %s", text);
+	const char *tmp = th_env("LATHE_TEST_TMP");
+	ck_assert_msg(!strstr(text, tmp), "a path under %s leaked: %s", tmp, text);
+	if (port) {
+		char digits[16];
+		snprintf(digits, sizeof digits, "%u", port);
+		size_t n = strlen(digits);
+		for (const char *p = strstr(text, digits); p; p = strstr(p + 1, digits)) {
+			bool alone = (p == text || !isdigit((unsigned char)p[-1])) && !isdigit((unsigned char)p[n]);
+			ck_assert_msg(!alone, "port %u leaked: %s", port, text);
+		}
+	}
+}
+
 /* --- daemons -------------------------------------------------------------------- */
+
+bool th_daemon_log_has(struct th_daemon *d, const char *a, const char *b)
+{
+	FILE *f = fopen(d->log_path, "r");
+	ck_assert_msg(f, "cannot read %s", d->log_path);
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	while (!found && getline(&line, &cap, f) >= 0)
+		found = strstr(line, a) && (!b || strstr(line, b));
+	free(line);
+	fclose(f);
+	return found;
+}
 
 unsigned th_free_port(void)
 {

@@ -61,6 +61,9 @@ void th_daemon_expect_error(struct th_daemon *d, const char *substring);
  * and its log holds no error line the test did not expect. Frees d. */
 void th_daemon_stop(struct th_daemon *d);
 
+/* Whether one line of the daemon's log holds both substrings (b may be NULL). */
+bool th_daemon_log_has(struct th_daemon *d, const char *a, const char *b);
+
 /* Whether the daemon process is still the one started (not exited). */
 bool th_daemon_alive(struct th_daemon *d);
 
@@ -85,4 +88,10 @@ void th_response_free(struct th_response *r);
 /* Checks an error reply: status, error_code, and that message contains needle (NULL:
  * anything). Fails the test otherwise. */
 void th_expect_error(const struct th_response *r, long status, const char *error_code, const char *needle);
+
+/* Fails the test when text (a reply body, a tag a client reads) shows what only the
+ * operator should see: a loopback address, "localhost", the number port (0: not
+ * checked) standing alone, or the test's scratch directory (LATHE_TEST_TMP, where
+ * the blob stores and private clusters live). */
+void th_expect_no_internals(const char *text, unsigned port);
 #endif

@@ -224,8 +224,13 @@ START_TEST(readyz_follows_postgres_without_a_restart)
 	th_response_free(&r);
 	/* requests that need the database answer 503 meanwhile, not 500: clients retry */
 	r = th_call(d, "GET", "/api/2.0/mlflow/registered-models/get?name=m", NULL);
-	th_expect_error(&r, 503, "TEMPORARILY_UNAVAILABLE", "database unavailable");
+	th_expect_error(&r, 503, "TEMPORARILY_UNAVAILABLE", "database unavailable, retry later");
+	/* libpq's text names the server; the client gets the state, the log the cause */
+	th_expect_no_internals(r.body, port);
+	th_expect_no_internals(json_string_value(json_object_get(r.json, "message")), port);
 	th_response_free(&r);
+	ck_assert_msg(th_daemon_log_has(d, "database unavailable, retry later", "\"detail\":"),
+		      "the 503's cause was not logged");
 	r = th_call(d, "GET", "/healthz", NULL); /* alive all along */
 	ck_assert_int_eq(r.status, 200);
 	th_response_free(&r);

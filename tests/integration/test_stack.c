@@ -3,7 +3,9 @@
  * (SIGTERM here, a terminal's Ctrl-C for a person: the script traps both) stops the
  * daemons, the broker and PostgreSQL, exits 0 and keeps the data directory. The stack
  * runs on free ports in a private directory (LATHE_PORT_OFFSET, LATHE_PG_PORT,
- * LATHE_VAR), never on a developer's running one. */
+ * LATHE_VAR), never on a developer's running one. The ports the scripts choose by
+ * themselves (PostgreSQL's default, free_port's picks) lie below Linux's ephemeral
+ * range (32768-60999), where an outgoing connection could already hold them. */
 #include <check.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -146,11 +148,43 @@ START_TEST(make_run_stack_comes_up_and_stops_cleanly)
 }
 END_TEST
 
+/* Linux gives outgoing connections local ports from 32768 up; a listener chosen there
+ * can find its port taken by any client on the host. */
+#define EPHEMERAL_FIRST 32768
+
+START_TEST(stack_ports_lie_below_the_ephemeral_range)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/tools/run-stack.sh", th_env("LATHE_ROOT"));
+	char *script = slurp(path);
+	const char *def = strstr(script, "LATHE_PG_PORT:-");
+	ck_assert_msg(def, "no LATHE_PG_PORT default in %s", path);
+	long pg_default = strtol(def + strlen("LATHE_PG_PORT:-"), NULL, 10);
+	ck_assert_msg(pg_default > 1024 && pg_default < EPHEMERAL_FIRST, "make run's PostgreSQL port %ld", pg_default);
+	free(script);
+
+	char cmd[800];
+	snprintf(cmd, sizeof cmd, "bash -c '. %s/tools/stack-lib.sh && for i in $(seq 1 300); do free_port; done'",
+		 th_env("LATHE_ROOT"));
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	int n = 0;
+	long port;
+	while (fscanf(p, "%ld", &port) == 1) {
+		ck_assert_msg(port > 1024 && port < EPHEMERAL_FIRST, "free_port gave %ld", port);
+		n++;
+	}
+	ck_assert_int_eq(pclose(p), 0);
+	ck_assert_int_eq(n, 300);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("stack");
 	TCase *tc = tcase_create("make-run");
 	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, stack_ports_lie_below_the_ephemeral_range);
 	tcase_add_test(tc, make_run_stack_comes_up_and_stops_cleanly);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

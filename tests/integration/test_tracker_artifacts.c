@@ -3,7 +3,8 @@
  * client sends for log_artifact(s), list_artifacts and download_artifacts (
  * docs/mlflow-api.md §6 and §9), replayed and answered field by field; a
  * 3 MB binary byte-exact; overwrite; delete of files and trees; artifacts/list of a
- * run; path escapes (400) and missing things (404); an aborted upload leaves nothing.
+ * run; path escapes (400) and missing things (404); an aborted upload leaves nothing;
+ * a broken blob store answers 500 naming no path.
  *
  * Requests go through a local libcurl helper rather than th_http, because these tests
  * need response headers and must send paths as they are (CURLOPT_PATH_AS_IS: curl
@@ -20,6 +21,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include "harness.h"
 
 #define ART "/api/2.0/mlflow-artifacts/artifacts"
@@ -621,6 +623,40 @@ START_TEST(aborted_upload_leaves_nothing)
 }
 END_TEST
 
+/* A blob store that cannot take files (its tmp directory replaced by a file: unlike a
+ * chmod, that stops root too) answers 500 without naming where the store lives; the
+ * log has the cause. */
+START_TEST(storage_failure_names_no_path)
+{
+	struct th_daemon *d = th_daemon_start("experiment-tracker", NULL, NULL);
+	struct run run;
+	start_run(d, &run);
+	const char *tag = strrchr(d->log_path, '-') + 1;
+	char blob_tmp[700];
+	snprintf(blob_tmp, sizeof blob_tmp, "%s/blobs-%.16s/tmp", th_env("LATHE_TEST_TMP"), tag);
+	ck_assert_int_eq(rmdir(blob_tmp), 0);
+	FILE *f = fopen(blob_tmp, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+
+	th_daemon_expect_error(d, "artifact storage error");
+	char path[512];
+	snprintf(path, sizeof path, ART "/%s/model.bin", run.root);
+	struct resp r = call(d, "PUT", path, "application/octet-stream", "bytes", 5);
+	expect_error(&r, 500, "INTERNAL_ERROR", "artifact storage error");
+	th_expect_no_internals(r.body.data, 0);
+	ck_assert_msg(!strstr(r.body.data, "blobs-"), "the store's path leaked: %s", r.body.data);
+	resp_free(&r);
+	ck_assert_msg(th_daemon_log_has(d, "artifact storage error", blob_tmp), "the cause was not logged");
+
+	/* the store mended, uploads work again */
+	ck_assert_int_eq(unlink(blob_tmp), 0);
+	ck_assert_int_eq(mkdir(blob_tmp, 0755), 0);
+	put(d, &run, "model.bin", "application/octet-stream", "bytes", 5);
+	th_daemon_stop(d);
+}
+END_TEST
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -638,6 +674,7 @@ int main(void)
 	tcase_add_test(errors, missing_things);
 	tcase_add_test(errors, path_escapes_are_400);
 	tcase_add_test(errors, aborted_upload_leaves_nothing);
+	tcase_add_test(errors, storage_failure_names_no_path);
 	suite_add_tcase(s, errors);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

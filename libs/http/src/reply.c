@@ -114,7 +114,13 @@ json_t *http_json_string_lossy(const char *s)
 	return j;
 }
 
-int http_reply_error(struct http_request *req, enum http_error_code code, const char *fmt, ...)
+/* The one body of http_reply_error and http_reply_error_detail. detail: NULL or text
+ * for the log line only. */
+static int reply_error(struct http_request *req, enum http_error_code code, const char *detail, const char *fmt,
+		       va_list ap) __attribute__((format(printf, 4, 0)));
+
+static int reply_error(struct http_request *req, enum http_error_code code, const char *detail, const char *fmt,
+		       va_list ap)
 {
 	char msg[ERROR_MESSAGE_MAX];
 	if ((int)code <= HTTP_EC_NONE || code >= HTTP_EC__COUNT)
@@ -125,10 +131,7 @@ int http_reply_error(struct http_request *req, enum http_error_code code, const 
 		return -1;
 	}
 	if (fmt) {
-		va_list ap;
-		va_start(ap, fmt);
 		vsnprintf(msg, sizeof msg, fmt, ap);
-		va_end(ap);
 	} else {
 		snprintf(msg, sizeof msg, "%s", http_error_messages[code]);
 	}
@@ -136,17 +139,19 @@ int http_reply_error(struct http_request *req, enum http_error_code code, const 
 	req->error = code;
 	free(req->error_message);
 	req->error_message = core_xstrdup(msg);
-	if (status >= 500) {
+	if (status >= 500 || detail) {
 		struct core_log_field f[] = {
 			CORE_LF_STR("request_id", req->id),
 			CORE_LF_STR("route", route_label(req)),
 			CORE_LF_STR("error_code", http_error_names[code]),
 			CORE_LF_INT("status", status),
+			CORE_LF_STR("detail", detail),
 		};
 		/* Only a 500 means a fault of ours; 501 (not built yet), 503 (a dependency
 		 * is down) and 504 are states of the world, and tests fail on unexpected
 		 * errors. */
-		core_log_with(status == 500 ? CORE_LOG_ERROR : CORE_LOG_WARN, f, sizeof f / sizeof f[0], "%s", msg);
+		size_t n = sizeof f / sizeof f[0] - (detail ? 0 : 1); /* "detail" is last */
+		core_log_with(status == 500 ? CORE_LOG_ERROR : CORE_LOG_WARN, f, n, "%s", msg);
 	}
 
 	json_t *body = json_object();
@@ -162,6 +167,25 @@ int http_reply_error(struct http_request *req, enum http_error_code code, const 
 		return set_reply(req, status, NULL);
 	}
 	return http_reply_json(req, status, body);
+}
+
+int http_reply_error(struct http_request *req, enum http_error_code code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = reply_error(req, code, NULL, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int http_reply_error_detail(struct http_request *req, enum http_error_code code, const char *detail, const char *fmt,
+			    ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = reply_error(req, code, detail, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 /* The adapter between http_stream_fn and MHD's content reader. */

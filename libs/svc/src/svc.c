@@ -51,12 +51,13 @@ struct metrics_registry *svc_metrics(struct svc *svc)
 int svc_reply_db_error(struct http_request *req, int rc, const struct core_error *err)
 {
 	/* Many query functions pass no error record to db_exec (db logs the failure
-	 * itself), so an empty message means "say the status". */
+	 * itself), so an empty message means "say the status". The cause (libpq's text
+	 * names the server's host and port) goes to the log only. */
 	const char *why = err && err->message[0] ? err->message : db_strerror(rc);
 	if (rc == DB_UNAVAILABLE || rc == DB_SOFT_ERROR)
-		return http_reply_error(req, HTTP_EC_TEMPORARILY_UNAVAILABLE, "database unavailable, retry later: %s",
-					why);
-	return http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "database error: %s", why);
+		return http_reply_error_detail(req, HTTP_EC_TEMPORARILY_UNAVAILABLE, why,
+					       "database unavailable, retry later");
+	return http_reply_error_detail(req, HTTP_EC_INTERNAL_ERROR, why, "database error");
 }
 
 static void print_help(const struct svc_def *def, const struct svc *svc)

@@ -237,6 +237,13 @@ int http_reply_raw(struct http_request *req, unsigned status, const char *conten
 int http_reply_error(struct http_request *req, enum http_error_code code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Like http_reply_error, for a failure whose cause the client must not see (a database
+ * host and port, a file system path, an internal URL): the reply carries only the
+ * message, and detail (borrowed; NULL: none) goes as "detail" into the log line with the
+ * request id, which is written for every status here (4xx at warn). */
+int http_reply_error_detail(struct http_request *req, enum http_error_code code, const char *detail, const char *fmt,
+			    ...) __attribute__((format(printf, 4, 5)));
+
 /* Fills buf with up to max bytes of the stream starting at byte pos.
  * Returns >0 bytes written, 0 at end of stream, <0 on error (the connection is
  * aborted). */

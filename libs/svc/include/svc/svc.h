@@ -165,7 +165,9 @@ void svc_h_not_implemented(struct http_request *req, void *app);
 /* Replies for a failed database call (rc < 0 from db_*): 503 TEMPORARILY_UNAVAILABLE
  * when the database is unreachable or contended, 500 INTERNAL_ERROR otherwise.
  * DB_CONSTRAINT is the handler's to map before calling this (it answers 500 here).
- * err may be NULL or empty: the message then names the status. */
+ * The reply says only "database unavailable, retry later" or "database error"; the
+ * cause (err's message, or the status's name when err is NULL or empty) goes to the
+ * log line with the request id, as it names the database's host and port. */
 int svc_reply_db_error(struct http_request *req, int rc, const struct core_error *err);
 
 /* --- transactions that answer for themselves (tx_reply.c) ------------------------ */
