@@ -1,5 +1,5 @@
 /* The HTTP server (face: http_server_* in http/http.h): one MHD daemon with a pool of
- * internal epoll threads, and the per-request state machine that turns MHD's access
+ * internal poll() threads, and the per-request state machine that turns MHD's access
  * handler calls into route matching, bounded body reading, one handler call and one
  * queued reply.
  *
@@ -443,7 +443,11 @@ enum core_status http_server_start(const struct http_server_config *cfg, struct 
 			goto fail;
 	}
 
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	/* poll(), not epoll: MHD 0.9.75's epoll mode can abort the process in
+	 * MHD_quiesce_daemon (its worker and the quiescing thread race to remove the listen
+	 * socket from the epoll set, and the loser panics), and misses a FIN that arrives with
+	 * a body's last bytes. Poll mode has neither defect; see the README. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ipv6)
 		flags |= MHD_USE_IPv6;
 	errno = 0;

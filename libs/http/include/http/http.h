@@ -127,7 +127,7 @@ struct http_server_config {
 
 struct http_server;
 
-/* Checks the route table, starts MHD (epoll, a pool of cfg->threads threads) and
+/* Checks the route table, starts MHD (poll(), a pool of cfg->threads threads) and
  * listens on cfg->bind_address:cfg->port.
  * cfg: borrowed; the routes it points to are borrowed too and must outlive the server.
  * out: [out] the server on success, owned by the caller (http_server_stop frees it);
