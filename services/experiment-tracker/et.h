@@ -217,6 +217,9 @@ int et_q_experiments_insert(struct db_conn *c, const char *name, const char *art
  * (malloc'd, may be NULL). */
 int et_q_experiments_lock(struct db_conn *c, const char *id, char stage_out[16], char **location_out,
 			  struct core_error *err);
+/* Locks the row for a writer (FOR UPDATE: a rename changes the unique name); stage_out
+ * (size 16). Take it before writing the row, never after a share lock. */
+int et_q_experiments_lock_for_update(struct db_conn *c, const char *id, char stage_out[16], struct core_error *err);
 int et_q_experiments_set_stage(struct db_conn *c, const char *id, bool deleted, int64_t now, struct core_error *err);
 int et_q_experiments_runs_set_stage(struct db_conn *c, const char *id, bool deleted, int64_t now,
 				    struct core_error *err);

@@ -4,10 +4,12 @@
  * unique across active and deleted experiments (the UNIQUE constraint decides, so two
  * racing creates cannot both win), delete/restore are soft and carry the experiment's
  * runs along, renaming a deleted experiment is INVALID_STATE. Each operation is one
- * transaction with its own body; the writes share-lock the experiment row first. */
+ * transaction with its own body; the writes lock the experiment row first (FOR UPDATE
+ * when they change it). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "mlflow/names.h"
 #include "et.h"
 
 /* What every experiment transaction carries; the bodies read what they need. */
@@ -25,12 +27,17 @@ static bool name_taken(struct db_conn *c, int rc)
 	return rc == DB_CONSTRAINT && strcmp(db_conn_constraint(c), "experiments_name_key") == 0;
 }
 
-/* Share-locks experiment t->id (no stage change meanwhile). Returns 1 with *active
- * set, DB_ROLLBACK (no such experiment) or a negative db_status. */
-static int lock_experiment(struct db_conn *c, struct exp_tx *t, bool *active)
+/* Locks experiment t->id: for_update when the body will write the row (rename, delete,
+ * restore), so that it takes the writer's lock first. Share-locking and then updating
+ * made concurrent writers of one experiment each hold the share lock and wait for the
+ * other's to upgrade: a deadlock (40P01) on every pair. Tags only need the row to stay
+ * as it is (a share lock). Returns 1 with *active set, DB_ROLLBACK (no such experiment)
+ * or a negative db_status. */
+static int lock_experiment(struct db_conn *c, struct exp_tx *t, bool for_update, bool *active)
 {
 	char stage[16];
-	int rc = et_q_experiments_lock(c, t->id, stage, NULL, &t->err);
+	int rc = for_update ? et_q_experiments_lock_for_update(c, t->id, stage, &t->err)
+			    : et_q_experiments_lock(c, t->id, stage, NULL, &t->err);
 	if (rc == 0)
 		return et_fail_no_experiment(&t->f, t->id);
 	*active = rc > 0 && strcmp(stage, "active") == 0;
@@ -54,7 +61,7 @@ static int set_stage_tx_fn(struct db_conn *c, void *cls)
 	struct exp_tx *t = cls;
 	bool active = false;
 	int64_t now = core_now_ms();
-	int rc = lock_experiment(c, t, &active);
+	int rc = lock_experiment(c, t, true, &active);
 	if (rc < 0)
 		return rc;
 	if (active != t->deleted) /* deleting a deleted one, restoring an active one */
@@ -69,7 +76,7 @@ static int rename_tx_fn(struct db_conn *c, void *cls)
 {
 	struct exp_tx *t = cls;
 	bool active = false;
-	int rc = lock_experiment(c, t, &active);
+	int rc = lock_experiment(c, t, true, &active);
 	if (rc < 0)
 		return rc;
 	if (!active)
@@ -84,7 +91,7 @@ static int set_tags_tx_fn(struct db_conn *c, void *cls)
 {
 	struct exp_tx *t = cls;
 	bool active = false;
-	int rc = lock_experiment(c, t, &active);
+	int rc = lock_experiment(c, t, false, &active);
 	if (rc < 0)
 		return rc;
 	if (!active)
@@ -167,6 +174,7 @@ void et_h_experiments_create(struct http_request *req, void *app)
 {
 	json_t *tags = NULL;
 	struct exp_tx t = {0};
+	struct core_error err = {{0}};
 	struct db_arr keys, values;
 	const struct http_jspec spec[] = {
 		HTTP_JS_REQ_STRING("name", &t.name),
@@ -178,6 +186,10 @@ void et_h_experiments_create(struct http_request *req, void *app)
 	db_arr_init(&values);
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		goto out;
+	if (mlflow_check_experiment_name(t.name, &err) != CORE_OK) {
+		http_reply_invalid(req, &err);
+		goto out;
+	}
 	if (t.artifact_location &&
 	    (strncmp(t.artifact_location, "runs:", 5) == 0 || strchr(t.artifact_location, '#'))) {
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
@@ -258,6 +270,10 @@ void et_h_experiments_update(struct http_request *req, void *app)
 	};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK || !id_ok_or_reply(req, t.id))
 		return;
+	if (mlflow_check_experiment_name(t.name, &t.err) != CORE_OK) {
+		http_reply_invalid(req, &t.err);
+		return;
+	}
 	if (svc_run_tx_or_reply(req, app, "rename_experiment", DB_READ_COMMITTED, rename_tx_fn, &t, &t.f) >= 0)
 		http_reply_json(req, 200, json_object());
 }

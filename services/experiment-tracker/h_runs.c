@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "mlflow/names.h"
 #include "et.h"
 
 /* --- runs/create ---------------------------------------------------------------------- */
@@ -115,6 +116,10 @@ void et_h_runs_create(struct http_request *req, void *app)
 	}
 	if (!run_name)
 		run_name = tag_name;
+	if (mlflow_check_run_name(run_name, &err) != CORE_OK) { /* the run_name or the tag's */
+		http_reply_invalid(req, &err);
+		goto out;
+	}
 	if (!run_name) {
 		et_random_run_name(random_name);
 		run_name = random_name;
@@ -243,6 +248,10 @@ void et_h_runs_update(struct http_request *req, void *app)
 				 "supplied. It must be one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED.",
 				 dump ? dump : "?");
 		free(dump);
+		goto out;
+	}
+	if (mlflow_check_run_name(run_name, &t.err) != CORE_OK) {
+		http_reply_invalid(req, &t.err);
 		goto out;
 	}
 	if (has_end)

@@ -76,6 +76,23 @@ int et_q_experiments_lock(struct db_conn *c, const char *id, char stage_out[16],
 	return rc;
 }
 
+static const struct db_stmt experiments_lock_for_update = {
+	.name = "et_q_experiments_lock_for_update",
+	.sql = "SELECT lifecycle_stage FROM experiments WHERE experiment_id = $1::bigint FOR UPDATE",
+	.n_params = 1,
+};
+
+int et_q_experiments_lock_for_update(struct db_conn *c, const char *id, char stage_out[16], struct core_error *err)
+{
+	PGresult *res = NULL;
+	const char *params[1] = {id};
+	int rc = db_exec(c, &experiments_lock_for_update, params, &res, err);
+	if (rc == 1)
+		snprintf(stage_out, 16, "%s", db_get_text(res, 0, 0));
+	PQclear(res);
+	return rc;
+}
+
 static const struct db_stmt experiments_set_stage = {
 	.name = "et_q_experiments_set_stage",
 	.sql = "UPDATE experiments SET lifecycle_stage = $2, last_update_time = $3::bigint "

@@ -7,6 +7,7 @@
  * mistake found inside the transaction is carried out in a struct svc_fail. */
 #include <stdlib.h>
 #include <string.h>
+#include "mlflow/names.h"
 #include "mr.h"
 
 #define MODELS_MAX_RESULTS_DEFAULT 100
@@ -64,6 +65,7 @@ void mr_h_model_create(struct http_request *req, void *app)
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
 	if (mr_check_model_name(x.name, &err) != CORE_OK ||
+	    mlflow_check_registered_model_name(x.name, &err) != CORE_OK ||
 	    mr_check_tags("Registered model", x.tags, &err) != CORE_OK) {
 		http_reply_invalid(req, &err);
 		return;
@@ -152,6 +154,10 @@ void mr_h_model_rename(struct http_request *req, void *app)
 					  HTTP_JS_REQ_STRING("new_name", &x.new_name), HTTP_JS_END};
 	if (http_parse_args_or_reply(req, spec, NULL) != HTTP_PARSE_OK)
 		return;
+	if (mlflow_check_registered_model_name(x.new_name, &err) != CORE_OK) {
+		http_reply_invalid(req, &err);
+		return;
+	}
 	int rc = db_run_tx(pool_of(app), "rename_registered_model", DB_READ_COMMITTED, rename_tx, &x, &err);
 	mr_reply_entity(req, "registered_model", rc, x.result, &x.fail, &err);
 	json_decref(x.result);

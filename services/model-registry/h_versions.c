@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "mlflow/names.h"
 #include "mr.h"
 
 #define VERSIONS_MAX_RESULTS_DEFAULT 10000
@@ -135,7 +136,9 @@ void mr_h_version_create(struct http_request *req, void *app)
 		return;
 	if (!*x.run_id && run_uuid)
 		x.run_id = run_uuid;
-	if (mr_check_model_name(x.name, &err) != CORE_OK || mr_check_source(x.source, x.run_id, &err) != CORE_OK ||
+	if (mr_check_model_name(x.name, &err) != CORE_OK ||
+	    mlflow_check_registered_model_name(x.name, &err) != CORE_OK ||
+	    mr_check_source(x.source, x.run_id, &err) != CORE_OK ||
 	    mr_check_tags("Model version", x.tags, &err) != CORE_OK) {
 		http_reply_invalid(req, &err);
 		return;

@@ -120,3 +120,18 @@ enum core_status mlflow_check_length(const char *label, size_t limit, const char
 	return core_fail(err, CORE_EINVAL, "%s '%.*s' had length %zu, which exceeded length limit of %zu", label,
 			 (int)quoted, value, n, limit);
 }
+
+enum core_status mlflow_check_experiment_name(const char *name, struct core_error *err)
+{
+	return mlflow_check_length("Experiment name", MLFLOW_MAX_EXPERIMENT_NAME_LENGTH, name, err);
+}
+
+enum core_status mlflow_check_run_name(const char *name, struct core_error *err)
+{
+	return mlflow_check_length("Run name", MLFLOW_MAX_RUN_NAME_LENGTH, name, err);
+}
+
+enum core_status mlflow_check_registered_model_name(const char *name, struct core_error *err)
+{
+	return mlflow_check_length("Registered model name", MLFLOW_MAX_REGISTERED_MODEL_NAME_LENGTH, name, err);
+}

@@ -16,6 +16,11 @@
 #define MLFLOW_MAX_MODEL_REGISTRY_TAG_KEY_LENGTH   250
 #define MLFLOW_MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH 5000
 #define MLFLOW_MAX_REGISTERED_MODEL_ALIAS_LENGTH   255
+/* The SQL store's column widths (String(256) / String(250)): MLflow 2.12.2 checks no
+ * length for these names, and its database refuses longer ones. */
+#define MLFLOW_MAX_EXPERIMENT_NAME_LENGTH       256
+#define MLFLOW_MAX_RUN_NAME_LENGTH              250
+#define MLFLOW_MAX_REGISTERED_MODEL_NAME_LENGTH 256
 
 /* The number of characters in s (UTF-8; a byte that starts no character is not
  * counted, so a malformed string is not counted longer than it looks). */
@@ -39,4 +44,11 @@ enum core_status mlflow_check_name(const char *what, const char *name, struct co
  * which exceeded length limit of <limit>". label is MLflow's: "Metric name",
  * "Param key", "Tag key", "Tag value", "Registered model key", "Model version value"... */
 enum core_status mlflow_check_length(const char *label, size_t limit, const char *value, struct core_error *err);
+
+/* mlflow_check_length for the names above, with the labels "Experiment name", "Run name"
+ * and "Registered model name": "Experiment name '...' had length 300, which exceeded
+ * length limit of 256". For the names a request writes (create, rename), not for lookups. */
+enum core_status mlflow_check_experiment_name(const char *name, struct core_error *err);
+enum core_status mlflow_check_run_name(const char *name, struct core_error *err);
+enum core_status mlflow_check_registered_model_name(const char *name, struct core_error *err);
 #endif
