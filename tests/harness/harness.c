@@ -3,6 +3,7 @@
  * settings in the environment, HTTP through libcurl. It deliberately does not use the
  * platform's own http client, so a bug there cannot hide itself in the tests. */
 #include "harness.h"
+#include "core/alloc.h"
 
 #include <ctype.h>
 #include <check.h>
@@ -140,9 +141,12 @@ struct th_response th_http(const char *method, const char *url, const char *cont
 
 struct th_response th_call(struct th_daemon *d, const char *method, const char *path, const char *json_body)
 {
-	char url[1024];
-	snprintf(url, sizeof url, "%s%s", d->base_url, path);
-	return th_http(method, url, NULL, json_body, json_body ? strlen(json_body) : 0);
+	/* Built on the heap: a path may carry a long percent-encoded query (names at their
+	 * length limits), and a cut URL would be a different request. */
+	char *url = core_xasprintf("%s%s", d->base_url, path);
+	struct th_response r = th_http(method, url, NULL, json_body, json_body ? strlen(json_body) : 0);
+	free(url);
+	return r;
 }
 
 void th_response_free(struct th_response *r)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/alloc.h"
 #include "harness.h"
 
 #define API "/api/2.0/mlflow/"
@@ -113,6 +114,16 @@ START_TEST(model_names_over_256_characters_refused)
 	ck_assert_str_eq(str(json_object_get(j, "model_version"), "version"), "1");
 	ck_assert_str_eq(str(json_object_get(j, "model_version"), "name"), euro256);
 	json_decref(j);
+
+	/* and read back by a GET whose query carries all 768 bytes percent-encoded */
+	char *esc = curl_easy_escape(NULL, euro256, 0);
+	char *path = core_xasprintf(API "registered-models/get?name=%s", esc);
+	struct th_response got = th_call(d, "GET", path, NULL);
+	ck_assert_int_eq(got.status, 200);
+	ck_assert_str_eq(str(json_object_get(got.json, "registered_model"), "name"), euro256);
+	th_response_free(&got);
+	free(path);
+	curl_free(esc);
 
 	/* registered-models/rename */
 	refused(d, API "registered-models/rename", "name", x256, "new_name", a300, limit);
