@@ -33,6 +33,7 @@
 #include "blob/blob.h"
 #include "core/buf.h"
 #include "http/jspec.h"
+#include "mlflow/names.h"
 #include "svc/svc.h"
 
 /* --- state (main.c) ------------------------------------------------------------- */
@@ -97,10 +98,6 @@ enum core_status et_json_pg_double(struct core_buf *b, const char *pg);
 /* Key of a metric/param/tag: <= 250 characters, [/\w.\- ]*, a normalised relative path.
  * what: "metric", "param", "tag" (for messages). */
 enum core_status et_validate_key(const char *what, const char *key, struct core_error *err);
-/* Characters (code points) of a UTF-8 string. */
-size_t et_utf8_chars(const char *s);
-/* Byte length of the first max characters of s (all of s when shorter). */
-size_t et_utf8_prefix(const char *s, size_t max_chars);
 /* An experiment id: 400 when it does not look like one (false, err set, *not_found
  * false); a well-formed id that cannot exist here (not an int64) gives false with
  * *not_found true. */

@@ -152,7 +152,7 @@ static bool tags_or_reply(struct http_request *req, json_t *tags, struct db_arr 
 			http_reply_invalid(req, &err);
 			return false;
 		}
-		size_t n = et_utf8_chars(value);
+		size_t n = mlflow_utf8_chars(value);
 		if (n > ET_MAX_EXP_TAG_VALUE_LEN) {
 			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
 					 "Tag value '%.40s...' had length %zu, "

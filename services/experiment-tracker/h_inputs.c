@@ -70,7 +70,7 @@ static enum core_status add_input(json_t *item, size_t i, struct db_arr *a, stru
 	for (int k = 0; k < 6; k++) {
 		if (limit_of[k] >= 0 && v[k]) {
 			const struct ds_limit *l = &ds_limits[limit_of[k]];
-			size_t n = et_utf8_chars(v[k]);
+			size_t n = mlflow_utf8_chars(v[k]);
 			if (n > l->max)
 				return core_fail(err, CORE_EINVAL,
 						 "Dataset %s '%.40s...' had length %zu, which exceeded "
@@ -90,16 +90,16 @@ static enum core_status add_input(json_t *item, size_t i, struct db_arr *a, stru
 		};
 		if (http_jspec_parse_at(tag, tspec, where, err) != CORE_OK)
 			return CORE_EINVAL;
-		if (et_utf8_chars(key) > 255)
+		if (mlflow_utf8_chars(key) > 255)
 			return core_fail(err, CORE_EINVAL,
 					 "Input tag key '%.40s...' had length %zu, which exceeded length "
 					 "limit of 255",
-					 key, et_utf8_chars(key));
-		if (et_utf8_chars(value) > 500)
+					 key, mlflow_utf8_chars(key));
+		if (mlflow_utf8_chars(value) > 500)
 			return core_fail(err, CORE_EINVAL,
 					 "Input tag value '%.40s...' had length %zu, which exceeded "
 					 "length limit of 500",
-					 value, et_utf8_chars(value));
+					 value, mlflow_utf8_chars(value));
 		db_arr_add_i64(&a[A_TIDX], (int64_t)i + 1);
 		db_arr_add_str(&a[A_TKEY], key, strlen(key));
 		db_arr_add_str(&a[A_TVALUE], value, strlen(value));

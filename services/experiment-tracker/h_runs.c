@@ -103,7 +103,7 @@ void et_h_runs_create(struct http_request *req, void *app)
 			http_reply_invalid(req, &err);
 			goto out;
 		}
-		kv[i].value_len = et_utf8_prefix(kv[i].value, ET_MAX_TAG_VALUE_LEN);
+		kv[i].value_len = mlflow_utf8_prefix(kv[i].value, ET_MAX_TAG_VALUE_LEN);
 		if (strcmp(kv[i].key, ET_RUN_NAME_TAG) == 0)
 			tag_name = kv[i].value;
 	}
@@ -259,7 +259,7 @@ void et_h_runs_update(struct http_request *req, void *app)
 	if (run_name) {
 		t.run_name = run_name;
 		db_arr_add_str(&nk, ET_RUN_NAME_TAG, strlen(ET_RUN_NAME_TAG));
-		db_arr_add_str(&nv, run_name, et_utf8_prefix(run_name, ET_MAX_TAG_VALUE_LEN));
+		db_arr_add_str(&nv, run_name, mlflow_utf8_prefix(run_name, ET_MAX_TAG_VALUE_LEN));
 		t.name_key = db_arr_end(&nk);
 		t.name_value = db_arr_end(&nv);
 	}

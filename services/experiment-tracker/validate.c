@@ -10,16 +10,6 @@
 #include "mlflow/names.h"
 #include "et.h"
 
-size_t et_utf8_chars(const char *s)
-{
-	return mlflow_utf8_chars(s);
-}
-
-size_t et_utf8_prefix(const char *s, size_t max_chars)
-{
-	return mlflow_utf8_prefix(s, max_chars);
-}
-
 /* \w, '/', '.', '-', ' ' (as in MLflow's name rule; bytes >= 0x80 count as \w). */
 static bool key_char_ok(unsigned char ch)
 {
@@ -90,7 +80,7 @@ const char *et_run_status_name(json_t *v)
 /* Truncates kv's value to max characters (MLflow's MLFLOW_TRUNCATE_LONG_VALUES). */
 static void truncate_value(struct et_kv *kv, size_t max)
 {
-	kv->value_len = et_utf8_prefix(kv->value, max);
+	kv->value_len = mlflow_utf8_prefix(kv->value, max);
 }
 
 enum core_status et_batch_check_limits(const struct et_batch *b, struct core_error *err)
