@@ -203,14 +203,25 @@ bool th_daemon_log_has(struct th_daemon *d, const char *a, const char *b)
 
 unsigned th_free_port(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	socklen_t len = sizeof a;
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
+	/* Below 32768: the kernel hands out 32768-60999 to outgoing connections, so a
+	 * port from there (what binding port 0 gives) can be taken before the daemon
+	 * binds it. */
+	for (int attempt = 0; attempt < 200; attempt++) {
+		uint16_t r;
+		ck_assert_int_eq(getrandom(&r, sizeof r, 0), (ssize_t)sizeof r);
+		unsigned port = 20000 + r % 12000;
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(fd, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+					.sin_port = htons((uint16_t)port)};
+		bool free = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+		close(fd);
+		if (free)
+			return port;
+	}
+	ck_abort_msg("no free port in 20000-31999");
+	return 0;
 }
 
 /* Builds the child's environment: ours, minus the settings we set, plus them. */

@@ -24,7 +24,8 @@ const char *th_env(const char *name);
 /* Creates an empty database with a fresh name and returns its URL (malloc'd). */
 char *th_db_create(void);
 
-/* Returns a TCP port on 127.0.0.1 that nothing listened on a moment ago. */
+/* Returns a TCP port on 127.0.0.1 in 20000-31999 (outside the ephemeral range)
+ * that nothing listened on a moment ago. */
 unsigned th_free_port(void);
 
 /* Sends one command line to devkafka's control FIFO ("down 1", "up 1"). */
