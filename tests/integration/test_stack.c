@@ -4,9 +4,10 @@
  * daemons, the broker and PostgreSQL, exits 0 and keeps the data directory. The stack
  * runs on free ports in a private directory (LATHE_PORT_OFFSET, LATHE_PG_PORT,
  * LATHE_VAR), never on a developer's running one. Its PostgreSQL listens on 127.0.0.1
- * only and asks for the password the script generated into LATHE_VAR (mode 0600). The ports the scripts choose by
- * themselves (PostgreSQL's default, free_port's picks) lie below Linux's ephemeral
- * range (32768-60999), where an outgoing connection could already hold them. */
+ * only and asks for the password the script generated into LATHE_VAR (mode 0600). The
+ * ports the scripts choose by themselves (PostgreSQL's default, free_port's picks) lie
+ * below Linux's ephemeral range (32768-60999), where an outgoing connection could
+ * already hold them. */
 #include <check.h>
 #include <fcntl.h>
 #include <libgen.h>
