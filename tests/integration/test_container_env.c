@@ -400,15 +400,6 @@ static void container_env(const char *service, const struct image *img, struct e
 	}
 }
 
-static void note_when_not_root(const struct image *img)
-{
-	if (geteuid() != 0)
-		printf("note: test_container_env runs as uid %u, not root: the daemons run as that user, not as the "
-		       "image's uid %u\n",
-		       (unsigned)geteuid(), (unsigned)img->uid);
-	fflush(stdout);
-}
-
 /* The image's BLOB_DIR is absolute and is where compose mounts the tracker's volume. */
 START_TEST(blob_dir_is_absolute_and_on_a_volume)
 {
@@ -462,7 +453,6 @@ START_TEST(each_daemon_starts_as_its_container)
 {
 	struct image img;
 	read_image(&img);
-	note_when_not_root(&img);
 	struct env env;
 	char blob_dir[700];
 	/* the registry asks its tracker only when a version is created: none is here, and
@@ -486,7 +476,6 @@ START_TEST(tracker_stores_an_artifact_as_its_container)
 {
 	struct image img;
 	read_image(&img);
-	note_when_not_root(&img);
 	struct env env;
 	char blob_dir[700];
 	container_env("experiment-tracker", &img, &env, blob_dir, sizeof blob_dir, NULL);
@@ -528,6 +517,11 @@ END_TEST
 
 int main(void)
 {
+	if (geteuid() != 0)
+		printf("note: test_container_env runs as uid %u, not root: the daemons run as that user, not as the "
+		       "image's USER\n",
+		       (unsigned)geteuid());
+	fflush(stdout);
 	Suite *s = suite_create("container-env");
 	TCase *files = tcase_create("files");
 	tcase_add_test(files, compose_keeps_settings_in_each_service);
