@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: the whole local stack in the foreground, on loopback: a PostgreSQL
-# cluster kept in var/pg, the devkafka broker, and the six daemons, each on its
-# default port with its log in var/logs/. Ctrl-C (or SIGTERM) stops the daemons by
+# cluster kept in var/pg (its superuser's password generated once into
+# var/pg.password, which DATABASE_URL carries), the devkafka broker, and the six
+# daemons, each on its default port with its log in var/logs/. Ctrl-C (or SIGTERM) stops the daemons by
 # PID with SIGTERM, then the broker and the database; data under var/ stays.
 # Kafka state is in memory only (devkafka) and starts empty on each run.
 #
@@ -50,14 +51,15 @@ for p in $pg_port "${ports[@]}"; do
 		exit 1
 	fi
 done
-tools/pg.sh start "$var/pg" "$pg_port" || exit 1
-psql_admin=(psql -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -qtA)
+tools/pg.sh start "$var/pg" "$pg_port" --password-file "$var/pg.password" || exit 1
+pg_password=$(cat "$var/pg.password")
+psql_admin=(env PGPASSWORD="$pg_password" psql -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -qtA)
 if [ "$("${psql_admin[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'lathe'")" != 1 ]; then
 	"${psql_admin[@]}" -c "CREATE DATABASE lathe" >/dev/null || exit 1
 fi
 start_devkafka "$build/bin/devkafka" "$var" || { tools/pg.sh stop "$var/pg"; exit 1; }
 
-export DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/lathe"
+export DATABASE_URL="postgresql://postgres:$pg_password@127.0.0.1:$pg_port/lathe"
 export KAFKA_BROKERS="$KAFKA_BOOTSTRAP"
 export BLOB_DIR="$var/blobs"
 export KAFKA_SESSION_TIMEOUT_MS=6000

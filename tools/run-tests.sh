@@ -8,7 +8,8 @@
 #   TESTS=pattern tools/run-tests.sh build/release     only binaries whose path matches
 #   TEST_DIRS="tests/bench" tools/run-tests.sh ...      other directories of check programs
 #   VALGRIND=1 tools/run-tests.sh build/valgrind        each program under valgrind memcheck
-# Lines a program prints that start with "bench:" are shown (benchmarks' results).
+# Lines a program prints that start with "bench:" (benchmarks' results) or "note:" (what a
+# test could not check here, e.g. as a user other than root) are shown.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -65,7 +66,7 @@ for build in "${builds[@]}"; do
 		fi
 		rc=$?
 		secs=$(($(date +%s) - start))
-		grep '^bench:' "$log"
+		grep -E '^(bench|note):' "$log"
 		summary=$(grep -E '^[0-9]+%: Checks: [0-9]+' "$log" | tail -n 1)
 		checks=$(echo "$summary" | sed -nE 's/.*Checks: ([0-9]+).*/\1/p')
 		fails=$(echo "$summary" | sed -nE 's/.*Failures: ([0-9]+), Errors: ([0-9]+).*/\1 \2/p')

@@ -3,18 +3,22 @@
  * (SIGTERM here, a terminal's Ctrl-C for a person: the script traps both) stops the
  * daemons, the broker and PostgreSQL, exits 0 and keeps the data directory. The stack
  * runs on free ports in a private directory (LATHE_PORT_OFFSET, LATHE_PG_PORT,
- * LATHE_VAR), never on a developer's running one. The ports the scripts choose by
- * themselves (PostgreSQL's default, free_port's picks) lie below Linux's ephemeral
- * range (32768-60999), where an outgoing connection could already hold them. */
+ * LATHE_VAR), never on a developer's running one. Its PostgreSQL listens on 127.0.0.1
+ * only and asks for the password the script generated into LATHE_VAR (mode 0600). The
+ * ports the scripts choose by themselves (PostgreSQL's default, free_port's picks) lie
+ * below Linux's ephemeral range (32768-60999), where an outgoing connection could
+ * already hold them. */
 #include <check.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "harness.h"
@@ -110,6 +114,34 @@ START_TEST(make_run_stack_comes_up_and_stops_cleanly)
 		ck_assert_msg(r.status == 200, "%s answered %ld", url, r.status);
 		th_response_free(&r);
 	}
+
+	/* its PostgreSQL wants the password generated into LATHE_VAR, readable by us alone */
+	char pw_path[700], conninfo[900];
+	snprintf(pw_path, sizeof pw_path, "%s/pg.password", var);
+	struct stat st;
+	ck_assert_int_eq(stat(pw_path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	char *password = slurp(pw_path);
+	ck_assert_uint_ge(strlen(password), 32);
+	snprintf(conninfo, sizeof conninfo, "host=127.0.0.1 port=%u user=postgres dbname=lathe", pg_port);
+	PGconn *conn = PQconnectdb(conninfo);
+	ck_assert_msg(PQstatus(conn) == CONNECTION_BAD, "make run's PostgreSQL let us in without a password");
+	ck_assert_ptr_nonnull(strstr(PQerrorMessage(conn), "password"));
+	PQfinish(conn);
+	snprintf(conninfo, sizeof conninfo, "host=127.0.0.1 port=%u user=postgres dbname=lathe password=wrong%s",
+		 pg_port, password);
+	conn = PQconnectdb(conninfo);
+	ck_assert_msg(PQstatus(conn) == CONNECTION_BAD, "a wrong password was taken");
+	PQfinish(conn);
+	snprintf(conninfo, sizeof conninfo, "host=127.0.0.1 port=%u user=postgres dbname=lathe password=%s", pg_port,
+		 password);
+	conn = PQconnectdb(conninfo);
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "the generated password fails: %s", PQerrorMessage(conn));
+	PGresult *res = PQexec(conn, "SHOW listen_addresses");
+	ck_assert_str_eq(PQgetvalue(res, 0, 0), "127.0.0.1");
+	PQclear(res);
+	PQfinish(conn);
+	free(password);
 
 	kill(pid, SIGTERM);
 	int status = 0;

@@ -1,8 +1,8 @@
 /* Unit tests for libs/metrics: one Suite "metrics", a TCase per feature.
  *
  * Most cases compare rendered text with what Prometheus' text format 0.0.4 requires;
- * "promtool" feeds a registry using every feature to `promtool check metrics` (from
- * Debian's prometheus package, installed by `make deps`) and fails when promtool is
+ * "promtool" feeds a registry using every feature to `promtool check metrics` (taken
+ * alone from Debian's prometheus package by `make deps`) and fails when promtool is
  * missing, because that check is the only outside opinion on the output. Big cases
  * (cardinality, threads) verify by parsing the whole render once.
  *
