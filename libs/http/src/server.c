@@ -332,9 +332,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!req)
 		return;
 	*con_cls = NULL;
-	if (req->match.route)
-		http_auth_audit(req);
 	http_access_record(req, toe);
+	if (req->match.route)
+		http_auth_audit(req); /* after the access line, which stays the request's first */
 	http_request_free(req);
 	in_flight_add(s, -1);
 }
