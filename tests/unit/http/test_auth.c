@@ -3,8 +3,12 @@
  * Basic credentials, the start-up policy on the AUTH setting (http_auth_setup), and a
  * real server on an ephemeral 127.0.0.1 port checking scopes per route and re-reading
  * its token file without a restart. */
+#include <arpa/inet.h>
 #include <check.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +178,7 @@ static const struct http_route routes[] = {
 	{.methods = HTTP_POST, .pattern = "/search", .handler = h_ok, .scope = HTTP_SCOPE_READ},
 	{.methods = HTTP_POST, .pattern = "/delete", .handler = h_ok, .scope = HTTP_SCOPE_ADMIN},
 	{.methods = HTTP_GET, .pattern = "/healthz", .handler = h_ok, .scope = HTTP_SCOPE_PUBLIC},
+	{.methods = HTTP_PUT, .pattern = "/big", .handler = h_ok, .body_limit = (size_t)64 << 20},
 	{0},
 };
 
@@ -233,6 +238,64 @@ static char *token_line(const char *name, const char *scope, const char *secret)
 	ck_assert_int_gt(asprintf(&line, "%s %s %s\n", name, scope, hex), 0);
 	return line;
 }
+
+/* Sends raw bytes on a new connection and reads until the server closes it (or 3 s
+ * pass); returns what came back (static). */
+static const char *raw_exchange(unsigned port, const char *bytes, bool *closed)
+{
+	static char buf[8192];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	struct timeval tv = {.tv_sec = 3};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	ck_assert_int_eq(send(fd, bytes, strlen(bytes), MSG_NOSIGNAL), (ssize_t)strlen(bytes));
+	size_t len = 0;
+	ssize_t n;
+	*closed = false;
+	while (len < sizeof buf - 1 && (n = recv(fd, buf + len, sizeof buf - 1 - len, 0)) >= 0) {
+		if (n == 0) {
+			*closed = true;
+			break;
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* Without a token, a big declared body is never read: 401 at once, connection closed.
+ * A small one is read and dropped, and the connection stays open for the next request. */
+START_TEST(refused_bodies_are_not_read)
+{
+	char *w = token_line("w", "write", "ws");
+	char *path = scratch_file(w);
+	struct core_error err = {{0}};
+	struct http_auth *a = NULL;
+	ck_assert_int_eq(http_auth_open(path, &a, &err), CORE_OK);
+	struct http_server *s = NULL;
+	struct http_server_config cfg = {.routes = routes, .auth = a};
+	ck_assert_int_eq(http_server_start(&cfg, &s, &err), CORE_OK);
+	unsigned port = http_server_port(s);
+	bool closed = false;
+	const char *got =
+		raw_exchange(port, "PUT /big HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4194304\r\n\r\n", &closed);
+	ck_assert_msg(strncmp(got, "HTTP/1.1 401", 12) == 0, "%s", got);
+	ck_assert_ptr_nonnull(strstr(got, "UNAUTHENTICATED"));
+	ck_assert(closed);
+	/* small body: read, dropped, then no close (the 3 s receive timeout ends the read) */
+	got = raw_exchange(port, "PUT /big HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}", &closed);
+	ck_assert_msg(strncmp(got, "HTTP/1.1 401", 12) == 0, "%s", got);
+	ck_assert(!closed);
+	http_server_stop(s);
+	http_auth_free(a);
+	unlink(path);
+	free(path);
+	free(w);
+}
+END_TEST
 
 START_TEST(server_checks_scopes_and_rereads_the_file)
 {
@@ -309,6 +372,7 @@ static Suite *auth_suite(void)
 	tcase_add_test(tc, basic_credentials_decode);
 	tcase_add_test(tc, setup_policy);
 	tcase_add_test(tc, server_checks_scopes_and_rereads_the_file);
+	tcase_add_test(tc, refused_bodies_are_not_read);
 	suite_add_tcase(s, tc);
 	return s;
 }
