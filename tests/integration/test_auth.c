@@ -290,6 +290,55 @@ START_TEST(tokens_change_without_a_restart)
 }
 END_TEST
 
+/* Runs a tools/lathe-token command line; returns its stdout's first line (malloc'd). */
+static char *lathe_token(const char *args)
+{
+	char cmd[1200], line[256] = "";
+	snprintf(cmd, sizeof cmd, "%s/tools/lathe-token %s 2>/dev/null", th_env("LATHE_ROOT"), args);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	if (!fgets(line, sizeof line, p))
+		line[0] = '\0';
+	ck_assert_msg(pclose(p) == 0, "%s failed", cmd);
+	line[strcspn(line, "\n")] = '\0';
+	return strdup(line);
+}
+
+/* The operator's tool end to end: a token it makes works at once, and revoking it
+ * takes effect without a restart. */
+START_TEST(lathe_token_tool_round_trip)
+{
+	char *path = tokens_path();
+	char args[800];
+	snprintf(args, sizeof args, "new ci-bot write %s", path);
+	char *secret = lathe_token(args);
+	ck_assert_uint_eq(strlen(secret), 64);
+	char env_file[600];
+	snprintf(env_file, sizeof env_file, "AUTH_TOKENS_FILE=%s", path);
+	const char *env[] = {"AUTH=on", env_file, NULL};
+	struct th_daemon *d = th_daemon_start("experiment-tracker", NULL, env);
+	free(create_experiment(d, "by-tool", NULL, secret));
+	free(create_experiment(d, "by-tool-basic", "ci-bot", secret));
+
+	snprintf(args, sizeof args, "revoke ci-bot %s", path);
+	free(lathe_token(args));
+	long st = 200;
+	for (int i = 0; i < 50 && st != 401; i++) {
+		core_sleep_ms(100);
+		st = status_of(d, "GET", API "experiments/get?experiment_id=0", NULL, NULL, secret);
+	}
+	ck_assert_int_eq(st, 401);
+	snprintf(args, sizeof args, "list %s", path);
+	char *listed = lathe_token(args);
+	ck_assert_str_eq(listed, "");
+	free(listed);
+	th_daemon_stop(d);
+	free(secret);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
 START_TEST(auth_off_serves_everyone_and_audits_anonymous)
 {
 	struct th_daemon *d = th_daemon_start("experiment-tracker", NULL, NULL);
@@ -479,6 +528,7 @@ static Suite *auth_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, scopes_on_the_tracker);
 	tcase_add_test(tc, tokens_change_without_a_restart);
+	tcase_add_test(tc, lathe_token_tool_round_trip);
 	tcase_add_test(tc, auth_off_serves_everyone_and_audits_anonymous);
 	tcase_add_test(tc, refuses_to_start_open_beyond_loopback);
 	tcase_add_test(tc, registry_reaches_the_tracker_with_its_token);
