@@ -10,6 +10,14 @@
 # the `postgres` system user (created by Debian's postgresql package) and every server
 # command runs as that user. As a normal user the cluster is simply yours.
 # --ephemeral trades durability for speed (fsync off): for tests only.
+#
+# A kept cluster (make run's var/pg, no --ephemeral) needs a password over TCP: the
+# superuser postgres gets a random one, kept in DIR.password (mode 0600, the caller's),
+# and pg_hba.conf asks for it (scram-sha-256) on 127.0.0.1 and ::1; only the server's
+# own Unix socket, inside DIR (mode 0700), stays open to the cluster's owner. So no
+# other local user gets in as superuser. Clients read the file:
+#   PGPASSWORD=$(cat DIR.password) psql -h 127.0.0.1 -p PORT -U postgres
+# An ephemeral cluster (tests, a throwaway directory) keeps trust.
 set -eu
 
 bindir=$(pg_config --bindir 2>/dev/null || true)
@@ -57,6 +65,23 @@ start)
 	as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
 		-o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 $extra" start >/dev/null ||
 		{ tail -n 20 "$dir/server.log" >&2; exit 1; }
+	if [ "${4:-}" != "--ephemeral" ]; then
+		# Every start, so a cluster made before passwords existed gets one too.
+		pwfile="$dir.password"
+		if [ ! -s "$pwfile" ]; then
+			(umask 077 && od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$pwfile.tmp" && mv "$pwfile.tmp" "$pwfile")
+		fi
+		pw=$(cat "$pwfile")
+		printf "ALTER ROLE postgres PASSWORD '%s'\n" "$pw" |
+			as_owner "$bindir/psql" -h "$dir" -p "$port" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 >/dev/null
+		hba="local all all trust
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256"
+		if [ "$(as_owner cat "$dir/pg_hba.conf")" != "$hba" ]; then
+			printf '%s\n' "$hba" | as_owner sh -c "cat >'$dir/pg_hba.conf'"
+			as_owner "$bindir/pg_ctl" -D "$dir" reload >/dev/null
+		fi
+	fi
 	;;
 stop)
 	if [ -f "$dir/PG_VERSION" ] && as_owner "$bindir/pg_ctl" -D "$dir" status >/dev/null 2>&1; then

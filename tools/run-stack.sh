@@ -51,13 +51,17 @@ for p in $pg_port "${ports[@]}"; do
 	fi
 done
 tools/pg.sh start "$var/pg" "$pg_port" || exit 1
+# pg.sh gave the cluster's superuser a password (var/pg.password): no other local user
+# gets in without it.
+PGPASSWORD=$(cat "$var/pg.password") || exit 1
+export PGPASSWORD
 psql_admin=(psql -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -qtA)
 if [ "$("${psql_admin[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'lathe'")" != 1 ]; then
 	"${psql_admin[@]}" -c "CREATE DATABASE lathe" >/dev/null || exit 1
 fi
 start_devkafka "$build/bin/devkafka" "$var" || { tools/pg.sh stop "$var/pg"; exit 1; }
 
-export DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/lathe"
+export DATABASE_URL="postgresql://postgres:$PGPASSWORD@127.0.0.1:$pg_port/lathe"
 export KAFKA_BROKERS="$KAFKA_BOOTSTRAP"
 export BLOB_DIR="$var/blobs"
 export KAFKA_SESSION_TIMEOUT_MS=6000

@@ -5,7 +5,8 @@
  * runs on free ports in a private directory (LATHE_PORT_OFFSET, LATHE_PG_PORT,
  * LATHE_VAR), never on a developer's running one. The ports the scripts choose by
  * themselves (PostgreSQL's default, free_port's picks) lie below Linux's ephemeral
- * range (32768-60999), where an outgoing connection could already hold them. */
+ * range (32768-60999), where an outgoing connection could already hold them. Its
+ * PostgreSQL wants the password pg.sh made for it. */
 #include <check.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -110,6 +111,23 @@ START_TEST(make_run_stack_comes_up_and_stops_cleanly)
 		ck_assert_msg(r.status == 200, "%s answered %ld", url, r.status);
 		th_response_free(&r);
 	}
+	/* its PostgreSQL lets no local user in as superuser without the password that
+	 * pg.sh keeps in var/pg.password (the daemons got it in DATABASE_URL) */
+	snprintf(cmd, sizeof cmd,
+		 "PGPASSWORD= PGPASSFILE=/nonexistent psql -w -h 127.0.0.1 -p %u -U postgres -d lathe -qAtc 'SELECT 1' "
+		 ">/dev/null 2>&1",
+		 pg_port);
+	ck_assert_msg(system(cmd) != 0, "PostgreSQL let postgres in without a password");
+	snprintf(cmd, sizeof cmd,
+		 "PGPASSWORD=$(cat %s/pg.password) PGPASSFILE=/nonexistent psql -w -h 127.0.0.1 -p %u -U postgres "
+		 "-d lathe -qAtc 'SELECT 1' 2>&1",
+		 var, pg_port);
+	FILE *p = popen(cmd, "r");
+	char answer[64] = "";
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(fgets(answer, sizeof answer, p));
+	pclose(p);
+	ck_assert_str_eq(answer, "1\n");
 
 	kill(pid, SIGTERM);
 	int status = 0;
