@@ -8,8 +8,9 @@
  * ended (final call). The state lives in struct http_request (*con_cls):
  *
  *   first call  begin(): http_request_new, route match, checks on the headers alone
- *     (a matched route's credentials first: auth.c, 401 or 403; a body over 1 MiB or
- *     chunked is then not read: queued now ─► QUEUED, else ─► DISCARD)
+ *     (after framing and Host, a matched route's credentials come first: auth.c, 401
+ *     or 403; a body over 1 MiB or chunked is then not read: queued now ─► QUEUED,
+ *     else ─► DISCARD)
  *     ├ framing refused (guard.c: smuggling shapes): 400 queued now with
  *     │ "Connection: close" ───────────────────────────────────────────────► QUEUED
  *     ├ Host refused (guard.c): 400 made ──────────────────────────────────► DISCARD
