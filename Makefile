@@ -44,7 +44,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 # -Wl,--as-needed drops a declared package nothing uses, and test_link_lists fails on
 # that too, so a list says exactly what its binary loads.
 SVC_LIBS := svc http bus db metrics core
-SVC_PKGS := libmicrohttpd jansson libpq rdkafka libcurl
+SVC_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
 
 experiment-tracker_LIBS := svc http bus db metrics mlflow blob core
 experiment-tracker_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto

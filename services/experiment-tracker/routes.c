@@ -4,7 +4,10 @@
  * both). Handlers live in h_*.c. JSON bodies must say application/json, as MLflow
  * insists; artifact uploads take any Content-Type (MLflow's client sends a guessed
  * one) and stream to et_artifact_upload_chunk, never buffered, under a 5 GiB ceiling.
- * The order is the one `--routes` prints and the contract test compares. */
+ * The order is the one `--routes` prints and the contract test compares.
+ * Scopes (with AUTH=on): GET needs read, POST/PUT write, except the searches (POST,
+ * read) and the deletes of experiments, runs and artifacts (admin); restores, tag
+ * deletes and artifact overwrites are write. /health is open, as MLflow's is. */
 #include <string.h>
 #include "artifacts.h"
 #include "et.h"
@@ -42,20 +45,27 @@ static void h_version(struct http_request *req, void *app)
 	{                                                                                                              \
 		.methods = HTTP_GET, .pattern = API p, .handler = (h)                                                  \
 	}
+/* A POST that deletes what cannot be re-created as it was: admin scope (a token's
+ * scope, libs/http/README.md "Authentication"); every other POST needs write. */
+#define POST_ADMIN(p, h)                                                                                               \
+	{                                                                                                              \
+		.methods = HTTP_POST, .pattern = API p, .handler = (h), .content_type = JSON,                          \
+		.scope = HTTP_SCOPE_ADMIN                                                                              \
+	}
 
 const struct http_route et_routes[] = {
 	/* tracking: h_experiments.c, h_runs.c, h_metrics.c, h_inputs.c, h_models.c */
 	POST_JSON("experiments/create", et_h_experiments_create),
 	GET("experiments/get", et_h_experiments_get),
 	GET("experiments/get-by-name", et_h_experiments_get_by_name),
-	POST_JSON("experiments/delete", et_h_experiments_delete),
+	POST_ADMIN("experiments/delete", et_h_experiments_delete),
 	POST_JSON("experiments/restore", et_h_experiments_restore),
 	POST_JSON("experiments/update", et_h_experiments_update),
 	POST_JSON("experiments/set-experiment-tag", et_h_experiments_set_tag),
 	POST_JSON("runs/create", et_h_runs_create),
 	GET("runs/get", et_h_runs_get),
 	POST_JSON("runs/update", et_h_runs_update),
-	POST_JSON("runs/delete", et_h_runs_delete),
+	POST_ADMIN("runs/delete", et_h_runs_delete),
 	POST_JSON("runs/restore", et_h_runs_restore),
 	POST_JSON("runs/log-metric", et_h_metrics_log),
 	POST_JSON("runs/log-parameter", et_h_runs_log_parameter),
@@ -73,14 +83,20 @@ const struct http_route et_routes[] = {
 	 .body_limit = BATCH_BODY_LIMIT},
 	POST_JSON("runs/log-model", et_h_models_log),
 	GET("metrics/get-history", et_h_metrics_history),
-	{.methods = HTTP_GET, .pattern = "/health", .handler = h_health},
+	{.methods = HTTP_GET, .pattern = "/health", .handler = h_health, .scope = HTTP_SCOPE_PUBLIC},
 	{.methods = HTTP_GET, .pattern = "/version", .handler = h_version},
 	/* search: h_search.c */
-	POST_JSON("runs/search", et_h_search_runs),
+	/* searches only read, whatever their method */
+	{.methods = HTTP_POST,
+	 .pattern = API "runs/search",
+	 .handler = et_h_search_runs,
+	 .content_type = JSON,
+	 .scope = HTTP_SCOPE_READ},
 	{.methods = HTTP_GET | HTTP_POST,
 	 .pattern = API "experiments/search",
 	 .handler = et_h_search_experiments,
-	 .content_type = JSON},
+	 .content_type = JSON,
+	 .scope = HTTP_SCOPE_READ},
 	/* artifacts: h_artifacts.c */
 	{.methods = HTTP_GET, .pattern = ARTIFACTS, .handler = et_h_artifact_list},
 	{.methods = HTTP_GET, .pattern = ARTIFACTS "/{path*}", .handler = et_h_artifact_download},
@@ -89,7 +105,10 @@ const struct http_route et_routes[] = {
 	 .handler = et_h_artifact_upload,
 	 .upload = et_artifact_upload_chunk,
 	 .body_limit = ARTIFACT_BODY_LIMIT},
-	{.methods = HTTP_DELETE, .pattern = ARTIFACTS "/{path*}", .handler = et_h_artifact_delete},
+	{.methods = HTTP_DELETE,
+	 .pattern = ARTIFACTS "/{path*}",
+	 .handler = et_h_artifact_delete,
+	 .scope = HTTP_SCOPE_ADMIN},
 	{.methods = HTTP_POST, .pattern = MPU "/create/{path*}", .handler = et_h_artifact_mpu},
 	{.methods = HTTP_POST, .pattern = MPU "/complete/{path*}", .handler = et_h_artifact_mpu},
 	{.methods = HTTP_POST, .pattern = MPU "/abort/{path*}", .handler = et_h_artifact_mpu},

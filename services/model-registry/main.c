@@ -16,6 +16,9 @@ static const struct core_setting mr_setting_rows[] = {
 	 0, 0, "experiment tracker base URL; new model versions are checked there for a Lathe model package"},
 	{"TRACKER_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct mr_settings, tracker_timeout_ms), "5000", false, 100,
 	 120000, "how long one servability call to the tracker may take"},
+	{"TRACKER_TOKEN", CORE_SETTING_STRING, offsetof(struct mr_settings, tracker_token), NULL, false, 0, 0,
+	 "the registry's own token (read scope is enough) for the tracker when the tracker runs with AUTH=on; sent "
+	 "as Authorization: Bearer"},
 	{0},
 };
 

@@ -35,6 +35,7 @@
 struct mr_settings {
 	char *tracker_url;       /* TRACKER_URL: the experiment tracker, for servability */
 	long tracker_timeout_ms; /* TRACKER_TIMEOUT_MS */
+	char *tracker_token;     /* TRACKER_TOKEN: sent as Bearer to the tracker, or NULL */
 };
 
 struct mr_app {

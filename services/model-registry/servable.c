@@ -77,9 +77,15 @@ static json_t *tracker_get(const struct mr_settings *s, const char *request_id, 
 	while (base_len > 0 && s->tracker_url[base_len - 1] == '/')
 		base_len--;
 	char *url = core_xasprintf("%.*s%s", (int)base_len, s->tracker_url, path_and_query);
+	/* The registry's own token when the tracker checks them (AUTH=on there). */
+	char *auth = s->tracker_token && *s->tracker_token
+			     ? core_xasprintf("Authorization: Bearer %s", s->tracker_token)
+			     : NULL;
+	const char *headers[] = {auth, NULL};
 	struct httpc_request rq = {
 		.method = "GET",
 		.url = url,
+		.headers = headers,
 		.timeout_ms = s->tracker_timeout_ms,
 		.max_response = (size_t)4 << 20,
 		.request_id = request_id,
@@ -105,6 +111,7 @@ static json_t *tracker_get(const struct mr_settings *s, const char *request_id, 
 	}
 out:
 	httpc_response_free(&resp);
+	free(auth);
 	free(url);
 	return doc;
 }

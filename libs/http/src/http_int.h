@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "core/buf.h"
+#include "http/auth.h"
 #include "http/http.h"
 
 #define HTTP_REQUEST_ID_MAX         64
@@ -28,6 +29,10 @@
  * and the most parts one body may have (each costs a struct and a few strings). */
 #define HTTP_MULTIPART_BUFFER    (16 * 1024)
 #define HTTP_MULTIPART_PARTS_MAX 256
+/* A request refused by authentication has a body of at most this many bytes read and
+ * dropped (keep-alive survives); a larger or chunked one is answered at once and its
+ * connection closed, so no one without a token makes us read gigabytes. */
+#define HTTP_AUTH_DISCARD_MAX ((uint64_t)1 << 20)
 
 struct metrics_family;
 struct http_multipart;
@@ -77,6 +82,10 @@ struct http_request {
 	enum http_error_code error;       /* of the http_reply_error reply, HTTP_EC_NONE else */
 	char *error_message;              /* its message, for the access log; malloc'd */
 	struct http_multipart *multipart; /* a multipart route's parser and parts, or NULL */
+	/* authentication (auth.c): the scope the route needs (BY_METHOD until the request
+	 * matched a route), and the name of the token that proved it ("" for none) */
+	enum http_scope scope;
+	char principal[HTTP_AUTH_NAME_MAX + 1];
 	/* scratch */
 	void *state;
 	void (*free_state)(void *);
@@ -109,6 +118,7 @@ struct http_server {
 	enum http_hosts_mode hosts_mode;
 	char **hosts; /* lower-case names without port or brackets, HTTP_HOSTS_LIST */
 	size_t n_hosts;
+	struct http_auth *auth; /* borrowed token store, NULL: no authentication */
 };
 
 /* request.c */
@@ -165,6 +175,14 @@ void http_hosts_free(struct http_server *s);
 bool http_address_is_loopback(const char *address);
 /* Why the request's Host is refused (missing on HTTP/1.1, not allowed), or NULL. */
 const char *http_host_problem(const struct http_server *s, struct MHD_Connection *conn, const char *version);
+
+/* auth.c */
+/* Decides whether the request (which matched a route) may proceed: sets req->scope,
+ * and with a token store checks the Authorization header, setting req->principal.
+ * Returns false after replying 401 (with WWW-Authenticate) or 403. */
+bool http_auth_admit(struct http_request *req);
+/* Writes the request's audit line when its route needs write or admin. */
+void http_auth_audit(const struct http_request *req);
 
 /* access_log.c */
 /* Creates the lathe_http_requests_total and lathe_http_request_duration_seconds families. */

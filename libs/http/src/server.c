@@ -8,6 +8,9 @@
  * ended (final call). The state lives in struct http_request (*con_cls):
  *
  *   first call  begin(): http_request_new, route match, checks on the headers alone
+ *     (after framing and Host, a matched route's credentials come first: auth.c, 401
+ *     or 403; a body over 1 MiB or chunked is then not read: queued now ─► QUEUED,
+ *     else ─► DISCARD)
  *     ├ framing refused (guard.c: smuggling shapes): 400 queued now with
  *     │ "Connection: close" ───────────────────────────────────────────────► QUEUED
  *     ├ Host refused (guard.c): 400 made ──────────────────────────────────► DISCARD
@@ -199,7 +202,10 @@ static enum MHD_Result begin(struct http_request *req, const char *version)
 	req->body_limit = route && route->body_limit ? route->body_limit : s->default_body_limit;
 	core_buf_init(&req->body, req->body_limit);
 
-	if (m == HTTP_MATCH_NOT_FOUND) {
+	bool refused = m == HTTP_MATCH_FOUND && !http_auth_admit(req); /* 401 or 403 made (auth.c) */
+	if (refused) {
+		/* answered by http_auth_admit */
+	} else if (m == HTTP_MATCH_NOT_FOUND) {
 		http_reply_error(req, HTTP_EC_ENDPOINT_NOT_FOUND, "No route matches %s %s", req->method_str, req->path);
 	} else if (m == HTTP_MATCH_METHOD_NOT_ALLOWED) {
 		char allow[64];
@@ -228,6 +234,8 @@ static enum MHD_Result begin(struct http_request *req, const char *version)
 	req->phase = HTTP_PHASE_DISCARD;
 	/* A body we would not read anyway: answer now and let MHD close the connection. */
 	if (has_length && declared > req->body_limit)
+		return queue_reply(req);
+	if (refused && has_body && (!has_length || declared > HTTP_AUTH_DISCARD_MAX))
 		return queue_reply(req);
 	return MHD_YES;
 }
@@ -326,6 +334,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	*con_cls = NULL;
 	http_access_record(req, toe);
+	if (req->match.route)
+		http_auth_audit(req); /* after the access line, which stays the request's first */
 	http_request_free(req);
 	in_flight_add(s, -1);
 }
@@ -418,6 +428,7 @@ enum core_status http_server_start(const struct http_server_config *cfg, struct 
 	s->content_type_error =
 		cfg->content_type_error != HTTP_EC_NONE ? cfg->content_type_error : HTTP_EC_UNSUPPORTED_MEDIA_TYPE;
 	s->error_prefixes = cfg->error_prefixes;
+	s->auth = cfg->auth;
 	s->drain_timeout_ms = cfg->drain_timeout_ms ? cfg->drain_timeout_ms : HTTP_DEFAULT_DRAIN_MS;
 	snprintf(s->address, sizeof s->address, "%s", address);
 	rc = http_hosts_init(s, cfg->allowed_hosts, http_address_is_loopback(address), err);

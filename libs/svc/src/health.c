@@ -60,8 +60,8 @@ void svc_h_not_implemented(struct http_request *req, void *app)
 }
 
 const struct http_route svc_standard_routes[] = {
-	{.methods = HTTP_GET | HTTP_HEAD, .pattern = "/healthz", .handler = h_healthz},
-	{.methods = HTTP_GET | HTTP_HEAD, .pattern = "/readyz", .handler = h_readyz},
-	{.methods = HTTP_GET | HTTP_HEAD, .pattern = "/metrics", .handler = h_metrics},
+	{.methods = HTTP_GET | HTTP_HEAD, .pattern = "/healthz", .handler = h_healthz, .scope = HTTP_SCOPE_PUBLIC},
+	{.methods = HTTP_GET | HTTP_HEAD, .pattern = "/readyz", .handler = h_readyz, .scope = HTTP_SCOPE_PUBLIC},
+	{.methods = HTTP_GET | HTTP_HEAD, .pattern = "/metrics", .handler = h_metrics, .scope = HTTP_SCOPE_PUBLIC},
 	{0},
 };

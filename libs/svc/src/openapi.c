@@ -15,4 +15,5 @@ const struct http_route svc_int_openapi_route = {
 	.methods = HTTP_GET | HTTP_HEAD,
 	.pattern = "/openapi.json",
 	.handler = h_openapi,
+	.scope = HTTP_SCOPE_PUBLIC, /* clients and gateways read the contract before they log in */
 };

@@ -14,6 +14,13 @@ static const struct core_setting common_rows[] = {
 	 "Host names the HTTP server answers, comma-separated, ports ignored; * for any; unset: only loopback names "
 	 "(localhost, 127.0.0.0/8, [::1]) when BIND_ADDRESS is a loopback address, else any; another Host gets 400 "
 	 "(guards a local stack against DNS rebinding)"},
+	{"AUTH", CORE_SETTING_STRING, offsetof(struct svc_settings, auth), NULL, false, 0, 0,
+	 "on: every request but /healthz, /readyz, /metrics and /openapi.json needs a token from AUTH_TOKENS_FILE "
+	 "(Bearer, or Basic with the token's name as user; read, write or admin scope); off: none does; unset: off "
+	 "when BIND_ADDRESS is a loopback address, else the daemon refuses to start (libs/http/README.md)"},
+	{"AUTH_TOKENS_FILE", CORE_SETTING_STRING, offsetof(struct svc_settings, auth_tokens_file), NULL, false, 0, 0,
+	 "the token file with AUTH=on: lines '<name> <scope> <sha256-hex of the secret>' (tools/lathe-token "
+	 "new/revoke); re-read within a second of a change, no restart"},
 	{"DATABASE_URL", CORE_SETTING_STRING, offsetof(struct svc_settings, database_url), NULL, true, 0, 0,
 	 "PostgreSQL connection URI (libpq form), e.g. postgresql://lathe@127.0.0.1:5432/lathe"},
 	{"KAFKA_BROKERS", CORE_SETTING_STRING, offsetof(struct svc_settings, kafka_brokers), NULL, true, 0, 0,

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "http/auth.h"
 #include "http/client.h"
 #include "svc_int.h"
 
@@ -168,6 +169,7 @@ static enum core_status start_http(struct svc *svc, struct core_error *err)
 		.content_type_error = svc->def->content_type_error,
 		.error_prefixes = svc->def->error_prefixes,
 		.drain_timeout_ms = (unsigned)s->drain_timeout_ms,
+		.auth = svc->auth,
 	};
 	rc = http_server_start(&hc, &svc->http, err);
 	if (rc == CORE_OK) {
@@ -325,11 +327,18 @@ int svc_main(const struct svc_def *def, int argc, char **argv)
 	}
 	core_log_init(def->name, svc->settings.log_level);
 	svc_int_log_version();
+	/* Before anything listens: a daemon others can reach never starts open by accident. */
+	if (http_auth_setup(svc->settings.auth, svc->settings.auth_tokens_file, svc->settings.bind_address, &svc->auth,
+			    &err) != CORE_OK) {
+		core_error("bad settings: %s", err.message);
+		goto out;
+	}
 	status = run(svc);
 out:
 	for (size_t i = 0; i < svc->n_twin_patterns; i++)
 		free(svc->twin_patterns[i]);
 	svc_int_kafka_properties_free(svc);
+	http_auth_free(svc->auth);
 	if (def->settings)
 		core_settings_free(def->settings, svc->service_settings);
 	core_settings_free(svc->common_rows, &svc->settings);

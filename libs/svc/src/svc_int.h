@@ -21,6 +21,7 @@ struct svc {
 	struct bus_producer *bus;
 	struct bus_relay *relay;
 	struct http_server *http;
+	struct http_auth *auth; /* owned token store; NULL when AUTH is off */
 	struct http_route routes[SVC_MAX_ROUTES];
 	char *twin_patterns[SVC_MAX_ROUTES]; /* owned: the /ajax-api/ patterns made */
 	size_t n_twin_patterns;

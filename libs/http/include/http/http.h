@@ -19,8 +19,14 @@
  * connection and lose keep-alive; see libs/http/README.md). A handler that returns
  * without replying is a bug: the client gets 500 INTERNAL_ERROR and an error is logged.
  *
+ * Authentication. With a token store (http_server_config.auth, http/auth.h) every
+ * request to a route needs a token whose scope covers the route's (struct
+ * http_route.scope): 401 UNAUTHENTICATED without valid credentials, 403
+ * PERMISSION_DENIED with too small a scope. Each request to a write or admin route
+ * logs one "audit" line (who, method, route, path, status, request id).
+ *
  * Other faces: http/jspec.h (request arguments parsed by a spec table), http/client.h
- * (the httpc_ client on libcurl). */
+ * (the httpc_ client on libcurl), http/auth.h (tokens). */
 #ifndef HTTP_HTTP_H
 #define HTTP_HTTP_H
 #include <jansson.h>
@@ -32,6 +38,7 @@
 #include "http/errors_gen.h"
 
 struct metrics_registry;
+struct http_auth; /* http/auth.h */
 
 /* Request methods, as a bit set in struct http_route.methods. A route that takes GET
  * also answers HEAD (MHD sends the headers without the body). Any other method
@@ -79,6 +86,16 @@ struct http_part {
 	size_t len;
 };
 
+/* What a request must prove to reach a route (struct http_route.scope), when the server
+ * has a token store. Token scopes are ordered: read < write < admin. */
+enum http_scope {
+	HTTP_SCOPE_BY_METHOD = 0, /* GET and HEAD need read, every other method write */
+	HTTP_SCOPE_PUBLIC,        /* nothing: probes and scrapers (/healthz, /readyz, /metrics) */
+	HTTP_SCOPE_READ,          /* reads, POST searches included */
+	HTTP_SCOPE_WRITE,         /* creates, updates, tag and artifact writes */
+	HTTP_SCOPE_ADMIN,         /* deletes of entities and artifacts, garbage collection */
+};
+
 struct http_route {
 	unsigned methods;    /* bit set of enum http_method */
 	const char *pattern; /* "/v1/datasets/{name}/versions/{version}"; a last segment
@@ -97,6 +114,9 @@ struct http_route {
 	 * handler reads with http_request_parts, within body_limit; a body of another
 	 * media type gets content_type_error. Not with upload or content_type. */
 	bool multipart;
+	/* The scope a token needs here; 0 (HTTP_SCOPE_BY_METHOD): read for GET/HEAD,
+	 * write for the rest. Also decides which requests are audited (write, admin). */
+	enum http_scope scope;
 };
 
 struct http_server_config {
@@ -123,6 +143,11 @@ struct http_server_config {
 	 * (localhost, 127.0.0.0/8, [::1]); else any. Another Host gets 400 BAD_REQUEST
 	 * (DNS rebinding). Copied by http_server_start. */
 	const char *allowed_hosts;
+
+	/* The token store requests are checked against (http/auth.h); borrowed, must
+	 * outlive the server. NULL: no authentication (requests to write and admin routes
+	 * are still audited, as "anonymous"). */
+	struct http_auth *auth;
 };
 
 struct http_server;
@@ -189,6 +214,10 @@ const struct http_part *http_request_parts(const struct http_request *req, size_
 
 /* Returns the first part whose field name is name, or NULL. Borrowed from the request. */
 const struct http_part *http_request_part(const struct http_request *req, const char *name);
+
+/* Returns the name of the token the request authenticated with, or "anonymous" when
+ * the server has no token store or the route is public. */
+const char *http_request_principal(const struct http_request *req);
 
 /* Returns the request id: the client's X-Request-Id when sane (1..64 characters of
  * [A-Za-z0-9._-]), else a generated one (32 hex). Echoed in the reply header

@@ -50,6 +50,8 @@ struct svc_settings {
 	long kafka_message_timeout_ms;
 	long outbox_poll_ms;
 	char *kafka_properties; /* KAFKA_PROPERTIES as given (see svc_bus_config) */
+	char *auth;             /* AUTH: "on", "off", or NULL (off on loopback only) */
+	char *auth_tokens_file; /* AUTH_TOKENS_FILE, NULL when unset */
 };
 
 struct svc;
