@@ -16,6 +16,9 @@ static const struct core_setting common_rows[] = {
 	 "(guards a local stack against DNS rebinding)"},
 	{"DATABASE_URL", CORE_SETTING_STRING, offsetof(struct svc_settings, database_url), NULL, true, 0, 0,
 	 "PostgreSQL connection URI (libpq form), e.g. postgresql://lathe@127.0.0.1:5432/lathe"},
+	{"DB_STATEMENT_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct svc_settings, db_statement_timeout_ms), "30000",
+	 false, 0, 3600000,
+	 "longest a database statement may run before PostgreSQL cancels it (the request gets 503); 0: no limit"},
 	{"KAFKA_BROKERS", CORE_SETTING_STRING, offsetof(struct svc_settings, kafka_brokers), NULL, true, 0, 0,
 	 "Kafka bootstrap servers, host:port[,host:port...]"},
 	{"LOG_LEVEL", CORE_SETTING_LOG_LEVEL, offsetof(struct svc_settings, log_level), "info", false, 0, 0,
@@ -48,7 +51,8 @@ void svc_common_settings(const struct svc_def *def, struct core_setting *rows, s
 	snprintf(port_text, port_text_size, "%u", def->default_port);
 	for (const struct core_setting *r = common_rows; r->name && k + 1 < n_rows; r++) {
 		/* Rows only for the daemons that have the thing they set. */
-		if (!def->schema && strcmp(r->name, "DATABASE_URL") == 0)
+		if (!def->schema &&
+		    (strcmp(r->name, "DATABASE_URL") == 0 || strcmp(r->name, "DB_STATEMENT_TIMEOUT_MS") == 0))
 			continue;
 		if (!def->uses_outbox && strcmp(r->name, "OUTBOX_POLL_MS") == 0)
 			continue;
