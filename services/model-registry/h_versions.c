@@ -371,26 +371,24 @@ void mr_h_version_transition(struct http_request *req, void *app)
 
 struct search_ctx {
 	struct mr_search_args a;
+	size_t max_bytes;
 	json_t *versions;
 	bool more;
 	struct core_error err; /* what the q_ functions record */
 };
 
+static void take_version(const PGresult *res, int row, void *cls)
+{
+	struct search_ctx *x = cls;
+	json_array_append_new(x->versions, mr_version_json(res, row));
+}
+
 static int search_tx(struct db_conn *c, void *cls)
 {
 	struct search_ctx *x = cls;
-	PGresult *res = NULL;
 	json_decref(x->versions);
 	x->versions = json_array();
-	int rc = mr_q_search_versions(c, &x->a.sql, &res, &x->err);
-	if (rc < 0)
-		return rc;
-	int n = PQntuples(res);
-	x->more = n > x->a.limit;
-	for (int r = 0; r < n && r < x->a.limit; r++)
-		json_array_append_new(x->versions, mr_version_json(res, r));
-	PQclear(res);
-	return 0;
+	return mr_search_stream(c, &x->a, x->max_bytes, take_version, x, &x->more, &x->err);
 }
 
 void mr_h_version_search(struct http_request *req, void *app)
@@ -400,6 +398,7 @@ void mr_h_version_search(struct http_request *req, void *app)
 	if (mr_search_args_parse_or_reply(req, MR_SEARCH_VERSIONS, VERSIONS_MAX_RESULTS_DEFAULT,
 					  VERSIONS_MAX_RESULTS_MAX, &x.a) != HTTP_PARSE_OK)
 		return;
+	x.max_bytes = (size_t)svc_settings(app)->search_page_max_bytes;
 	if (svc_run_tx_or_reply(req, app, "search_model_versions", DB_READ_COMMITTED, search_tx, &x, &fail) >= 0)
 		mr_reply_search_page(req, "model_versions", x.versions, x.more, &x.a);
 	json_decref(x.versions);

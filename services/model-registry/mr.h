@@ -150,8 +150,6 @@ int mr_q_delete_model(struct db_conn *c, int64_t id, struct core_error *err);
 int mr_q_select_model(struct db_conn *c, int64_t id, PGresult **res_out, struct core_error *err);
 /* The model's id by name, without a lock (reads). 0 rows: no such model. */
 int mr_q_model_id(struct db_conn *c, const char *name, int64_t *id_out, struct core_error *err);
-/* A search compiled by mr_sql_search (MR_SEARCH_MODELS), run with db_exec_dynamic. */
-int mr_q_search_models(struct db_conn *c, const struct mr_sql *q, PGresult **res_out, struct core_error *err);
 int mr_q_set_model_tag(struct db_conn *c, int64_t id, const char *key, const char *value, struct core_error *err);
 int mr_q_delete_model_tag(struct db_conn *c, int64_t id, const char *key, struct core_error *err);
 
@@ -180,8 +178,6 @@ int mr_q_touch_versions(struct db_conn *c, int64_t model_id, int64_t now_ms, str
 int mr_q_model_versions(struct db_conn *c, int64_t model_id, PGresult **res_out, struct core_error *err);
 /* The newest version per stage of each model in ids (array literal), in MLflow's order. */
 int mr_q_latest_versions(struct db_conn *c, const char *ids_array, PGresult **res_out, struct core_error *err);
-/* A search compiled by mr_sql_search (MR_SEARCH_VERSIONS), run with db_exec_dynamic. */
-int mr_q_search_versions(struct db_conn *c, const struct mr_sql *q, PGresult **res_out, struct core_error *err);
 int mr_q_set_version_tag(struct db_conn *c, int64_t model_id, int64_t version, const char *key, const char *value,
 			 struct core_error *err);
 int mr_q_delete_version_tag(struct db_conn *c, int64_t model_id, int64_t version, const char *key,
@@ -321,8 +317,20 @@ enum http_parse_result mr_search_args_parse_or_reply(struct http_request *req, e
 						     struct mr_search_args *out);
 void mr_search_args_free(struct mr_search_args *a);
 
-/* Replies 200 {"<items_key>": items (left out when empty), "next_page_token" (when
+/* Replies 200 {"<items_key>": items (left out when empty), "next_page_token" (offset +
+ * the items answered, when
  * more)}. items: borrowed JSON array. */
 void mr_reply_search_page(struct http_request *req, const char *items_key, json_t *items, bool more,
 			  const struct mr_search_args *a);
+
+/* Takes one row of a search's result (res and row borrowed for the call). */
+typedef void (*mr_search_row_fn)(const PGresult *res, int row, void *cls);
+
+/* Inside the search's transaction: runs a->sql through a cursor and hands take() each
+ * row the page accepts, in order, fetching in chunks so a page cut by max_bytes (its
+ * budget, SEARCH_PAGE_MAX_BYTES) never reads the rows it will not answer. *more: rows
+ * remain past the page (the token is then offset + rows taken). Returns 0 or a
+ * negative db_status. */
+int mr_search_stream(struct db_conn *c, const struct mr_search_args *a, size_t max_bytes, mr_search_row_fn take,
+		     void *cls, bool *more, struct core_error *err);
 #endif

@@ -181,13 +181,6 @@ int mr_q_latest_versions(struct db_conn *c, const char *ids_array, PGresult **re
 	return db_exec(c, &latest_versions, params, res_out, err);
 }
 
-/* Runs a search that filter_sql.c compiled (its shape varies with the filter, so it
- * is no prepared statement; every client value is a parameter). */
-int mr_q_search_versions(struct db_conn *c, const struct mr_sql *q, PGresult **res_out, struct core_error *err)
-{
-	return db_exec_dynamic(c, q->text.data, (int)q->n_params, (const char *const *)q->params, res_out, err);
-}
-
 static const struct db_stmt set_version_tag = {
 	.name = "mr_q_set_version_tag",
 	.sql = "INSERT INTO model_version_tags (model_id, version, key, value) VALUES ($1::bigint, $2::bigint, $3, $4) "

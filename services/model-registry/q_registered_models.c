@@ -149,13 +149,6 @@ int mr_q_model_id(struct db_conn *c, const char *name, int64_t *id_out, struct c
 	return take_ids(rc, res, id_out, NULL, err);
 }
 
-/* Runs a search that filter_sql.c compiled (its shape varies with the filter, so it
- * is no prepared statement; every client value is a parameter). */
-int mr_q_search_models(struct db_conn *c, const struct mr_sql *q, PGresult **res_out, struct core_error *err)
-{
-	return db_exec_dynamic(c, q->text.data, (int)q->n_params, (const char *const *)q->params, res_out, err);
-}
-
 static const struct db_stmt set_model_tag = {
 	.name = "mr_q_set_model_tag",
 	.sql = "INSERT INTO registered_model_tags (model_id, key, value) VALUES ($1::bigint, $2, $3) "

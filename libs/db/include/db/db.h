@@ -165,6 +165,20 @@ int db_exec_sql(struct db_conn *c, const char *sql, struct core_error *err);
 int db_exec_dynamic(struct db_conn *c, const char *sql, int n_params, const char *const *params, PGresult **res_out,
 		    struct core_error *err);
 
+/* A cursor over SQL decided at run time (the same rules as db_exec_dynamic: client
+ * values only as parameters), for a caller that reads rows in chunks and may stop
+ * early: rows never fetched never leave the server nor fill memory. Only inside a
+ * transaction (a db_run_tx callback), one cursor per connection at a time; the
+ * transaction's end closes it, or db_cursor_close does.
+ *   db_cursor_open   DECLAREs it; returns 0 or a negative db_status
+ *   db_cursor_fetch  the next n rows (n >= 1) in *res_out (the caller PQclear()s it);
+ *                    returns how many came (fewer than n: the rows ran out) or a
+ *                    negative db_status
+ * Same failure handling as db_exec. Only the borrowing thread may call them. */
+int db_cursor_open(struct db_conn *c, const char *sql, int n_params, const char *const *params, struct core_error *err);
+int db_cursor_fetch(struct db_conn *c, int n, PGresult **res_out, struct core_error *err);
+int db_cursor_close(struct db_conn *c, struct core_error *err);
+
 /* The libpq connection behind c, for COPY and the like (borrowed: never PQfinish it;
  * valid until db_release). Leaving it mid-COPY makes db_release close it. */
 PGconn *db_conn_pg(struct db_conn *c);

@@ -42,6 +42,7 @@ struct svc_settings {
 	char *allowed_hosts; /* ALLOWED_HOSTS, NULL when unset (http_server_config.allowed_hosts) */
 	char *database_url;
 	long db_statement_timeout_ms; /* DB_STATEMENT_TIMEOUT_MS; 0: none */
+	long search_page_max_bytes;   /* SEARCH_PAGE_MAX_BYTES: a search page's byte budget */
 	char *kafka_brokers;
 	enum core_log_level log_level;
 	long http_threads;
