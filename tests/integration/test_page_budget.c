@@ -114,7 +114,7 @@ START_TEST(registry_pages_stop_at_the_budget_and_lose_no_row)
 	struct th_daemon *m = th_daemon_start("model-registry", NULL, env);
 	char want[512] = "";
 	for (int i = 0; i < 12; i++) {
-		char name[16];
+		char name[32];
 		snprintf(name, sizeof name, "big-%02d", i);
 		char *desc = filler(300000, i);
 		post_json(m, API "registered-models/create",
@@ -206,7 +206,7 @@ START_TEST(tracker_pages_stop_at_the_budget_and_lose_no_row)
 		json_array_append_new(want, json_string(run_id));
 		json_t *tags = json_array();
 		for (int k = 0; k < 10; k++) {
-			char key[16];
+			char key[32];
 			snprintf(key, sizeof key, "t%d", k);
 			char *v = filler(5000, i * 10 + k);
 			json_array_append_new(tags, json_pack("{s:s, s:s}", "key", key, "value", v));
@@ -227,11 +227,11 @@ START_TEST(tracker_pages_stop_at_the_budget_and_lose_no_row)
 	/* experiments with ~40 kB of tags each */
 	json_t *ewant = json_array();
 	for (int i = 0; i < 6; i++) {
-		char name[16];
+		char name[32];
 		snprintf(name, sizeof name, "tagged-%d", i);
 		json_t *tags = json_array();
 		for (int k = 0; k < 8; k++) {
-			char key[16];
+			char key[32];
 			snprintf(key, sizeof key, "t%d", k);
 			char *v = filler(5000, i * 8 + k);
 			json_array_append_new(tags, json_pack("{s:s, s:s}", "key", key, "value", v));
@@ -290,7 +290,7 @@ START_TEST(big_pages_keep_the_registry_within_its_memory_bound)
 	const char *env[] = {tracker, NULL}; /* the default budget, 4 MiB */
 	struct th_daemon *m = th_daemon_start("model-registry", NULL, env);
 	for (int i = 0; i < 50; i++) {
-		char name[16];
+		char name[32];
 		snprintf(name, sizeof name, "m%02d", i);
 		char *desc = filler(900000, i);
 		post_json(m, API "registered-models/create",

@@ -475,7 +475,7 @@ START_TEST(search_filters_and_paging)
 	ck_assert_str_eq(got, "beta/1");
 	free(got);
 	for (int i = 1; i <= 3; i++) {
-		char v[8];
+		char v[16];
 		snprintf(v, sizeof v, "%d", i);
 		json_decref(settled_version("alpha-1", v));
 	}

@@ -469,10 +469,10 @@ START_TEST(complexity_bounds_name_the_limit)
 	mlflow_filter_free(&f);
 	for (enum mlflow_target t = MLFLOW_TARGET_RUNS; t <= MLFLOW_TARGET_VERSIONS; t++) {
 		char *c = clauses("tags.k LIKE '%'", MLFLOW_FILTER_MAX_CLAUSES + 1);
-		parse_fails(t, c, "Invalid filter string: it holds more than 32 clauses (the limit is 32)");
+		parse_fails(t, c, "Invalid filter string: it holds more than 20 clauses (the limit is 20)");
 		free(c);
 	}
-	parse_fails(MLFLOW_TARGET_RUNS, over, "Invalid filter string: it holds more than 32 clauses (the limit is 32)");
+	parse_fails(MLFLOW_TARGET_RUNS, over, "Invalid filter string: it holds more than 20 clauses (the limit is 20)");
 
 	/* length: one long value is fine up to the bound, refused past it */
 	char *text = malloc(MLFLOW_FILTER_MAX_BYTES + 16);

@@ -177,7 +177,7 @@ END_TEST
 
 START_TEST(too_many_values_is_refused_not_truncated)
 {
-	/* libs/mlflow's parser stops at 32 clauses, within the compiler's ceiling; a tree
+	/* libs/mlflow's parser stops at 20 clauses, within the compiler's ceiling; a tree
 	 * built by hand still meets the ceiling */
 	struct mlflow_filter f = {.clauses = calloc(200, sizeof(struct mlflow_clause)), .n = 200};
 	ck_assert_ptr_nonnull(f.clauses);
