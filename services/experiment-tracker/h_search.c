@@ -11,6 +11,11 @@
  * next_page_token whenever the page came back full. experiments/search fetches
  * max_results + 1 and gives a token only when more exist.
  *
+ * Both pages also stop at a byte budget (SEARCH_PAGE_MAX_BYTES, mlflow_page_take): the
+ * runs are loaded a chunk of ids at a time, the experiments read through a cursor, so a
+ * page cut short never loads what it will not answer, and its token is offset + the
+ * rows answered.
+ *
  * The compiled SQL differs per filter, so it cannot be a named db_stmt (names are
  * fixed per program); it runs as an unnamed statement through PQexecParams on the
  * pooled connection (search_exec below), with its parameters, never pasted. */
@@ -31,7 +36,11 @@ struct search_tx {
 	struct core_error err;
 	bool client_error; /* PostgreSQL refused a value the client gave (class 22) */
 	json_t *items;     /* runs or experiments, owned by the handler */
-	int64_t rows;      /* rows the id/experiment query returned */
+	int64_t rows;      /* rows the id query returned (runs) */
+	struct mlflow_page page;
+	int64_t limit;    /* max_results */
+	size_t max_bytes; /* SEARCH_PAGE_MAX_BYTES */
+	bool more;        /* rows remain past the page */
 };
 
 /* Runs q on c through db_exec_dynamic (its shape depends on the filter; its values are
@@ -107,26 +116,58 @@ static bool view_or_reply(struct http_request *req, json_t *v, const char *field
 
 /* --- runs/search ------------------------------------------------------------------ */
 
+/* A JSON value's size in the reply. */
+static size_t json_bytes(const json_t *v)
+{
+	return json_dumpb(v, NULL, 0, JSON_COMPACT);
+}
+
 static int runs_tx(struct db_conn *c, void *cls)
 {
 	struct search_tx *s = cls;
 	PGresult *res = NULL;
 	json_array_clear(s->items);
 	s->rows = 0;
+	s->more = false;
 	s->client_error = false;
+	mlflow_page_init(&s->page, s->limit, s->max_bytes);
 	int rc = search_exec(c, s, &res);
 	if (rc <= 0) {
 		PQclear(res);
 		return rc;
 	}
 	s->rows = rc;
+	s->more = rc == s->limit; /* MLflow's rule: a full page has a token */
 	const char **ids = core_xcalloc((size_t)rc, sizeof *ids);
 	for (int i = 0; i < rc; i++)
 		ids[i] = PQgetvalue(res, i, 0);
-	rc = et_runs_load(c, ids, (size_t)rc, s->items, &s->err);
+	/* the runs a chunk of ids at a time, until the page's budget is spent */
+	json_t *chunk = json_array();
+	bool full = false;
+	for (int64_t next = 0; next < s->rows && !full;) {
+		int64_t k = mlflow_page_chunk(&s->page);
+		if (k > s->rows - next)
+			k = s->rows - next;
+		json_array_clear(chunk);
+		rc = et_runs_load(c, ids + next, (size_t)k, chunk, &s->err);
+		if (rc < 0)
+			break;
+		size_t i;
+		json_t *run;
+		json_array_foreach(chunk, i, run)
+		{
+			if (!mlflow_page_take(&s->page, json_bytes(run))) {
+				full = s->more = true;
+				break;
+			}
+			json_array_append(s->items, run);
+		}
+		next += k;
+	}
+	json_decref(chunk);
 	free(ids);
 	PQclear(res);
-	return rc;
+	return rc < 0 ? rc : (int)json_array_size(s->items);
 }
 
 void et_h_search_runs(struct http_request *req, void *app)
@@ -189,6 +230,8 @@ void et_h_search_runs(struct http_request *req, void *app)
 	}
 
 	s.items = json_array();
+	s.limit = max_results;
+	s.max_bytes = (size_t)svc_settings(app)->search_page_max_bytes;
 	int rc = db_run_tx(svc_db(app), "search_runs", DB_REPEATABLE_READ, runs_tx, &s, &s.err);
 	if (rc < 0) {
 		reply_search_failure(req, rc, &s);
@@ -197,9 +240,9 @@ void et_h_search_runs(struct http_request *req, void *app)
 	json_t *body = json_object();
 	if (json_array_size(s.items) > 0)
 		json_object_set(body, "runs", s.items);
-	if (s.rows == max_results) {
+	if (s.more) {
 		char tok[64];
-		mlflow_page_token_encode(offset + max_results, tok);
+		mlflow_page_token_encode(offset + (int64_t)json_array_size(s.items), tok);
 		json_object_set_new(body, "next_page_token", json_string(tok));
 	}
 	http_reply_json(req, 200, body);
@@ -215,31 +258,48 @@ out:
 
 /* --- experiments/search ------------------------------------------------------------- */
 
-static int experiments_tx(struct db_conn *c, void *cls)
+/* Appends the experiments of res (one JSON text per row) the page takes; *full when
+ * it took no more. Returns 0 or DB_HARD_ERROR. */
+static int take_experiments(struct search_tx *s, const PGresult *res, bool *full)
 {
-	struct search_tx *s = cls;
-	PGresult *res = NULL;
-	json_array_clear(s->items);
-	s->rows = 0;
-	s->client_error = false;
-	int rc = search_exec(c, s, &res);
-	if (rc <= 0) {
-		PQclear(res);
-		return rc;
-	}
-	s->rows = rc;
-	for (int i = 0; i < rc; i++) {
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (!mlflow_page_take(&s->page, (size_t)PQgetlength(res, i, 0))) {
+			*full = s->more = true; /* the limit+1'th row exists, or the budget cut */
+			return 0;
+		}
 		json_error_t jerr;
 		json_t *e = json_loads(PQgetvalue(res, i, 0), 0, &jerr);
 		if (!e) {
 			core_fail(&s->err, CORE_EINVAL, "decoding experiment JSON: %s", jerr.text);
-			PQclear(res);
 			return DB_HARD_ERROR;
 		}
 		json_array_append_new(s->items, e);
 	}
-	PQclear(res);
-	return rc;
+	return 0;
+}
+
+static int experiments_tx(struct db_conn *c, void *cls)
+{
+	struct search_tx *s = cls;
+	json_array_clear(s->items);
+	s->more = false;
+	s->client_error = false;
+	mlflow_page_init(&s->page, s->limit, s->max_bytes);
+	int rc = db_cursor_open(c, s->q->text.data, (int)s->q->n_params, (const char *const *)s->q->params, &s->err);
+	bool full = false;
+	while (rc >= 0 && !full) {
+		PGresult *res = NULL;
+		int want = mlflow_page_chunk(&s->page);
+		rc = db_cursor_fetch(c, want, &res, &s->err);
+		if (rc >= 0)
+			rc = take_experiments(s, res, &full);
+		if (rc >= 0 && PQntuples(res) < want)
+			full = true; /* the rows ran out */
+		PQclear(res);
+	}
+	if (rc == DB_HARD_ERROR && strncmp(db_conn_sqlstate(c), "22", 2) == 0)
+		s->client_error = true;
+	return rc < 0 ? rc : 0;
 }
 
 void et_h_search_experiments(struct http_request *req, void *app)
@@ -291,16 +351,17 @@ void et_h_search_experiments(struct http_request *req, void *app)
 	}
 
 	s.items = json_array();
+	s.limit = max_results;
+	s.max_bytes = (size_t)svc_settings(app)->search_page_max_bytes;
 	int rc = db_run_tx(svc_db(app), "search_experiments", DB_READ_COMMITTED, experiments_tx, &s, &s.err);
 	if (rc < 0) {
 		reply_search_failure(req, rc, &s);
 		goto out;
 	}
 	json_t *body = json_object();
-	if (s.rows > max_results) {
+	if (s.more) {
 		char tok[64];
-		json_array_remove(s.items, (size_t)max_results);
-		mlflow_page_token_encode(offset + max_results, tok);
+		mlflow_page_token_encode(offset + (int64_t)json_array_size(s.items), tok);
 		json_object_set_new(body, "next_page_token", json_string(tok));
 	}
 	if (json_array_size(s.items) > 0)

@@ -244,35 +244,30 @@ void mr_h_model_delete(struct http_request *req, void *app)
 
 struct search_ctx {
 	struct mr_search_args a;
+	size_t max_bytes;
 	json_t *models; /* array of RegisteredModel */
+	int64_t *ids;   /* of the models, a.limit of room */
+	size_t n;
 	bool more;
 	struct core_error err; /* what the q_ functions record */
 };
 
+static void take_model(const PGresult *res, int row, void *cls)
+{
+	struct search_ctx *x = cls;
+	x->ids[x->n++] = mr_model_row_id(res, row);
+	json_array_append_new(x->models, mr_model_json(res, row));
+}
+
 static int search_tx(struct db_conn *c, void *cls)
 {
 	struct search_ctx *x = cls;
-	PGresult *res = NULL;
-	int64_t *ids = NULL;
 	json_decref(x->models);
 	x->models = json_array();
-	x->more = false;
-	int rc = mr_q_search_models(c, &x->a.sql, &res, &x->err);
-	if (rc < 0)
-		goto out;
-	int n = PQntuples(res);
-	x->more = n > x->a.limit;
-	if (x->more)
-		n = (int)x->a.limit;
-	ids = core_xcalloc((size_t)n + 1, sizeof *ids);
-	for (int r = 0; r < n; r++) {
-		ids[r] = mr_model_row_id(res, r);
-		json_array_append_new(x->models, mr_model_json(res, r));
-	}
-	rc = mr_models_add_latest(c, x->models, ids, (size_t)n, &x->err);
-out:
-	free(ids);
-	PQclear(res);
+	x->n = 0;
+	int rc = mr_search_stream(c, &x->a, x->max_bytes, take_model, x, &x->more, &x->err);
+	if (rc >= 0)
+		rc = mr_models_add_latest(c, x->models, x->ids, x->n, &x->err);
 	return rc < 0 ? rc : 0;
 }
 
@@ -283,9 +278,12 @@ void mr_h_model_search(struct http_request *req, void *app)
 	if (mr_search_args_parse_or_reply(req, MR_SEARCH_MODELS, MODELS_MAX_RESULTS_DEFAULT, MODELS_MAX_RESULTS_MAX,
 					  &x.a) != HTTP_PARSE_OK)
 		return;
+	x.max_bytes = (size_t)svc_settings(app)->search_page_max_bytes;
+	x.ids = core_xcalloc((size_t)x.a.limit + 1, sizeof *x.ids);
 	if (svc_run_tx_or_reply(req, app, "search_registered_models", DB_READ_COMMITTED, search_tx, &x, &fail) >= 0)
 		mr_reply_search_page(req, "registered_models", x.models, x.more, &x.a);
 	json_decref(x.models);
+	free(x.ids);
 	mr_search_args_free(&x.a);
 }
 

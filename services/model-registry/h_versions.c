@@ -2,12 +2,13 @@
  * get, update, delete, search, transition-stage, get-download-uri, set-tag and
  * delete-tag.
  *
- * create: checks the source (validate.c), asks the tracker whether the source holds a
- * Lathe model package (servable.c; outside any transaction), then in one transaction
- * takes the next number from the model's last_version counter (the UPDATE row-locks the
- * model, so concurrent creators queue and numbers stay 1, 2, 3, ... without gaps),
- * inserts the version with its tags and lathe.servable / lathe.servable_reason, and
- * writes lathe.model.version.created. transition-stage and delete write
+ * create: checks the source (validate.c), then in one transaction takes the next
+ * number from the model's last_version counter (the UPDATE row-locks the model, so
+ * concurrent creators queue and numbers stay 1, 2, 3, ... without gaps), inserts the
+ * version with its tags and writes lathe.model.version.created. It never waits for the
+ * tracker: a source only the tracker can judge gets lathe.servable = "pending" and a
+ * queued check (servable_queue.c), answered in the background; any other gets
+ * lathe.servable = "false" and its lathe.servable_reason at once (servable.c). transition-stage and delete write
  * lathe.model.version.stage_changed (one per version whose stage changed, archived
  * ones included) and lathe.model.version.deleted the same way. */
 #include <stdio.h>
@@ -18,8 +19,6 @@
 
 #define VERSIONS_MAX_RESULTS_DEFAULT 10000
 #define VERSIONS_MAX_RESULTS_MAX     200000
-#define TAG_SERVABLE                 "lathe.servable"
-#define TAG_SERVABLE_REASON          "lathe.servable_reason"
 
 /* Arguments most version routes take: name and version. */
 struct nv_args {
@@ -58,9 +57,10 @@ static int lock_both(struct db_conn *c, const struct nv_args *nv, bool touch, in
 /* --- create ------------------------------------------------------------------------ */
 
 struct create_ctx {
-	const char *name, *source, *run_id, *run_link, *description;
+	const char *name, *source, *run_id, *run_link, *description, *request_id;
 	json_t *tags;
-	struct mr_servable servable;
+	bool pending;                /* the tracker must be asked: queued */
+	struct mr_servable servable; /* the answer when not pending */
 	json_t *result;
 	struct svc_fail fail;
 	struct core_error err; /* what the q_ functions record */
@@ -87,34 +87,29 @@ static int create_tx(struct db_conn *c, void *cls)
 		if (rc < 0)
 			return rc;
 	}
-	rc = mr_q_set_version_tag(c, id, version, TAG_SERVABLE, x->servable.servable ? "true" : "false", &x->err);
-	if (rc >= 0)
-		rc = x->servable.servable
-			     ? mr_q_delete_version_tag(c, id, version, TAG_SERVABLE_REASON, &x->err)
-			     : mr_q_set_version_tag(c, id, version, TAG_SERVABLE_REASON, x->servable.reason, &x->err);
+	/* A client's own lathe.servable* tags are overwritten: the registry owns them. */
+	if (x->pending) {
+		rc = mr_q_delete_version_tag(c, id, version, MR_TAG_SERVABLE_REASON, &x->err);
+		if (rc >= 0)
+			rc = mr_servable_enqueue(c, id, version, x->request_id, &x->err);
+	} else {
+		rc = mr_q_set_version_tag(c, id, version, MR_TAG_SERVABLE, "false", &x->err);
+		if (rc >= 0)
+			rc = mr_q_set_version_tag(c, id, version, MR_TAG_SERVABLE_REASON, x->servable.reason, &x->err);
+	}
 	if (rc < 0)
 		return rc;
 	char v[24];
 	snprintf(v, sizeof v, "%lld", (long long)version);
 	json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "name", x->name, "version", v, "stage", "None",
-				 "source", x->source, "run_id", x->run_id, "run_link", x->run_link, "servable",
-				 x->servable.servable);
-	if (!x->servable.servable)
+				 "source", x->source, "run_id", x->run_id, "run_link", x->run_link, "servable", false);
+	if (x->pending)
+		json_object_set_new(data, "servable_pending", json_true());
+	else
 		json_object_set_new(data, "servable_reason", json_string(x->servable.reason));
 	if ((rc = mr_ev_write(c, "lathe.model.version.created", x->name, data, &x->err)) < 0)
 		return rc;
 	return mr_load_version(c, id, version, &x->result, &x->err);
-}
-
-struct exists_ctx {
-	const char *name;
-	struct core_error err;
-};
-
-static int exists_tx(struct db_conn *c, void *cls)
-{
-	struct exists_ctx *x = cls;
-	return mr_q_model_exists(c, x->name, &x->err);
 }
 
 void mr_h_version_create(struct http_request *req, void *app)
@@ -143,20 +138,9 @@ void mr_h_version_create(struct http_request *req, void *app)
 		http_reply_invalid(req, &err);
 		return;
 	}
-	/* A missing model is answered before the (slow) tracker call. */
-	struct exists_ctx e = {.name = x.name};
-	int rc = db_run_tx(svc_db(app), "model_exists", DB_READ_COMMITTED, exists_tx, &e, &err);
-	if (rc < 0) {
-		svc_reply_db_error(req, rc, &err);
-		return;
-	}
-	if (rc == 0) {
-		http_reply_error(req, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "Registered Model with name=%s not found",
-				 x.name);
-		return;
-	}
-	mr_servable_check(mr_app(app)->settings, x.source, http_request_id(req), &x.servable);
-	rc = db_run_tx(svc_db(app), "create_model_version", DB_READ_COMMITTED, create_tx, &x, &err);
+	x.request_id = http_request_id(req);
+	x.pending = !mr_servable_local(mr_app(app)->settings, x.source, &x.servable);
+	int rc = db_run_tx(svc_db(app), "create_model_version", DB_READ_COMMITTED, create_tx, &x, &err);
 	mr_reply_entity(req, "model_version", rc, x.result, &x.fail, &err);
 	json_decref(x.result);
 }
@@ -387,26 +371,24 @@ void mr_h_version_transition(struct http_request *req, void *app)
 
 struct search_ctx {
 	struct mr_search_args a;
+	size_t max_bytes;
 	json_t *versions;
 	bool more;
 	struct core_error err; /* what the q_ functions record */
 };
 
+static void take_version(const PGresult *res, int row, void *cls)
+{
+	struct search_ctx *x = cls;
+	json_array_append_new(x->versions, mr_version_json(res, row));
+}
+
 static int search_tx(struct db_conn *c, void *cls)
 {
 	struct search_ctx *x = cls;
-	PGresult *res = NULL;
 	json_decref(x->versions);
 	x->versions = json_array();
-	int rc = mr_q_search_versions(c, &x->a.sql, &res, &x->err);
-	if (rc < 0)
-		return rc;
-	int n = PQntuples(res);
-	x->more = n > x->a.limit;
-	for (int r = 0; r < n && r < x->a.limit; r++)
-		json_array_append_new(x->versions, mr_version_json(res, r));
-	PQclear(res);
-	return 0;
+	return mr_search_stream(c, &x->a, x->max_bytes, take_version, x, &x->more, &x->err);
 }
 
 void mr_h_version_search(struct http_request *req, void *app)
@@ -416,6 +398,7 @@ void mr_h_version_search(struct http_request *req, void *app)
 	if (mr_search_args_parse_or_reply(req, MR_SEARCH_VERSIONS, VERSIONS_MAX_RESULTS_DEFAULT,
 					  VERSIONS_MAX_RESULTS_MAX, &x.a) != HTTP_PARSE_OK)
 		return;
+	x.max_bytes = (size_t)svc_settings(app)->search_page_max_bytes;
 	if (svc_run_tx_or_reply(req, app, "search_model_versions", DB_READ_COMMITTED, search_tx, &x, &fail) >= 0)
 		mr_reply_search_page(req, "model_versions", x.versions, x.more, &x.a);
 	json_decref(x.versions);

@@ -14,8 +14,16 @@ extern const struct core_embedded_file svc_openapi[];
 static const struct core_setting mr_setting_rows[] = {
 	{"TRACKER_URL", CORE_SETTING_STRING, offsetof(struct mr_settings, tracker_url), "http://127.0.0.1:5000", false,
 	 0, 0, "experiment tracker base URL; new model versions are checked there for a Lathe model package"},
-	{"TRACKER_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct mr_settings, tracker_timeout_ms), "5000", false, 100,
-	 120000, "how long one servability call to the tracker may take"},
+	{"TRACKER_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct mr_settings, tracker_timeout_ms), "2000", false, 100,
+	 120000,
+	 "how long one servability call to the tracker may take (made in the background, never while a client "
+	 "waits)"},
+	{"SERVABLE_CHECK_ATTEMPTS", CORE_SETTING_INT, offsetof(struct mr_settings, servable_attempts), "5", false, 1,
+	 100,
+	 "tracker calls a servability check makes before it records \"the tracker could not be reached\"; until "
+	 "then lathe.servable is \"pending\""},
+	{"SERVABLE_RETRY_MS", CORE_SETTING_INT, offsetof(struct mr_settings, servable_retry_ms), "1000", false, 10,
+	 600000, "wait before asking an unanswering tracker again, doubled per attempt (at most a minute)"},
 	{"TRACKER_TOKEN", CORE_SETTING_STRING, offsetof(struct mr_settings, tracker_token), NULL, false, 0, 0,
 	 "the registry's own token (read scope is enough) for the tracker when the tracker runs with AUTH=on; sent "
 	 "as Authorization: Bearer"},
@@ -38,6 +46,12 @@ static void mr_stop(struct svc *svc, void *app)
 	free(app);
 }
 
+/* Pending servability checks are looked for this often (servable_queue.c). */
+static const struct svc_periodic_def mr_periodic[] = {
+	{"servability", 200, mr_servable_run},
+	{0},
+};
+
 static const struct svc_def mr_def = {
 	.name = "model-registry",
 	.summary = "MLflow model registry REST API: models, versions, stages, aliases",
@@ -53,6 +67,7 @@ static const struct svc_def mr_def = {
 	.settings_size = sizeof(struct mr_settings),
 	.start = mr_start,
 	.stop = mr_stop,
+	.periodic = mr_periodic,
 };
 
 int main(int argc, char **argv)

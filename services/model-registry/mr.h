@@ -12,6 +12,7 @@
  *   entities.c    MLflow JSON (RegisteredModel, ModelVersion) from query rows
  *   ev_models.c   models.events CloudEvents, written through the outbox
  *   servable.c    does a version's source hold a Lathe model package? (tracker call)
+ *   servable_queue.c the pending checks, answered by a periodic task off the request path
  *   validate.c    MLflow's input rules: names, tags, aliases, stages, sources (pure;
  *                 name and length rules are libs/mlflow's)
  *   filter_sql.c  a search's one parameterised query, from libs/mlflow's filter tree
@@ -36,6 +37,8 @@ struct mr_settings {
 	char *tracker_url;       /* TRACKER_URL: the experiment tracker, for servability */
 	long tracker_timeout_ms; /* TRACKER_TIMEOUT_MS */
 	char *tracker_token;     /* TRACKER_TOKEN: sent as Bearer to the tracker, or NULL */
+	long servable_attempts;  /* SERVABLE_CHECK_ATTEMPTS */
+	long servable_retry_ms;  /* SERVABLE_RETRY_MS */
 };
 
 struct mr_app {
@@ -134,6 +137,8 @@ int mr_q_insert_model(struct db_conn *c, const char *name, const char *descripti
 		      struct core_error *err);
 /* Row-locks the model (FOR UPDATE) and gives its id. 0 rows: no such model. */
 int mr_q_lock_model(struct db_conn *c, const char *name, int64_t *id_out, struct core_error *err);
+/* Row-locks the model by id: 1 row (its name) or 0. */
+int mr_q_lock_model_by_id(struct db_conn *c, int64_t id, PGresult **res_out, struct core_error *err);
 /* Locks and bumps last_updated_time; gives the id. */
 int mr_q_touch_model(struct db_conn *c, const char *name, int64_t now_ms, int64_t *id_out, struct core_error *err);
 /* Takes the next version number (last_version + 1) and bumps last_updated_time. */
@@ -144,11 +149,8 @@ int mr_q_update_model_description(struct db_conn *c, int64_t id, const char *des
 				  struct core_error *err);
 int mr_q_delete_model(struct db_conn *c, int64_t id, struct core_error *err);
 int mr_q_select_model(struct db_conn *c, int64_t id, PGresult **res_out, struct core_error *err);
-int mr_q_model_exists(struct db_conn *c, const char *name, struct core_error *err);
 /* The model's id by name, without a lock (reads). 0 rows: no such model. */
 int mr_q_model_id(struct db_conn *c, const char *name, int64_t *id_out, struct core_error *err);
-/* A search compiled by mr_sql_search (MR_SEARCH_MODELS), run with db_exec_dynamic. */
-int mr_q_search_models(struct db_conn *c, const struct mr_sql *q, PGresult **res_out, struct core_error *err);
 int mr_q_set_model_tag(struct db_conn *c, int64_t id, const char *key, const char *value, struct core_error *err);
 int mr_q_delete_model_tag(struct db_conn *c, int64_t id, const char *key, struct core_error *err);
 
@@ -177,12 +179,21 @@ int mr_q_touch_versions(struct db_conn *c, int64_t model_id, int64_t now_ms, str
 int mr_q_model_versions(struct db_conn *c, int64_t model_id, PGresult **res_out, struct core_error *err);
 /* The newest version per stage of each model in ids (array literal), in MLflow's order. */
 int mr_q_latest_versions(struct db_conn *c, const char *ids_array, PGresult **res_out, struct core_error *err);
-/* A search compiled by mr_sql_search (MR_SEARCH_VERSIONS), run with db_exec_dynamic. */
-int mr_q_search_versions(struct db_conn *c, const struct mr_sql *q, PGresult **res_out, struct core_error *err);
 int mr_q_set_version_tag(struct db_conn *c, int64_t model_id, int64_t version, const char *key, const char *value,
 			 struct core_error *err);
 int mr_q_delete_version_tag(struct db_conn *c, int64_t model_id, int64_t version, const char *key,
 			    struct core_error *err);
+/* servable_checks (0004): a pending check due at due_ms; the due ones claimed (rows
+ * model_id, version, attempts (after this claim), source, request_id; next_at pushed to
+ * lease_until_ms); another attempt scheduled; a check removed (0 rows: the version is
+ * gone, or another replica answered it). */
+int mr_q_insert_servable_check(struct db_conn *c, int64_t model_id, int64_t version, int64_t due_ms,
+			       const char *request_id, struct core_error *err);
+int mr_q_claim_servable_checks(struct db_conn *c, int64_t now_ms, int64_t lease_until_ms, int limit, PGresult **res_out,
+			       struct core_error *err);
+int mr_q_reschedule_servable_check(struct db_conn *c, int64_t model_id, int64_t version, int64_t due_ms,
+				   struct core_error *err);
+int mr_q_delete_servable_check(struct db_conn *c, int64_t model_id, int64_t version, struct core_error *err);
 
 /* --- q_aliases.c ------------------------------------------------------------------ */
 
@@ -207,18 +218,44 @@ int mr_ev_write(struct db_conn *c, const char *type, const char *name, json_t *d
 
 /* --- servable.c ------------------------------------------------------------------- */
 
+#define MR_TAG_SERVABLE        "lathe.servable"
+#define MR_TAG_SERVABLE_REASON "lathe.servable_reason"
+
 struct mr_servable {
 	bool servable;
+	bool unreachable; /* the tracker gave no answer (timeout, refused, 5xx): ask again */
 	char reason[300]; /* why not, "" when servable */
 };
 
+/* Whether source's servability is known without asking the tracker (TRACKER_URL
+ * unset, or a source the tracker does not serve): then true with *out filled (not
+ * servable, with the reason). false: the tracker must be asked (mr_servable_check).
+ * No I/O: model-versions/create calls it. */
+bool mr_servable_local(const struct mr_settings *s, const char *source, struct mr_servable *out);
+
 /* Looks for a Lathe model package (model.json + weights.safetensors) at source through
  * the tracker's artifact API (GET {TRACKER_URL}/api/2.0/mlflow-artifacts/artifacts?path=).
- * Never fails: an unreachable tracker or a foreign source makes a "false" with a reason.
- * Blocks up to tracker_timeout_ms; call it outside any transaction. request_id: the
- * registering request's (http_request_id), forwarded to the tracker; may be NULL. */
+ * Never fails: a foreign source or an odd answer makes a "false" with a reason; no
+ * answer sets out->unreachable too. Blocks up to tracker_timeout_ms per call (two
+ * calls for runs:/ sources); call it outside any transaction and off the request path.
+ * request_id: forwarded to the tracker; may be NULL. */
 void mr_servable_check(const struct mr_settings *s, const char *source, const char *request_id,
 		       struct mr_servable *out);
+
+/* --- servable_queue.c: the pending checks, answered off the request path ---------- */
+
+/* The periodic task (main.c): claims the due servable_checks rows, asks the tracker
+ * for each, and records the answer (tags, the lathe.model.version.servable_checked
+ * event) or, when the tracker did not answer, schedules another attempt (SERVABLE_RETRY_MS,
+ * doubling, at most SERVABLE_CHECK_ATTEMPTS; the last gives "not servable: the tracker
+ * could not be reached"). */
+void mr_servable_run(struct svc *svc, void *app);
+
+/* In the creating transaction: records a version whose check is pending (tag
+ * lathe.servable = "pending", a servable_checks row due now). request_id: the
+ * registration's, forwarded to the tracker when the check is made; may be NULL. */
+int mr_servable_enqueue(struct db_conn *c, int64_t model_id, int64_t version, const char *request_id,
+			struct core_error *err);
 
 /* --- validate.c (pure) ------------------------------------------------------------ */
 
@@ -281,8 +318,20 @@ enum http_parse_result mr_search_args_parse_or_reply(struct http_request *req, e
 						     struct mr_search_args *out);
 void mr_search_args_free(struct mr_search_args *a);
 
-/* Replies 200 {"<items_key>": items (left out when empty), "next_page_token" (when
+/* Replies 200 {"<items_key>": items (left out when empty), "next_page_token" (offset +
+ * the items answered, when
  * more)}. items: borrowed JSON array. */
 void mr_reply_search_page(struct http_request *req, const char *items_key, json_t *items, bool more,
 			  const struct mr_search_args *a);
+
+/* Takes one row of a search's result (res and row borrowed for the call). */
+typedef void (*mr_search_row_fn)(const PGresult *res, int row, void *cls);
+
+/* Inside the search's transaction: runs a->sql through a cursor and hands take() each
+ * row the page accepts, in order, fetching in chunks so a page cut by max_bytes (its
+ * budget, SEARCH_PAGE_MAX_BYTES) never reads the rows it will not answer. *more: rows
+ * remain past the page (the token is then offset + rows taken). Returns 0 or a
+ * negative db_status. */
+int mr_search_stream(struct db_conn *c, const struct mr_search_args *a, size_t max_bytes, mr_search_row_fn take,
+		     void *cls, bool *more, struct core_error *err);
 #endif

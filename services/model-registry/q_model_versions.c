@@ -181,13 +181,6 @@ int mr_q_latest_versions(struct db_conn *c, const char *ids_array, PGresult **re
 	return db_exec(c, &latest_versions, params, res_out, err);
 }
 
-/* Runs a search that filter_sql.c compiled (its shape varies with the filter, so it
- * is no prepared statement; every client value is a parameter). */
-int mr_q_search_versions(struct db_conn *c, const struct mr_sql *q, PGresult **res_out, struct core_error *err)
-{
-	return db_exec_dynamic(c, q->text.data, (int)q->n_params, (const char *const *)q->params, res_out, err);
-}
-
 static const struct db_stmt set_version_tag = {
 	.name = "mr_q_set_version_tag",
 	.sql = "INSERT INTO model_version_tags (model_id, version, key, value) VALUES ($1::bigint, $2::bigint, $3, $4) "
@@ -215,4 +208,70 @@ int mr_q_delete_version_tag(struct db_conn *c, int64_t model_id, int64_t version
 	struct db_i64 m, v;
 	const char *params[3] = {db_i64(&m, model_id), db_i64(&v, version), key};
 	return db_exec(c, &delete_version_tag, params, NULL, err);
+}
+
+/* --- servable_checks (migration 0004) ------------------------------------------- */
+
+static const struct db_stmt insert_servable_check = {
+	.name = "mr_q_insert_servable_check",
+	.sql = "INSERT INTO servable_checks (model_id, version, next_at, request_id) "
+	       "VALUES ($1::bigint, $2::bigint, $3::bigint, $4)",
+	.n_params = 4,
+};
+
+int mr_q_insert_servable_check(struct db_conn *c, int64_t model_id, int64_t version, int64_t due_ms,
+			       const char *request_id, struct core_error *err)
+{
+	struct db_i64 m, v, t;
+	const char *params[4] = {db_i64(&m, model_id), db_i64(&v, version), db_i64(&t, due_ms),
+				 request_id ? request_id : ""};
+	return db_exec(c, &insert_servable_check, params, NULL, err);
+}
+
+/* SKIP LOCKED and the lease in next_at let several replicas share the queue: a check
+ * is claimed by one of them, and comes due again if its claimer died. */
+static const struct db_stmt claim_servable_checks = {
+	.name = "mr_q_claim_servable_checks",
+	.sql = "UPDATE servable_checks s SET attempts = s.attempts + 1, next_at = $2::bigint "
+	       "FROM (SELECT model_id, version FROM servable_checks WHERE next_at <= $1::bigint "
+	       "      ORDER BY next_at LIMIT $3::int FOR UPDATE SKIP LOCKED) d, model_versions v "
+	       "WHERE s.model_id = d.model_id AND s.version = d.version "
+	       "AND v.model_id = s.model_id AND v.version = s.version "
+	       "RETURNING s.model_id, s.version, s.attempts, v.source, s.request_id",
+	.n_params = 3,
+};
+
+int mr_q_claim_servable_checks(struct db_conn *c, int64_t now_ms, int64_t lease_until_ms, int limit, PGresult **res_out,
+			       struct core_error *err)
+{
+	struct db_i64 n, l, k;
+	const char *params[3] = {db_i64(&n, now_ms), db_i64(&l, lease_until_ms), db_i64(&k, limit)};
+	return db_exec(c, &claim_servable_checks, params, res_out, err);
+}
+
+static const struct db_stmt reschedule_servable_check = {
+	.name = "mr_q_reschedule_servable_check",
+	.sql = "UPDATE servable_checks SET next_at = $3::bigint WHERE model_id = $1::bigint AND version = $2::bigint",
+	.n_params = 3,
+};
+
+int mr_q_reschedule_servable_check(struct db_conn *c, int64_t model_id, int64_t version, int64_t due_ms,
+				   struct core_error *err)
+{
+	struct db_i64 m, v, t;
+	const char *params[3] = {db_i64(&m, model_id), db_i64(&v, version), db_i64(&t, due_ms)};
+	return db_exec(c, &reschedule_servable_check, params, NULL, err);
+}
+
+static const struct db_stmt delete_servable_check = {
+	.name = "mr_q_delete_servable_check",
+	.sql = "DELETE FROM servable_checks WHERE model_id = $1::bigint AND version = $2::bigint",
+	.n_params = 2,
+};
+
+int mr_q_delete_servable_check(struct db_conn *c, int64_t model_id, int64_t version, struct core_error *err)
+{
+	struct db_i64 m, v;
+	const char *params[2] = {db_i64(&m, model_id), db_i64(&v, version)};
+	return db_exec(c, &delete_servable_check, params, NULL, err);
 }

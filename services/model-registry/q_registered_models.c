@@ -135,18 +135,6 @@ int mr_q_select_model(struct db_conn *c, int64_t id, PGresult **res_out, struct 
 	return db_exec(c, &select_model, params, res_out, err);
 }
 
-static const struct db_stmt model_exists = {
-	.name = "mr_q_model_exists",
-	.sql = "SELECT 1 FROM registered_models WHERE name = $1",
-	.n_params = 1,
-};
-
-int mr_q_model_exists(struct db_conn *c, const char *name, struct core_error *err)
-{
-	const char *params[1] = {name};
-	return db_exec(c, &model_exists, params, NULL, err);
-}
-
 static const struct db_stmt model_id = {
 	.name = "mr_q_model_id",
 	.sql = "SELECT id FROM registered_models WHERE name = $1",
@@ -159,13 +147,6 @@ int mr_q_model_id(struct db_conn *c, const char *name, int64_t *id_out, struct c
 	PGresult *res = NULL;
 	int rc = db_exec(c, &model_id, params, &res, err);
 	return take_ids(rc, res, id_out, NULL, err);
-}
-
-/* Runs a search that filter_sql.c compiled (its shape varies with the filter, so it
- * is no prepared statement; every client value is a parameter). */
-int mr_q_search_models(struct db_conn *c, const struct mr_sql *q, PGresult **res_out, struct core_error *err)
-{
-	return db_exec_dynamic(c, q->text.data, (int)q->n_params, (const char *const *)q->params, res_out, err);
 }
 
 static const struct db_stmt set_model_tag = {
@@ -193,4 +174,17 @@ int mr_q_delete_model_tag(struct db_conn *c, int64_t id, const char *key, struct
 	struct db_i64 a;
 	const char *params[2] = {db_i64(&a, id), key};
 	return db_exec(c, &delete_model_tag, params, NULL, err);
+}
+
+static const struct db_stmt lock_model_by_id = {
+	.name = "mr_q_lock_model_by_id",
+	.sql = "SELECT name FROM registered_models WHERE id = $1::bigint FOR UPDATE",
+	.n_params = 1,
+};
+
+int mr_q_lock_model_by_id(struct db_conn *c, int64_t id, PGresult **res_out, struct core_error *err)
+{
+	struct db_i64 m;
+	const char *params[1] = {db_i64(&m, id)};
+	return db_exec(c, &lock_model_by_id, params, res_out, err);
 }

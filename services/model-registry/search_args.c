@@ -1,7 +1,9 @@
 /* What the two registry searches (registered-models/search, model-versions/search)
  * share: their arguments (filter, max_results, order_by, page_token), parsed and
  * validated once (filter and page token by libs/mlflow, the query by filter_sql.c),
- * and the page they answer ({"<items>": [...], "next_page_token"}).
+ * the rows of a page, streamed through a cursor until the page is full by count or by
+ * its byte budget (SEARCH_PAGE_MAX_BYTES), and the page they answer ({"<items>": [...],
+ * "next_page_token"}).
  * The handlers in h_models.c and h_versions.c keep only what differs: the query and
  * how a row becomes JSON. Face: mr.h. */
 #include <stdlib.h>
@@ -65,6 +67,47 @@ void mr_search_args_free(struct mr_search_args *a)
 	mr_sql_free(&a->sql);
 }
 
+/* A row's weight in the reply: its values, plus a little for keys and quoting. */
+static size_t row_bytes(const PGresult *res, int row)
+{
+	size_t n = 0;
+	for (int col = 0; col < PQnfields(res); col++)
+		n += (size_t)PQgetlength(res, row, col) + 16;
+	return n;
+}
+
+int mr_search_stream(struct db_conn *c, const struct mr_search_args *a, size_t max_bytes, mr_search_row_fn take,
+		     void *cls, bool *more, struct core_error *err)
+{
+	struct mlflow_page page;
+	mlflow_page_init(&page, a->limit, max_bytes);
+	*more = false;
+	int rc = db_cursor_open(c, a->sql.text.data, (int)a->sql.n_params, (const char *const *)a->sql.params, err);
+	while (rc >= 0) {
+		int want = mlflow_page_chunk(&page);
+		PGresult *res = NULL;
+		rc = db_cursor_fetch(c, want, &res, err);
+		if (rc < 0) {
+			PQclear(res);
+			break;
+		}
+		int got = PQntuples(res);
+		bool full = false;
+		for (int r = 0; r < got && !full; r++) {
+			if (mlflow_page_take(&page, row_bytes(res, r)))
+				take(res, r, cls);
+			else
+				full = *more = true; /* by count: the limit+1'th row exists; by budget: cut */
+		}
+		PQclear(res);
+		if (full || got < want)
+			break;
+	}
+	if (rc >= 0)
+		rc = db_cursor_close(c, err);
+	return rc < 0 ? rc : 0;
+}
+
 void mr_reply_search_page(struct http_request *req, const char *items_key, json_t *items, bool more,
 			  const struct mr_search_args *a)
 {
@@ -72,8 +115,9 @@ void mr_reply_search_page(struct http_request *req, const char *items_key, json_
 	if (json_array_size(items) > 0)
 		json_object_set(body, items_key, items);
 	if (more) {
+		/* where this page stopped: its row count, or earlier when the budget cut it */
 		char token[64];
-		mlflow_page_token_encode(a->offset + a->limit, token);
+		mlflow_page_token_encode(a->offset + (int64_t)json_array_size(items), token);
 		json_object_set_new(body, "next_page_token", json_string(token));
 	}
 	http_reply_json(req, 200, body);

@@ -6,11 +6,14 @@
  *   runs:/<run_id>/<p>
  *       GET {TRACKER_URL}/api/2.0/mlflow/runs/get?run_id=<run_id> for the run's
  *       artifact_uri, then as above with <artifact path>/<p>
- * and looks for both files in the listing. The answer is recorded by h_versions.c as
- * the version tags lathe.servable / lathe.servable_reason. It never fails a
- * registration: any other source, an unreachable tracker or an odd answer gives "false"
- * with the reason. The reason is for clients: it names no internal address (the log
- * line with the request id has the cause). Blocking HTTP (httpc_do): called before the transaction, never in it. */
+ * and looks for both files in the listing. The answer is recorded by servable_queue.c
+ * as the version tags lathe.servable / lathe.servable_reason. It never fails a
+ * registration: any other source or an odd answer gives "false" with the reason; an
+ * unreachable tracker (no answer within TRACKER_TIMEOUT_MS, or a 5xx) is flagged so the
+ * check is retried later. The reason is for clients: it names no internal address
+ * (the log line has the cause). Blocking HTTP (httpc_do): called by the periodic task,
+ * never on the request path nor in a transaction; mr_servable_local is the part
+ * model-versions/create may call (no I/O). */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -97,6 +100,12 @@ static json_t *tracker_get(const struct mr_settings *s, const char *request_id, 
 		core_log_with(CORE_LOG_WARN, f, sizeof f / sizeof f[0], "servability: tracker unreachable: %s",
 			      err.message);
 		set_reason(out, "the tracker could not be reached");
+		out->unreachable = true;
+		goto out;
+	}
+	if (resp.status >= 500) {
+		set_reason(out, "the tracker could not be reached");
+		out->unreachable = true; /* a tracker in trouble: worth asking again */
 		goto out;
 	}
 	if (resp.status != 200) {
@@ -182,22 +191,28 @@ static void check_run_source(const struct mr_settings *s, const char *request_id
 	free(run_id);
 }
 
-void mr_servable_check(const struct mr_settings *s, const char *source, const char *request_id, struct mr_servable *out)
+bool mr_servable_local(const struct mr_settings *s, const char *source, struct mr_servable *out)
 {
 	out->servable = false;
+	out->unreachable = false;
 	out->reason[0] = '\0';
 	if (!s->tracker_url || !*s->tracker_url) {
 		set_reason(out, "TRACKER_URL is not set: the source was not inspected");
-		return;
+		return true;
 	}
-	const char *path = artifact_path(source);
-	if (path) {
-		check_listing(s, request_id, path, out);
-		return;
-	}
-	if (strncmp(source, RUNS_SCHEME, strlen(RUNS_SCHEME)) == 0) {
-		check_run_source(s, request_id, source, out);
-		return;
-	}
+	if (artifact_path(source) || strncmp(source, RUNS_SCHEME, strlen(RUNS_SCHEME)) == 0)
+		return false;
 	set_reason(out, "source %s is not an mlflow-artifacts: or runs:/ URI the tracker serves", source);
+	return true;
+}
+
+void mr_servable_check(const struct mr_settings *s, const char *source, const char *request_id, struct mr_servable *out)
+{
+	if (mr_servable_local(s, source, out))
+		return;
+	const char *path = artifact_path(source);
+	if (path)
+		check_listing(s, request_id, path, out);
+	else
+		check_run_source(s, request_id, source, out);
 }

@@ -23,14 +23,23 @@
 static struct th_daemon *d;
 static char prefix[24];
 
-static void start_registry(void)
+/* A fresh prefix for this test's model names (the topic outlives the test). */
+static void new_prefix(void)
 {
 	unsigned char b[4];
 	ck_assert_int_eq(getrandom(b, sizeof b, 0), (ssize_t)sizeof b);
 	snprintf(prefix, sizeof prefix, "ev%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
+}
+
+static void start_registry(void)
+{
+	new_prefix();
 	char tracker[64];
 	snprintf(tracker, sizeof tracker, "TRACKER_URL=http://127.0.0.1:%u", th_free_port());
-	const char *env[] = {tracker, "TRACKER_TIMEOUT_MS=2000", NULL};
+	/* The closed tracker port leaves the servability checks pending for the whole test
+	 * (100 attempts, a minute apart at most): no servable_checked event joins the
+	 * sequences counted below. */
+	const char *env[] = {tracker, "TRACKER_TIMEOUT_MS=2000", "SERVABLE_CHECK_ATTEMPTS=100", NULL};
 	d = th_daemon_start("model-registry", NULL, env);
 }
 
@@ -295,6 +304,35 @@ START_TEST(a_change_made_while_the_broker_is_down_arrives_later)
 }
 END_TEST
 
+/* A version the tracker must judge is created pending; the background check's answer
+ * follows as its own event (here after one unanswered attempt: not servable). */
+START_TEST(a_pending_servability_check_answers_with_its_own_event)
+{
+	char tracker[64];
+	snprintf(tracker, sizeof tracker, "TRACKER_URL=http://127.0.0.1:%u", th_free_port());
+	const char *env[] = {tracker, "SERVABLE_CHECK_ATTEMPTS=1", NULL};
+	new_prefix();
+	d = th_daemon_start("model-registry", NULL, env);
+	call_ok("POST", RM "create", "{\"name\": \"%s-p\"}", prefix);
+	call_ok("POST", MV "create", "{\"name\": \"%s-p\", \"source\": \"" SRC "\"}", prefix);
+	struct seen s;
+	consumer_open(&s);
+	wait_for(&s, 2, 30000);
+	ck_assert_int_eq(json_array_size(s.events), 2);
+	json_t *created = json_array_get(s.events, 0);
+	expect_event(s.events, 0, "lathe.model.version.created", "1", "stage", "None");
+	json_t *data = json_object_get(created, "data");
+	ck_assert(json_is_false(json_object_get(data, "servable")));
+	ck_assert(json_is_true(json_object_get(data, "servable_pending")));
+	ck_assert_ptr_null(json_object_get(data, "servable_reason"));
+	expect_event(s.events, 1, "lathe.model.version.servable_checked", "1", "servable_reason",
+		     "the tracker could not be reached");
+	ck_assert(json_is_false(json_object_get(json_object_get(json_array_get(s.events, 1), "data"), "servable")));
+	consumer_close(&s);
+	th_daemon_stop(d);
+}
+END_TEST
+
 static Suite *events_suite(void)
 {
 	Suite *s = suite_create("registry-events");
@@ -303,6 +341,7 @@ static Suite *events_suite(void)
 	tcase_add_unchecked_fixture(tc, NULL, broker_up);
 	tcase_add_test(tc, each_change_gives_exactly_its_events_in_order);
 	tcase_add_test(tc, a_change_made_while_the_broker_is_down_arrives_later);
+	tcase_add_test(tc, a_pending_servability_check_answers_with_its_own_event);
 	suite_add_tcase(s, tc);
 	return s;
 }

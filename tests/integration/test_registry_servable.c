@@ -6,10 +6,17 @@
  * tags are checked. Until the tracker serves its artifact routes (404/501 on the PUT),
  * the test says so on stderr ("WAITING") and checks only what holds then: the version
  * is still registered, not servable, with the tracker's answer as the reason. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include "core/time.h"
 #include "harness.h"
 #include "http/client.h"
@@ -37,15 +44,31 @@ static const char *tag_value(json_t *mv, const char *key)
 	return NULL;
 }
 
-/* Registers a version of "m" from source; returns the answer's model_version (owned). */
+/* Registers a version of "m" from source; returns the version once its servability
+ * check has an answer (owned): the answer to create says "pending", the registry asks
+ * the tracker in the background. */
 static json_t *register_version(struct th_daemon *reg, const char *source)
 {
-	char body[512];
+	char body[512], path[256];
 	snprintf(body, sizeof body, "{\"name\": \"m\", \"source\": \"%s\", \"run_id\": \"" RUN "\"}", source);
 	struct th_response r = th_call(reg, "POST", "/api/2.0/mlflow/model-versions/create", body);
 	ck_assert_msg(r.status == 200, "create version: %ld %s", r.status, r.body);
-	json_t *mv = json_incref(json_object_get(r.json, "model_version"));
+	json_t *mv = json_object_get(r.json, "model_version");
+	const char *settled_now = tag_value(mv, "lathe.servable");
+	ck_assert_ptr_nonnull(settled_now);
+	snprintf(path, sizeof path, "/api/2.0/mlflow/model-versions/get?name=m&version=%s",
+		 json_string_value(json_object_get(mv, "version")));
+	mv = json_incref(mv);
 	th_response_free(&r);
+	for (int i = 0; i < 200 && strcmp(tag_value(mv, "lathe.servable"), "pending") == 0; i++) {
+		core_sleep_ms(50);
+		json_decref(mv);
+		r = th_call(reg, "GET", path, NULL);
+		ck_assert_msg(r.status == 200, "get version: %ld %s", r.status, r.body);
+		mv = json_incref(json_object_get(r.json, "model_version"));
+		th_response_free(&r);
+	}
+	ck_assert_str_ne(tag_value(mv, "lathe.servable"), "pending");
 	return mv;
 }
 
@@ -175,6 +198,169 @@ START_TEST(tracker_calls_carry_the_request_id)
 }
 END_TEST
 
+/* --- a tracker that hangs, then answers ------------------------------------------- */
+
+/* A listening socket in the test process: while hang is set it accepts connections and
+ * never answers (what a wedged tracker does); once cleared it answers every request with
+ * a listing that holds a Lathe model package. */
+struct fake_tracker {
+	int listen_fd;
+	unsigned port;
+	atomic_bool hang, stop;
+	int held[64];
+	size_t n_held;
+	pthread_t thread;
+};
+
+static void *fake_tracker_main(void *arg)
+{
+	struct fake_tracker *f = arg;
+	static const char listing[] = "{\"files\": [{\"path\": \"model/model.json\", \"is_dir\": false}, "
+				      "{\"path\": \"model/weights.safetensors\", \"is_dir\": false}]}";
+	while (!atomic_load(&f->stop)) {
+		struct pollfd p = {.fd = f->listen_fd, .events = POLLIN};
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		int c = accept(f->listen_fd, NULL, NULL);
+		if (c < 0)
+			continue;
+		if (atomic_load(&f->hang) && f->n_held < sizeof f->held / sizeof f->held[0]) {
+			f->held[f->n_held++] = c; /* read nothing, answer nothing */
+			continue;
+		}
+		char buf[4096];
+		size_t got = 0;
+		while (got < sizeof buf - 1) {
+			ssize_t n = recv(c, buf + got, sizeof buf - 1 - got, 0);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+			buf[got] = '\0';
+			if (strstr(buf, "\r\n\r\n"))
+				break;
+		}
+		char resp[512];
+		int len = snprintf(resp, sizeof resp,
+				   "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+				   "Connection: close\r\n\r\n%s",
+				   sizeof listing - 1, listing);
+		(void)!send(c, resp, (size_t)len, MSG_NOSIGNAL); /* the test checks what the registry made of it */
+		close(c);
+	}
+	return NULL;
+}
+
+static void fake_tracker_start(struct fake_tracker *f)
+{
+	memset(f, 0, sizeof *f);
+	atomic_init(&f->hang, true);
+	atomic_init(&f->stop, false);
+	f->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(f->listen_fd, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof a;
+	ck_assert_int_eq(bind(f->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(listen(f->listen_fd, 64), 0);
+	ck_assert_int_eq(getsockname(f->listen_fd, (struct sockaddr *)&a, &alen), 0);
+	f->port = ntohs(a.sin_port);
+	ck_assert_int_eq(pthread_create(&f->thread, NULL, fake_tracker_main, f), 0);
+}
+
+static void fake_tracker_stop(struct fake_tracker *f)
+{
+	atomic_store(&f->stop, true);
+	pthread_join(f->thread, NULL);
+	for (size_t i = 0; i < f->n_held; i++)
+		close(f->held[i]);
+	close(f->listen_fd);
+}
+
+static double elapsed_ms(uint64_t since_ns)
+{
+	return (double)(core_monotonic_ns() - since_ns) / 1e6;
+}
+
+/* A tracker that accepts connections and never answers used to stall the registry
+ * (model-versions/create waited for it, registered-models/get took 14.5 s behind the
+ * busy workers). Now create and get answer at once, the tag says "pending" while the
+ * tracker hangs, and the answer follows once the tracker answers. */
+START_TEST(a_hung_tracker_never_stalls_the_registry)
+{
+	struct fake_tracker f;
+	fake_tracker_start(&f);
+	char env_url[128];
+	snprintf(env_url, sizeof env_url, "TRACKER_URL=http://127.0.0.1:%u", f.port);
+	const char *env[] = {env_url,
+			     "TRACKER_TIMEOUT_MS=500",
+			     "SERVABLE_RETRY_MS=100",
+			     "SERVABLE_CHECK_ATTEMPTS=50",
+			     "HTTP_THREADS=2",
+			     NULL};
+	struct th_daemon *reg = th_daemon_start("model-registry", NULL, env);
+	struct th_response r = th_call(reg, "POST", "/api/2.0/mlflow/registered-models/create", "{\"name\": \"m\"}");
+	ck_assert_int_eq(r.status, 200);
+	th_response_free(&r);
+
+	/* more registrations than HTTP threads: none of them waits for the tracker */
+	double worst_create = 0, worst_get = 0;
+	for (int i = 0; i < 4; i++) {
+		uint64_t t0 = core_monotonic_ns();
+		r = th_call(reg, "POST", "/api/2.0/mlflow/model-versions/create",
+			    "{\"name\": \"m\", \"source\": \"mlflow-artifacts:/" ART "/model\"}");
+		double ms = elapsed_ms(t0);
+		worst_create = ms > worst_create ? ms : worst_create;
+		ck_assert_msg(r.status == 200, "create: %ld %s", r.status, r.body);
+		ck_assert_str_eq(tag_value(json_object_get(r.json, "model_version"), "lathe.servable"), "pending");
+		th_response_free(&r);
+	}
+	core_sleep_ms(300); /* the background check is now waiting on the hung tracker */
+	for (int i = 0; i < 5; i++) {
+		uint64_t t0 = core_monotonic_ns();
+		r = th_call(reg, "GET", "/api/2.0/mlflow/registered-models/get?name=m", NULL);
+		double ms = elapsed_ms(t0);
+		worst_get = ms > worst_get ? ms : worst_get;
+		ck_assert_msg(r.status == 200, "get: %ld %s", r.status, r.body);
+		th_response_free(&r);
+	}
+	fprintf(stderr, "hung tracker: worst create %.1f ms, worst get %.1f ms\n", worst_create, worst_get);
+	ck_assert_msg(worst_create < 500, "create took %.1f ms with a hung tracker", worst_create);
+	ck_assert_msg(worst_get < 500, "get took %.1f ms with a hung tracker", worst_get);
+	r = th_call(reg, "GET", "/api/2.0/mlflow/model-versions/get?name=m&version=1", NULL);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(tag_value(json_object_get(r.json, "model_version"), "lathe.servable"), "pending");
+	th_response_free(&r);
+	bool timed_out = false; /* the background call did time out (TRACKER_TIMEOUT_MS) */
+	for (int i = 0; i < 100 && !timed_out; i++) {
+		timed_out = th_daemon_log_has(reg, "tracker unreachable", NULL);
+		if (!timed_out)
+			core_sleep_ms(50);
+	}
+	ck_assert(timed_out);
+
+	/* the tracker comes back: every version gets its answer */
+	atomic_store(&f.hang, false);
+	for (int v = 1; v <= 4; v++) {
+		char path[128];
+		snprintf(path, sizeof path, "/api/2.0/mlflow/model-versions/get?name=m&version=%d", v);
+		const char *tag = "pending";
+		for (int i = 0; i < 200 && strcmp(tag, "pending") == 0; i++) {
+			r = th_call(reg, "GET", path, NULL);
+			ck_assert_int_eq(r.status, 200);
+			static char last[32];
+			snprintf(last, sizeof last, "%s",
+				 tag_value(json_object_get(r.json, "model_version"), "lathe.servable"));
+			tag = last;
+			th_response_free(&r);
+			if (strcmp(tag, "pending") == 0)
+				core_sleep_ms(50);
+		}
+		ck_assert_str_eq(tag, "true");
+	}
+	th_daemon_stop(reg);
+	fake_tracker_stop(&f);
+}
+END_TEST
+
 static Suite *servable_suite(void)
 {
 	Suite *s = suite_create("registry-servable");
@@ -182,6 +368,7 @@ static Suite *servable_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, versions_record_whether_their_source_is_a_lathe_package);
 	tcase_add_test(tc, tracker_calls_carry_the_request_id);
+	tcase_add_test(tc, a_hung_tracker_never_stalls_the_registry);
 	suite_add_tcase(s, tc);
 	return s;
 }

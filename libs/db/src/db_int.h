@@ -38,10 +38,11 @@ struct db_pool {
 	unsigned size;
 	unsigned acquire_timeout_ms;
 	unsigned connect_timeout_s;
-	pthread_mutex_t lock;  /* guards idle, n_idle and each conn's in_use */
-	pthread_cond_t freed;  /* signalled when a connection goes back to idle */
-	struct db_conn *conns; /* size entries, fixed for the pool's life */
-	struct db_conn **idle; /* stack of free connections: the last pushed goes out first */
+	unsigned statement_timeout_ms; /* 0: none */
+	pthread_mutex_t lock;          /* guards idle, n_idle and each conn's in_use */
+	pthread_cond_t freed;          /* signalled when a connection goes back to idle */
+	struct db_conn *conns;         /* size entries, fixed for the pool's life */
+	struct db_conn **idle;         /* stack of free connections: the last pushed goes out first */
 	unsigned n_idle;
 };
 

@@ -191,6 +191,12 @@ enum core_status db_migrate(struct db_pool *pool, const char *schema, const char
 	c = db_acquire(pool, &e);
 	if (!c)
 		goto out;
+	/* The lock may wait for another replica's migrations, and a file may rightly run
+	 * long (an index on a big table): the pool's statement_timeout is lifted here and
+	 * put back before the connection returns to the pool. */
+	step = "lift statement_timeout";
+	if (pool->statement_timeout_ms && db_exec_sql(c, "SET statement_timeout = 0", &e) < 0)
+		goto out;
 	step = "lock";
 	snprintf(key, sizeof key, "%" PRId64, lock_key(schema));
 	if (db_exec(c, &lock_stmt, key_param, NULL, &e) < 0)
@@ -255,6 +261,12 @@ out:
 	}
 	if (locked && !c->broken)
 		db_exec(c, &unlock_stmt, key_param, NULL, NULL);
+	if (c && !c->broken && pool->statement_timeout_ms) {
+		char sql[64];
+		snprintf(sql, sizeof sql, "SET statement_timeout = %u", pool->statement_timeout_ms);
+		if (db_exec_sql(c, sql, NULL) < 0)
+			c->broken = true; /* closed at release, remade with the timeout */
+	}
 	db_release(c);
 	PQclear(applied);
 	free(insert_sql);

@@ -17,6 +17,8 @@
  *     call marks it broken it stays so, every call on it fails fast, and db_release closes
  *     it (a session is never silently replaced mid-borrow: its transaction would be lost)
  *   - a slot's prepared-statement set describes its current PGconn only
+ *   - a connected slot runs with the pool's statement_timeout (set at connect; a
+ *     borrower that changes it, as db_migrate does, sets it back before release)
  *
  * A slot's life, and the functions that move it:
  *
@@ -100,6 +102,20 @@ static PGconn *conn_open(const struct db_pool *pool, struct core_error *err)
 		goto out;
 	}
 	PQsetNoticeReceiver(pg, on_notice, NULL);
+	if (pool->statement_timeout_ms) {
+		/* A SET rather than libpq's options=-c...: a URL's own options stay intact. */
+		sql = core_xasprintf("SET statement_timeout = %u", pool->statement_timeout_ms);
+		r = PQexec(pg, sql);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			db_int_trim_copy(msg, sizeof msg, PQerrorMessage(pg));
+			core_fail(err, CORE_EIO, "db: %s failed: %s", sql, msg);
+			goto out;
+		}
+		PQclear(r);
+		r = NULL;
+		free(sql);
+		sql = NULL;
+	}
 	if (pool->schema) {
 		quoted = PQescapeIdentifier(pg, pool->schema, strlen(pool->schema));
 		if (!quoted) {
@@ -250,6 +266,7 @@ enum core_status db_pool_open(const struct db_pool_config *cfg, struct db_pool *
 	pool->size = cfg->size;
 	pool->acquire_timeout_ms = cfg->acquire_timeout_ms ? cfg->acquire_timeout_ms : DEFAULT_ACQUIRE_TIMEOUT_MS;
 	pool->connect_timeout_s = cfg->connect_timeout_s ? cfg->connect_timeout_s : DEFAULT_CONNECT_TIMEOUT_S;
+	pool->statement_timeout_ms = cfg->statement_timeout_ms;
 	pool->conns = core_xcalloc(cfg->size, sizeof *pool->conns);
 	pool->idle = core_xcalloc(cfg->size, sizeof *pool->idle);
 	for (unsigned i = 0; i < cfg->size; i++) {

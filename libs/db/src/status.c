@@ -6,12 +6,13 @@
  * caller's core_error and logs once. The rule, in order:
  *   connection no longer CONNECTION_OK          -> DB_UNAVAILABLE (mark broken)
  *   40001 serialization, 40P01 deadlock         -> DB_SOFT_ERROR
+ *   57014 query_canceled (statement_timeout)    -> DB_TIMEOUT
  *   class 23 integrity constraint               -> DB_CONSTRAINT
  *   class 08 (but 08P01 protocol violation),
  *   57P01..57P03 shutdown / cannot connect now  -> DB_UNAVAILABLE (mark broken)
  *   anything else, or no SQLSTATE               -> DB_HARD_ERROR
  * Hard errors log at error, except class 22 (a value refused: usually a client's) at
- * warn; unavailable at warn; the rest at debug.
+ * warn; unavailable and timeouts at warn; the rest at debug.
  * Callers: stmt.c (every exec), tx.c, migrate.c. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,8 @@
 const char *db_strerror(int status)
 {
 	switch (status) {
+	case DB_TIMEOUT:
+		return "DB_TIMEOUT";
 	case DB_ROLLBACK:
 		return "DB_ROLLBACK";
 	case DB_CONSTRAINT:
@@ -89,6 +92,8 @@ static int classify(const PGconn *pg, const char *sqlstate)
 		return DB_HARD_ERROR;
 	if (strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0)
 		return DB_SOFT_ERROR;
+	if (strcmp(sqlstate, "57014") == 0)
+		return DB_TIMEOUT;
 	if (strncmp(sqlstate, "23", 2) == 0)
 		return DB_CONSTRAINT;
 	if (strncmp(sqlstate, "08", 2) == 0 && strcmp(sqlstate, "08P01") != 0)
@@ -105,6 +110,7 @@ static enum core_log_level level_for(int status)
 	case DB_HARD_ERROR:
 		return CORE_LOG_ERROR;
 	case DB_UNAVAILABLE:
+	case DB_TIMEOUT:
 		return CORE_LOG_WARN;
 	default:
 		return CORE_LOG_DEBUG;

@@ -746,10 +746,20 @@ enum core_status mlflow_filter_parse(enum mlflow_target target, const char *text
 	memset(out, 0, sizeof *out);
 	if (!text)
 		return CORE_OK;
+	size_t len = strlen(text);
+	if (len > MLFLOW_FILTER_MAX_BYTES)
+		return core_fail(err, CORE_EINVAL, "Invalid filter string: %zu bytes long, the limit is %d bytes", len,
+				 MLFLOW_FILTER_MAX_BYTES);
 	const char *p = skip_blank(text);
 	size_t cap = 0;
 	enum core_status rc = CORE_OK;
 	while (*p) {
+		if (out->n == MLFLOW_FILTER_MAX_CLAUSES) {
+			rc = core_fail(err, CORE_EINVAL,
+				       "Invalid filter string: it holds more than %d clauses (the limit is %d)",
+				       MLFLOW_FILTER_MAX_CLAUSES, MLFLOW_FILTER_MAX_CLAUSES);
+			goto out;
+		}
 		if (out->n == cap) {
 			cap = cap ? 2 * cap : 4;
 			out->clauses = core_xrealloc(out->clauses, cap * sizeof *out->clauses);
@@ -836,6 +846,9 @@ enum core_status mlflow_order_parse(enum mlflow_target target, const char *const
 	memset(out, 0, sizeof *out);
 	if (n == 0)
 		return CORE_OK;
+	if (n > MLFLOW_ORDER_MAX_KEYS)
+		return core_fail(err, CORE_EINVAL, "Invalid order_by: %zu entries, the limit is %d", n,
+				 MLFLOW_ORDER_MAX_KEYS);
 	out->keys = core_xcalloc(n, sizeof *out->keys);
 	enum core_status rc = CORE_OK;
 	for (size_t i = 0; i < n; i++) {

@@ -212,3 +212,43 @@ enum core_status mlflow_check_max_results(int64_t value, int64_t max, struct cor
 				 (long long)max, (long long)value);
 	return CORE_OK;
 }
+
+/* --- pages with a byte budget ------------------------------------------------------ */
+
+#define FIRST_CHUNK 4
+#define MAX_CHUNK   256
+
+void mlflow_page_init(struct mlflow_page *p, int64_t limit, size_t max_bytes)
+{
+	*p = (struct mlflow_page){.limit = limit, .max_bytes = max_bytes};
+}
+
+bool mlflow_page_take(struct mlflow_page *p, size_t row_bytes)
+{
+	if (p->n >= p->limit)
+		return false;
+	if (p->n > 0 && p->max_bytes && p->bytes + row_bytes > p->max_bytes) {
+		p->cut = true;
+		return false;
+	}
+	p->n++;
+	p->bytes += row_bytes;
+	return true;
+}
+
+int mlflow_page_chunk(const struct mlflow_page *p)
+{
+	int64_t want = FIRST_CHUNK;
+	if (p->n > 0 && p->max_bytes) {
+		size_t avg = p->bytes / (size_t)p->n;
+		size_t left = p->bytes < p->max_bytes ? p->max_bytes - p->bytes : 0;
+		want = (int64_t)(left / (avg ? avg : 1)) + 1;
+	} else if (p->n > 0) {
+		want = MAX_CHUNK;
+	}
+	if (want > MAX_CHUNK)
+		want = MAX_CHUNK;
+	if (want > p->limit - p->n + 1)
+		want = p->limit - p->n + 1;
+	return want < 1 ? 1 : (int)want;
+}

@@ -23,6 +23,13 @@ static const struct core_setting common_rows[] = {
 	 "new/revoke); re-read within a second of a change, no restart"},
 	{"DATABASE_URL", CORE_SETTING_STRING, offsetof(struct svc_settings, database_url), NULL, true, 0, 0,
 	 "PostgreSQL connection URI (libpq form), e.g. postgresql://lathe@127.0.0.1:5432/lathe"},
+	{"DB_STATEMENT_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct svc_settings, db_statement_timeout_ms), "30000",
+	 false, 0, 3600000,
+	 "longest a database statement may run before PostgreSQL cancels it (the request gets 503); 0: no limit"},
+	{"SEARCH_PAGE_MAX_BYTES", CORE_SETTING_INT, offsetof(struct svc_settings, search_page_max_bytes), "4194304",
+	 false, 65536, 1073741824,
+	 "byte budget of one search reply page: past it the page stops early with a next_page_token (it always holds "
+	 "at least one row)"},
 	{"KAFKA_BROKERS", CORE_SETTING_STRING, offsetof(struct svc_settings, kafka_brokers), NULL, true, 0, 0,
 	 "Kafka bootstrap servers, host:port[,host:port...]"},
 	{"LOG_LEVEL", CORE_SETTING_LOG_LEVEL, offsetof(struct svc_settings, log_level), "info", false, 0, 0,
@@ -55,7 +62,9 @@ void svc_common_settings(const struct svc_def *def, struct core_setting *rows, s
 	snprintf(port_text, port_text_size, "%u", def->default_port);
 	for (const struct core_setting *r = common_rows; r->name && k + 1 < n_rows; r++) {
 		/* Rows only for the daemons that have the thing they set. */
-		if (!def->schema && strcmp(r->name, "DATABASE_URL") == 0)
+		if (!def->schema &&
+		    (strcmp(r->name, "DATABASE_URL") == 0 || strcmp(r->name, "DB_STATEMENT_TIMEOUT_MS") == 0 ||
+		     strcmp(r->name, "SEARCH_PAGE_MAX_BYTES") == 0))
 			continue;
 		if (!def->uses_outbox && strcmp(r->name, "OUTBOX_POLL_MS") == 0)
 			continue;

@@ -55,6 +55,9 @@ int svc_reply_db_error(struct http_request *req, int rc, const struct core_error
 	 * itself), so an empty message means "say the status". The cause (libpq's text
 	 * names the server's host and port) goes to the log only. */
 	const char *why = err && err->message[0] ? err->message : db_strerror(rc);
+	if (rc == DB_TIMEOUT)
+		return http_reply_error_detail(req, HTTP_EC_TEMPORARILY_UNAVAILABLE, why,
+					       "the query took too long and was cancelled; narrow it or retry later");
 	if (rc == DB_UNAVAILABLE || rc == DB_SOFT_ERROR)
 		return http_reply_error_detail(req, HTTP_EC_TEMPORARILY_UNAVAILABLE, why,
 					       "database unavailable, retry later");
@@ -141,6 +144,7 @@ static enum core_status open_clients(struct svc *svc, struct core_error *err)
 			/* + outbox relay + readiness probe + one per task */
 			.size = (unsigned)s->http_threads + 2 + (unsigned)svc_tasks_count(svc->def),
 			.application_name = svc->def->name,
+			.statement_timeout_ms = (unsigned)s->db_statement_timeout_ms,
 		};
 		rc = db_pool_open(&pc, &svc->db, err);
 		if (rc != CORE_OK)

@@ -275,6 +275,13 @@ END_TEST
 
 /* ---- settings ----------------------------------------------------------------- */
 
+static int slow_tx(struct db_conn *c, void *cls)
+{
+	static const struct db_stmt slow = {"test_slow", "SELECT pg_sleep(2)", 0};
+	(void)cls;
+	return db_exec(c, &slow, NULL, NULL, NULL);
+}
+
 START_TEST(test_application_name_and_search_path)
 {
 	char *url = th_db_create();
@@ -307,6 +314,50 @@ START_TEST(test_application_name_and_search_path)
 	ck_assert_str_eq(db_get_text(res, 0, 0), "7");
 	PQclear(res);
 	db_release(c);
+	db_pool_close(pool);
+	free(url);
+}
+END_TEST
+
+/* statement_timeout: a statement past it answers DB_TIMEOUT (57014), the connection
+ * stays in the pool usable and keeps the timeout; db_migrate lifts it for its own
+ * work and puts it back. */
+START_TEST(test_statement_timeout)
+{
+	char *url = th_db_create();
+	struct db_pool_config cfg = {.url = url, .size = 1, .acquire_timeout_ms = 5000, .statement_timeout_ms = 100};
+	struct db_pool *pool = NULL;
+	struct core_error err = {{0}};
+	static const struct db_stmt slow = {"test_slow", "SELECT pg_sleep(2)", 0};
+	static const struct core_embedded_file files[] = {
+		{"0001-slow.sql", (const unsigned char *)"SELECT pg_sleep(0.3); CREATE TABLE m (x int);",
+		 sizeof "SELECT pg_sleep(0.3); CREATE TABLE m (x int);" - 1},
+		{NULL, NULL, 0},
+	};
+
+	ck_assert_int_eq(db_pool_open(&cfg, &pool, &err), CORE_OK);
+	struct db_conn *c = dbt_acquire(pool);
+	int64_t pid = dbt_scalar(c, "SELECT pg_backend_pid()");
+	uint64_t t0 = core_monotonic_ns();
+	ck_assert_int_eq(db_exec(c, &slow, NULL, NULL, &err), DB_TIMEOUT);
+	ck_assert_int_lt(dbt_ms_since(t0), 1500);
+	ck_assert_str_eq(db_conn_sqlstate(c), "57014");
+	ck_assert_str_eq(db_strerror(DB_TIMEOUT), "DB_TIMEOUT");
+	ck_assert_int_eq(dbt_scalar(c, "SELECT 1"), 1); /* still usable in the same borrow */
+	db_release(c);
+
+	/* the migration's 300 ms statement runs; the timeout is back afterwards */
+	ck_assert_msg(db_migrate(pool, "st", "service", files, &err) == CORE_OK, "%s", err.message);
+	c = dbt_acquire(pool);
+	ck_assert_int_eq(dbt_scalar(c, "SELECT pg_backend_pid()"), pid); /* the same session */
+	ck_assert_int_eq(dbt_scalar(c, "SELECT setting::int FROM pg_settings WHERE name = 'statement_timeout'"), 100);
+	ck_assert_int_eq(db_exec(c, &slow, NULL, NULL, &err), DB_TIMEOUT);
+	db_release(c);
+
+	/* a transaction that times out is not retried: one attempt, DB_TIMEOUT */
+	t0 = core_monotonic_ns();
+	ck_assert_int_eq(db_run_tx(pool, "slow", DB_READ_COMMITTED, slow_tx, NULL, &err), DB_TIMEOUT);
+	ck_assert_int_lt(dbt_ms_since(t0), 1500);
 	db_pool_close(pool);
 	free(url);
 }
@@ -477,6 +528,7 @@ static Suite *pool_suite(void)
 	tc = tcase_create("settings");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_application_name_and_search_path);
+	tcase_add_test(tc, test_statement_timeout);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("release");

@@ -427,6 +427,61 @@ START_TEST(test_result_readers)
 }
 END_TEST
 
+/* A cursor over a parameterised query hands its rows out in chunks, in order, and
+ * only inside a transaction. */
+struct cursor_ctx {
+	int64_t seen[32];
+	int n, fetches;
+};
+
+static int cursor_tx(struct db_conn *c, void *cls)
+{
+	struct cursor_ctx *x = cls;
+	const char *params[] = {"3", "x"};
+	x->n = x->fetches = 0;
+	int rc = db_cursor_open(c, "SELECT g, $2::text FROM generate_series(1, 10) g WHERE g % $1::int <> 0 ORDER BY g",
+				2, params, NULL);
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		PGresult *res = NULL;
+		rc = db_cursor_fetch(c, 3, &res, NULL);
+		if (rc < 0)
+			return rc;
+		x->fetches++;
+		for (int r = 0; r < PQntuples(res); r++) {
+			ck_assert_str_eq(db_get_text(res, r, 1), "x");
+			ck_assert_int_eq(db_get_int64(res, r, 0, &x->seen[x->n++], NULL), CORE_OK);
+		}
+		PQclear(res);
+		if (rc < 3)
+			break;
+	}
+	return db_cursor_close(c, NULL);
+}
+
+START_TEST(test_cursor_streams_in_chunks)
+{
+	char *url = th_db_create();
+	struct db_pool *pool = dbt_pool(url, 1, NULL, NULL);
+	struct cursor_ctx x = {0};
+	struct core_error err = {{0}};
+	static const int64_t want[] = {1, 2, 4, 5, 7, 8, 10};
+
+	ck_assert_int_eq(db_run_tx(pool, "cursor", DB_READ_COMMITTED, cursor_tx, &x, &err), 0);
+	ck_assert_int_eq(x.n, 7);
+	ck_assert_int_eq(x.fetches, 3); /* 3 + 3 + 1 */
+	for (int i = 0; i < 7; i++)
+		ck_assert_int_eq(x.seen[i], want[i]);
+	/* outside a transaction: refused by the server */
+	struct db_conn *c = dbt_acquire(pool);
+	ck_assert_int_eq(db_cursor_open(c, "SELECT 1", 0, NULL, NULL), DB_HARD_ERROR);
+	db_release(c);
+	db_pool_close(pool);
+	free(url);
+}
+END_TEST
+
 START_TEST(test_strerror)
 {
 	ck_assert_str_eq(db_strerror(DB_CONSTRAINT), "DB_CONSTRAINT");
@@ -475,6 +530,7 @@ static Suite *stmt_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_result_readers);
 	tcase_add_test(tc, test_strerror);
+	tcase_add_test(tc, test_cursor_streams_in_chunks);
 	suite_add_tcase(s, tc);
 	return s;
 }

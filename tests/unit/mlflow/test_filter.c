@@ -3,6 +3,7 @@
  * experiments and the registry's registered models and model versions, and view
  * types. Links libmlflow.a. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mlflow/filter.h"
@@ -440,6 +441,74 @@ START_TEST(registry_filters_are_refused_with_mlflow_messages)
 }
 END_TEST
 
+/* Builds "<clause> AND <clause> ..." with n clauses into a malloc'd string. */
+static char *clauses(const char *clause, size_t n)
+{
+	size_t cl = strlen(clause), len = 0;
+	char *s = malloc(n * (cl + 5) + 1);
+	ck_assert_ptr_nonnull(s);
+	for (size_t i = 0; i < n; i++) {
+		if (i) {
+			memcpy(s + len, " AND ", 5);
+			len += 5;
+		}
+		memcpy(s + len, clause, cl);
+		len += cl;
+	}
+	s[len] = '\0';
+	return s;
+}
+
+START_TEST(complexity_bounds_name_the_limit)
+{
+	/* the probe's planning bomb: 80 LIKE clauses; exactly the limit still parses */
+	char *at_limit = clauses("params.lr LIKE '%'", MLFLOW_FILTER_MAX_CLAUSES);
+	char *over = clauses("params.lr LIKE '%'", 80);
+	struct mlflow_filter f = parse_ok(MLFLOW_TARGET_RUNS, at_limit);
+	ck_assert_uint_eq(f.n, MLFLOW_FILTER_MAX_CLAUSES);
+	mlflow_filter_free(&f);
+	for (enum mlflow_target t = MLFLOW_TARGET_RUNS; t <= MLFLOW_TARGET_VERSIONS; t++) {
+		char *c = clauses("tags.k LIKE '%'", MLFLOW_FILTER_MAX_CLAUSES + 1);
+		parse_fails(t, c, "Invalid filter string: it holds more than 20 clauses (the limit is 20)");
+		free(c);
+	}
+	parse_fails(MLFLOW_TARGET_RUNS, over, "Invalid filter string: it holds more than 20 clauses (the limit is 20)");
+
+	/* length: one long value is fine up to the bound, refused past it */
+	char *text = malloc(MLFLOW_FILTER_MAX_BYTES + 16);
+	ck_assert_ptr_nonnull(text);
+	size_t head = strlen("tags.k = '");
+	memcpy(text, "tags.k = '", head);
+	memset(text + head, 'x', MLFLOW_FILTER_MAX_BYTES - head - 1);
+	memcpy(text + MLFLOW_FILTER_MAX_BYTES - 1, "'", 2);
+	f = parse_ok(MLFLOW_TARGET_MODELS, text);
+	ck_assert_uint_eq(f.n, 1);
+	mlflow_filter_free(&f);
+	memcpy(text + MLFLOW_FILTER_MAX_BYTES - 1, "x'", 3);
+	parse_fails(MLFLOW_TARGET_MODELS, text, "Invalid filter string: 65537 bytes long, the limit is 65536 bytes");
+
+	/* order_by entries */
+	const char *keys[MLFLOW_ORDER_MAX_KEYS + 1];
+	char names[MLFLOW_ORDER_MAX_KEYS + 1][24];
+	for (size_t i = 0; i <= MLFLOW_ORDER_MAX_KEYS; i++) {
+		snprintf(names[i], sizeof names[i], "metrics.m%zu", i);
+		keys[i] = names[i];
+	}
+	struct mlflow_order o;
+	struct core_error err = {{0}};
+	ck_assert_int_eq(mlflow_order_parse(MLFLOW_TARGET_RUNS, keys, MLFLOW_ORDER_MAX_KEYS, &o, &err), CORE_OK);
+	ck_assert_uint_eq(o.n, MLFLOW_ORDER_MAX_KEYS);
+	mlflow_order_free(&o);
+	ck_assert_int_eq(mlflow_order_parse(MLFLOW_TARGET_RUNS, keys, MLFLOW_ORDER_MAX_KEYS + 1, &o, &err),
+			 CORE_EINVAL);
+	ck_assert_str_eq(err.message, "Invalid order_by: 17 entries, the limit is 16");
+	ck_assert_ptr_null(o.keys);
+	free(text);
+	free(over);
+	free(at_limit);
+}
+END_TEST
+
 static Suite *filter_suite(void)
 {
 	Suite *s = suite_create("mlflow_filter");
@@ -455,6 +524,7 @@ static Suite *filter_suite(void)
 	tc = tcase_create("errors");
 	tcase_add_test(tc, malformed_filters_are_refused_with_mlflow_messages);
 	tcase_add_test(tc, order_by_errors);
+	tcase_add_test(tc, complexity_bounds_name_the_limit);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("order_and_view");
 	tcase_add_test(tc, order_by_parses_entities_directions_and_quoted_keys);

@@ -90,6 +90,46 @@ START_TEST(max_results_is_checked_with_mlflow_messages)
 }
 END_TEST
 
+START_TEST(pages_stop_at_their_count_or_their_budget)
+{
+	struct mlflow_page p;
+	/* by count: the limit+1'th row is refused without cutting */
+	mlflow_page_init(&p, 2, 0);
+	ck_assert_int_eq(mlflow_page_chunk(&p), 3); /* at most limit + 1 */
+	ck_assert(mlflow_page_take(&p, 100));
+	ck_assert(mlflow_page_take(&p, 100));
+	ck_assert(!mlflow_page_take(&p, 1));
+	ck_assert(!p.cut);
+	ck_assert_int_eq(p.n, 2);
+
+	/* by budget: the first row always goes in, however big */
+	mlflow_page_init(&p, 50, 1000);
+	ck_assert_int_eq(mlflow_page_chunk(&p), 4);
+	ck_assert(mlflow_page_take(&p, 5000));
+	ck_assert(!mlflow_page_take(&p, 1));
+	ck_assert(p.cut);
+	ck_assert_int_eq(p.n, 1);
+
+	mlflow_page_init(&p, 50, 1000);
+	ck_assert(mlflow_page_take(&p, 300));
+	ck_assert(mlflow_page_take(&p, 300));
+	ck_assert_int_eq(mlflow_page_chunk(&p), 2); /* 400 left at 300 a row: 1, and one to see */
+	ck_assert(mlflow_page_take(&p, 300));
+	ck_assert(!mlflow_page_take(&p, 101)); /* 1001 > 1000 */
+	ck_assert(p.cut);
+	ck_assert_int_eq(p.n, 3);
+	ck_assert_uint_eq(p.bytes, 900);
+
+	/* small rows: big chunks, never past limit + 1 */
+	mlflow_page_init(&p, 1000, 4u << 20);
+	ck_assert(mlflow_page_take(&p, 10));
+	ck_assert_int_eq(mlflow_page_chunk(&p), 256);
+	mlflow_page_init(&p, 3, 4u << 20);
+	ck_assert(mlflow_page_take(&p, 10));
+	ck_assert_int_eq(mlflow_page_chunk(&p), 3);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mlflow_token");
@@ -98,6 +138,7 @@ int main(void)
 	tcase_add_test(tc, decoding_is_as_lenient_as_python);
 	tcase_add_test(tc, bad_tokens_get_mlflow_messages);
 	tcase_add_test(tc, max_results_is_checked_with_mlflow_messages);
+	tcase_add_test(tc, pages_stop_at_their_count_or_their_budget);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -28,6 +28,9 @@
 /* Status of a database call (docs/style.md §5, GNUnet/Taler four-way plus two): a call returns
  * the row count (>= 0; DB_NO_RESULTS is 0) or one of the negative codes. */
 enum db_status {
+	DB_TIMEOUT = -6,     /* the statement ran past the pool's statement_timeout (or was
+			      * cancelled; SQLSTATE 57014): the connection stays usable; answer
+			      * 503 without retrying (the same work would time out again) */
 	DB_ROLLBACK = -5,    /* returned by a db_tx_fn that found the request wrong part-way
 			      * (unknown id, a changed param): roll back, do not retry, log
 			      * nothing; the callback has recorded why for its handler */
@@ -43,7 +46,7 @@ enum db_status {
 	DB_ONE_RESULT = 1,
 };
 
-/* Returns a static name for a status: "DB_CONSTRAINT", ..., "DB_NO_RESULTS",
+/* Returns a static name for a status: "DB_TIMEOUT", "DB_CONSTRAINT", ..., "DB_NO_RESULTS",
  * "DB_ONE_RESULT", "DB_ROWS" for counts above 1, "DB_UNKNOWN" for other negatives.
  * Never NULL; thread-safe. */
 const char *db_strerror(int status);
@@ -59,6 +62,11 @@ struct db_pool_config {
 	unsigned acquire_timeout_ms;  /* 0: 5000 */
 	unsigned connect_timeout_s;   /* 0: 3 (libpq connect_timeout; libpq treats 1 as 2) */
 	const char *application_name; /* shown in pg_stat_activity, may be NULL */
+	/* PostgreSQL's statement_timeout for every connection of the pool, so no query
+	 * holds a connection (and a worker) for ever: a statement running longer is
+	 * cancelled by the server and its call answers DB_TIMEOUT. 0: no limit. db_migrate
+	 * lifts it for its own work (a migration may rightly take long). */
+	unsigned statement_timeout_ms;
 };
 
 struct db_pool;
@@ -156,6 +164,20 @@ int db_exec_sql(struct db_conn *c, const char *sql, struct core_error *err);
  * Only the borrowing thread may call it. */
 int db_exec_dynamic(struct db_conn *c, const char *sql, int n_params, const char *const *params, PGresult **res_out,
 		    struct core_error *err);
+
+/* A cursor over SQL decided at run time (the same rules as db_exec_dynamic: client
+ * values only as parameters), for a caller that reads rows in chunks and may stop
+ * early: rows never fetched never leave the server nor fill memory. Only inside a
+ * transaction (a db_run_tx callback), one cursor per connection at a time; the
+ * transaction's end closes it, or db_cursor_close does.
+ *   db_cursor_open   DECLAREs it; returns 0 or a negative db_status
+ *   db_cursor_fetch  the next n rows (n >= 1) in *res_out (the caller PQclear()s it);
+ *                    returns how many came (fewer than n: the rows ran out) or a
+ *                    negative db_status
+ * Same failure handling as db_exec. Only the borrowing thread may call them. */
+int db_cursor_open(struct db_conn *c, const char *sql, int n_params, const char *const *params, struct core_error *err);
+int db_cursor_fetch(struct db_conn *c, int n, PGresult **res_out, struct core_error *err);
+int db_cursor_close(struct db_conn *c, struct core_error *err);
 
 /* The libpq connection behind c, for COPY and the like (borrowed: never PQfinish it;
  * valid until db_release). Leaving it mid-COPY makes db_release close it. */

@@ -6,6 +6,8 @@
  * Lathe's servers, or from MLflow, reads the same everywhere. */
 #ifndef MLFLOW_TOKEN_H
 #define MLFLOW_TOKEN_H
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "core/status.h"
 
@@ -26,6 +28,35 @@ void mlflow_page_token_encode(int64_t offset, char out[64]);
  * A negative offset, which MLflow lets through to its database, is refused here with
  * the "parsed value" message, so that it is a 400 and not a failed query. */
 enum core_status mlflow_page_token_decode(const char *token, int64_t *offset, struct core_error *err);
+
+/* A search page filling up to a row count (max_results) and a byte budget
+ * (SEARCH_PAGE_MAX_BYTES): a reply of 50 rows of 900 kB each would otherwise cost tens
+ * of MB per request. Rows are offered in result order; the page takes one while it
+ * holds fewer than limit rows and the row still fits in max_bytes; the first row is
+ * always taken, however big, so paging always moves on. A page that stops early
+ * answers next_page_token = offset + n (mlflow_page_token_encode): the client goes on
+ * exactly where it stopped, no row lost or repeated (the order is total). */
+struct mlflow_page {
+	int64_t limit;    /* rows at most (max_results) */
+	size_t max_bytes; /* budget; 0: none */
+	size_t bytes;     /* of the rows taken */
+	int64_t n;        /* rows taken */
+	bool cut;         /* a row was refused for the budget: the page stopped early */
+};
+
+/* Starts a page. */
+void mlflow_page_init(struct mlflow_page *p, int64_t limit, size_t max_bytes);
+
+/* Offers the next row (row_bytes: its size in the reply, roughly). Returns true when the
+ * page takes it (n and bytes grow), false when it is full: by count (then the row
+ * offered is the first of the next page: more exist) or by budget (cut is set). */
+bool mlflow_page_take(struct mlflow_page *p, size_t row_bytes);
+
+/* How many rows to fetch next so the page can fill without fetching far past the
+ * budget: a few at first, then as many as the average row so far says still fit (at
+ * least 1, at most 256), never more than limit - n + 1 (the +1 tells whether more
+ * exist). */
+int mlflow_page_chunk(const struct mlflow_page *p);
 
 /* A search's max_results, checked as MLflow's stores check it: CORE_OK when
  * 1 <= value <= max, else CORE_EINVAL with

@@ -41,6 +41,8 @@ struct svc_settings {
 	char *bind_address;
 	char *allowed_hosts; /* ALLOWED_HOSTS, NULL when unset (http_server_config.allowed_hosts) */
 	char *database_url;
+	long db_statement_timeout_ms; /* DB_STATEMENT_TIMEOUT_MS; 0: none */
+	long search_page_max_bytes;   /* SEARCH_PAGE_MAX_BYTES: a search page's byte budget */
 	char *kafka_brokers;
 	enum core_log_level log_level;
 	long http_threads;
@@ -165,7 +167,9 @@ bool svc_sleep(struct svc *svc, long ms);
 void svc_h_not_implemented(struct http_request *req, void *app);
 
 /* Replies for a failed database call (rc < 0 from db_*): 503 TEMPORARILY_UNAVAILABLE
- * when the database is unreachable or contended, 500 INTERNAL_ERROR otherwise.
+ * when the database is unreachable or contended, or when the query ran past
+ * DB_STATEMENT_TIMEOUT_MS (DB_TIMEOUT: "the query took too long ..."), 500
+ * INTERNAL_ERROR otherwise.
  * DB_CONSTRAINT is the handler's to map before calling this (it answers 500 here).
  * The reply says only "database unavailable, retry later" or "database error"; the
  * cause (err's message, or the status's name when err is NULL or empty) goes to the

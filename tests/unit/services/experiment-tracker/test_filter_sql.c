@@ -3,6 +3,7 @@
  * tested in tests/unit/mlflow), called through filter.h and linked from
  * libexperiment-tracker.a. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "filter.h"
@@ -176,12 +177,19 @@ END_TEST
 
 START_TEST(too_many_values_is_refused_not_truncated)
 {
-	struct core_buf b;
-	core_buf_init(&b, 1 << 20);
-	for (int i = 0; i < 200; i++)
-		core_buf_printf(&b, "%sparams.p%d = 'v'", i ? " AND " : "", i);
-	struct mlflow_filter f = parse_ok(MLFLOW_TARGET_RUNS, b.data);
-	ck_assert_uint_eq(f.n, 200);
+	/* libs/mlflow's parser stops at 20 clauses, within the compiler's ceiling; a tree
+	 * built by hand still meets the ceiling */
+	struct mlflow_filter f = {.clauses = calloc(200, sizeof(struct mlflow_clause)), .n = 200};
+	ck_assert_ptr_nonnull(f.clauses);
+	for (size_t i = 0; i < f.n; i++) {
+		char key[32];
+		snprintf(key, sizeof key, "p%zu", i);
+		f.clauses[i] = (struct mlflow_clause){.entity = MLFLOW_ENT_PARAM,
+						      .key = strdup(key),
+						      .cmp = MLFLOW_CMP_EQ,
+						      .kind = MLFLOW_VAL_STRING,
+						      .value = strdup("v")};
+	}
 	const char *ids[] = {"0"};
 	struct et_runs_query rq = {.filter = &f, .experiment_ids = ids, .n_experiment_ids = 1, .limit = 1};
 	struct et_sql q;
@@ -191,7 +199,6 @@ START_TEST(too_many_values_is_refused_not_truncated)
 	ck_assert_ptr_nonnull(strstr(err.message, "too complex"));
 	et_sql_free(&q);
 	mlflow_filter_free(&f);
-	core_buf_free(&b);
 }
 END_TEST
 
