@@ -10,8 +10,11 @@
  * compose and Kubernetes mount the tracker's volume. Each daemon must become ready, the
  * tracker must store and return an artifact, and each must stop cleanly. Static checks
  * cover what a started process cannot show: TRACKER_URL names the tracker's service,
- * compose publishes on 127.0.0.1 only, and every Kubernetes pod runs with the default
- * seccomp profile as a non-root user. */
+ * compose publishes on 127.0.0.1 only, every Kubernetes pod runs with the default
+ * seccomp profile as a non-root user, and authentication is on everywhere with the token
+ * directory mounted (AUTH_TOKENS_FILE then names a token file of this test's, with the
+ * one admin token the test uses; compose's var/auth/ env files, made by
+ * tools/compose-auth.sh at set-up, are not in the repository and are skipped). */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "core/sha256.h"
 #include "harness.h"
 
 static const char *const services[] = {
@@ -32,6 +36,9 @@ static const char *const services[] = {
 /* the blob store's mount point in compose and Kubernetes, and its volume names */
 #define COMPOSE_BLOBS "blobs:"
 #define K8S_CLAIM     "experiment-tracker-blobs"
+
+/* the token the daemons started here accept (scope admin), sent as Basic in URLs */
+#define ADMIN_SECRET "container-test-admin-secret"
 
 static char *slurp(const char *rel)
 {
@@ -172,6 +179,8 @@ static char *compose_block(const char *compose, const char *name)
 
 static void read_env_file(struct env *e, const char *rel)
 {
+	if (strncmp(rel, "var/", 4) == 0) /* made at set-up (tools/compose-auth.sh) */
+		return;
 	char *text = slurp(rel), *save = NULL;
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		line += strspn(line, " \t");
@@ -297,7 +306,7 @@ START_TEST(k8s_pods_are_restricted_and_keep_blobs)
 	ck_assert_ptr_nonnull(cm);
 	const char *cm_end = strstr(cm, "\n---");
 	ck_assert_ptr_nonnull(cm_end);
-	static const char *const same[] = {"BIND_ADDRESS", "BLOB_DIR", "TRACKER_URL"};
+	static const char *const same[] = {"BIND_ADDRESS", "BLOB_DIR", "TRACKER_URL", "AUTH", "AUTH_TOKENS_FILE"};
 	for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
 		char line[400], quoted[400];
 		snprintf(line, sizeof line, "\n  %s: %s\n", same[i], env_get(&shared, same[i]));
@@ -309,6 +318,61 @@ START_TEST(k8s_pods_are_restricted_and_keep_blobs)
 	env_free(&shared);
 	env_free(&img.env);
 	free(k8s);
+}
+END_TEST
+
+/* Authentication is on in compose and Kubernetes, and every daemon sees the token
+ * directory (mounted, not the file, so rewrites arrive); the registry has its own token
+ * for the tracker in both. */
+START_TEST(auth_is_on_with_tokens_mounted)
+{
+	struct env shared = {0};
+	read_env_file(&shared, "deploy/env/lathe.env");
+	ck_assert_msg(env_get(&shared, "AUTH") && strcmp(env_get(&shared, "AUTH"), "on") == 0,
+		      "deploy/env/lathe.env does not set AUTH=on");
+	const char *file = env_get(&shared, "AUTH_TOKENS_FILE");
+	ck_assert_msg(file && file[0] == '/', "no absolute AUTH_TOKENS_FILE in deploy/env/lathe.env");
+	char dir[300];
+	snprintf(dir, sizeof dir, "%s", file);
+	*strrchr(dir, '/') = '\0';
+	char compose_mount[400], k8s_mount[400];
+	snprintf(compose_mount, sizeof compose_mount, "./var/auth:%s:ro", dir);
+	snprintf(k8s_mount, sizeof k8s_mount, "{name: tokens, mountPath: %s, readOnly: true}", dir);
+
+	char *compose = slurp("docker-compose.yml");
+	for (size_t i = 0; i < sizeof services / sizeof services[0]; i++) {
+		char *block = compose_block(compose, services[i]);
+		struct env e = {0};
+		compose_env(compose, services[i], &e);
+		ck_assert_msg(env_get(&e, "AUTH") && strcmp(env_get(&e, "AUTH"), "on") == 0, "%s: AUTH is not on",
+			      services[i]);
+		ck_assert_msg(strstr(block, compose_mount), "%s does not mount the token directory: %s", services[i],
+			      block);
+		if (strcmp(services[i], "model-registry") == 0)
+			ck_assert_msg(strstr(block, "var/auth/model-registry.env"),
+				      "the registry gets no TRACKER_TOKEN in docker-compose.yml");
+		env_free(&e);
+		free(block);
+	}
+	free(compose);
+
+	char *k8s = slurp("k8s/lathe.yaml");
+	int pods = 0;
+	for (const char *doc = strstr(k8s, "kind: Deployment"); doc; doc = strstr(doc + 1, "kind: Deployment")) {
+		const char *next = strstr(doc + 1, "\n---");
+		char *d = strndup(doc, next ? (size_t)(next - doc) : strlen(doc));
+		ck_assert_msg(strstr(d, k8s_mount) && strstr(d, "secretName: lathe-tokens"),
+			      "a pod without the token directory: %s", d);
+		ck_assert_msg(!strstr(d, "subPath"), "a subPath mount never sees the Secret change: %s", d);
+		if (strstr(d, "command: [lathe-model-registry]"))
+			ck_assert_msg(strstr(d, "name: TRACKER_TOKEN, valueFrom: {secretKeyRef:"),
+				      "the registry gets no TRACKER_TOKEN in k8s/lathe.yaml");
+		free(d);
+		pods++;
+	}
+	ck_assert_int_eq(pods, (int)(sizeof services / sizeof services[0]));
+	free(k8s);
+	env_free(&shared);
 }
 END_TEST
 
@@ -386,6 +450,18 @@ static void container_env(const char *service, const struct image *img, struct e
 	env_set(env, "PORT", port);
 	if (tracker_url && env_get(env, "TRACKER_URL"))
 		env_set(env, "TRACKER_URL", tracker_url);
+
+	if (env_get(env, "AUTH") && strcmp(env_get(env, "AUTH"), "on") == 0) {
+		char path[700], hex[CORE_SHA256_HEX_LEN + 1];
+		snprintf(path, sizeof path, "%s/container-tokens-%s", th_env("LATHE_TEST_TMP"), port);
+		ck_assert_int_eq(core_sha256_hex(ADMIN_SECRET, strlen(ADMIN_SECRET), hex), CORE_OK);
+		FILE *f = fopen(path, "w");
+		ck_assert_ptr_nonnull(f);
+		fprintf(f, "admin admin %s\n", hex);
+		ck_assert_int_eq(fclose(f), 0);
+		ck_assert_int_eq(chmod(path, 0644), 0);
+		env_set(env, "AUTH_TOKENS_FILE", path);
+	}
 
 	blob_dir[0] = '\0';
 	const char *blobs = env_get(env, "BLOB_DIR");
@@ -484,13 +560,20 @@ START_TEST(tracker_stores_an_artifact_as_its_container)
 	ck_assert_msg(th_daemon_wait_status(d, "/readyz", 200, 30000), "the tracker did not become ready");
 
 	const char *create = "{\"experiment_id\": \"0\", \"start_time\": 1700000000000}";
-	struct th_response r = th_call(d, "POST", "/api/2.0/mlflow/runs/create", create);
+	/* AUTH=on as in compose: credentials as the URL's userinfo (curl sends Basic) */
+	char authed[300], url[512];
+	snprintf(authed, sizeof authed, "http://admin:" ADMIN_SECRET "@127.0.0.1:%u", d->port);
+	snprintf(url, sizeof url, "%s/api/2.0/mlflow/runs/create", d->base_url);
+	struct th_response r = th_http("POST", url, "application/json", create, strlen(create));
+	ck_assert_int_eq(r.status, 401);
+	th_response_free(&r);
+	snprintf(url, sizeof url, "%s/api/2.0/mlflow/runs/create", authed);
+	r = th_http("POST", url, "application/json", create, strlen(create));
 	ck_assert_msg(r.status == 200, "runs/create: %ld %s", r.status, r.body);
-	char url[512];
 	const char *run_id =
 		json_string_value(json_object_get(json_object_get(json_object_get(r.json, "run"), "info"), "run_id"));
 	ck_assert_ptr_nonnull(run_id);
-	snprintf(url, sizeof url, "%s/api/2.0/mlflow-artifacts/artifacts/0/%s/artifacts/model/weights.bin", d->base_url,
+	snprintf(url, sizeof url, "%s/api/2.0/mlflow-artifacts/artifacts/0/%s/artifacts/model/weights.bin", authed,
 		 run_id);
 	th_response_free(&r);
 	static const char bytes[] = "weights kept on the volume\n";
@@ -529,6 +612,7 @@ int main(void)
 	tcase_add_test(files, k8s_pods_are_restricted_and_keep_blobs);
 	tcase_add_test(files, blob_dir_is_absolute_and_on_a_volume);
 	tcase_add_test(files, tracker_url_names_the_tracker_service);
+	tcase_add_test(files, auth_is_on_with_tokens_mounted);
 	suite_add_tcase(s, files);
 	TCase *daemons = tcase_create("daemons");
 	tcase_set_timeout(daemons, 90);
