@@ -105,11 +105,14 @@ int et_q_artifacts_delete_tree(struct db_conn *c, const char *parent, const char
 }
 
 /* The batch's ordinals (1-based) whose key some file row names. One statement per
- * batch of the blob store's garbage collection; the partial index of 0006 serves it. */
+ * batch of the blob store's garbage collection. EXISTS per key rather than
+ * "blob_key = ANY($1)": with 1000 keys the planner takes ANY for a scan of the whole
+ * table (163 ms a batch over 200,000 rows, so a collection grows with the square of
+ * the store), while EXISTS probes the partial index of 0006 once per key (3 ms). */
 static const struct db_stmt referenced = {
 	.name = "et_q_artifacts_referenced",
 	.sql = "SELECT k.i FROM unnest($1::text[]) WITH ORDINALITY AS k(key, i) "
-	       "WHERE k.key = ANY (SELECT a.blob_key FROM artifacts a WHERE a.blob_key = ANY($1::text[]))",
+	       "WHERE EXISTS (SELECT 1 FROM artifacts a WHERE a.blob_key = k.key)",
 	.n_params = 1,
 };
 
