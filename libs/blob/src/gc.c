@@ -11,8 +11,8 @@
  *     -> blob_sweep_tmp (stale partial writes)
  *     -> each objects/xx/: each file older than the cutoff joins the batch
  *        -> batch full, or the walk ended: flush_batch
- *           refs(keys) -> the unreferenced: lock exclusive, stat again, unlink those
- *           still older than the cutoff, unlock
+ *           refs(keys) -> each unreferenced one: lock exclusive, stat again, unlink
+ *           it if still older than the cutoff, unlock
  *
  * Fan-out directories are never removed (blob.h says why). */
 #include <dirent.h>
@@ -94,30 +94,41 @@ out:
 	return rc;
 }
 
-/* Removes the unreferenced keys of a batch that are still old, under the exclusive
- * store lock; counts them. */
+/* Removes the unreferenced keys of a batch that are still old, each under the
+ * exclusive store lock (taken per blob: a commit waits for one unlink at most, not for
+ * a batch of them); counts them. */
 static enum core_status remove_unreferenced(struct gc_run *g, struct core_error *err)
 {
-	int lock = blob_lock(g->store->lock_path, LOCK_EX);
+	int lock = open(g->store->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (lock < 0)
-		return core_fail(err, CORE_EIO, "lock blob store: %s", strerror(errno));
-	for (size_t i = 0; i < g->n; i++) {
+		return core_fail(err, CORE_EIO, "open blob store lock: %s", strerror(errno));
+	enum core_status rc = CORE_OK;
+	for (size_t i = 0; i < g->n && rc == CORE_OK; i++) {
 		if (g->referenced[i])
 			continue;
 		char *path = blob_object_path(g->store, g->keys[i]);
 		struct stat sb;
-		if (lstat(path, &sb) == 0) {
-			if (!is_old(&sb, &g->cutoff)) {
-				g->st->kept_young++; /* committed again since the scan */
-			} else if (unlink(path) == 0) {
-				g->st->removed++;
-				g->st->removed_bytes += (uint64_t)sb.st_size;
+		int r;
+		do
+			r = flock(lock, LOCK_EX);
+		while (r != 0 && errno == EINTR);
+		if (r != 0) {
+			rc = core_fail(err, CORE_EIO, "lock blob store: %s", strerror(errno));
+		} else {
+			if (lstat(path, &sb) == 0) {
+				if (!is_old(&sb, &g->cutoff)) {
+					g->st->kept_young++; /* committed again since the scan */
+				} else if (unlink(path) == 0) {
+					g->st->removed++;
+					g->st->removed_bytes += (uint64_t)sb.st_size;
+				}
 			}
+			flock(lock, LOCK_UN);
 		}
 		free(path);
 	}
 	close(lock);
-	return CORE_OK;
+	return rc;
 }
 
 /* Asks the service about the batch and removes (or, dry, counts) what it does not

@@ -130,10 +130,10 @@ struct blob_gc_stats {
 /* Collects the store's garbage: first the stale partial writes in DIR/tmp (as
  * blob_sweep_tmp), then every blob older than the grace period that refs does not
  * claim. Blobs are walked one fan-out directory at a time and asked about batch by
- * batch; each batch's removals happen under the exclusive store lock, after the mtime
- * is checked again. Collections in several threads or processes on one store queue on
- * DIR/gc.lock. Concurrent reads, writes and commits go on meanwhile (a commit waits
- * only while a batch is being unlinked).
+ * batch; each removal happens under the exclusive store lock, after the mtime is
+ * checked again. Collections in several threads or processes on one store queue on
+ * DIR/gc.lock. Concurrent reads, writes and commits go on meanwhile (a commit waits at
+ * most for one unlink).
  *   stats  [out] zeroed, then filled (also on failure: what was done until then)
  * Returns CORE_OK (also when cancelled: see stats->cancelled); CORE_EINVAL for bad
  * options; the refs callback's failure; CORE_EIO when the store cannot be read or
