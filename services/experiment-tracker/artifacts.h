@@ -89,6 +89,13 @@ int et_q_artifacts_get(struct db_conn *c, const char *parent, const char *name, 
 int et_q_artifacts_delete_tree(struct db_conn *c, const char *parent, const char *name, const char *path,
 			       struct core_error *err);
 
+/* Which of the n blob keys (borrowed) some file row names: sets referenced_out[i] to
+ * true for each such keys[i] (the others are left as they are). One statement,
+ * whatever n (the blob store's garbage collection asks a batch at a time).
+ * Returns the count of referenced keys or a negative db_status. */
+int et_q_artifacts_referenced(struct db_conn *c, const char *const *keys, size_t n, bool *referenced_out,
+			      struct core_error *err);
+
 /* Reads the artifact_uri of a run. uri_out: [out] malloc'd on 1, the caller frees.
  * Returns 1 (found), 0 (no such run) or a negative db_status. */
 int et_q_artifacts_run_uri(struct db_conn *c, const char *run_id, char **uri_out, struct core_error *err);

@@ -11,6 +11,7 @@
  *   h_models.c      runs/log-model (the run's mlflow.log-model.history tag)
  *   h_search.c      runs/search, experiments/search (face: filter.h)
  *   h_artifacts.c   MLflow's proxied artifact API and artifacts/list (face: artifacts.h)
+ *   h_admin.c       the blob store's garbage collection: admin/gc and the periodic task
  *   batch.c         the write path runs share: lock a run for writing, the batch writer,
  *                   and the client errors of tracking transactions (et_fail_*)
  *   entities.c      MLflow's Run objects from query rows; entity SQL is ET_SQL_* below
@@ -39,12 +40,16 @@
 /* --- state (main.c) ------------------------------------------------------------- */
 
 struct et_settings {
-	char *blob_dir; /* BLOB_DIR */
+	char *blob_dir;     /* BLOB_DIR */
+	long gc_interval_s; /* BLOB_GC_INTERVAL_S: 0 = no periodic collection */
+	long gc_grace_s;    /* BLOB_GC_GRACE_S */
+	long tmp_age_s;     /* BLOB_TMP_AGE_S */
 };
 
 struct et_app {
 	struct et_settings *settings; /* borrowed from svc */
 	struct blob_store *blobs;     /* owned */
+	int64_t gc_last_ms;           /* start of the last periodic collection; its task's alone */
 };
 
 static inline struct et_app *et_app(void *svc)
@@ -55,6 +60,16 @@ static inline struct et_app *et_app(void *svc)
 /* --- routes.c ------------------------------------------------------------------- */
 
 extern const struct http_route et_routes[];
+
+/* --- h_admin.c ------------------------------------------------------------------ */
+
+/* POST /api/2.0/lathe/admin/gc {"dry_run": bool (default false)}: one collection of the
+ * blob store against the artifact rows' keys; answers its counts. */
+void et_h_admin_gc(struct http_request *req, void *app);
+/* The periodic task's body, called every ET_GC_TICK_MS: collects when
+ * BLOB_GC_INTERVAL_S (> 0) has passed since the last periodic collection began. */
+void et_gc_periodic(struct svc *svc, void *app);
+#define ET_GC_TICK_MS 1000
 
 /* --- limits (MLflow 2.12.2, mlflow/utils/validation.py) ----------------------------- */
 #define ET_MAX_BATCH_METRICS     1000

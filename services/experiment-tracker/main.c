@@ -1,9 +1,12 @@
 /* lathe-experiment-tracker: MLflow's tracking REST API and proxied artifact API.
  * The daemon's life (settings, database, Kafka, health, drain) is svc_main's; this
- * file adds the tracker's settings and state (the blob store holding artifacts) and
- * names its one route table (routes.c; files in et.h). */
+ * file adds the tracker's settings and state (the blob store holding artifacts, whose
+ * stale partial uploads it sweeps at start), names its one route table (routes.c;
+ * files in et.h) and its periodic blob garbage collection (h_admin.c). */
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include "core/time.h"
 #include "et.h"
 
 extern const struct core_embedded_file svc_migrations[];
@@ -12,6 +15,18 @@ extern const struct core_embedded_file svc_openapi[];
 static const struct core_setting et_setting_rows[] = {
 	{"BLOB_DIR", CORE_SETTING_STRING, offsetof(struct et_settings, blob_dir), "var/blobs", false, 0, 0,
 	 "directory of the content-addressed blob store holding artifact bytes"},
+	{"BLOB_GC_INTERVAL_S", CORE_SETTING_INT, offsetof(struct et_settings, gc_interval_s), "3600", false, 0,
+	 31L * 24 * 3600,
+	 "seconds between garbage collections of the blob store (blobs no artifact names any more); 0: only on "
+	 "POST /api/2.0/lathe/admin/gc"},
+	{"BLOB_GC_GRACE_S", CORE_SETTING_INT, offsetof(struct et_settings, gc_grace_s), "3600", false, 1,
+	 365L * 24 * 3600,
+	 "a blob younger than this (since its last upload) is never collected: it may be an upload whose artifact row "
+	 "is not written yet"},
+	{"BLOB_TMP_AGE_S", CORE_SETTING_INT, offsetof(struct et_settings, tmp_age_s), "3600", false, 1,
+	 365L * 24 * 3600,
+	 "a partial upload in the blob store's tmp/ untouched for this long is a crash's leftover: swept at start and "
+	 "by each collection"},
 	{0},
 };
 
@@ -25,6 +40,14 @@ static enum core_status et_start(struct svc *svc, void *settings, void **app_out
 		free(app);
 		return rc;
 	}
+	uint64_t n = 0, bytes = 0;
+	struct core_error sweep_err;
+	if (blob_sweep_tmp(app->blobs, app->settings->tmp_age_s, false, &n, &bytes, &sweep_err) != CORE_OK)
+		core_warn("sweeping the blob store's partial uploads: %s", sweep_err.message);
+	else if (n > 0)
+		core_info("blob store: removed %" PRIu64 " partial uploads (%" PRIu64 " bytes) left by a crash", n,
+			  bytes);
+	app->gc_last_ms = core_now_ms();
 	*app_out = app;
 	return CORE_OK;
 }
@@ -36,6 +59,13 @@ static void et_stop(struct svc *svc, void *app_ptr)
 	blob_store_close(app->blobs);
 	free(app);
 }
+
+/* A tick, not the interval: svc's periodic tasks take a fixed period, and the interval
+ * is a setting (et_gc_periodic compares). */
+static const struct svc_periodic_def et_periodic[] = {
+	{.name = "blob-gc", .every_ms = ET_GC_TICK_MS, .run = et_gc_periodic},
+	{0},
+};
 
 static const struct svc_def et_def = {
 	.name = "experiment-tracker",
@@ -51,6 +81,7 @@ static const struct svc_def et_def = {
 	.settings_size = sizeof(struct et_settings),
 	.start = et_start,
 	.stop = et_stop,
+	.periodic = et_periodic,
 };
 
 int main(int argc, char **argv)

@@ -1,7 +1,8 @@
 /* The experiment tracker's one route table: MLflow's tracking RPCs and searches under
- * /api/2.0/mlflow/, its proxied artifact API under /api/2.0/mlflow-artifacts/, and
+ * /api/2.0/mlflow/, its proxied artifact API under /api/2.0/mlflow-artifacts/,
  * MLflow's /health and /version (svc adds each /ajax-api/2.0/ twin, as MLflow serves
- * both). Handlers live in h_*.c. JSON bodies must say application/json, as MLflow
+ * both), and Lathe's own operations under /api/2.0/lathe/ (admin/gc: it deletes, so
+ * admin scope). Handlers live in h_*.c. JSON bodies must say application/json, as MLflow
  * insists; artifact uploads take any Content-Type (MLflow's client sends a guessed
  * one) and stream to et_artifact_upload_chunk, never buffered, under a 5 GiB ceiling.
  * The order is the one `--routes` prints and the contract test compares.
@@ -18,6 +19,7 @@
 #define API       "/api/2.0/mlflow/"
 #define ARTIFACTS "/api/2.0/mlflow-artifacts/artifacts"
 #define MPU       "/api/2.0/mlflow-artifacts/mpu"
+#define LATHE     "/api/2.0/lathe/"
 #define JSON      "application/json"
 
 /* log-batch and log-inputs carry up to 1000 entries of up to 6000 characters. */
@@ -113,5 +115,11 @@ const struct http_route et_routes[] = {
 	{.methods = HTTP_POST, .pattern = MPU "/complete/{path*}", .handler = et_h_artifact_mpu},
 	{.methods = HTTP_POST, .pattern = MPU "/abort/{path*}", .handler = et_h_artifact_mpu},
 	GET("artifacts/list", et_h_run_artifacts_list),
+	/* Lathe's own: h_admin.c; it deletes blobs, so admin */
+	{.methods = HTTP_POST,
+	 .pattern = LATHE "admin/gc",
+	 .handler = et_h_admin_gc,
+	 .content_type = JSON,
+	 .scope = HTTP_SCOPE_ADMIN},
 	{0},
 };

@@ -269,8 +269,16 @@ struct th_daemon *th_daemon_spawn(const char *service, const char *database_url,
 	snprintf(blob, sizeof blob, "BLOB_DIR=%s/blobs-%s", th_env("LATHE_TEST_TMP"), tag);
 	const char *set[64] = {port, db, kafka, blob, "LOG_LEVEL=debug", "KAFKA_SESSION_TIMEOUT_MS=6000"};
 	size_t n = 6;
-	for (size_t i = 0; extra_env && extra_env[i] && n < 63; i++)
-		set[n++] = extra_env[i];
+	for (size_t i = 0; extra_env && extra_env[i] && n < 63; i++) {
+		/* an extra setting named as a default (BLOB_DIR, LOG_LEVEL) replaces it */
+		size_t name_len = strcspn(extra_env[i], "=") + 1, j = 0;
+		while (j < 6 && strncmp(set[j], extra_env[i], name_len) != 0)
+			j++;
+		if (j < 6)
+			set[j] = extra_env[i];
+		else
+			set[n++] = extra_env[i];
+	}
 	set[n] = NULL;
 	char **env = child_env(set);
 

@@ -226,8 +226,15 @@ START_TEST(scopes_on_the_tracker)
 	ck_assert_int_eq(status_of(d, "DELETE", "/api/2.0/mlflow-artifacts/artifacts/1/x/artifacts/f", NULL, NULL,
 				   WRITER_SECRET),
 			 403);
+	/* the blob store's garbage collection deletes too */
+	r = call(d, "POST", "/api/2.0/lathe/admin/gc", "{\"dry_run\": true}", NULL, WRITER_SECRET);
+	expect_error(&r, 403, "PERMISSION_DENIED");
+	ck_assert_ptr_nonnull(strstr(r.body, "needs admin"));
+	reply_free(&r);
 	/* admin: deletes */
 	ck_assert_int_eq(status_of(d, "POST", API "experiments/delete", body, NULL, ADMIN_SECRET), 200);
+	ck_assert_int_eq(status_of(d, "POST", "/api/2.0/lathe/admin/gc", "{\"dry_run\": true}", NULL, ADMIN_SECRET),
+			 200);
 
 	/* Basic, as MLFLOW_TRACKING_USERNAME/PASSWORD send it: the token's name and secret */
 	char *id2 = create_experiment(d, "by-basic", "writer", WRITER_SECRET);

@@ -8,7 +8,8 @@
  *                           of each kind the handlers answer (400 missing field, bad
  *                           JSON, wrong Content-Type, bad filter, deleted run; 404
  *                           unknown run/experiment/tag/artifact; 409 artifact conflict;
- *                           413 body over the limit; 500 INVALID_STATE; 501 multipart).
+ *                           413 body over the limit; 500 INVALID_STATE; 501 multipart),
+ *                           and Lathe's admin/gc (dry run and run; bad dry_run).
  * Every response goes through th_contract_check (status documented, JSON body valid
  * against the operation's schema); the non-JSON answers (artifact download, /health,
  * /version) are also checked for a Content-Type the document lists. */
@@ -693,6 +694,22 @@ static void lifecycle(const char *rid)
 	fails("POST", API "experiments/restore", "{}", 400, "INVALID_PARAMETER_VALUE", "experiment_id");
 }
 
+/* The blob store's collection after the artifact deletes: with the default grace period
+ * (an hour) the blobs just orphaned are too young to go, so both runs remove nothing. */
+static void admin_gc(void)
+{
+	json_t *j = ok("POST", "/api/2.0/lathe/admin/gc", "{\"dry_run\": true}");
+	ck_assert(json_is_true(json_object_get(j, "dry_run")));
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "removed")), 0);
+	ck_assert_int_ge(json_integer_value(json_object_get(j, "kept_recent")), 3);
+	json_decref(j);
+	j = ok("POST", "/api/2.0/lathe/admin/gc", NULL);
+	ck_assert(json_is_false(json_object_get(j, "dry_run")));
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "removed")), 0);
+	json_decref(j);
+	fails("POST", "/api/2.0/lathe/admin/gc", "{\"dry_run\": \"maybe\"}", 400, "INVALID_PARAMETER_VALUE", "dry_run");
+}
+
 /* A body over the route's limit (1 MiB for a plain RPC). */
 static void too_large(void)
 {
@@ -720,6 +737,7 @@ START_TEST(session_keeps_contract)
 	char *rid = runs();
 	artifacts(rid);
 	lifecycle(rid);
+	admin_gc();
 	too_large();
 	check_every_operation_sent();
 

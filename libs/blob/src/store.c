@@ -1,10 +1,12 @@
-/* The blob store (face: blob/blob.h): key validation, paths, opening and reading.
- * Writing lives in writer.c. */
+/* The blob store (face: blob/blob.h): key validation, paths, opening and reading, the
+ * store's locks, and blob_touch. Writing lives in writer.c, garbage collection in
+ * gc.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "blob_int.h"
@@ -16,6 +18,8 @@ enum core_status blob_store_open(const char *dir, struct blob_store **out, struc
 	enum core_status rc = CORE_OK;
 	struct blob_store *s = core_xcalloc(1, sizeof *s);
 	s->dir = core_xstrdup(dir);
+	s->lock_path = core_xasprintf("%s/lock", dir);
+	s->gc_lock_path = core_xasprintf("%s/gc.lock", dir);
 	char *objects = core_xasprintf("%s/objects", dir);
 	char *tmp = core_xasprintf("%s/tmp", dir);
 	rc = core_mkdir_p(objects, 0755, err);
@@ -36,6 +40,8 @@ void blob_store_close(struct blob_store *store)
 	if (!store)
 		return;
 	free(store->dir);
+	free(store->lock_path);
+	free(store->gc_lock_path);
 	free(store);
 }
 
@@ -86,4 +92,44 @@ bool blob_exists(struct blob_store *store, const char *key)
 	bool found = access(path, F_OK) == 0;
 	free(path);
 	return found;
+}
+
+int blob_lock(const char *path, int how)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	int r;
+	do
+		r = flock(fd, how);
+	while (r != 0 && errno == EINTR);
+	if (r != 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+enum core_status blob_touch(struct blob_store *store, const char *key, struct core_error *err)
+{
+	if (!blob_key_valid(key))
+		return core_fail(err, CORE_EINVAL, "malformed blob key");
+	enum core_status rc = CORE_OK;
+	char *path = blob_object_path(store, key);
+	/* shared, as a commit: a collector's removal is then either done (ENOENT) or
+	 * not begun, and its re-check sees the fresh mtime */
+	int lock = blob_lock(store->lock_path, LOCK_SH);
+	if (lock < 0) {
+		rc = core_fail(err, CORE_EIO, "lock blob store: %s", strerror(errno));
+		goto out;
+	}
+	if (utimensat(AT_FDCWD, path, NULL, 0) != 0)
+		rc = core_fail(err, errno == ENOENT ? CORE_ENOENT : CORE_EIO, "touch blob %s: %s", key,
+			       strerror(errno));
+	close(lock);
+out:
+	free(path);
+	return rc;
 }

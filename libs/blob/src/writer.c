@@ -1,13 +1,17 @@
 /* Streamed blob writes (face: blob/blob.h). The bytes go to a uniquely named file in
- * DIR/tmp while SHA-256 runs over them; commit fsyncs, renames the file to its key's
- * path (creating the fan-out directory) and fsyncs that directory. If the blob already
- * exists the temporary file is simply removed: same key, same bytes. */
+ * DIR/tmp while SHA-256 runs over them; commit stamps the file's mtime with the commit
+ * time, fsyncs, renames it to its key's path (creating the fan-out directory) and
+ * fsyncs that directory. If the blob already exists the rename replaces it: same key,
+ * same bytes, and a fresh mtime, which is what keeps a blob being written again safe
+ * from a concurrent garbage collection (gc.c): the rename happens under the store lock
+ * taken shared, which the collector takes exclusive to re-check mtimes and unlink. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "blob_int.h"
@@ -71,20 +75,34 @@ enum core_status blob_writer_commit(struct blob_writer *w, char key_out[BLOB_KEY
 	char *final_path = NULL, *dir = NULL;
 	core_sha256_finish_hex(w->sha, key_out);
 	w->sha = NULL;
-	if (fsync(w->fd) != 0 || close(w->fd) != 0) {
-		w->fd = -1;
-		rc = core_fail(err, CORE_EIO, "flush blob: %s", strerror(errno));
-		goto out;
+	/* the grace period of a collection counts from the commit, not from the last write */
+	bool flushed = futimens(w->fd, NULL) == 0 && fsync(w->fd) == 0;
+	int flush_errno = errno;
+	if (close(w->fd) != 0 && flushed) {
+		flushed = false;
+		flush_errno = errno;
 	}
 	w->fd = -1;
+	if (!flushed) {
+		rc = core_fail(err, CORE_EIO, "flush blob: %s", strerror(flush_errno));
+		goto out;
+	}
 	final_path = blob_object_path(w->store, key_out);
 	dir = core_xasprintf("%s/objects/%.2s", w->store->dir, key_out);
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
 		rc = core_fail(err, CORE_EIO, "mkdir %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	if (rename(w->tmp_path, final_path) != 0) {
-		rc = core_fail(err, CORE_EIO, "store blob %s: %s", key_out, strerror(errno));
+	int lock = blob_lock(w->store->lock_path, LOCK_SH);
+	if (lock < 0) {
+		rc = core_fail(err, CORE_EIO, "lock blob store: %s", strerror(errno));
+		goto out;
+	}
+	int renamed = rename(w->tmp_path, final_path);
+	int rename_errno = errno;
+	close(lock);
+	if (renamed != 0) {
+		rc = core_fail(err, CORE_EIO, "store blob %s: %s", key_out, strerror(rename_errno));
 		goto out;
 	}
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
