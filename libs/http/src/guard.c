@@ -15,7 +15,15 @@
  *   resolves to 127.0.0.1; the browser then sends that name as Host. A server that only
  *   listens on loopback answers only loopback names unless told otherwise (ALLOWED_HOSTS
  *   in a service); one bound elsewhere (a container, a Kubernetes pod, whose probes send
- *   the pod IP as Host) allows every Host unless a list is given. */
+ *   the pod IP as Host) allows every Host unless a list is given.
+ *
+ * - Size. libmicrohttpd answers a request line or header block that overflows its
+ *   per-connection memory (32 KiB by default) with a fixed HTML page (414 or 431) before
+ *   any callback runs, so no JSON error can be given there. Below that, a URI over
+ *   HTTP_MAX_URI_BYTES gets 414 URI_TOO_LONG and a header block over
+ *   HTTP_MAX_HEADER_BYTES 431 HEADERS_TOO_LARGE in the route's error shape, so the
+ *   sizes clients actually hit (a long filter in a query string, a huge cookie) get an
+ *   error they can parse. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
@@ -72,6 +80,33 @@ const char *http_framing_problem(struct MHD_Connection *conn)
 	if (f.n_host > 1) /* RFC 9112 3.2; a proxy may route by the other one */
 		return "more than one Host header";
 	return NULL;
+}
+
+/* --- size --------------------------------------------------------------------------- */
+
+struct sizes {
+	size_t bytes;
+};
+
+static enum MHD_Result add_size(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct sizes *z = cls;
+	(void)kind;
+	/* "name=value&" or "Name: value\r\n": close enough to the bytes on the wire */
+	z->bytes += (key ? strlen(key) : 0) + (value ? strlen(value) : 0) + 2;
+	return MHD_YES;
+}
+
+enum http_error_code http_size_problem(struct MHD_Connection *conn, const char *path)
+{
+	struct sizes uri = {strlen(path)}, headers = {0};
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_size, &uri);
+	if (uri.bytes > HTTP_MAX_URI_BYTES)
+		return HTTP_EC_URI_TOO_LONG;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_size, &headers);
+	if (headers.bytes > HTTP_MAX_HEADER_BYTES)
+		return HTTP_EC_HEADERS_TOO_LARGE;
+	return HTTP_EC_NONE;
 }
 
 /* --- Host --------------------------------------------------------------------------- */

@@ -164,6 +164,13 @@ void http_multipart_free(struct http_multipart *mp);
  * Transfer-Encoding headers, a Content-Length that is not plain digits, a
  * Transfer-Encoding other than "chunked", or both; several Host headers), or NULL when they are fine. */
 const char *http_framing_problem(struct MHD_Connection *conn);
+/* Request line and header sizes answered in JSON (guard.c); beyond libmicrohttpd's own
+ * per-connection memory it answers with its fixed HTML page instead. */
+#define HTTP_MAX_URI_BYTES    (12 * 1024)
+#define HTTP_MAX_HEADER_BYTES (16 * 1024)
+/* Whether the URI (path and query, decoded) or the header block is over those sizes:
+ * HTTP_EC_URI_TOO_LONG, HTTP_EC_HEADERS_TOO_LARGE, or HTTP_EC_NONE. */
+enum http_error_code http_size_problem(struct MHD_Connection *conn, const char *path);
 /* Sets s->hosts_mode and s->hosts from allowed (comma-separated names, ports ignored,
  * "*" for any; NULL or "" for the default: loopback names when loopback_bind, else
  * any). CORE_EINVAL for an entry that is no host name; s->hosts may then be partly

@@ -13,6 +13,7 @@
  *     else ─► DISCARD)
  *     ├ framing refused (guard.c: smuggling shapes): 400 queued now with
  *     │ "Connection: close" ───────────────────────────────────────────────► QUEUED
+ *     ├ URI or headers too big (guard.c): 414 or 431 queued now, closing ──► QUEUED
  *     ├ Host refused (guard.c): 400 made ──────────────────────────────────► DISCARD
  *     ├ 404, 405, 413 (Content-Length over the limit), 415, or 400 (a path param or
  *     │ the query not UTF-8, a multipart Content-Type without boundary): error
@@ -180,6 +181,15 @@ static enum MHD_Result begin(struct http_request *req, const char *version)
 	const char *problem = http_framing_problem(req->conn);
 	if (problem) {
 		http_reply_error(req, HTTP_EC_BAD_REQUEST, "Malformed request framing: %s", problem);
+		http_reply_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+		return queue_reply(req);
+	}
+	enum http_error_code too_big = http_size_problem(req->conn, req->path);
+	if (too_big != HTTP_EC_NONE) {
+		http_reply_error(req, too_big,
+				 too_big == HTTP_EC_URI_TOO_LONG ? "The request URI is over %d bytes"
+								 : "The request headers are over %d bytes",
+				 too_big == HTTP_EC_URI_TOO_LONG ? HTTP_MAX_URI_BYTES : HTTP_MAX_HEADER_BYTES);
 		http_reply_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
 		return queue_reply(req);
 	}

@@ -2,7 +2,8 @@
  * against a real server on an ephemeral 127.0.0.1 port, spoken to over raw sockets so
  * the requests can carry framing no client library would send: the request-smuggling
  * shapes libmicrohttpd 0.9.75 lets through (refused with 400, the connection closed,
- * the smuggled request never handled) and the Host check against DNS rebinding. */
+ * the smuggled request never handled), the Host check against DNS rebinding, and the
+ * JSON 414/431 for a URI or header block over the server's sizes. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -240,6 +241,64 @@ START_TEST(host_list_and_star)
 	ck_assert_ptr_null(bad);
 	ck_assert_ptr_nonnull(strstr(err.message, "':80' is not a host name"));
 }
+
+/* Builds "METHOD path?q=xxx… HTTP/1.1" with query bytes of 'a', then headers. */
+static char *request_with(const char *path, size_t query_bytes, size_t header_bytes)
+{
+	size_t cap = strlen(path) + query_bytes + header_bytes + 256;
+	char *r = malloc(cap);
+	ck_assert_ptr_nonnull(r);
+	int n = snprintf(r, cap, "GET %s?q=", path);
+	memset(r + n, 'a', query_bytes);
+	n += (int)query_bytes;
+	n += snprintf(r + n, cap - (size_t)n, " HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+	if (header_bytes) {
+		n += snprintf(r + n, cap - (size_t)n, "X-Big: ");
+		memset(r + n, 'b', header_bytes);
+		n += (int)header_bytes;
+		n += snprintf(r + n, cap - (size_t)n, "\r\n");
+	}
+	snprintf(r + n, cap - (size_t)n, "\r\n");
+	return r;
+}
+
+START_TEST(oversize_uri_and_headers_get_json)
+{
+	bool closed;
+	/* a URI over 12 KiB: 414 in the route's shape, and the connection closed */
+	char *req = request_with("/count", 13 * 1024, 0);
+	const char *out = exchange(req, &closed);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 414 ", 13) == 0, "'%.200s'", out);
+	ck_assert_msg(strstr(out, "\"error_code\":\"URI_TOO_LONG\""), "'%s'", out);
+	ck_assert_msg(strstr(out, "application/json"), "'%s'", out);
+	ck_assert(closed);
+	free(req);
+	req = request_with("/v2/count", 13 * 1024, 0);
+	out = exchange(req, &closed);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 414 ", 13) == 0, "'%.200s'", out);
+	ck_assert_msg(strstr(out, "{\"error\":\"The request URI is over 12288 bytes\"}"), "'%s'", out);
+	free(req);
+	/* a header block over 16 KiB: 431 */
+	req = request_with("/count", 10, 17 * 1024);
+	out = exchange(req, &closed);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 431 ", 13) == 0, "'%.200s'", out);
+	ck_assert_msg(strstr(out, "\"error_code\":\"HEADERS_TOO_LARGE\""), "'%s'", out);
+	free(req);
+	/* past libmicrohttpd's own memory it answers by itself (HTML): still a 4xx, and the
+	 * server goes on */
+	req = request_with("/count", 40 * 1024, 0);
+	out = exchange(req, &closed);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 4", 10) == 0, "'%.200s'", out);
+	free(req);
+	ck_assert_int_eq(atomic_load(&handled), 0);
+	req = request_with("/count", 100, 100);
+	out = exchange(req, &closed);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "'%.200s'", out);
+	free(req);
+	ck_assert_int_eq(atomic_load(&handled), 1);
+}
+END_TEST
+
 END_TEST
 
 static Suite *guard_suite(void)
@@ -251,6 +310,7 @@ static Suite *guard_suite(void)
 	tcase_add_test(tc, smuggling_shapes_refused_and_closed);
 	tcase_add_test(tc, host_loopback_by_default);
 	tcase_add_test(tc, host_list_and_star);
+	tcase_add_test(tc, oversize_uri_and_headers_get_json);
 	suite_add_tcase(s, tc);
 	return s;
 }
