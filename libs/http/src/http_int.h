@@ -18,7 +18,15 @@
 #define HTTP_DEFAULT_THREADS        4
 #define HTTP_DEFAULT_DRAIN_MS       10000
 #define HTTP_DEFAULT_CONN_TIMEOUT_S 60
-#define HTTP_STREAM_BLOCK           (64 * 1024)
+/* Connections open at once (MHD_OPTION_CONNECTION_LIMIT; each has its own thread). */
+#define HTTP_DEFAULT_MAX_CONNECTIONS 256
+/* Bytes of request bodies buffered at once, across all requests (limits.c). */
+#define HTTP_DEFAULT_BODY_BUDGET ((size_t)64 << 20)
+/* How long a request waits for a worker slot before it is answered 503 (limits.c). */
+#define HTTP_WORKER_WAIT_MS 30000
+/* Retry-After (seconds) on a 503 for a full body budget or busy workers. */
+#define HTTP_RETRY_AFTER_S "1"
+#define HTTP_STREAM_BLOCK  (64 * 1024)
 /* A request we already answered with an error before its body ended (404, 405, 415,
  * 413 on a chunked body, an upload function that gave up) has the rest of its body
  * read and dropped, so the reply can be queued at the end and keep-alive survives.
@@ -69,6 +77,7 @@ struct http_request {
 	uint64_t start_ns; /* core_monotonic_ns at the first call */
 	uint64_t bytes_in; /* body bytes received, dropped ones included */
 	size_t body_limit;
+	uint64_t body_held; /* bytes of the server's body budget this request holds (limits.c) */
 	enum http_phase phase;
 	struct core_buf body;
 	struct http_query_pair *query;
@@ -119,6 +128,17 @@ struct http_server {
 	char **hosts; /* lower-case names without port or brackets, HTTP_HOSTS_LIST */
 	size_t n_hosts;
 	struct http_auth *auth; /* borrowed token store, NULL: no authentication */
+	/* limits.c: the body budget and the worker slots, under limits_lock */
+	unsigned max_connections;
+	pthread_mutex_t limits_lock;
+	pthread_cond_t slot_free; /* signalled when a worker slot is given back */
+	uint64_t body_budget;
+	uint64_t body_held;
+	unsigned workers;
+	unsigned busy;
+	_Atomic uint64_t refused_log_ns; /* when the last "connection limit" line was written */
+	struct metrics_family *m_body_held;
+	struct metrics_family *m_refused;
 };
 
 /* request.c */
@@ -190,6 +210,30 @@ const char *http_host_problem(const struct http_server *s, struct MHD_Connection
 bool http_auth_admit(struct http_request *req);
 /* Writes the request's audit line when its route needs write or admin. */
 void http_auth_audit(const struct http_request *req);
+/* limits.c */
+/* Sets the body budget and the worker slots up (http_server_start). CORE_EIO when the
+ * lock cannot be made. */
+enum core_status http_limits_init(struct http_server *s, size_t body_budget, unsigned workers, struct core_error *err);
+void http_limits_destroy(struct http_server *s);
+/* Creates lathe_http_body_buffered_bytes and lathe_http_refused_total{reason}. */
+enum core_status http_limits_metrics_init(struct http_server *s, struct metrics_registry *reg, struct core_error *err);
+/* Counts one refusal for reason ("body_budget", "workers_busy") in lathe_http_refused_total. */
+void http_limits_refused(struct http_server *s, const char *reason);
+/* Reserves the whole declared body (declared + 1 bytes; declared <= the route's limit)
+ * and caps req->body there. false when the budget has no room: nothing is held. */
+bool http_body_reserve_declared(struct http_request *req, uint64_t declared);
+/* Makes req's reservation cover a body of total bytes (growing it by doubling, within
+ * the route's limit) and caps req->body at it. false when the budget has no room: the
+ * reservation is as it was. */
+bool http_body_reserve(struct http_request *req, uint64_t total);
+/* Gives req's reservation back (no-op when it holds none). */
+void http_body_release(struct http_request *req);
+/* Takes a worker slot, waiting up to HTTP_WORKER_WAIT_MS. false when none came free. */
+bool http_worker_acquire(struct http_server *s);
+void http_worker_release(struct http_server *s);
+/* MHD closed a connection at the connection limit: counts it and logs (once a second
+ * at most). */
+void http_limits_connection_refused(struct http_server *s);
 
 /* access_log.c */
 /* Creates the lathe_http_requests_total and lathe_http_request_duration_seconds families. */

@@ -107,6 +107,7 @@ void http_request_free(struct http_request *req)
 	free(req->error_message);
 	http_multipart_free(req->multipart);
 	core_buf_free(&req->body);
+	http_body_release(req); /* however the request ended */
 	http_route_result_clear(&req->match);
 	free(req);
 }

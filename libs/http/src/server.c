@@ -1,7 +1,16 @@
-/* The HTTP server (face: http_server_* in http/http.h): one MHD daemon with a pool of
- * internal poll() threads, and the per-request state machine that turns MHD's access
+/* The HTTP server (face: http_server_* in http/http.h): one MHD daemon with one poll()
+ * thread per connection, and the per-request state machine that turns MHD's access
  * handler calls into route matching, bounded body reading, one handler call and one
  * queued reply.
+ *
+ * Why a thread per connection. With a pool of N poll threads, each connection belongs
+ * to one thread, and while that thread runs a slow handler (a heavy search) every
+ * other connection it owns waits, /healthz included: 12 slow searches made /healthz
+ * take 11-15 s. With a thread per connection a request waits only for its own
+ * connection. What the pool bounded is bounded otherwise (limits.c): connections by
+ * MHD_OPTION_CONNECTION_LIMIT (beyond it MHD accepts and closes at once), domain
+ * handlers running at once by the worker slots (cfg.threads; routes marked .unqueued,
+ * the probes, take none), buffered bodies by the body budget.
  *
  * MHD calls the access handler several times per request: once when the headers are
  * in (first call), once per body chunk, and once more with no data when the body has
@@ -210,7 +219,7 @@ static enum MHD_Result begin(struct http_request *req, const char *version)
 			MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 
 	req->body_limit = route && route->body_limit ? route->body_limit : s->default_body_limit;
-	core_buf_init(&req->body, req->body_limit);
+	core_buf_init(&req->body, 0); /* grows only within the budget it reserved (limits.c) */
 
 	bool refused = m == HTTP_MATCH_FOUND && !http_auth_admit(req); /* 401 or 403 made (auth.c) */
 	if (refused) {
@@ -239,6 +248,16 @@ static enum MHD_Result begin(struct http_request *req, const char *version)
 	}
 	if (!http_reply_made(req))
 		check_utf8(req);
+	if (!http_reply_made(req) && has_length && declared > 0 && !route->upload &&
+	    !http_body_reserve_declared(req, declared)) {
+		/* Not stored, not read: answer now and close (the client may retry). */
+		http_limits_refused(s, "body_budget");
+		http_reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, HTTP_RETRY_AFTER_S);
+		http_reply_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+		http_reply_error(req, HTTP_EC_TEMPORARILY_UNAVAILABLE,
+				 "Server busy: request bodies being read take all of its memory budget; retry later");
+		return queue_reply(req);
+	}
 	if (!http_reply_made(req))
 		return MHD_YES; /* BODY */
 	req->phase = HTTP_PHASE_DISCARD;
@@ -258,9 +277,15 @@ static enum MHD_Result on_body(struct http_request *req, const char *data, size_
 	switch (req->phase) {
 	case HTTP_PHASE_BODY:
 		if (req->bytes_in > req->body_limit) {
-			core_buf_free(&req->body);
 			http_reply_error(req, HTTP_EC_REQUEST_TOO_LARGE, "Request body is over the limit of %zu bytes",
 					 req->body_limit);
+		} else if (!route->upload && !http_body_reserve(req, req->bytes_in)) {
+			/* a chunked body grew past what the budget has left */
+			http_limits_refused(req->server, "body_budget");
+			http_reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, HTTP_RETRY_AFTER_S);
+			http_reply_error(req, HTTP_EC_TEMPORARILY_UNAVAILABLE,
+					 "Server busy: request bodies being read take all of its memory budget; "
+					 "retry later");
 		} else if (route->upload) {
 			if (route->upload(req, req->server->app, data, n) != 0 && !http_reply_made(req))
 				http_reply_error(req, HTTP_EC_INTERNAL_ERROR,
@@ -270,15 +295,19 @@ static enum MHD_Result on_body(struct http_request *req, const char *data, size_
 		} else {
 			enum core_status rc = core_buf_append(&req->body, data, n);
 			if (rc != CORE_OK) {
-				/* over the limit is caught above, so this is memory */
-				core_buf_free(&req->body);
+				/* over the limit and the reservation are caught above, so this is memory */
 				http_reply_error(req, HTTP_EC_TEMPORARILY_UNAVAILABLE,
 						 "Request body of %llu bytes could not be stored",
 						 (unsigned long long)req->bytes_in);
 			}
 		}
-		if (http_reply_made(req))
+		if (http_reply_made(req)) {
 			req->phase = HTTP_PHASE_DISCARD;
+			if (!route->multipart) { /* multipart parts live until completion */
+				core_buf_free(&req->body);
+				http_body_release(req);
+			}
+		}
 		return MHD_YES;
 	case HTTP_PHASE_DISCARD:
 		if (req->bytes_in > req->body_limit + HTTP_DISCARD_SLACK) {
@@ -304,7 +333,19 @@ static enum MHD_Result on_end(struct http_request *req)
 			http_multipart_end(req); /* 400 for a truncated body */
 		if (http_reply_made(req))
 			return queue_reply(req);
-		route->handler(req, req->server->app);
+		if (route->unqueued) {
+			route->handler(req, req->server->app);
+		} else if (http_worker_acquire(req->server)) {
+			route->handler(req, req->server->app);
+			http_worker_release(req->server);
+		} else {
+			http_limits_refused(req->server, "workers_busy");
+			http_reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, HTTP_RETRY_AFTER_S);
+			http_reply_error(req, HTTP_EC_TEMPORARILY_UNAVAILABLE,
+					 "Server busy: no worker came free within %d s; retry later",
+					 HTTP_WORKER_WAIT_MS / 1000);
+			return queue_reply(req);
+		}
 		if (!http_reply_made(req))
 			http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "handler produced no reply");
 		return queue_reply(req);
@@ -351,11 +392,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 /* MHD_USE_ERROR_LOG goes here. MHD's messages are mostly about clients (resets,
- * malformed requests), so they are warnings. */
+ * malformed requests), so they are warnings. The one it writes for every connection
+ * closed at the connection limit is counted instead (limits.c). */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct http_server *s = cls;
 	char msg[512];
-	(void)cls;
+	if (strstr(fmt, "reached connection limit")) {
+		http_limits_connection_refused(s);
+		return;
+	}
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	size_t n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
@@ -420,6 +466,7 @@ enum core_status http_server_start(const struct http_server_config *cfg, struct 
 	union sockaddr_any addr;
 	bool ipv6 = false, sync_made = false;
 	pthread_condattr_t cattr;
+	bool limits_made = false;
 
 	if (!cfg || !out)
 		return core_fail(err, CORE_EINVAL, "http_server_start needs a config and an out pointer");
@@ -450,6 +497,8 @@ enum core_status http_server_start(const struct http_server_config *cfg, struct 
 	atomic_init(&s->draining, false);
 	unsigned threads = cfg->threads ? cfg->threads : HTTP_DEFAULT_THREADS;
 	unsigned timeout_s = cfg->connection_timeout_s ? cfg->connection_timeout_s : HTTP_DEFAULT_CONN_TIMEOUT_S;
+	s->max_connections = cfg->max_connections ? cfg->max_connections : HTTP_DEFAULT_MAX_CONNECTIONS;
+	size_t budget = cfg->body_budget ? cfg->body_budget : HTTP_DEFAULT_BODY_BUDGET;
 
 	pthread_condattr_init(&cattr);
 	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
@@ -457,18 +506,34 @@ enum core_status http_server_start(const struct http_server_config *cfg, struct 
 	pthread_cond_init(&s->idle, &cattr);
 	pthread_condattr_destroy(&cattr);
 	sync_made = true;
+	rc = http_limits_init(s, budget, threads, err);
+	if (rc != CORE_OK)
+		goto fail;
+	limits_made = true;
+	for (const struct http_route *r = cfg->routes; r->pattern; r++)
+		if (!r->upload && r->body_limit > budget)
+			core_log(CORE_LOG_WARN,
+				 "http server: route %s accepts bodies of %zu bytes, over the body budget of %zu: "
+				 "those larger than the budget will always get 503",
+				 r->name ? r->name : r->pattern, r->body_limit, budget);
 
 	if (cfg->metrics) {
 		rc = http_metrics_init(s, cfg->metrics, err);
+		if (rc == CORE_OK)
+			rc = http_limits_metrics_init(s, cfg->metrics, err);
 		if (rc != CORE_OK)
 			goto fail;
 	}
 
-	/* poll(), not epoll: MHD 0.9.75's epoll mode can abort the process in
+	/* A thread per connection (see the top of this file), each poll()ing its socket.
+	 * poll(), not epoll: MHD 0.9.75's epoll mode can abort the process in
 	 * MHD_quiesce_daemon (its worker and the quiescing thread race to remove the listen
 	 * socket from the epoll set, and the loser panics), and misses a FIN that arrives with
-	 * a body's last bytes. Poll mode has neither defect; see the README. */
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	 * a body's last bytes. Poll mode has neither defect; see the README. Quiescing
+	 * reaches the listening thread through the ITC; connection threads never read it on
+	 * Linux. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ITC |
+			 MHD_USE_ERROR_LOG;
 	if (ipv6)
 		flags |= MHD_USE_IPv6;
 	errno = 0;
@@ -476,7 +541,7 @@ enum core_status http_server_start(const struct http_server_config *cfg, struct 
 	s->daemon =
 		MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
 				 on_mhd_log, s, /* first, or MHD complains */
-				 MHD_OPTION_SOCK_ADDR, &addr.sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
+				 MHD_OPTION_SOCK_ADDR, &addr.sa, MHD_OPTION_CONNECTION_LIMIT, s->max_connections,
 				 MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				 MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL, MHD_OPTION_END);
 	if (!s->daemon) {
@@ -490,12 +555,16 @@ enum core_status http_server_start(const struct http_server_config *cfg, struct 
 	struct core_log_field f[] = {
 		CORE_LF_STR("address", s->address),
 		CORE_LF_INT("port", s->port),
-		CORE_LF_INT("threads", threads),
+		CORE_LF_INT("workers", threads),
+		CORE_LF_INT("max_connections", s->max_connections),
+		CORE_LF_INT("body_budget", (long long)budget),
 	};
 	core_log_with(CORE_LOG_INFO, f, sizeof f / sizeof f[0], "http server listening");
 	*out = s;
 	return CORE_OK;
 fail:
+	if (limits_made)
+		http_limits_destroy(s);
 	if (sync_made) {
 		pthread_cond_destroy(&s->idle);
 		pthread_mutex_destroy(&s->lock);
@@ -544,6 +613,7 @@ void http_server_stop(struct http_server *s)
 		close(lfd);
 	pthread_cond_destroy(&s->idle);
 	pthread_mutex_destroy(&s->lock);
+	http_limits_destroy(s);
 	struct core_log_field f[] = {CORE_LF_INT("port", s->port)};
 	core_log_with(CORE_LOG_INFO, f, 1, "http server stopped");
 	http_hosts_free(s);

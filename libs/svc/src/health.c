@@ -1,6 +1,12 @@
 /* The routes every daemon serves: liveness, readiness and metrics. Readiness asks the
  * database and Kafka afresh on each call (both answer in well under a millisecond on
- * a healthy host), so a probe never reports a state older than itself. Kafka counts
+ * a healthy host), so a probe never reports a state older than itself.
+ *
+ * They never queue behind busy handlers: their routes are .unqueued (they take no
+ * worker slot and run at once on their connection's own thread, libs/http), and the
+ * database ping uses a pool of one connection of its own (svc->ready_db), so handlers
+ * holding every pooled connection cannot make it wait; a database that does not answer
+ * costs it at most libpq's 2 s connect timeout, then 503. Kafka counts
  * only for a daemon that consumes: one that only produces keeps its events in the
  * outbox while the broker is away (lathe_outbox_backlog shows them) and can go on
  * serving, so taking it out of rotation would turn a Kafka outage into an API outage. */
@@ -24,7 +30,7 @@ static void h_readyz(struct http_request *req, void *app)
 		why = "shutting down";
 	else if (phase != SVC_READY)
 		why = "database schema not migrated yet";
-	else if (svc->db && !db_ping(svc->db))
+	else if (svc->ready_db && !db_ping(svc->ready_db))
 		why = "database unreachable";
 	else if (consumes && atomic_load(&svc->consumer_failed))
 		why = "a Kafka consumer hit a fatal error (restart the daemon)";
@@ -60,8 +66,20 @@ void svc_h_not_implemented(struct http_request *req, void *app)
 }
 
 const struct http_route svc_standard_routes[] = {
-	{.methods = HTTP_GET | HTTP_HEAD, .pattern = "/healthz", .handler = h_healthz, .scope = HTTP_SCOPE_PUBLIC},
-	{.methods = HTTP_GET | HTTP_HEAD, .pattern = "/readyz", .handler = h_readyz, .scope = HTTP_SCOPE_PUBLIC},
-	{.methods = HTTP_GET | HTTP_HEAD, .pattern = "/metrics", .handler = h_metrics, .scope = HTTP_SCOPE_PUBLIC},
+	{.methods = HTTP_GET | HTTP_HEAD,
+	 .pattern = "/healthz",
+	 .handler = h_healthz,
+	 .scope = HTTP_SCOPE_PUBLIC,
+	 .unqueued = true},
+	{.methods = HTTP_GET | HTTP_HEAD,
+	 .pattern = "/readyz",
+	 .handler = h_readyz,
+	 .scope = HTTP_SCOPE_PUBLIC,
+	 .unqueued = true},
+	{.methods = HTTP_GET | HTTP_HEAD,
+	 .pattern = "/metrics",
+	 .handler = h_metrics,
+	 .scope = HTTP_SCOPE_PUBLIC,
+	 .unqueued = true},
 	{0},
 };

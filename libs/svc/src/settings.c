@@ -35,8 +35,17 @@ static const struct core_setting common_rows[] = {
 	{"LOG_LEVEL", CORE_SETTING_LOG_LEVEL, offsetof(struct svc_settings, log_level), "info", false, 0, 0,
 	 "lowest level logged: debug, info, warn or error"},
 	{"HTTP_THREADS", CORE_SETTING_INT, offsetof(struct svc_settings, http_threads), "4", false, 1, 256,
-	 "HTTP worker threads; the database pool holds this many connections plus two, plus one per "
-	 "consumer, worker and periodic task"},
+	 "HTTP workers: request handlers run at once, the others wait their turn (up to 30 s, then 503); /healthz, "
+	 "/readyz and /metrics never wait; the database pool holds this many connections plus two (one is the "
+	 "readiness probe's own), plus one per consumer, worker and periodic task"},
+	{"HTTP_MAX_CONNECTIONS", CORE_SETTING_INT, offsetof(struct svc_settings, http_max_connections), "256", false, 4,
+	 100000,
+	 "HTTP connections open at once (each has a thread); beyond it new connections are closed at once, counted "
+	 "in lathe_http_refused_total{reason=\"connection_limit\"}"},
+	{"HTTP_BODY_BUDGET_BYTES", CORE_SETTING_INT, offsetof(struct svc_settings, http_body_budget_bytes), "67108864",
+	 false, 1048576, 68719476736,
+	 "bytes of request bodies buffered at once across all requests (streamed artifact uploads do not count); a "
+	 "body that does not fit gets 503 with Retry-After, unread"},
 	{"MAX_BODY_BYTES", CORE_SETTING_INT, offsetof(struct svc_settings, max_body_bytes), "1048576", false, 1024,
 	 1073741824, "largest request body accepted where a route sets no limit of its own (larger: 413)"},
 	{"DRAIN_TIMEOUT_MS", CORE_SETTING_INT, offsetof(struct svc_settings, drain_timeout_ms), "10000", false, 0,

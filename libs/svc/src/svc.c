@@ -141,12 +141,21 @@ static enum core_status open_clients(struct svc *svc, struct core_error *err)
 		struct db_pool_config pc = {
 			.url = s->database_url,
 			.schema = svc->def->schema,
-			/* + outbox relay + readiness probe + one per task */
-			.size = (unsigned)s->http_threads + 2 + (unsigned)svc_tasks_count(svc->def),
+			/* one per worker slot + outbox relay + one per task */
+			.size = (unsigned)s->http_threads + 1 + (unsigned)svc_tasks_count(svc->def),
 			.application_name = svc->def->name,
 			.statement_timeout_ms = (unsigned)s->db_statement_timeout_ms,
 		};
 		rc = db_pool_open(&pc, &svc->db, err);
+		if (rc != CORE_OK)
+			return rc;
+		/* /readyz's own connection: the probe never competes with handlers for the
+		 * pool, so it answers at once even while they hold every connection; libpq's
+		 * shortest connect timeout (2 s) bounds it when the server does not answer. */
+		struct db_pool_config rc1 = pc;
+		rc1.size = 1;
+		rc1.connect_timeout_s = 2;
+		rc = db_pool_open(&rc1, &svc->ready_db, err);
 		if (rc != CORE_OK)
 			return rc;
 	}
@@ -166,6 +175,8 @@ static enum core_status start_http(struct svc *svc, struct core_error *err)
 		.allowed_hosts = s->allowed_hosts,
 		.port = (unsigned)s->port,
 		.threads = (unsigned)s->http_threads,
+		.max_connections = (unsigned)s->http_max_connections,
+		.body_budget = (size_t)s->http_body_budget_bytes,
 		.default_body_limit = (size_t)s->max_body_bytes,
 		.routes = svc->routes,
 		.app = svc,
@@ -233,6 +244,8 @@ static void stop_everything(struct svc *svc)
 	}
 	db_pool_close(svc->db);
 	svc->db = NULL;
+	db_pool_close(svc->ready_db);
+	svc->ready_db = NULL;
 	metrics_registry_free(svc->metrics);
 	svc->metrics = NULL;
 }

@@ -18,6 +18,7 @@ struct svc {
 	struct metrics_registry *metrics;
 	struct metrics_family *ready_gauge;
 	struct db_pool *db;
+	struct db_pool *ready_db; /* one connection, /readyz's alone (health.c) */
 	struct bus_producer *bus;
 	struct bus_relay *relay;
 	struct http_server *http;

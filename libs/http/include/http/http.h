@@ -9,9 +9,16 @@
  * access-log line per request, per-route metrics, and drains in-flight requests on
  * stop.
  *
- * Threads. Handlers and upload functions run on MHD's pool threads, one request at a
- * time per request (never concurrently with themselves), many requests in parallel.
- * Everything a request owns lives until the request completes, and dies in one place.
+ * Threads. Each connection has its own thread; handlers and upload functions run on
+ * it, one request at a time per request (never concurrently with themselves), many
+ * requests in parallel. At most http_server_config.threads handlers run at once (the
+ * worker slots; the others wait their turn), except those of routes marked .unqueued,
+ * which never wait. Everything a request owns lives until the request completes, and
+ * dies in one place.
+ *
+ * Limits per process: connections (max_connections; beyond it new ones are closed at
+ * once), bytes of buffered request bodies (body_budget; a body that does not fit gets
+ * 503 TEMPORARILY_UNAVAILABLE with Retry-After, unread), handlers at once (threads).
  *
  * Replies. A handler (or an upload function) gives exactly one reply with one of the
  * http_reply_* functions before it returns. The server queues it with MHD only once
@@ -117,12 +124,17 @@ struct http_route {
 	/* The scope a token needs here; 0 (HTTP_SCOPE_BY_METHOD): read for GET/HEAD,
 	 * write for the rest. Also decides which requests are audited (write, admin). */
 	enum http_scope scope;
+	/* The handler runs at once, without waiting for a worker slot: for probes that
+	 * must answer whatever the other routes are doing (/healthz, /readyz, /metrics).
+	 * Its handler must be quick and must bound any wait of its own. */
+	bool unqueued;
 };
 
 struct http_server_config {
 	const char *bind_address;                /* numeric IPv4 or IPv6 address; NULL: "127.0.0.1" */
 	unsigned port;                           /* 0: ephemeral, read back with http_server_port */
-	unsigned threads;                        /* MHD thread pool size; 0: 4 */
+	unsigned threads;                        /* worker slots: handlers run at once (not
+						    counting .unqueued routes); 0: 4 */
 	size_t default_body_limit;               /* 0: 1 MiB */
 	const struct http_route *routes;         /* borrowed, must outlive the server; ends with
 						    pattern == NULL */
@@ -148,12 +160,22 @@ struct http_server_config {
 	 * outlive the server. NULL: no authentication (requests to write and admin routes
 	 * are still audited, as "anonymous"). */
 	struct http_auth *auth;
+	/* Connections open at once (each has a thread); beyond it MHD accepts and closes
+	 * new ones at once, counted in lathe_http_refused_total{reason="connection_limit"}.
+	 * 0: 256. */
+	unsigned max_connections;
+	/* Bytes of request bodies buffered at once across all requests (streamed .upload
+	 * bodies do not count). A request whose Content-Length does not fit in what is
+	 * left is answered 503 TEMPORARILY_UNAVAILABLE with Retry-After at once, unread,
+	 * and its connection closed; a chunked body that outgrows it gets the same 503
+	 * after its end, its bytes dropped. 0: 64 MiB. */
+	size_t body_budget;
 };
 
 struct http_server;
 
-/* Checks the route table, starts MHD (poll(), a pool of cfg->threads threads) and
- * listens on cfg->bind_address:cfg->port.
+/* Checks the route table, starts MHD (poll(), a thread per connection, at most
+ * cfg->max_connections) and listens on cfg->bind_address:cfg->port.
  * cfg: borrowed; the routes it points to are borrowed too and must outlive the server.
  * out: [out] the server on success, owned by the caller (http_server_stop frees it);
  *      untouched on failure.

@@ -46,6 +46,8 @@ struct svc_settings {
 	char *kafka_brokers;
 	enum core_log_level log_level;
 	long http_threads;
+	long http_max_connections;   /* http_server_config.max_connections */
+	long http_body_budget_bytes; /* http_server_config.body_budget */
 	long max_body_bytes;
 	long drain_timeout_ms;
 	long kafka_session_timeout_ms;
