@@ -33,6 +33,8 @@
  * Only this many bytes past the route's body limit are dropped; a client that sends
  * more has its connection closed without a reply. */
 #define HTTP_DISCARD_SLACK ((uint64_t)16 << 20)
+/* The most JSON values a request body may hold (jspec.c): bounds the parsed tree. */
+#define HTTP_JSON_VALUES_MAX 100000
 /* Multipart bodies: MHD's post processor buffer (a part header line must fit in it)
  * and the most parts one body may have (each costs a struct and a few strings). */
 #define HTTP_MULTIPART_BUFFER    (16 * 1024)

@@ -4,7 +4,9 @@
  * once, in the route's error shape; a chunked body that outgrows it: the same 503
  * after its end, connection kept; reservations given back when a client vanishes
  * mid-body, checked on lathe_http_body_buffered_bytes), and the worker slots (a route
- * marked .unqueued answers while every slot is held; a plain one waits its turn). */
+ * marked .unqueued answers while every slot is held; a plain one waits its turn), and
+ * the cap on the JSON values of a body (jspec.c: 16 MiB of "[0,0,..." once parsed into
+ * a 350 MB tree). */
 #include <check.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -17,6 +19,7 @@
 #include "core/time.h"
 #include "http/client.h"
 #include "http/http.h"
+#include "http/jspec.h"
 #include "metrics/metrics.h"
 
 #define BUDGET ((size_t)256 << 10)
@@ -57,7 +60,18 @@ static void h_ok(struct http_request *req, void *a)
 	http_reply_json(req, 200, json_pack("{s:s}", "path", http_request_path(req)));
 }
 
+static void h_args(struct http_request *req, void *a)
+{
+	json_t *args = NULL;
+	const struct http_jspec spec[] = {HTTP_JS_END};
+	(void)a;
+	if (http_parse_args_or_reply(req, spec, &args) != HTTP_PARSE_OK)
+		return;
+	http_reply_json(req, 200, json_pack("{s:I}", "keys", (json_int_t)json_object_size(args)));
+}
+
 static const struct http_route routes[] = {
+	{.methods = HTTP_POST, .pattern = "/args", .handler = h_args, .body_limit = 4 << 20},
 	{.methods = HTTP_POST, .pattern = "/big", .handler = h_len, .body_limit = 4 << 20},
 	{.methods = HTTP_POST,
 	 .pattern = "/v2/big",
@@ -257,6 +271,57 @@ START_TEST(reservation_released_when_the_client_vanishes)
 }
 END_TEST
 
+/* {"a":[0,0,...]} with n zeros: n + 2 values. */
+static char *zeros(size_t n, size_t *len)
+{
+	char *s = malloc(2 * n + 16);
+	size_t k = 0;
+	memcpy(s, "{\"a\":[", 6);
+	k = 6;
+	for (size_t i = 0; i < n; i++) {
+		s[k++] = '0';
+		s[k++] = ',';
+	}
+	k--; /* the last comma */
+	memcpy(s + k, "]}", 3);
+	*len = k + 2;
+	return s;
+}
+
+START_TEST(json_bodies_with_too_many_values_refused_before_parsing)
+{
+	struct httpc_response r;
+	size_t len;
+	char *body = zeros(99998, &len); /* 100000 values: the most taken */
+	ck_assert_int_eq(call("POST", "/args", body, len, NULL, 10000, &r), CORE_OK);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	httpc_response_free(&r);
+	free(body);
+	wait_metric("lathe_http_body_buffered_bytes", 0); /* given back at completion, just after the reply */
+	body = zeros(99999, &len);
+	ck_assert_int_eq(call("POST", "/args", body, len, NULL, 10000, &r), CORE_OK);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_str_eq(r.body,
+			 "{\"error_code\":\"INVALID_PARAMETER_VALUE\",\"message\":\"Request body holds more than "
+			 "100000 JSON values\"}");
+	httpc_response_free(&r);
+	free(body);
+	wait_metric("lathe_http_body_buffered_bytes", 0);
+	/* commas, brackets and braces inside strings are not values */
+	body = malloc(200100);
+	size_t k = 6;
+	memcpy(body, "{\"a\":\"", 6);
+	for (int i = 0; i < 40000; i++, k += 5) /* 120000 of them */
+		memcpy(body + k, ",[{\\\"", 5);
+	memcpy(body + k, "\"}", 3);
+	k += 2;
+	ck_assert_int_eq(call("POST", "/args", body, k, NULL, 10000, &r), CORE_OK);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	httpc_response_free(&r);
+	free(body);
+}
+END_TEST
+
 static void *hold_run(void *p)
 {
 	struct httpc_response *r = p;
@@ -307,6 +372,7 @@ int main(void)
 	tcase_add_test(tc, chunked_body_outgrowing_the_budget_refused_after_its_end);
 	tcase_add_test(tc, reservation_released_when_the_client_vanishes);
 	tcase_add_test(tc, unqueued_route_answers_while_every_worker_is_held);
+	tcase_add_test(tc, json_bodies_with_too_many_values_refused_before_parsing);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
