@@ -35,6 +35,13 @@
 #define BODY_LEN 16777215L   /* the flood's Content-Length: log-batch's limit is 16 MiB */
 #define BUDGET   (64L * MIB) /* HTTP_BODY_BUDGET_BYTES's default */
 #define FLOOD    20
+/* Under ASan the daemon's RSS holds shadow memory and a quarantine of freed blocks:
+ * there the flood test checks the budget (what is refused, what is held) only. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_CHECKED false
+#else
+#define RSS_CHECKED true
+#endif
 
 static double now_ms(void)
 {
@@ -181,7 +188,8 @@ START_TEST(slow_body_flood_stays_within_the_budget)
 	/* 4 bodies of 16 MiB (+1 byte) fit in 64 MiB, the rest are refused. */
 	ck_assert_int_ge(refused, FLOOD - (int)(BUDGET / (BODY_LEN + 1)));
 	ck_assert_int_lt(refused, FLOOD);
-	ck_assert_msg(hwm_kb < (BUDGET + 64 * MIB) / 1024, "peak RSS %ld kB over budget + 64 MiB", hwm_kb);
+	if (RSS_CHECKED)
+		ck_assert_msg(hwm_kb < (BUDGET + 64 * MIB) / 1024, "peak RSS %ld kB over budget + 64 MiB", hwm_kb);
 	ck_assert_double_eq(metric(d, "lathe_http_body_buffered_bytes"), (double)(FLOOD - refused) * (BODY_LEN + 1));
 	ck_assert_double_eq(metric(d, "lathe_http_refused_total{reason=\"body_budget\"}"), refused);
 
