@@ -138,6 +138,7 @@ struct http_server {
 	uint64_t body_held;
 	unsigned workers;
 	unsigned busy;
+	bool cut_off;                    /* the drain timed out: waiting for a slot ends (http_limits_cut_off) */
 	_Atomic uint64_t refused_log_ns; /* when the last "connection limit" line was written */
 	struct metrics_family *m_body_held;
 	struct metrics_family *m_refused;
@@ -233,6 +234,8 @@ void http_body_release(struct http_request *req);
 /* Takes a worker slot, waiting up to HTTP_WORKER_WAIT_MS. false when none came free. */
 bool http_worker_acquire(struct http_server *s);
 void http_worker_release(struct http_server *s);
+/* The drain is over: requests waiting for a slot get none (http_server_stop). */
+void http_limits_cut_off(struct http_server *s);
 /* MHD closed a connection at the connection limit: counts it and logs (once a second
  * at most). */
 void http_limits_connection_refused(struct http_server *s);

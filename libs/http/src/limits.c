@@ -20,7 +20,9 @@
  * pool is sized to the slots; parsed JSON; replies in the making). A handler waits for
  * a slot up to HTTP_WORKER_WAIT_MS, else its request is answered 503 with Retry-After.
  * Routes marked .unqueued (/healthz, /readyz, /metrics) never take a slot: they run at
- * once on their own connection's thread, whatever the domain handlers are doing.
+ * once on their own connection's thread, whatever the domain handlers are doing. When
+ * the drain has timed out (http_server_stop), the requests still waiting stop waiting
+ * (503), so stopping never waits for the queue.
  *
  * Invariants (under limits_lock): 0 <= body_held <= body_budget, body_held is the sum
  * of every live request's req->body_held; 0 <= busy <= workers. */
@@ -42,6 +44,7 @@ enum core_status http_limits_init(struct http_server *s, size_t body_budget, uns
 	s->body_held = 0;
 	s->workers = workers;
 	s->busy = 0;
+	s->cut_off = false;
 	atomic_init(&s->refused_log_ns, 0);
 	if (pthread_condattr_init(&cattr) != 0)
 		return core_fail(err, CORE_EIO, "pthread_condattr_init failed");
@@ -158,16 +161,22 @@ bool http_worker_acquire(struct http_server *s)
 	}
 	bool ok = true;
 	pthread_mutex_lock(&s->limits_lock);
-	while (s->busy >= s->workers) {
-		if (pthread_cond_timedwait(&s->slot_free, &s->limits_lock, &deadline) == ETIMEDOUT) {
-			ok = s->busy < s->workers;
-			break;
-		}
+	while (s->busy >= s->workers && ok) {
+		if (s->cut_off || pthread_cond_timedwait(&s->slot_free, &s->limits_lock, &deadline) == ETIMEDOUT)
+			ok = s->busy < s->workers && !s->cut_off;
 	}
 	if (ok)
 		s->busy++;
 	pthread_mutex_unlock(&s->limits_lock);
 	return ok;
+}
+
+void http_limits_cut_off(struct http_server *s)
+{
+	pthread_mutex_lock(&s->limits_lock);
+	s->cut_off = true;
+	pthread_cond_broadcast(&s->slot_free);
+	pthread_mutex_unlock(&s->limits_lock);
 }
 
 void http_worker_release(struct http_server *s)

@@ -29,20 +29,27 @@
  *     │ reply made, in the shape of the route or of the path's error prefix
  *     │   ├ Content-Length over the limit: queued now (MHD closes) ─────────► QUEUED
  *     │   └ otherwise ─────────────────────────────────────────────────────► DISCARD
- *     └ otherwise ─────────────────────────────────────────────────────────► BODY
+ *     ├ a buffered Content-Length body the body budget has no room for
+ *     │ (limits.c): 503 with Retry-After queued now, "Connection: close" ──► QUEUED
+ *     └ otherwise (a buffered Content-Length body reserved whole) ─────────► BODY
  *   body chunk  on_body()
  *     BODY:    append to req->body, pass to the route's upload function, or
- *              parse as multipart (multipart.c);
- *              past the limit (413 made), upload function replied, or
- *              malformed multipart (400 made) ─────────────────────────────► DISCARD
+ *              parse as multipart (multipart.c); a chunked body reserves
+ *              budget as it grows;
+ *              past the limit (413 made), no budget left (503 made), upload
+ *              function replied, or malformed multipart (400 made): the body
+ *              and its reservation dropped ────────────────────────────────► DISCARD
  *     DISCARD: drop the bytes; past limit + HTTP_DISCARD_SLACK: MHD_NO (MHD closes
  *              the connection, no reply)
  *   final call  on_end()
- *     BODY:    multipart: end the parse (truncated: 400 made); run the handler
- *              (no reply made: 500), queue_reply() ────────────────────────► QUEUED
+ *     BODY:    multipart: end the parse (truncated: 400 made); take a worker slot
+ *              (not for .unqueued routes; none within HTTP_WORKER_WAIT_MS: 503),
+ *              run the handler (no reply made: 500), give the slot back,
+ *              queue_reply() ──────────────────────────────────────────────► QUEUED
  *     DISCARD: queue_reply() ───────────────────────────────────────────────► QUEUED
  *   completion  on_completed() (MHD_OPTION_NOTIFY_COMPLETED, from any phase):
- *              http_access_record, http_request_free, in_flight--
+ *              http_access_record, http_request_free (gives the body's
+ *              reservation back), in_flight--
  *
  * Invariants. A reply is queued only on the final call (or on the first call when the
  * connection is to be closed anyway): MHD 0.9.75 closes the connection after a reply
@@ -607,6 +614,7 @@ void http_server_stop(struct http_server *s)
 	if (left > 0)
 		core_log(CORE_LOG_WARN, "http server: %u requests still in flight after %u ms; cutting them off", left,
 			 s->drain_timeout_ms);
+	http_limits_cut_off(s); /* requests still waiting for a worker slot give up */
 
 	MHD_stop_daemon(s->daemon);
 	if (lfd != MHD_INVALID_SOCKET)

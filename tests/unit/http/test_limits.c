@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ struct gate {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool entered, release;
+	atomic_int ok_runs; /* h_ok calls */
 };
 
 static struct gate gate;
@@ -56,7 +58,8 @@ static void h_hold(struct http_request *req, void *a)
 
 static void h_ok(struct http_request *req, void *a)
 {
-	(void)a;
+	struct gate *g = a;
+	atomic_fetch_add(&g->ok_runs, 1);
 	http_reply_json(req, 200, json_pack("{s:s}", "path", http_request_path(req)));
 }
 
@@ -108,7 +111,7 @@ static void teardown(void)
 	gate.release = true;
 	pthread_cond_broadcast(&gate.cond);
 	pthread_mutex_unlock(&gate.lock);
-	http_server_stop(server);
+	http_server_stop(server); /* NULL when the test stopped it */
 	metrics_registry_free(registry);
 }
 
@@ -362,6 +365,80 @@ START_TEST(unqueued_route_answers_while_every_worker_is_held)
 }
 END_TEST
 
+struct plain_call {
+	pthread_t t;
+	enum core_status rc;
+	struct httpc_response r;
+	uint64_t done_ns;
+};
+
+static void *plain_run(void *p)
+{
+	struct plain_call *c = p;
+	c->rc = call("GET", "/plain", NULL, 0, NULL, 20000, &c->r);
+	c->done_ns = core_monotonic_ns();
+	return NULL;
+}
+
+static void *cut_hold_run(void *p)
+{
+	struct plain_call *c = p;
+	c->rc = call("GET", "/hold", NULL, 0, NULL, 20000, &c->r);
+	return NULL;
+}
+
+static void *stop_run(void *p)
+{
+	http_server_stop(p);
+	return NULL;
+}
+
+START_TEST(requests_waiting_for_a_worker_give_up_when_the_drain_times_out)
+{
+	/* restart with a short drain */
+	struct core_error err;
+	http_server_stop(server);
+	metrics_registry_free(registry);
+	registry = metrics_registry_new();
+	struct http_server_config cfg = {
+		.routes = routes, .app = &gate, .threads = 1, .metrics = registry, .drain_timeout_ms = 300};
+	ck_assert_msg(http_server_start(&cfg, &server, &err) == CORE_OK, "start: %s", err.message);
+
+	pthread_t held_t;
+	struct plain_call held = {0};
+	pthread_create(&held_t, NULL, cut_hold_run, &held);
+	pthread_mutex_lock(&gate.lock);
+	while (!gate.entered)
+		pthread_cond_wait(&gate.cond, &gate.lock);
+	pthread_mutex_unlock(&gate.lock);
+	struct plain_call waiting = {0};
+	pthread_create(&waiting.t, NULL, plain_run, &waiting);
+	core_sleep_ms(200); /* it waits for the one worker */
+
+	pthread_t stopper;
+	uint64_t t0 = core_monotonic_ns();
+	pthread_create(&stopper, NULL, stop_run, server);
+	server = NULL;
+	/* the drain times out after 300 ms while the worker is still held: the waiting
+	 * request is answered (503) or cut, not left waiting for 30 s */
+	pthread_join(waiting.t, NULL);
+	ck_assert_uint_lt((waiting.done_ns - t0) / 1000000, 2000);
+	ck_assert(waiting.rc != CORE_OK || waiting.r.status == 503);
+	if (waiting.rc == CORE_OK)
+		httpc_response_free(&waiting.r);
+	pthread_mutex_lock(&gate.lock);
+	gate.release = true;
+	pthread_cond_broadcast(&gate.cond);
+	pthread_mutex_unlock(&gate.lock);
+	pthread_join(stopper, NULL);
+	pthread_join(held_t, NULL);
+	int ran = atomic_load(&gate.ok_runs);
+	ck_assert_int_eq(ran, 0); /* the waiting handler never ran */
+	if (held.rc == CORE_OK)   /* or cut off by the stop: both fine */
+		httpc_response_free(&held.r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("http_limits");
@@ -373,6 +450,7 @@ int main(void)
 	tcase_add_test(tc, reservation_released_when_the_client_vanishes);
 	tcase_add_test(tc, unqueued_route_answers_while_every_worker_is_held);
 	tcase_add_test(tc, json_bodies_with_too_many_values_refused_before_parsing);
+	tcase_add_test(tc, requests_waiting_for_a_worker_give_up_when_the_drain_times_out);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
