@@ -85,7 +85,7 @@ const struct http_route et_routes[] = {
 	 .body_limit = BATCH_BODY_LIMIT},
 	POST_JSON("runs/log-model", et_h_models_log),
 	GET("metrics/get-history", et_h_metrics_history),
-	{.methods = HTTP_GET, .pattern = "/health", .handler = h_health, .scope = HTTP_SCOPE_PUBLIC},
+	{.methods = HTTP_GET, .pattern = "/health", .handler = h_health, .scope = HTTP_SCOPE_PUBLIC, .unqueued = true},
 	{.methods = HTTP_GET, .pattern = "/version", .handler = h_version},
 	/* search: h_search.c */
 	/* searches only read, whatever their method */
