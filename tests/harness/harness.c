@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,4 +422,24 @@ void th_daemon_stop(struct th_daemon *d)
 		free(d->expected_errors[i]);
 	free(d->database_url);
 	free(d);
+}
+
+json_t *th_ok(struct th_daemon *d, const char *method, const char *path, const char *json_body)
+{
+	struct th_response r = th_call(d, method, path, json_body);
+	ck_assert_msg(r.status == 200, "%s %s -> %ld: %.300s", method, path, r.status, r.body);
+	ck_assert_ptr_nonnull(r.json);
+	json_t *j = json_incref(r.json);
+	th_response_free(&r);
+	return j;
+}
+
+char *th_fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	va_start(ap, f);
+	ck_assert_int_ge(vasprintf(&s, f, ap), 0);
+	va_end(ap);
+	return s;
 }

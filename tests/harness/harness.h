@@ -87,6 +87,13 @@ struct th_response th_http(const char *method, const char *url, const char *cont
 struct th_response th_call(struct th_daemon *d, const char *method, const char *path, const char *json_body);
 void th_response_free(struct th_response *r);
 
+/* th_call that must answer 200 with a JSON body: returns the body (owned: json_decref),
+ * failing the test with the status and body otherwise. */
+json_t *th_ok(struct th_daemon *d, const char *method, const char *path, const char *json_body);
+
+/* printf into a malloc'd string (the caller frees); fails the test when out of memory. */
+char *th_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
 /* Checks an error reply: status, error_code, and that message contains needle (NULL:
  * anything). Fails the test otherwise. */
 void th_expect_error(const struct th_response *r, long status, const char *error_code, const char *needle);

@@ -36,29 +36,18 @@ static size_t n_sent;
 
 /* --- helpers ----------------------------------------------------------------------- */
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	va_start(ap, f);
-	ck_assert_int_ge(vasprintf(&s, f, ap), 0);
-	va_end(ap);
-	return s;
-}
-
 /* Sends a request with a raw body, checks the answer against the document and that its
  * status is want. The caller th_response_free()s the result. */
 static struct th_response send_raw(const char *method, const char *path, const char *content_type, const char *body,
 				   size_t len, long want)
 {
-	char *url = fmt("%s%s", d->base_url, path);
+	char *url = th_fmt("%s%s", d->base_url, path);
 	struct th_response r = th_http(method, url, content_type, body, len);
 	free(url);
 	ck_assert_msg(r.status == want, "%s %s -> %ld (wanted %ld): %s", method, path, r.status, want, r.body);
 	th_contract_check(doc, method, path, &r);
 	ck_assert_uint_lt(n_sent, MAX_SENT);
-	sent[n_sent++] = fmt("%s %s", method, path);
+	sent[n_sent++] = th_fmt("%s %s", method, path);
 	return r;
 }
 
@@ -130,7 +119,7 @@ static size_t discard(char *p, size_t size, size_t n, void *cls)
  * count: the type must be written out). */
 static void check_content_type(const char *path, const char *doc_path)
 {
-	char *url = fmt("%s%s", d->base_url, path);
+	char *url = th_fmt("%s%s", d->base_url, path);
 	CURL *curl = curl_easy_init();
 	ck_assert_ptr_nonnull(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
@@ -307,8 +296,8 @@ static void experiments(void)
 	json_decref(j);
 	j = ok("POST", API "experiments/search", "{\"max_results\":1,\"order_by\":[\"name ASC\"]}");
 	ck_assert_int_eq(json_array_size(at(j, "experiments")), 1);
-	char *body = fmt("{\"max_results\":1,\"order_by\":[\"name ASC\"],\"page_token\":\"%s\"}",
-			 str_at(j, "next_page_token"));
+	char *body = th_fmt("{\"max_results\":1,\"order_by\":[\"name ASC\"],\"page_token\":\"%s\"}",
+			    str_at(j, "next_page_token"));
 	json_decref(j);
 	json_decref(ok("POST", API "experiments/search", body));
 	free(body);
@@ -344,24 +333,26 @@ static char *runs(void)
 	      "{\"experiment_id\":\"1\",\"run_name\":\"a\",\"tags\":[{\"key\":\"mlflow.runName\",\"value\":\"b\"}]}",
 	      400, "INVALID_PARAMETER_VALUE", "run_name");
 
-	char *b = fmt("{\"run_id\":\"%s\",\"run_uuid\":\"%s\",\"key\":\"loss\",\"value\":0.5,\"timestamp\":"
-		      "1700000000001,\"step\":1}",
-		      rid, rid);
+	char *b = th_fmt("{\"run_id\":\"%s\",\"run_uuid\":\"%s\",\"key\":\"loss\",\"value\":0.5,\"timestamp\":"
+			 "1700000000001,\"step\":1}",
+			 rid, rid);
 	ok_empty("POST", API "runs/log-metric", b);
 	free(b);
-	b = fmt("{\"run_id\":\"%s\",\"key\":\"loss\",\"value\":0.25,\"timestamp\":1700000000002,\"step\":2}", rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"key\":\"loss\",\"value\":0.25,\"timestamp\":1700000000002,\"step\":2}", rid);
 	ok_empty("POST", API "runs/log-metric", b);
 	free(b);
-	b = fmt("{\"run_uuid\":\"%s\",\"key\":\"nan_metric\",\"value\":\"NaN\",\"timestamp\":\"1700000000003\"}", rid);
+	b = th_fmt("{\"run_uuid\":\"%s\",\"key\":\"nan_metric\",\"value\":\"NaN\",\"timestamp\":\"1700000000003\"}",
+		   rid);
 	ok_empty("POST", API "runs/log-metric", b);
 	free(b);
-	b = fmt("{\"run_id\":\"%s\",\"key\":\"inf_metric\",\"value\":\"-Infinity\",\"timestamp\":1700000000003}", rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"key\":\"inf_metric\",\"value\":\"-Infinity\",\"timestamp\":1700000000003}",
+		   rid);
 	ok_empty("POST", API "runs/log-metric", b);
 	free(b);
-	b = fmt("{\"run_id\":\"%s\",\"value\":1,\"timestamp\":1}", rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"value\":1,\"timestamp\":1}", rid);
 	fails("POST", API "runs/log-metric", b, 400, "INVALID_PARAMETER_VALUE", "'key'");
 	free(b);
-	b = fmt("{\"run_id\":\"%s\",\"key\":\"k\",\"value\":\"notanumber\",\"timestamp\":1}", rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"key\":\"k\",\"value\":\"notanumber\",\"timestamp\":1}", rid);
 	fails("POST", API "runs/log-metric", b, 400, "INVALID_PARAMETER_VALUE", "notanumber");
 	free(b);
 	fails("POST", API "runs/log-metric", "{\"run_id\":", 400, "INVALID_PARAMETER_VALUE", NULL);
@@ -369,23 +360,24 @@ static char *runs(void)
 	      "{\"run_id\":\"0123456789abcdef0123456789abcdef\",\"key\":\"k\",\"value\":1,\"timestamp\":1}", 404,
 	      "RESOURCE_DOES_NOT_EXIST", "0123456789abcdef0123456789abcdef");
 
-	b = fmt("{\"run_id\":\"%s\",\"key\":\"lr\",\"value\":\"0.01\"}", rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"key\":\"lr\",\"value\":\"0.01\"}", rid);
 	ok_empty("POST", API "runs/log-parameter", b);
 	ok_empty("POST", API "runs/log-parameter", b); /* same value again: a no-op */
 	free(b);
-	b = fmt("{\"run_id\":\"%s\",\"key\":\"lr\",\"value\":\"0.02\"}", rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"key\":\"lr\",\"value\":\"0.02\"}", rid);
 	fails("POST", API "runs/log-parameter", b, 400, "INVALID_PARAMETER_VALUE", "Changing param values");
 	free(b);
-	b = fmt("{\"run_id\":\"%s\",\"key\":\"note\",\"value\":\"first try\"}", rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"key\":\"note\",\"value\":\"first try\"}", rid);
 	ok_empty("POST", API "runs/set-tag", b);
 	free(b);
-	b = fmt("{\"run_id\":\"%s\",\"key\":\"temp\"}", rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"key\":\"temp\"}", rid);
 	ok_empty("POST", API "runs/set-tag", b);
 	ok_empty("POST", API "runs/delete-tag", b);
 	fails("POST", API "runs/delete-tag", b, 404, "RESOURCE_DOES_NOT_EXIST", "temp");
 	free(b);
 
-	b = fmt("{\"run_id\":\"%s\",\"metrics\":[{\"key\":\"acc\",\"value\":0.9,\"timestamp\":1700000000010,\"step\":0}"
+	b = th_fmt(
+		"{\"run_id\":\"%s\",\"metrics\":[{\"key\":\"acc\",\"value\":0.9,\"timestamp\":1700000000010,\"step\":0}"
 		","
 		"{\"key\":\"acc\",\"value\":0.95,\"timestamp\":1700000000020,\"step\":1}],"
 		"\"params\":[{\"key\":\"epochs\",\"value\":\"10\"},{\"key\":\"opt\",\"value\":\"adam\"}],"
@@ -393,33 +385,34 @@ static char *runs(void)
 		rid);
 	ok_empty("POST", API "runs/log-batch", b);
 	free(b);
-	b = fmt("{\"run_id\":\"%s\",\"params\":[{\"key\":\"p\",\"value\":\"1\"},{\"key\":\"p\",\"value\":\"2\"}]}",
-		rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"params\":[{\"key\":\"p\",\"value\":\"1\"},{\"key\":\"p\",\"value\":\"2\"}]}",
+		   rid);
 	fails("POST", API "runs/log-batch", b, 400, "INVALID_PARAMETER_VALUE", "Duplicate parameter keys");
 	free(b);
 
-	b = fmt("{\"run_id\":\"%s\",\"datasets\":[{\"tags\":[{\"key\":\"mlflow.data.context\",\"value\":\"training\"}],"
+	b = th_fmt(
+		"{\"run_id\":\"%s\",\"datasets\":[{\"tags\":[{\"key\":\"mlflow.data.context\",\"value\":\"training\"}],"
 		"\"dataset\":{\"name\":\"iris\",\"digest\":\"abc123\",\"source_type\":\"local\",\"source\":"
 		"\"{\\\"uri\\\": \\\"/data/iris.csv\\\"}\",\"schema\":\"{}\",\"profile\":\"{\\\"num_rows\\\": 150}\"}},"
 		"{\"dataset\":{\"name\":\"eval\",\"digest\":\"def456\",\"source_type\":\"http\",\"source\":\"{}\"}}]}",
 		rid);
 	ok_empty("POST", API "runs/log-inputs", b);
 	free(b);
-	b = fmt("{\"run_id\":\"%s\"}", rid);
+	b = th_fmt("{\"run_id\":\"%s\"}", rid);
 	fails("POST", API "runs/log-inputs", b, 400, "INVALID_PARAMETER_VALUE", "datasets");
 	free(b);
-	b = fmt("{\"run_id\":\"%s\",\"datasets\":[{\"dataset\":{\"name\":\"x\"}}]}", rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"datasets\":[{\"dataset\":{\"name\":\"x\"}}]}", rid);
 	fails("POST", API "runs/log-inputs", b, 400, "INVALID_PARAMETER_VALUE", "digest");
 	free(b);
 
 	/* log-model as mlflow.<flavor>.log_model sends it */
-	b = fmt("{\"run_id\":\"%s\",\"model_json\":\"{\\\"run_id\\\": \\\"%s\\\", \\\"artifact_path\\\": "
-		"\\\"model\\\", \\\"utc_time_created\\\": \\\"2024-05-01 12:00:00.000000\\\", "
-		"\\\"flavors\\\": {\\\"python_function\\\": {}}, \\\"mlflow_version\\\": \\\"2.12.2\\\"}\"}",
-		rid, rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"model_json\":\"{\\\"run_id\\\": \\\"%s\\\", \\\"artifact_path\\\": "
+		   "\\\"model\\\", \\\"utc_time_created\\\": \\\"2024-05-01 12:00:00.000000\\\", "
+		   "\\\"flavors\\\": {\\\"python_function\\\": {}}, \\\"mlflow_version\\\": \\\"2.12.2\\\"}\"}",
+		   rid, rid);
 	ok_empty("POST", API "runs/log-model", b);
 	free(b);
-	b = fmt("{\"run_id\":\"%s\",\"model_json\":\"{}\"}", rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"model_json\":\"{}\"}", rid);
 	fails("POST", API "runs/log-model", b, 400, "INVALID_PARAMETER_VALUE", "missing mandatory fields");
 	free(b);
 	fails("POST", API "runs/log-model",
@@ -428,7 +421,7 @@ static char *runs(void)
 	      404, "RESOURCE_DOES_NOT_EXIST", "not found");
 
 	/* the run as runs/get renders it: every part of Run present */
-	char *path = fmt(API "runs/get?run_id=%s&run_uuid=%s", rid, rid);
+	char *path = th_fmt(API "runs/get?run_id=%s&run_uuid=%s", rid, rid);
 	j = ok("GET", path, NULL);
 	free(path);
 	json_t *run = at(j, "run"), *data = at(run, "data");
@@ -444,7 +437,7 @@ static char *runs(void)
 	ck_assert_int_eq(json_array_size(inputs), 2);
 	ck_assert_ptr_null(json_object_get(at(json_array_get(inputs, 1), "dataset"), "schema"));
 	json_decref(j);
-	path = fmt("/ajax-api/2.0/mlflow/runs/get?run_id=%s", rid);
+	path = th_fmt("/ajax-api/2.0/mlflow/runs/get?run_id=%s", rid);
 	json_decref(ok("GET", path, NULL));
 	free(path);
 	fails("GET", API "runs/get", NULL, 400, "INVALID_PARAMETER_VALUE", "run_id");
@@ -452,47 +445,47 @@ static char *runs(void)
 	      "ffffffffffffffffffffffffffffffff");
 
 	/* history: all points, a page, an unknown key, errors */
-	path = fmt(API "metrics/get-history?run_id=%s&run_uuid=%s&metric_key=loss", rid, rid);
+	path = th_fmt(API "metrics/get-history?run_id=%s&run_uuid=%s&metric_key=loss", rid, rid);
 	j = ok("GET", path, NULL);
 	free(path);
 	ck_assert_int_eq(json_array_size(at(j, "metrics")), 2);
 	json_decref(j);
-	path = fmt(API "metrics/get-history?run_id=%s&metric_key=loss&max_results=1", rid);
+	path = th_fmt(API "metrics/get-history?run_id=%s&metric_key=loss&max_results=1", rid);
 	j = ok("GET", path, NULL);
 	free(path);
-	path = fmt(API "metrics/get-history?run_id=%s&metric_key=loss&max_results=1&page_token=%s", rid,
-		   str_at(j, "next_page_token"));
+	path = th_fmt(API "metrics/get-history?run_id=%s&metric_key=loss&max_results=1&page_token=%s", rid,
+		      str_at(j, "next_page_token"));
 	json_decref(j);
 	json_decref(ok("GET", path, NULL));
 	free(path);
-	path = fmt(API "metrics/get-history?run_id=%s&metric_key=nan_metric", rid);
+	path = th_fmt(API "metrics/get-history?run_id=%s&metric_key=nan_metric", rid);
 	j = ok("GET", path, NULL);
 	free(path);
 	ck_assert_str_eq(str_at(json_array_get(at(j, "metrics"), 0), "value"), "NaN");
 	json_decref(j);
-	path = fmt(API "metrics/get-history?run_id=%s&metric_key=never", rid);
+	path = th_fmt(API "metrics/get-history?run_id=%s&metric_key=never", rid);
 	j = ok("GET", path, NULL);
 	free(path);
 	ck_assert_int_eq(json_object_size(j), 0);
 	json_decref(j);
-	path = fmt(API "metrics/get-history?run_id=%s", rid);
+	path = th_fmt(API "metrics/get-history?run_id=%s", rid);
 	fails("GET", path, NULL, 400, "INVALID_PARAMETER_VALUE", "metric_key");
 	free(path);
-	path = fmt(API "metrics/get-history?run_id=%s&metric_key=loss&max_results=0", rid);
+	path = th_fmt(API "metrics/get-history?run_id=%s&metric_key=loss&max_results=0", rid);
 	fails("GET", path, NULL, 400, "INVALID_PARAMETER_VALUE", "max_results");
 	free(path);
 	fails("GET", API "metrics/get-history?run_id=00000000000000000000000000000000&metric_key=loss", NULL, 404,
 	      "RESOURCE_DOES_NOT_EXIST", NULL);
 
 	/* the end of the run */
-	b = fmt("{\"run_id\":\"%s\",\"status\":\"FINISHED\",\"end_time\":1700000001000,\"run_name\":\"r1-final\"}",
-		rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"status\":\"FINISHED\",\"end_time\":1700000001000,\"run_name\":\"r1-final\"}",
+		   rid);
 	j = ok("POST", API "runs/update", b);
 	free(b);
 	ck_assert_str_eq(str_at(at(j, "run_info"), "status"), "FINISHED");
 	ck_assert_str_eq(str_at(at(j, "run_info"), "run_name"), "r1-final");
 	json_decref(j);
-	b = fmt("{\"run_id\":\"%s\",\"status\":\"DONE\"}", rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"status\":\"DONE\"}", rid);
 	fails("POST", API "runs/update", b, 400, "INVALID_PARAMETER_VALUE", "status");
 	free(b);
 	fails("POST", API "runs/update", "{\"run_id\":\"abcdefabcdefabcdefabcdefabcdefab\",\"status\":3}", 404,
@@ -507,8 +500,8 @@ static char *runs(void)
 	json_decref(j);
 	j = ok("POST", "/ajax-api/2.0/mlflow/runs/search", "{\"experiment_ids\":[\"0\",\"1\"],\"max_results\":1}");
 	ck_assert_int_eq(json_array_size(at(j, "runs")), 1);
-	b = fmt("{\"experiment_ids\":[\"0\",\"1\"],\"max_results\":1,\"page_token\":\"%s\"}",
-		str_at(j, "next_page_token"));
+	b = th_fmt("{\"experiment_ids\":[\"0\",\"1\"],\"max_results\":1,\"page_token\":\"%s\"}",
+		   str_at(j, "next_page_token"));
 	json_decref(j);
 	json_decref(ok("POST", API "runs/search", b));
 	free(b);
@@ -526,24 +519,24 @@ static char *runs(void)
 /* log_artifact(s), list_artifacts, download_artifacts through the proxy. */
 static void artifacts(const char *rid)
 {
-	char *root = fmt(ART "/1/%s/artifacts", rid);
-	char *p = fmt("%s/notes/hello.txt", root);
+	char *root = th_fmt(ART "/1/%s/artifacts", rid);
+	char *p = th_fmt("%s/notes/hello.txt", root);
 	struct th_response r = send_raw("PUT", p, "text/plain", "hello\n", 6, 200);
 	ck_assert_int_eq(json_object_size(r.json), 0);
 	th_response_free(&r);
 	free(p);
 	static const char bin[4] = {0x00, 0x01, (char)0xff, 0x7f};
-	p = fmt("%s/model.bin", root);
+	p = th_fmt("%s/model.bin", root);
 	r = send_raw("PUT", p, "application/octet-stream", bin, sizeof bin, 200);
 	th_response_free(&r);
 	free(p);
-	p = fmt("%s/empty.txt", root);
+	p = th_fmt("%s/empty.txt", root);
 	r = send_raw("PUT", p, "text/plain", NULL, 0, 200);
 	th_response_free(&r);
 	free(p);
 
 	/* listings: a run root (files and a directory), a sub-directory, the store's root */
-	char *q = fmt(ART "?path=1/%s/artifacts", rid);
+	char *q = th_fmt(ART "?path=1/%s/artifacts", rid);
 	json_t *j = ok("GET", q, NULL);
 	free(q);
 	json_t *files = at(j, "files");
@@ -551,7 +544,7 @@ static void artifacts(const char *rid)
 	ck_assert(json_is_true(at(by_key(files, "path", "notes"), "is_dir")));
 	ck_assert_int_eq(json_integer_value(at(by_key(files, "path", "model.bin"), "file_size")), 4);
 	json_decref(j);
-	q = fmt(ART "?path=1/%s/artifacts/notes", rid);
+	q = th_fmt(ART "?path=1/%s/artifacts/notes", rid);
 	json_decref(ok("GET", q, NULL));
 	free(q);
 	json_decref(ok("GET", ART, NULL));
@@ -561,61 +554,61 @@ static void artifacts(const char *rid)
 	fails("GET", ART "?path=a/../../b", NULL, 400, "INVALID_PARAMETER_VALUE", "Invalid path");
 
 	/* downloads: bytes and Content-Type */
-	p = fmt("%s/notes/hello.txt", root);
+	p = th_fmt("%s/notes/hello.txt", root);
 	r = send_json("GET", p, NULL, 200);
 	ck_assert_str_eq(r.body, "hello\n");
 	th_response_free(&r);
 	check_content_type(p, ART "/{path}");
 	free(p);
-	p = fmt("%s/model.bin", root);
+	p = th_fmt("%s/model.bin", root);
 	r = send_json("GET", p, NULL, 200);
 	ck_assert_uint_eq(r.body_len, sizeof bin);
 	ck_assert_int_eq(memcmp(r.body, bin, sizeof bin), 0);
 	th_response_free(&r);
 	check_content_type(p, ART "/{path}");
 	free(p);
-	p = fmt("%s/missing.txt", root);
+	p = th_fmt("%s/missing.txt", root);
 	fails("GET", p, NULL, 404, "RESOURCE_DOES_NOT_EXIST", "missing.txt");
 	free(p);
-	p = fmt("%s/notes", root);
+	p = th_fmt("%s/notes", root);
 	fails("GET", p, NULL, 400, "INVALID_PARAMETER_VALUE", "directory");
 	free(p);
-	p = fmt("%s/a%%23b", root);
+	p = th_fmt("%s/a%%23b", root);
 	fails("GET", p, NULL, 400, "INVALID_PARAMETER_VALUE", "Invalid path");
 	free(p);
 
 	/* conflicts: a file over a directory, a directory under a file */
-	p = fmt("%s/notes", root);
+	p = th_fmt("%s/notes", root);
 	r = send_raw("PUT", p, "text/plain", "x", 1, 409);
 	th_expect_error(&r, 409, "RESOURCE_CONFLICT", NULL);
 	th_response_free(&r);
 	free(p);
-	p = fmt("%s/model.bin/inner.txt", root);
+	p = th_fmt("%s/model.bin/inner.txt", root);
 	r = send_raw("PUT", p, "text/plain", "x", 1, 409);
 	th_expect_error(&r, 409, "RESOURCE_CONFLICT", NULL);
 	th_response_free(&r);
 	free(p);
-	p = fmt("%s/x%%23y.txt", root);
+	p = th_fmt("%s/x%%23y.txt", root);
 	r = send_raw("PUT", p, "text/plain", "x", 1, 400);
 	th_expect_error(&r, 400, "INVALID_PARAMETER_VALUE", "Invalid path");
 	th_response_free(&r);
 	free(p);
 
 	/* the tracking-side listing of the run */
-	q = fmt(API "artifacts/list?run_id=%s", rid);
+	q = th_fmt(API "artifacts/list?run_id=%s", rid);
 	j = ok("GET", q, NULL);
 	free(q);
-	char *uri = fmt("mlflow-artifacts:/1/%s/artifacts", rid);
+	char *uri = th_fmt("mlflow-artifacts:/1/%s/artifacts", rid);
 	ck_assert_str_eq(str_at(j, "root_uri"), uri);
 	free(uri);
 	ck_assert_int_eq(json_array_size(at(j, "files")), 3);
 	json_decref(j);
-	q = fmt(API "artifacts/list?run_uuid=%s&path=notes", rid);
+	q = th_fmt(API "artifacts/list?run_uuid=%s&path=notes", rid);
 	j = ok("GET", q, NULL);
 	free(q);
 	ck_assert_str_eq(str_at(json_array_get(at(j, "files"), 0), "path"), "notes/hello.txt");
 	json_decref(j);
-	q = fmt(API "artifacts/list?run_id=%s&path=nothing", rid);
+	q = th_fmt(API "artifacts/list?run_id=%s&path=nothing", rid);
 	j = ok("GET", q, NULL);
 	free(q);
 	ck_assert_ptr_null(json_object_get(j, "files"));
@@ -625,29 +618,29 @@ static void artifacts(const char *rid)
 	      NULL);
 
 	/* multipart: not supported, the client falls back to one PUT */
-	p = fmt(MPU "create/1/%s/artifacts/big.bin", rid);
+	p = th_fmt(MPU "create/1/%s/artifacts/big.bin", rid);
 	fails("POST", p, "{\"path\":\"big.bin\",\"num_parts\":3}", 501, "NOT_IMPLEMENTED", "Multipart");
 	free(p);
-	p = fmt(MPU "complete/1/%s/artifacts/big.bin", rid);
+	p = th_fmt(MPU "complete/1/%s/artifacts/big.bin", rid);
 	fails("POST", p, "{\"path\":\"big.bin\",\"upload_id\":\"u\",\"parts\":[{\"part_number\":1,\"etag\":\"e\"}]}",
 	      501, "NOT_IMPLEMENTED", NULL);
 	free(p);
-	p = fmt(MPU "abort/1/%s/artifacts/big.bin", rid);
+	p = th_fmt(MPU "abort/1/%s/artifacts/big.bin", rid);
 	fails("POST", p, "{\"path\":\"big.bin\",\"upload_id\":\"u\"}", 501, "NOT_IMPLEMENTED", NULL);
 	free(p);
 
 	/* deletes: a file, a tree, a path with nothing there, a bad path */
-	p = fmt("%s/empty.txt", root);
+	p = th_fmt("%s/empty.txt", root);
 	ok_empty("DELETE", p, NULL);
 	free(p);
-	p = fmt("%s/notes", root);
+	p = th_fmt("%s/notes", root);
 	ok_empty("DELETE", p, NULL);
 	ok_empty("DELETE", p, NULL);
 	free(p);
-	p = fmt("%s/a%%23b", root);
+	p = th_fmt("%s/a%%23b", root);
 	fails("DELETE", p, NULL, 400, "INVALID_PARAMETER_VALUE", "Invalid path");
 	free(p);
-	q = fmt(ART "?path=1/%s/artifacts", rid);
+	q = th_fmt(ART "?path=1/%s/artifacts", rid);
 	j = ok("GET", q, NULL);
 	free(q);
 	ck_assert_int_eq(json_array_size(at(j, "files")), 1);
@@ -658,9 +651,9 @@ static void artifacts(const char *rid)
 /* Deleted runs and experiments, and what writes to them answer. */
 static void lifecycle(const char *rid)
 {
-	char *b = fmt("{\"run_id\":\"%s\"}", rid);
+	char *b = th_fmt("{\"run_id\":\"%s\"}", rid);
 	ok_empty("POST", API "runs/delete", b);
-	char *m = fmt("{\"run_id\":\"%s\",\"key\":\"late\",\"value\":1,\"timestamp\":1}", rid);
+	char *m = th_fmt("{\"run_id\":\"%s\",\"key\":\"late\",\"value\":1,\"timestamp\":1}", rid);
 	fails("POST", API "runs/log-metric", m, 400, "INVALID_PARAMETER_VALUE", "active");
 	free(m);
 	json_t *j = ok("POST", API "runs/search", "{\"experiment_ids\":[\"1\"],\"run_view_type\":\"DELETED_ONLY\"}");
@@ -672,17 +665,17 @@ static void lifecycle(const char *rid)
 	fails("POST", API "runs/restore", "{\"run_id\":\"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"}", 404,
 	      "RESOURCE_DOES_NOT_EXIST", NULL);
 
-	char *e = fmt("{\"experiment_id\":\"%s\"}", other_id);
+	char *e = th_fmt("{\"experiment_id\":\"%s\"}", other_id);
 	ok_empty("POST", API "experiments/delete", e);
 	fails("POST", API "experiments/delete", e, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
-	b = fmt("{\"experiment_id\":\"%s\",\"new_name\":\"again\"}", other_id);
+	b = th_fmt("{\"experiment_id\":\"%s\",\"new_name\":\"again\"}", other_id);
 	fails("POST", API "experiments/update", b, 500, "INVALID_STATE", "non-active");
 	free(b);
-	b = fmt("{\"experiment_id\":\"%s\",\"key\":\"k\"}", other_id);
+	b = th_fmt("{\"experiment_id\":\"%s\",\"key\":\"k\"}", other_id);
 	fails("POST", API "experiments/set-experiment-tag", b, 400, "INVALID_PARAMETER_VALUE", "active");
 	free(b);
 	fails("POST", API "runs/create", e, 400, "INVALID_PARAMETER_VALUE", "active");
-	b = fmt(API "experiments/get?experiment_id=%s", other_id);
+	b = th_fmt(API "experiments/get?experiment_id=%s", other_id);
 	j = ok("GET", b, NULL);
 	free(b);
 	ck_assert_str_eq(str_at(at(j, "experiment"), "lifecycle_stage"), "deleted");

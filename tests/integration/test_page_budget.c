@@ -24,27 +24,6 @@
  * libmicrohttpd sends; about 16 MB each */
 #define RSS_BOUND_MB 100
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	va_start(ap, f);
-	ck_assert_int_ge(vasprintf(&s, f, ap), 0);
-	va_end(ap);
-	return s;
-}
-
-static json_t *ok(struct th_daemon *d, const char *method, const char *path, const char *body)
-{
-	struct th_response r = th_call(d, method, path, body);
-	ck_assert_msg(r.status == 200, "%s %s -> %ld: %.300s", method, path, r.status, r.body);
-	ck_assert_ptr_nonnull(r.json);
-	json_t *j = json_incref(r.json);
-	th_response_free(&r);
-	return j;
-}
-
 /* n bytes of filler text, distinct per seed (malloc'd). */
 static char *filler(size_t n, int seed)
 {
@@ -59,7 +38,7 @@ static char *filler(size_t n, int seed)
 static void post_json(struct th_daemon *d, const char *path, json_t *body)
 {
 	char *text = json_dumps(body, JSON_COMPACT);
-	json_decref(ok(d, "POST", path, text));
+	json_decref(th_ok(d, "POST", path, text));
 	free(text);
 	json_decref(body);
 }
@@ -76,7 +55,7 @@ static int page_through_get(struct th_daemon *d, const char *path, const char *q
 	*names = calloc(1, 1);
 	do {
 		char *esc = token ? curl_easy_escape(NULL, token, 0) : NULL;
-		char *url = fmt("%s?%s%s%s", path, query, esc ? "&page_token=" : "", esc ? esc : "");
+		char *url = th_fmt("%s?%s%s%s", path, query, esc ? "&page_token=" : "", esc ? esc : "");
 		struct th_response r = th_call(d, "GET", url, NULL);
 		ck_assert_msg(r.status == 200, "%s -> %ld: %.300s", url, r.status, r.body);
 		ck_assert_msg(r.body_len < budget + 1100000, "page of %zu bytes, budget %zu", r.body_len, budget);
@@ -87,8 +66,8 @@ static int page_through_get(struct th_daemon *d, const char *path, const char *q
 		{
 			const char *name = json_string_value(json_object_get(it, "name"));
 			const char *v = json_string_value(json_object_get(it, "version"));
-			char *add = with_version ? fmt("%s%s/%s", len ? "," : "", name, v)
-						 : fmt("%s%s", len ? "," : "", name);
+			char *add = with_version ? th_fmt("%s%s/%s", len ? "," : "", name, v)
+						 : th_fmt("%s%s", len ? "," : "", name);
 			*names = realloc(*names, len + strlen(add) + 1);
 			memcpy(*names + len, add, strlen(add) + 1);
 			len += strlen(add);
@@ -193,14 +172,14 @@ START_TEST(tracker_pages_stop_at_the_budget_and_lose_no_row)
 {
 	const char *env[] = {"SEARCH_PAGE_MAX_BYTES=65536", NULL};
 	struct th_daemon *t = th_daemon_start("experiment-tracker", NULL, env);
-	json_t *e = ok(t, "POST", API "experiments/create", "{\"name\": \"pages\"}");
+	json_t *e = th_ok(t, "POST", API "experiments/create", "{\"name\": \"pages\"}");
 	const char *exp_id = json_string_value(json_object_get(e, "experiment_id"));
 
 	/* 10 runs of ~50 kB of tags each: about one run per 64 kB page */
 	json_t *want = json_array();
 	for (int i = 0; i < 10; i++) {
-		char *body = fmt("{\"experiment_id\": \"%s\", \"start_time\": %d}", exp_id, 1000 - i);
-		json_t *run = ok(t, "POST", API "runs/create", body);
+		char *body = th_fmt("{\"experiment_id\": \"%s\", \"start_time\": %d}", exp_id, 1000 - i);
+		json_t *run = th_ok(t, "POST", API "runs/create", body);
 		const char *run_id = json_string_value(
 			json_object_get(json_object_get(json_object_get(run, "run"), "info"), "run_id"));
 		json_array_append_new(want, json_string(run_id));

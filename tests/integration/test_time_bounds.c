@@ -22,32 +22,11 @@
 
 #define API "/api/2.0/mlflow/"
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	va_start(ap, f);
-	ck_assert_int_ge(vasprintf(&s, f, ap), 0);
-	va_end(ap);
-	return s;
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static json_t *ok(struct th_daemon *d, const char *method, const char *path, const char *body)
-{
-	struct th_response r = th_call(d, method, path, body);
-	ck_assert_msg(r.status == 200, "%s %s -> %ld: %s", method, path, r.status, r.body);
-	ck_assert_ptr_nonnull(r.json);
-	json_t *j = json_incref(r.json);
-	th_response_free(&r);
-	return j;
 }
 
 static PGconn *connect_or_fail(const char *url)
@@ -78,11 +57,11 @@ START_TEST(a_query_past_the_statement_timeout_answers_503_and_the_daemon_goes_on
 {
 	const char *env[] = {"DB_STATEMENT_TIMEOUT_MS=300", "HTTP_THREADS=1", NULL};
 	struct th_daemon *d = th_daemon_start("experiment-tracker", NULL, env);
-	json_t *e = ok(d, "POST", API "experiments/create", "{\"name\": \"slow\"}");
+	json_t *e = th_ok(d, "POST", API "experiments/create", "{\"name\": \"slow\"}");
 	const char *exp_id = json_string_value(json_object_get(e, "experiment_id"));
-	char *body = fmt("{\"experiment_id\": \"%s\"}", exp_id);
-	json_t *run = ok(d, "POST", API "runs/create", body);
-	char *search = fmt("{\"experiment_ids\": [\"%s\"]}", exp_id);
+	char *body = th_fmt("{\"experiment_id\": \"%s\"}", exp_id);
+	json_t *run = th_ok(d, "POST", API "runs/create", body);
+	char *search = th_fmt("{\"experiment_ids\": [\"%s\"]}", exp_id);
 
 	PGconn *pg = connect_or_fail(d->database_url);
 	long before = scalar(pg, "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
@@ -104,7 +83,7 @@ START_TEST(a_query_past_the_statement_timeout_answers_503_and_the_daemon_goes_on
 
 	/* The daemon goes on serving, on the connection it had: no reconnect. */
 	for (int i = 0; i < 3; i++) {
-		json_t *found = ok(d, "POST", API "runs/search", search);
+		json_t *found = th_ok(d, "POST", API "runs/search", search);
 		ck_assert_int_eq(json_array_size(json_object_get(found, "runs")), 1);
 		json_decref(found);
 	}
@@ -127,7 +106,7 @@ static struct th_response models_search(struct th_daemon *d, const char *filter)
 {
 	char *q = curl_easy_escape(NULL, filter, 0);
 	ck_assert_ptr_nonnull(q);
-	char *path = fmt(API "registered-models/search?filter=%s", q);
+	char *path = th_fmt(API "registered-models/search?filter=%s", q);
 	struct th_response r = th_call(d, "GET", path, NULL);
 	free(path);
 	curl_free(q);
@@ -159,15 +138,15 @@ START_TEST(filters_past_the_complexity_bound_get_400_naming_the_limit)
 	const char *renv[] = {tracker, NULL};
 	struct th_daemon *t = th_daemon_start("experiment-tracker", NULL, NULL);
 	struct th_daemon *m = th_daemon_start("model-registry", NULL, renv);
-	json_t *e = ok(t, "POST", API "experiments/create", "{\"name\": \"bound\"}");
+	json_t *e = th_ok(t, "POST", API "experiments/create", "{\"name\": \"bound\"}");
 	const char *exp_id = json_string_value(json_object_get(e, "experiment_id"));
-	char *body = fmt("{\"experiment_id\": \"%s\"}", exp_id);
-	json_t *run = ok(t, "POST", API "runs/create", body);
+	char *body = th_fmt("{\"experiment_id\": \"%s\"}", exp_id);
+	json_t *run = th_ok(t, "POST", API "runs/create", body);
 	const char *run_id =
 		json_string_value(json_object_get(json_object_get(json_object_get(run, "run"), "info"), "run_id"));
-	char *param = fmt("{\"run_id\": \"%s\", \"key\": \"lr\", \"value\": \"0.1\"}", run_id);
-	json_decref(ok(t, "POST", API "runs/log-parameter", param));
-	json_decref(ok(m, "POST", API "registered-models/create", "{\"name\": \"bounded\"}"));
+	char *param = th_fmt("{\"run_id\": \"%s\", \"key\": \"lr\", \"value\": \"0.1\"}", run_id);
+	json_decref(th_ok(t, "POST", API "runs/log-parameter", param));
+	json_decref(th_ok(m, "POST", API "registered-models/create", "{\"name\": \"bounded\"}"));
 
 	/* the probe's filter: refused at once, naming the limit */
 	char *bomb = clauses("params.lr LIKE '%'", 80);
@@ -191,7 +170,7 @@ START_TEST(filters_past_the_complexity_bound_get_400_naming_the_limit)
 	char *long_value = malloc(70000);
 	memset(long_value, 'x', 69999);
 	long_value[69999] = '\0';
-	char *long_filter = fmt("params.lr = '%s'", long_value);
+	char *long_filter = th_fmt("params.lr = '%s'", long_value);
 	req = json_pack("{s:[s], s:s}", "experiment_ids", exp_id, "filter", long_filter);
 	req_text = json_dumps(req, 0);
 	r = th_call(t, "POST", API "runs/search", req_text);
@@ -213,7 +192,7 @@ START_TEST(filters_past_the_complexity_bound_get_400_naming_the_limit)
 	char *at_limit = clauses("params.lr LIKE '%'", 20);
 	req = json_pack("{s:[s], s:s}", "experiment_ids", exp_id, "filter", at_limit);
 	req_text = json_dumps(req, 0);
-	json_t *found = ok(t, "POST", API "runs/search", req_text);
+	json_t *found = th_ok(t, "POST", API "runs/search", req_text);
 	ck_assert_int_eq(json_array_size(json_object_get(found, "runs")), 1);
 	json_decref(found);
 	free(req_text);

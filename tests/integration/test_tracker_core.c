@@ -56,16 +56,6 @@ static json_t *kv_obj(json_t *arr, const char *key)
 }
 
 /* POST/GET expecting 200; returns the parsed body (caller decrefs). */
-static json_t *ok(struct th_daemon *d, const char *method, const char *path, const char *body)
-{
-	struct th_response r = th_call(d, method, path, body);
-	ck_assert_msg(r.status == 200, "%s %s -> %ld: %s", method, path, r.status, r.body);
-	ck_assert_ptr_nonnull(r.json);
-	json_t *j = json_incref(r.json);
-	th_response_free(&r);
-	return j;
-}
-
 static void err(struct th_daemon *d, const char *method, const char *path, const char *body, long status,
 		const char *code, const char *needle)
 {
@@ -74,25 +64,14 @@ static void err(struct th_daemon *d, const char *method, const char *path, const
 	th_response_free(&r);
 }
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	va_start(ap, f);
-	ck_assert_int_ge(vasprintf(&s, f, ap), 0);
-	va_end(ap);
-	return s;
-}
-
 /* Creates a run the way mlflow.start_run does; returns its id (malloc'd). */
 static char *start_run(struct th_daemon *d, const char *exp_id, const char *extra_tags)
 {
-	char *body = fmt("{\"experiment_id\":\"%s\",\"user_id\":\"alice\",\"start_time\":1700000000000,"
-			 "\"tags\":[{\"key\":\"mlflow.user\",\"value\":\"alice\"},{\"key\":\"mlflow.source.name\","
-			 "\"value\":\"train.py\"},{\"key\":\"mlflow.source.type\",\"value\":\"LOCAL\"}%s]}",
-			 exp_id, extra_tags ? extra_tags : "");
-	json_t *j = ok(d, "POST", API "runs/create", body);
+	char *body = th_fmt("{\"experiment_id\":\"%s\",\"user_id\":\"alice\",\"start_time\":1700000000000,"
+			    "\"tags\":[{\"key\":\"mlflow.user\",\"value\":\"alice\"},{\"key\":\"mlflow.source.name\","
+			    "\"value\":\"train.py\"},{\"key\":\"mlflow.source.type\",\"value\":\"LOCAL\"}%s]}",
+			    exp_id, extra_tags ? extra_tags : "");
+	json_t *j = th_ok(d, "POST", API "runs/create", body);
 	char *id = strdup(str_at(at(at(j, "run"), "info"), "run_id"));
 	json_decref(j);
 	free(body);
@@ -101,8 +80,8 @@ static char *start_run(struct th_daemon *d, const char *exp_id, const char *extr
 
 static json_t *get_run(struct th_daemon *d, const char *run_id)
 {
-	char *path = fmt(API "runs/get?run_uuid=%s&run_id=%s", run_id, run_id);
-	json_t *j = ok(d, "GET", path, NULL);
+	char *path = th_fmt(API "runs/get?run_uuid=%s&run_id=%s", run_id, run_id);
+	json_t *j = th_ok(d, "GET", path, NULL);
 	free(path);
 	json_t *run = json_incref(at(j, "run"));
 	json_decref(j);
@@ -111,8 +90,8 @@ static json_t *get_run(struct th_daemon *d, const char *run_id)
 
 static size_t history_len(struct th_daemon *d, const char *run_id, const char *key)
 {
-	char *path = fmt(API "metrics/get-history?run_uuid=%s&run_id=%s&metric_key=%s", run_id, run_id, key);
-	json_t *j = ok(d, "GET", path, NULL);
+	char *path = th_fmt(API "metrics/get-history?run_uuid=%s&run_id=%s&metric_key=%s", run_id, run_id, key);
+	json_t *j = th_ok(d, "GET", path, NULL);
 	size_t n = json_array_size(json_object_get(j, "metrics"));
 	json_decref(j);
 	free(path);
@@ -129,11 +108,11 @@ START_TEST(experiment_life)
 	/* mlflow.set_experiment("exp-a") */
 	err(d, "GET", API "experiments/get-by-name?experiment_name=exp-a", NULL, 404, "RESOURCE_DOES_NOT_EXIST",
 	    "exp-a");
-	json_t *j = ok(d, "POST", API "experiments/create", "{\"name\":\"exp-a\"}");
+	json_t *j = th_ok(d, "POST", API "experiments/create", "{\"name\":\"exp-a\"}");
 	ck_assert_str_eq(str_at(j, "experiment_id"), "1");
 	ck_assert_int_eq(json_object_size(j), 1);
 	json_decref(j);
-	j = ok(d, "GET", API "experiments/get?experiment_id=1", NULL);
+	j = th_ok(d, "GET", API "experiments/get?experiment_id=1", NULL);
 	json_t *e = at(j, "experiment");
 	ck_assert_str_eq(str_at(e, "experiment_id"), "1");
 	ck_assert_str_eq(str_at(e, "name"), "exp-a");
@@ -147,16 +126,16 @@ START_TEST(experiment_life)
 	json_decref(j);
 
 	/* Default exists; ids grow; the ajax twin answers the same */
-	j = ok(d, "GET", "/ajax-api/2.0/mlflow/experiments/get?experiment_id=0", NULL);
+	j = th_ok(d, "GET", "/ajax-api/2.0/mlflow/experiments/get?experiment_id=0", NULL);
 	ck_assert_str_eq(str_at(at(j, "experiment"), "name"), "Default");
 	ck_assert_str_eq(str_at(at(j, "experiment"), "artifact_location"), "mlflow-artifacts:/0");
 	json_decref(j);
-	j = ok(d, "POST", API "experiments/create",
-	       "{\"name\":\"exp-b\",\"artifact_location\":\"s3://bucket/"
-	       "x\",\"tags\":[{\"key\":\"team\",\"value\":\"ml\"}]}");
+	j = th_ok(d, "POST", API "experiments/create",
+		  "{\"name\":\"exp-b\",\"artifact_location\":\"s3://bucket/"
+		  "x\",\"tags\":[{\"key\":\"team\",\"value\":\"ml\"}]}");
 	ck_assert_str_eq(str_at(j, "experiment_id"), "2");
 	json_decref(j);
-	j = ok(d, "GET", API "experiments/get-by-name?experiment_name=exp-b", NULL);
+	j = th_ok(d, "GET", API "experiments/get-by-name?experiment_name=exp-b", NULL);
 	ck_assert_str_eq(str_at(at(j, "experiment"), "artifact_location"), "s3://bucket/x");
 	ck_assert_str_eq(kv_find(at(at(j, "experiment"), "tags"), "team"), "ml");
 	json_decref(j);
@@ -165,30 +144,30 @@ START_TEST(experiment_life)
 	err(d, "POST", API "experiments/create", "{\"name\":\"exp-a\"}", 400, "RESOURCE_ALREADY_EXISTS", "exp-a");
 
 	/* rename */
-	j = ok(d, "POST", API "experiments/update", "{\"experiment_id\":\"1\",\"new_name\":\"exp-a2\"}");
+	j = th_ok(d, "POST", API "experiments/update", "{\"experiment_id\":\"1\",\"new_name\":\"exp-a2\"}");
 	ck_assert_int_eq(json_object_size(j), 0);
 	json_decref(j);
 	err(d, "POST", API "experiments/update", "{\"experiment_id\":\"1\",\"new_name\":\"exp-b\"}", 400,
 	    "RESOURCE_ALREADY_EXISTS", "exp-b");
 	err(d, "GET", API "experiments/get-by-name?experiment_name=exp-a", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
-	j = ok(d, "GET", API "experiments/get-by-name?experiment_name=exp-a2", NULL);
+	j = th_ok(d, "GET", API "experiments/get-by-name?experiment_name=exp-a2", NULL);
 	ck_assert_str_eq(str_at(at(j, "experiment"), "experiment_id"), "1");
 	json_decref(j);
 
 	/* tag */
-	json_decref(ok(d, "POST", API "experiments/set-experiment-tag",
-		       "{\"experiment_id\":\"1\",\"key\":\"note\",\"value\":\"first\"}"));
-	json_decref(ok(d, "POST", API "experiments/set-experiment-tag",
-		       "{\"experiment_id\":\"1\",\"key\":\"note\",\"value\":\"second\"}"));
-	j = ok(d, "GET", API "experiments/get?experiment_id=1", NULL);
+	json_decref(th_ok(d, "POST", API "experiments/set-experiment-tag",
+			  "{\"experiment_id\":\"1\",\"key\":\"note\",\"value\":\"first\"}"));
+	json_decref(th_ok(d, "POST", API "experiments/set-experiment-tag",
+			  "{\"experiment_id\":\"1\",\"key\":\"note\",\"value\":\"second\"}"));
+	j = th_ok(d, "GET", API "experiments/get?experiment_id=1", NULL);
 	ck_assert_int_eq(json_array_size(at(at(j, "experiment"), "tags")), 1);
 	ck_assert_str_eq(kv_find(at(at(j, "experiment"), "tags"), "note"), "second");
 	json_decref(j);
 
 	/* a run in it, then delete: the experiment and its runs are deleted, still visible */
 	char *run = start_run(d, "1", NULL);
-	json_decref(ok(d, "POST", API "experiments/delete", "{\"experiment_id\":\"1\"}"));
-	j = ok(d, "GET", API "experiments/get?experiment_id=1", NULL);
+	json_decref(th_ok(d, "POST", API "experiments/delete", "{\"experiment_id\":\"1\"}"));
+	j = th_ok(d, "GET", API "experiments/get?experiment_id=1", NULL);
 	ck_assert_str_eq(str_at(at(j, "experiment"), "lifecycle_stage"), "deleted");
 	ck_assert_int_ge(int_at(at(j, "experiment"), "last_update_time"), created);
 	json_decref(j);
@@ -204,8 +183,8 @@ START_TEST(experiment_life)
 	err(d, "POST", API "experiments/delete", "{\"experiment_id\":\"1\"}", 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 
 	/* restore brings back the experiment and its runs */
-	json_decref(ok(d, "POST", API "experiments/restore", "{\"experiment_id\":\"1\"}"));
-	j = ok(d, "GET", API "experiments/get?experiment_id=1", NULL);
+	json_decref(th_ok(d, "POST", API "experiments/restore", "{\"experiment_id\":\"1\"}"));
+	j = th_ok(d, "GET", API "experiments/get?experiment_id=1", NULL);
 	ck_assert_str_eq(str_at(at(j, "experiment"), "lifecycle_stage"), "active");
 	json_decref(j);
 	r = get_run(d, run);
@@ -231,9 +210,9 @@ START_TEST(run_params_metrics_history)
 {
 	struct th_daemon *d = th_daemon_start("experiment-tracker", NULL, NULL);
 	json_t *j =
-		ok(d, "POST", API "runs/create",
-		   "{\"experiment_id\":\"0\",\"user_id\":\"alice\",\"run_name\":\"r1\",\"start_time\":1700000000000,"
-		   "\"tags\":[{\"key\":\"a\",\"value\":\"b\"},{\"key\":\"mlflow.user\",\"value\":\"alice\"}]}");
+		th_ok(d, "POST", API "runs/create",
+		      "{\"experiment_id\":\"0\",\"user_id\":\"alice\",\"run_name\":\"r1\",\"start_time\":1700000000000,"
+		      "\"tags\":[{\"key\":\"a\",\"value\":\"b\"},{\"key\":\"mlflow.user\",\"value\":\"alice\"}]}");
 	json_t *run = at(j, "run"), *info = at(run, "info");
 	const char *id = str_at(info, "run_id");
 	ck_assert_int_eq(strlen(id), 32);
@@ -245,7 +224,7 @@ START_TEST(run_params_metrics_history)
 	ck_assert_str_eq(str_at(info, "status"), "RUNNING");
 	ck_assert_int_eq(int_at(info, "start_time"), 1700000000000);
 	ck_assert_ptr_null(json_object_get(info, "end_time"));
-	char *uri = fmt("mlflow-artifacts:/0/%s/artifacts", id);
+	char *uri = th_fmt("mlflow-artifacts:/0/%s/artifacts", id);
 	ck_assert_str_eq(str_at(info, "artifact_uri"), uri);
 	free(uri);
 	ck_assert_str_eq(str_at(info, "lifecycle_stage"), "active");
@@ -261,41 +240,42 @@ START_TEST(run_params_metrics_history)
 	json_decref(j);
 
 	/* params: write-once */
-	char *body = fmt("{\"run_uuid\":\"%s\",\"run_id\":\"%s\",\"key\":\"lr\",\"value\":\"0.01\"}", rid, rid);
-	json_decref(ok(d, "POST", API "runs/log-parameter", body));
-	json_decref(ok(d, "POST", API "runs/log-parameter", body)); /* same value: fine */
+	char *body = th_fmt("{\"run_uuid\":\"%s\",\"run_id\":\"%s\",\"key\":\"lr\",\"value\":\"0.01\"}", rid, rid);
+	json_decref(th_ok(d, "POST", API "runs/log-parameter", body));
+	json_decref(th_ok(d, "POST", API "runs/log-parameter", body)); /* same value: fine */
 	free(body);
-	body = fmt("{\"run_uuid\":\"%s\",\"run_id\":\"%s\",\"key\":\"lr\",\"value\":\"0.02\"}", rid, rid);
+	body = th_fmt("{\"run_uuid\":\"%s\",\"run_id\":\"%s\",\"key\":\"lr\",\"value\":\"0.02\"}", rid, rid);
 	err(d, "POST", API "runs/log-parameter", body, 400, "INVALID_PARAMETER_VALUE", "Changing param values");
 	free(body);
-	body = fmt("{\"run_id\":\"%s\",\"key\":\"epochs\",\"value\":\"10\"}", rid); /* run_id only */
-	json_decref(ok(d, "POST", API "runs/log-parameter", body));
+	body = th_fmt("{\"run_id\":\"%s\",\"key\":\"epochs\",\"value\":\"10\"}", rid); /* run_id only */
+	json_decref(th_ok(d, "POST", API "runs/log-parameter", body));
 	free(body);
-	body = fmt("{\"run_uuid\":\"%s\",\"key\":\"opt\",\"value\":\"adam\"}", rid); /* run_uuid only */
-	json_decref(ok(d, "POST", API "runs/log-parameter", body));
+	body = th_fmt("{\"run_uuid\":\"%s\",\"key\":\"opt\",\"value\":\"adam\"}", rid); /* run_uuid only */
+	json_decref(th_ok(d, "POST", API "runs/log-parameter", body));
 	free(body);
 
 	/* 100 steps of one metric, as mlflow.log_metric sends them */
 	for (int step = 0; step < 100; step++) {
-		body = fmt("{\"run_uuid\":\"%s\",\"run_id\":\"%s\",\"key\":\"acc\",\"value\":%g,\"timestamp\":%lld,"
-			   "\"step\":%d}",
-			   rid, rid, step / 100.0, 1700000000000LL + step, step);
-		json_t *r = ok(d, "POST", API "runs/log-metric", body);
+		body = th_fmt("{\"run_uuid\":\"%s\",\"run_id\":\"%s\",\"key\":\"acc\",\"value\":%g,\"timestamp\":%lld,"
+			      "\"step\":%d}",
+			      rid, rid, step / 100.0, 1700000000000LL + step, step);
+		json_t *r = th_ok(d, "POST", API "runs/log-metric", body);
 		ck_assert_int_eq(json_object_size(r), 0);
 		json_decref(r);
 		free(body);
 	}
 	/* an older step logged later does not become the latest */
-	body = fmt("{\"run_id\":\"%s\",\"key\":\"acc\",\"value\":5,\"timestamp\":1800000000000,\"step\":3}", rid);
-	json_decref(ok(d, "POST", API "runs/log-metric", body));
-	json_decref(ok(d, "POST", API "runs/log-metric", body)); /* identical point: deduplicated */
+	body = th_fmt("{\"run_id\":\"%s\",\"key\":\"acc\",\"value\":5,\"timestamp\":1800000000000,\"step\":3}", rid);
+	json_decref(th_ok(d, "POST", API "runs/log-metric", body));
+	json_decref(th_ok(d, "POST", API "runs/log-metric", body)); /* identical point: deduplicated */
 	free(body);
-	body = fmt("{\"run_id\":\"%s\",\"key\":\"n\",\"value\":\"NaN\",\"timestamp\":1700000000001}", rid);
-	json_decref(ok(d, "POST", API "runs/log-metric", body));
+	body = th_fmt("{\"run_id\":\"%s\",\"key\":\"n\",\"value\":\"NaN\",\"timestamp\":1700000000001}", rid);
+	json_decref(th_ok(d, "POST", API "runs/log-metric", body));
 	free(body);
-	body = fmt("{\"run_id\":\"%s\",\"key\":\"inf\",\"value\":\"Infinity\",\"timestamp\":1700000000001,\"step\":1}",
-		   rid);
-	json_decref(ok(d, "POST", API "runs/log-metric", body));
+	body = th_fmt(
+		"{\"run_id\":\"%s\",\"key\":\"inf\",\"value\":\"Infinity\",\"timestamp\":1700000000001,\"step\":1}",
+		rid);
+	json_decref(th_ok(d, "POST", API "runs/log-metric", body));
 	free(body);
 
 	json_t *r = get_run(d, rid);
@@ -320,8 +300,8 @@ START_TEST(run_params_metrics_history)
 	json_decref(r);
 
 	/* history: every point in logging order */
-	char *path = fmt(API "metrics/get-history?run_uuid=%s&run_id=%s&metric_key=acc&max_results=25000", rid, rid);
-	j = ok(d, "GET", path, NULL);
+	char *path = th_fmt(API "metrics/get-history?run_uuid=%s&run_id=%s&metric_key=acc&max_results=25000", rid, rid);
+	j = th_ok(d, "GET", path, NULL);
 	free(path);
 	json_t *h = at(j, "metrics");
 	ck_assert_int_eq(json_array_size(h), 101);
@@ -335,13 +315,13 @@ START_TEST(run_params_metrics_history)
 	}
 	ck_assert_int_eq(int_at(json_array_get(h, 100), "step"), 3);
 	json_decref(j);
-	path = fmt(API "metrics/get-history?run_id=%s&metric_key=n", rid);
-	j = ok(d, "GET", path, NULL);
+	path = th_fmt(API "metrics/get-history?run_id=%s&metric_key=n", rid);
+	j = th_ok(d, "GET", path, NULL);
 	ck_assert_str_eq(str_at(json_array_get(at(j, "metrics"), 0), "value"), "NaN");
 	json_decref(j);
 	free(path);
-	path = fmt(API "metrics/get-history?run_id=%s&metric_key=nothing", rid);
-	j = ok(d, "GET", path, NULL);
+	path = th_fmt(API "metrics/get-history?run_id=%s&metric_key=nothing", rid);
+	j = th_ok(d, "GET", path, NULL);
 	ck_assert_int_eq(json_object_size(j), 0);
 	json_decref(j);
 	free(path);
@@ -350,9 +330,9 @@ START_TEST(run_params_metrics_history)
 	size_t total = 0;
 	char token[64] = "";
 	for (int page = 0; page < 10; page++) {
-		path = fmt(API "metrics/get-history?run_id=%s&metric_key=acc&max_results=30%s%s", rid,
-			   token[0] ? "&page_token=" : "", token);
-		j = ok(d, "GET", path, NULL);
+		path = th_fmt(API "metrics/get-history?run_id=%s&metric_key=acc&max_results=30%s%s", rid,
+			      token[0] ? "&page_token=" : "", token);
+		j = th_ok(d, "GET", path, NULL);
 		free(path);
 		size_t got = json_array_size(at(j, "metrics"));
 		ck_assert_int_eq(int_at(json_array_get(at(j, "metrics"), 0), "step"),
@@ -371,9 +351,9 @@ START_TEST(run_params_metrics_history)
 	ck_assert_int_eq(total, 101);
 
 	/* end_run */
-	body = fmt("{\"run_uuid\":\"%s\",\"run_id\":\"%s\",\"status\":\"FINISHED\",\"end_time\":1700000009999}", rid,
-		   rid);
-	j = ok(d, "POST", API "runs/update", body);
+	body = th_fmt("{\"run_uuid\":\"%s\",\"run_id\":\"%s\",\"status\":\"FINISHED\",\"end_time\":1700000009999}", rid,
+		      rid);
+	j = th_ok(d, "POST", API "runs/update", body);
 	free(body);
 	info = at(j, "run_info");
 	ck_assert_str_eq(str_at(info, "status"), "FINISHED");
@@ -381,8 +361,8 @@ START_TEST(run_params_metrics_history)
 	ck_assert_str_eq(str_at(info, "run_name"), "r1");
 	ck_assert_str_eq(str_at(info, "run_id"), rid);
 	json_decref(j);
-	body = fmt("{\"run_id\":\"%s\",\"run_name\":\"renamed\"}", rid);
-	j = ok(d, "POST", API "runs/update", body);
+	body = th_fmt("{\"run_id\":\"%s\",\"run_name\":\"renamed\"}", rid);
+	j = th_ok(d, "POST", API "runs/update", body);
 	ck_assert_str_eq(str_at(at(j, "run_info"), "run_name"), "renamed");
 	ck_assert_str_eq(str_at(at(j, "run_info"), "status"), "FINISHED");
 	json_decref(j);
@@ -390,20 +370,20 @@ START_TEST(run_params_metrics_history)
 	r = get_run(d, rid);
 	ck_assert_str_eq(kv_find(at(at(r, "data"), "tags"), "mlflow.runName"), "renamed");
 	json_decref(r);
-	body = fmt("{\"run_id\":\"%s\",\"status\":\"DONE\"}", rid);
+	body = th_fmt("{\"run_id\":\"%s\",\"status\":\"DONE\"}", rid);
 	err(d, "POST", API "runs/update", body, 400, "INVALID_PARAMETER_VALUE", "status");
 	free(body);
 
 	/* a run without a name gets adjective-animal-NNN and the tag */
-	j = ok(d, "POST", API "runs/create", "{\"experiment_id\":\"0\"}");
+	j = th_ok(d, "POST", API "runs/create", "{\"experiment_id\":\"0\"}");
 	const char *name = str_at(at(at(j, "run"), "info"), "run_name");
 	ck_assert_int_eq(strchr(name, '-') != NULL, 1);
 	ck_assert_str_eq(kv_find(at(at(at(j, "run"), "data"), "tags"), "mlflow.runName"), name);
 	ck_assert_str_eq(str_at(at(at(j, "run"), "info"), "user_id"), "");
 	json_decref(j);
 	/* run_name from the tag; conflicting ones refused */
-	j = ok(d, "POST", API "runs/create",
-	       "{\"experiment_id\":\"0\",\"tags\":[{\"key\":\"mlflow.runName\",\"value\":\"from-tag\"}]}");
+	j = th_ok(d, "POST", API "runs/create",
+		  "{\"experiment_id\":\"0\",\"tags\":[{\"key\":\"mlflow.runName\",\"value\":\"from-tag\"}]}");
 	ck_assert_str_eq(str_at(at(at(j, "run"), "info"), "run_name"), "from-tag");
 	ck_assert_int_eq(json_array_size(at(at(at(j, "run"), "data"), "tags")), 1);
 	json_decref(j);
@@ -438,7 +418,7 @@ START_TEST(log_batch_1000_all_or_nothing)
 	char *rid = start_run(d, "0", NULL);
 
 	char *body = batch_body(rid, 1000, NULL, NULL);
-	json_t *j = ok(d, "POST", API "runs/log-batch", body);
+	json_t *j = th_ok(d, "POST", API "runs/log-batch", body);
 	ck_assert_int_eq(json_object_size(j), 0);
 	json_decref(j);
 	free(body);
@@ -446,7 +426,7 @@ START_TEST(log_batch_1000_all_or_nothing)
 	body = batch_body(rid, 10, NULL,
 			  "\"params\":[{\"key\":\"p\",\"value\":\"1\"}],"
 			  "\"tags\":[{\"key\":\"t\",\"value\":\"x\"}]");
-	json_decref(ok(d, "POST", API "runs/log-batch", body));
+	json_decref(th_ok(d, "POST", API "runs/log-batch", body));
 	free(body);
 	body = batch_body(rid, 999, NULL,
 			  "\"params\":[{\"key\":\"p2\",\"value\":\"1\"}],"
@@ -476,12 +456,12 @@ START_TEST(log_batch_1000_all_or_nothing)
 			  "\"params\":[{\"key\":\"q\",\"value\":\"1\"},{\"key\":\"q\",\"value\":\"1\"}]");
 	err(d, "POST", API "runs/log-batch", body, 400, "INVALID_PARAMETER_VALUE", "Duplicate parameter keys");
 	free(body);
-	body = fmt("{\"run_id\":\"%s\",\"metrics\":[{\"key\":\"loss\",\"value\":1,\"timestamp\":1},"
-		   "{\"key\":\"loss\",\"value\":\"notanumber\",\"timestamp\":2}]}",
-		   rid);
+	body = th_fmt("{\"run_id\":\"%s\",\"metrics\":[{\"key\":\"loss\",\"value\":1,\"timestamp\":1},"
+		      "{\"key\":\"loss\",\"value\":\"notanumber\",\"timestamp\":2}]}",
+		      rid);
 	err(d, "POST", API "runs/log-batch", body, 400, "INVALID_PARAMETER_VALUE", "notanumber");
 	free(body);
-	body = fmt("{\"run_id\":\"%s\",\"metrics\":[{\"key\":\"loss\",\"value\":1}]}", rid);
+	body = th_fmt("{\"run_id\":\"%s\",\"metrics\":[{\"key\":\"loss\",\"value\":1}]}", rid);
 	err(d, "POST", API "runs/log-batch", body, 400, "INVALID_PARAMETER_VALUE", "metrics[0].timestamp");
 	free(body);
 	/* 101 params */
@@ -503,17 +483,17 @@ START_TEST(log_batch_1000_all_or_nothing)
 	char *big = malloc(7001);
 	memset(big, 'x', 7000);
 	big[7000] = '\0';
-	body = fmt("{\"run_id\":\"%s\",\"params\":[{\"key\":\"long\",\"value\":\"%s\"}],"
-		   "\"tags\":[{\"key\":\"longtag\",\"value\":\"%s\"}]}",
-		   rid, big, big);
-	json_decref(ok(d, "POST", API "runs/log-batch", body));
+	body = th_fmt("{\"run_id\":\"%s\",\"params\":[{\"key\":\"long\",\"value\":\"%s\"}],"
+		      "\"tags\":[{\"key\":\"longtag\",\"value\":\"%s\"}]}",
+		      rid, big, big);
+	json_decref(th_ok(d, "POST", API "runs/log-batch", body));
 	free(body);
 	r = get_run(d, rid);
 	ck_assert_int_eq(strlen(kv_find(at(at(r, "data"), "params"), "long")), 6000);
 	ck_assert_int_eq(strlen(kv_find(at(at(r, "data"), "tags"), "longtag")), 5000);
 	json_decref(r);
 	big[251] = '\0';
-	body = fmt("{\"run_id\":\"%s\",\"key\":\"%s\",\"value\":\"v\"}", rid, big);
+	body = th_fmt("{\"run_id\":\"%s\",\"key\":\"%s\",\"value\":\"v\"}", rid, big);
 	err(d, "POST", API "runs/set-tag", body, 400, "INVALID_PARAMETER_VALUE", "exceeded length limit of 250");
 	free(body);
 	free(big);
@@ -527,53 +507,54 @@ END_TEST
 START_TEST(tags_nested_runs_and_inputs)
 {
 	struct th_daemon *d = th_daemon_start("experiment-tracker", NULL, NULL);
-	json_decref(ok(d, "POST", API "experiments/create", "{\"name\":\"nest\"}"));
+	json_decref(th_ok(d, "POST", API "experiments/create", "{\"name\":\"nest\"}"));
 	char *parent = start_run(d, "1", NULL);
-	char *extra = fmt(",{\"key\":\"mlflow.parentRunId\",\"value\":\"%s\"}", parent);
+	char *extra = th_fmt(",{\"key\":\"mlflow.parentRunId\",\"value\":\"%s\"}", parent);
 	char *child = start_run(d, "1", extra);
 	free(extra);
 	json_t *r = get_run(d, child);
 	ck_assert_str_eq(kv_find(at(at(r, "data"), "tags"), "mlflow.parentRunId"), parent);
 	ck_assert_str_eq(str_at(at(r, "info"), "experiment_id"), "1");
-	char *uri = fmt("mlflow-artifacts:/1/%s/artifacts", child);
+	char *uri = th_fmt("mlflow-artifacts:/1/%s/artifacts", child);
 	ck_assert_str_eq(str_at(at(r, "info"), "artifact_uri"), uri);
 	free(uri);
 	json_decref(r);
 
 	/* set-tag, overwrite, delete, delete again */
-	char *body = fmt("{\"run_uuid\":\"%s\",\"run_id\":\"%s\",\"key\":\"stage\",\"value\":\"one\"}", child, child);
-	json_decref(ok(d, "POST", API "runs/set-tag", body));
+	char *body =
+		th_fmt("{\"run_uuid\":\"%s\",\"run_id\":\"%s\",\"key\":\"stage\",\"value\":\"one\"}", child, child);
+	json_decref(th_ok(d, "POST", API "runs/set-tag", body));
 	free(body);
-	body = fmt("{\"run_id\":\"%s\",\"key\":\"stage\",\"value\":\"two\"}", child);
-	json_decref(ok(d, "POST", API "runs/set-tag", body));
+	body = th_fmt("{\"run_id\":\"%s\",\"key\":\"stage\",\"value\":\"two\"}", child);
+	json_decref(th_ok(d, "POST", API "runs/set-tag", body));
 	free(body);
 	r = get_run(d, child);
 	ck_assert_str_eq(kv_find(at(at(r, "data"), "tags"), "stage"), "two");
 	json_decref(r);
-	body = fmt("{\"run_id\":\"%s\",\"key\":\"stage\"}", child);
-	json_decref(ok(d, "POST", API "runs/delete-tag", body));
+	body = th_fmt("{\"run_id\":\"%s\",\"key\":\"stage\"}", child);
+	json_decref(th_ok(d, "POST", API "runs/delete-tag", body));
 	err(d, "POST", API "runs/delete-tag", body, 404, "RESOURCE_DOES_NOT_EXIST", "stage");
 	free(body);
 	r = get_run(d, child);
 	ck_assert_ptr_null(kv_find(at(at(r, "data"), "tags"), "stage"));
 	json_decref(r);
 	/* the mlflow.runName tag renames the run */
-	body = fmt("{\"run_id\":\"%s\",\"key\":\"mlflow.runName\",\"value\":\"kid\"}", child);
-	json_decref(ok(d, "POST", API "runs/set-tag", body));
+	body = th_fmt("{\"run_id\":\"%s\",\"key\":\"mlflow.runName\",\"value\":\"kid\"}", child);
+	json_decref(th_ok(d, "POST", API "runs/set-tag", body));
 	free(body);
 	r = get_run(d, child);
 	ck_assert_str_eq(str_at(at(r, "info"), "run_name"), "kid");
 	json_decref(r);
 
 	/* log_inputs */
-	body = fmt(
+	body = th_fmt(
 		"{\"run_id\":\"%s\",\"datasets\":[{\"tags\":[{\"key\":\"mlflow.data.context\",\"value\":\"training\"}],"
 		"\"dataset\":{\"name\":\"mnist\",\"digest\":\"abc123\",\"source_type\":\"local\","
 		"\"source\":\"{\\\"uri\\\": \\\"/data\\\"}\",\"schema\":\"{}\",\"profile\":\"{\\\"rows\\\": 10}\"}},"
 		"{\"dataset\":{\"name\":\"eval\",\"digest\":\"d2\",\"source_type\":\"http\",\"source\":\"s\"}}]}",
 		child);
-	json_decref(ok(d, "POST", API "runs/log-inputs", body));
-	json_decref(ok(d, "POST", API "runs/log-inputs", body)); /* again: no duplicates */
+	json_decref(th_ok(d, "POST", API "runs/log-inputs", body));
+	json_decref(th_ok(d, "POST", API "runs/log-inputs", body)); /* again: no duplicates */
 	free(body);
 	r = get_run(d, child);
 	json_t *di = at(at(r, "inputs"), "dataset_inputs");
@@ -593,25 +574,25 @@ START_TEST(tags_nested_runs_and_inputs)
 	ck_assert_str_eq(str_at(at(in1, "dataset"), "name"), "eval");
 	json_decref(r);
 	/* the parent's inputs are untouched; the same dataset reused by it */
-	body = fmt("{\"run_id\":\"%s\",\"datasets\":[{\"dataset\":{\"name\":\"mnist\",\"digest\":\"abc123\","
-		   "\"source_type\":\"other\",\"source\":\"other\"}}]}",
-		   parent);
-	json_decref(ok(d, "POST", API "runs/log-inputs", body));
+	body = th_fmt("{\"run_id\":\"%s\",\"datasets\":[{\"dataset\":{\"name\":\"mnist\",\"digest\":\"abc123\","
+		      "\"source_type\":\"other\",\"source\":\"other\"}}]}",
+		      parent);
+	json_decref(th_ok(d, "POST", API "runs/log-inputs", body));
 	free(body);
 	r = get_run(d, parent);
 	ds = at(json_array_get(at(at(r, "inputs"), "dataset_inputs"), 0), "dataset");
 	ck_assert_str_eq(str_at(ds, "source_type"), "local"); /* kept as first logged */
 	json_decref(r);
-	body = fmt("{\"run_id\":\"%s\",\"datasets\":[{\"dataset\":{\"name\":\"x\",\"digest\":"
-		   "\"0123456789012345678901234567890123456789\","
-		   "\"source_type\":\"s\",\"source\":\"s\"}}]}",
-		   parent);
+	body = th_fmt("{\"run_id\":\"%s\",\"datasets\":[{\"dataset\":{\"name\":\"x\",\"digest\":"
+		      "\"0123456789012345678901234567890123456789\","
+		      "\"source_type\":\"s\",\"source\":\"s\"}}]}",
+		      parent);
 	err(d, "POST", API "runs/log-inputs", body, 400, "INVALID_PARAMETER_VALUE", "digest");
 	free(body);
-	body = fmt("{\"run_id\":\"%s\",\"datasets\":[{\"dataset\":{\"name\":\"x\",\"digest\":\"d\"}}]}", parent);
+	body = th_fmt("{\"run_id\":\"%s\",\"datasets\":[{\"dataset\":{\"name\":\"x\",\"digest\":\"d\"}}]}", parent);
 	err(d, "POST", API "runs/log-inputs", body, 400, "INVALID_PARAMETER_VALUE", "source_type");
 	free(body);
-	body = fmt("{\"run_id\":\"%s\"}", parent);
+	body = th_fmt("{\"run_id\":\"%s\"}", parent);
 	err(d, "POST", API "runs/log-inputs", body, 400, "INVALID_PARAMETER_VALUE", "datasets");
 	free(body);
 	free(parent);
@@ -626,26 +607,26 @@ START_TEST(run_delete_restore)
 {
 	struct th_daemon *d = th_daemon_start("experiment-tracker", NULL, NULL);
 	char *rid = start_run(d, "0", NULL);
-	char *body = fmt("{\"run_id\":\"%s\"}", rid);
-	json_decref(ok(d, "POST", API "runs/delete", body));
+	char *body = th_fmt("{\"run_id\":\"%s\"}", rid);
+	json_decref(th_ok(d, "POST", API "runs/delete", body));
 	json_t *r = get_run(d, rid);
 	ck_assert_str_eq(str_at(at(r, "info"), "lifecycle_stage"), "deleted");
 	json_decref(r);
-	char *m = fmt("{\"run_id\":\"%s\",\"key\":\"k\",\"value\":1,\"timestamp\":1}", rid);
+	char *m = th_fmt("{\"run_id\":\"%s\",\"key\":\"k\",\"value\":1,\"timestamp\":1}", rid);
 	err(d, "POST", API "runs/log-metric", m, 400, "INVALID_PARAMETER_VALUE", "must be in the 'active' state");
-	char *p = fmt("{\"run_id\":\"%s\",\"key\":\"k\",\"value\":\"1\"}", rid);
+	char *p = th_fmt("{\"run_id\":\"%s\",\"key\":\"k\",\"value\":\"1\"}", rid);
 	err(d, "POST", API "runs/log-parameter", p, 400, "INVALID_PARAMETER_VALUE", "active");
 	err(d, "POST", API "runs/set-tag", p, 400, "INVALID_PARAMETER_VALUE", "active");
-	char *u = fmt("{\"run_id\":\"%s\",\"status\":\"FAILED\"}", rid);
+	char *u = th_fmt("{\"run_id\":\"%s\",\"status\":\"FAILED\"}", rid);
 	err(d, "POST", API "runs/update", u, 400, "INVALID_PARAMETER_VALUE", "active");
 	ck_assert_int_eq(history_len(d, rid, "k"), 0);
-	json_decref(ok(d, "POST", API "runs/restore", body));
+	json_decref(th_ok(d, "POST", API "runs/restore", body));
 	r = get_run(d, rid);
 	ck_assert_str_eq(str_at(at(r, "info"), "lifecycle_stage"), "active");
 	json_decref(r);
-	json_decref(ok(d, "POST", API "runs/log-metric", m));
+	json_decref(th_ok(d, "POST", API "runs/log-metric", m));
 	ck_assert_int_eq(history_len(d, rid, "k"), 1);
-	json_t *j = ok(d, "POST", API "runs/update", u);
+	json_t *j = th_ok(d, "POST", API "runs/update", u);
 	ck_assert_str_eq(str_at(at(j, "run_info"), "status"), "FAILED");
 	json_decref(j);
 
@@ -675,7 +656,7 @@ START_TEST(bad_input_and_service_routes)
 	char *rid = start_run(d, "0", NULL);
 	char url[256];
 	snprintf(url, sizeof url, "%s" API "runs/log-metric", d->base_url);
-	char *m = fmt("{\"run_id\":\"%s\",\"key\":\"k\",\"value\":1,\"timestamp\":1}", rid);
+	char *m = th_fmt("{\"run_id\":\"%s\",\"key\":\"k\",\"value\":1,\"timestamp\":1}", rid);
 	struct th_response r = th_http("POST", url, "text/plain", m, strlen(m));
 	th_expect_error(&r, 400, "INVALID_PARAMETER_VALUE", "Content-Type");
 	th_response_free(&r);
@@ -685,19 +666,19 @@ START_TEST(bad_input_and_service_routes)
 	err(d, "POST", API "runs/log-metric", "{not json", 400, "INVALID_PARAMETER_VALUE", NULL);
 	err(d, "POST", API "runs/log-metric", "", 400, "INVALID_PARAMETER_VALUE",
 	    "Missing value for required parameter");
-	char *b = fmt("{\"run_id\":\"%s\",\"value\":1,\"timestamp\":1}", rid);
+	char *b = th_fmt("{\"run_id\":\"%s\",\"value\":1,\"timestamp\":1}", rid);
 	err(d, "POST", API "runs/log-metric", b, 400, "INVALID_PARAMETER_VALUE", "'key'");
 	free(b);
-	b = fmt("{\"run_id\":\"%s\",\"key\":\"k\",\"value\":\"notanumber\",\"timestamp\":1}", rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"key\":\"k\",\"value\":\"notanumber\",\"timestamp\":1}", rid);
 	err(d, "POST", API "runs/log-metric", b, 400, "INVALID_PARAMETER_VALUE", "Invalid value notanumber");
 	free(b);
-	b = fmt("{\"run_id\":\"%s\",\"key\":\"k\",\"value\":true,\"timestamp\":1}", rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"key\":\"k\",\"value\":true,\"timestamp\":1}", rid);
 	err(d, "POST", API "runs/log-metric", b, 400, "INVALID_PARAMETER_VALUE", "'value'");
 	free(b);
-	b = fmt("{\"run_id\":\"%s\",\"key\":\"k\",\"value\":1,\"timestamp\":-5}", rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"key\":\"k\",\"value\":1,\"timestamp\":-5}", rid);
 	err(d, "POST", API "runs/log-metric", b, 400, "INVALID_PARAMETER_VALUE", "timestamp");
 	free(b);
-	b = fmt("{\"run_id\":\"%s\",\"key\":\"../up\",\"value\":1,\"timestamp\":1}", rid);
+	b = th_fmt("{\"run_id\":\"%s\",\"key\":\"../up\",\"value\":1,\"timestamp\":1}", rid);
 	err(d, "POST", API "runs/log-metric", b, 400, "INVALID_PARAMETER_VALUE", "../up");
 	free(b);
 	err(d, "POST", API "runs/log-metric", "{\"key\":\"k\",\"value\":1,\"timestamp\":1}", 400,
@@ -738,11 +719,11 @@ START_TEST(history_of_100k_points)
 						i ? "," : "", step, step, step);
 		}
 		snprintf(body + len, cap - len, "]}");
-		json_decref(ok(d, "POST", API "runs/log-batch", body));
+		json_decref(th_ok(d, "POST", API "runs/log-batch", body));
 	}
 	free(body);
-	char *path = fmt(API "metrics/get-history?run_uuid=%s&run_id=%s&metric_key=big", rid, rid);
-	json_t *j = ok(d, "GET", path, NULL);
+	char *path = th_fmt(API "metrics/get-history?run_uuid=%s&run_id=%s&metric_key=big", rid, rid);
+	json_t *j = th_ok(d, "GET", path, NULL);
 	free(path);
 	json_t *h = at(j, "metrics");
 	ck_assert_int_eq(json_array_size(h), 100000);

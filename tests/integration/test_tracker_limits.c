@@ -22,17 +22,6 @@
 
 #define API "/api/2.0/mlflow/"
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	va_start(ap, f);
-	ck_assert_int_ge(vasprintf(&s, f, ap), 0);
-	va_end(ap);
-	return s;
-}
-
 /* unit repeated n times (malloc'd). */
 static char *repeat(const char *unit, size_t n)
 {
@@ -43,16 +32,6 @@ static char *repeat(const char *unit, size_t n)
 		memcpy(s + i * u, unit, u);
 	s[u * n] = '\0';
 	return s;
-}
-
-static json_t *ok(struct th_daemon *d, const char *method, const char *path, const char *body)
-{
-	struct th_response r = th_call(d, method, path, body);
-	ck_assert_msg(r.status == 200, "%s %s -> %ld: %s", method, path, r.status, r.body);
-	ck_assert_ptr_nonnull(r.json);
-	json_t *j = json_incref(r.json);
-	th_response_free(&r);
-	return j;
 }
 
 static void refused(struct th_daemon *d, const char *path, const char *body, const char *needle)
@@ -104,8 +83,8 @@ static const char *str_at(json_t *o, const char *key)
 
 static char *experiment_name(struct th_daemon *d, const char *id)
 {
-	char *path = fmt(API "experiments/get?experiment_id=%s", id);
-	json_t *j = ok(d, "GET", path, NULL);
+	char *path = th_fmt(API "experiments/get?experiment_id=%s", id);
+	json_t *j = th_ok(d, "GET", path, NULL);
 	char *name = strdup(str_at(json_object_get(j, "experiment"), "name"));
 	json_decref(j);
 	free(path);
@@ -114,8 +93,8 @@ static char *experiment_name(struct th_daemon *d, const char *id)
 
 static size_t count_experiments(struct th_daemon *d, const char *view)
 {
-	char *path = fmt(API "experiments/search?max_results=1000&view_type=%s", view);
-	json_t *j = ok(d, "GET", path, NULL);
+	char *path = th_fmt(API "experiments/search?max_results=1000&view_type=%s", view);
+	json_t *j = th_ok(d, "GET", path, NULL);
 	size_t n = json_array_size(json_object_get(j, "experiments"));
 	json_decref(j);
 	free(path);
@@ -124,8 +103,8 @@ static size_t count_experiments(struct th_daemon *d, const char *view)
 
 static char *run_name(struct th_daemon *d, const char *run_id)
 {
-	char *path = fmt(API "runs/get?run_id=%s", run_id);
-	json_t *j = ok(d, "GET", path, NULL);
+	char *path = th_fmt(API "runs/get?run_id=%s", run_id);
+	json_t *j = th_ok(d, "GET", path, NULL);
 	char *name = strdup(str_at(json_object_get(json_object_get(j, "run"), "info"), "run_name"));
 	json_decref(j);
 	free(path);
@@ -134,8 +113,8 @@ static char *run_name(struct th_daemon *d, const char *run_id)
 
 static size_t count_runs(struct th_daemon *d, const char *exp_id)
 {
-	char *body = fmt("{\"experiment_ids\":[\"%s\"],\"run_view_type\":\"ALL\",\"max_results\":1000}", exp_id);
-	json_t *j = ok(d, "POST", API "runs/search", body);
+	char *body = th_fmt("{\"experiment_ids\":[\"%s\"],\"run_view_type\":\"ALL\",\"max_results\":1000}", exp_id);
+	json_t *j = th_ok(d, "POST", API "runs/search", body);
 	size_t n = json_array_size(json_object_get(j, "runs"));
 	json_decref(j);
 	free(body);
@@ -191,7 +170,7 @@ END_TEST
 START_TEST(run_names_over_250_characters_refused)
 {
 	struct th_daemon *d = th_daemon_start("experiment-tracker", NULL, NULL);
-	json_decref(ok(d, "POST", API "experiments/create", "{\"name\":\"runs\"}"));
+	json_decref(th_ok(d, "POST", API "experiments/create", "{\"name\":\"runs\"}"));
 	char *a300 = repeat("a", 300), *e1500 = repeat("\xc3\xa9", 1500);
 	char *r251 = repeat("r", 251), *r250 = repeat("r", 250), *euro250 = repeat("\xe2\x82\xac", 250);
 	const char *limit = "which exceeded length limit of 250";
@@ -291,7 +270,7 @@ START_TEST(concurrent_renames_of_one_experiment_all_succeed)
 {
 	char *url = th_db_create();
 	struct th_daemon *d = th_daemon_start("experiment-tracker", url, NULL);
-	json_decref(ok(d, "POST", API "experiments/create", "{\"name\":\"contended\"}"));
+	json_decref(th_ok(d, "POST", API "experiments/create", "{\"name\":\"contended\"}"));
 	pthread_t th[WRITERS];
 	struct writer w[WRITERS];
 	for (int i = 0; i < WRITERS; i++) {
@@ -308,8 +287,8 @@ START_TEST(concurrent_renames_of_one_experiment_all_succeed)
 	int wi = -1, k = -1;
 	ck_assert_int_eq(sscanf(name, "w%d-%d", &wi, &k), 2);
 	ck_assert(wi >= 0 && wi < WRITERS && k >= 0 && k < ROUNDS);
-	char *path = fmt(API "experiments/get-by-name?experiment_name=%s", name);
-	json_t *j = ok(d, "GET", path, NULL);
+	char *path = th_fmt(API "experiments/get-by-name?experiment_name=%s", name);
+	json_t *j = th_ok(d, "GET", path, NULL);
 	ck_assert_str_eq(str_at(json_object_get(j, "experiment"), "experiment_id"), "1");
 	json_decref(j);
 	free(path);
@@ -346,8 +325,8 @@ START_TEST(concurrent_deletes_and_restores_of_one_experiment_add_up)
 {
 	char *url = th_db_create();
 	struct th_daemon *d = th_daemon_start("experiment-tracker", url, NULL);
-	json_decref(ok(d, "POST", API "experiments/create", "{\"name\":\"flipping\"}"));
-	json_t *j = ok(d, "POST", API "runs/create", "{\"experiment_id\":\"1\",\"run_name\":\"rider\"}");
+	json_decref(th_ok(d, "POST", API "experiments/create", "{\"name\":\"flipping\"}"));
+	json_t *j = th_ok(d, "POST", API "runs/create", "{\"experiment_id\":\"1\",\"run_name\":\"rider\"}");
 	char *run = strdup(str_at(json_object_get(json_object_get(j, "run"), "info"), "run_id"));
 	json_decref(j);
 
@@ -369,11 +348,11 @@ START_TEST(concurrent_deletes_and_restores_of_one_experiment_add_up)
 	ck_assert_int_ge(deletes, 1);
 	ck_assert_msg(deletes == restores || deletes == restores + 1, "%d deletes, %d restores", deletes, restores);
 	const char *want = deletes == restores ? "active" : "deleted";
-	j = ok(d, "GET", API "experiments/get?experiment_id=1", NULL);
+	j = th_ok(d, "GET", API "experiments/get?experiment_id=1", NULL);
 	ck_assert_str_eq(str_at(json_object_get(j, "experiment"), "lifecycle_stage"), want);
 	json_decref(j);
-	char *path = fmt(API "runs/get?run_id=%s", run); /* the run follows its experiment */
-	j = ok(d, "GET", path, NULL);
+	char *path = th_fmt(API "runs/get?run_id=%s", run); /* the run follows its experiment */
+	j = th_ok(d, "GET", path, NULL);
 	ck_assert_str_eq(str_at(json_object_get(json_object_get(j, "run"), "info"), "lifecycle_stage"), want);
 	json_decref(j);
 	free(path);

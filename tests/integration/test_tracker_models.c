@@ -16,16 +16,6 @@
 #define API     "/api/2.0/mlflow/"
 #define HISTORY "mlflow.log-model.history"
 
-static json_t *ok(struct th_daemon *d, const char *method, const char *path, const char *body)
-{
-	struct th_response r = th_call(d, method, path, body);
-	ck_assert_msg(r.status == 200, "%s %s -> %ld: %s", method, path, r.status, r.body);
-	ck_assert_ptr_nonnull(r.json);
-	json_t *j = json_incref(r.json);
-	th_response_free(&r);
-	return j;
-}
-
 static void fails(struct th_daemon *d, const char *path, const char *body, long status, const char *code,
 		  const char *needle)
 {
@@ -34,20 +24,9 @@ static void fails(struct th_daemon *d, const char *path, const char *body, long 
 	th_response_free(&r);
 }
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	va_start(ap, f);
-	ck_assert_int_ge(vasprintf(&s, f, ap), 0);
-	va_end(ap);
-	return s;
-}
-
 static char *start_run(struct th_daemon *d)
 {
-	json_t *j = ok(d, "POST", API "runs/create", "{\"experiment_id\":\"0\",\"start_time\":1700000000000}");
+	json_t *j = th_ok(d, "POST", API "runs/create", "{\"experiment_id\":\"0\",\"start_time\":1700000000000}");
 	char *id = strdup(
 		json_string_value(json_object_get(json_object_get(json_object_get(j, "run"), "info"), "run_id")));
 	json_decref(j);
@@ -57,8 +36,8 @@ static char *start_run(struct th_daemon *d)
 /* The value of the run's tag key (malloc'd), or NULL when the run has no such tag. */
 static char *run_tag(struct th_daemon *d, const char *run_id, const char *key)
 {
-	char *path = fmt(API "runs/get?run_id=%s", run_id);
-	json_t *j = ok(d, "GET", path, NULL), *t;
+	char *path = th_fmt(API "runs/get?run_id=%s", run_id);
+	json_t *j = th_ok(d, "GET", path, NULL), *t;
 	json_t *tags = json_object_get(json_object_get(json_object_get(j, "run"), "data"), "tags");
 	char *value = NULL;
 	size_t i;
@@ -72,14 +51,15 @@ static char *run_tag(struct th_daemon *d, const char *run_id, const char *key)
 /* The model_json the MLflow 2.12.2 client sends for mlflow.sklearn.log_model(m, path). */
 static char *model_json(const char *run_id, const char *artifact_path)
 {
-	return fmt("{\"run_id\": \"%s\", \"artifact_path\": \"%s\", \"utc_time_created\": \"2024-05-01 "
-		   "12:00:00.123456\", \"flavors\": {\"python_function\": {\"model_path\": \"model.pkl\", "
-		   "\"predict_fn\": \"predict\", \"loader_module\": \"mlflow.sklearn\", \"python_version\": "
-		   "\"3.11.4\", \"env\": {\"conda\": \"conda.yaml\", \"virtualenv\": \"python_env.yaml\"}}, "
-		   "\"sklearn\": {\"pickled_model\": \"model.pkl\", \"sklearn_version\": \"1.4.2\", "
-		   "\"serialization_format\": \"cloudpickle\", \"code\": null}}, \"model_uuid\": "
-		   "\"5c2b1e9f7a3d4b8c9e0f1a2b3c4d5e6f\", \"mlflow_version\": \"2.12.2\", \"model_size_bytes\": 1523}",
-		   run_id, artifact_path);
+	return th_fmt(
+		"{\"run_id\": \"%s\", \"artifact_path\": \"%s\", \"utc_time_created\": \"2024-05-01 "
+		"12:00:00.123456\", \"flavors\": {\"python_function\": {\"model_path\": \"model.pkl\", "
+		"\"predict_fn\": \"predict\", \"loader_module\": \"mlflow.sklearn\", \"python_version\": "
+		"\"3.11.4\", \"env\": {\"conda\": \"conda.yaml\", \"virtualenv\": \"python_env.yaml\"}}, "
+		"\"sklearn\": {\"pickled_model\": \"model.pkl\", \"sklearn_version\": \"1.4.2\", "
+		"\"serialization_format\": \"cloudpickle\", \"code\": null}}, \"model_uuid\": "
+		"\"5c2b1e9f7a3d4b8c9e0f1a2b3c4d5e6f\", \"mlflow_version\": \"2.12.2\", \"model_size_bytes\": 1523}",
+		run_id, artifact_path);
 }
 
 /* The log-model request body: model_json as a JSON string. */
@@ -99,7 +79,7 @@ START_TEST(log_model_appends_to_the_history_tag)
 
 	/* first model: the tag becomes a list of that one model, the answer {} */
 	char *m1 = model_json(run, "model"), *body = log_model_body(run, m1);
-	json_t *j = ok(d, "POST", API "runs/log-model", body);
+	json_t *j = th_ok(d, "POST", API "runs/log-model", body);
 	ck_assert_int_eq(json_object_size(j), 0);
 	json_decref(j);
 	free(body);
@@ -118,7 +98,7 @@ START_TEST(log_model_appends_to_the_history_tag)
 	/* second model, through the ajax twin the UI uses: appended after the first */
 	char *m2 = model_json(run, "model-v2");
 	body = log_model_body(run, m2);
-	json_decref(ok(d, "POST", "/ajax-api/2.0/mlflow/runs/log-model", body));
+	json_decref(th_ok(d, "POST", "/ajax-api/2.0/mlflow/runs/log-model", body));
 	free(body);
 	tag = run_tag(d, run, HISTORY);
 	history = json_loads(tag, 0, NULL);
@@ -224,7 +204,7 @@ START_TEST(log_model_refusals_write_nothing)
 	/* request fields */
 	fails(d, API "runs/log-model", "{\"model_json\": \"{}\"}", 400, "INVALID_PARAMETER_VALUE",
 	      "Missing value for required parameter 'run_id'");
-	char *no_model = fmt("{\"run_id\": \"%s\"}", run);
+	char *no_model = th_fmt("{\"run_id\": \"%s\"}", run);
 	fails(d, API "runs/log-model", no_model, 400, "INVALID_PARAMETER_VALUE",
 	      "Missing value for required parameter 'model_json'");
 	free(no_model);
@@ -237,14 +217,14 @@ START_TEST(log_model_refusals_write_nothing)
 	free(body);
 
 	/* a deleted run: 400, and nothing written when it is restored */
-	char *del = fmt("{\"run_id\": \"%s\"}", run);
-	json_decref(ok(d, "POST", API "runs/delete", del));
+	char *del = th_fmt("{\"run_id\": \"%s\"}", run);
+	json_decref(th_ok(d, "POST", API "runs/delete", del));
 	body = log_model_body(run, m);
-	char *msg = fmt("The run %s must be in the 'active' state. Current state is deleted.", run);
+	char *msg = th_fmt("The run %s must be in the 'active' state. Current state is deleted.", run);
 	fails(d, API "runs/log-model", body, 400, "INVALID_PARAMETER_VALUE", msg);
-	json_decref(ok(d, "POST", API "runs/restore", del));
+	json_decref(th_ok(d, "POST", API "runs/restore", del));
 	ck_assert_ptr_null(run_tag(d, run, HISTORY));
-	json_decref(ok(d, "POST", API "runs/log-model", body));
+	json_decref(th_ok(d, "POST", API "runs/log-model", body));
 	char *tag = run_tag(d, run, HISTORY);
 	ck_assert_ptr_nonnull(tag);
 	free(tag);
@@ -271,23 +251,23 @@ START_TEST(metric_values_read_the_same_on_every_route)
 		{"whole", "3.0", "3"},
 	};
 	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
-		char *body = fmt("{\"run_id\":\"%s\",\"key\":\"%s\",\"value\":%s,\"timestamp\":1700000000000,"
-				 "\"step\":0}",
-				 run, m[i].key, m[i].logged);
-		json_decref(ok(d, "POST", API "runs/log-metric", body));
+		char *body = th_fmt("{\"run_id\":\"%s\",\"key\":\"%s\",\"value\":%s,\"timestamp\":1700000000000,"
+				    "\"step\":0}",
+				    run, m[i].key, m[i].logged);
+		json_decref(th_ok(d, "POST", API "runs/log-metric", body));
 		free(body);
-		char *want = fmt("\"key\":\"%s\",\"value\":%s,", m[i].key, m[i].text);
-		char *path = fmt(API "metrics/get-history?run_id=%s&metric_key=%s", run, m[i].key);
+		char *want = th_fmt("\"key\":\"%s\",\"value\":%s,", m[i].key, m[i].text);
+		char *path = th_fmt(API "metrics/get-history?run_id=%s&metric_key=%s", run, m[i].key);
 		struct th_response r = th_call(d, "GET", path, NULL);
 		ck_assert_msg(r.status == 200 && strstr(r.body, want), "get-history: %s, want %s", r.body, want);
 		th_response_free(&r);
 		free(path);
-		path = fmt(API "runs/get?run_id=%s", run);
+		path = th_fmt(API "runs/get?run_id=%s", run);
 		r = th_call(d, "GET", path, NULL);
 		ck_assert_msg(r.status == 200 && strstr(r.body, want), "runs/get: %s, want %s", r.body, want);
 		th_response_free(&r);
 		free(path);
-		path = fmt("{\"experiment_ids\":[\"0\"],\"filter\":\"attributes.run_id = '%s'\"}", run);
+		path = th_fmt("{\"experiment_ids\":[\"0\"],\"filter\":\"attributes.run_id = '%s'\"}", run);
 		r = th_call(d, "POST", API "runs/search", path);
 		ck_assert_msg(r.status == 200 && strstr(r.body, want), "runs/search: %s, want %s", r.body, want);
 		th_response_free(&r);
