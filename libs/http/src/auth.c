@@ -431,7 +431,9 @@ bool http_auth_admit(struct http_request *req)
 
 void http_auth_audit(const struct http_request *req)
 {
-	if (req->scope != HTTP_SCOPE_WRITE && req->scope != HTTP_SCOPE_ADMIN)
+	/* With auth off nobody is known: the access line already says what and carries the
+	 * request id, so a second line per write would repeat it with "anonymous". */
+	if (!req->server->auth || (req->scope != HTTP_SCOPE_WRITE && req->scope != HTTP_SCOPE_ADMIN))
 		return;
 	const struct http_route *r = req->match.route;
 	struct core_log_field f[] = {

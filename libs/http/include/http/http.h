@@ -157,8 +157,8 @@ struct http_server_config {
 	const char *allowed_hosts;
 
 	/* The token store requests are checked against (http/auth.h); borrowed, must
-	 * outlive the server. NULL: no authentication (requests to write and admin routes
-	 * are still audited, as "anonymous"). */
+	 * outlive the server. NULL: no authentication, and no audit lines (nobody to name;
+	 * the access line records the request). */
 	struct http_auth *auth;
 	/* Connections open at once (each has a thread); beyond it MHD accepts and closes
 	 * new ones at once, counted in lathe_http_refused_total{reason="connection_limit"}.
