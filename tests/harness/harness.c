@@ -443,3 +443,17 @@ char *th_fmt(const char *f, ...)
 	va_end(ap);
 	return s;
 }
+
+struct th_response th_post_fields(struct th_daemon *d, const char *path, const char *k1, const char *v1, const char *k2,
+				  const char *v2)
+{
+	json_t *o = json_pack("{s:s}", k1, v1);
+	ck_assert_ptr_nonnull(o);
+	if (v2)
+		json_object_set_new(o, k2, json_string(v2));
+	char *body = json_dumps(o, JSON_COMPACT);
+	struct th_response r = th_call(d, "POST", path, body);
+	free(body);
+	json_decref(o);
+	return r;
+}

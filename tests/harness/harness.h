@@ -91,6 +91,11 @@ void th_response_free(struct th_response *r);
  * failing the test with the status and body otherwise. */
 json_t *th_ok(struct th_daemon *d, const char *method, const char *path, const char *json_body);
 
+/* POSTs {"<k1>": v1, "<k2>": v2} (v2 NULL: k1 alone), encoded by jansson so any name
+ * travels intact; the caller frees the response. */
+struct th_response th_post_fields(struct th_daemon *d, const char *path, const char *k1, const char *v1, const char *k2,
+				  const char *v2);
+
 /* printf into a malloc'd string (the caller frees); fails the test when out of memory. */
 char *th_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 

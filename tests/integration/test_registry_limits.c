@@ -35,31 +35,17 @@ static char *repeat(const char *unit, size_t n)
 	return s;
 }
 
-/* POSTs {"<k1>": v1, "<k2>": v2} (v2 may be NULL), encoded by jansson. */
-static struct th_response post2(struct th_daemon *d, const char *path, const char *k1, const char *v1, const char *k2,
-				const char *v2)
-{
-	json_t *o = json_pack("{s:s}", k1, v1);
-	if (v2)
-		json_object_set_new(o, k2, json_string(v2));
-	char *body = json_dumps(o, JSON_COMPACT);
-	struct th_response r = th_call(d, "POST", path, body);
-	free(body);
-	json_decref(o);
-	return r;
-}
-
 static void refused(struct th_daemon *d, const char *path, const char *k1, const char *v1, const char *k2,
 		    const char *v2, const char *needle)
 {
-	struct th_response r = post2(d, path, k1, v1, k2, v2);
+	struct th_response r = th_post_fields(d, path, k1, v1, k2, v2);
 	th_expect_error(&r, 400, "INVALID_PARAMETER_VALUE", needle);
 	th_response_free(&r);
 }
 
 static json_t *ok(struct th_daemon *d, const char *path, const char *k1, const char *v1, const char *k2, const char *v2)
 {
-	struct th_response r = post2(d, path, k1, v1, k2, v2);
+	struct th_response r = th_post_fields(d, path, k1, v1, k2, v2);
 	ck_assert_msg(r.status == 200, "%s -> %ld: %s", path, r.status, r.body);
 	json_t *j = json_incref(r.json);
 	th_response_free(&r);
