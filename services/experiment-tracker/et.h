@@ -49,7 +49,6 @@ struct et_settings {
 struct et_app {
 	struct et_settings *settings; /* borrowed from svc */
 	struct blob_store *blobs;     /* owned */
-	int64_t gc_last_ms;           /* start of the last periodic collection; its task's alone */
 };
 
 static inline struct et_app *et_app(void *svc)
@@ -66,10 +65,8 @@ extern const struct http_route et_routes[];
 /* POST /api/2.0/lathe/admin/gc {"dry_run": bool (default false)}: one collection of the
  * blob store against the artifact rows' keys; answers its counts. */
 void et_h_admin_gc(struct http_request *req, void *app);
-/* The periodic task's body, called every ET_GC_TICK_MS: collects when
- * BLOB_GC_INTERVAL_S (> 0) has passed since the last periodic collection began. */
+/* The periodic task's body, run every BLOB_GC_INTERVAL_S (svc's task is off when 0). */
 void et_gc_periodic(struct svc *svc, void *app);
-#define ET_GC_TICK_MS 1000
 
 /* --- limits (MLflow 2.12.2, mlflow/utils/validation.py) ----------------------------- */
 #define ET_MAX_BATCH_METRICS     1000

@@ -112,11 +112,6 @@ void et_h_admin_gc(struct http_request *req, void *app)
 void et_gc_periodic(struct svc *svc, void *app_ptr)
 {
 	struct et_app *app = app_ptr;
-	long every_ms = app->settings->gc_interval_s * 1000;
-	int64_t now = core_now_ms();
-	if (every_ms <= 0 || now - app->gc_last_ms < every_ms)
-		return;
-	app->gc_last_ms = now; /* the next run counts from this one's start */
 	struct blob_gc_stats st;
 	struct core_error err = {{0}};
 	int db_rc = 0;

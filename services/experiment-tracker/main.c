@@ -6,7 +6,6 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
-#include "core/time.h"
 #include "et.h"
 
 extern const struct core_embedded_file svc_migrations[];
@@ -47,7 +46,6 @@ static enum core_status et_start(struct svc *svc, void *settings, void **app_out
 	else if (n > 0)
 		core_info("blob store: removed %" PRIu64 " partial uploads (%" PRIu64 " bytes) left by a crash", n,
 			  bytes);
-	app->gc_last_ms = core_now_ms();
 	*app_out = app;
 	return CORE_OK;
 }
@@ -60,10 +58,14 @@ static void et_stop(struct svc *svc, void *app_ptr)
 	free(app);
 }
 
-/* A tick, not the interval: svc's periodic tasks take a fixed period, and the interval
- * is a setting (et_gc_periodic compares). */
+/* Every BLOB_GC_INTERVAL_S; 0 leaves it off. */
+static long et_gc_every_ms(const void *app)
+{
+	return ((const struct et_app *)app)->settings->gc_interval_s * 1000;
+}
+
 static const struct svc_periodic_def et_periodic[] = {
-	{.name = "blob-gc", .every_ms = ET_GC_TICK_MS, .run = et_gc_periodic},
+	{.name = "blob-gc", .every_ms_of = et_gc_every_ms, .run = et_gc_periodic},
 	{0},
 };
 

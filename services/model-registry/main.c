@@ -48,7 +48,7 @@ static void mr_stop(struct svc *svc, void *app)
 
 /* Pending servability checks are looked for this often (servable_queue.c). */
 static const struct svc_periodic_def mr_periodic[] = {
-	{"servability", 200, mr_servable_run},
+	{.name = "servability", .every_ms = 200, .run = mr_servable_run},
 	{0},
 };
 

@@ -29,6 +29,7 @@ struct svc_task {
 	const struct svc_consumer_def *consumer_def;
 	const struct svc_worker_def *worker_def;
 	const struct svc_periodic_def *periodic_def;
+	long every_ms;                 /* a periodic task's period */
 	struct bus_consumer *consumer; /* owned; TASK_CONSUMER */
 	pthread_t thread;
 	bool running; /* thread created and not joined yet */
@@ -110,7 +111,7 @@ static void *worker_main(void *arg)
 static void *periodic_main(void *arg)
 {
 	struct svc_task *t = arg;
-	while (!svc_sleep(t->svc, t->periodic_def->every_ms))
+	while (!svc_sleep(t->svc, t->every_ms))
 		t->periodic_def->run(t->svc, t->svc->app);
 	return NULL;
 }
@@ -165,10 +166,13 @@ enum core_status svc_tasks_start(struct svc *svc, struct core_error *err)
 				rc = core_fail(err, CORE_EINVAL, "worker %s has no run function", t->worker_def->name);
 		} else {
 			main_fn = periodic_main;
-			if (!t->periodic_def->run || t->periodic_def->every_ms <= 0)
+			const struct svc_periodic_def *p = t->periodic_def;
+			t->every_ms = p->every_ms_of ? p->every_ms_of(svc->app) : p->every_ms;
+			if (!p->run || (!p->every_ms_of && t->every_ms <= 0))
 				rc = core_fail(err, CORE_EINVAL,
-					       "periodic task %s needs a run function and every_ms > 0",
-					       t->periodic_def->name);
+					       "periodic task %s needs a run function and every_ms > 0", p->name);
+			else if (t->every_ms <= 0)
+				continue; /* turned off by the service's setting */
 		}
 		if (rc != CORE_OK)
 			return rc;

@@ -88,7 +88,10 @@ struct svc_worker_def {
  * watch svc_stopping()). */
 struct svc_periodic_def {
 	const char *name; /* for logs; NULL ends the service's array */
-	long every_ms;    /* > 0 */
+	long every_ms;    /* > 0, unless every_ms_of gives the period */
+	/* The period from the service's own state (a setting), asked once when the tasks
+	 * start; <= 0 leaves the task off. May be NULL (every_ms is the period). */
+	long (*every_ms_of)(const void *app);
 	void (*run)(struct svc *svc, void *app);
 };
 
