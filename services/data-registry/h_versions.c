@@ -213,9 +213,11 @@ static int commit_tx(struct db_conn *c, void *cls)
 	    (rc = dr_q_insert_files(c, pk, cm->files, cm->n, &x->err)) < 0 ||
 	    (rc = dr_q_touch_dataset(c, ds, x->now_ms, &x->err)) < 0)
 		return rc;
-	json_t *data = json_pack("{s:s, s:I, s:s, s:s?, s:s, s:I, s:I}", "dataset", cm->dataset, "number",
-				 (json_int_t)v.number, "id", cm->id, "parent", v.parent, "format", v.format,
-				 "file_count", (json_int_t)cm->n, "bytes", (json_int_t)cm->bytes);
+	json_t *data = json_pack("{s:s, s:I, s:s, s:s, s:I, s:I}", "dataset", cm->dataset, "number",
+				 (json_int_t)v.number, "id", cm->id, "format", v.format, "file_count",
+				 (json_int_t)cm->n, "bytes", (json_int_t)cm->bytes);
+	if (v.parent) /* absent for the first version */
+		json_object_set_new(data, "parent", json_string(v.parent));
 	if ((rc = dr_ev_write(c, "lathe.dataset.version.created", cm->dataset, data, &x->err)) < 0)
 		return rc;
 	if ((rc = dr_q_version_by_pk(c, pk, &res, &x->err)) > 0)
