@@ -26,11 +26,11 @@ BUILD   ?= build/$(VARIANT)
 CC      ?= gcc
 
 # Link order: a library may use only those to its right.
-LIBS := svc http bus db metrics mlflow blob core
+LIBS := svc http bus db metrics mlflow blob img core
 
 # Every package some binary uses (pkg-config names). Compile lines get all their -I
 # flags; link lines get only the packages of the binary being linked.
-PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
+PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
