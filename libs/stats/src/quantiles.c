@@ -276,3 +276,15 @@ void stats_quantiles_get(struct stats_quantiles *q, const double *ps, size_t n, 
 	for (size_t j = 0; j < n; j++)
 		out[j] = exact_quantile(v, nv, ps[j]);
 }
+
+void stats_quantiles_fill_histogram(struct stats_quantiles *q, struct stats_histogram *h)
+{
+	if (!q->levels) {
+		for (size_t i = 0; i < q->n; i++)
+			stats_histogram_add(h, q->vals[i]);
+		return;
+	}
+	for (size_t l = 0; l < q->nlev; l++)
+		for (size_t i = 0; i < q->levels[l].n; i++)
+			stats_histogram_add_n(h, q->levels[l].v[i], (uint64_t)1 << l);
+}

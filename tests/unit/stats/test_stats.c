@@ -168,6 +168,13 @@ static void check_against_numpy(const double *x, size_t n)
 				      (unsigned long long)h.counts[j], ref[38 + j]);
 		ck_assert_uint_eq(h.below + h.above, 0);
 		ck_assert_uint_eq(h.missing, m.missing);
+		/* binning the held values gives the same counts */
+		struct stats_histogram h2;
+		ck_assert(stats_histogram_init(&h2, edges, 20));
+		stats_quantiles_fill_histogram(q, &h2);
+		for (size_t j = 0; j < 20; j++)
+			ck_assert_uint_eq(h2.counts[j], h.counts[j]);
+		stats_histogram_free(&h2);
 		/* the sorted values the exact mode exposes are numpy's np.sort */
 		size_t ns;
 		const double *s = stats_quantiles_sorted(q, &ns);
@@ -357,6 +364,25 @@ static void check_sketch(double *x, size_t n, size_t bound)
 	stats_quantiles_get(q, (const double[]){0, 1}, 2, ends);
 	qsort(x, n, sizeof *x, cmp_double);
 	ck_assert(ends[0] == x[0] && ends[1] == x[n - 1]);
+	/* the sketch's histogram: each bin within the rank error of the exact count */
+	double edges[11];
+	stats_edges_linspace(x[0], x[n - 1], 10, edges);
+	struct stats_histogram h, hx;
+	ck_assert(stats_histogram_init(&h, edges, 10));
+	ck_assert(stats_histogram_init(&hx, edges, 10));
+	stats_quantiles_fill_histogram(q, &h);
+	uint64_t sum = 0;
+	for (size_t i = 0; i < n; i++)
+		stats_histogram_add(&hx, x[i]);
+	for (int j = 0; j < 10; j++) {
+		sum += h.counts[j];
+		ck_assert_msg(fabs((double)h.counts[j] - (double)hx.counts[j]) <= 2 * STATS_KLL_RANK_ERROR * (double)n,
+			      "bin %d: %llu vs exact %llu", j, (unsigned long long)h.counts[j],
+			      (unsigned long long)hx.counts[j]);
+	}
+	ck_assert_uint_eq(sum, n);
+	stats_histogram_free(&h);
+	stats_histogram_free(&hx);
 	for (int j = 0; j < 11; j++) {
 		double lo, hi;
 		rank_of(x, n, got[j], &lo, &hi);

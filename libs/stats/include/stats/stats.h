@@ -77,6 +77,8 @@ const double *stats_quantiles_sorted(struct stats_quantiles *q, size_t *n);
 
 /* ---- histogram -------------------------------------------------------------------- */
 
+struct stats_histogram;
+
 /* numpy.linspace(lo, hi, bins + 1) as numpy.histogram(x, bins) makes its edges, into
  * edges[0..bins]: when lo == hi the range is widened to [lo - 0.5, hi + 0.5]. bins >= 1,
  * lo and hi finite. */
@@ -97,6 +99,12 @@ void stats_histogram_free(struct stats_histogram *h);
 void stats_histogram_add(struct stats_histogram *h, double x);
 /* Adds count copies of x (for byte-valued inputs binned by table). */
 void stats_histogram_add_n(struct stats_histogram *h, double x, uint64_t count);
+
+/* Bins the values q holds into h: every value when q is exact (then h is what adding
+ * them one by one gives), else the sketch's items with their weights (approximate counts
+ * that still add up to the count, each bin within about STATS_KLL_RANK_ERROR * count of
+ * the truth), so one pass over the data gives both quantiles and histogram. */
+void stats_quantiles_fill_histogram(struct stats_quantiles *q, struct stats_histogram *h);
 
 /* ---- distinct count ---------------------------------------------------------------- */
 
