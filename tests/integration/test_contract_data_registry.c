@@ -228,6 +228,7 @@ START_TEST(a_client_session_keeps_to_the_contract)
 	fails("GET", "/v1/blobs/0000000000000000000000000000000000000000000000000000000000000000", NULL, 404,
 	      "RESOURCE_DOES_NOT_EXIST", NULL);
 	fails("GET", "/v1/blobs/xyz", NULL, 400, "INVALID_PARAMETER_VALUE", NULL);
+	free(bp);
 
 	/* commits */
 	body = th_fmt(

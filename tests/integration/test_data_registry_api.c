@@ -378,7 +378,9 @@ START_TEST(manifest_commit_rejects_bad_input)
 {
 	start();
 	json_t *m = th_data_manifest(d, iris, 2, true);
-	json_decref(th_data_commit(d, "iris", m).json);
+	struct th_response first = th_data_commit(d, "iris", m);
+	ck_assert_int_eq(first.status, 201);
+	th_response_free(&first);
 	json_decref(m);
 
 	/* a missing blob: 400 naming the path, nothing committed */
