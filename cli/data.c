@@ -5,8 +5,9 @@
  *   server lacks in one POST /v1/blobs/missing per 100,000 hashes, PUT only those on
  *   --jobs connections at once (pool.c), commit the manifest with POST
  *   /v1/datasets/NAME/versions, and check that the id the server answers is the one the
- *   manifest gives locally. A second push of unchanged files uploads nothing and
- *   answers the same version.
+ *   manifest gives locally. When the local id is already a version of NAME (a second
+ *   push of unchanged files), one GET answers it: nothing is asked, uploaded or
+ *   committed.
  * pull: resolve NAME@REF, read the manifest (paths checked: nothing may land outside
  *   DIR), skip files DIR already holds with the right hash, download the rest on
  *   --jobs connections, each into a temporary file beside its target, verified against
@@ -110,6 +111,8 @@ static void backoff(unsigned attempt)
 {
 	usleep(200000u << attempt);
 }
+
+static json_t *get_version(const struct cli_conn *conn, const char *name, const char *ref, struct core_error *err);
 
 /* --- push ---------------------------------------------------------------------------- */
 
@@ -301,54 +304,69 @@ static int push_main(int argc, char **argv)
 		goto out;
 	}
 	distinct_hashes(&p);
-	if (ask_missing(&p, &err) != CORE_OK) {
-		status = fail(&err);
-		goto out;
-	}
 	uint64_t up_bytes = 0, have_bytes = 0;
-	p.todo = core_xcalloc(p.n_uniq, sizeof *p.todo);
-	for (size_t u = 0; u < p.n_uniq; u++) {
-		uint64_t size = p.files.v[p.uniq_file[u]].size;
-		if (p.uniq_missing[u]) {
-			p.todo[p.n_todo++] = u;
-			up_bytes += size;
-		} else {
-			have_bytes += size;
-		}
-	}
-	cli_progress_start(&p.progress, "uploading", p.n_todo, up_bytes, quiet || p.n_todo == 0);
-	rc = cli_pool_run(p.n_todo, jobs, upload_one, &p, &err);
-	double up_s = cli_progress_end(&p.progress);
-	if (rc != CORE_OK) {
-		status = fail(&err);
-		goto out;
-	}
-
-	body = cli_manifest_json(&p.files);
-	if (message)
-		json_object_set_new(body, "message", json_string(message));
-	if (format)
-		json_object_set_new(body, "format", json_string(format));
-	if (label)
-		json_object_set_new(body, "label_column", json_string(label));
-	name_esc = cli_http_escape(dataset);
-	path = core_xasprintf("/v1/datasets/%s/versions", name_esc);
+	double up_s = 0, commit_s = 0;
 	long http_status = 0;
-	double commit_start = cli_now();
-	if (cli_http_json(NULL, &p.conn, "POST", path, body, &http_status, &resp, &err) != CORE_OK) {
-		status = fail(&err);
-		goto out;
+	char want[65];
+	cli_manifest_id(&p.files, want);
+	name_esc = cli_http_escape(dataset);
+	p.todo = core_xcalloc(p.n_uniq, sizeof *p.todo);
+
+	/* These exact files already a version of the dataset? Then every blob is stored (a
+	 * version's blobs are never collected) and a commit would answer that version: one
+	 * GET instead of the missing query and the commit of a large manifest. */
+	const json_t *v = NULL;
+	json_t *existing = get_version(&p.conn, dataset, want, &err);
+	if (existing) {
+		v = existing;
+		resp = existing;
+		http_status = 200;
+		for (size_t u = 0; u < p.n_uniq; u++)
+			have_bytes += p.files.v[p.uniq_file[u]].size;
+	} else {
+		if (ask_missing(&p, &err) != CORE_OK) {
+			status = fail(&err);
+			goto out;
+		}
+		for (size_t u = 0; u < p.n_uniq; u++) {
+			uint64_t size = p.files.v[p.uniq_file[u]].size;
+			if (p.uniq_missing[u]) {
+				p.todo[p.n_todo++] = u;
+				up_bytes += size;
+			} else {
+				have_bytes += size;
+			}
+		}
+		cli_progress_start(&p.progress, "uploading", p.n_todo, up_bytes, quiet || p.n_todo == 0);
+		rc = cli_pool_run(p.n_todo, jobs, upload_one, &p, &err);
+		up_s = cli_progress_end(&p.progress);
+		if (rc != CORE_OK) {
+			status = fail(&err);
+			goto out;
+		}
+
+		body = cli_manifest_json(&p.files);
+		if (message)
+			json_object_set_new(body, "message", json_string(message));
+		if (format)
+			json_object_set_new(body, "format", json_string(format));
+		if (label)
+			json_object_set_new(body, "label_column", json_string(label));
+		path = core_xasprintf("/v1/datasets/%s/versions", name_esc);
+		double commit_start = cli_now();
+		if (cli_http_json(NULL, &p.conn, "POST", path, body, &http_status, &resp, &err) != CORE_OK) {
+			status = fail(&err);
+			goto out;
+		}
+		commit_s = cli_now() - commit_start;
+		v = json_object_get(resp, "version");
 	}
-	double commit_s = cli_now() - commit_start;
-	const json_t *v = json_object_get(resp, "version");
 	const char *id = json_string_value(json_object_get(v, "id"));
 	const json_t *number = json_object_get(v, "number");
 	if (!id || !json_is_integer(number)) {
 		cli_errorf("the commit's answer has no version id and number");
 		goto out;
 	}
-	char want[65];
-	cli_manifest_id(&p.files, want);
 	if (strcmp(want, id) != 0) {
 		cli_errorf("the server answered version id %s, but the manifest sent gives %s", id, want);
 		goto out;
