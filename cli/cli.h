@@ -9,6 +9,7 @@
  *   files.c     walks a directory into a sorted file list; the path rules the server
  *               applies (docs: cli/README.md)
  *   hash.c      sha256 of many files on several threads
+ *   cache.c     the hash cache: files unchanged since the last push are not read again
  *   manifest.c  the manifest JSON both ways and the canonical version id
  *   progress.c  a progress bar on a terminal, plain lines otherwise
  *   fmt.c       human sizes and times
@@ -91,6 +92,9 @@ struct cli_file {
 	char *local;     /* where it is on this machine */
 	uint64_t size;   /* bytes */
 	char sha256[65]; /* lower-case hex; "" until hashed */
+	/* what the walk saw (stat of the file itself), for the hash cache */
+	int64_t mtime_ns, ctime_ns;
+	uint64_t ino, dev;
 };
 
 struct cli_files {
@@ -140,14 +144,33 @@ double cli_progress_end(struct cli_progress *p);
 
 /* --- hash.c ------------------------------------------------------------------------ */
 
-/* Fills every entry's sha256 from its local file on threads threads (0: one per core,
- * at least 2), counting into progress (may be NULL). CORE_EIO when a file cannot be
+/* Fills the sha256 of every entry that has none yet (an entry the hash cache filled
+ * is kept) from its local file on threads threads (0: one per core, at least 2),
+ * counting into progress (may be NULL). CORE_EIO when a file cannot be
  * read; CORE_EINVAL when a file's size changed since it was listed. */
 enum core_status cli_hash_files(struct cli_files *f, unsigned threads, struct cli_progress *progress,
 				struct core_error *err);
 
 /* sha256 of one file into out. */
 enum core_status cli_hash_file(const char *local, char out[65], uint64_t *size, struct core_error *err);
+
+/* --- cache.c ---------------------------------------------------------------------- */
+
+/* The hash cache of one pushed directory, as git's index and DVC's state database keep
+ * one: per file its sha256 with the size, mtime, ctime, inode and device it had when
+ * hashed. A file whose five match is not read again. Stored under LATHE_CACHE_DIR, else
+ * $XDG_CACHE_HOME/lathe, else ~/.cache/lathe, one file per directory (named by the
+ * sha256 of its real path). Best effort: a missing or unreadable cache only means
+ * hashing everything. */
+
+/* Fills the sha256 of the entries of f (sorted, from cli_files_walk of root) that the
+ * cache vouches for; returns how many. */
+size_t cli_hash_cache_apply(const char *root, struct cli_files *f);
+
+/* Writes f's hashes as root's cache, leaving out files modified within the last 2 s
+ * (a later change within the same clock tick would go unseen: git's "racy" files).
+ * Returns CORE_OK or why it could not (the caller may ignore it). */
+enum core_status cli_hash_cache_save(const char *root, const struct cli_files *f, struct core_error *err);
 
 /* --- manifest.c -------------------------------------------------------------------- */
 

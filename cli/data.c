@@ -226,11 +226,17 @@ static enum core_status upload_one(CURL *h, size_t i, void *arg, struct core_err
 static int push_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dataset", required_argument, NULL, 'd'}, {"message", required_argument, NULL, 'm'},
-		{"format", required_argument, NULL, 'f'},  {"label-column", required_argument, NULL, 'l'},
-		{"jobs", required_argument, NULL, 'j'},    {"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+		{"dataset", required_argument, NULL, 'd'},
+		{"message", required_argument, NULL, 'm'},
+		{"format", required_argument, NULL, 'f'},
+		{"label-column", required_argument, NULL, 'l'},
+		{"jobs", required_argument, NULL, 'j'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"no-cache", no_argument, NULL, 'C'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
+	bool use_cache = true;
 	const char *dataset = NULL, *message = NULL, *format = NULL, *label = NULL;
 	unsigned jobs = CLI_DEFAULT_JOBS;
 	bool quiet = false;
@@ -256,6 +262,9 @@ static int push_main(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = true;
+			break;
+		case 'C':
+			use_cache = false;
 			break;
 		case 'h':
 			fputs(data_usage, stdout);
@@ -296,13 +305,22 @@ static int push_main(int argc, char **argv)
 	for (size_t i = 0; i < p.files.n; i++)
 		total += p.files.v[i].size;
 
-	cli_progress_start(&p.progress, "hashing", p.files.n, total, quiet);
+	double hash_start = cli_now();
+	size_t cached = use_cache ? cli_hash_cache_apply(root, &p.files) : 0;
+	uint64_t to_hash = 0;
+	for (size_t i = 0; i < p.files.n; i++)
+		if (!p.files.v[i].sha256[0])
+			to_hash += p.files.v[i].size;
+	cli_progress_start(&p.progress, "hashing", p.files.n - cached, to_hash, quiet || cached == p.files.n);
 	enum core_status rc = cli_hash_files(&p.files, 0, &p.progress, &err);
-	double hash_s = cli_progress_end(&p.progress);
+	cli_progress_end(&p.progress);
+	double hash_s = cli_now() - hash_start;
 	if (rc != CORE_OK) {
 		status = fail(&err);
 		goto out;
 	}
+	if (use_cache && cached < p.files.n)
+		cli_hash_cache_save(root, &p.files, NULL); /* best effort */
 	distinct_hashes(&p);
 	uint64_t up_bytes = 0, have_bytes = 0;
 	double up_s = 0, commit_s = 0;
@@ -381,6 +399,7 @@ static int push_main(int argc, char **argv)
 	       cli_fmt_bytes(up_bytes, b2, sizeof b2));
 	printf("already stored: %zu files, %llu bytes (%s)\n", p.n_uniq - p.n_todo, (unsigned long long)have_bytes,
 	       cli_fmt_bytes(have_bytes, b3, sizeof b3));
+	printf("hashed: %zu files (%zu vouched for by the hash cache)\n", p.files.n - cached, cached);
 	printf("seconds: hash %.3f, upload %.3f, commit %.3f\n", hash_s, up_s, commit_s);
 	printf("version: %s@%lld %s (%s, %s)\n", dataset, (long long)json_integer_value(number), id,
 	       http_status == 201 ? "new" : "unchanged: the same files as this existing version",

@@ -102,6 +102,8 @@ void cli_files_add(struct cli_files *f, const char *path, const char *local, uin
 	e->path = core_xstrdup(path);
 	e->local = local ? core_xstrdup(local) : NULL;
 	e->size = size;
+	e->mtime_ns = e->ctime_ns = 0;
+	e->ino = e->dev = 0;
 	snprintf(e->sha256, sizeof e->sha256, "%s", sha256 ? sha256 : "");
 }
 
@@ -125,6 +127,16 @@ void cli_files_free(struct cli_files *f)
 	free(f->v);
 	f->v = NULL;
 	f->n = f->cap = 0;
+}
+
+static void add_stat(struct cli_files *out, const char *path, const char *local, const struct stat *st)
+{
+	cli_files_add(out, path, local, (uint64_t)st->st_size, NULL);
+	struct cli_file *e = &out->v[out->n - 1];
+	e->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	e->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	e->ino = (uint64_t)st->st_ino;
+	e->dev = (uint64_t)st->st_dev;
 }
 
 /* Adds the files below local (whose manifest path is rel, "" at the top). */
@@ -156,7 +168,7 @@ static enum core_status walk_dir(const char *local, const char *rel, struct cli_
 				rc = core_fail(err, CORE_EINVAL, "cannot push %s: the server refuses its name (%s)",
 					       child, why);
 			else
-				cli_files_add(out, child_rel, child, (uint64_t)st.st_size, NULL);
+				add_stat(out, child_rel, child, &st);
 		} else {
 			(*skipped)++; /* a link to a directory or nowhere, a FIFO, a socket, a device */
 		}
@@ -194,7 +206,7 @@ enum core_status cli_files_walk(const char *root, struct cli_files *out, size_t 
 		if (!cli_path_valid(base, &why))
 			rc = core_fail(err, CORE_EINVAL, "cannot push %s: the server refuses its name (%s)", root, why);
 		else
-			cli_files_add(out, base, root, (uint64_t)st.st_size, NULL);
+			add_stat(out, base, root, &st);
 	} else {
 		rc = core_fail(err, CORE_EINVAL, "%s is neither a regular file nor a directory", root);
 	}

@@ -67,6 +67,8 @@ static void *hash_worker(void *arg)
 		if (i >= j->f->n)
 			break;
 		struct cli_file *e = &j->f->v[i];
+		if (e->sha256[0])
+			continue; /* the hash cache vouched for it */
 		uint64_t size = 0;
 		enum core_status rc = cli_hash_file(e->local, e->sha256, &size, &err);
 		if (rc == CORE_OK && size != e->size)

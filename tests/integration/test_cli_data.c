@@ -38,8 +38,10 @@ static void lathe(struct run *r, const char *url, const char *args)
 	static unsigned seq;
 	char *out = th_fmt("%s/cli-out-%d-%u", th_env("LATHE_TEST_TMP"), (int)getpid(), seq);
 	char *err = th_fmt("%s/cli-err-%d-%u", th_env("LATHE_TEST_TMP"), (int)getpid(), seq++);
-	char *cmd = th_fmt("%s%s%s %s/lathe %s >%s 2>%s", url ? "LATHE_URL='" : "env -u LATHE_URL", url ? url : "",
-			   url ? "'" : "", th_env("LATHE_TEST_BIN"), args, out, err);
+	/* the hash cache goes to the run's scratch directory, not the user's home */
+	char *cmd = th_fmt("%s%s%s LATHE_CACHE_DIR='%s/cli-cache' %s/lathe %s >%s 2>%s",
+			   url ? "LATHE_URL='" : "env -u LATHE_URL", url ? url : "", url ? "'" : "",
+			   th_env("LATHE_TEST_TMP"), th_env("LATHE_TEST_BIN"), args, out, err);
 	int st = system(cmd);
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 	slurp(out, r->out, sizeof r->out);

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "cli.h"
 #include "harness.h"
@@ -166,6 +168,8 @@ START_TEST(hashes_match_sha256sum)
 	ck_assert_ptr_nonnull(grow);
 	fputs("more", grow);
 	fclose(grow);
+	for (size_t i = 0; i < f.n; i++)
+		f.v[i].sha256[0] = '\0'; /* a filled hash is kept (the cache's): clear them */
 	ck_assert_int_eq(cli_hash_files(&f, 2, NULL, &err), CORE_EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.message, "changed while it was read"));
 	cli_files_free(&f);
@@ -259,6 +263,60 @@ START_TEST(manifest_parse_refuses_escapes_and_malformed_entries)
 }
 END_TEST
 
+/* The hash cache: unchanged files are vouched for, a changed one (even with the same
+ * size and its old mtime put back) is hashed again, fresh files are not cached (racy). */
+START_TEST(hash_cache_vouches_only_for_unchanged_files)
+{
+	char *d = scratch(), *cache = scratch();
+	setenv("LATHE_CACHE_DIR", cache, 1);
+	for (int i = 0; i < 20; i++) {
+		char *rel = th_fmt("c/%02d.txt", i), *text = th_fmt("content %02d\n", i);
+		write_file(d, rel, text, strlen(text));
+		free(rel), free(text);
+	}
+	struct cli_files f = {0};
+	struct core_error err;
+	ck_assert_int_eq(cli_files_walk(d, &f, NULL, &err), CORE_OK);
+	ck_assert_uint_eq(cli_hash_cache_apply(d, &f), 0); /* no cache yet */
+	ck_assert_int_eq(cli_hash_files(&f, 2, NULL, &err), CORE_OK);
+	ck_assert_int_eq(cli_hash_cache_save(d, &f, &err), CORE_OK);
+	ck_assert_int_eq(cli_files_walk(d, &f, NULL, &err), CORE_OK);
+	ck_assert_uint_eq(cli_hash_cache_apply(d, &f), 0); /* written just now: racy, not cached */
+
+	/* the ctime is what makes a file old enough: wait it out */
+	sleep(3);
+	ck_assert_int_eq(cli_files_walk(d, &f, NULL, &err), CORE_OK);
+	ck_assert_int_eq(cli_hash_files(&f, 2, NULL, &err), CORE_OK);
+	char want[20][65];
+	for (size_t i = 0; i < f.n; i++)
+		memcpy(want[i], f.v[i].sha256, 65);
+	ck_assert_int_eq(cli_hash_cache_save(d, &f, &err), CORE_OK);
+	ck_assert_int_eq(cli_files_walk(d, &f, NULL, &err), CORE_OK);
+	ck_assert_uint_eq(cli_hash_cache_apply(d, &f), 20);
+	for (size_t i = 0; i < f.n; i++)
+		ck_assert_str_eq(f.v[i].sha256, want[i]);
+
+	/* same size, old mtime put back: the ctime still tells */
+	char *p5 = th_fmt("%s/c/05.txt", d);
+	struct stat before;
+	ck_assert_int_eq(stat(p5, &before), 0);
+	write_file(d, "c/05.txt", "CONTENT 05\n", 11);
+	struct timespec ts[2] = {before.st_atim, before.st_mtim};
+	ck_assert_int_eq(utimensat(AT_FDCWD, p5, ts, 0), 0);
+	ck_assert_int_eq(cli_files_walk(d, &f, NULL, &err), CORE_OK);
+	ck_assert_uint_eq(cli_hash_cache_apply(d, &f), 19);
+	ck_assert_str_eq(f.v[5].sha256, "");
+	ck_assert_int_eq(cli_hash_files(&f, 2, NULL, &err), CORE_OK);
+	char fresh[65], *cmd = th_fmt("cat '%s'", p5);
+	sha256sum_of(cmd, fresh);
+	ck_assert_str_eq(f.v[5].sha256, fresh);
+	ck_assert_str_ne(fresh, want[5]);
+	unsetenv("LATHE_CACHE_DIR");
+	cli_files_free(&f);
+	free(cmd), free(p5), free(cache), free(d);
+}
+END_TEST
+
 START_TEST(sizes_and_times_format)
 {
 	char b[32];
@@ -284,6 +342,7 @@ static Suite *cli_files_suite(void)
 	tcase_add_test(tc, hashes_match_sha256sum);
 	tcase_add_test(tc, manifest_json_and_id);
 	tcase_add_test(tc, manifest_parse_refuses_escapes_and_malformed_entries);
+	tcase_add_test(tc, hash_cache_vouches_only_for_unchanged_files);
 	tcase_add_test(tc, sizes_and_times_format);
 	suite_add_tcase(s, tc);
 	return s;
