@@ -14,7 +14,9 @@
  *   entities.c      Dataset and Version JSON from rows; transaction reply helpers
  *   ev_datasets.c   datasets.events CloudEvents, written through the outbox
  *   validate.c      names, tags, refs, hashes, page tokens (pure)
- *   manifest.c      the canonical id of a manifest (pure; its rules are data.h's)
+ *   manifest.c      the canonical manifest id (pure)
+ *   data.h          the data wing (dr-ingest): manifests, path rules, formats, unpacking,
+ *                   CSV/IDX readers, items; its own file map
  * Handlers receive the struct svc * as app; dr_app(svc) gives this service's state.
  * Every change and its event are written in one transaction that first row-locks the
  * dataset, so one dataset's versions are numbered densely and its events are in commit
@@ -32,11 +34,12 @@
 /* --- state (main.c) ------------------------------------------------------------- */
 
 struct dr_settings {
-	char *blob_dir;        /* BLOB_DIR */
-	long blob_max_bytes;   /* BLOB_MAX_BYTES: the largest blob one PUT may carry */
-	long upload_max_bytes; /* UPLOAD_MAX_BYTES: the largest one-request upload body */
-	long gc_grace_s;       /* BLOB_GC_GRACE_S */
-	long tmp_age_s;        /* BLOB_TMP_AGE_S */
+	char *blob_dir;          /* BLOB_DIR */
+	long blob_max_bytes;     /* BLOB_MAX_BYTES: the largest blob one PUT may carry */
+	long upload_max_bytes;   /* UPLOAD_MAX_BYTES: the largest one-request upload body */
+	long unpacked_max_bytes; /* UNPACKED_MAX_BYTES: what one upload may unpack to */
+	long gc_grace_s;         /* BLOB_GC_GRACE_S */
+	long tmp_age_s;          /* BLOB_TMP_AGE_S */
 };
 
 struct dr_app {
@@ -58,10 +61,9 @@ extern const struct http_route dr_routes[];
 
 /* Route body ceilings: the server's (the settings above are checked by the handlers
  * within them). */
-#define DR_JSON_MANIFEST_MAX  ((size_t)256 << 20) /* a JSON manifest commit */
-#define DR_STREAM_LIMIT       ((size_t)1 << 40)   /* streamed routes: the settings decide */
-#define DR_MANIFEST_FILES_MAX 1000000
-#define DR_MISSING_MAX        100000
+#define DR_JSON_MANIFEST_MAX ((size_t)256 << 20) /* a JSON manifest commit */
+#define DR_STREAM_LIMIT      ((size_t)1 << 40)   /* streamed routes: the settings decide */
+#define DR_MISSING_MAX       100000
 
 void dr_h_dataset_create(struct http_request *req, void *app);
 void dr_h_dataset_list(struct http_request *req, void *app);
@@ -89,12 +91,13 @@ void dr_h_admin_gc(struct http_request *req, void *app);
 int dr_reply_blob(struct http_request *req, struct svc *svc, const char *key, const char *content_type,
 		  const char *what);
 
-/* --- manifest.c: the canonical id (pure) ------------------------------------------
- * The manifest's shapes (struct dr_manifest_file, enum dr_format), its path rules
- * (dr_path_check), order (dr_manifest_sort) and format detection are data.h's. */
+/* --- manifest.c: the canonical id (pure) ------------------------------------------ */
 
-/* The version id of sorted files: sha256 hex of "<sha256> <size> <path>\n" per file.
- * bytes_out: their total size (may be NULL). */
+/* Manifests, formats and path rules are data.h's (struct dr_manifest_file, enum
+ * dr_format, dr_path_check, dr_manifest_sort, dr_detect_format). */
+
+/* The version id of sorted files: sha256 hex of "<sha256> <size> <path>\n" per file,
+ * nothing else. bytes_out: their total size (may be NULL). */
 void dr_manifest_id(const struct dr_manifest_file *files, size_t n, char id_out[65], uint64_t *bytes_out);
 
 /* --- validate.c (pure) ------------------------------------------------------------ */
@@ -262,11 +265,13 @@ struct dr_commit {
 	size_t n;
 	char id[65];
 	uint64_t bytes;
-	enum dr_format format;
+	enum dr_format format;              /* 0: detect from the paths */
 	const char *message, *label_column; /* may be NULL */
+	bool check_content;                 /* one-request uploads: dr_check_content first */
 };
 
-/* Touches every file's blob (blob.h's gc rule) and checks its size, then commits the
+/* Decides the format (given: checked against the paths; else detected), checks the
+ * content when asked, touches every file's blob (blob.h's gc rule) and checks its size, then commits the
  * version (dense number under the dataset's row lock, dataset created when missing,
  * events) and replies 201 with the new version or 200 with the existing one of the
  * same id, or the failure (400 naming the first path whose blob is missing). */
