@@ -162,9 +162,13 @@ int dr_fail_no_dataset(struct svc_fail *f, const char *name);
 
 /* Resolves name + ref to the version row (in the caller's transaction). Returns 1, or
  * DB_ROLLBACK with f set (unknown dataset or version 404, bad or ambiguous ref 400),
- * or a negative db_status. res_out (may be NULL): the DR_VERSION_COLS row. */
+ * or a negative db_status. */
 int dr_resolve_version(struct db_conn *c, const char *dataset, const char *ref, struct dr_version_row *out,
-		       PGresult **res_out, struct svc_fail *f, struct core_error *err);
+		       struct svc_fail *f, struct core_error *err);
+/* The same, also handing over the DR_VERSION_COLS row in *res_out (the caller
+ * PQclear()s it; NULL unless 1 is returned). */
+int dr_resolve_version_res(struct db_conn *c, const char *dataset, const char *ref, struct dr_version_row *out,
+			   PGresult **res_out, struct svc_fail *f, struct core_error *err);
 
 /* --- q_datasets.c ----------------------------------------------------------------- */
 

@@ -89,7 +89,13 @@ void dr_version_row_fill(const PGresult *res, int row, struct dr_version_row *ou
 }
 
 int dr_resolve_version(struct db_conn *c, const char *dataset, const char *ref, struct dr_version_row *out,
-		       PGresult **res_out, struct svc_fail *f, struct core_error *err)
+		       struct svc_fail *f, struct core_error *err)
+{
+	return dr_resolve_version_res(c, dataset, ref, out, NULL, f, err);
+}
+
+int dr_resolve_version_res(struct db_conn *c, const char *dataset, const char *ref, struct dr_version_row *out,
+			   PGresult **res_out, struct svc_fail *f, struct core_error *err)
 {
 	struct dr_ref r;
 	struct core_error perr = {{0}};

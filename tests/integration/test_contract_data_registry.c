@@ -17,7 +17,7 @@
 #include <string.h>
 #include "contract.h"
 #include "core/sha256.h"
-#include "th_data.h"
+#include "harness_data.h"
 #include "harness.h"
 
 static json_t *doc;

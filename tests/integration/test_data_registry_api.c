@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/sha256.h"
-#include "th_data.h"
+#include "harness_data.h"
 #include "harness.h"
 
 static struct th_daemon *d;

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include "core/sha256.h"
 #include "harness.h"
-#include "th_data.h"
+#include "harness_data.h"
 
 static struct th_daemon *d;
 
