@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include "dr.h"
+#include "profile.h"
 
 extern const struct core_embedded_file svc_migrations[];
 extern const struct core_embedded_file svc_openapi[];
@@ -72,6 +73,7 @@ static const struct svc_def dr_def = {
 	.settings_size = sizeof(struct dr_settings),
 	.start = dr_start,
 	.stop = dr_stop,
+	.periodic = dr_prof_periodic,
 };
 
 int main(int argc, char **argv)

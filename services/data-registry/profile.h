@@ -15,6 +15,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "blob/blob.h"
+#include "core/status.h"
+#include "svc/svc.h"
 
 /* The quantiles every numeric column reports, as "p1" ... "p99". */
 #define DR_PROF_NQ 7
@@ -79,6 +82,26 @@ void dr_prof_img_free(struct dr_prof_img *p);
 /* A JSON string of len bytes; bytes that are not valid UTF-8 become '?' (CSV files
  * are not checked for an encoding; the profile must still be JSON). */
 json_t *dr_prof_string(const char *s, size_t len);
+
+/* --- profile_build.c: a version's items to its profile ------------------------------- */
+
+/* Needs enum dr_format and struct dr_manifest_file: include dr.h or data.h first (both
+ * define them). Reads every item of a version (data.h's iterator; image files decoded
+ * by libs/img) into the builder of its format and returns the profile in *out (new
+ * reference). stopping (may be NULL) is asked every few hundred items; when it answers
+ * true the build ends with CORE_ENOENT and nothing in *out. Else CORE_OK, or the
+ * iterator's or decoder's failure (CORE_EINVAL; CORE_EIO when the store cannot be read)
+ * with a message naming the file. */
+#if defined(DR_H) || defined(DR_DATA_H)
+enum core_status dr_prof_build(struct blob_store *store, enum dr_format fmt, const struct dr_manifest_file *files,
+			       size_t n, const char *label_column, const char *version_id, bool (*stopping)(void *cls),
+			       void *stopping_cls, json_t **out, struct core_error *err);
+#endif
+
+/* --- profile_worker.c ---------------------------------------------------------------- */
+
+/* The profiler's periodic task, for svc_def.periodic. */
+extern const struct svc_periodic_def dr_prof_periodic[];
 
 /* Class counts shared by both builders: NULL-safe helpers over stats_counts, written as
  * [{"name","count"}] sorted by name, or null when no item had a class or there were
