@@ -36,6 +36,7 @@ struct dr_settings {
 	long upload_max_bytes; /* UPLOAD_MAX_BYTES: the largest one-request upload body */
 	long gc_grace_s;       /* BLOB_GC_GRACE_S */
 	long tmp_age_s;        /* BLOB_TMP_AGE_S */
+	long profile_poll_ms;  /* PROFILE_POLL_MS (profile_worker.c) */
 };
 
 struct dr_app {

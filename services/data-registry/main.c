@@ -27,6 +27,9 @@ static const struct core_setting dr_setting_rows[] = {
 	{"BLOB_TMP_AGE_S", CORE_SETTING_INT, offsetof(struct dr_settings, tmp_age_s), "3600", false, 1, 31536000,
 	 "a partial upload in the blob store's tmp/ untouched for this long is a crash's leftover: swept at start and "
 	 "by each collection"},
+	{"PROFILE_POLL_MS", CORE_SETTING_INT, offsetof(struct dr_settings, profile_poll_ms), "500", false, 0, 3600000,
+	 "how often the profiler looks for PENDING versions when it has found none; 0 turns the profiler off (versions "
+	 "stay PENDING until a daemon with it on profiles them)"},
 	{0},
 };
 

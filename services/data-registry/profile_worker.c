@@ -29,9 +29,6 @@
 #include "http/http.h"
 #include "profile.h"
 
-/* How often the task looks for PENDING versions when it found none. */
-#define PROFILE_POLL_MS 500
-
 struct prof_ctx {
 	struct svc *svc;
 	struct dr_version_row row;
@@ -174,7 +171,14 @@ static void profile_run(struct svc *svc, void *app)
 	}
 }
 
+/* PROFILE_POLL_MS; 0 leaves the task off. */
+static long poll_ms(const void *app)
+{
+	const struct dr_app *a = app;
+	return a->settings->profile_poll_ms;
+}
+
 const struct svc_periodic_def dr_prof_periodic[] = {
-	{.name = "profiler", .every_ms = PROFILE_POLL_MS, .run = profile_run},
+	{.name = "profiler", .every_ms_of = poll_ms, .run = profile_run},
 	{0},
 };
