@@ -14,7 +14,7 @@
  *   entities.c      Dataset and Version JSON from rows; transaction reply helpers
  *   ev_datasets.c   datasets.events CloudEvents, written through the outbox
  *   validate.c      names, tags, refs, hashes, page tokens (pure)
- *   manifest.c      path rules, canonical order and id, format from paths (pure)
+ *   manifest.c      the canonical id of a manifest (pure; its rules are data.h's)
  * Handlers receive the struct svc * as app; dr_app(svc) gives this service's state.
  * Every change and its event are written in one transaction that first row-locks the
  * dataset, so one dataset's versions are numbered densely and its events are in commit
@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "blob/blob.h"
+#include "data.h"
 #include "http/jspec.h"
 #include "svc/svc.h"
 
@@ -89,45 +90,13 @@ void dr_h_admin_gc(struct http_request *req, void *app);
 int dr_reply_blob(struct http_request *req, struct svc *svc, const char *key, const char *content_type,
 		  const char *what);
 
-/* --- shared shapes (manifest.c) ---------------------------------------------------- */
-
-enum dr_format { DR_FORMAT_CSV = 1, DR_FORMAT_IDX, DR_FORMAT_IMAGE_FOLDER };
-
-/* One file of a version: its path in the version, its blob, its size. */
-struct dr_manifest_file {
-	char *path; /* malloc'd */
-	char sha256[65];
-	uint64_t size;
-};
-
-/* "csv", "idx", "image-folder"; NULL for anything else. */
-const char *dr_format_name(enum dr_format f);
-/* The format named by s; 0 when s names none. */
-enum dr_format dr_format_parse(const char *s);
-
-/* Frees the paths and the array. NULL is fine. */
-void dr_manifest_free(struct dr_manifest_file *files, size_t n);
-
-/* --- manifest.c: path rules, canonical order and id (pure) ------------------------ */
-
-#define DR_PATH_MAX 1024
-
-/* Checks a file path of a version: relative, '/'-separated, no empty, "." or ".."
- * segment, no backslash, no NUL or control character, valid UTF-8, 1..DR_PATH_MAX
- * bytes. len: the bytes of path (a NUL inside is caught). CORE_OK or CORE_EINVAL with
- * a message naming the path. */
-enum core_status dr_path_check(const char *path, size_t len, struct core_error *err);
-
-/* Sorts files by path (bytewise) and fails (CORE_EINVAL naming it) on a duplicate. */
-enum core_status dr_manifest_sort(struct dr_manifest_file *files, size_t n, struct core_error *err);
+/* --- manifest.c: the canonical id (pure) ------------------------------------------
+ * The manifest's shapes (struct dr_manifest_file, enum dr_format), its path rules
+ * (dr_path_check), order (dr_manifest_sort) and format detection are data.h's. */
 
 /* The version id of sorted files: sha256 hex of "<sha256> <size> <path>\n" per file.
  * bytes_out: their total size (may be NULL). */
 void dr_manifest_id(const struct dr_manifest_file *files, size_t n, char id_out[65], uint64_t *bytes_out);
-
-/* The format the paths say: every file .csv -> csv; IDX names (*-idx[0-9]-ubyte[.gz])
- * -> idx; every file <class>/<name>.{jpg,jpeg,png} -> image-folder; else 0. */
-enum dr_format dr_format_detect(const struct dr_manifest_file *files, size_t n);
 
 /* --- validate.c (pure) ------------------------------------------------------------ */
 

@@ -269,11 +269,10 @@ void dr_commit_and_reply(struct http_request *req, struct svc *svc, struct dr_co
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "A version needs at least one file");
 		return;
 	}
-	if (!cm->format && !(cm->format = dr_format_detect(cm->files, cm->n))) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-				 "Cannot tell the format from the paths: every file .csv (csv), IDX files "
-				 "(*-idx[0-9]-ubyte[.gz]: idx), or every file <class>/<name>.png|.jpg|.jpeg "
-				 "(image-folder); or give format");
+	struct core_error ferr = {{0}};
+	if (cm->format ? dr_format_check(cm->format, cm->files, cm->n, &ferr) != CORE_OK
+		       : dr_detect_format(cm->files, cm->n, &cm->format, &ferr) != CORE_OK) {
+		http_reply_invalid(req, &ferr);
 		return;
 	}
 	if (!blobs_or_reply(req, svc, cm))
@@ -308,9 +307,9 @@ static bool options_or_reply(struct http_request *req, json_t *obj, struct dr_co
 		}
 	}
 	cm->message = vals[0];
-	if (vals[1] && *vals[1] && !(cm->format = dr_format_parse(vals[1]))) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-				 "Invalid format '%.64s': csv, idx or image-folder", vals[1]);
+	struct core_error ferr = {{0}};
+	if (vals[1] && *vals[1] && dr_format_parse(vals[1], &cm->format, &ferr) != CORE_OK) {
+		http_reply_invalid(req, &ferr);
 		return false;
 	}
 	if (vals[2] && (strlen(vals[2]) == 0 || strlen(vals[2]) > 255)) {
@@ -350,7 +349,12 @@ static bool files_or_reply(struct http_request *req, json_t *files, struct dr_co
 					 i);
 			return false;
 		}
-		if (dr_path_check(json_string_value(path), json_string_length(path), &err) != CORE_OK) {
+		if (strlen(json_string_value(path)) != json_string_length(path)) {
+			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+					 "Invalid path in files[%zu]: it holds a NUL", i);
+			return false;
+		}
+		if (dr_path_check(json_string_value(path), &err) != CORE_OK) {
 			http_reply_invalid(req, &err);
 			return false;
 		}

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "data.h"
+#include "harness_data.h"
 #include "harness.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"
