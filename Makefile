@@ -56,7 +56,8 @@ experiment-tracker_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
 model-registry_LIBS := svc http bus db metrics mlflow core
 model-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
 data-registry_LIBS := svc http bus db metrics blob core
-data-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
+data-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libarchive zlib
+data-registry_LDLIBS := -lcsv
 devkafka_PKGS := rdkafka
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
