@@ -251,12 +251,10 @@ $(BUILD)/obj/%.o: %.c | $(GEN_ERRORS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INCLUDES) -c -o $@ $<
 
-# Test code alone sees the harness, and a service's tests its private header, which is
-# searched first: a service's header wins over a harness header of the same name
-# (services/data-registry/data.h over tests/harness/data.h).
+# Test code alone sees the harness, and a service's tests its private header.
 $(BUILD)/obj/tests/%.o: tests/%.c | $(GEN_ERRORS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INCLUDES) $(SVC_INCLUDES) -Itests/harness -c -o $@ $<
+	$(CC) $(CFLAGS) $(INCLUDES) -Itests/harness $(SVC_INCLUDES) -c -o $@ $<
 
 .SECONDARY:
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -3,7 +3,7 @@
  * tensors. Files:
  *   ingest.c     one-request uploads: a CSV, a gzip, a tar (gzipped or not) or a zip
  *                body unpacked with libarchive, every regular file streamed into the
- *                blob store
+ *                blob store; the path rules of every manifest (dr_path_check)
  *   detect.c     a version's format from its paths (csv, idx, image-folder), or a
  *                given format checked against them
  *   csv_read.c   a streaming RFC 4180 reader over libcsv, one row at a time
@@ -22,21 +22,43 @@
 #include <stdio.h>
 #include "blob/blob.h"
 #include "core/status.h"
-#include "dr.h"
 
-/* The shared shapes come from the service's private header (manifest.c): enum
- * dr_format, struct dr_manifest_file, DR_PATH_MAX, dr_path_check (the path rules of
- * every manifest, also applied to every archive entry here), dr_manifest_sort,
- * dr_manifest_free, dr_format_name and dr_format_parse. */
+/* --- manifests ------------------------------------------------------------------- */
+
+/* The longest file path in a version, in bytes. */
+#define DR_PATH_MAX 1024
+/* The most files in one version. */
+#define DR_MAX_FILES 1000000
+
+/* One file of a version: path (malloc'd), blob key, size in bytes. */
+struct dr_manifest_file {
+	char *path;
+	char sha256[65];
+	uint64_t size;
+};
+
+/* Frees the paths and the array. NULL is fine. */
+void dr_manifest_free(struct dr_manifest_file *files, size_t n);
+
+/* Sorts files by path (bytewise, as the manifest id needs) and refuses duplicates:
+ * CORE_EINVAL "duplicate path '<p>'". */
+enum core_status dr_manifest_sort(struct dr_manifest_file *files, size_t n, struct core_error *err);
 
 /* --- formats (detect.c) ----------------------------------------------------------- */
+
+enum dr_format { DR_FORMAT_CSV = 1, DR_FORMAT_IDX, DR_FORMAT_IMAGE_FOLDER };
+
+/* "csv", "idx", "image-folder"; NULL for anything else. */
+const char *dr_format_name(enum dr_format f);
+/* The inverse; CORE_EINVAL naming the accepted values for anything else. */
+enum core_status dr_format_parse(const char *s, enum dr_format *out, struct core_error *err);
 
 /* The format of a version from its paths alone:
  *   csv           every file ends in ".csv" (any case)
  *   idx           every file is named *-idx<digit>-ubyte or *-idx<digit>-ubyte.gz
- *   image-folder  every file is <class>/<name>.{jpg,jpeg,png} (any case)
- * (the rules of dr_format_detect in manifest.c, which says only which) else CORE_EINVAL
- * saying why and naming a file that does not fit. n = 0 is refused. */
+ *   image-folder  every file is <class>/<name>.{jpg,jpeg,png} (any case; one folder,
+ *                 the class)
+ * else CORE_EINVAL saying so and naming a file that fits none. n = 0 is refused. */
 enum core_status dr_detect_format(const struct dr_manifest_file *files, size_t n, enum dr_format *out,
 				  struct core_error *err);
 /* Checks that every file fits the given format (the rules above); CORE_EINVAL naming
@@ -50,6 +72,13 @@ bool dr_image_name(const char *path);
 
 /* --- one-request uploads (ingest.c) ----------------------------------------------- */
 
+/* The manifest path rules: relative, '/'-separated, no empty, "." or ".." segment,
+ * no leading or trailing '/', no backslash, no NUL or other control character (and no
+ * DEL), valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), at
+ * most DR_PATH_MAX bytes. Returns CORE_OK or CORE_EINVAL with a message naming the
+ * path (escaped: control bytes shown as \xNN) and the rule it breaks. */
+enum core_status dr_path_check(const char *path, struct core_error *err);
+
 /* Whether dr_unpack takes this Content-Type (parameters and case ignored): text/csv,
  * application/gzip (also application/x-gzip), application/x-tar, application/x-gtar
  * (also application/x-compressed-tar, application/tar+gzip), application/zip. */
@@ -62,7 +91,7 @@ struct dr_unpack_opts {
 	 * NULL for the default. Checked by dr_path_check. */
 	const char *filename;
 	uint64_t max_bytes; /* the most bytes unpacked in all; 0: no limit */
-	size_t max_files;   /* the most files; 0: DR_MANIFEST_FILES_MAX */
+	size_t max_files;   /* the most files; 0: DR_MAX_FILES */
 };
 
 /* Unpacks the request body held in the file body_path into the blob store:

@@ -1,12 +1,34 @@
 /* A version's format (face: data.h): detected from the manifest's paths when the client
- * gives none, or the given one checked against them, with a message saying which file
- * does not fit (manifest.c's dr_format_detect, on the same rules, says only which
- * format). Pure: only names are looked at
+ * gives none, or the given one checked against them. Pure: only names are looked at
  * here; whether the bytes fit (a CSV's rows, an IDX header, an image header) is for
  * dr_check_content at upload and for the profiler after a manifest commit. */
 #include <string.h>
 #include <strings.h>
 #include "data.h"
+
+const char *dr_format_name(enum dr_format f)
+{
+	switch (f) {
+	case DR_FORMAT_CSV:
+		return "csv";
+	case DR_FORMAT_IDX:
+		return "idx";
+	case DR_FORMAT_IMAGE_FOLDER:
+		return "image-folder";
+	}
+	return NULL;
+}
+
+enum core_status dr_format_parse(const char *s, enum dr_format *out, struct core_error *err)
+{
+	for (enum dr_format f = DR_FORMAT_CSV; f <= DR_FORMAT_IMAGE_FOLDER; f++) {
+		if (s && strcmp(s, dr_format_name(f)) == 0) {
+			*out = f;
+			return CORE_OK;
+		}
+	}
+	return core_fail(err, CORE_EINVAL, "format must be one of csv, idx, image-folder, got '%.100s'", s ? s : "");
+}
 
 static bool ends_with_ci(const char *s, size_t len, const char *suffix)
 {
@@ -51,7 +73,7 @@ static bool fits(enum dr_format fmt, const char *path)
 	}
 	case DR_FORMAT_IDX:
 		return dr_idx_name(path);
-	case DR_FORMAT_IMAGE_FOLDER: { /* <class>/<name>: exactly one folder */
+	case DR_FORMAT_IMAGE_FOLDER: { /* <class>/<name>: exactly one folder, as DR-SPEC says */
 		const char *slash = strchr(path, '/');
 		return slash && slash != path && !strchr(slash + 1, '/') && dr_image_name(path);
 	}

@@ -1,8 +1,7 @@
 /* One-request uploads (face: data.h): the request body, already spooled to a file by
  * the handler, is unpacked with libarchive and every regular file is streamed into the
- * blob store, giving the manifest entries the version is then committed with. Every
- * entry obeys the manifest path rules (dr_path_check, manifest.c), as a JSON manifest
- * commit's files do.
+ * blob store, giving the manifest entries the version is then committed with. Also the
+ * manifest path rules (dr_path_check), which a JSON manifest commit applies too.
  *
  * Nothing is trusted from the archive: each entry's path is checked before a byte of
  * it is stored, only regular files and directories are taken (links, devices, FIFOs
@@ -28,6 +27,21 @@
 
 enum media { MEDIA_NONE, MEDIA_CSV, MEDIA_GZIP, MEDIA_TAR, MEDIA_ZIP };
 
+void dr_manifest_free(struct dr_manifest_file *files, size_t n)
+{
+	if (!files)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(files[i].path);
+	free(files);
+}
+
+static int by_path(const void *a, const void *b)
+{
+	const struct dr_manifest_file *x = a, *y = b;
+	return strcmp(x->path, y->path); /* strcmp compares as unsigned char: bytewise */
+}
+
 /* Writes s into out for a message: control bytes, DEL, backslash and bytes past 0x7f
  * that are not UTF-8 shown as \xNN, cut with "..." past about 200 bytes. */
 static const char *shown(const char *s, char *out, size_t size)
@@ -48,10 +62,73 @@ static const char *shown(const char *s, char *out, size_t size)
 	return out;
 }
 
-/* The path rules of every manifest (manifest.c), on a NUL-terminated path. */
-static enum core_status path_ok(const char *path, struct core_error *err)
+enum core_status dr_manifest_sort(struct dr_manifest_file *files, size_t n, struct core_error *err)
 {
-	return dr_path_check(path, path ? strlen(path) : 0, err);
+	if (n > 1)
+		qsort(files, n, sizeof *files, by_path);
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(files[i - 1].path, files[i].path) == 0) {
+			char s[256];
+			return core_fail(err, CORE_EINVAL, "duplicate path '%s'", shown(files[i].path, s, sizeof s));
+		}
+	}
+	return CORE_OK;
+}
+
+/* Length of the well-formed UTF-8 sequence at p (1..4), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned c = p[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf; /* overlong, surrogates */
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf; /* overlong, > U+10FFFF */
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4 : 0;
+	}
+	return 0;
+}
+
+enum core_status dr_path_check(const char *path, struct core_error *err)
+{
+	char s[256];
+	if (!path || !*path)
+		return core_fail(err, CORE_EINVAL, "empty path");
+	size_t len = strlen(path);
+	if (len > DR_PATH_MAX)
+		return core_fail(err, CORE_EINVAL, "path '%s' is longer than %d bytes", shown(path, s, sizeof s),
+				 DR_PATH_MAX);
+	if (path[0] == '/')
+		return core_fail(err, CORE_EINVAL, "path '%s' is absolute", shown(path, s, sizeof s));
+	for (const unsigned char *p = (const unsigned char *)path; *p;) {
+		if (*p < 0x20 || *p == 0x7f)
+			return core_fail(err, CORE_EINVAL, "path '%s' holds a control character",
+					 shown(path, s, sizeof s));
+		if (*p == '\\')
+			return core_fail(err, CORE_EINVAL, "path '%s' holds a backslash", shown(path, s, sizeof s));
+		size_t n = utf8_len(p);
+		if (!n)
+			return core_fail(err, CORE_EINVAL, "path '%s' is not valid UTF-8", shown(path, s, sizeof s));
+		p += n;
+	}
+	for (const char *seg = path;;) {
+		const char *end = strchr(seg, '/');
+		size_t n = end ? (size_t)(end - seg) : strlen(seg);
+		if (n == 0)
+			return core_fail(err, CORE_EINVAL, "path '%s' has an empty segment", shown(path, s, sizeof s));
+		if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+			return core_fail(err, CORE_EINVAL, "path '%s' has a '%.*s' segment", shown(path, s, sizeof s),
+					 (int)n, seg);
+		if (!end)
+			break;
+		seg = end + 1;
+	}
+	return CORE_OK;
 }
 
 static enum media media_of(const char *content_type)
@@ -248,7 +325,7 @@ static enum core_status zip_raw_names(int fd, uint64_t file_size, struct core_er
 			return CORE_OK;
 		name[take] = '\0';
 		if (memchr(name, '\\', take))
-			return core_fail(err, CORE_EINVAL, "Invalid path '%s': backslash", shown(name, s, sizeof s));
+			return core_fail(err, CORE_EINVAL, "path '%s' holds a backslash", shown(name, s, sizeof s));
 		off += 46 + nlen + xlen + clen;
 	}
 	return CORE_OK;
@@ -375,7 +452,7 @@ static enum core_status unpack_entries(struct unpack *u, struct archive *a, enum
 								   : "a tar archive");
 		}
 		if ((archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_RAW) {
-			enum core_status st = path_ok(single_name, err);
+			enum core_status st = dr_path_check(single_name, err);
 			if (st == CORE_OK)
 				st = store_stream(u, single_name, read_entry, a, err);
 			if (st != CORE_OK)
@@ -399,13 +476,13 @@ static enum core_status unpack_entries(struct unpack *u, struct archive *a, enum
 			if (n == 0 || (n == 1 && path[0] == '.')) /* "./" or "." itself */
 				continue;
 			char *dir = core_xstrndup(path, n);
-			enum core_status st = path_ok(dir, err);
+			enum core_status st = dr_path_check(dir, err);
 			free(dir);
 			if (st != CORE_OK)
 				return st;
 			continue;
 		}
-		enum core_status st = path_ok(path, err);
+		enum core_status st = dr_path_check(path, err);
 		if (st == CORE_OK)
 			st = store_stream(u, path, read_entry, a, err);
 		if (st != CORE_OK)
@@ -473,13 +550,12 @@ enum core_status dr_unpack(struct blob_store *store, const char *body_path, cons
 {
 	*out = NULL;
 	*n = 0;
-	struct unpack u = {
-		.store = store, .o = opts, .max_files = opts->max_files ? opts->max_files : DR_MANIFEST_FILES_MAX};
+	struct unpack u = {.store = store, .o = opts, .max_files = opts->max_files ? opts->max_files : DR_MAX_FILES};
 	enum media m = media_of(opts->content_type);
 	if (m == MEDIA_NONE)
 		return core_fail(err, CORE_EINVAL, "unsupported Content-Type '%s' for an upload",
 				 opts->content_type ? opts->content_type : "");
-	if (opts->filename && path_ok(opts->filename, err) != CORE_OK)
+	if (opts->filename && dr_path_check(opts->filename, err) != CORE_OK)
 		return CORE_EINVAL;
 	int fd = open(body_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

@@ -4,8 +4,7 @@
  * files sorted, with their sha256 and size, the store must hold exactly their blobs,
  * and every hostile or broken upload (path escapes, links, devices, duplicates, a
  * corrupt gzip, an empty body) must be refused with a message naming the entry and
- * nothing in the store's tmp/. Also the path rules (dr_path_check, manifest.c) and the
- * manifest order they share with JSON manifest commits. */
+ * nothing in the store's tmp/. Also the path rules (dr_path_check) on their own. */
 #include <check.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -281,17 +280,17 @@ END_TEST
 
 START_TEST(escaping_paths_are_refused)
 {
-	refused("inner_dotdot.tar", "application/x-tar", "Invalid path 'a/../../x': '.' or '..' segment", true);
-	refused("absolute.tar", "application/x-tar", "Invalid path '/etc/passwd': absolute", true);
-	refused("control.tar", "application/x-tar", "Invalid path 'a...': NUL or control character", true);
-	refused("empty_segment.tar", "application/x-tar", "Invalid path 'a//b.csv': empty segment", true);
-	refused("dot_segment.tar", "application/x-tar", "Invalid path 'a/./b.csv': '.' or '..' segment", true);
+	refused("inner_dotdot.tar", "application/x-tar", "'a/../../x' has a '..' segment", true);
+	refused("absolute.tar", "application/x-tar", "'/etc/passwd' is absolute", true);
+	refused("control.tar", "application/x-tar", "'a\\x09b.csv' holds a control character", true);
+	refused("empty_segment.tar", "application/x-tar", "'a//b.csv' has an empty segment", true);
+	refused("dot_segment.tar", "application/x-tar", "'a/./b.csv' has a '.' segment", true);
 	refused("long.tar", "application/x-tar", "longer than 1024 bytes", true);
 	refused("latin1.tar", "application/x-tar", "not valid UTF-8", true);
-	refused("backslash.zip", "application/zip", "Invalid path 'a\\x5cb.csv': backslash", true);
-	refused("evil_name.gz", "application/gzip", "Invalid path '../evil': '.' or '..' segment", true);
+	refused("backslash.zip", "application/zip", "'a\\x5cb.csv' holds a backslash", true);
+	refused("evil_name.gz", "application/gzip", "'../evil' has a '..' segment", true);
 	/* the good file before the bad entry was stored: unreferenced, the collector's */
-	refused("dotdot.tar", "application/x-tar", "Invalid path '../x': '.' or '..' segment", false);
+	refused("dotdot.tar", "application/x-tar", "'../x' has a '..' segment", false);
 	ck_assert_uint_eq(count_files("objects", true), 1);
 }
 END_TEST
@@ -312,7 +311,7 @@ START_TEST(duplicates_and_empty_uploads_are_refused)
 	refused("empty", "application/zip", "the upload is empty", true);
 	refused("empty.tar", "application/x-tar", "no files", true);
 	refused("only_dirs.tar", "application/x-tar", "no files", true);
-	refused("dup.tar", "application/x-tar", "Duplicate path 'a.csv'", false);
+	refused("dup.tar", "application/x-tar", "duplicate path 'a.csv'", false);
 }
 END_TEST
 
@@ -336,7 +335,7 @@ START_TEST(corrupt_and_mislabelled_bodies_are_refused)
 	size_t n;
 	struct core_error err = {{0}};
 	ck_assert_int_eq(unpack("payload.csv", "text/csv", "../x.csv", &files, &n, &err), CORE_EINVAL);
-	ck_assert_ptr_nonnull(strstr(err.message, "'.' or '..' segment"));
+	ck_assert_ptr_nonnull(strstr(err.message, "'..' segment"));
 	ck_assert_uint_eq(count_files("objects", true), 0); /* corrupt entries are never committed */
 }
 END_TEST
@@ -367,21 +366,21 @@ START_TEST(path_rules)
 	const char *ok[] = {"a",   "a/b/c.csv", "caf\xc3\xa9/\xe2\x82\xac.png", "\xf0\x9f\x98\x80", ".hidden", "a/..b",
 			    "...", "a b/c"};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-		ck_assert_msg(dr_path_check(ok[i], strlen(ok[i]), &err) == CORE_OK, "%s: %s", ok[i], err.message);
+		ck_assert_msg(dr_path_check(ok[i], &err) == CORE_OK, "%s: %s", ok[i], err.message);
 	const char *bad[] = {"",      "/a",   "a/",       "a//b",         ".",
 			     "..",    "a/..", "./a",      "a\\b",         "a\x01",
 			     "a\x7f", "\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
 			     "\xff",  "a/./b"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		ck_assert_msg(dr_path_check(bad[i], strlen(bad[i]), &err) == CORE_EINVAL, "'%s' was taken", bad[i]);
-	ck_assert_int_eq(dr_path_check("a\0b", 3, &err), CORE_EINVAL); /* a NUL inside (JSON can carry one) */
+		ck_assert_msg(dr_path_check(bad[i], &err) == CORE_EINVAL, "'%s' was taken", bad[i]);
+	ck_assert_int_eq(dr_path_check(NULL, &err), CORE_EINVAL);
 	char longp[DR_PATH_MAX + 2];
 	memset(longp, 'x', sizeof longp);
 	longp[DR_PATH_MAX] = '\0';
-	ck_assert_int_eq(dr_path_check(longp, DR_PATH_MAX, &err), CORE_OK);
+	ck_assert_int_eq(dr_path_check(longp, &err), CORE_OK);
 	longp[DR_PATH_MAX] = 'x';
 	longp[DR_PATH_MAX + 1] = '\0';
-	ck_assert_int_eq(dr_path_check(longp, DR_PATH_MAX + 1, &err), CORE_EINVAL);
+	ck_assert_int_eq(dr_path_check(longp, &err), CORE_EINVAL);
 }
 END_TEST
 
@@ -396,7 +395,7 @@ START_TEST(manifest_sort_is_bytewise_and_refuses_duplicates)
 	ck_assert_str_eq(f[3].path, "\xc3\xa9");
 	f[2].path = "a/b";
 	ck_assert_int_eq(dr_manifest_sort(f, 4, &err), CORE_EINVAL);
-	ck_assert_str_eq(err.message, "Duplicate path 'a/b'");
+	ck_assert_str_eq(err.message, "duplicate path 'a/b'");
 }
 END_TEST
 

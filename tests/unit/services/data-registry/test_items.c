@@ -313,16 +313,16 @@ START_TEST(formats_detect_and_check)
 	ck_assert_str_eq(err.message, "'a.csv' does not fit format idx: an idx version holds only IDX files "
 				      "(*-idx<N>-ubyte, optionally .gz)");
 	ck_assert_int_eq(dr_detect_format(f, 0, &fmt, &err), CORE_EINVAL);
-	ck_assert_int_eq(dr_format_parse("image-folder"), DR_FORMAT_IMAGE_FOLDER);
+	ck_assert_int_eq(dr_format_parse("image-folder", &fmt, &err), CORE_OK);
+	ck_assert_int_eq(fmt, DR_FORMAT_IMAGE_FOLDER);
 	ck_assert_str_eq(dr_format_name(DR_FORMAT_IDX), "idx");
-	ck_assert_int_eq(dr_format_parse("parquet"), 0);
-	/* the same rules as manifest.c's dr_format_detect: one folder level for images */
+	ck_assert_int_eq(dr_format_parse("parquet", &fmt, &err), CORE_EINVAL);
+	/* image folders are <class>/<name>: one folder level */
 	struct dr_manifest_file g[2] = {{.path = "cat/x.png"}, {.path = "pets/dog/y.png"}};
 	ck_assert_int_eq(dr_detect_format(g, 1, &fmt, &err), CORE_OK);
 	ck_assert_int_eq(fmt, DR_FORMAT_IMAGE_FOLDER);
-	ck_assert_int_eq(dr_format_detect(g, 1), DR_FORMAT_IMAGE_FOLDER);
 	ck_assert_int_eq(dr_detect_format(g, 2, &fmt, &err), CORE_EINVAL);
-	ck_assert_int_eq(dr_format_detect(g, 2), 0);
+	ck_assert_int_eq(dr_format_check(DR_FORMAT_IMAGE_FOLDER, g + 1, 1, &err), CORE_EINVAL);
 	ck_assert(!dr_image_name("cat/.png"));
 	ck_assert(dr_image_name("cat/x.JpEg"));
 }
