@@ -58,8 +58,9 @@ experiment-tracker_LIBS := svc http bus db metrics mlflow blob core
 experiment-tracker_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
 model-registry_LIBS := svc http bus db metrics mlflow core
 model-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
-data-registry_LIBS := svc http bus db metrics blob core
-data-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
+data-registry_LIBS := svc http bus db metrics blob img stats core
+data-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libarchive zlib
+data-registry_LDLIBS := -lcsv
 devkafka_PKGS := rdkafka
 # The `lathe` command: a client, so no daemon frame: libcore (sha256, files, version)
 # and what it speaks HTTP and JSON with.

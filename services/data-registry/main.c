@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include "dr.h"
+#include "profile.h"
 
 extern const struct core_embedded_file svc_migrations[];
 extern const struct core_embedded_file svc_openapi[];
@@ -20,12 +21,17 @@ static const struct core_setting dr_setting_rows[] = {
 	{"UPLOAD_MAX_BYTES", CORE_SETTING_INT, offsetof(struct dr_settings, upload_max_bytes), "4294967296", false, 1,
 	 1099511627776,
 	 "the largest one-request upload body (CSV, gzip, tar, zip) a version commit may carry (413 beyond)"},
+	{"UNPACKED_MAX_BYTES", CORE_SETTING_INT, offsetof(struct dr_settings, unpacked_max_bytes), "17179869184", false,
+	 1, 1099511627776, "the most bytes one upload may unpack to in all (a compressed archive expands): 413 beyond"},
 	{"BLOB_GC_GRACE_S", CORE_SETTING_INT, offsetof(struct dr_settings, gc_grace_s), "3600", false, 0, 31536000,
 	 "a blob younger than this (since its last upload or commit) is never collected: it may be an upload whose "
 	 "version is being committed"},
 	{"BLOB_TMP_AGE_S", CORE_SETTING_INT, offsetof(struct dr_settings, tmp_age_s), "3600", false, 1, 31536000,
 	 "a partial upload in the blob store's tmp/ untouched for this long is a crash's leftover: swept at start and "
 	 "by each collection"},
+	{"PROFILE_POLL_MS", CORE_SETTING_INT, offsetof(struct dr_settings, profile_poll_ms), "500", false, 0, 3600000,
+	 "how often the profiler looks for PENDING versions when it has found none; 0 turns the profiler off (versions "
+	 "stay PENDING until a daemon with it on profiles them)"},
 	{0},
 };
 
@@ -72,6 +78,7 @@ static const struct svc_def dr_def = {
 	.settings_size = sizeof(struct dr_settings),
 	.start = dr_start,
 	.stop = dr_stop,
+	.periodic = dr_prof_periodic,
 };
 
 int main(int argc, char **argv)

@@ -14,14 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/sha256.h"
-#include "data.h"
+#include "harness_data.h"
 #include "harness.h"
 
+static const char *const profiler_off[] = {"PROFILE_POLL_MS=0", NULL};
 static struct th_daemon *d;
 
 static void start(void)
 {
-	d = th_daemon_start("data-registry", NULL, NULL);
+	/* versions stay PENDING: the profiler's own work is test_data_profiles' */
+	d = th_daemon_start("data-registry", NULL, profiler_off);
 }
 
 static void stop(void)
@@ -430,7 +432,7 @@ START_TEST(manifest_commit_rejects_bad_input)
 	const struct th_data_file dup[] = {iris[0], {"train.csv", iris[1].text}};
 	m = th_data_manifest(d, dup, 2, false);
 	r = th_data_commit(d, "iris", m);
-	th_expect_error(&r, 400, "INVALID_PARAMETER_VALUE", "Duplicate path 'train.csv'");
+	th_expect_error(&r, 400, "INVALID_PARAMETER_VALUE", "duplicate path 'train.csv'");
 	th_response_free(&r);
 	json_decref(m);
 
