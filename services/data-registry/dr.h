@@ -40,6 +40,7 @@ struct dr_settings {
 	long unpacked_max_bytes; /* UNPACKED_MAX_BYTES: what one upload may unpack to */
 	long gc_grace_s;         /* BLOB_GC_GRACE_S */
 	long tmp_age_s;          /* BLOB_TMP_AGE_S */
+	long profile_poll_ms;    /* PROFILE_POLL_MS (profile_worker.c) */
 };
 
 struct dr_app {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include "dr.h"
+#include "profile.h"
 
 extern const struct core_embedded_file svc_migrations[];
 extern const struct core_embedded_file svc_openapi[];
@@ -28,6 +29,9 @@ static const struct core_setting dr_setting_rows[] = {
 	{"BLOB_TMP_AGE_S", CORE_SETTING_INT, offsetof(struct dr_settings, tmp_age_s), "3600", false, 1, 31536000,
 	 "a partial upload in the blob store's tmp/ untouched for this long is a crash's leftover: swept at start and "
 	 "by each collection"},
+	{"PROFILE_POLL_MS", CORE_SETTING_INT, offsetof(struct dr_settings, profile_poll_ms), "500", false, 0, 3600000,
+	 "how often the profiler looks for PENDING versions when it has found none; 0 turns the profiler off (versions "
+	 "stay PENDING until a daemon with it on profiles them)"},
 	{0},
 };
 
@@ -74,6 +78,7 @@ static const struct svc_def dr_def = {
 	.settings_size = sizeof(struct dr_settings),
 	.start = dr_start,
 	.stop = dr_stop,
+	.periodic = dr_prof_periodic,
 };
 
 int main(int argc, char **argv)

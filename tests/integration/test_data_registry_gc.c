@@ -78,7 +78,7 @@ static void kill9(struct th_daemon *d)
 
 START_TEST(gc_removes_only_unreferenced_blobs)
 {
-	const char *env[] = {"BLOB_GC_GRACE_S=0", NULL};
+	const char *env[] = {"BLOB_GC_GRACE_S=0", "PROFILE_POLL_MS=0", NULL};
 	struct th_daemon *d = th_daemon_start("data-registry", NULL, env);
 	char dir[1024];
 	th_data_blob_dir(d, dir, sizeof dir);
@@ -211,7 +211,7 @@ START_TEST(sigkill_during_a_streamed_put_keeps_no_blob)
 	char *db = th_db_create();
 	char blob_env[1200];
 	snprintf(blob_env, sizeof blob_env, "BLOB_DIR=%s/blobs-kill-put", th_env("LATHE_TEST_TMP"));
-	const char *env[] = {blob_env, "BLOB_GC_GRACE_S=0", "BLOB_TMP_AGE_S=2", NULL};
+	const char *env[] = {blob_env, "BLOB_GC_GRACE_S=0", "BLOB_TMP_AGE_S=2", "PROFILE_POLL_MS=0", NULL};
 	struct th_daemon *d = th_daemon_start("data-registry", db, env);
 	const char *dir = blob_env + strlen("BLOB_DIR=");
 	char key[65];
@@ -280,7 +280,7 @@ START_TEST(sigkill_during_a_large_commit_leaves_no_half_version)
 	char *db = th_db_create();
 	char blob_env[1200];
 	snprintf(blob_env, sizeof blob_env, "BLOB_DIR=%s/blobs-kill-commit", th_env("LATHE_TEST_TMP"));
-	const char *env[] = {blob_env, "BLOB_GC_GRACE_S=0", NULL};
+	const char *env[] = {blob_env, "BLOB_GC_GRACE_S=0", "PROFILE_POLL_MS=0", NULL};
 	struct th_daemon *d = th_daemon_start("data-registry", db, env);
 	char k1[65], k2[65];
 	th_data_put_blob(d, "x\n1\n", 4, k1);
