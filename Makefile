@@ -7,7 +7,10 @@
 #   services/<svc>/main.c           -> build/<variant>/bin/lathe-<svc>: main.o + lib<svc>.a
 #   git describe                    -> core_version/core_commit in libcore.a (tools/gen-version.sh)
 #   tools/devkafka/*.c              -> build/<variant>/bin/devkafka
+#   cli/*.c but main.c              -> build/<variant>/lib/libcli.a (the `lathe` command's code)
+#   cli/main.c                      -> build/<variant>/bin/lathe: main.o + libcli.a
 #   tests/unit/<dir>/test_*.c       -> build/<variant>/tests/unit/<dir>/test_*
+#                                      (tests/unit/cli/ also links libcli.a, with -Icli)
 #   tests/unit/services/<svc>/test_*.c
 #                                   -> build/<variant>/tests/unit/services/<svc>/test_*,
 #                                      linked with lib<svc>.a, compiled with -Iservices/<svc>
@@ -59,6 +62,10 @@ data-registry_LIBS := svc http bus db metrics blob img stats core
 data-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libarchive zlib
 data-registry_LDLIBS := -lcsv
 devkafka_PKGS := rdkafka
+# The `lathe` command: a client, so no daemon frame: libcore (sha256, files, version)
+# and what it speaks HTTP and JSON with.
+cli_LIBS := core
+cli_PKGS := libcurl jansson libcrypto
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS_release := -O2 -g
@@ -75,8 +82,12 @@ SERVICES := $(notdir $(patsubst %/,%,$(wildcard services/*/)))
 LIB_ARCHIVES := $(foreach l,$(LIBS),$(BUILD)/lib/lib$(l).a)
 SVC_ARCHIVES := $(foreach s,$(SERVICES),$(BUILD)/lib/lib$(s).a)
 SVC_BINS := $(foreach s,$(SERVICES),$(BUILD)/bin/lathe-$(s))
-LINK_LISTS := $(foreach s,$(SERVICES),$(BUILD)/links/lathe-$(s).pkgs) $(BUILD)/links/devkafka.pkgs
-TOOL_BINS := $(BUILD)/bin/devkafka
+LINK_LISTS := $(foreach s,$(SERVICES),$(BUILD)/links/lathe-$(s).pkgs) $(BUILD)/links/devkafka.pkgs \
+	$(BUILD)/links/lathe.pkgs
+TOOL_BINS := $(BUILD)/bin/devkafka $(BUILD)/bin/lathe
+CLI_SRCS := $(filter-out cli/main.c,$(wildcard cli/*.c))
+CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
+CLI_ARCHIVE := $(BUILD)/lib/libcli.a
 EMBED := $(BUILD)/tools/embed
 GEN_ERRORS := $(BUILD)/gen/http/errors_gen.h $(BUILD)/gen/http/errors_gen.c
 GEN_VERSION := $(BUILD)/gen/libs/core/version_gen.c
@@ -95,7 +106,7 @@ HARNESS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/harness/*.c))
 .PHONY: FORCE all deps build test test-plain test-asan test-valgrind bench run clean check-style check-symbols readme-settings
 .DEFAULT_GOAL := all
 
-all: $(LIB_ARCHIVES) $(SVC_ARCHIVES) $(SVC_BINS) $(TOOL_BINS) $(LINK_LISTS) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
+all: $(LIB_ARCHIVES) $(SVC_ARCHIVES) $(CLI_ARCHIVE) $(SVC_BINS) $(TOOL_BINS) $(LINK_LISTS) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
 
 deps:
 	@tools/deps.sh
@@ -131,8 +142,8 @@ run: deps
 check-style:
 	tools/checksrc.sh
 
-check-symbols: $(LIB_ARCHIVES)
-	tools/check-symbols.sh $(BUILD)/lib $(LIBS)
+check-symbols: $(LIB_ARCHIVES) $(CLI_ARCHIVE)
+	tools/check-symbols.sh $(BUILD)/lib $(LIBS) cli
 
 clean:
 	rm -rf build
@@ -223,6 +234,26 @@ $(BUILD)/bin/devkafka: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/devkafka
 $(BUILD)/links/devkafka.pkgs: Makefile
 	@mkdir -p $(dir $@)
 	echo '$(devkafka_PKGS)' > $@
+
+# The `lathe` command (cli/README.md). Its code but main.c is an archive, so its unit
+# tests (tests/unit/cli/) call it through cli/cli.h.
+$(CLI_ARCHIVE): $(CLI_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/lathe: $(BUILD)/obj/cli/main.o $(CLI_ARCHIVE) $(foreach l,$(filter $(cli_LIBS),$(LIBS)),$(BUILD)/lib/lib$(l).a) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(CLI_ARCHIVE) $(foreach l,$(filter $(cli_LIBS),$(LIBS)),$(BUILD)/lib/lib$(l).a) \
+		$(shell pkg-config --libs $(cli_PKGS) 2>/dev/null) -lpthread
+
+$(BUILD)/links/lathe.pkgs: Makefile
+	@mkdir -p $(dir $@)
+	echo '$(cli_PKGS)' > $@
+
+$(BUILD)/tests/unit/cli/%: $(BUILD)/obj/tests/unit/cli/%.o $(HARNESS_OBJS) $(CLI_ARCHIVE) $(LIB_ARCHIVES)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(HARNESS_OBJS) $(CLI_ARCHIVE) $(LDLIBS) $(CHECK_LIBS)
+$(BUILD)/obj/tests/unit/cli/%.o: SVC_INCLUDES := -Icli
 
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(HARNESS_OBJS) $(LIB_ARCHIVES)
 	@mkdir -p $(dir $@)

@@ -10,6 +10,10 @@
 #   LATHE_BENCH_PEER=0 tools/run-bench.sh ...       Lathe only (the peer columns say "-")
 #   LATHE_BENCH_SECONDS=3                           time bound of each cell (count-bounded too)
 #   LATHE_BENCH_READS=0                             leave out the Lathe-only read figures
+#   LATHE_BENCH_DATA=0                              leave out the data registry's part
+# Then the data registry's part, tests/bench/bench_data.sh (its header says what it
+# measures): Fashion-MNIST as 70,000 PNGs pushed with `lathe data push` to a
+# lathe-data-registry on the same durable cluster, next to sha256sum and PIL + numpy.
 #
 # The peer is MLflow 2.12.2 from source on Debian's python3, as the team's shared
 # setup-mlflow-client.sh installs it (into /opt/mlflow-src and /opt/mlflow-deps, or where
@@ -121,6 +125,12 @@ for t in $(find "$build/tests/bench" -type f -perm -u+x 2>/dev/null | sort); do
 		status=1
 	fi
 done
+if [ "${LATHE_BENCH_DATA:-1}" = 0 ]; then
+	echo "bench: data: skipped (LATHE_BENCH_DATA=0)"
+elif ! LATHE_BENCH_PG_PORT=$pg_port KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" tests/bench/bench_data.sh "$build" "$work"; then
+	echo "FAIL   tests/bench/bench_data.sh"
+	status=1
+fi
 if grep -E '"level":"(error|fatal)"' "$work/tracker.log" >/dev/null 2>&1; then
 	echo "the tracker logged errors:"
 	grep -E '"level":"(error|fatal)"' "$work/tracker.log" | head -n 10

@@ -56,8 +56,8 @@ enum core_status dr_format_parse(const char *s, enum dr_format *out, struct core
 /* The format of a version from its paths alone:
  *   csv           every file ends in ".csv" (any case)
  *   idx           every file is named *-idx<digit>-ubyte or *-idx<digit>-ubyte.gz
- *   image-folder  every file is <folder>/.../<class>/<name>.{jpg,jpeg,png} (any case;
- *                 at least one folder; the class is the folder the file is in)
+ *   image-folder  every file is <class>/<name>.{jpg,jpeg,png} (any case; one folder,
+ *                 the class)
  * else CORE_EINVAL saying so and naming a file that fits none. n = 0 is refused. */
 enum core_status dr_detect_format(const struct dr_manifest_file *files, size_t n, enum dr_format *out,
 				  struct core_error *err);

@@ -73,8 +73,10 @@ static bool fits(enum dr_format fmt, const char *path)
 	}
 	case DR_FORMAT_IDX:
 		return dr_idx_name(path);
-	case DR_FORMAT_IMAGE_FOLDER:
-		return strchr(path, '/') && dr_image_name(path);
+	case DR_FORMAT_IMAGE_FOLDER: { /* <class>/<name>: exactly one folder, as DR-SPEC says */
+		const char *slash = strchr(path, '/');
+		return slash && slash != path && !strchr(slash + 1, '/') && dr_image_name(path);
+	}
 	}
 	return false;
 }

@@ -1,7 +1,7 @@
-/* A version's canonical id: the sha256 of "<sha256> <size> <path>\n" per file, over the
- * files in their canonical order (bytewise by path, no duplicates: dr_manifest_sort in
- * ingest.c), nothing else. Whatever order a client lists its files in, the same files
- * give the same id. No I/O. */
+/* A version's canonical id, pure: the sha256 of "<sha256> <size> <path>\n" per file of
+ * the manifest sorted bytewise by path (dr_manifest_sort, data.h), and nothing else, so
+ * the same files give the same id whatever order they came in and whoever computes it
+ * (the CLI computes it too). No I/O. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>

@@ -21,7 +21,7 @@ static const char *const services[] = {
 /* a domain route of each service still answered 501 until its issue lands (NULL: the
  * service's routes are built and tested in its own test program) */
 static const char *const domain_paths[] = {
-	NULL, NULL, "/v1/datasets", "/v1/monitors", "/v1/jobs", "/v2/models/m/infer",
+	NULL, NULL, NULL, "/v1/monitors", "/v1/jobs", "/v2/models/m/infer",
 };
 
 static size_t drop_body(char *data, size_t size, size_t n, void *cls)
@@ -280,11 +280,13 @@ START_TEST(two_daemons_migrating_one_schema_both_come_up)
 	PGresult *res = PQexec(c, "SELECT component, version, count(*) FROM data.lathe_migrations "
 				  "GROUP BY component, version ORDER BY 1, 2");
 	ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
-	ck_assert_int_eq(PQntuples(res), 2); /* bus.outbox 1 and service 1 */
+	/* bus.outbox 1, then the service's own, each applied once although two daemons raced */
+	ck_assert_int_ge(PQntuples(res), 2);
 	for (int i = 0; i < PQntuples(res); i++)
 		ck_assert_str_eq(PQgetvalue(res, i, 2), "1");
 	ck_assert_str_eq(PQgetvalue(res, 0, 0), "bus.outbox");
-	ck_assert_str_eq(PQgetvalue(res, 1, 0), "service");
+	for (int i = 1; i < PQntuples(res); i++)
+		ck_assert_str_eq(PQgetvalue(res, i, 0), "service");
 	PQclear(res);
 	PQfinish(c);
 	th_daemon_stop(a);

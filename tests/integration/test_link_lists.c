@@ -76,6 +76,13 @@ START_TEST(devkafka_links_what_it_declares)
 }
 END_TEST
 
+/* The `lathe` command is a client: libcurl, jansson and libcrypto, no daemon frame. */
+START_TEST(the_cli_links_what_it_declares)
+{
+	links_as_declared("lathe");
+}
+END_TEST
+
 /* The tracker's list without libpq: the checker must name the library it found. */
 START_TEST(an_undeclared_library_is_caught)
 {
@@ -107,6 +114,7 @@ static Suite *link_lists_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, every_daemon_links_what_it_declares);
 	tcase_add_test(tc, devkafka_links_what_it_declares);
+	tcase_add_test(tc, the_cli_links_what_it_declares);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("checker");
 	tcase_add_test(tc, an_undeclared_library_is_caught);

@@ -27,8 +27,8 @@ static const char fixtures_py[] =
 	"def img(fmt, w, h, seed):\n"
 	"    im = Image.new('RGB', (w, h), ((seed * 40) % 256, 100, 200)); b = io.BytesIO(); im.save(b, fmt)\n"
 	"    return b.getvalue()\n"
-	"imgs = [('pets/cat/1.png', img('PNG', 5, 3, 1)), ('pets/cat/2.JPG', img('JPEG', 7, 4, 2)),\n"
-	"        ('pets/dog/a.jpeg', img('JPEG', 16, 9, 3)), ('pets/dog/b.png', img('PNG', 1, 1, 4))]\n"
+	"imgs = [('cat/1.png', img('PNG', 5, 3, 1)), ('cat/2.JPG', img('JPEG', 7, 4, 2)),\n"
+	"        ('dog/a.jpeg', img('JPEG', 16, 9, 3)), ('dog/b.png', img('PNG', 1, 1, 4))]\n"
 	"tar('images.tar', imgs)\n"
 	"with open(os.path.join(d, 'images.txt'), 'w') as f:\n"
 	"    for p, data in sorted(imgs): f.write('%s %s %d\\n' % (p, hashlib.sha256(data).hexdigest(), len(data)))\n"
@@ -317,6 +317,12 @@ START_TEST(formats_detect_and_check)
 	ck_assert_int_eq(fmt, DR_FORMAT_IMAGE_FOLDER);
 	ck_assert_str_eq(dr_format_name(DR_FORMAT_IDX), "idx");
 	ck_assert_int_eq(dr_format_parse("parquet", &fmt, &err), CORE_EINVAL);
+	/* image folders are <class>/<name>: one folder level */
+	struct dr_manifest_file g[2] = {{.path = "cat/x.png"}, {.path = "pets/dog/y.png"}};
+	ck_assert_int_eq(dr_detect_format(g, 1, &fmt, &err), CORE_OK);
+	ck_assert_int_eq(fmt, DR_FORMAT_IMAGE_FOLDER);
+	ck_assert_int_eq(dr_detect_format(g, 2, &fmt, &err), CORE_EINVAL);
+	ck_assert_int_eq(dr_format_check(DR_FORMAT_IMAGE_FOLDER, g + 1, 1, &err), CORE_EINVAL);
 	ck_assert(!dr_image_name("cat/.png"));
 	ck_assert(dr_image_name("cat/x.JpEg"));
 }
