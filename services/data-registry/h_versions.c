@@ -186,6 +186,8 @@ static int commit_tx(struct db_conn *c, void *cls)
 		PQclear(res);
 		return rc;
 	}
+	PQclear(res); /* no row, but a result all the same */
+	res = NULL;
 	if ((rc = dr_q_newest_version(c, ds, &number, parent, &x->err)) < 0)
 		return rc;
 	const struct dr_version_new v = {
