@@ -17,9 +17,9 @@
  *   PENDING --items/decoder refuse a file--> FAILED (failure names it)
  *   PENDING --shutdown, crash, store or database error--> PENDING (next run)
  *
- * After a READY IDX version commits, its predefined "original" split is made
- * (dr-split's dr_split_original), outside the transaction: that split is idempotent
- * and also made on first use, so a crash in between loses nothing. */
+ * IDX versions' predefined "original" split belongs to dr-split (dr_split_original,
+ * which also makes it on first use); it is meant to be called here right after a READY
+ * IDX version commits, outside the transaction, once that branch is merged. */
 #include <string.h>
 
 #include "core/log.h"
