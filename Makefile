@@ -26,7 +26,7 @@ BUILD   ?= build/$(VARIANT)
 CC      ?= gcc
 
 # Link order: a library may use only those to its right.
-LIBS := svc http bus db metrics mlflow blob core
+LIBS := svc http bus db metrics mlflow blob ml core
 
 # Every package some binary uses (pkg-config names). Compile lines get all their -I
 # flags; link lines get only the packages of the binary being linked.
