@@ -26,11 +26,14 @@ BUILD   ?= build/$(VARIANT)
 CC      ?= gcc
 
 # Link order: a library may use only those to its right.
-LIBS := svc http bus db metrics mlflow blob ml core
+LIBS := svc http bus db metrics mlflow blob img stats ml core
 
 # Every package some binary uses (pkg-config names). Compile lines get all their -I
 # flags; link lines get only the packages of the binary being linked.
-PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
+PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libarchive zlib
+# Libraries that ship no pkg-config file, as raw link flags (libcsv: Debian libcsv-dev).
+# A binary that uses one names it in <bin>_LDLIBS; test programs get them all.
+RAW_LIBS := -lcsv
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -42,7 +45,9 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 # follows LIBS); <svc>_PKGS names pkg-config packages. A service that declares neither
 # gets the daemon frame, SVC_LIBS and SVC_PKGS: libsvc and what it stands on.
 # -Wl,--as-needed drops a declared package nothing uses, and test_link_lists fails on
-# that too, so a list says exactly what its binary loads.
+# that too, so a list says exactly what its binary loads. <svc>_LDLIBS names raw -l flags
+# for libraries without a pkg-config file (from RAW_LIBS); the checker takes them as
+# they are.
 SVC_LIBS := svc http bus db metrics core
 SVC_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
 
@@ -50,6 +55,8 @@ experiment-tracker_LIBS := svc http bus db metrics mlflow blob core
 experiment-tracker_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
 model-registry_LIBS := svc http bus db metrics mlflow core
 model-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
+data-registry_LIBS := svc http bus db metrics blob core
+data-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
 devkafka_PKGS := rdkafka
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
@@ -61,7 +68,7 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE $(WARN) -ffp-contract=off $(CFLAGS_$(VARIANT))
 LDFLAGS := -Wl,--as-needed $(LDFLAGS_$(VARIANT))
 INCLUDES := $(foreach l,$(LIBS),-Ilibs/$(l)/include) -I$(BUILD)/gen $(PKG_CFLAGS)
 # Test programs link everything: what they link is nobody's footprint.
-LDLIBS  := $(foreach l,$(LIBS),$(BUILD)/lib/lib$(l).a) $(PKG_LIBS) -lpthread -lm
+LDLIBS  := $(foreach l,$(LIBS),$(BUILD)/lib/lib$(l).a) $(PKG_LIBS) $(RAW_LIBS) -lpthread -lm
 
 SERVICES := $(notdir $(patsubst %/,%,$(wildcard services/*/)))
 LIB_ARCHIVES := $(foreach l,$(LIBS),$(BUILD)/lib/lib$(l).a)
@@ -174,6 +181,8 @@ $(BUILD)/lib/libcore.a: $(BUILD)/obj/gen/libs/core/version_gen.o
 define SVC_template
 $(1)_LIBS ?= $$(SVC_LIBS)
 $(1)_PKGS ?= $$(SVC_PKGS)
+$(1)_LDLIBS ?=
+$$(if $$(filter-out $$(RAW_LIBS),$$($(1)_LDLIBS)),$$(error $(1)_LDLIBS names $$(filter-out $$(RAW_LIBS),$$($(1)_LDLIBS)), not in RAW_LIBS))
 $$(if $$(filter-out $$(LIBS),$$($(1)_LIBS)),$$(error $(1)_LIBS names $$(filter-out $$(LIBS),$$($(1)_LIBS)), not in LIBS))
 $(1)_ARCHIVES := $$(foreach l,$$(filter $$($(1)_LIBS),$$(LIBS)),$$(BUILD)/lib/lib$$(l).a)
 $(1)_LDPKGS := $$(shell pkg-config --libs $$($(1)_PKGS) 2>/dev/null)
@@ -193,10 +202,10 @@ $$(BUILD)/lib/lib$(1).a: $$($(1)_OBJS)
 	rm -f $$@ && ar rcs $$@ $$^
 $$(BUILD)/bin/lathe-$(1): $$(BUILD)/obj/services/$(1)/main.o $$(BUILD)/lib/lib$(1).a $$($(1)_ARCHIVES) Makefile
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(BUILD)/lib/lib$(1).a $$($(1)_ARCHIVES) $$($(1)_LDPKGS) -lpthread -lm
+	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(BUILD)/lib/lib$(1).a $$($(1)_ARCHIVES) $$($(1)_LDPKGS) $$($(1)_LDLIBS) -lpthread -lm
 $$(BUILD)/links/lathe-$(1).pkgs: Makefile
 	@mkdir -p $$(dir $$@)
-	echo '$$($(1)_PKGS)' > $$@
+	echo '$$($(1)_PKGS) $$($(1)_LDLIBS)' > $$@
 $$(BUILD)/tests/unit/services/$(1)/%: $$(BUILD)/obj/tests/unit/services/$(1)/%.o $$(HARNESS_OBJS) $$(BUILD)/lib/lib$(1).a $$(LIB_ARCHIVES)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(HARNESS_OBJS) $$(BUILD)/lib/lib$(1).a $$(LDLIBS) $$(CHECK_LIBS)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fails when a binary's shared libraries differ from the packages its link list
 # declares (the Makefile's <svc>_PKGS; make records them in build/<variant>/links/).
-#   tools/check-links.sh BINARY PKG...      PKG: pkg-config names, e.g. libpq rdkafka
+#   tools/check-links.sh BINARY PKG...      PKG: pkg-config names, e.g. libpq rdkafka,
+#                                           or raw -lNAME flags for libraries that ship
+#                                           no pkg-config file (the Makefile's <bin>_LDLIBS)
 #
 # It compares the binary's own DT_NEEDED entries (what our link line put there) with
 # the sonames of the declared packages' -l libraries, both ways:
@@ -28,11 +30,16 @@ soname_of() { # library file -> its SONAME (or nothing)
 status=0
 declare -A declared=() # soname -> package
 for pkg in "$@"; do
-	flags=$(pkg-config --libs "$pkg" 2>/dev/null) || {
-		echo "check-links: pkg-config knows no package $pkg"
-		status=1
-		continue
-	}
+	case "$pkg" in
+	-l*) flags=$pkg ;;
+	*)
+		flags=$(pkg-config --libs "$pkg" 2>/dev/null) || {
+			echo "check-links: pkg-config knows no package $pkg"
+			status=1
+			continue
+		}
+		;;
+	esac
 	dirs=()
 	for f in $flags; do case "$f" in -L*) dirs+=("${f#-L}") ;; esac; done
 	for f in $flags; do

@@ -1,21 +1,66 @@
-/* lathe-data-registry: versioned, content-addressed datasets: profiles, splits, tensors.
- * The daemon's life (settings, database, Kafka, health, drain) is svc_main's; this
- * file names what is particular to the service: its port, schema and routes. Domain
- * routes answer 501 NOT_IMPLEMENTED until their issue lands. */
-#include "svc/svc.h"
+/* lathe-data-registry: versioned, content-addressed datasets: manifests over a blob
+ * store, profiles, splits, tensors. The daemon's life (settings, database, Kafka,
+ * outbox relay, health, drain) is svc_main's; this file adds the registry's settings
+ * (where the blob store is, how large a blob or an upload may be, the collector's grace
+ * period) and opens the store at start (dr.h lists the parts). */
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include "dr.h"
 
 extern const struct core_embedded_file svc_migrations[];
 extern const struct core_embedded_file svc_openapi[];
 
-static const struct http_route dr_routes[] = {
-	{.methods = SVC_ALL_METHODS, .pattern = "/v1/datasets", .handler = svc_h_not_implemented},
-	{.methods = SVC_ALL_METHODS, .pattern = "/v1/datasets/{path*}", .handler = svc_h_not_implemented},
+static const struct core_setting dr_setting_rows[] = {
+	{"BLOB_DIR", CORE_SETTING_STRING, offsetof(struct dr_settings, blob_dir), "var/data-blobs", false, 0, 0,
+	 "directory of the content-addressed blob store holding the datasets' file bytes (and profiles, splits, "
+	 "tensors)"},
+	{"BLOB_MAX_BYTES", CORE_SETTING_INT, offsetof(struct dr_settings, blob_max_bytes), "4294967296", false, 1,
+	 1099511627776, "the largest blob one PUT /v1/blobs/{sha256} may carry (413 beyond)"},
+	{"UPLOAD_MAX_BYTES", CORE_SETTING_INT, offsetof(struct dr_settings, upload_max_bytes), "4294967296", false, 1,
+	 1099511627776,
+	 "the largest one-request upload body (CSV, gzip, tar, zip) a version commit may carry (413 beyond)"},
+	{"BLOB_GC_GRACE_S", CORE_SETTING_INT, offsetof(struct dr_settings, gc_grace_s), "3600", false, 0, 31536000,
+	 "a blob younger than this (since its last upload or commit) is never collected: it may be an upload whose "
+	 "version is being committed"},
+	{"BLOB_TMP_AGE_S", CORE_SETTING_INT, offsetof(struct dr_settings, tmp_age_s), "3600", false, 1, 31536000,
+	 "a partial upload in the blob store's tmp/ untouched for this long is a crash's leftover: swept at start and "
+	 "by each collection"},
 	{0},
 };
 
+static enum core_status dr_start(struct svc *svc, void *settings, void **app_out, struct core_error *err)
+{
+	(void)svc;
+	struct dr_app *app = core_xcalloc(1, sizeof *app);
+	app->settings = settings;
+	enum core_status rc = blob_store_open(app->settings->blob_dir, &app->blobs, err);
+	if (rc != CORE_OK) {
+		free(app);
+		return rc;
+	}
+	uint64_t n = 0, bytes = 0;
+	struct core_error sweep_err = {{0}};
+	if (blob_sweep_tmp(app->blobs, app->settings->tmp_age_s, false, &n, &bytes, &sweep_err) != CORE_OK)
+		core_warn("sweeping the blob store's partial uploads: %s", sweep_err.message);
+	else if (n > 0)
+		core_info("blob store: removed %" PRIu64 " partial uploads (%" PRIu64 " bytes) left by a crash", n,
+			  bytes);
+	*app_out = app;
+	return CORE_OK;
+}
+
+static void dr_stop(struct svc *svc, void *app_ptr)
+{
+	(void)svc;
+	struct dr_app *app = app_ptr;
+	blob_store_close(app->blobs);
+	free(app);
+}
+
 static const struct svc_def dr_def = {
 	.name = "data-registry",
-	.summary = "versioned, content-addressed datasets: profiles, splits, tensors",
+	.summary = "versioned, content-addressed datasets: manifests, blobs, profiles, splits, tensors",
 	.default_port = 5002,
 	.schema = "data",
 	.migrations = svc_migrations,
@@ -23,6 +68,10 @@ static const struct svc_def dr_def = {
 	.uses_outbox = true,
 	.routes = {dr_routes},
 	.content_type_error = HTTP_EC_NONE,
+	.settings = dr_setting_rows,
+	.settings_size = sizeof(struct dr_settings),
+	.start = dr_start,
+	.stop = dr_stop,
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,51 @@
+/* img's private header: the format decoders (png.c, jpeg.c) that decode.c dispatches
+ * to, and the resizer's internals shared by resize.c and preprocess.c. */
+#ifndef IMG_INT_H
+#define IMG_INT_H
+#include <stdint.h>
+#include "img/img.h"
+
+/* The limit lim stands for (NULL or 0: the default). */
+uint64_t img_max_pixels(const struct img_limits *lim);
+
+enum core_status img_png_probe(const uint8_t *data, size_t len, struct img_info *out, struct core_error *err);
+enum core_status img_png_decode(const uint8_t *data, size_t len, uint64_t max_pixels, struct img_image *out,
+				struct core_error *err);
+enum core_status img_jpeg_probe(const uint8_t *data, size_t len, struct img_info *out, struct core_error *err);
+enum core_status img_jpeg_decode(const uint8_t *data, size_t len, uint64_t max_pixels, struct img_image *out,
+				 struct core_error *err);
+
+/* Filter coefficients of one axis (in_size -> out_size), in Pillow's fixed point. */
+struct img_coeffs {
+	unsigned in_size, out_size;
+	enum img_filter filter;
+	unsigned ksize; /* coefficients per output pixel (some trailing ones 0) */
+	int *bounds;    /* [2 * out_size]: first input index, count */
+	int32_t *k;     /* [out_size * ksize] */
+};
+
+struct img_resizer {
+	struct img_coeffs h, v;
+	uint8_t *tmp; /* the horizontal pass's rows */
+	size_t tmp_cap;
+	int32_t *acc; /* one row of the vertical pass's sums */
+	size_t acc_cap;
+	uint8_t *out; /* preprocess: the resized image */
+	size_t out_cap;
+	uint8_t *conv; /* preprocess: the channel-converted image */
+	size_t conv_cap;
+};
+
+/* Resizes src (w x h x c, c 1 or 3) into dst (ow x oh x c, allocated by the caller)
+ * through r's cached coefficients and buffers. CORE_OK or CORE_ENOMEM. */
+enum core_status img_resize_into(struct img_resizer *r, const uint8_t *src, unsigned w, unsigned h, unsigned c,
+				 unsigned ow, unsigned oh, enum img_filter filter, uint8_t *dst,
+				 struct core_error *err);
+/* Frees r's buffers (not r itself). */
+void img_resizer_clear(struct img_resizer *r);
+/* Grows *buf to at least n bytes. CORE_OK or CORE_ENOMEM. */
+enum core_status img_buf_reserve(void **buf, size_t *cap, size_t n, struct core_error *err);
+
+/* RGB -> L as PIL's convert("L"), n pixels; dst may equal src (it is written behind). */
+void img_rgb_to_gray(const uint8_t *src, size_t n, uint8_t *dst);
+#endif

@@ -1,0 +1,15 @@
+/* The blob references that parts other than the frame own, for the collector
+ * (h_admin.c): the frame marks manifest files and profiles (dr_q_blobs_referenced);
+ * each part that stores blobs of its own (split items, tensors: dr-split) adds its
+ * reference query here, so a collection never removes a blob some row still names. */
+#include "dr.h"
+
+int dr_gc_refs_extra(struct db_conn *c, const char *const *keys, size_t n, bool *referenced, struct core_error *err)
+{
+	(void)c;
+	(void)keys;
+	(void)n;
+	(void)referenced;
+	(void)err;
+	return 0;
+}

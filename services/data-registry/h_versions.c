@@ -1,0 +1,425 @@
+/* POST /v1/datasets/{name}/versions (face: dr.h; route in routes.c): committing a
+ * version, from a JSON manifest naming stored blobs, or from one request carrying the
+ * data itself (CSV, gzip, tar, zip), which is unpacked into the blob store first.
+ *
+ * The body streams to dr_version_create_chunk, chosen by Content-Type on the first
+ * chunk: a JSON manifest is gathered in memory up to DR_JSON_MANIFEST_MAX (256 MiB,
+ * a million files); an upload goes to a temporary file in BLOB_DIR/tmp up to
+ * UPLOAD_MAX_BYTES (removed when the request completes; a crash's leftover is swept
+ * like a partial blob). Either way the handler then builds the file list, checks every
+ * path (manifest.c), sorts it and computes the id, and dr_commit_and_reply records it:
+ *
+ *   1. every file's blob is touched (blob_touch: blob.h's gc rule, so a collection
+ *      running now keeps it for a grace period) and its size checked; the first path
+ *      whose blob is missing is named in a 400;
+ *   2. one transaction: the dataset is created when missing (INSERT ... ON CONFLICT DO
+ *      NOTHING) and row-locked; a version with the same id answers 200 with it;
+ *      otherwise the number is the newest + 1 (dense: concurrent commits queue on the
+ *      row lock), the parent the newest's id, the files go in DR_FILES_CHUNK rows per
+ *      statement, and the events are written to the outbox;
+ *   3. 201 with the new version (PENDING until the profiler has read it).
+ * A commit killed at any point leaves no version (one transaction); its blobs, if they
+ * were new, are unreferenced and go with the next collection after the grace period. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/time.h"
+#include "dr.h"
+
+/* --- the body --------------------------------------------------------------------- */
+
+enum body_kind { BODY_JSON = 1, BODY_UPLOAD };
+
+struct create_state {
+	enum body_kind kind;
+	const char *name;
+	char content_type[64]; /* the media type, lower-cased, without parameters */
+	struct core_buf json;  /* BODY_JSON */
+	int fd;                /* BODY_UPLOAD: the temporary file, -1 when none */
+	char *tmp_path;        /* owned; unlinked at completion */
+	uint64_t size;
+};
+
+static void create_state_free(void *p)
+{
+	struct create_state *st = p;
+	if (!st)
+		return;
+	core_buf_free(&st->json);
+	if (st->fd >= 0)
+		close(st->fd);
+	if (st->tmp_path) {
+		unlink(st->tmp_path);
+		free(st->tmp_path);
+	}
+	free(st);
+}
+
+static const char *const upload_types[] = {"text/csv",
+					   "application/gzip",
+					   "application/x-gzip",
+					   "application/x-tar",
+					   "application/x-gtar",
+					   "application/zip",
+					   NULL};
+
+static struct create_state *create_begin_or_reply(struct http_request *req, void *app)
+{
+	struct core_error err = {{0}};
+	const char *name = http_request_param(req, "name");
+	if (dr_check_dataset_name(name, &err) != CORE_OK) {
+		http_reply_invalid(req, &err);
+		return NULL;
+	}
+	struct create_state *st = core_xcalloc(1, sizeof *st);
+	st->fd = -1;
+	st->name = name;
+	const char *ct = http_request_header(req, "Content-Type");
+	size_t n = ct ? strcspn(ct, "; \t") : 0;
+	if (n >= sizeof st->content_type)
+		n = sizeof st->content_type - 1;
+	for (size_t i = 0; i < n; i++)
+		st->content_type[i] = (char)((ct[i] >= 'A' && ct[i] <= 'Z') ? ct[i] + 32 : ct[i]);
+	if (strcmp(st->content_type, "application/json") == 0) {
+		st->kind = BODY_JSON;
+		core_buf_init(&st->json, DR_JSON_MANIFEST_MAX);
+	} else {
+		for (size_t i = 0; upload_types[i] && !st->kind; i++)
+			if (strcmp(st->content_type, upload_types[i]) == 0)
+				st->kind = BODY_UPLOAD;
+		if (!st->kind) {
+			http_reply_error(req, HTTP_EC_UNSUPPORTED_MEDIA_TYPE,
+					 "Content-Type must be one of ['application/json', 'text/csv', "
+					 "'application/gzip', 'application/x-tar', 'application/x-gtar', "
+					 "'application/zip'] (got '%.64s')",
+					 ct ? ct : "");
+			goto fail;
+		}
+		st->tmp_path = core_xasprintf("%s/tmp/upload-XXXXXX", dr_app(app)->settings->blob_dir);
+		st->fd = mkstemp(st->tmp_path);
+		if (st->fd < 0) {
+			http_reply_error_detail(req, HTTP_EC_INTERNAL_ERROR, strerror(errno),
+						"could not store the upload");
+			free(st->tmp_path);
+			st->tmp_path = NULL;
+			goto fail;
+		}
+	}
+	http_request_set_state(req, st, create_state_free);
+	return st;
+fail:
+	create_state_free(st);
+	return NULL;
+}
+
+int dr_version_create_chunk(struct http_request *req, void *app, const char *data, size_t len)
+{
+	struct create_state *st = http_request_state(req);
+	if (!st && !(st = create_begin_or_reply(req, app)))
+		return -1;
+	st->size += len;
+	if (st->kind == BODY_JSON) {
+		if (core_buf_append(&st->json, data, len) != CORE_OK) {
+			http_reply_error(req, HTTP_EC_REQUEST_TOO_LARGE,
+					 "A JSON manifest is limited to %zu bytes: commit fewer files at once",
+					 DR_JSON_MANIFEST_MAX);
+			return -1;
+		}
+		return 0;
+	}
+	long max = dr_app(app)->settings->upload_max_bytes;
+	if (st->size > (uint64_t)max) {
+		http_reply_error(req, HTTP_EC_REQUEST_TOO_LARGE,
+				 "Upload is over the limit of %ld bytes (UPLOAD_MAX_BYTES): PUT the files as blobs and "
+				 "commit a manifest",
+				 max);
+		return -1;
+	}
+	while (len > 0) {
+		ssize_t w = write(st->fd, data, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			http_reply_error_detail(req, HTTP_EC_INTERNAL_ERROR, strerror(errno),
+						"could not store the upload");
+			return -1;
+		}
+		data += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* --- the commit ------------------------------------------------------------------- */
+
+struct commit_ctx {
+	struct dr_commit *cm;
+	int64_t now_ms;
+	bool existed; /* out: the same files were already a version */
+	json_t *out;  /* out: the version */
+	struct svc_fail fail;
+	struct core_error err;
+};
+
+static int commit_tx(struct db_conn *c, void *cls)
+{
+	struct commit_ctx *x = cls;
+	struct dr_commit *cm = x->cm;
+	json_decref(x->out);
+	x->out = NULL;
+	x->existed = false;
+	int64_t ds = 0, number = 0, pk = 0;
+	char parent[65] = "";
+	PGresult *res = NULL;
+	int created = dr_q_ensure_dataset(c, cm->dataset, x->now_ms, &x->err);
+	if (created < 0)
+		return created;
+	int rc = dr_q_lock_dataset(c, cm->dataset, &ds, &x->err);
+	if (rc <= 0)
+		return rc < 0 ? rc : DB_SOFT_ERROR; /* deleted between the two: start over */
+	if (created > 0 && (rc = dr_ev_write(c, "lathe.dataset.created", cm->dataset,
+					     json_pack("{s:s}", "name", cm->dataset), &x->err)) < 0)
+		return rc;
+	if ((rc = dr_q_version_by_id(c, ds, cm->id, &res, &x->err)) != 0) {
+		if (rc > 0) {
+			x->existed = true;
+			x->out = dr_version_json(res, 0);
+		}
+		PQclear(res);
+		return rc;
+	}
+	if ((rc = dr_q_newest_version(c, ds, &number, parent, &x->err)) < 0)
+		return rc;
+	const struct dr_version_new v = {
+		.dataset_id = ds,
+		.number = number + 1,
+		.file_count = (int64_t)cm->n,
+		.bytes = cm->bytes,
+		.id = cm->id,
+		.parent = rc > 0 ? parent : NULL,
+		.message = cm->message,
+		.format = dr_format_name(cm->format),
+		.label_column = cm->label_column,
+		.now_ms = x->now_ms,
+	};
+	if ((rc = dr_q_insert_version(c, &v, &pk, &x->err)) < 0 ||
+	    (rc = dr_q_insert_files(c, pk, cm->files, cm->n, &x->err)) < 0 ||
+	    (rc = dr_q_touch_dataset(c, ds, x->now_ms, &x->err)) < 0)
+		return rc;
+	json_t *data = json_pack("{s:s, s:I, s:s, s:s, s:I, s:I}", "dataset", cm->dataset, "number",
+				 (json_int_t)v.number, "id", cm->id, "format", v.format, "file_count",
+				 (json_int_t)cm->n, "bytes", (json_int_t)cm->bytes);
+	if (v.parent) /* absent for the first version */
+		json_object_set_new(data, "parent", json_string(v.parent));
+	if ((rc = dr_ev_write(c, "lathe.dataset.version.created", cm->dataset, data, &x->err)) < 0)
+		return rc;
+	if ((rc = dr_q_version_by_pk(c, pk, &res, &x->err)) > 0)
+		x->out = dr_version_json(res, 0);
+	PQclear(res);
+	return rc;
+}
+
+/* Step 1: every blob touched and its size checked. Returns true, or false after
+ * having replied. */
+static bool blobs_or_reply(struct http_request *req, struct svc *svc, const struct dr_commit *cm)
+{
+	struct core_error err = {{0}};
+	for (size_t i = 0; i < cm->n; i++) {
+		const struct dr_manifest_file *f = &cm->files[i];
+		if (i > 0 && strcmp(f->sha256, cm->files[i - 1].sha256) == 0 && f->size == cm->files[i - 1].size)
+			continue;
+		enum core_status rc = blob_touch(dr_blobs(svc), f->sha256, &err);
+		int fd = -1;
+		uint64_t size = 0;
+		if (rc == CORE_OK)
+			rc = blob_open(dr_blobs(svc), f->sha256, &fd, &size, &err);
+		if (fd >= 0)
+			close(fd);
+		if (rc == CORE_ENOENT) {
+			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+					 "The blob of '%s' (%s) is not stored: PUT /v1/blobs/%s first", f->path,
+					 f->sha256, f->sha256);
+			return false;
+		}
+		if (rc != CORE_OK) {
+			http_reply_error_detail(req, HTTP_EC_INTERNAL_ERROR, err.message, "blob storage error");
+			return false;
+		}
+		if (size != f->size) {
+			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+					 "The size of '%s' is %llu, not %llu: its blob %s has %llu bytes", f->path,
+					 (unsigned long long)f->size, (unsigned long long)size, f->sha256,
+					 (unsigned long long)size);
+			return false;
+		}
+	}
+	return true;
+}
+
+void dr_commit_and_reply(struct http_request *req, struct svc *svc, struct dr_commit *cm)
+{
+	if (cm->n == 0) {
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "A version needs at least one file");
+		return;
+	}
+	if (!cm->format && !(cm->format = dr_format_detect(cm->files, cm->n))) {
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "Cannot tell the format from the paths: every file .csv (csv), IDX files "
+				 "(*-idx[0-9]-ubyte[.gz]: idx), or every file <class>/<name>.png|.jpg|.jpeg "
+				 "(image-folder); or give format");
+		return;
+	}
+	if (!blobs_or_reply(req, svc, cm))
+		return;
+	struct commit_ctx x = {.cm = cm, .now_ms = core_now_ms()};
+	int rc = svc_run_tx_or_reply(req, svc, "dr_commit", DB_READ_COMMITTED, commit_tx, &x, &x.fail);
+	if (rc >= 0)
+		dr_reply_entity(req, x.existed ? 200 : 201, "version", rc, x.out, &x.fail, &x.err);
+	else
+		json_decref(x.out);
+}
+
+/* --- JSON manifests --------------------------------------------------------------- */
+
+/* Reads the optional string arguments message, format, label_column from obj (a JSON
+ * body) or the query (an upload). Returns true, or false after having replied. */
+static bool options_or_reply(struct http_request *req, json_t *obj, struct dr_commit *cm)
+{
+	static const char *const names[] = {"message", "format", "label_column"};
+	const char *vals[3] = {NULL, NULL, NULL};
+	for (size_t i = 0; i < 3; i++) {
+		if (obj) {
+			json_t *v = json_object_get(obj, names[i]);
+			if (v && !json_is_null(v) && !json_is_string(v)) {
+				http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+						 "Invalid value for parameter '%s': must be a string", names[i]);
+				return false;
+			}
+			vals[i] = json_string_value(v);
+		} else {
+			vals[i] = http_request_query(req, names[i]);
+		}
+	}
+	cm->message = vals[0];
+	if (vals[1] && *vals[1] && !(cm->format = dr_format_parse(vals[1]))) {
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "Invalid format '%.64s': csv, idx or image-folder", vals[1]);
+		return false;
+	}
+	if (vals[2] && (strlen(vals[2]) == 0 || strlen(vals[2]) > 255)) {
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "Invalid label_column: 1 to 255 bytes naming a column");
+		return false;
+	}
+	cm->label_column = vals[2];
+	return true;
+}
+
+/* Fills cm->files from the body's "files". Returns true, or false after replying. */
+static bool files_or_reply(struct http_request *req, json_t *files, struct dr_commit *cm)
+{
+	struct core_error err = {{0}};
+	if (!json_is_array(files)) {
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "Missing value for required parameter 'files' (an array of {path, sha256, size})");
+		return false;
+	}
+	size_t n = json_array_size(files);
+	if (n > DR_MANIFEST_FILES_MAX) {
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Too many files: %zu (at most %d per version)",
+				 n, DR_MANIFEST_FILES_MAX);
+		return false;
+	}
+	cm->files = n ? core_xcalloc(n, sizeof *cm->files) : NULL;
+	cm->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_t *f = json_array_get(files, i), *path = json_object_get(f, "path"),
+		       *sha = json_object_get(f, "sha256"), *size = json_object_get(f, "size");
+		if (!json_is_string(path) || !json_is_string(sha) || !json_is_integer(size) ||
+		    json_integer_value(size) < 0) {
+			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+					 "Invalid files[%zu]: an object with path (string), sha256 (string) and size "
+					 "(integer >= 0)",
+					 i);
+			return false;
+		}
+		if (dr_path_check(json_string_value(path), json_string_length(path), &err) != CORE_OK) {
+			http_reply_invalid(req, &err);
+			return false;
+		}
+		if (!blob_key_valid(json_string_value(sha))) {
+			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+					 "Invalid sha256 of '%s': 64 lower-case hex digits", json_string_value(path));
+			return false;
+		}
+		struct dr_manifest_file *m = &cm->files[cm->n++];
+		m->path = core_xstrdup(json_string_value(path));
+		snprintf(m->sha256, sizeof m->sha256, "%s", json_string_value(sha));
+		m->size = (uint64_t)json_integer_value(size);
+	}
+	if (dr_manifest_sort(cm->files, cm->n, &err) != CORE_OK) {
+		http_reply_invalid(req, &err);
+		return false;
+	}
+	dr_manifest_id(cm->files, cm->n, cm->id, &cm->bytes);
+	return true;
+}
+
+static void commit_json(struct http_request *req, struct svc *svc, struct create_state *st)
+{
+	struct dr_commit cm = {.dataset = st->name};
+	json_error_t jerr;
+	json_t *body = json_loadb(st->json.data ? st->json.data : "{}", st->json.len ? st->json.len : 2,
+				  JSON_REJECT_DUPLICATES, &jerr);
+	if (!body) {
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Malformed JSON: %s (line %d, column %d)",
+				 jerr.text, jerr.line, jerr.column);
+		goto out;
+	}
+	if (!json_is_object(body)) {
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "The body must be a JSON object");
+		goto out;
+	}
+	core_buf_free(&st->json); /* the parsed tree is all we need now */
+	if (!options_or_reply(req, body, &cm) || !files_or_reply(req, json_object_get(body, "files"), &cm))
+		goto out;
+	dr_commit_and_reply(req, svc, &cm); /* message and label_column borrow from body */
+out:
+	dr_manifest_free(cm.files, cm.n);
+	json_decref(body);
+}
+
+/* --- one-request uploads ---------------------------------------------------------- */
+
+static void commit_upload(struct http_request *req, struct svc *svc, struct create_state *st)
+{
+	struct dr_commit cm = {.dataset = st->name};
+	if (!options_or_reply(req, NULL, &cm))
+		return;
+	if (st->size == 0) {
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Empty upload: the body holds no data");
+		return;
+	}
+	/* dr-ingest's unpack (ingest.c) fills cm.files from the file; until it is merged
+	 * the upload is refused after its body was read. */
+	(void)svc;
+	http_reply_error(req, HTTP_EC_NOT_IMPLEMENTED, "Uploads of %s are not supported yet", st->content_type);
+}
+
+void dr_h_version_create(struct http_request *req, void *app)
+{
+	struct create_state *st = http_request_state(req);
+	if (!st && !(st = create_begin_or_reply(req, app))) /* an empty body: no chunk came */
+		return;
+	if (st->kind == BODY_JSON)
+		commit_json(req, app, st);
+	else
+		commit_upload(req, app, st);
+}

@@ -1,0 +1,164 @@
+/* Helpers for the data registry's integration tests (face: data.h): blobs, manifests,
+ * requests with a header in and a header out (libcurl), and the blob store on disk. */
+#include "data.h"
+#include <check.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "core/sha256.h"
+
+void th_data_put_blob(struct th_daemon *d, const void *data, size_t len, char key_out[65])
+{
+	ck_assert_int_eq(core_sha256_hex(data, len, key_out), CORE_OK);
+	char *url = th_fmt("%s/v1/blobs/%s", d->base_url, key_out);
+	struct th_response r = th_http("PUT", url, "application/octet-stream", data, len);
+	ck_assert_msg(r.status == 201 || r.status == 200, "PUT blob: %ld %s", r.status, r.body);
+	th_response_free(&r);
+	free(url);
+}
+
+json_t *th_data_manifest(struct th_daemon *d, const struct th_data_file *files, size_t n, bool put)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++) {
+		char key[65];
+		size_t len = strlen(files[i].text);
+		if (put)
+			th_data_put_blob(d, files[i].text, len, key);
+		else
+			ck_assert_int_eq(core_sha256_hex(files[i].text, len, key), CORE_OK);
+		json_array_append_new(list, json_pack("{s:s, s:s, s:I}", "path", files[i].path, "sha256", key, "size",
+						      (json_int_t)len));
+	}
+	return json_pack("{s:o}", "files", list);
+}
+
+struct th_response th_data_commit(struct th_daemon *d, const char *dataset, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+	char *path = th_fmt("/v1/datasets/%s/versions", dataset);
+	struct th_response r = th_call(d, "POST", path, text);
+	free(path);
+	free(text);
+	return r;
+}
+
+struct sink {
+	char *data;
+	size_t len;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *cls)
+{
+	struct sink *s = cls;
+	size_t m = size * n;
+	char *grown = realloc(s->data, s->len + m + 1);
+	ck_assert_ptr_nonnull(grown);
+	s->data = grown;
+	memcpy(s->data + s->len, p, m);
+	s->len += m;
+	s->data[s->len] = '\0';
+	return m;
+}
+
+struct header_want {
+	const char *name;
+	char *out;
+	size_t size;
+};
+
+static size_t on_header(char *p, size_t size, size_t n, void *cls)
+{
+	struct header_want *w = cls;
+	size_t m = size * n, k = w->name ? strlen(w->name) : 0;
+	if (w->name && m > k + 1 && strncasecmp(p, w->name, k) == 0 && p[k] == ':') {
+		const char *v = p + k + 1;
+		while (*v == ' ')
+			v++;
+		size_t vl = m - (size_t)(v - p);
+		while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
+			vl--;
+		snprintf(w->out, w->size, "%.*s", (int)vl, v);
+	}
+	return m;
+}
+
+struct th_response th_data_http(const char *method, const char *url, const char *content_type, const void *body,
+				size_t len, const char *header, const char *want, char *value_out, size_t value_size)
+{
+	struct th_response r = {0};
+	struct sink s = {0};
+	struct header_want w = {.name = want, .out = value_out, .size = value_size};
+	if (value_out && value_size)
+		value_out[0] = '\0';
+	CURL *curl = curl_easy_init();
+	ck_assert_ptr_nonnull(curl);
+	struct curl_slist *h = NULL;
+	char ct[256];
+	if (content_type) {
+		snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
+		h = curl_slist_append(h, ct);
+	}
+	if (header)
+		h = curl_slist_append(h, header);
+	h = curl_slist_append(h, "Expect:");
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+	if (body) {
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &w);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 120L);
+	CURLcode rc = curl_easy_perform(curl);
+	ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, url, curl_easy_strerror(rc));
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(curl);
+	r.body = s.data ? s.data : strdup("");
+	r.body_len = s.len;
+	r.json = json_loadb(r.body, r.body_len, 0, NULL);
+	return r;
+}
+
+void th_data_blob_dir(struct th_daemon *d, char *out, size_t size)
+{
+	const char *tag = strrchr(d->log_path, '-') + 1;
+	snprintf(out, size, "%s/blobs-%.16s", th_env("LATHE_TEST_TMP"), tag);
+}
+
+size_t th_data_blob_count(const char *blob_dir)
+{
+	char path[1024];
+	snprintf(path, sizeof path, "%s/objects", blob_dir);
+	DIR *top = opendir(path);
+	if (!top)
+		return 0;
+	size_t n = 0;
+	struct dirent *e;
+	while ((e = readdir(top))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char sub[1400];
+		snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+		DIR *dd = opendir(sub);
+		if (!dd)
+			continue;
+		struct dirent *f;
+		while ((f = readdir(dd)))
+			if (f->d_name[0] != '.')
+				n++;
+		closedir(dd);
+	}
+	closedir(top);
+	return n;
+}
