@@ -253,7 +253,7 @@ $(BUILD)/obj/%.o: %.c | $(GEN_ERRORS)
 # Test code alone sees the harness, and a service's tests its private header.
 $(BUILD)/obj/tests/%.o: tests/%.c | $(GEN_ERRORS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INCLUDES) -Itests/harness $(SVC_INCLUDES) -c -o $@ $<
+	$(CC) $(CFLAGS) $(INCLUDES) $(SVC_INCLUDES) -Itests/harness -c -o $@ $<
 
 .SECONDARY:
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -99,12 +99,12 @@ struct dr_manifest_file {
 	uint64_t size;
 };
 
-/* "csv", "idx", "image-folder"; NULL for anything else. */
+/* "csv", "idx", "image-folder"; NULL for anything else (detect.c, data.h). */
 const char *dr_format_name(enum dr_format f);
 /* The format named by s; 0 when s names none. */
-enum dr_format dr_format_parse(const char *s);
+enum dr_format dr_format_lookup(const char *s);
 
-/* Frees the paths and the array. NULL is fine. */
+/* Frees the paths and the array. NULL is fine (ingest.c, data.h). */
 void dr_manifest_free(struct dr_manifest_file *files, size_t n);
 
 /* --- manifest.c: path rules, canonical order and id (pure) ------------------------ */
@@ -115,10 +115,10 @@ void dr_manifest_free(struct dr_manifest_file *files, size_t n);
  * segment, no backslash, no NUL or control character, valid UTF-8, 1..DR_PATH_MAX
  * bytes. len: the bytes of path (a NUL inside is caught). CORE_OK or CORE_EINVAL with
  * a message naming the path. */
-enum core_status dr_path_check(const char *path, size_t len, struct core_error *err);
+enum core_status dr_path_check_len(const char *path, size_t len, struct core_error *err);
 
 /* Sorts files by path (bytewise) and fails (CORE_EINVAL naming it) on a duplicate. */
-enum core_status dr_manifest_sort(struct dr_manifest_file *files, size_t n, struct core_error *err);
+enum core_status dr_manifest_order(struct dr_manifest_file *files, size_t n, struct core_error *err);
 
 /* The version id of sorted files: sha256 hex of "<sha256> <size> <path>\n" per file.
  * bytes_out: their total size (may be NULL). */
@@ -285,8 +285,8 @@ int dr_gc_refs_extra(struct db_conn *c, const char *const *keys, size_t n, bool 
 
 /* --- h_versions.c: commits others call --------------------------------------------- */
 
-/* What a commit is asked to record. files: sorted and checked (dr_manifest_sort,
- * dr_path_check), every blob stored and touched; id and bytes: dr_manifest_id's. */
+/* What a commit is asked to record. files: sorted and checked (dr_manifest_order,
+ * dr_path_check_len), every blob stored and touched; id and bytes: dr_manifest_id's. */
 struct dr_commit {
 	const char *dataset;
 	struct dr_manifest_file *files;

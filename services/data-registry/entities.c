@@ -77,7 +77,7 @@ void dr_version_row_fill(const PGresult *res, int row, struct dr_version_row *ou
 	db_get_int64(res, row, 1, &out->number, NULL);
 	const char *s;
 	snprintf(out->id, sizeof out->id, "%s", (s = db_get_text(res, row, 2)) ? s : "");
-	out->format = dr_format_parse(db_get_text(res, row, 5));
+	out->format = dr_format_lookup(db_get_text(res, row, 5));
 	if ((s = db_get_text(res, row, 10))) {
 		out->has_label_column = true;
 		snprintf(out->label_column, sizeof out->label_column, "%s", s);

@@ -308,7 +308,7 @@ static bool options_or_reply(struct http_request *req, json_t *obj, struct dr_co
 		}
 	}
 	cm->message = vals[0];
-	if (vals[1] && *vals[1] && !(cm->format = dr_format_parse(vals[1]))) {
+	if (vals[1] && *vals[1] && !(cm->format = dr_format_lookup(vals[1]))) {
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
 				 "Invalid format '%.64s': csv, idx or image-folder", vals[1]);
 		return false;
@@ -350,7 +350,7 @@ static bool files_or_reply(struct http_request *req, json_t *files, struct dr_co
 					 i);
 			return false;
 		}
-		if (dr_path_check(json_string_value(path), json_string_length(path), &err) != CORE_OK) {
+		if (dr_path_check_len(json_string_value(path), json_string_length(path), &err) != CORE_OK) {
 			http_reply_invalid(req, &err);
 			return false;
 		}
@@ -364,7 +364,7 @@ static bool files_or_reply(struct http_request *req, json_t *files, struct dr_co
 		snprintf(m->sha256, sizeof m->sha256, "%s", json_string_value(sha));
 		m->size = (uint64_t)json_integer_value(size);
 	}
-	if (dr_manifest_sort(cm->files, cm->n, &err) != CORE_OK) {
+	if (dr_manifest_order(cm->files, cm->n, &err) != CORE_OK) {
 		http_reply_invalid(req, &err);
 		return false;
 	}

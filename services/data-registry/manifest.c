@@ -10,34 +10,12 @@
 #include "core/sha256.h"
 #include "dr.h"
 
-const char *dr_format_name(enum dr_format f)
-{
-	switch (f) {
-	case DR_FORMAT_CSV:
-		return "csv";
-	case DR_FORMAT_IDX:
-		return "idx";
-	case DR_FORMAT_IMAGE_FOLDER:
-		return "image-folder";
-	}
-	return NULL;
-}
-
-enum dr_format dr_format_parse(const char *s)
+enum dr_format dr_format_lookup(const char *s)
 {
 	for (enum dr_format f = DR_FORMAT_CSV; f <= DR_FORMAT_IMAGE_FOLDER; f++)
 		if (s && strcmp(s, dr_format_name(f)) == 0)
 			return f;
 	return 0;
-}
-
-void dr_manifest_free(struct dr_manifest_file *files, size_t n)
-{
-	if (!files)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(files[i].path);
-	free(files);
 }
 
 /* Length of the UTF-8 sequence at s (at most left bytes), 0 when malformed. */
@@ -69,7 +47,7 @@ static size_t utf8_len(const unsigned char *s, size_t left)
 	return n;
 }
 
-enum core_status dr_path_check(const char *path, size_t len, struct core_error *err)
+enum core_status dr_path_check_len(const char *path, size_t len, struct core_error *err)
 {
 	/* The message quotes the path only up to its first byte we would not print. */
 	if (len == 0)
@@ -113,7 +91,7 @@ static int by_path(const void *a, const void *b)
 	return strcmp(((const struct dr_manifest_file *)a)->path, ((const struct dr_manifest_file *)b)->path);
 }
 
-enum core_status dr_manifest_sort(struct dr_manifest_file *files, size_t n, struct core_error *err)
+enum core_status dr_manifest_order(struct dr_manifest_file *files, size_t n, struct core_error *err)
 {
 	if (n > 1)
 		qsort(files, n, sizeof *files, by_path);
