@@ -55,8 +55,9 @@ experiment-tracker_LIBS := svc http bus db metrics mlflow blob core
 experiment-tracker_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
 model-registry_LIBS := svc http bus db metrics mlflow core
 model-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
-data-registry_LIBS := svc http bus db metrics blob core
-data-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
+data-registry_LIBS := svc http bus db metrics blob img ml core
+data-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libarchive zlib libpng libjpeg
+data-registry_LDLIBS := -lcsv
 devkafka_PKGS := rdkafka
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2

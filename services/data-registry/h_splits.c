@@ -18,10 +18,9 @@
 #include <string.h>
 #include "core/alloc.h"
 #include "core/time.h"
-#include "data.h"
 #include "dr.h"
 
-#define ORIGINAL "original"
+#define ORIGINAL      "original"
 #define ORIGINAL_ARGS "original"
 
 /* S from a split row (SPLIT_COLS of q_splits.c). */
@@ -115,13 +114,13 @@ static bool split_name_ok(const char *s)
 
 struct create_ctx {
 	const char *dataset, *ref, *name;
-	const struct args *args;      /* NULL: the original split (dr_split_original) */
-	int64_t version_pk;           /* dr_split_original: the version */
+	const struct args *args; /* NULL: the original split (dr_split_original) */
+	int64_t version_pk;      /* dr_split_original: the version */
 	struct dr_version_row row;
 	struct dr_manifest_file *files;
 	size_t n_files;
-	char prev[65];                /* "" or the ancestor's items list */
-	json_t *existing;             /* the stored split when there is one */
+	char prev[65];    /* "" or the ancestor's items list */
+	json_t *existing; /* the stored split when there is one */
 	bool same_args;
 	const struct dr_split_row *insert; /* the write step's row */
 	bool inserted;
@@ -294,12 +293,12 @@ void dr_h_split_create(struct http_request *req, void *app)
 		return;
 	struct core_error err = {{0}};
 	if (!split_name_ok(name)) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Split name '%s' must match [A-Za-z0-9._-]{1,%d}",
-				 name, DR_SPLIT_NAME_MAX);
+		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
+				 "Split name '%s' must match [A-Za-z0-9._-]{1,%d}", name, DR_SPLIT_NAME_MAX);
 		return;
 	}
-	struct create_ctx x = {.dataset = http_request_param(req, "name"), .ref = http_request_param(req, "ref"),
-			       .name = name};
+	struct create_ctx x = {
+		.dataset = http_request_param(req, "name"), .ref = http_request_param(req, "ref"), .name = name};
 	struct args a;
 	struct dr_split_result res = {0};
 	/* The default of stratify needs the version: parse with true, fix below. */

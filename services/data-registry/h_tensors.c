@@ -19,7 +19,6 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/time.h"
-#include "data.h"
 #include "dr.h"
 
 /* --- blob replies with ranges ---------------------------------------------------------- */
@@ -90,7 +89,8 @@ static bool etag_matches(const char *inm, const char *etag)
 	return strstr(inm, etag) != NULL;
 }
 
-int dr_reply_blob_range(struct http_request *req, struct svc *svc, const char *sha, const char *content_type, bool ranges)
+int dr_reply_blob_range(struct http_request *req, struct svc *svc, const char *sha, const char *content_type,
+			bool ranges)
 {
 	int fd = -1;
 	uint64_t size = 0;
@@ -281,12 +281,12 @@ struct tctx {
 	const char *dataset, *ref;
 	struct opts *o;
 	struct dr_version_row row;
-	char *split_name;  /* the split used (owned) */
-	char *key;         /* options key (owned) */
+	char *split_name; /* the split used (owned) */
+	char *key;        /* options key (owned) */
 	char items_sha[65];
 	int64_t n_items;
 	bool has_train;
-	json_t *classes;   /* set of class names (object keys) */
+	json_t *classes; /* set of class names (object keys) */
 	char export_sha[65];
 	int64_t export_size;
 	struct dr_manifest_file *files;
@@ -318,8 +318,7 @@ static int take_split(struct tctx *x, const PGresult *res, int r)
 {
 	x->split_name = core_xstrdup(db_get_text(res, r, 0));
 	snprintf(x->items_sha, sizeof x->items_sha, "%s", db_get_text(res, r, 7));
-	json_t *counts = json_loads(db_get_text(res, r, 5), 0, NULL),
-	       *cc = json_loads(db_get_text(res, r, 6), 0, NULL);
+	json_t *counts = json_loads(db_get_text(res, r, 5), 0, NULL), *cc = json_loads(db_get_text(res, r, 6), 0, NULL);
 	x->n_items = json_integer_value(json_object_get(counts, x->o->part));
 	x->has_train = json_object_get(counts, "train") != NULL;
 	x->classes = json_object();
@@ -410,27 +409,20 @@ static int find_tx(struct db_conn *c, void *cls)
 static int record_tx(struct db_conn *c, void *cls)
 {
 	struct tctx *x = cls;
-	return dr_q_insert_tensor_export(c, x->row.pk, x->key, x->export_sha, x->export_size, core_now_ms(),
-					 &x->err);
+	return dr_q_insert_tensor_export(c, x->row.pk, x->key, x->export_sha, x->export_size, core_now_ms(), &x->err);
 }
 
 /* Counts the version's items and gathers their classes (no split named). */
 static enum core_status count_items(struct svc *svc, struct tctx *x, struct core_error *err)
 {
-	struct dr_items *it = NULL;
-	struct dr_item item;
+	uint64_t n = 0;
 	x->classes = json_object();
-	enum core_status rc = dr_items_open(dr_blobs(svc), x->row.format, x->files, x->n_files,
-					    x->row.format == DR_FORMAT_CSV && x->row.has_label_column ? x->row.label_column
-												      : NULL,
-					    &it, err);
-	while (rc == CORE_OK && (rc = dr_items_next(it, &item, err)) == CORE_OK) {
-		x->n_items++;
-		if (item.cls && !json_object_get(x->classes, item.cls))
-			json_object_set_new(x->classes, item.cls, json_true());
-	}
-	dr_items_close(it);
-	return rc == CORE_ENOENT ? CORE_OK : rc;
+	enum core_status rc =
+		dr_tensor_count(dr_blobs(svc), x->row.format, x->files, x->n_files,
+				x->row.format == DR_FORMAT_CSV && x->row.has_label_column ? x->row.label_column : NULL,
+				&n, x->classes, err);
+	x->n_items = (int64_t)n;
+	return rc;
 }
 
 static void reply_failure(struct http_request *req, enum core_status st, const struct core_error *err)

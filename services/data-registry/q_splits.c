@@ -4,8 +4,9 @@
 #include <string.h>
 #include "dr.h"
 
-#define SPLIT_COLS "name, args, fractions::text, stratify, seed, counts::text, class_counts::text, items_sha, " \
-		   "item_count, created_at"
+#define SPLIT_COLS                                                                                                     \
+	"name, args, fractions::text, stratify, seed, counts::text, class_counts::text, items_sha, "                   \
+	"item_count, created_at"
 
 static const struct db_stmt insert_split = {
 	.name = "dr_q_insert_split",
@@ -18,17 +19,10 @@ static const struct db_stmt insert_split = {
 int dr_q_insert_split(struct db_conn *c, const struct dr_split_row *s, struct core_error *err)
 {
 	struct db_i64 v, seed, n, t;
-	const char *params[11] = {db_i64(&v, s->version_pk),
-				  s->name,
-				  s->args,
-				  s->fractions,
-				  s->stratify ? "true" : "false",
-				  db_i64(&seed, s->seed),
-				  s->counts,
-				  s->class_counts,
-				  s->items_sha,
-				  db_i64(&n, s->item_count),
-				  db_i64(&t, s->created_at)};
+	const char *params[11] = {
+		db_i64(&v, s->version_pk), s->name,   s->args,         s->fractions, s->stratify ? "true" : "false",
+		db_i64(&seed, s->seed),    s->counts, s->class_counts, s->items_sha, db_i64(&n, s->item_count),
+		db_i64(&t, s->created_at)};
 	return db_exec(c, &insert_split, params, NULL, err);
 }
 
@@ -73,8 +67,8 @@ static const struct db_stmt ancestor_split = {
 	.n_params = 3,
 };
 
-int dr_q_ancestor_split(struct db_conn *c, int64_t version_pk, int64_t dataset_id, const char *name,
-			PGresult **res_out, struct core_error *err)
+int dr_q_ancestor_split(struct db_conn *c, int64_t version_pk, int64_t dataset_id, const char *name, PGresult **res_out,
+			struct core_error *err)
 {
 	struct db_i64 v, d;
 	const char *params[3] = {db_i64(&v, version_pk), db_i64(&d, dataset_id), name};

@@ -24,7 +24,8 @@
 #include "core/log.h"
 #include "core/time.h"
 #include "data.h"
-#include "dr.h"
+#include "http/http.h"
+#include "split_io.h"
 
 /* --- class names, interned (many items share few names) ---------------------------- */
 
@@ -121,7 +122,8 @@ enum core_status dr_split_reader_open(struct blob_store *store, const char *sha,
 	*out = NULL;
 	enum core_status rc = blob_open(store, sha, &fd, &size, err);
 	if (rc != CORE_OK)
-		return rc == CORE_ENOENT ? core_fail(err, CORE_EIO, "items list %s is missing from the store", sha) : rc;
+		return rc == CORE_ENOENT ? core_fail(err, CORE_EIO, "items list %s is missing from the store", sha)
+					 : rc;
 	struct dr_split_reader *r = core_xcalloc(1, sizeof *r);
 	r->f = fdopen(fd, "r");
 	if (!r->f) {
@@ -138,8 +140,8 @@ enum core_status dr_split_reader_open(struct blob_store *store, const char *sha,
 	return CORE_OK;
 }
 
-enum core_status dr_split_reader_next(struct dr_split_reader *r, uint8_t key[32], const char **cls,
-				      const char **part, struct core_error *err)
+enum core_status dr_split_reader_next(struct dr_split_reader *r, uint8_t key[32], const char **cls, const char **part,
+				      struct core_error *err)
 {
 	json_decref(r->cur);
 	r->cur = NULL;

@@ -21,7 +21,8 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "data.h"
-#include "dr.h"
+#include "http/http.h"
+#include "split_io.h"
 #include "img/img.h"
 #include "ml/safetensors.h"
 
@@ -169,8 +170,8 @@ struct col {
 
 static bool missing(const char *v)
 {
-	return !*v || strcmp(v, "NA") == 0 || strcmp(v, "N/A") == 0 || strcmp(v, "NaN") == 0 ||
-	       strcmp(v, "nan") == 0 || strcmp(v, "null") == 0;
+	return !*v || strcmp(v, "NA") == 0 || strcmp(v, "N/A") == 0 || strcmp(v, "NaN") == 0 || strcmp(v, "nan") == 0 ||
+	       strcmp(v, "null") == 0;
 }
 
 static bool number(const char *v, double *out)
@@ -425,8 +426,8 @@ static enum core_status image_shape(struct exp *e, unsigned *c, unsigned *h, uns
 	return rc;
 }
 
-static enum core_status write_meta(const struct dr_tensor_job *job, json_t *prep, json_t *features, struct ml_st_meta *m,
-				   size_t *n)
+static enum core_status write_meta(const struct dr_tensor_job *job, json_t *prep, json_t *features,
+				   struct ml_st_meta *m, size_t *n)
 {
 	json_t *classes = json_array();
 	for (size_t i = 0; i < job->n_classes; i++)
@@ -451,7 +452,7 @@ static enum core_status write_meta(const struct dr_tensor_job *job, json_t *prep
 
 /* y in item order: the class indices of the part's items. */
 static enum core_status write_y(struct blob_store *store, const struct dr_tensor_job *job, struct ml_st_writer *w,
-			       struct core_error *err)
+				struct core_error *err)
 {
 	enum core_status rc;
 	int64_t y;
@@ -563,8 +564,8 @@ enum core_status dr_tensor_export(struct blob_store *store, const struct dr_tens
 		if (job->format == DR_FORMAT_CSV) {
 			fill_row(&e, &item, x);
 		} else if (job->format == DR_FORMAT_IDX) {
-			struct img_image im = {.width = item.w, .height = item.h, .channels = 1,
-					       .pixels = (uint8_t *)item.pixels};
+			struct img_image im = {
+				.width = item.w, .height = item.h, .channels = 1, .pixels = (uint8_t *)item.pixels};
 			rc = img_preprocess_pixels(&im, &p, x, err);
 		} else {
 			if (!job->prep.width) {
@@ -572,9 +573,10 @@ enum core_status dr_tensor_export(struct blob_store *store, const struct dr_tens
 				struct img_info info;
 				if (img_probe(item.bytes, item.len, &info, err) == CORE_OK &&
 				    (info.width != wd || info.height != h)) {
-					rc = core_fail(err, CORE_EINVAL,
-						       "images differ in size (%s is %ux%u, the first %ux%u): give size=",
-						       item.path, info.width, info.height, wd, h);
+					rc = core_fail(
+						err, CORE_EINVAL,
+						"images differ in size (%s is %ux%u, the first %ux%u): give size=",
+						item.path, info.width, info.height, wd, h);
 					goto out;
 				}
 			}
@@ -624,4 +626,21 @@ out:
 	json_decref(features);
 	cols_free(&e);
 	return rc;
+}
+
+enum core_status dr_tensor_count(struct blob_store *store, enum dr_format format, const struct dr_manifest_file *files,
+				 size_t n_files, const char *label_column, uint64_t *n_items, json_t *classes,
+				 struct core_error *err)
+{
+	struct dr_items *it = NULL;
+	struct dr_item item;
+	*n_items = 0;
+	enum core_status rc = dr_items_open(store, format, files, n_files, label_column, &it, err);
+	while (rc == CORE_OK && (rc = dr_items_next(it, &item, err)) == CORE_OK) {
+		(*n_items)++;
+		if (item.cls && !json_object_get(classes, item.cls))
+			json_object_set_new(classes, item.cls, json_true());
+	}
+	dr_items_close(it);
+	return rc == CORE_ENOENT ? CORE_OK : rc;
 }

@@ -105,7 +105,8 @@ static long push_dir(struct th_daemon *d, const char *dataset, const char *dir, 
 		struct th_response r = th_http("PUT", url, "application/octet-stream", data, len);
 		ck_assert_msg(r.status == 201 || r.status == 200, "PUT %s: %ld %s", rel, r.status, r.body);
 		th_response_free(&r);
-		json_array_append_new(files, json_pack("{s:s, s:s, s:I}", "path", rel, "sha256", sha, "size", (json_int_t)len));
+		json_array_append_new(
+			files, json_pack("{s:s, s:s, s:I}", "path", rel, "sha256", sha, "size", (json_int_t)len));
 		free(url);
 		free(data);
 		free(full);

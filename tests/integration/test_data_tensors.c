@@ -92,7 +92,8 @@ static long push_dir(struct th_daemon *d, const char *dataset, const char *dir, 
 		struct th_response r = th_http("PUT", url, "application/octet-stream", data, len);
 		ck_assert_msg(r.status == 201 || r.status == 200, "PUT %s: %ld %s", rel, r.status, r.body);
 		th_response_free(&r);
-		json_array_append_new(files, json_pack("{s:s, s:s, s:I}", "path", rel, "sha256", sha, "size", (json_int_t)len));
+		json_array_append_new(
+			files, json_pack("{s:s, s:s, s:I}", "path", rel, "sha256", sha, "size", (json_int_t)len));
 		free(url);
 		free(data);
 		free(full);
@@ -226,7 +227,8 @@ static const char check_idx[] = READ_ST
 	"import gzip\n"
 	"meta, t = read_st(sys.argv[1])\n"
 	"src = '/usr/share/datasets/fashion-mnist/'\n"
-	"img = np.frombuffer(gzip.open(src + 't10k-images-idx3-ubyte.gz').read()[16:], np.uint8).reshape(-1, 1, 28, 28)\n"
+	"img = np.frombuffer(gzip.open(src + 't10k-images-idx3-ubyte.gz').read()[16:], np.uint8).reshape(-1, 1, 28, "
+	"28)\n"
 	"lab = np.frombuffer(gzip.open(src + 't10k-labels-idx1-ubyte.gz').read()[8:], np.uint8)\n"
 	"x, y = t['x'], t['y']\n"
 	"assert x.shape == (10000, 1, 28, 28) and x.dtype == np.float32, x.shape\n"
@@ -335,30 +337,30 @@ static const char make_images[] =
 	"            im.save(f'{out}/imgs/{c}/{i:03d}.' + ('jpg' if fmt == 'JPEG' else 'png'), fmt)\n";
 
 /* argv: tensors file, items list, image folder, mode (RGB|L) */
-static const char check_images[] = READ_ST
-	"from PIL import Image\n"
-	"meta, t = read_st(sys.argv[1])\n"
-	"items = json.load(open(sys.argv[2]))['items']\n"
-	"mode = sys.argv[4]\n"
-	"files = {}\n"
-	"for c in os.listdir(sys.argv[3]):\n"
-	"    for f in os.listdir(os.path.join(sys.argv[3], c)):\n"
-	"        files[c + '/' + f] = open(os.path.join(sys.argv[3], c, f), 'rb').read()\n"
-	"by_key = {hashlib.sha256(v).hexdigest(): k for k, v in files.items()}\n"
-	"order = sorted(files, key=lambda p: p.encode())\n"
-	"assert [by_key[i['item']] for i in items] == order\n"
-	"train = [by_key[i['item']] for i in items if i['split'] == 'train']\n"
-	"classes = json.loads(meta['classes'])\n"
-	"assert classes == ['ant', 'cat', 'dog'], classes\n"
-	"x, y = t['x'], t['y']\n"
-	"c = 3 if mode == 'RGB' else 1\n"
-	"assert x.shape == (len(train), c, 10, 12), x.shape\n"
-	"for k, p in enumerate(train):\n"
-	"    im = Image.open(io.BytesIO(files[p])).convert(mode).resize((12, 10), Image.BILINEAR)\n"
-	"    a = np.asarray(im, dtype=np.float32).reshape(10, 12, c).transpose(2, 0, 1) / 255\n"
-	"    diff = np.abs(a - x[k]).max()\n"
-	"    assert diff <= 1e-5, (p, diff)\n"
-	"    assert y[k] == classes.index(p.split('/')[0])\n";
+static const char check_images[] =
+	READ_ST "from PIL import Image\n"
+		"meta, t = read_st(sys.argv[1])\n"
+		"items = json.load(open(sys.argv[2]))['items']\n"
+		"mode = sys.argv[4]\n"
+		"files = {}\n"
+		"for c in os.listdir(sys.argv[3]):\n"
+		"    for f in os.listdir(os.path.join(sys.argv[3], c)):\n"
+		"        files[c + '/' + f] = open(os.path.join(sys.argv[3], c, f), 'rb').read()\n"
+		"by_key = {hashlib.sha256(v).hexdigest(): k for k, v in files.items()}\n"
+		"order = sorted(files, key=lambda p: p.encode())\n"
+		"assert [by_key[i['item']] for i in items] == order\n"
+		"train = [by_key[i['item']] for i in items if i['split'] == 'train']\n"
+		"classes = json.loads(meta['classes'])\n"
+		"assert classes == ['ant', 'cat', 'dog'], classes\n"
+		"x, y = t['x'], t['y']\n"
+		"c = 3 if mode == 'RGB' else 1\n"
+		"assert x.shape == (len(train), c, 10, 12), x.shape\n"
+		"for k, p in enumerate(train):\n"
+		"    im = Image.open(io.BytesIO(files[p])).convert(mode).resize((12, 10), Image.BILINEAR)\n"
+		"    a = np.asarray(im, dtype=np.float32).reshape(10, 12, c).transpose(2, 0, 1) / 255\n"
+		"    diff = np.abs(a - x[k]).max()\n"
+		"    assert diff <= 1e-5, (p, diff)\n"
+		"    assert y[k] == classes.index(p.split('/')[0])\n";
 
 START_TEST(image_tensors_match_pil)
 {
@@ -367,8 +369,9 @@ START_TEST(image_tensors_match_pil)
 	char *tar = th_fmt("%s/imgs", dir);
 	struct th_daemon *d = th_daemon_start("data-registry", NULL, NULL);
 	push_dir(d, "pics", tar, "");
-	struct th_response r = th_call(d, "POST", DS "/pics/versions/1/splits",
-				       "{\"name\": \"tt\", \"fractions\": {\"train\": 0.75, \"test\": 0.25}, \"seed\": 3}");
+	struct th_response r =
+		th_call(d, "POST", DS "/pics/versions/1/splits",
+			"{\"name\": \"tt\", \"fractions\": {\"train\": 0.75, \"test\": 0.25}, \"seed\": 3}");
 	ck_assert_msg(r.status == 201, "split: %ld %s", r.status, r.body);
 	th_response_free(&r);
 	r = th_call(d, "GET", DS "/pics/versions/1/splits/tt/items", NULL);
