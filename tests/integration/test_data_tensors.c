@@ -13,7 +13,7 @@
  *       values and a categorical one: one-hot vocabulary, the training part's mean and
  *       population std applied to the test part, missing values filled with the
  *       training mean, all recorded in the metadata; options that do not fit the format
- *       are 400. */
+ *       are 400; a garbage collection (grace 0) keeps the items list and the export. */
 #include <check.h>
 #include <curl/curl.h>
 #include <dirent.h>
@@ -452,7 +452,9 @@ START_TEST(csv_tensors_standardised_from_train)
 	ck_assert_int_eq(system(mk), 0);
 	free(mk);
 	python(make_csv, csv);
-	struct th_daemon *d = th_daemon_start("data-registry", NULL, NULL);
+	/* grace 0: a collection may take any blob no row references */
+	const char *env[] = {"BLOB_GC_GRACE_S=0", NULL};
+	struct th_daemon *d = th_daemon_start("data-registry", NULL, env);
 	push_dir(d, "tab", csvdir, ", \"label_column\": \"label\"");
 	struct th_response r = th_call(d, "POST", DS "/tab/versions/1/splits",
 				       "{\"name\": \"tt\", \"fractions\": {\"train\": 0.7, \"test\": 0.3}}");
@@ -469,6 +471,17 @@ START_TEST(csv_tensors_standardised_from_train)
 	char *args = th_fmt("%s %s %s", out, items, csv);
 	python(check_csv, args);
 	free(args);
+	/* the collector keeps the items list and the export: both still served, unchanged */
+	sleep(1);
+	json_decref(th_ok(d, "POST", "/v1/admin/gc", NULL));
+	struct got again = get(d, DS "/tab/versions/1/tensors?split=test&standardize=true", NULL);
+	ck_assert_int_eq(again.status, 200);
+	ck_assert_uint_eq(again.len, g.len);
+	ck_assert(memcmp(again.body, g.body, g.len) == 0);
+	free(again.body);
+	r = th_call(d, "GET", DS "/tab/versions/1/splits/tt/items", NULL);
+	ck_assert_int_eq(r.status, 200);
+	th_response_free(&r);
 	free(g.body);
 	/* options that do not fit */
 	g = get(d, DS "/tab/versions/1/tensors?split=test&size=28", NULL);
