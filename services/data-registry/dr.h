@@ -14,7 +14,9 @@
  *   entities.c      Dataset and Version JSON from rows; transaction reply helpers
  *   ev_datasets.c   datasets.events CloudEvents, written through the outbox
  *   validate.c      names, tags, refs, hashes, page tokens (pure)
- *   manifest.c      path rules, canonical order and id, format from paths (pure)
+ *   manifest.c      the canonical manifest id (pure)
+ *   data.h          the data wing (dr-ingest): manifests, path rules, formats, unpacking,
+ *                   CSV/IDX readers, items; its own file map
  * Handlers receive the struct svc * as app; dr_app(svc) gives this service's state.
  * Every change and its event are written in one transaction that first row-locks the
  * dataset, so one dataset's versions are numbered densely and its events are in commit
@@ -25,17 +27,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "blob/blob.h"
+#include "data.h"
 #include "http/jspec.h"
 #include "svc/svc.h"
 
 /* --- state (main.c) ------------------------------------------------------------- */
 
 struct dr_settings {
-	char *blob_dir;        /* BLOB_DIR */
-	long blob_max_bytes;   /* BLOB_MAX_BYTES: the largest blob one PUT may carry */
-	long upload_max_bytes; /* UPLOAD_MAX_BYTES: the largest one-request upload body */
-	long gc_grace_s;       /* BLOB_GC_GRACE_S */
-	long tmp_age_s;        /* BLOB_TMP_AGE_S */
+	char *blob_dir;          /* BLOB_DIR */
+	long blob_max_bytes;     /* BLOB_MAX_BYTES: the largest blob one PUT may carry */
+	long upload_max_bytes;   /* UPLOAD_MAX_BYTES: the largest one-request upload body */
+	long unpacked_max_bytes; /* UNPACKED_MAX_BYTES: what one upload may unpack to */
+	long gc_grace_s;         /* BLOB_GC_GRACE_S */
+	long tmp_age_s;          /* BLOB_TMP_AGE_S */
 };
 
 struct dr_app {
@@ -57,10 +61,9 @@ extern const struct http_route dr_routes[];
 
 /* Route body ceilings: the server's (the settings above are checked by the handlers
  * within them). */
-#define DR_JSON_MANIFEST_MAX  ((size_t)256 << 20) /* a JSON manifest commit */
-#define DR_STREAM_LIMIT       ((size_t)1 << 40)   /* streamed routes: the settings decide */
-#define DR_MANIFEST_FILES_MAX 1000000
-#define DR_MISSING_MAX        100000
+#define DR_JSON_MANIFEST_MAX ((size_t)256 << 20) /* a JSON manifest commit */
+#define DR_STREAM_LIMIT      ((size_t)1 << 40)   /* streamed routes: the settings decide */
+#define DR_MISSING_MAX       100000
 
 void dr_h_dataset_create(struct http_request *req, void *app);
 void dr_h_dataset_list(struct http_request *req, void *app);
@@ -88,45 +91,14 @@ void dr_h_admin_gc(struct http_request *req, void *app);
 int dr_reply_blob(struct http_request *req, struct svc *svc, const char *key, const char *content_type,
 		  const char *what);
 
-/* --- shared shapes (manifest.c) ---------------------------------------------------- */
+/* --- manifest.c: the canonical id (pure) ------------------------------------------ */
 
-enum dr_format { DR_FORMAT_CSV = 1, DR_FORMAT_IDX, DR_FORMAT_IMAGE_FOLDER };
+/* Manifests, formats and path rules are data.h's (struct dr_manifest_file, enum
+ * dr_format, dr_path_check, dr_manifest_sort, dr_detect_format). */
 
-/* One file of a version: its path in the version, its blob, its size. */
-struct dr_manifest_file {
-	char *path; /* malloc'd */
-	char sha256[65];
-	uint64_t size;
-};
-
-/* "csv", "idx", "image-folder"; NULL for anything else (detect.c, data.h). */
-const char *dr_format_name(enum dr_format f);
-/* The format named by s; 0 when s names none. */
-enum dr_format dr_format_lookup(const char *s);
-
-/* Frees the paths and the array. NULL is fine (ingest.c, data.h). */
-void dr_manifest_free(struct dr_manifest_file *files, size_t n);
-
-/* --- manifest.c: path rules, canonical order and id (pure) ------------------------ */
-
-#define DR_PATH_MAX 1024
-
-/* Checks a file path of a version: relative, '/'-separated, no empty, "." or ".."
- * segment, no backslash, no NUL or control character, valid UTF-8, 1..DR_PATH_MAX
- * bytes. len: the bytes of path (a NUL inside is caught). CORE_OK or CORE_EINVAL with
- * a message naming the path. */
-enum core_status dr_path_check_len(const char *path, size_t len, struct core_error *err);
-
-/* Sorts files by path (bytewise) and fails (CORE_EINVAL naming it) on a duplicate. */
-enum core_status dr_manifest_order(struct dr_manifest_file *files, size_t n, struct core_error *err);
-
-/* The version id of sorted files: sha256 hex of "<sha256> <size> <path>\n" per file.
- * bytes_out: their total size (may be NULL). */
+/* The version id of sorted files: sha256 hex of "<sha256> <size> <path>\n" per file,
+ * nothing else. bytes_out: their total size (may be NULL). */
 void dr_manifest_id(const struct dr_manifest_file *files, size_t n, char id_out[65], uint64_t *bytes_out);
-
-/* The format the paths say: every file .csv -> csv; IDX names (*-idx[0-9]-ubyte[.gz])
- * -> idx; every file <class>/<name>.{jpg,jpeg,png} -> image-folder; else 0. */
-enum dr_format dr_format_detect(const struct dr_manifest_file *files, size_t n);
 
 /* --- validate.c (pure) ------------------------------------------------------------ */
 
@@ -190,9 +162,13 @@ int dr_fail_no_dataset(struct svc_fail *f, const char *name);
 
 /* Resolves name + ref to the version row (in the caller's transaction). Returns 1, or
  * DB_ROLLBACK with f set (unknown dataset or version 404, bad or ambiguous ref 400),
- * or a negative db_status. res_out (may be NULL): the DR_VERSION_COLS row. */
+ * or a negative db_status. */
 int dr_resolve_version(struct db_conn *c, const char *dataset, const char *ref, struct dr_version_row *out,
-		       PGresult **res_out, struct svc_fail *f, struct core_error *err);
+		       struct svc_fail *f, struct core_error *err);
+/* The same, also handing over the DR_VERSION_COLS row in *res_out (the caller
+ * PQclear()s it; NULL unless 1 is returned). */
+int dr_resolve_version_res(struct db_conn *c, const char *dataset, const char *ref, struct dr_version_row *out,
+			   PGresult **res_out, struct svc_fail *f, struct core_error *err);
 
 /* --- q_datasets.c ----------------------------------------------------------------- */
 
@@ -293,11 +269,13 @@ struct dr_commit {
 	size_t n;
 	char id[65];
 	uint64_t bytes;
-	enum dr_format format;
+	enum dr_format format;              /* 0: detect from the paths */
 	const char *message, *label_column; /* may be NULL */
+	bool check_content;                 /* one-request uploads: dr_check_content first */
 };
 
-/* Touches every file's blob (blob.h's gc rule) and checks its size, then commits the
+/* Decides the format (given: checked against the paths; else detected), checks the
+ * content when asked, touches every file's blob (blob.h's gc rule) and checks its size, then commits the
  * version (dense number under the dataset's row lock, dataset created when missing,
  * events) and replies 201 with the new version or 200 with the existing one of the
  * same id, or the failure (400 naming the first path whose blob is missing). */

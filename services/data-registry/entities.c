@@ -77,7 +77,9 @@ void dr_version_row_fill(const PGresult *res, int row, struct dr_version_row *ou
 	db_get_int64(res, row, 1, &out->number, NULL);
 	const char *s;
 	snprintf(out->id, sizeof out->id, "%s", (s = db_get_text(res, row, 2)) ? s : "");
-	out->format = dr_format_lookup(db_get_text(res, row, 5));
+	const char *fmt = db_get_text(res, row, 5);
+	if (!fmt || dr_format_parse(fmt, &out->format, NULL) != CORE_OK)
+		out->format = 0;
 	if ((s = db_get_text(res, row, 10))) {
 		out->has_label_column = true;
 		snprintf(out->label_column, sizeof out->label_column, "%s", s);
@@ -87,7 +89,13 @@ void dr_version_row_fill(const PGresult *res, int row, struct dr_version_row *ou
 }
 
 int dr_resolve_version(struct db_conn *c, const char *dataset, const char *ref, struct dr_version_row *out,
-		       PGresult **res_out, struct svc_fail *f, struct core_error *err)
+		       struct svc_fail *f, struct core_error *err)
+{
+	return dr_resolve_version_res(c, dataset, ref, out, NULL, f, err);
+}
+
+int dr_resolve_version_res(struct db_conn *c, const char *dataset, const char *ref, struct dr_version_row *out,
+			   PGresult **res_out, struct svc_fail *f, struct core_error *err)
 {
 	struct dr_ref r;
 	struct core_error perr = {{0}};

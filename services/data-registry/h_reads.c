@@ -45,7 +45,7 @@ static int get_tx(struct db_conn *c, void *cls)
 	json_decref(x->out);
 	x->out = NULL;
 	PGresult *res = NULL;
-	int rc = dr_resolve_version(c, x->name, x->ref, &x->row, &res, &x->fail, &x->err);
+	int rc = dr_resolve_version_res(c, x->name, x->ref, &x->row, &res, &x->fail, &x->err);
 	if (rc > 0)
 		x->out = dr_version_json(res, 0);
 	PQclear(res);
@@ -57,7 +57,7 @@ static int resolve_tx(struct db_conn *c, void *cls)
 	struct resolve_ctx *x = cls;
 	PQclear(x->res);
 	x->res = NULL;
-	int rc = dr_resolve_version(c, x->name, x->ref, &x->row, NULL, &x->fail, &x->err);
+	int rc = dr_resolve_version(c, x->name, x->ref, &x->row, &x->fail, &x->err);
 	if (rc <= 0 || !x->path)
 		return rc;
 	rc = dr_q_file(c, x->row.pk, x->path, &x->res, &x->err);
@@ -315,7 +315,7 @@ static int profile_tx(struct db_conn *c, void *cls)
 {
 	struct profile_ctx *x = cls;
 	PGresult *res = NULL;
-	int rc = dr_resolve_version(c, x->name, x->ref, &x->row, &res, &x->fail, &x->err);
+	int rc = dr_resolve_version_res(c, x->name, x->ref, &x->row, &res, &x->fail, &x->err);
 	if (rc > 0) {
 		const char *f = db_get_text(res, 0, 7);
 		snprintf(x->failure, sizeof x->failure, "%s", f ? f : "unknown failure");

@@ -159,7 +159,7 @@ static int prepare_tx(struct db_conn *c, void *cls)
 	ctx_reset(x);
 	int rc;
 	if (x->args) {
-		rc = dr_resolve_version(c, x->dataset, x->ref, &x->row, NULL, &x->fail, &x->err);
+		rc = dr_resolve_version(c, x->dataset, x->ref, &x->row, &x->fail, &x->err);
 	} else {
 		PGresult *res = NULL;
 		rc = dr_q_version_by_pk(c, x->version_pk, &res, &x->err);
@@ -402,7 +402,7 @@ static int read_tx(struct db_conn *c, void *cls)
 	struct read_ctx *x = cls;
 	json_decref(x->out);
 	x->out = NULL;
-	int rc = dr_resolve_version(c, x->dataset, x->ref, &x->row, NULL, &x->fail, &x->err);
+	int rc = dr_resolve_version(c, x->dataset, x->ref, &x->row, &x->fail, &x->err);
 	if (rc <= 0)
 		return rc;
 	PGresult *res = NULL;

@@ -340,7 +340,7 @@ static int find_tx(struct db_conn *c, void *cls)
 {
 	struct tctx *x = cls;
 	tctx_reset(x);
-	int rc = dr_resolve_version(c, x->dataset, x->ref, &x->row, NULL, &x->fail, &x->err);
+	int rc = dr_resolve_version(c, x->dataset, x->ref, &x->row, &x->fail, &x->err);
 	if (rc <= 0)
 		return rc;
 	if (strcmp(x->row.status, "FAILED") == 0)

@@ -62,14 +62,6 @@ static void create_state_free(void *p)
 	free(st);
 }
 
-static const char *const upload_types[] = {"text/csv",
-					   "application/gzip",
-					   "application/x-gzip",
-					   "application/x-tar",
-					   "application/x-gtar",
-					   "application/zip",
-					   NULL};
-
 static struct create_state *create_begin_or_reply(struct http_request *req, void *app)
 {
 	struct core_error err = {{0}};
@@ -91,9 +83,8 @@ static struct create_state *create_begin_or_reply(struct http_request *req, void
 		st->kind = BODY_JSON;
 		core_buf_init(&st->json, DR_JSON_MANIFEST_MAX);
 	} else {
-		for (size_t i = 0; upload_types[i] && !st->kind; i++)
-			if (strcmp(st->content_type, upload_types[i]) == 0)
-				st->kind = BODY_UPLOAD;
+		if (ct && dr_unpack_media_ok(ct))
+			st->kind = BODY_UPLOAD;
 		if (!st->kind) {
 			http_reply_error(req, HTTP_EC_UNSUPPORTED_MEDIA_TYPE,
 					 "Content-Type must be one of ['application/json', 'text/csv', "
@@ -265,23 +256,31 @@ static bool blobs_or_reply(struct http_request *req, struct svc *svc, const stru
 
 void dr_commit_and_reply(struct http_request *req, struct svc *svc, struct dr_commit *cm)
 {
+	struct core_error err = {{0}};
 	if (cm->n == 0) {
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "A version needs at least one file");
 		return;
 	}
-	if (!cm->format && !(cm->format = dr_format_detect(cm->files, cm->n))) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-				 "Cannot tell the format from the paths: every file .csv (csv), IDX files "
-				 "(*-idx[0-9]-ubyte[.gz]: idx), or every file <class>/<name>.png|.jpg|.jpeg "
-				 "(image-folder); or give format");
+	enum core_status rc = cm->format ? dr_format_check(cm->format, cm->files, cm->n, &err)
+					 : dr_detect_format(cm->files, cm->n, &cm->format, &err);
+	if (rc != CORE_OK) {
+		http_reply_invalid(req, &err);
+		return;
+	}
+	if (cm->check_content &&
+	    (rc = dr_check_content(dr_blobs(svc), cm->format, cm->files, cm->n, cm->label_column, &err)) != CORE_OK) {
+		if (rc == CORE_EINVAL)
+			http_reply_invalid(req, &err);
+		else
+			http_reply_error_detail(req, HTTP_EC_INTERNAL_ERROR, err.message, "blob storage error");
 		return;
 	}
 	if (!blobs_or_reply(req, svc, cm))
 		return;
 	struct commit_ctx x = {.cm = cm, .now_ms = core_now_ms()};
-	int rc = svc_run_tx_or_reply(req, svc, "dr_commit", DB_READ_COMMITTED, commit_tx, &x, &x.fail);
-	if (rc >= 0)
-		dr_reply_entity(req, x.existed ? 200 : 201, "version", rc, x.out, &x.fail, &x.err);
+	int trc = svc_run_tx_or_reply(req, svc, "dr_commit", DB_READ_COMMITTED, commit_tx, &x, &x.fail);
+	if (trc >= 0)
+		dr_reply_entity(req, x.existed ? 200 : 201, "version", trc, x.out, &x.fail, &x.err);
 	else
 		json_decref(x.out);
 }
@@ -308,9 +307,9 @@ static bool options_or_reply(struct http_request *req, json_t *obj, struct dr_co
 		}
 	}
 	cm->message = vals[0];
-	if (vals[1] && *vals[1] && !(cm->format = dr_format_lookup(vals[1]))) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-				 "Invalid format '%.64s': csv, idx or image-folder", vals[1]);
+	struct core_error err = {{0}};
+	if (vals[1] && *vals[1] && dr_format_parse(vals[1], &cm->format, &err) != CORE_OK) {
+		http_reply_invalid(req, &err);
 		return false;
 	}
 	if (vals[2] && (strlen(vals[2]) == 0 || strlen(vals[2]) > 255)) {
@@ -332,9 +331,9 @@ static bool files_or_reply(struct http_request *req, json_t *files, struct dr_co
 		return false;
 	}
 	size_t n = json_array_size(files);
-	if (n > DR_MANIFEST_FILES_MAX) {
+	if (n > DR_MAX_FILES) {
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Too many files: %zu (at most %d per version)",
-				 n, DR_MANIFEST_FILES_MAX);
+				 n, DR_MAX_FILES);
 		return false;
 	}
 	cm->files = n ? core_xcalloc(n, sizeof *cm->files) : NULL;
@@ -350,7 +349,12 @@ static bool files_or_reply(struct http_request *req, json_t *files, struct dr_co
 					 i);
 			return false;
 		}
-		if (dr_path_check_len(json_string_value(path), json_string_length(path), &err) != CORE_OK) {
+		if (json_string_length(path) != strlen(json_string_value(path))) {
+			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Invalid files[%zu].path: holds a NUL",
+					 i);
+			return false;
+		}
+		if (dr_path_check(json_string_value(path), &err) != CORE_OK) {
 			http_reply_invalid(req, &err);
 			return false;
 		}
@@ -364,7 +368,7 @@ static bool files_or_reply(struct http_request *req, json_t *files, struct dr_co
 		snprintf(m->sha256, sizeof m->sha256, "%s", json_string_value(sha));
 		m->size = (uint64_t)json_integer_value(size);
 	}
-	if (dr_manifest_order(cm->files, cm->n, &err) != CORE_OK) {
+	if (dr_manifest_sort(cm->files, cm->n, &err) != CORE_OK) {
 		http_reply_invalid(req, &err);
 		return false;
 	}
@@ -400,17 +404,35 @@ out:
 
 static void commit_upload(struct http_request *req, struct svc *svc, struct create_state *st)
 {
-	struct dr_commit cm = {.dataset = st->name};
+	struct dr_commit cm = {.dataset = st->name, .check_content = true};
+	struct core_error err = {{0}};
 	if (!options_or_reply(req, NULL, &cm))
 		return;
 	if (st->size == 0) {
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Empty upload: the body holds no data");
 		return;
 	}
-	/* dr-ingest's unpack (ingest.c) fills cm.files from the file; until it is merged
-	 * the upload is refused after its body was read. */
-	(void)svc;
-	http_reply_error(req, HTTP_EC_NOT_IMPLEMENTED, "Uploads of %s are not supported yet", st->content_type);
+	/* the body is all in the file; close it before unpacking reads it */
+	close(st->fd);
+	st->fd = -1;
+	const struct dr_unpack_opts o = {
+		.content_type = http_request_header(req, "Content-Type"),
+		.filename = http_request_query(req, "filename"),
+		.max_bytes = (uint64_t)dr_app(svc)->settings->unpacked_max_bytes,
+	};
+	enum core_status rc = dr_unpack(dr_blobs(svc), st->tmp_path, &o, &cm.files, &cm.n, &err);
+	if (rc == CORE_EINVAL)
+		http_reply_invalid(req, &err);
+	else if (rc == CORE_ELIMIT)
+		http_reply_error(req, HTTP_EC_REQUEST_TOO_LARGE, "%s", err.message);
+	else if (rc != CORE_OK)
+		http_reply_error_detail(req, HTTP_EC_INTERNAL_ERROR, err.message, "could not unpack the upload");
+	if (rc != CORE_OK)
+		return;
+	/* dr_unpack answers the files sorted and checked (paths, duplicates) */
+	dr_manifest_id(cm.files, cm.n, cm.id, &cm.bytes);
+	dr_commit_and_reply(req, svc, &cm);
+	dr_manifest_free(cm.files, cm.n);
 }
 
 void dr_h_version_create(struct http_request *req, void *app)

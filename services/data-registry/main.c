@@ -20,6 +20,8 @@ static const struct core_setting dr_setting_rows[] = {
 	{"UPLOAD_MAX_BYTES", CORE_SETTING_INT, offsetof(struct dr_settings, upload_max_bytes), "4294967296", false, 1,
 	 1099511627776,
 	 "the largest one-request upload body (CSV, gzip, tar, zip) a version commit may carry (413 beyond)"},
+	{"UNPACKED_MAX_BYTES", CORE_SETTING_INT, offsetof(struct dr_settings, unpacked_max_bytes), "17179869184", false,
+	 1, 1099511627776, "the most bytes one upload may unpack to in all (a compressed archive expands): 413 beyond"},
 	{"BLOB_GC_GRACE_S", CORE_SETTING_INT, offsetof(struct dr_settings, gc_grace_s), "3600", false, 0, 31536000,
 	 "a blob younger than this (since its last upload or commit) is never collected: it may be an upload whose "
 	 "version is being committed"},

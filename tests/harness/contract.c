@@ -166,6 +166,8 @@ static const char *validate(json_t *doc, json_t *schema, json_t *v, char *where,
 	const char *ref = json_string_value(json_object_get(schema, "$ref"));
 	if (ref)
 		return validate(doc, resolve_ref(doc, ref), v, where, where_size);
+	if (json_is_null(v) && json_is_true(json_object_get(schema, "nullable")))
+		return NULL; /* OpenAPI 3.0's way of saying "or null" */
 	json_t *alts = json_object_get(schema, "oneOf");
 	if (!alts)
 		alts = json_object_get(schema, "anyOf");

@@ -12,7 +12,7 @@
  *     "$ref": "#/components/schemas/X" resolves in the document itself. The routes
  *     every daemon serves and the Status and Error schemas are copies of
  *     proto/openapi/common.yaml's (tests/unit/openapi keeps them equal).
- * Schemas are checked for: type (one or a list), properties, required, items, enum,
+ * Schemas are checked for: type (one or a list), nullable, properties, required, items, enum,
  * additionalProperties: false, oneOf/anyOf, $ref. */
 #ifndef LATHE_TEST_CONTRACT_H
 #define LATHE_TEST_CONTRACT_H

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/sha256.h"
-#include "data.h"
+#include "harness_data.h"
 #include "harness.h"
 
 static struct th_daemon *d;
@@ -430,7 +430,7 @@ START_TEST(manifest_commit_rejects_bad_input)
 	const struct th_data_file dup[] = {iris[0], {"train.csv", iris[1].text}};
 	m = th_data_manifest(d, dup, 2, false);
 	r = th_data_commit(d, "iris", m);
-	th_expect_error(&r, 400, "INVALID_PARAMETER_VALUE", "Duplicate path 'train.csv'");
+	th_expect_error(&r, 400, "INVALID_PARAMETER_VALUE", "duplicate path 'train.csv'");
 	th_response_free(&r);
 	json_decref(m);
 

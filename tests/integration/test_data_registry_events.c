@@ -15,7 +15,7 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
-#include "data.h"
+#include "harness_data.h"
 #include "harness.h"
 
 #define TOPIC "datasets.events"

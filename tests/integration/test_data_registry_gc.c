@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "core/sha256.h"
-#include "data.h"
+#include "harness_data.h"
 #include "harness.h"
 
 static json_t *ok(struct th_daemon *d, const char *method, const char *path, const char *body, long want)

@@ -19,9 +19,10 @@ enum core_status img_jpeg_decode(const uint8_t *data, size_t len, uint64_t max_p
 struct img_coeffs {
 	unsigned in_size, out_size;
 	enum img_filter filter;
-	unsigned ksize; /* coefficients per output pixel (some trailing ones 0) */
-	int *bounds;    /* [2 * out_size]: first input index, count */
-	int32_t *k;     /* [out_size * ksize] */
+	unsigned ksize;  /* coefficients per output pixel (some trailing ones 0) */
+	int *bounds;     /* [2 * out_size]: first input index, count */
+	int32_t *k;      /* [out_size * ksize] */
+	int first, last; /* the input range all windows together cover */
 };
 
 struct img_resizer {
@@ -30,6 +31,8 @@ struct img_resizer {
 	size_t tmp_cap;
 	int32_t *acc; /* one row of the vertical pass's sums */
 	size_t acc_cap;
+	uint8_t *st, *ot; /* a transposed strip of the horizontal pass's input, output */
+	size_t st_cap, ot_cap;
 	uint8_t *out; /* preprocess: the resized image */
 	size_t out_cap;
 	uint8_t *conv; /* preprocess: the channel-converted image */

@@ -9,8 +9,8 @@
  * (extraneous bytes, unknown JFIF revision) are ignored. Nothing goes to stderr. A
  * progress monitor refuses files with absurdly many scans (a known way to make
  * progressive decoding take minutes). As in png.c, each setjmp lives in a function
- * (jpeg_run_*) whose locals do not change after it; the changing state is in a struct
- * jpeg_ctx in the caller's frame. Entry points: img_jpeg_probe, img_jpeg_decode. */
+ * (jd_run_*) whose locals do not change after it; the changing state is in a struct
+ * jd_ctx in the caller's frame. Entry points: img_jpeg_probe, img_jpeg_decode. */
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +21,7 @@
 
 #define JPEG_MAX_SCANS 256
 
-struct jpeg_ctx {
+struct jd_ctx {
 	struct jpeg_error_mgr mgr; /* first: libjpeg hands us a pointer to it */
 	jmp_buf jump;
 	char msg[JMSG_LENGTH_MAX + 32];
@@ -33,15 +33,15 @@ struct jpeg_ctx {
 	struct jpeg_progress_mgr progress;
 };
 
-static void jpeg_on_error(j_common_ptr cinfo)
+static void jd_on_error(j_common_ptr cinfo)
 {
-	struct jpeg_ctx *ctx = (struct jpeg_ctx *)cinfo->err;
+	struct jd_ctx *ctx = (struct jd_ctx *)cinfo->err;
 	if (ctx->msg[0] == '\0')
 		(*cinfo->err->format_message)(cinfo, ctx->msg);
 	longjmp(ctx->jump, 1);
 }
 
-static void jpeg_on_message(j_common_ptr cinfo, int level)
+static void jd_on_message(j_common_ptr cinfo, int level)
 {
 	if (level >= 0)
 		return; /* trace messages */
@@ -54,17 +54,17 @@ static void jpeg_on_message(j_common_ptr cinfo, int level)
 	case JWRN_NOT_SEQUENTIAL:
 	case JWRN_BOGUS_PROGRESSION:
 	case JWRN_TOO_MUCH_DATA:
-		jpeg_on_error(cinfo);
+		jd_on_error(cinfo);
 		break;
 	default:
 		cinfo->err->num_warnings++;
 	}
 }
 
-static void jpeg_on_progress(j_common_ptr cinfo)
+static void jd_on_progress(j_common_ptr cinfo)
 {
 	if (cinfo->is_decompressor && ((j_decompress_ptr)cinfo)->input_scan_number > JPEG_MAX_SCANS) {
-		struct jpeg_ctx *ctx = (struct jpeg_ctx *)cinfo->err;
+		struct jd_ctx *ctx = (struct jd_ctx *)cinfo->err;
 		snprintf(ctx->msg, sizeof ctx->msg, "more than %d scans", JPEG_MAX_SCANS);
 		longjmp(ctx->jump, 1);
 	}
@@ -72,7 +72,7 @@ static void jpeg_on_progress(j_common_ptr cinfo)
 
 /* Reads the header into ctx->info and chooses the output colour space. Runs inside
  * the caller's setjmp. */
-static void jpeg_read_head(j_decompress_ptr cinfo, struct jpeg_ctx *ctx, const uint8_t *data, size_t len)
+static void jd_read_head(j_decompress_ptr cinfo, struct jd_ctx *ctx, const uint8_t *data, size_t len)
 {
 	jpeg_mem_src(cinfo, data, (unsigned long)len);
 	jpeg_read_header(cinfo, TRUE);
@@ -104,38 +104,38 @@ static void jpeg_read_head(j_decompress_ptr cinfo, struct jpeg_ctx *ctx, const u
 }
 
 /* Called after the setjmp: error_exit may longjmp from here on. */
-static void jpeg_setup(struct jpeg_ctx *ctx)
+static void jd_setup(struct jd_ctx *ctx)
 {
 	ctx->cinfo.err = jpeg_std_error(&ctx->mgr);
-	ctx->mgr.error_exit = jpeg_on_error;
-	ctx->mgr.emit_message = jpeg_on_message;
+	ctx->mgr.error_exit = jd_on_error;
+	ctx->mgr.emit_message = jd_on_message;
 	jpeg_create_decompress(&ctx->cinfo);
-	ctx->progress.progress_monitor = jpeg_on_progress;
+	ctx->progress.progress_monitor = jd_on_progress;
 	ctx->cinfo.progress = &ctx->progress;
 }
 
-static int jpeg_run_probe(struct jpeg_ctx *ctx, const uint8_t *data, size_t len)
+static int jd_run_probe(struct jd_ctx *ctx, const uint8_t *data, size_t len)
 {
 	j_decompress_ptr cinfo = &ctx->cinfo;
 	if (setjmp(ctx->jump)) {
 		jpeg_destroy_decompress(&ctx->cinfo);
 		return 1;
 	}
-	jpeg_setup(ctx);
-	jpeg_read_head(cinfo, ctx, data, len);
+	jd_setup(ctx);
+	jd_read_head(cinfo, ctx, data, len);
 	jpeg_destroy_decompress(cinfo);
 	return 0;
 }
 
-static int jpeg_run_decode(struct jpeg_ctx *ctx, const uint8_t *data, size_t len)
+static int jd_run_decode(struct jd_ctx *ctx, const uint8_t *data, size_t len)
 {
 	j_decompress_ptr cinfo = &ctx->cinfo;
 	if (setjmp(ctx->jump)) {
 		jpeg_destroy_decompress(&ctx->cinfo);
 		return 1;
 	}
-	jpeg_setup(ctx);
-	jpeg_read_head(cinfo, ctx, data, len);
+	jd_setup(ctx);
+	jd_read_head(cinfo, ctx, data, len);
 	uint64_t pixels = (uint64_t)ctx->info.width * ctx->info.height;
 	if (pixels > ctx->max_pixels) {
 		snprintf(ctx->msg, sizeof ctx->msg, "%ux%u is %llu pixels, over the limit of %llu", ctx->info.width,
@@ -177,7 +177,7 @@ static int jpeg_run_decode(struct jpeg_ctx *ctx, const uint8_t *data, size_t len
 	return 0;
 }
 
-static enum core_status jpeg_result(int r, struct jpeg_ctx *ctx, struct core_error *err)
+static enum core_status jd_result(int r, struct jd_ctx *ctx, struct core_error *err)
 {
 	if (r > 0)
 		return core_fail(err, ctx->status != CORE_OK ? ctx->status : CORE_EINVAL, "jpeg: %s",
@@ -187,9 +187,9 @@ static enum core_status jpeg_result(int r, struct jpeg_ctx *ctx, struct core_err
 
 enum core_status img_jpeg_probe(const uint8_t *data, size_t len, struct img_info *out, struct core_error *err)
 {
-	struct jpeg_ctx ctx;
+	struct jd_ctx ctx;
 	memset(&ctx, 0, sizeof ctx);
-	enum core_status rc = jpeg_result(jpeg_run_probe(&ctx, data, len), &ctx, err);
+	enum core_status rc = jd_result(jd_run_probe(&ctx, data, len), &ctx, err);
 	if (rc == CORE_OK)
 		*out = ctx.info;
 	return rc;
@@ -198,10 +198,10 @@ enum core_status img_jpeg_probe(const uint8_t *data, size_t len, struct img_info
 enum core_status img_jpeg_decode(const uint8_t *data, size_t len, uint64_t max_pixels, struct img_image *out,
 				 struct core_error *err)
 {
-	struct jpeg_ctx ctx;
+	struct jd_ctx ctx;
 	memset(&ctx, 0, sizeof ctx);
 	ctx.max_pixels = max_pixels;
-	enum core_status rc = jpeg_result(jpeg_run_decode(&ctx, data, len), &ctx, err);
+	enum core_status rc = jd_result(jd_run_decode(&ctx, data, len), &ctx, err);
 	if (rc != CORE_OK) {
 		free(ctx.im.pixels);
 		return rc;

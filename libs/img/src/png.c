@@ -5,9 +5,9 @@
  * them too). Interlaced images are read pass by pass into the image itself, so memory
  * is the image and libpng's row buffers, nothing per row.
  *
- * libpng reports errors by longjmp. Each setjmp lives in a small function (png_run_*)
+ * libpng reports errors by longjmp. Each setjmp lives in a small function (pd_run_*)
  * whose own locals are never changed after it; everything that changes (the message,
- * the pixel buffer) lives in a struct png_ctx owned by the caller's frame, so the
+ * the pixel buffer) lives in a struct pd_ctx owned by the caller's frame, so the
  * longjmp path sees current values and frees what was allocated. Warnings are ignored
  * (libpng says nothing on stderr). Entry points: img_png_probe, img_png_decode. */
 #include <png.h>
@@ -17,7 +17,7 @@
 #include <string.h>
 #include "img_int.h"
 
-struct png_ctx {
+struct pd_ctx {
 	const uint8_t *data;
 	size_t len, pos;
 	char msg[200];
@@ -27,23 +27,23 @@ struct png_ctx {
 	struct img_info info;
 };
 
-static void png_on_error(png_structp png, png_const_charp msg)
+static void pd_on_error(png_structp png, png_const_charp msg)
 {
-	struct png_ctx *ctx = png_get_error_ptr(png);
+	struct pd_ctx *ctx = png_get_error_ptr(png);
 	if (ctx->msg[0] == '\0')
 		snprintf(ctx->msg, sizeof ctx->msg, "%s", msg);
 	png_longjmp(png, 1);
 }
 
-static void png_on_warning(png_structp png, png_const_charp msg)
+static void pd_on_warning(png_structp png, png_const_charp msg)
 {
 	(void)png;
 	(void)msg;
 }
 
-static void png_on_read(png_structp png, png_bytep out, size_t n)
+static void pd_on_read(png_structp png, png_bytep out, size_t n)
 {
-	struct png_ctx *ctx = png_get_io_ptr(png);
+	struct pd_ctx *ctx = png_get_io_ptr(png);
 	if (n > ctx->len - ctx->pos)
 		png_error(png, "truncated data");
 	memcpy(out, ctx->data + ctx->pos, n);
@@ -51,9 +51,9 @@ static void png_on_read(png_structp png, png_bytep out, size_t n)
 }
 
 /* Reads the header into ctx->info. Runs inside the caller's setjmp. */
-static void png_read_header(png_structp png, png_infop info, struct png_ctx *ctx)
+static void pd_read_header(png_structp png, png_infop info, struct pd_ctx *ctx)
 {
-	png_set_read_fn(png, ctx, png_on_read);
+	png_set_read_fn(png, ctx, pd_on_read);
 	png_read_info(png, info);
 	png_uint_32 w = 0, h = 0;
 	int depth = 0, color = 0;
@@ -66,9 +66,9 @@ static void png_read_header(png_structp png, png_infop info, struct png_ctx *ctx
 	ctx->info.format = "png";
 }
 
-static int png_run_probe(struct png_ctx *ctx)
+static int pd_run_probe(struct pd_ctx *ctx)
 {
-	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, png_on_error, png_on_warning);
+	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, pd_on_error, pd_on_warning);
 	if (!png)
 		return -1;
 	png_infop info = png_create_info_struct(png);
@@ -80,14 +80,14 @@ static int png_run_probe(struct png_ctx *ctx)
 		png_destroy_read_struct(&png, &info, NULL);
 		return 1;
 	}
-	png_read_header(png, info, ctx);
+	pd_read_header(png, info, ctx);
 	png_destroy_read_struct(&png, &info, NULL);
 	return 0;
 }
 
-static int png_run_decode(struct png_ctx *ctx)
+static int pd_run_decode(struct pd_ctx *ctx)
 {
-	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, png_on_error, png_on_warning);
+	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, pd_on_error, pd_on_warning);
 	if (!png)
 		return -1;
 	png_infop info = png_create_info_struct(png);
@@ -99,7 +99,7 @@ static int png_run_decode(struct png_ctx *ctx)
 		png_destroy_read_struct(&png, &info, NULL);
 		return 1;
 	}
-	png_read_header(png, info, ctx);
+	pd_read_header(png, info, ctx);
 	uint64_t pixels = (uint64_t)ctx->info.width * ctx->info.height;
 	if (pixels > ctx->max_pixels) {
 		snprintf(ctx->msg, sizeof ctx->msg, "%ux%u is %llu pixels, over the limit of %llu", ctx->info.width,
@@ -142,7 +142,7 @@ static int png_run_decode(struct png_ctx *ctx)
 	return 0;
 }
 
-static enum core_status png_result(int r, struct png_ctx *ctx, struct core_error *err)
+static enum core_status pd_result(int r, struct pd_ctx *ctx, struct core_error *err)
 {
 	if (r < 0)
 		return core_fail(err, CORE_ENOMEM, "png: cannot create the decoder");
@@ -154,8 +154,8 @@ static enum core_status png_result(int r, struct png_ctx *ctx, struct core_error
 
 enum core_status img_png_probe(const uint8_t *data, size_t len, struct img_info *out, struct core_error *err)
 {
-	struct png_ctx ctx = {.data = data, .len = len};
-	enum core_status rc = png_result(png_run_probe(&ctx), &ctx, err);
+	struct pd_ctx ctx = {.data = data, .len = len};
+	enum core_status rc = pd_result(pd_run_probe(&ctx), &ctx, err);
 	if (rc == CORE_OK)
 		*out = ctx.info;
 	return rc;
@@ -164,8 +164,8 @@ enum core_status img_png_probe(const uint8_t *data, size_t len, struct img_info 
 enum core_status img_png_decode(const uint8_t *data, size_t len, uint64_t max_pixels, struct img_image *out,
 				struct core_error *err)
 {
-	struct png_ctx ctx = {.data = data, .len = len, .max_pixels = max_pixels};
-	enum core_status rc = png_result(png_run_decode(&ctx), &ctx, err);
+	struct pd_ctx ctx = {.data = data, .len = len, .max_pixels = max_pixels};
+	enum core_status rc = pd_result(pd_run_decode(&ctx), &ctx, err);
 	if (rc != CORE_OK) {
 		free(ctx.im.pixels);
 		return rc;

@@ -54,21 +54,47 @@ static void prep_table(const struct img_prep *p, unsigned ch, float lut[256])
 	}
 }
 
+/* One gray plane, computed rather than looked up, in blocks of 16 that -O2 vectorises
+ * (the same float operations as the table, so the same values). */
+static void prep_plane(const uint8_t *restrict s, size_t n, enum img_norm norm, float mean, float std,
+		       float *restrict out)
+{
+	size_t i = 0;
+	if (norm == IMG_NORM_NONE) {
+		for (; i + 16 <= n; i += 16)
+			for (int j = 0; j < 16; j++)
+				out[i + j] = (float)s[i + j];
+		for (; i < n; i++)
+			out[i] = (float)s[i];
+	} else if (norm == IMG_NORM_UNIT) {
+		for (; i + 16 <= n; i += 16)
+			for (int j = 0; j < 16; j++)
+				out[i + j] = (float)s[i + j] / 255.0f;
+		for (; i < n; i++)
+			out[i] = (float)s[i] / 255.0f;
+	} else {
+		for (; i + 16 <= n; i += 16)
+			for (int j = 0; j < 16; j++)
+				out[i + j] = ((float)s[i + j] / 255.0f - mean) / std;
+		for (; i < n; i++)
+			out[i] = ((float)s[i] / 255.0f - mean) / std;
+	}
+}
+
 /* src: w*h pixels of sc channels (1 or 3); out: c planes. */
 static void prep_write(const struct img_prep *p, const uint8_t *src, size_t n, unsigned sc, unsigned c, float *out)
 {
 	float lut[256];
 	for (unsigned ch = 0; ch < c; ch++) {
-		prep_table(p, ch, lut);
 		float *plane = out + ch * n;
-		const uint8_t *s = src + (sc == 3 ? ch : 0);
 		if (sc == 1) {
-			for (size_t i = 0; i < n; i++)
-				plane[i] = lut[s[i]];
-		} else {
-			for (size_t i = 0; i < n; i++)
-				plane[i] = lut[s[i * 3]];
+			prep_plane(src, n, p->norm, p->mean[ch], p->std[ch], plane);
+			continue;
 		}
+		prep_table(p, ch, lut);
+		const uint8_t *s = src + ch;
+		for (size_t i = 0; i < n; i++)
+			plane[i] = lut[s[i * 3]];
 	}
 }
 

@@ -151,7 +151,7 @@ START_TEST(a_dangling_ref_is_caught)
 }
 END_TEST
 
-static const char *const services[] = {"experiment-tracker", "model-registry"};
+static const char *const services[] = {"experiment-tracker", "model-registry", "data-registry"};
 
 START_TEST(service_documents_carry_common_verbatim)
 {
@@ -208,7 +208,8 @@ int main(void)
 	TCase *tc = tcase_create("documents");
 	tcase_add_test(tc, every_ref_resolves_within_its_file);
 	tcase_add_test(tc, a_dangling_ref_is_caught);
-	tcase_add_loop_test(tc, service_documents_carry_common_verbatim, 0, 2);
+	tcase_add_loop_test(tc, service_documents_carry_common_verbatim, 0,
+			    (int)(sizeof services / sizeof services[0]));
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, openapi_spec_validator_accepts_them);
 	suite_add_tcase(s, tc);

@@ -1,6 +1,6 @@
-/* Helpers for the data registry's integration tests (face: data.h): blobs, manifests,
+/* Helpers for the data registry's integration tests (face: harness_data.h): blobs, manifests,
  * requests with a header in and a header out (libcurl), and the blob store on disk. */
-#include "data.h"
+#include "harness_data.h"
 #include <check.h>
 #include <curl/curl.h>
 #include <dirent.h>
