@@ -162,7 +162,8 @@ static struct got get(struct th_daemon *d, const char *path, const char *header)
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &g);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &g);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 240L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT,
+			 600L); /* under ASan the first export of Fashion-MNIST reads all 70,000 records */
 	ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &g.status);
 	curl_slist_free_all(h);
@@ -508,7 +509,7 @@ int main(void)
 	curl_global_init(CURL_GLOBAL_ALL);
 	Suite *s = suite_create("data_tensors");
 	TCase *tc = tcase_create("tensors");
-	tcase_set_timeout(tc, 300);
+	tcase_set_timeout(tc, 900);
 	tcase_add_test(tc, idx_tensors_equal_the_source);
 	tcase_add_test(tc, image_tensors_match_pil);
 	tcase_add_test(tc, csv_tensors_standardised_from_train);
