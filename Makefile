@@ -29,7 +29,7 @@ BUILD   ?= build/$(VARIANT)
 CC      ?= gcc
 
 # Link order: a library may use only those to its right.
-LIBS := svc http bus db metrics mlflow blob img stats core
+LIBS := svc http bus db metrics mlflow blob img stats ml core
 
 # Every package some binary uses (pkg-config names). Compile lines get all their -I
 # flags; link lines get only the packages of the binary being linked.
@@ -58,7 +58,7 @@ experiment-tracker_LIBS := svc http bus db metrics mlflow blob core
 experiment-tracker_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
 model-registry_LIBS := svc http bus db metrics mlflow core
 model-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
-data-registry_LIBS := svc http bus db metrics blob img stats core
+data-registry_LIBS := svc http bus db metrics blob img stats ml core
 data-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libarchive zlib
 data-registry_LDLIBS := -lcsv
 devkafka_PKGS := rdkafka
@@ -285,7 +285,7 @@ $(BUILD)/obj/%.o: %.c | $(GEN_ERRORS)
 # Test code alone sees the harness, and a service's tests its private header.
 $(BUILD)/obj/tests/%.o: tests/%.c | $(GEN_ERRORS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INCLUDES) -Itests/harness $(SVC_INCLUDES) -c -o $@ $<
+	$(CC) $(CFLAGS) $(INCLUDES) $(SVC_INCLUDES) -Itests/harness -c -o $@ $<
 
 .SECONDARY:
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

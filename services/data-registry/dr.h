@@ -262,8 +262,8 @@ int dr_gc_refs_extra(struct db_conn *c, const char *const *keys, size_t n, bool 
 
 /* --- h_versions.c: commits others call --------------------------------------------- */
 
-/* What a commit is asked to record. files: sorted and checked (dr_manifest_sort,
- * dr_path_check), every blob stored and touched; id and bytes: dr_manifest_id's. */
+/* What a commit is asked to record. files: sorted and checked (dr_manifest_order,
+ * dr_path_check_len), every blob stored and touched; id and bytes: dr_manifest_id's. */
 struct dr_commit {
 	const char *dataset;
 	struct dr_manifest_file *files;
@@ -281,4 +281,59 @@ struct dr_commit {
  * events) and replies 201 with the new version or 200 with the existing one of the
  * same id, or the failure (400 naming the first path whose blob is missing). */
 void dr_commit_and_reply(struct http_request *req, struct svc *svc, struct dr_commit *cm);
+
+/* --- dr-split: splits and tensors (split.h, split_build.c, q_splits.c, h_splits.c,
+ * tensors.c, h_tensors.c, q_tensors.c, routes_splits.c) ------------------------------ */
+#include "split_io.h"
+
+/* The splits and tensors routes; listed in svc_def.routes next to dr_routes. */
+extern const struct http_route dr_split_routes[];
+
+void dr_h_split_create(struct http_request *req, void *app);
+void dr_h_split_list(struct http_request *req, void *app);
+void dr_h_split_get(struct http_request *req, void *app);
+void dr_h_split_items(struct http_request *req, void *app);
+void dr_h_tensors(struct http_request *req, void *app);
+
+/* A split row as stored (q_splits.c); strings borrowed. */
+struct dr_split_row {
+	int64_t version_pk;
+	const char *name, *args, *fractions, *counts, *class_counts, *items_sha;
+	bool stratify;
+	int64_t seed, item_count, created_at;
+};
+/* Columns of a split read (name, args, fractions, stratify, seed, counts, class_counts,
+ * items_sha, item_count, created_at). Each returns rows or a negative db_status. */
+int dr_q_insert_split(struct db_conn *c, const struct dr_split_row *s, struct core_error *err); /* 0: name taken */
+int dr_q_split_by_name(struct db_conn *c, int64_t version_pk, const char *name, PGresult **res_out,
+		       struct core_error *err);
+int dr_q_list_splits(struct db_conn *c, int64_t version_pk, PGresult **res_out, struct core_error *err);
+/* The nearest ancestor of the version (parent ids within dataset_id) with a split
+ * named name: (args, items_sha); 0 rows: none. */
+int dr_q_ancestor_split(struct db_conn *c, int64_t version_pk, int64_t dataset_id, const char *name, PGresult **res_out,
+			struct core_error *err);
+/* For the collector (dr_gc_refs_extra): marks keys that a split's items list or a
+ * tensor export names. */
+int dr_q_split_blobs_referenced(struct db_conn *c, const char *const *keys, size_t n, bool *referenced,
+				struct core_error *err);
+/* A stored export of (version, options_key): its blob and size; 0 rows: none. */
+int dr_q_tensor_export(struct db_conn *c, int64_t version_pk, const char *options_key, char sha_out[65],
+		       int64_t *size_out, struct core_error *err);
+/* Records an export (the first one of a key stays). */
+int dr_q_insert_tensor_export(struct db_conn *c, int64_t version_pk, const char *options_key, const char *sha,
+			      int64_t size, int64_t now_ms, struct core_error *err);
+
+/* Makes the predefined split "original" of an IDX version (train-* files -> train,
+ * t10k-* -> test), for the profiler to call when it profiles one (off the request
+ * path; reads every record once). Does nothing for other formats or when the version
+ * has it already. CORE_OK; CORE_EINVAL naming a file the iterator refuses; CORE_EIO
+ * for the store or the database (err says which). */
+enum core_status dr_split_original(struct svc *svc, int64_t version_pk, struct core_error *err);
+
+/* Replies 200 with the blob sha (ETag "<sha>", content_type), streamed from the store;
+ * with ranges, Accept-Ranges: bytes and a single "Range: bytes=a-b" request answers 206
+ * with Content-Range (a range that cannot be satisfied, or several, get the whole
+ * blob, as RFC 9110 allows). If-None-Match naming the ETag answers 304. */
+int dr_reply_blob_range(struct http_request *req, struct svc *svc, const char *sha, const char *content_type,
+			bool ranges);
 #endif

@@ -6,10 +6,6 @@
 
 int dr_gc_refs_extra(struct db_conn *c, const char *const *keys, size_t n, bool *referenced, struct core_error *err)
 {
-	(void)c;
-	(void)keys;
-	(void)n;
-	(void)referenced;
-	(void)err;
-	return 0;
+	/* dr-split: split items lists and tensor exports */
+	return dr_q_split_blobs_referenced(c, keys, n, referenced, err);
 }

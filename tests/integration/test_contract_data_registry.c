@@ -41,6 +41,10 @@ static void record_ok(const char *method, const char *path)
 						"/v1/datasets/{name}/versions",
 						"/v1/datasets/{name}",
 						"/v1/blobs/{sha256}",
+						"/v1/datasets/{name}/versions/{ref}/splits",
+						"/v1/datasets/{name}/versions/{ref}/splits/{split}",
+						"/v1/datasets/{name}/versions/{ref}/splits/{split}/items",
+						"/v1/datasets/{name}/versions/{ref}/tensors",
 						NULL};
 	const char *tmpl = p;
 	if (strncmp(p, "/v1/datasets/", 13) == 0 ||
@@ -53,6 +57,14 @@ static void record_ok(const char *method, const char *path)
 			tmpl = templates[6];
 		else if (strstr(p, "/files/"))
 			tmpl = templates[0];
+		else if (slashes == 6 && strstr(p, "/splits"))
+			tmpl = templates[7];
+		else if (slashes == 7 && strstr(p, "/splits/"))
+			tmpl = templates[8];
+		else if (slashes == 8 && strstr(p, "/splits/"))
+			tmpl = templates[9];
+		else if (slashes == 6 && strstr(p, "/tensors"))
+			tmpl = templates[10];
 		else if (slashes == 6 && strstr(p, "/manifest"))
 			tmpl = templates[1];
 		else if (slashes == 6 && strstr(p, "/profile"))
@@ -98,8 +110,9 @@ static void expect_every_operation_seen(void)
 			ck_assert_msg(found, "the session never got a 2xx from %s", key);
 		}
 	}
-	/* 16 data registry operations + healthz, readyz, metrics, openapi.json */
-	ck_assert_uint_eq(n_ops, 20);
+	/* 21 data registry operations (5 of them splits and tensors) + healthz, readyz,
+	 * metrics, openapi.json */
+	ck_assert_uint_eq(n_ops, 25);
 }
 
 static void check(const char *method, const char *path, const struct th_response *r)
@@ -282,6 +295,29 @@ START_TEST(a_client_session_keeps_to_the_contract)
 	ck_assert_int_eq(json_integer_value(json_object_get(j, "items")), 2);
 	json_decref(j);
 	ok_("GET", "/v1/datasets/iris/versions/latest", NULL);
+
+	/* splits and tensors (dr-split) */
+	const char *split = "{\"name\":\"s\",\"fractions\":{\"train\":0.5,\"test\":0.5},\"seed\":1}";
+	json_decref(call("POST", "/v1/datasets/iris/versions/1/splits", split, 201));
+	json_decref(call("POST", "/v1/datasets/iris/versions/1/splits", split, 200));
+	fails("POST", "/v1/datasets/iris/versions/1/splits",
+	      "{\"name\":\"s\",\"fractions\":{\"train\":0.5,\"test\":0.5},\"seed\":2}", 409, "RESOURCE_CONFLICT", NULL);
+	fails("POST", "/v1/datasets/iris/versions/1/splits", "{\"name\":\"t\",\"fractions\":{\"a\":2}}", 400,
+	      "INVALID_PARAMETER_VALUE", NULL);
+	fails("POST", "/v1/datasets/iris/versions/9/splits", split, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
+	ok_("GET", "/v1/datasets/iris/versions/1/splits", NULL);
+	ok_("GET", "/v1/datasets/iris/versions/1/splits/s", NULL);
+	fails("GET", "/v1/datasets/iris/versions/1/splits/nope", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
+	ok_("GET", "/v1/datasets/iris/versions/1/splits/s/items", NULL);
+	r = raw("GET", "/v1/datasets/iris/versions/1/tensors", NULL, NULL, 0, NULL);
+	ck_assert_msg(r.status == 200, "tensors: %ld %s", r.status, r.body);
+	th_response_free(&r);
+	r = raw("GET", "/v1/datasets/iris/versions/1/tensors", NULL, NULL, 0, "Range: bytes=0-7");
+	ck_assert_int_eq(r.status, 206);
+	ck_assert_uint_eq(r.body_len, 8);
+	th_response_free(&r);
+	fails("GET", "/v1/datasets/iris/versions/1/tensors?size=8", NULL, 400, "INVALID_PARAMETER_VALUE", NULL);
+	fails("GET", "/v1/datasets/iris/versions/1/tensors?split=nope", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 
 	/* the collector */
 	ok_("GET", "/v1/admin/gc?dry_run=true", NULL);
