@@ -17,9 +17,9 @@
  *   PENDING --items/decoder refuse a file--> FAILED (failure names it)
  *   PENDING --shutdown, crash, store or database error--> PENDING (next run)
  *
- * IDX versions' predefined "original" split belongs to dr-split (dr_split_original,
- * which also makes it on first use); it is meant to be called here right after a READY
- * IDX version commits, outside the transaction, once that branch is merged. */
+ * After a READY IDX version commits, its predefined "original" split is made
+ * (dr-split's dr_split_original), outside the transaction: that is idempotent and also
+ * made on first use, so a crash in between loses nothing. */
 #include <string.h>
 
 #include "core/log.h"
@@ -168,6 +168,11 @@ static void profile_run(struct svc *svc, void *app)
 		}
 		core_info("profiler: version %lld of '%s' is %s", (long long)x.row.number, x.dataset,
 			  x.ready ? "READY" : "FAILED");
+		struct core_error serr = {{0}};
+		if (x.ready && x.row.format == DR_FORMAT_IDX && dr_split_original(svc, x.row.pk, &serr) != CORE_OK)
+			core_warn(
+				"profiler: the original split of version %lld of '%s' (made on first use instead): %s",
+				(long long)x.row.number, x.dataset, serr.message);
 	}
 }
 

@@ -32,6 +32,8 @@
 
 static struct th_daemon *d;
 
+static char *sql(struct th_daemon *dm, const char *text);
+
 static char *tmp_path(const char *name)
 {
 	return th_fmt("%s/profiles-%d-%s", th_env("LATHE_TEST_TMP"), (int)getpid(), name);
@@ -392,6 +394,19 @@ START_TEST(idx_profile_matches_numpy)
 	json_t *ref = python_json(IDX_PY, FMNIST "/t10k-images-idx3-ubyte.gz " FMNIST "/t10k-labels-idx1-ubyte.gz");
 	check_images(p, ref, "idx");
 	ck_assert_int_eq(json_integer_value(json_object_get(p, "items")), 10000);
+	/* the profiler made the predefined split: the t10k files are its test part */
+	char *q = th_fmt("SELECT count(*) FROM splits s JOIN versions v ON v.pk = s.version_pk JOIN datasets d ON "
+			 "d.id = v.dataset_id WHERE d.name = 'fashion-test' AND s.name = 'original'");
+	char *count = NULL;
+	for (int i = 0; i < 200 && (!count || strcmp(count, "1") != 0); i++) { /* made just after READY */
+		free(count);
+		count = sql(d, q);
+		if (strcmp(count, "1") != 0)
+			usleep(50 * 1000);
+	}
+	ck_assert_str_eq(count, "1");
+	free(count);
+	free(q);
 	json_decref(p);
 	json_decref(ref);
 	json_decref(paths);
