@@ -31,6 +31,17 @@ unsigned th_free_port(void);
 /* Sends one command line to devkafka's control FIFO ("down 1", "up 1"). */
 void th_kafka_ctl(const char *command);
 
+/* A response body growing as libcurl delivers it (th_collect_body); data is malloc'd
+ * and NUL-terminated once anything arrived. */
+struct th_collect {
+	char *data;
+	size_t len, cap;
+};
+
+/* libcurl CURLOPT_WRITEFUNCTION appending to the struct th_collect given as
+ * CURLOPT_WRITEDATA. */
+size_t th_collect_body(char *p, size_t size, size_t n, void *cls);
+
 /* --- daemons -------------------------------------------------------------------- */
 
 struct th_daemon {

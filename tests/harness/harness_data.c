@@ -46,24 +46,6 @@ struct th_response th_data_commit(struct th_daemon *d, const char *dataset, json
 	return r;
 }
 
-struct sink {
-	char *data;
-	size_t len;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *cls)
-{
-	struct sink *s = cls;
-	size_t m = size * n;
-	char *grown = realloc(s->data, s->len + m + 1);
-	ck_assert_ptr_nonnull(grown);
-	s->data = grown;
-	memcpy(s->data + s->len, p, m);
-	s->len += m;
-	s->data[s->len] = '\0';
-	return m;
-}
-
 struct header_want {
 	const char *name;
 	char *out;
@@ -90,7 +72,7 @@ struct th_response th_data_http(const char *method, const char *url, const char 
 				size_t len, const char *header, const char *want, char *value_out, size_t value_size)
 {
 	struct th_response r = {0};
-	struct sink s = {0};
+	struct th_collect s = {0};
 	struct header_want w = {.name = want, .out = value_out, .size = value_size};
 	if (value_out && value_size)
 		value_out[0] = '\0';
@@ -114,7 +96,7 @@ struct th_response th_data_http(const char *method, const char *url, const char 
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	}
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, th_collect_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &w);
