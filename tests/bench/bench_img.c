@@ -98,7 +98,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s LIST [ROUNDS]\n", argv[0]);
 		return 2;
 	}
-	int rounds = argc > 2 ? atoi(argv[2]) : 3;
+	int rounds = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 3;
 	if (rounds < 1)
 		rounds = 1;
 	struct bi_file *files;
