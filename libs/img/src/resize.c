@@ -147,6 +147,37 @@ IMG_SIMD_CLONES static void acc_add(int32_t *restrict acc, const uint8_t *restri
 		acc[x] += row[x] * k;
 }
 
+/* acc[0..n) = the rounding half + row[0..n) * k: a window's first tap and the
+ * accumulator's initialisation in one pass (the same integers as the two apart). */
+IMG_SIMD_CLONES static void acc_set(int32_t *restrict acc, const uint8_t *restrict row, int32_t k, size_t n)
+{
+	size_t x = 0;
+	for (; x + 16 <= n; x += 16)
+		for (int j = 0; j < 16; j++)
+			acc[x + j] = (1 << (PRECISION_BITS - 1)) + row[x + j] * k;
+	for (; x < n; x++)
+		acc[x] = (1 << (PRECISION_BITS - 1)) + row[x] * k;
+}
+
+/* The weighted sum of the cnt rows rows[t * step] (n values each) into acc, skipping
+ * the taps whose weight is 0 (windows padded to ksize, and a triangle's ends when
+ * upscaling: a third of an upscale's taps), which add nothing to the sums. */
+static void acc_window(int32_t *restrict acc, const uint8_t *rows, size_t step, const int32_t *k, int cnt, size_t n)
+{
+	int t = 0;
+	while (t < cnt && k[t] == 0)
+		t++;
+	if (t == cnt) {
+		for (size_t x = 0; x < n; x++)
+			acc[x] = 1 << (PRECISION_BITS - 1);
+		return;
+	}
+	acc_set(acc, rows + (size_t)t * step, k[t], n);
+	for (t++; t < cnt; t++)
+		if (k[t] != 0)
+			acc_add(acc, rows + (size_t)t * step, k[t], n);
+}
+
 /* out[0..n) = clip8(acc[0..n)), in the same vectorisable blocks (clip8 without
  * branches: the shift is arithmetic, so v <= 0 gives <= 0). */
 static inline uint8_t clip8_flat(int32_t v)
@@ -200,10 +231,7 @@ static void pass_horizontal(const struct img_coeffs *c, const uint8_t *src, unsi
 		for (unsigned xx = 0; xx < ow; xx++) {
 			const int32_t *k = c->k + (size_t)xx * ks;
 			int start = c->bounds[xx * 2], cnt = c->bounds[xx * 2 + 1];
-			for (size_t i = 0; i < len; i++)
-				acc[i] = 1 << (PRECISION_BITS - 1);
-			for (int t = 0; t < cnt; t++)
-				acc_add(acc, st + (size_t)(start + t) * len, k[t], len);
+			acc_window(acc, st + (size_t)start * len, len, k, cnt, len);
 			acc_store(ot + xx * len, acc, len);
 		}
 		for (unsigned j = 0; j < n; j++) {
@@ -229,10 +257,7 @@ static void pass_vertical(const struct img_coeffs *c, const uint8_t *src, size_t
 	for (unsigned yy = 0; yy < c->out_size; yy++) {
 		const int32_t *k = c->k + (size_t)yy * c->ksize;
 		int ymin = c->bounds[yy * 2] - (int)first, cnt = c->bounds[yy * 2 + 1];
-		for (size_t x = 0; x < n; x++)
-			acc[x] = 1 << (PRECISION_BITS - 1);
-		for (int y = 0; y < cnt; y++)
-			acc_add(acc, src + (size_t)(ymin + y) * stride, k[y], n);
+		acc_window(acc, src + (size_t)ymin * stride, stride, k, cnt, n);
 		acc_store(dst + (size_t)yy * row_len, acc, row_len);
 	}
 }
