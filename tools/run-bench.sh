@@ -94,7 +94,7 @@ export LATHE_BENCH_LATHE_URL="http://127.0.0.1:$port"
 mlflow_pp=${MLFLOW_PYTHONPATH:-/opt/mlflow-src:/opt/mlflow-deps}
 export LATHE_BENCH_MLFLOW_URL=""
 if [ "${LATHE_BENCH_PEER:-1}" = 0 ] || [ "${LATHE_BENCH_TRACKER:-1}" = 0 ]; then
-	echo "bench: peer skipped (LATHE_BENCH_PEER=0): MLflow columns say -"
+	echo "bench: peer skipped (LATHE_BENCH_PEER=0 or LATHE_BENCH_TRACKER=0): MLflow columns say -"
 elif ! PYTHONPATH="$mlflow_pp" /usr/bin/python3 -c 'import mlflow.server, psycopg2, gunicorn' 2>/dev/null; then
 	echo "bench: peer MLflow is not set up here (setup-mlflow-client.sh installs it): MLflow columns say -"
 else

@@ -4,18 +4,22 @@
 # PostgreSQL (tools/run-bench.sh starts the cluster and the broker and calls this), next
 # to the floors and peers:
 #   sha256sum over the same files           the floor of a push (read + hash, all cores)
-#   first push                              files/s, MB/s, seconds
+#   first push                              files/s, MB/s, seconds, and its phases (hash,
+#                                           upload, commit) as `lathe data push` reports them
 #   second push of the same folder          seconds and bytes uploaded (must be 0; goal <= 2 s)
 #   profile                                 seconds from commit to READY (once the profiler is in)
 #   tensor export of the 60k training images at 28x28 and 64x64, gray   images/s (wall and
 #                                           per daemon CPU second), next to the peer: PIL +
 #                                           numpy decode+convert+resize on one core
-#   daemon peak RSS                         VmHWM of the daemon at the end
+#   daemon peak RSS                         VmHWM of the daemon after each phase
+#   tensors of the four Fashion-MNIST IDX files (a second dataset), the "original" split's
+#   train part, at 28x28 and 64x64; every export twice: computed, then served from the store
 # Parts whose routes answer 404/501 are skipped, saying so. Every line starts "bench:".
 #
 #   tests/bench/bench_data.sh BUILD_DIR WORK_DIR      (PG port and broker from the environment:
 #       LATHE_BENCH_PG_PORT, KAFKA_BOOTSTRAP; tools/run-bench.sh sets them)
 #   LATHE_BENCH_DATA_URL=http://...   use a running daemon instead of starting one
+#   (tools/run-bench.sh with LATHE_BENCH_TRACKER=0 runs this part alone)
 #   LATHE_BENCH_DATA_LIMIT=N          only the first N images of each file (a quick try)
 #   LATHE_BENCH_CACHE=DIR             where the PNGs are kept between runs
 #                                     (default build/bench-cache; written once, ~300 MB)
@@ -130,6 +134,10 @@ else
 	fi
 fi
 export LATHE_URL=$url
+# a hash cache of this run alone: the first push hashes every file, the second finds them
+# in the cache (as a user's second push would); a cache left by an earlier run would make
+# the first push's hash phase look free
+export LATHE_CACHE_DIR="$work/lathe-cache"
 
 # code METHOD PATH [BODY]: the HTTP status only
 code() {
@@ -240,6 +248,7 @@ tensors_ok=0
 if [ "$push1_s" != - ]; then
 	"$lathe" data push "$train" --dataset fashion-mnist-train -q >"$work/push3.out" 2>"$work/push3.err" ||
 		say "data: push of the training images failed: $(tail -n 1 "$work/push3.err")"
+	hwm "push of the 60k training folder"
 	# wait for READY (tensors read the profiled version) when a profiler exists
 	for _ in $(seq 1 3000); do
 		s=$(curl -s "$url/v1/datasets/fashion-mnist-train/versions/1" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["version"]["status"])' 2>/dev/null)
@@ -247,7 +256,7 @@ if [ "$push1_s" != - ]; then
 		[ "$profile_s" = - ] && break # no profiler: nothing will change
 		sleep 0.2
 	done
-	hwm "push + profile of the 60k training folder"
+	hwm "profile of the 60k training folder"
 	base="/v1/datasets/fashion-mnist-train/versions/1"
 	if st=$(route_missing GET "$base/tensors?size=0"); then
 		say "data: skipped tensor export: GET .../tensors answers $st (not in this build yet)"
