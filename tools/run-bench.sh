@@ -11,6 +11,7 @@
 #   LATHE_BENCH_SECONDS=3                           time bound of each cell (count-bounded too)
 #   LATHE_BENCH_READS=0                             leave out the Lathe-only read figures
 #   LATHE_BENCH_DATA=0                              leave out the data registry's part
+#   LATHE_BENCH_TRACKER=0                           leave out the tracker's part (and its peer)
 # Then the data registry's part, tests/bench/bench_data.sh (its header says what it
 # measures): Fashion-MNIST as 70,000 PNGs pushed with `lathe data push` to a
 # lathe-data-registry on the same durable cluster, next to sha256sum and PIL + numpy.
@@ -92,8 +93,8 @@ export LATHE_BENCH_LATHE_URL="http://127.0.0.1:$port"
 # The peer: set up when its tree imports (setup-mlflow-client.sh checks the same).
 mlflow_pp=${MLFLOW_PYTHONPATH:-/opt/mlflow-src:/opt/mlflow-deps}
 export LATHE_BENCH_MLFLOW_URL=""
-if [ "${LATHE_BENCH_PEER:-1}" = 0 ]; then
-	echo "bench: peer skipped (LATHE_BENCH_PEER=0): MLflow columns say -"
+if [ "${LATHE_BENCH_PEER:-1}" = 0 ] || [ "${LATHE_BENCH_TRACKER:-1}" = 0 ]; then
+	echo "bench: peer skipped (LATHE_BENCH_PEER=0 or LATHE_BENCH_TRACKER=0): MLflow columns say -"
 elif ! PYTHONPATH="$mlflow_pp" /usr/bin/python3 -c 'import mlflow.server, psycopg2, gunicorn' 2>/dev/null; then
 	echo "bench: peer MLflow is not set up here (setup-mlflow-client.sh installs it): MLflow columns say -"
 else
@@ -114,7 +115,8 @@ LATHE_BENCH_PG_PID=$(head -n 1 "$work/pg/postmaster.pid")
 export LATHE_BENCH_PG_PID
 
 status=0
-for t in $(find "$build/tests/bench" -type f -perm -u+x 2>/dev/null | sort); do
+[ "${LATHE_BENCH_TRACKER:-1}" = 0 ] && echo "bench: tracker: skipped (LATHE_BENCH_TRACKER=0)"
+for t in $([ "${LATHE_BENCH_TRACKER:-1}" = 0 ] || find "$build/tests/bench" -type f -perm -u+x 2>/dev/null | sort); do
 	log="$work/$(basename "$t").log"
 	"$t" >"$log" 2>&1
 	rc=$?

@@ -4,18 +4,22 @@
 # PostgreSQL (tools/run-bench.sh starts the cluster and the broker and calls this), next
 # to the floors and peers:
 #   sha256sum over the same files           the floor of a push (read + hash, all cores)
-#   first push                              files/s, MB/s, seconds
+#   first push                              files/s, MB/s, seconds, and its phases (hash,
+#                                           upload, commit) as `lathe data push` reports them
 #   second push of the same folder          seconds and bytes uploaded (must be 0; goal <= 2 s)
 #   profile                                 seconds from commit to READY (once the profiler is in)
 #   tensor export of the 60k training images at 28x28 and 64x64, gray   images/s (wall and
 #                                           per daemon CPU second), next to the peer: PIL +
 #                                           numpy decode+convert+resize on one core
-#   daemon peak RSS                         VmHWM of the daemon at the end
+#   daemon peak RSS                         VmHWM of the daemon after each phase
+#   tensors of the four Fashion-MNIST IDX files (a second dataset), the "original" split's
+#   train part, at 28x28 and 64x64; every export twice: computed, then served from the store
 # Parts whose routes answer 404/501 are skipped, saying so. Every line starts "bench:".
 #
 #   tests/bench/bench_data.sh BUILD_DIR WORK_DIR      (PG port and broker from the environment:
 #       LATHE_BENCH_PG_PORT, KAFKA_BOOTSTRAP; tools/run-bench.sh sets them)
 #   LATHE_BENCH_DATA_URL=http://...   use a running daemon instead of starting one
+#   (tools/run-bench.sh with LATHE_BENCH_TRACKER=0 runs this part alone)
 #   LATHE_BENCH_DATA_LIMIT=N          only the first N images of each file (a quick try)
 #   LATHE_BENCH_CACHE=DIR             where the PNGs are kept between runs
 #                                     (default build/bench-cache; written once, ~300 MB)
@@ -32,6 +36,9 @@ src=/usr/share/datasets/fashion-mnist
 limit=${LATHE_BENCH_DATA_LIMIT:-0}
 cache=${LATHE_BENCH_CACHE:-$root/build/bench-cache}
 say() { echo "bench: $*"; }
+# calc FORMAT EXPR: awk arithmetic, printed with printf's FORMAT ("%.3f", "%d"); EXPR in
+# parentheses, or awk reads a comparison "a > b" as printf's output redirection to file b
+calc() { awk "BEGIN { printf \"$1\", ($2) }"; }
 
 if [ ! -r "$src/train-images-idx3-ubyte.gz" ]; then
 	say "data: skipped: $src is missing (make deps installs dataset-fashion-mnist)"
@@ -79,8 +86,6 @@ bytes_all=$(du -sb --apparent-size "$all" | cut -f1)
 cores=$(nproc)
 
 now() { date +%s.%N; }
-# calc FORMAT EXPR: awk arithmetic, printed with printf's FORMAT ("%.3f", "%d")
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 # secs START END -> seconds with 3 decimals
 secs() { calc %.3f "$2 - $1"; }
 # ratio A B -> A/B with 2 decimals, "-" when either is missing or B is 0
@@ -129,6 +134,10 @@ else
 	fi
 fi
 export LATHE_URL=$url
+# a hash cache of this run alone: the first push hashes every file, the second finds them
+# in the cache (as a user's second push would); a cache left by an earlier run would make
+# the first push's hash phase look free
+export LATHE_CACHE_DIR="$work/lathe-cache"
 
 # code METHOD PATH [BODY]: the HTTP status only
 code() {
@@ -156,9 +165,15 @@ cpu_s() {
 	[ -n "$1" ] && [ -r "/proc/$1/stat" ] || { echo "-"; return; }
 	awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz}' "/proc/$1/stat"
 }
+# hwm PHASE: the daemon's peak RSS so far, recorded after PHASE
+declare -a hwm_rows
+hwm() {
+	[ -n "$daemon_pid" ] || return 0
+	hwm_rows+=("$1|$(awk '/^VmHWM/ {print $2}' "/proc/$daemon_pid/status" 2>/dev/null)")
+}
 field() { sed -nE "s/^$1: ([0-9]+) files, ([0-9]+) bytes.*/\\$2/p" "$3"; }
 
-push1_s="-" push1_fps="-" push1_mbs="-" push2_s="-" push2_bytes="-" profile_s="-" status=0
+ph_hash="-" ph_up="-" ph_commit="-" push1_s="-" push1_fps="-" push1_mbs="-" push2_s="-" push2_bytes="-" profile_s="-" status=0
 if st=$(route_missing POST /v1/blobs/missing '{"hashes":[]}'); then
 	say "data: skipped push, profile and tensors: POST /v1/blobs/missing answers $st (the data registry's API is not in this build yet)"
 else
@@ -173,6 +188,8 @@ else
 		push1_s=$(secs "$t0" "$t1")
 		push1_fps=$(calc %d "$n_all / $push1_s")
 		push1_mbs=$(calc %.1f "$bytes_all / 1000000 / $push1_s")
+		read -r ph_hash ph_up ph_commit < <(sed -nE 's/^seconds: hash ([0-9.]+), upload ([0-9.]+), commit ([0-9.]+).*/\1 \2 \3/p' "$work/push1.out")
+		hwm "push 1"
 		say "data: first push: $(grep -E '^(uploaded|seconds):' "$work/push1.out" | tr '\n' ';')"
 		t0=$(now)
 		"$lathe" data push "$all" --dataset fashion-mnist-png -q >"$work/push2.out" 2>"$work/push2.err"
@@ -183,6 +200,7 @@ else
 			status=1
 		else
 			push2_s=$(secs "$t0" "$t1")
+			hwm "push 2"
 			push2_bytes=$(field uploaded 2 "$work/push2.out")
 			if [ "$push2_bytes" != 0 ]; then
 				say "data: FAIL: the second push uploaded $push2_bytes bytes (must be 0)"
@@ -196,16 +214,28 @@ else
 		if st=$(route_missing GET /v1/datasets/fashion-mnist-png/versions/1/profile); then
 			say "data: skipped profile time: GET .../profile answers $st (the profile worker is not in this build yet)"
 		else
-			for _ in $(seq 1 6000); do
+			# PENDING until the profile worker is done; a daemon that spends no CPU for
+			# 15 s while the version is PENDING has no worker in this build
+			idle=0 last_cpu=$(cpu_s "$daemon_pid") s=""
+			for i in $(seq 1 6000); do
 				s=$(curl -s "$url/v1/datasets/fashion-mnist-png/versions/1" |
 					"$py" -c 'import json,sys; v=json.load(sys.stdin)["version"]; print(v["status"], v["created_at"], v.get("ready_at") or 0)')
 				case "$s" in READY* | FAILED*) break ;; esac
-				sleep 0.2
+				sleep 0.5
+				[ -z "$daemon_pid" ] && [ "$i" -ge 240 ] && break # a daemon not ours: 2 minutes
+				if [ $((i % 10)) = 0 ] && [ -n "$daemon_pid" ]; then
+					c=$(cpu_s "$daemon_pid")
+					if [ "$(calc %d "$c - $last_cpu < 0.05")" = 1 ]; then idle=$((idle + 5)); else idle=0; fi
+					last_cpu=$c
+					[ $idle -ge 15 ] && break
+				fi
 			done
 			case "$s" in
 			READY*) profile_s=$(echo "$s" | awk '{printf "%.3f", ($3 - $2) / 1000}') ;;
-			*) say "data: the version did not become READY within 20 minutes: $s"; status=1 ;;
+			FAILED*) say "data: FAIL: the version failed its profile: $s"; status=1 ;;
+			*) say "data: skipped profile time: the version stays PENDING and the daemon is idle (no profile worker in this build yet)" ;;
 			esac
+			hwm "profile of the 70k version"
 		fi
 	fi
 fi
@@ -218,6 +248,7 @@ tensors_ok=0
 if [ "$push1_s" != - ]; then
 	"$lathe" data push "$train" --dataset fashion-mnist-train -q >"$work/push3.out" 2>"$work/push3.err" ||
 		say "data: push of the training images failed: $(tail -n 1 "$work/push3.err")"
+	hwm "push of the 60k training folder"
 	# wait for READY (tensors read the profiled version) when a profiler exists
 	for _ in $(seq 1 3000); do
 		s=$(curl -s "$url/v1/datasets/fashion-mnist-train/versions/1" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["version"]["status"])' 2>/dev/null)
@@ -225,6 +256,7 @@ if [ "$push1_s" != - ]; then
 		[ "$profile_s" = - ] && break # no profiler: nothing will change
 		sleep 0.2
 	done
+	hwm "profile of the 60k training folder"
 	base="/v1/datasets/fashion-mnist-train/versions/1"
 	if st=$(route_missing GET "$base/tensors?size=0"); then
 		say "data: skipped tensor export: GET .../tensors answers $st (not in this build yet)"
@@ -232,38 +264,49 @@ if [ "$push1_s" != - ]; then
 		tensors_ok=1
 	fi
 fi
-if [ $tensors_ok = 1 ]; then
-	split=""
-	for size in 28 64; do
-		q="size=$size&channels=1$split"
+# tensor_get LABEL BASE QUERY: the export twice, the first computed, the second served
+# from the store; rows into t_rows
+declare -a t_rows
+tensor_get() {
+	local label=$1 base=$2 q=$3 n=$4 size=$5 k hc c0 c1 t0 t1 s ips cps
+	for k in 1 2; do
 		c0=$(cpu_s "$daemon_pid")
 		t0=$(now)
-		hc=$(curl -s -o "$work/tensors-$size.safetensors" -w '%{http_code}' "$url$base/tensors?$q")
+		hc=$(curl -s -o "$work/tensors.out" -w '%{http_code}' "$url$base/tensors?$q")
 		t1=$(now)
 		c1=$(cpu_s "$daemon_pid")
-		if [ "$hc" = 400 ] && [ -z "$split" ] && grep -q split "$work/tensors-$size.safetensors"; then
-			# tensors take a split: one that holds every image, then measure again
-			code POST "$base/splits" '{"name":"all","fractions":{"train":1.0},"stratify":false,"seed":0}' >/dev/null
-			split="&split=train"
-			q="size=$size&channels=1$split"
-			c0=$(cpu_s "$daemon_pid")
-			t0=$(now)
-			hc=$(curl -s -o "$work/tensors-$size.safetensors" -w '%{http_code}' "$url$base/tensors?$q")
-			t1=$(now)
-			c1=$(cpu_s "$daemon_pid")
-		fi
 		if [ "$hc" != 200 ]; then
-			say "data: tensor export at ${size}x$size answered $hc: $(head -c 300 "$work/tensors-$size.safetensors")"
+			say "data: tensor export $label ($q) answered $hc: $(head -c 300 "$work/tensors.out")"
 			status=1
-			continue
+			return
 		fi
 		s=$(secs "$t0" "$t1")
-		t_ips[$size]=$(calc %d "$n_train / $s")
+		ips=$(calc %d "$n / $s")
+		cps="-"
 		if [ "$c0" != - ] && [ "$c1" != - ] && [ "$(calc %d "$c1 > $c0")" = 1 ]; then
-			t_cpu_ips[$size]=$(calc %d "$n_train / ($c1 - $c0)")
+			cps=$(calc %d "$n / ($c1 - $c0)")
 		fi
-		rm -f "$work/tensors-$size.safetensors"
+		say "data: tensors $label request $k: $s s, $(stat -c %s "$work/tensors.out") bytes, daemon CPU $(calc %.2f "$c1 - $c0") s"
+		t_rows+=("$label, req $k ($([ $k = 1 ] && echo computed || echo stored)), img/s|$ips|$size")
+		[ $k = 1 ] && t_rows+=("$label, req 1, img per daemon CPU-s|$cps|$size")
+		rm -f "$work/tensors.out"
 	done
+	hwm "tensors $label"
+}
+if [ $tensors_ok = 1 ]; then
+	for size in 28 64; do
+		tensor_get "png ${size}x$size gray" "$base" "size=$size&channels=1" "$n_train" "$size"
+	done
+	# the same 60k as IDX: the four Fashion-MNIST files, the predefined split "original"
+	ibase=/v1/datasets/fashion-mnist-idx/versions/1
+	if "$lathe" data push "$src" --dataset fashion-mnist-idx --format idx -q >"$work/push4.out" 2>"$work/push4.err"; then
+		for size in 28 64; do
+			tensor_get "idx ${size}x$size, split original/train" "$ibase" "split=train&size=$size&channels=1" 60000 "$size"
+		done
+	else
+		say "data: push of the IDX files failed: $(tail -n 1 "$work/push4.err")"
+		status=1
+	fi
 fi
 # The peer: PIL + numpy on one core, the same files, the same operation.
 for size in 28 64; do
@@ -282,28 +325,29 @@ EOF
 )
 done
 
-rss="-"
-[ -n "$daemon_pid" ] && rss=$(awk '/^VmHWM/ {print $2 " kB"}' "/proc/$daemon_pid/status" 2>/dev/null)
-
 # --- the table ------------------------------------------------------------------------------
 say "data: Fashion-MNIST as $n_all PNGs ($(calc %.1f "$bytes_all / 1000000") MB) in class folders, $cores cores"
-say "data: $(printf '%-52s %12s %12s %8s' figure Lathe 'floor/peer' ratio)"
-row() { say "data: $(printf '%-52s %12s %12s %8s' "$1" "$2" "$3" "$4")"; }
+say "data: $(printf '%-62s %10s %10s %6s' figure Lathe 'floor/peer' ratio)"
+row() { say "data: $(printf '%-62s %10s %10s %6s' "$1" "$2" "$3" "$4")"; }
 sha_fps=$(calc %d "$n_all / $sha_s")
 row "push 1 (s) vs sha256sum (s), all cores" "$push1_s" "$sha_s" "$(ratio "$push1_s" "$sha_s")"
 row "push 1 files/s vs sha256sum files/s" "$push1_fps" "$sha_fps" "$(ratio "$push1_fps" "$sha_fps")"
 row "push 1 MB/s" "$push1_mbs" "-" "-"
+row "push 1 phase: hash (s)" "$ph_hash" "-" "-"
+row "push 1 phase: upload (s)" "$ph_up" "-" "-"
+row "push 1 phase: commit (s)" "$ph_commit" "-" "-"
 row "push 2 of the same folder (s; goal <= 2)" "$push2_s" "-" "-"
 row "push 2 bytes uploaded (must be 0)" "$push2_bytes" "-" "-"
 row "profile, commit to READY (s)" "$profile_s" "-" "-"
-for size in 28 64; do
-	row "tensors ${size}x$size gray, $n_train train images/s (wall)" "${t_ips[$size]:--}" "${peer_ips[$size]:--}" \
-		"$(ratio "${t_ips[$size]:--}" "${peer_ips[$size]:--}")"
-	row "tensors ${size}x$size, images per daemon CPU-second" "${t_cpu_ips[$size]:--}" "${peer_ips[$size]:--}" \
-		"$(ratio "${t_cpu_ips[$size]:--}" "${peer_ips[$size]:--}")"
+for r in "${t_rows[@]}"; do
+	IFS='|' read -r label ours size <<<"$r"
+	row "tensors $label" "$ours" "${peer_ips[$size]:--}" "$(ratio "$ours" "${peer_ips[$size]:--}")"
 done
-row "daemon peak RSS (VmHWM)" "${rss:--}" "-" "-"
-say "data: the peer of the tensor rows is PIL + numpy decode, convert(\"L\"), resize BILINEAR into float32 on one core"
+for r in "${hwm_rows[@]}"; do
+	IFS='|' read -r label kb <<<"$r"
+	row "daemon VmHWM after $label (kB)" "${kb:--}" "-" "-"
+done
+say "data: the peer of the tensor rows is PIL + numpy decode, convert(\"L\"), resize BILINEAR into float32 on one core, over the 60k training PNGs; the daemon runs on the same $cores cores (its CPU-second rows are per core)"
 if [ -n "$daemon_pid" ] && grep -E '"level":"(error|fatal)"' "$work/data-registry.log" >/dev/null 2>&1; then
 	say "data: the data registry logged errors:"
 	grep -E '"level":"(error|fatal)"' "$work/data-registry.log" | head -n 10 | sed 's/^/bench:   /'

@@ -252,6 +252,35 @@ START_TEST(push_push_again_change_one_ls_show_pull)
 }
 END_TEST
 
+/* The walk takes a regular file's lstat as its stat; a link to a file is pushed as that
+ * file, a link to a directory is skipped. */
+START_TEST(push_follows_file_links_only)
+{
+	struct th_daemon *d = th_daemon_start("data-registry", NULL, NULL);
+	if (!api_ready(d)) {
+		printf("note: test_cli_data: the data registry does not serve /v1/blobs/missing yet\n");
+		th_daemon_stop(d);
+		return;
+	}
+	char *src = th_fmt("%s/cli-links-%d", th_env("LATHE_TEST_TMP"), (int)getpid());
+	char *cmd = th_fmt("mkdir -p '%s/cat' && /usr/bin/python3 -c 'from PIL import Image; "
+			   "Image.new(\"L\", (5, 5), 9).save(\"%s/cat/a.png\")' && ln -s a.png '%s/cat/b.png' && "
+			   "ln -s cat '%s/dog'",
+			   src, src, src, src);
+	ck_assert_int_eq(system(cmd), 0);
+	struct run r;
+	char *args = th_fmt("data push '%s' --dataset links", src);
+	lathe(&r, d->base_url, args);
+	expect_exit(&r, 0, "push with links");
+	expect_out(&r, "files: 2,", "push with links");
+	expect_out(&r, "1 distinct contents", "push with links");
+	expect_out(&r, "uploaded: 1 files", "push with links");
+	expect_out(&r, "skipped: 1 entries", "push with links");
+	free(args), free(cmd), free(src);
+	th_daemon_stop(d);
+}
+END_TEST
+
 /* What needs no server: usage errors exit 2, --help exits 0, an unreachable or
  * malformed URL exits 1 with the reason. */
 START_TEST(usage_and_unreachable)
@@ -309,6 +338,7 @@ static Suite *cli_data_suite(void)
 	TCase *tc = tcase_create("cli");
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, push_push_again_change_one_ls_show_pull);
+	tcase_add_test(tc, push_follows_file_links_only);
 	tcase_add_test(tc, usage_and_unreachable);
 	suite_add_tcase(s, tc);
 	return s;
