@@ -37,7 +37,7 @@ static const char fixtures_py[] =
 	"import struct, zlib\n"
 	"def chunk(t, b): return struct.pack('>I', len(b)) + t + b + struct.pack('>I', zlib.crc32(t + b))\n"
 	"ihdr = struct.pack('>IIBBBBB', 100000, 100000, 8, 2, 0, 0, 0)\n"
-	"tar('huge.tar', [('c/big.png', b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', ihdr) + chunk(b'IEND', b''))])\n"
+	"tar('huge.tar', [('c/big.png', b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(b'')) + chunk(b'IEND', b''))])\n"
 	"j = img('JPEG', 9, 5, 2); com = b'\\xff\\xfe' + struct.pack('>H', 65535) + b'x' * 65533\n"
 	"tar('bigcom.tar', [('c/y.jpg', j[:2] + com * 3 + j[2:])])\n"
 	"fm = '/usr/share/datasets/fashion-mnist/'\n"
