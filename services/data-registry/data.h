@@ -8,7 +8,7 @@
  *                given format checked against them
  *   csv_read.c   a streaming RFC 4180 reader over libcsv, one row at a time
  *   idx.c        the IDX (MNIST) format, gzipped or not: header, records, pairing
- *   image_probe.c PNG/JPEG dimensions from the header alone
+ *   image_header.c PNG/JPEG dimensions from the header alone (img_probe)
  *   items.c      a version's items (image file, IDX record, CSV row) one at a time,
  *                and the content checks of one-request uploads (dr_check_content)
  * Nothing here touches the database: files come as manifest entries, bytes from the
@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include "blob/blob.h"
 #include "core/status.h"
+#include "img/img.h"
 
 /* --- manifests ------------------------------------------------------------------- */
 
@@ -171,19 +172,13 @@ void dr_idx_close(struct dr_idx *r);
  * Returns a malloc'd name or NULL when the name has no "images-idx3". */
 char *dr_idx_labels_name(const char *images_path);
 
-/* --- image headers (image_probe.c) -------------------------------------------------- */
+/* --- image headers (image_header.c) ------------------------------------------------- */
 
-/* The default and the ceiling of decodable pixels (width * height) in an image. */
-#define DR_IMAGE_MAX_PIXELS (64u * 1024 * 1024)
-struct dr_image_info {
-	unsigned width, height;
-	const char *format; /* "png" | "jpeg" */
-};
-/* Reads a PNG's IHDR or a JPEG's SOF marker from the start of fd (borrowed; read with
- * pread, offset untouched): CORE_EINVAL "<name>: not a PNG or JPEG image", a truncated
- * header, zero dimensions or more than DR_IMAGE_MAX_PIXELS pixels. Until libs/img
- * lands this stands in for img_probe. */
-enum core_status dr_image_probe(int fd, const char *name, struct dr_image_info *out, struct core_error *err);
+/* Reads a PNG's or JPEG's header from the start of fd (borrowed; read with pread, offset
+ * untouched) with libs/img's img_probe: CORE_EINVAL "<name>: not a PNG or JPEG image",
+ * "<name>: the JPEG header is truncated or unreadable (...)" (PNG alike), zero
+ * dimensions, or more than IMG_MAX_PIXELS_DEFAULT pixels; nothing is decoded. */
+enum core_status dr_image_probe(int fd, const char *name, struct img_info *out, struct core_error *err);
 
 /* --- items (items.c) --------------------------------------------------------------- */
 
@@ -233,7 +228,7 @@ void dr_items_close(struct dr_items *it);
  * rows all of its width; idx: every header valid, data length as the header says,
  * every images file (3 dims) has its labels file with the same count and a labels file
  * its images file; image-folder: every image's header readable, within
- * DR_IMAGE_MAX_PIXELS. CORE_EINVAL naming the file (a 400), CORE_EIO when the store
+ * IMG_MAX_PIXELS_DEFAULT. CORE_EINVAL naming the file (a 400), CORE_EIO when the store
  * fails. Reads every file once, streaming. */
 enum core_status dr_check_content(struct blob_store *store, enum dr_format fmt, const struct dr_manifest_file *files,
 				  size_t n, const char *label_column, struct core_error *err);

@@ -1,9 +1,10 @@
 /* The data registry's blob garbage collection (face: dr.h): GET /v1/admin/gc (always a
  * dry run: what would go) and POST /v1/admin/gc (removes unless dry_run is true). The
  * generic part (walk, grace period, locks, tmp sweep, dry-run accounting) is libs/blob's
- * blob_gc; the registry supplies its references, asked one batch at a time, each batch
- * in its own short transaction: manifest files and profiles (dr_q_blobs_referenced),
- * then what the other parts own (dr_gc_refs_extra, gc_refs.c).
+ * blob_gc, driven by libs/svc's svc_blob_gc (shared with the tracker); the registry
+ * supplies its references, asked one batch at a time, each batch in its own short
+ * transaction: manifest files and profiles (dr_q_blobs_referenced), then what the
+ * other parts own (dr_gc_refs_extra, gc_refs.c).
  *
  * Safety rests on blob.h's rule, which the commit path keeps: every key a version names
  * is touched (blob_touch) just before the transaction that records it (h_versions.c),
@@ -13,43 +14,13 @@
 #include "core/time.h"
 #include "dr.h"
 
-struct refs_call {
-	struct svc *svc;
-	int db_rc; /* the last failed transaction's status, 0 when none failed */
-};
-
-struct refs_tx {
-	const char *const *keys;
-	size_t n;
-	bool *referenced;
-	struct core_error err;
-};
-
-static int refs_tx_fn(struct db_conn *c, void *cls)
+/* The registry's references: manifest files and profiles, then the other parts'. */
+static int refs(struct db_conn *c, const char *const *keys, size_t n, bool *referenced, struct core_error *err)
 {
-	struct refs_tx *t = cls;
-	memset(t->referenced, 0, t->n * sizeof *t->referenced); /* a retry starts over */
-	int rc = dr_q_blobs_referenced(c, t->keys, t->n, t->referenced, &t->err);
+	int rc = dr_q_blobs_referenced(c, keys, n, referenced, err);
 	if (rc >= 0)
-		rc = dr_gc_refs_extra(c, t->keys, t->n, t->referenced, &t->err);
-	return rc < 0 ? rc : 0;
-}
-
-static enum core_status refs_fn(void *cls, const char *const *keys, size_t n, bool *referenced, struct core_error *err)
-{
-	struct refs_call *call = cls;
-	struct refs_tx t = {.keys = keys, .n = n, .referenced = referenced};
-	int rc = db_run_tx(svc_db(call->svc), "dr_gc_refs", DB_READ_COMMITTED, refs_tx_fn, &t, err);
-	if (rc < 0) {
-		call->db_rc = rc;
-		return CORE_EIO;
-	}
-	return CORE_OK;
-}
-
-static bool stopping(void *cls)
-{
-	return svc_stopping(cls);
+		rc = dr_gc_refs_extra(c, keys, n, referenced, err);
+	return rc;
 }
 
 void dr_h_admin_gc(struct http_request *req, void *app)
@@ -74,22 +45,20 @@ void dr_h_admin_gc(struct http_request *req, void *app)
 			dry_run = true;
 	}
 	struct dr_app *a = dr_app(app);
-	struct refs_call call = {.svc = app};
-	const struct blob_gc_options o = {
-		.refs = refs_fn,
-		.refs_cls = &call,
+	const struct svc_gc g = {
+		.tx_name = "dr_gc_refs",
+		.refs = refs,
 		.grace_s = a->settings->gc_grace_s,
 		.tmp_age_s = a->settings->tmp_age_s,
 		.dry_run = dry_run,
-		.cancelled = stopping,
-		.cancelled_cls = app,
 	};
 	struct blob_gc_stats st;
 	struct core_error err = {{0}};
 	int64_t start = core_now_ms();
-	if (blob_gc(a->blobs, &o, &st, &err) != CORE_OK) {
-		if (call.db_rc < 0)
-			svc_reply_db_error(req, call.db_rc, &err);
+	int db_rc = 0;
+	if (svc_blob_gc(app, a->blobs, &g, &st, &db_rc, &err) != CORE_OK) {
+		if (db_rc < 0)
+			svc_reply_db_error(req, db_rc, &err);
 		else
 			http_reply_error_detail(req, HTTP_EC_INTERNAL_ERROR, err.message, "blob storage error");
 		return;

@@ -405,7 +405,7 @@ static enum core_status check_images(struct blob_store *store, const struct dr_m
 		enum core_status st = open_blob(store, &files[i], &fd, &(uint64_t){0}, err);
 		if (st != CORE_OK)
 			return st;
-		struct dr_image_info info;
+		struct img_info info;
 		st = dr_image_probe(fd, files[i].path, &info, err);
 		close(fd);
 		if (st != CORE_OK)

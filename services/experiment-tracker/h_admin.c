@@ -1,10 +1,10 @@
 /* The tracker's blob garbage collection (face: et.h): the admin route
  * POST /api/2.0/lathe/admin/gc and the periodic task that runs the same collection
  * every BLOB_GC_INTERVAL_S. The generic part (walk, grace period, locks, tmp sweep,
- * dry-run accounting) is libs/blob's blob_gc; the tracker supplies its references: the
- * blob keys of its artifact rows, asked one batch at a time, each batch one statement
- * (et_q_artifacts_referenced) in its own short transaction, so a collection holds no
- * transaction open while it walks the disk.
+ * dry-run accounting) is libs/blob's blob_gc, driven by libs/svc's svc_blob_gc; the
+ * tracker supplies its references: the blob keys of its artifact rows, asked one batch
+ * at a time, each batch one statement (et_q_artifacts_referenced) in its own short
+ * transaction, so a collection holds no transaction open while it walks the disk.
  *
  * Safety rests on blob.h's rule, which the upload path keeps: the artifact row naming
  * a freshly committed blob is written right after the commit (h_artifacts.c), far
@@ -16,61 +16,20 @@
 #include "core/time.h"
 #include "et.h"
 
-struct refs_call {
-	struct svc *svc;
-	int db_rc; /* the last failed transaction's status, 0 when none failed */
-};
-
-struct refs_tx {
-	const char *const *keys;
-	size_t n;
-	bool *referenced;
-	struct core_error err;
-};
-
-static int refs_tx_fn(struct db_conn *c, void *cls)
-{
-	struct refs_tx *t = cls;
-	memset(t->referenced, 0, t->n * sizeof *t->referenced); /* a retry starts over */
-	int rc = et_q_artifacts_referenced(c, t->keys, t->n, t->referenced, &t->err);
-	return rc < 0 ? rc : 0;
-}
-
-static enum core_status refs_fn(void *cls, const char *const *keys, size_t n, bool *referenced, struct core_error *err)
-{
-	struct refs_call *call = cls;
-	struct refs_tx t = {.keys = keys, .n = n, .referenced = referenced};
-	int rc = db_run_tx(svc_db(call->svc), "blob_gc_refs", DB_READ_COMMITTED, refs_tx_fn, &t, err);
-	if (rc < 0) {
-		call->db_rc = rc;
-		return CORE_EIO;
-	}
-	return CORE_OK;
-}
-
-static bool stopping(void *cls)
-{
-	return svc_stopping(cls);
-}
-
 /* Runs one collection with the tracker's settings; logs what it did. */
 static enum core_status run_gc(struct svc *svc, bool dry_run, const char *why, struct blob_gc_stats *st, int *db_rc,
 			       struct core_error *err)
 {
 	struct et_app *app = et_app(svc);
-	struct refs_call call = {.svc = svc};
-	const struct blob_gc_options o = {
-		.refs = refs_fn,
-		.refs_cls = &call,
+	const struct svc_gc g = {
+		.tx_name = "blob_gc_refs",
+		.refs = et_q_artifacts_referenced,
 		.grace_s = app->settings->gc_grace_s,
 		.tmp_age_s = app->settings->tmp_age_s,
 		.dry_run = dry_run,
-		.cancelled = stopping,
-		.cancelled_cls = svc,
 	};
 	int64_t start = core_now_ms();
-	enum core_status rc = blob_gc(app->blobs, &o, st, err);
-	*db_rc = call.db_rc;
+	enum core_status rc = svc_blob_gc(svc, app->blobs, &g, st, db_rc, err);
 	if (rc != CORE_OK)
 		return rc;
 	core_info("blob gc (%s%s): %" PRIu64 " blobs, %" PRIu64 " bytes %s; %" PRIu64 " partial uploads, %" PRIu64

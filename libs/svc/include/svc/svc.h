@@ -207,4 +207,27 @@ int svc_reply_tx(struct http_request *req, int rc, const struct svc_fail *f, con
  * returns fn's result and has replied nothing: the handler answers. */
 int svc_run_tx_or_reply(struct http_request *req, struct svc *svc, const char *name, enum db_isolation iso, db_tx_fn fn,
 			void *cls, struct svc_fail *f);
+
+/* --- blob garbage collection against the service's references (blob_gc.c) -------- */
+
+struct blob_store;
+struct blob_gc_stats;
+/* Sets referenced[i] for each of keys[0..n) the service's tables still name, inside
+ * the transaction c is in (referenced starts all false). Returns < 0 (a db status)
+ * when a query failed, else >= 0. */
+typedef int (*svc_gc_refs_fn)(struct db_conn *c, const char *const *keys, size_t n, bool *referenced,
+			      struct core_error *err);
+struct svc_gc {
+	const char *tx_name; /* the reference transaction's name in logs and metrics */
+	svc_gc_refs_fn refs;
+	long grace_s, tmp_age_s; /* as in struct blob_gc_options */
+	bool dry_run;
+};
+/* Runs libs/blob's blob_gc on store with refs asked one batch at a time, each batch in
+ * its own short READ COMMITTED transaction on the service's pool (so a collection holds
+ * no transaction open while it walks the disk), stopping early when the daemon is
+ * stopping. On failure *db_rc is the failed transaction's status (< 0) when the
+ * database failed, else 0 (the store failed). */
+enum core_status svc_blob_gc(struct svc *svc, struct blob_store *store, const struct svc_gc *g,
+			     struct blob_gc_stats *st, int *db_rc, struct core_error *err);
 #endif

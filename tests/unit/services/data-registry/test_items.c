@@ -1,5 +1,5 @@
 /* Unit tests of the items iterator and the upload content checks (items.c, detect.c,
- * image_probe.c, through data.h and libdata-registry.a), end to end from an upload:
+ * image_header.c, through data.h and libdata-registry.a), end to end from an upload:
  * archives built by /usr/bin/python3 (PIL for the images, Debian's Fashion-MNIST for
  * IDX) are unpacked into a fresh blob store, their format detected, their content
  * checked, and their items read back: counts, classes, keys (sha256 of the content)
@@ -34,6 +34,13 @@ static const char fixtures_py[] =
 	"    for p, data in sorted(imgs): f.write('%s %s %d\\n' % (p, hashlib.sha256(data).hexdigest(), len(data)))\n"
 	"tar('notimage.tar', [('c/x.png', b'not a png at all')])\n"
 	"tar('cutjpeg.tar', [('c/x.jpg', img('JPEG', 8, 8, 1)[:20])])\n"
+	"import struct, zlib\n"
+	"def chunk(t, b): return struct.pack('>I', len(b)) + t + b + struct.pack('>I', zlib.crc32(t + b))\n"
+	"ihdr = struct.pack('>IIBBBBB', 100000, 100000, 8, 2, 0, 0, 0)\n"
+	"tar('huge.tar', [('c/big.png', b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', "
+	"zlib.compress(b'')) + chunk(b'IEND', b''))])\n"
+	"j = img('JPEG', 9, 5, 2); com = b'\\xff\\xfe' + struct.pack('>H', 65535) + b'x' * 65533\n"
+	"tar('bigcom.tar', [('c/y.jpg', j[:2] + com * 3 + j[2:])])\n"
 	"fm = '/usr/share/datasets/fashion-mnist/'\n"
 	"tg = [(n, open(fm + n, 'rb').read()) for n in ('t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz')]\n"
 	"tar('idx.tar', tg)\n"
@@ -138,7 +145,7 @@ START_TEST(image_folder_items_are_the_files)
 		int fd;
 		uint64_t sz;
 		ck_assert_int_eq(blob_open(store, files[i].sha256, &fd, &sz, &err), CORE_OK);
-		struct dr_image_info info;
+		struct img_info info;
 		ck_assert_int_eq(dr_image_probe(fd, p, &info, &err), CORE_OK);
 		close(fd);
 		ck_assert_uint_eq(info.width, dims[i][0]);
@@ -163,6 +170,24 @@ START_TEST(bad_images_are_refused_at_upload)
 	dr_manifest_free(files, n);
 	ck_assert_int_eq(upload("cutjpeg.tar", DR_FORMAT_IMAGE_FOLDER, NULL, &files, &n, &err), CORE_EINVAL);
 	ck_assert_msg(strstr(err.message, "c/x.jpg: the JPEG header is truncated"), "%s", err.message);
+	dr_manifest_free(files, n);
+	/* 100,000 x 100,000 is refused from the header, before any pixel is decoded */
+	ck_assert_int_eq(upload("huge.tar", DR_FORMAT_IMAGE_FOLDER, NULL, &files, &n, &err), CORE_EINVAL);
+	ck_assert_msg(strstr(err.message, "c/big.png: 100000x100000 pixels is more than"), "%s", err.message);
+	dr_manifest_free(files, n);
+	/* a JPEG whose frame header sits past 192 KiB of comments: the probe reads on */
+	ck_assert_msg(upload("bigcom.tar", DR_FORMAT_IMAGE_FOLDER, NULL, &files, &n, &err) == CORE_OK, "%s",
+		      err.message);
+	ck_assert_uint_eq(n, 1);
+	int fd;
+	uint64_t sz;
+	ck_assert_int_eq(blob_open(store, files[0].sha256, &fd, &sz, &err), CORE_OK);
+	struct img_info info;
+	ck_assert_int_eq(dr_image_probe(fd, files[0].path, &info, &err), CORE_OK);
+	close(fd);
+	ck_assert_uint_gt(sz, 3 * 65535);
+	ck_assert_uint_eq(info.width, 9);
+	ck_assert_uint_eq(info.height, 5);
 	dr_manifest_free(files, n);
 }
 END_TEST
