@@ -330,9 +330,13 @@ static enum core_status parse_model(json_t *m, struct ml_package *out, struct co
 	enum core_status st = parse_input(json_object_get(m, "input"), &in, err);
 	if (st != CORE_OK)
 		return st;
-	struct ml_layer_spec *specs = core_xcalloc(n, sizeof *specs);
+	struct ml_layer_spec *specs = core_xcalloc(n + 1, sizeof *specs);
 	for (size_t i = 0; st == CORE_OK && i < n; i++)
 		st = parse_layer(json_array_get(layers, i), i, &specs[i], err);
+	/* a classifier's outputs are probabilities: one that ends with logits (a PyTorch
+	 * model trained with CrossEntropyLoss) gets the softmax write would have recorded */
+	if (st == CORE_OK && is_classification(task) && specs[n - 1].kind != ML_SOFTMAX)
+		specs[n++].kind = ML_SOFTMAX;
 	if (st == CORE_OK) {
 		struct core_error nerr;
 		if ((st = ml_net_new(specs, n, in, &out->net, &nerr)) != CORE_OK)
@@ -341,6 +345,14 @@ static enum core_status parse_model(json_t *m, struct ml_package *out, struct co
 	free(specs);
 	if (st != CORE_OK)
 		return st;
+	json_t *osh = json_object_get(json_object_get(m, "output"), "shape");
+	if (osh) {
+		size_t k = ml_net_n_outputs(out->net);
+		if (!json_is_array(osh) || json_array_size(osh) != 1 ||
+		    json_integer_value(json_array_get(osh, 0)) != (json_int_t)k)
+			return core_fail(err, CORE_EINVAL,
+					 "model.json: output.shape must be [%zu], what the layers give", k);
+	}
 
 	json_t *v = json_object_get(m, "class_names");
 	if (v && !json_is_null(v)) {

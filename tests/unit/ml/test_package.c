@@ -136,6 +136,28 @@ START_TEST(write_read_roundtrip)
 			ck_assert_double_eq_tol(probs[i * 3 + j], exp(logits[i * 3 + j] - mx) / s, 1e-6);
 	}
 
+	/* a classifier's model.json that ends with logits (as hand-made ones may) reads
+	 * with the softmax added: the same net */
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", pkg, ML_PACKAGE_MODEL_JSON);
+	const char *logits_json =
+		"{\"format_version\": 1, \"task\": \"classification\", \"input\": {\"shape\": [1, 4, 4]}, "
+		"\"layers\": [{\"type\": \"flatten\"}, {\"type\": \"dense\", \"units\": 16}, {\"type\": "
+		"\"relu\"}, {\"type\": \"dropout\"}, {\"type\": \"dense\", \"units\": 3}]}";
+	size_t mlen;
+	char *model_text = slurp(path, &mlen);
+	spit(path, logits_json, strlen(logits_json));
+	struct ml_package q;
+	ck_assert_msg(ml_package_read(pkg, &q, &err) == CORE_OK, "%s", err.message);
+	ck_assert_uint_eq(ml_net_n_layers(q.net), 6);
+	ck_assert_ptr_null(q.class_names);
+	float probs2[6 * 3];
+	ck_assert_int_eq(ml_net_predict(q.net, x, 6, probs2, &err), CORE_OK);
+	ck_assert_int_eq(memcmp(probs, probs2, sizeof probs), 0);
+	ml_package_free(&q);
+	spit(path, model_text, mlen);
+	free(model_text);
+
 	/* writing what was read gives the same two files, byte for byte (the softmax is
 	 * not appended twice) */
 	snprintf(again, sizeof again, "%s/again", dir);
@@ -333,6 +355,10 @@ START_TEST(bad_packages_are_refused)
 	expect_bad_model("{\"format_version\": 2, \"task\": \"classification\"}", CORE_EINVAL, "format_version");
 	expect_bad_model("{\"format_version\": 1, \"task\": \"clustering\"}", CORE_EINVAL, "task");
 	expect_bad_model("[1, 2]", CORE_EINVAL, "not a JSON object");
+	expect_bad_model(HEAD "\"layers\": [{\"type\": \"flatten\"}, {\"type\": \"dense\", \"units\": 16}, {\"type\": "
+			      "\"relu\"}, {\"type\": \"dropout\"}, {\"type\": \"dense\", \"units\": 3}], "
+			      "\"output\": {\"shape\": [4]}}",
+			 CORE_EINVAL, "output.shape must be [3]");
 	expect_bad_model(HEAD "\"layers\": [{\"type\": \"flatten\"}, {\"type\": \"dense\", \"units\": 16}, {\"type\": "
 			      "\"relu\"}, {\"type\": \"dropout\"}, {\"type\": \"dense\", \"units\": 3}], "
 			      "\"class_names\": [\"a\", \"b\"]}",

@@ -19,8 +19,10 @@
  * "padding" (default 0); maxpool "pool", "stride" (default pool); dropout "rate"
  * (default 0); relu, tanh, sigmoid, flatten, softmax none. A classification package's
  * layers end with a softmax: the trainer's net ends with logits, and write appends
- * {"type": "softmax"} when its last layer is not one, so a reader's net outputs
- * probabilities (the weights are the same: softmax has none).
+ * {"type": "softmax"} when its last layer is not one, and read appends one to a
+ * classifier whose layers end otherwise (e.g. a PyTorch model trained on logits), so a
+ * reader's net always outputs probabilities (the weights are the same: softmax has
+ * none). "output", when present, must say the layers' output shape.
  *
  * A package made elsewhere reads as well: a PyTorch nn.Sequential of the layers above
  * (nn.Linear, nn.Conv2d, nn.MaxPool2d, nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Flatten,
