@@ -184,12 +184,12 @@ START_TEST(confusion_darkest_cell_is_largest_count)
 }
 END_TEST
 
-/* Ten classes without names, one class, all zeros, 120 classes (cells too small for
+/* Ten classes without names, one class, all zeros, 64 classes (cells too small for
  * numbers): sizes follow the layout. */
 START_TEST(confusion_sizes)
 {
-	static int64_t m[120 * 120];
-	size_t ks[4] = {10, 1, 3, 120};
+	static int64_t m[64 * 64];
+	size_t ks[4] = {10, 1, 3, 64};
 	for (int c = 0; c < 4; c++) {
 		size_t k = ks[c];
 		memset(m, 0, sizeof m);
