@@ -3,7 +3,9 @@
 (a torch.randperm shuffle, batch gathering by index, forward, backward, step); not timed:
 loading and the test evaluation. Prints
 
-    bench: ml torch <model> epochs=E s_per_epoch=S seconds=T test_acc=A
+    bench: ml torch <model> epochs=E s_per_epoch=S cpu_s_per_epoch=C seconds=T test_acc=A
+
+(S wall, C the process's CPU time, the steadier figure on a shared machine).
 
 Run with Debian's /usr/bin/python3 (python3-torch):
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 bench_ml_torch.py [DATA_DIR] [mlp|cnn|all]
@@ -45,7 +47,7 @@ def run(name, make, epochs, xtr, ytr, xte, yte):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     n = len(xtr)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for e in range(epochs):
         e0 = time.perf_counter()
         model.train()
@@ -60,11 +62,12 @@ def run(name, make, epochs, xtr, ytr, xte, yte):
             opt.step()
             total += loss.item() * len(idx)
         print("%s epoch %d: loss %.4f, %.3f s" % (name, e + 1, total / n, time.perf_counter() - e0), file=sys.stderr)
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     model.eval()
     with torch.no_grad():
         acc = (model(xte).argmax(1) == yte).float().mean().item()
-    print("bench: ml torch %s epochs=%d s_per_epoch=%.4f seconds=%.3f test_acc=%.4f" % (name, epochs, secs / epochs, secs, acc))
+    print("bench: ml torch %s epochs=%d s_per_epoch=%.4f cpu_s_per_epoch=%.4f seconds=%.3f test_acc=%.4f"
+          % (name, epochs, secs / epochs, cpu / epochs, secs, acc))
     sys.stdout.flush()
 
 

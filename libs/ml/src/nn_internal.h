@@ -64,6 +64,8 @@ uint64_t ml_nn_rng_below(struct ml_nn_rng *r, uint64_t n);
  * are the row strides of A, B, C as stored. */
 void ml_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
 	      float beta, float *c, int ldc);
+/* y[m or n] = op(A) x, A m x n row-major (lda its row stride); ta: A transposed. */
+void ml_sgemv(bool ta, int m, int n, const float *a, int lda, const float *x, float *y);
 
 /* --- element-wise kernels (nn_kern.c, vectorised) ---------------------------------- */
 struct ml_nn_adam_k {
@@ -78,8 +80,12 @@ void ml_nn_sgd(size_t n, float *restrict w, const float *restrict g, float *rest
 	       bool first);
 void ml_nn_relu(size_t n, const float *restrict x, float *restrict y);
 void ml_nn_relu_bwd(size_t n, const float *restrict y, const float *restrict dy, float *restrict dx);
-/* out[j] = sum over r of a[r][j] (rows summed in order). */
-void ml_nn_col_sums(const float *restrict a, size_t rows, size_t cols, float *restrict out);
+
+void ml_nn_fill_rows(float *restrict y, const float *restrict v, size_t rows, size_t n);
+/* y += x */
+void ml_nn_add(size_t n, const float *restrict x, float *restrict y);
+/* Max-pool of 2x2 windows with stride 2 (see maxpool in nn_forward.c for the general one). */
+void ml_nn_maxpool2(const float *restrict x, size_t planes, int ih, int iw, float *restrict y, int32_t *restrict arg);
 
 /* --- forward/backward state of one mini-batch (nn_forward.c) ------------------------ */
 struct ml_nn_fwd {
@@ -96,6 +102,7 @@ struct ml_nn_fwd {
 	float *g0, *g1; /* two gradient buffers, each the largest activation */
 	float *gcol;    /* conv2d: gradient of col, the largest col */
 	float *gt;      /* transpose scratch, the largest activation */
+	float *ones;    /* 1s, as many as the largest activation: bias gradients are GEMVs */
 };
 /* Allocates the buffers for batches of up to cap examples; with_grad adds what the
  * backward pass needs. CORE_ENOMEM. */
