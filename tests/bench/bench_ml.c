@@ -16,7 +16,9 @@
  * loading, initialisation, the test-set evaluation.
  *
  *   build/release/tests/bench/bench_ml [DATA_DIR] [mlp|cnn|logreg|all]
- *   LATHE_BENCH_ML_EPOCHS=N       overrides every model's epochs (a quick try) */
+ *   LATHE_BENCH_ML_EPOCHS=N       overrides every model's epochs (a quick try)
+ *   LATHE_BENCH_ML_CNN_EPOCHS=N   the CNN's epochs (3)
+ *   LATHE_BENCH_ML_LIMIT=N        trains on the first N examples only (a quick try) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +171,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ml_set_threads(bm_env_int("OPENBLAS_NUM_THREADS", 1));
+	size_t limit = (size_t)bm_env_int("LATHE_BENCH_ML_LIMIT", 0);
+	if (limit && limit < train.n)
+		train.n = limit;
 	int rc = 0;
 	struct ml_shape img = {1, 28, 28};
 	if (!strcmp(which, "all") || !strcmp(which, "mlp")) {
@@ -191,7 +196,8 @@ int main(int argc, char **argv)
 			{.kind = ML_RELU},
 			{.kind = ML_DENSE, .units = 10},
 		};
-		rc |= bm_run("cnn", l, 10, img, force ? force : 3, &train, &test);
+		rc |= bm_run("cnn", l, 10, img, force ? force : bm_env_int("LATHE_BENCH_ML_CNN_EPOCHS", 3), &train,
+			     &test);
 	}
 	if (!strcmp(which, "all") || !strcmp(which, "logreg")) {
 		struct ml_layer_spec l[] = {{.kind = ML_FLATTEN}, {.kind = ML_DENSE, .units = 10}};

@@ -9,7 +9,8 @@ loading and the test evaluation. Prints
 
 Run with Debian's /usr/bin/python3 (python3-torch):
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 bench_ml_torch.py [DATA_DIR] [mlp|cnn|all]
-LATHE_BENCH_ML_EPOCHS=N overrides the epochs (a quick try).
+LATHE_BENCH_ML_EPOCHS=N overrides the epochs, LATHE_BENCH_ML_CNN_EPOCHS=N the CNN's (3), LATHE_BENCH_ML_LIMIT=N trains on the first N
+examples only (quick tries).
 """
 import gzip
 import os
@@ -37,7 +38,7 @@ def models():
                 nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                 nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                 nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10)),
-            3),
+            int(os.environ.get("LATHE_BENCH_ML_CNN_EPOCHS", "3"))),
     }
 
 
@@ -77,6 +78,9 @@ def main():
     torch.set_num_threads(1)
     xtr, ytr = load(d, "train")
     xte, yte = load(d, "t10k")
+    limit = int(os.environ.get("LATHE_BENCH_ML_LIMIT", "0"))
+    if limit:
+        xtr, ytr = xtr[:limit], ytr[:limit]
     force = int(os.environ.get("LATHE_BENCH_ML_EPOCHS", "0"))
     for name, (make, epochs) in models().items():
         if which in ("all", name):
