@@ -184,6 +184,8 @@ http_OBJS += $(BUILD)/obj/gen/http/errors_gen.o
 $(BUILD)/lib/libhttp.a: $(BUILD)/obj/gen/http/errors_gen.o
 core_OBJS += $(BUILD)/obj/gen/libs/core/version_gen.o
 $(BUILD)/lib/libcore.a: $(BUILD)/obj/gen/libs/core/version_gen.o
+# libs/ml's element-wise training loops, vectorised (libs/ml/src/nn_kern.c says why).
+$(BUILD)/obj/libs/ml/src/nn_kern.o: CFLAGS += -O3 -fno-math-errno
 
 # --- services ----------------------------------------------------------------
 

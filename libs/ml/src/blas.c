@@ -11,6 +11,11 @@ void ml_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a
 		    lda, b, ldb, beta, c, ldc);
 }
 
+void ml_sgemv(bool ta, int m, int n, const float *a, int lda, const float *x, float *y)
+{
+	cblas_sgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, m, n, 1.0f, a, lda, x, 1, 0.0f, y, 1);
+}
+
 void ml_set_threads(int n)
 {
 	openblas_set_num_threads(n < 1 ? 1 : n);

@@ -55,6 +55,7 @@ void ml_nn_fwd_free(struct ml_nn_fwd *f)
 	free(f->g1);
 	free(f->gcol);
 	free(f->gt);
+	free(f->ones);
 	free(f);
 }
 
@@ -103,7 +104,10 @@ enum core_status ml_nn_fwd_new(const struct ml_net *net, size_t cap, bool with_g
 	}
 	if (ok && with_grad) {
 		ok = (f->g0 = falloc(cap * max_act)) && (f->g1 = falloc(cap * max_act)) &&
-		     (f->gt = falloc(cap * max_act)) && (f->gcol = falloc(max_col));
+		     (f->gt = falloc(cap * max_act)) && (f->gcol = falloc(max_col)) &&
+		     (f->ones = falloc(cap * max_act));
+		for (size_t j = 0; ok && j < cap * max_act; j++)
+			f->ones[j] = 1.0f;
 	}
 	if (!ok) {
 		ml_nn_fwd_free(f);
@@ -215,8 +219,8 @@ static void col2im(const struct ml_nn_layer *l, const float *col, size_t b, floa
 							continue;
 						float *xr = xp + (size_t)iy * (size_t)iw + kj - pad;
 						if (s == 1) {
-							for (int ox = ox0; ox < ox1; ox++)
-								xr[ox] += r[ox];
+							if (ox1 > ox0)
+								ml_nn_add((size_t)(ox1 - ox0), r + ox0, xr + ox0);
 						} else {
 							for (int ox = ox0; ox < ox1; ox++)
 								xr[ox * s] += r[ox];
@@ -316,20 +320,19 @@ void ml_nn_forward(struct ml_nn_fwd *f, const float *x, size_t b, bool train, st
 			size_t p = b * plane(l->out);
 			int kk = (int)col_rows(l);
 			im2col(l, in, b, f->col[i]);
-			const float *bias = net->params + l->b_off;
-			for (int o = 0; o < l->spec.filters; o++)
-				for (size_t j = 0; j < p; j++)
-					y[(size_t)o * p + j] = bias[o];
+			ml_nn_fill_rows(y, net->params + l->b_off, (size_t)l->spec.filters, p);
 			ml_sgemm(false, false, l->spec.filters, (int)p, kk, 1.0f, net->params + l->w_off, kk, f->col[i],
 				 (int)p, 1.0f, y, (int)p);
 			break;
 		}
 		case ML_MAXPOOL:
-			maxpool_fwd(l, in, b, y, f->arg[i]);
+			if (l->spec.pool == 2 && l->stride == 2)
+				ml_nn_maxpool2(in, b * (size_t)l->in.c, l->in.h, l->in.w, y, f->arg[i]);
+			else
+				maxpool_fwd(l, in, b, y, f->arg[i]);
 			break;
 		case ML_RELU:
-			for (size_t j = 0; j < n; j++)
-				y[j] = in[j] > 0 ? in[j] : 0;
+			ml_nn_relu(n, in, y);
 			break;
 		case ML_TANH:
 			for (size_t j = 0; j < n; j++)
@@ -378,10 +381,7 @@ static void layer_bwd(struct ml_nn_fwd *f, const float *x, size_t i, size_t b, c
 		int out = l->spec.units, k = (int)l->in_size;
 		float *db = grad + l->b_off;
 		ml_sgemm(true, false, out, k, (int)b, 1.0f, dy, out, in, k, 0.0f, grad + l->w_off, k);
-		memset(db, 0, (size_t)out * sizeof(float));
-		for (size_t r = 0; r < b; r++)
-			for (int j = 0; j < out; j++)
-				db[j] += dy[r * (size_t)out + (size_t)j];
+		ml_sgemv(true, (int)b, out, dy, out, f->ones, db);
 		if (dx)
 			ml_sgemm(false, false, (int)b, k, out, 1.0f, dy, out, net->params + l->w_off, k, 0.0f, dx, k);
 		break;
@@ -392,13 +392,7 @@ static void layer_bwd(struct ml_nn_fwd *f, const float *x, size_t i, size_t b, c
 		float *db = grad + l->b_off;
 		ml_sgemm(false, true, l->spec.filters, kk, (int)p, 1.0f, dy, (int)p, f->col[i], (int)p, 0.0f,
 			 grad + l->w_off, kk);
-		for (int o = 0; o < l->spec.filters; o++) {
-			float s = 0;
-			const float *r = dy + (size_t)o * p;
-			for (size_t j = 0; j < p; j++)
-				s += r[j];
-			db[o] = s;
-		}
+		ml_sgemv(false, l->spec.filters, (int)p, dy, (int)p, f->ones, db);
 		if (dx) {
 			ml_sgemm(true, false, kk, (int)p, l->spec.filters, 1.0f, net->params + l->w_off, kk, dy, (int)p,
 				 0.0f, f->gcol, (int)p);
@@ -412,8 +406,7 @@ static void layer_bwd(struct ml_nn_fwd *f, const float *x, size_t i, size_t b, c
 		break;
 	case ML_RELU:
 		if (dx)
-			for (size_t j = 0; j < n; j++)
-				dx[j] = y[j] > 0 ? dy[j] : 0;
+			ml_nn_relu_bwd(n, y, dy, dx);
 		break;
 	case ML_TANH:
 		if (dx)

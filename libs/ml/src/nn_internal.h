@@ -64,6 +64,28 @@ uint64_t ml_nn_rng_below(struct ml_nn_rng *r, uint64_t n);
  * are the row strides of A, B, C as stored. */
 void ml_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
 	      float beta, float *c, int ldc);
+/* y[m or n] = op(A) x, A m x n row-major (lda its row stride); ta: A transposed. */
+void ml_sgemv(bool ta, int m, int n, const float *a, int lda, const float *x, float *y);
+
+/* --- element-wise kernels (nn_kern.c, vectorised) ---------------------------------- */
+struct ml_nn_adam_k {
+	float b1, c1, b2, c2, step_size, bc2_sqrt, eps, wd; /* c1 = 1 - b1, c2 = 1 - b2 */
+};
+/* PyTorch's Adam on n values: d = g + wd w; m = b1 m + c1 d; v = b2 v + c2 d^2;
+ * w -= step_size * m / (sqrt(v) / bc2_sqrt + eps). */
+void ml_nn_adam(size_t n, float *restrict w, const float *restrict g, float *restrict m, float *restrict v,
+		const struct ml_nn_adam_k *k);
+/* PyTorch's SGD: d = g + wd w; with momentum m = first ? d : mom m + d, d = m; w -= lr d. */
+void ml_nn_sgd(size_t n, float *restrict w, const float *restrict g, float *restrict m, float lr, float mom, float wd,
+	       bool first);
+void ml_nn_relu(size_t n, const float *restrict x, float *restrict y);
+void ml_nn_relu_bwd(size_t n, const float *restrict y, const float *restrict dy, float *restrict dx);
+
+void ml_nn_fill_rows(float *restrict y, const float *restrict v, size_t rows, size_t n);
+/* y += x */
+void ml_nn_add(size_t n, const float *restrict x, float *restrict y);
+/* Max-pool of 2x2 windows with stride 2 (see maxpool in nn_forward.c for the general one). */
+void ml_nn_maxpool2(const float *restrict x, size_t planes, int ih, int iw, float *restrict y, int32_t *restrict arg);
 
 /* --- forward/backward state of one mini-batch (nn_forward.c) ------------------------ */
 struct ml_nn_fwd {
@@ -80,6 +102,7 @@ struct ml_nn_fwd {
 	float *g0, *g1; /* two gradient buffers, each the largest activation */
 	float *gcol;    /* conv2d: gradient of col, the largest col */
 	float *gt;      /* transpose scratch, the largest activation */
+	float *ones;    /* 1s, as many as the largest activation: bias gradients are GEMVs */
 };
 /* Allocates the buffers for batches of up to cap examples; with_grad adds what the
  * backward pass needs. CORE_ENOMEM. */
