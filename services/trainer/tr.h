@@ -121,13 +121,13 @@ int tr_q_job_list(struct db_conn *c, const char *status, int64_t after_created, 
  * it becomes RUNNING with lease_until = now + lease_ms, attempt + 1, started_at kept
  * from a first claim. On 1 *res holds the claimed row (TR_JOB_COLS; caller PQclears);
  * 0: not claimable (ended, cancelled, or another worker's live lease). */
-int tr_q_job_claim(struct db_conn *c, const char *id, const char *worker, int64_t now, long lease_ms,
-		   PGresult **res, struct core_error *err);
+int tr_q_job_claim(struct db_conn *c, const char *id, const char *worker, int64_t now, long lease_ms, PGresult **res,
+		   struct core_error *err);
 /* Renews worker's lease (lease_until = now + lease_ms) while the job is RUNNING under
  * worker, and reads cancel_requested into *cancel (may be NULL). 0: the lease is lost
  * (taken over, or the job ended): the worker must stop without writing more. */
-int tr_q_job_heartbeat(struct db_conn *c, const char *id, const char *worker, int64_t now, long lease_ms,
-		       bool *cancel, struct core_error *err);
+int tr_q_job_heartbeat(struct db_conn *c, const char *id, const char *worker, int64_t now, long lease_ms, bool *cancel,
+		       struct core_error *err);
 /* Records progress and renews the lease, under the same condition as the heartbeat:
  * epochs finished, steps done, latest loss (NAN: leave as is), metrics (an object,
  * or NULL: leave as is), checkpoint (sha256 hex, or NULL: leave as is). 0: lease lost. */
@@ -201,17 +201,18 @@ enum tr_family { TR_MLP = 1, TR_CNN, TR_LOGREG, TR_LINREG };
 /* A parsed spec. Strings and JSON are borrowed from the spec object it was parsed
  * from (valid while that lives); absent optional strings are NULL. */
 struct tr_spec {
-	const char *dataset;      /* "name@ref" as given */
-	char dataset_name[129];   /* before '@' */
-	char dataset_ref[80];     /* after '@' (a number, id, id prefix or "latest"); "latest" when absent */
-	const char *split_name;   /* split.name, or NULL */
-	double fractions[3];      /* split.fractions (train, val, test); default 0.8 0.1 0.1 */
-	uint64_t split_seed;      /* split.seed, default 0 */
-	const char *target;       /* tabular label / target column, or NULL (image data) */
-	json_t *features;         /* array of column names, or NULL (all but the target) */
-	int image_size;           /* image.size; 0 = native */
-	int image_channels;       /* image.channels; 1 or 3, default 1 */
-	enum tr_family family;    /* model.type */
+	const char *dataset;       /* "name@ref" as given */
+	char dataset_name[129];    /* before '@' */
+	char dataset_ref[80];      /* after '@' (a number, id, id prefix or "latest"); "latest" when absent */
+	const char *split_name;    /* split.name, or NULL */
+	double fractions[3];       /* split.fractions (train, val, test); default 0.8 0.1 0.1 */
+	uint64_t split_seed;       /* split.seed, default 0 */
+	const char *target;        /* tabular label / target column, or NULL (image data) */
+	json_t *features;          /* array of column names, or NULL (all but the target) */
+	int image_size;            /* image.size; 0 = native */
+	int image_channels;        /* image.channels; 1 or 3, default 1 */
+	const char *model_type;    /* model.type as given */
+	enum tr_family family;     /* model.type */
 	int hidden[TR_MAX_HIDDEN]; /* mlp: model.hidden */
 	int n_hidden;
 	const char *activation; /* mlp: "relu" (default) | "tanh" | "sigmoid" */
@@ -225,8 +226,8 @@ struct tr_spec {
 	const char *es_metric; /* val_loss | val_accuracy | ... */
 	int es_patience;
 	double es_min_delta;
-	const char *experiment; /* default "Default" */
-	const char *run_name;   /* or NULL */
+	const char *experiment;                      /* default "Default" */
+	const char *run_name;                        /* or NULL */
 	const char *register_model, *register_alias; /* or NULL */
 	json_t *sweep;                               /* validated, or NULL */
 	const char *sweep_method;                    /* grid | random */
@@ -254,17 +255,23 @@ bool tr_spec_is_regression(const struct tr_spec *s);
 struct tr_dataset_info {
 	char version_id[65];
 	int64_t number;
-	char format[16]; /* the registry's format: "csv", "images", "idx", ... */
-	bool image;      /* image data (shape from the profile) */
+	char format[16];        /* the registry's format: "csv", "images", "idx", ... */
+	char label_column[256]; /* the version's label column (CSV), "" when none */
+	bool image;             /* image data (shape from the profile) */
 	int channels, height, width;
-	int n_classes;   /* label classes, 0 when unknown */
-	int n_features;  /* tabular: input columns (after target/features) */
+	int n_classes;  /* label classes, 0 when unknown */
+	int n_features; /* tabular: input columns (after target/features) */
 };
 /* Checks spec against the data registry: the version exists and is READY, target
  * and features exist, the layer stack fits the input shape. *http_status: 400/404 (the
  * client's mistake, err says which), 503 (the registry did not answer), 0 on CORE_OK.
  * Makes blocking HTTP calls: never call it inside a transaction. */
-enum core_status tr_dataset_check(const struct tr_settings *s, const struct tr_spec *spec,
+enum core_status tr_dataset_check(const struct tr_settings *s, const struct tr_spec *spec, const char *request_id,
 				  struct tr_dataset_info *out, int *http_status, struct core_error *err);
+
+/* The pure half of the check: whether the spec's layer stack fits an input of
+ * shape c x h x w (tabular: features x 1 x 1) with k outputs. CORE_EINVAL naming the
+ * layer ("model.layers[2] (conv2d): kernel 5 is larger than its 3x3 input"). */
+enum core_status tr_spec_check_fit(const struct tr_spec *s, int c, int h, int w, int k, struct core_error *err);
 
 #endif
