@@ -97,7 +97,7 @@ static void sql_do(char *text)
 static long count_jobs(void)
 {
 	char *n = th_trainer_sql(tr, "SELECT count(*) FROM jobs");
-	long v = atol(n);
+	long v = strtol(n, NULL, 10);
 	free(n);
 	return v;
 }
