@@ -184,7 +184,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(which, "all") || !strcmp(which, "logreg")) {
 		struct ml_layer_spec l[] = {{.kind = ML_FLATTEN}, {.kind = ML_DENSE, .units = 10}};
-		rc |= bm_run("logreg", l, 2, img, force ? force : bm_env_int("LATHE_BENCH_ML_LOGREG_EPOCHS", 10), &train, &test);
+		rc |= bm_run("logreg", l, 2, img, force ? force : bm_env_int("LATHE_BENCH_ML_LOGREG_EPOCHS", 10),
+			     &train, &test);
 	}
 	free(train.x);
 	free(train.y);
