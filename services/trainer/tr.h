@@ -8,7 +8,8 @@
  *                 the worker's claim / heartbeat / progress / finish are here too
  *   entities.c    Job and job-event JSON from rows
  *   ev_jobs.c     training.requests and training.events CloudEvents, through the outbox
- *   spec.c        the job spec: parse and validate (pure), the model family's layer list
+ *   spec.c        the job spec: parse and validate (pure), the layer-fit arithmetic
+ *   spec_layers.c the model family's layer list (struct ml_layer_spec) and the net check
  *   dataset.c     submit-time checks against the data registry (HTTP, outside any
  *                 transaction): the version exists and is READY, columns, input shape
  *   worker.c, run_job.c, sweep.c, data.c          (tr-worker: sections at the end)
@@ -211,6 +212,7 @@ struct tr_spec {
 	json_t *features;          /* array of column names, or NULL (all but the target) */
 	int image_size;            /* image.size; 0 = native */
 	int image_channels;        /* image.channels; 1 or 3, default 1 */
+	const char *model_type;    /* model.type as given */
 	enum tr_family family;     /* model.type */
 	int hidden[TR_MAX_HIDDEN]; /* mlp: model.hidden */
 	int n_hidden;
@@ -241,7 +243,7 @@ enum core_status tr_spec_parse(json_t *spec, struct tr_spec *out, struct core_er
  * value (a new reference is taken), creating objects on the way. Used by sweeps. */
 enum core_status tr_spec_set_path(json_t *spec, const char *path, json_t *value, struct core_error *err);
 /* The model's layer list for k outputs (classes, or regression targets) into out
- * (cap entries; TR_MAX_LAYERS is always enough). *n gets the count. */
+ * (cap entries; TR_MAX_LAYERS is always enough). *n gets the count. (spec_layers.c) */
 struct ml_layer_spec;
 enum core_status tr_spec_layers(const struct tr_spec *s, int k, struct ml_layer_spec *out, size_t cap, size_t *n,
 				struct core_error *err);
@@ -254,8 +256,9 @@ bool tr_spec_is_regression(const struct tr_spec *s);
 struct tr_dataset_info {
 	char version_id[65];
 	int64_t number;
-	char format[16]; /* the registry's format: "csv", "images", "idx", ... */
-	bool image;      /* image data (shape from the profile) */
+	char format[16];        /* the registry's format: "csv", "images", "idx", ... */
+	char label_column[256]; /* the version's label column (CSV), "" when none */
+	bool image;             /* image data (shape from the profile) */
 	int channels, height, width;
 	int n_classes;  /* label classes, 0 when unknown */
 	int n_features; /* tabular: input columns (after target/features) */
@@ -264,8 +267,16 @@ struct tr_dataset_info {
  * and features exist, the layer stack fits the input shape. *http_status: 400/404 (the
  * client's mistake, err says which), 503 (the registry did not answer), 0 on CORE_OK.
  * Makes blocking HTTP calls: never call it inside a transaction. */
-enum core_status tr_dataset_check(const struct tr_settings *s, const struct tr_spec *spec, struct tr_dataset_info *out,
-				  int *http_status, struct core_error *err);
+enum core_status tr_dataset_check(const struct tr_settings *s, const struct tr_spec *spec, const char *request_id,
+				  struct tr_dataset_info *out, int *http_status, struct core_error *err);
+
+/* The pure half of the check: whether the spec's layer stack fits an input of
+ * shape c x h x w (tabular: features x 1 x 1) with k outputs. CORE_EINVAL naming the
+ * layer ("model.layers[2] (conv2d): kernel 5 is larger than its 3x3 input"). */
+enum core_status tr_spec_check_fit(const struct tr_spec *s, int c, int h, int w, int k, struct core_error *err);
+/* tr_spec_check_fit, then the net itself: tr_spec_layers through ml_net_new (libs/ml's
+ * own shape rules), so what passes here is what the worker can build. (spec_layers.c) */
+enum core_status tr_spec_build_check(const struct tr_spec *s, int c, int h, int w, int k, struct core_error *err);
 
 /* --- mlflow_client.c, artifacts.c, reference.c (tr-mlflow) -------------------------
  * Every call: CORE_OK; CORE_EIO when the tracker/registry did not answer (refused,
