@@ -276,6 +276,43 @@ static bool literal(struct sc *c)
 	return syntax(c, "invalid token");
 }
 
+/* An object member's key at c->p (after white space) and the ':' after it; *k is the
+ * decoded key. */
+static bool member_key(struct sc *c, char **k)
+{
+	size_t kl;
+	ws(c);
+	if (c->p >= c->end || *c->p != '"')
+		return syntax(c, "string or '}' expected");
+	if (!string(c, k, &kl))
+		return false;
+	ws(c);
+	if (c->p >= c->end || *c->p != ':')
+		return syntax(c, "':' expected");
+	c->p++;
+	ws(c);
+	if (c->p >= c->end)
+		return syntax(c, "premature end of input");
+	return true;
+}
+
+/* After a member or element: 1 when a ',' says another follows, 0 when close ends the
+ * container, -1 on a syntax error. */
+static int next_item(struct sc *c, char close)
+{
+	ws(c);
+	if (c->p < c->end && *c->p == ',') {
+		c->p++;
+		return 1;
+	}
+	if (c->p < c->end && *c->p == close) {
+		c->p++;
+		return 0;
+	}
+	syntax(c, "'%c' or ',' expected", close);
+	return -1;
+}
+
 static bool value(struct sc *c, int depth);
 
 /* The rest of an object or array after its opening bracket, values only checked. */
@@ -288,32 +325,15 @@ static bool container(struct sc *c, char close, int depth)
 		return true;
 	}
 	for (;;) {
-		ws(c);
-		if (close == '}') {
-			char *k;
-			size_t kl;
-			if (c->p >= c->end || *c->p != '"')
-				return syntax(c, "string or '}' expected");
-			if (!string(c, &k, &kl))
-				return false;
-			ws(c);
-			if (c->p >= c->end || *c->p != ':')
-				return syntax(c, "':' expected");
-			c->p++;
-			ws(c);
-		}
-		if (!value(c, depth + 1))
+		char *k;
+		if (close == '}' && !member_key(c, &k))
 			return false;
 		ws(c);
-		if (c->p < c->end && *c->p == ',') {
-			c->p++;
-			continue;
-		}
-		if (c->p < c->end && *c->p == close) {
-			c->p++;
-			return true;
-		}
-		return syntax(c, "'%c' or ',' expected", close);
+		if (!value(c, depth + 1))
+			return false;
+		int more = next_item(c, close);
+		if (more <= 0)
+			return more == 0;
 	}
 }
 
@@ -379,25 +399,14 @@ static bool entry(struct sc *c, size_t i, char **w)
 		return true;
 	}
 	for (;;) {
-		ws(c);
 		char *k;
-		size_t kl;
-		if (c->p >= c->end || *c->p != '"')
-			return syntax(c, "string or '}' expected");
-		if (!string(c, &k, &kl))
+		if (!member_key(c, &k))
 			return false;
-		ws(c);
-		if (c->p >= c->end || *c->p != ':')
-			return syntax(c, "':' expected");
-		c->p++;
-		ws(c);
 		int which = strcmp(k, "path") == 0 ? 0 : strcmp(k, "sha256") == 0 ? 1 : strcmp(k, "size") == 0 ? 2 : -1;
 		if (which >= 0 && seen[which])
 			return syntax(c, "duplicate object key");
 		if (which >= 0)
 			seen[which] = true;
-		if (c->p >= c->end)
-			return syntax(c, "premature end of input");
 		if (which == 0 && *c->p == '"') {
 			if (!string(c, &path, &path_len))
 				return false;
@@ -416,16 +425,11 @@ static bool entry(struct sc *c, size_t i, char **w)
 			if (!value(c, 3))
 				return false;
 		}
-		ws(c);
-		if (c->p < c->end && *c->p == ',') {
-			c->p++;
-			continue;
-		}
-		if (c->p < c->end && *c->p == '}') {
-			c->p++;
+		int more = next_item(c, '}');
+		if (more < 0)
+			return false;
+		if (more == 0)
 			break;
-		}
-		return syntax(c, "'}' or ',' expected");
 	}
 	if (c->s->bad)
 		return true; /* the commit fails anyway: only the syntax matters now */
@@ -479,16 +483,9 @@ static bool files(struct sc *c)
 		if (!entry(c, i, &w))
 			return false;
 		c->s->count = i + 1;
-		ws(c);
-		if (c->p < c->end && *c->p == ',') {
-			c->p++;
-			continue;
-		}
-		if (c->p < c->end && *c->p == ']') {
-			c->p++;
-			return true;
-		}
-		return syntax(c, "']' or ',' expected");
+		int more = next_item(c, ']');
+		if (more <= 0)
+			return more == 0;
 	}
 }
 
@@ -512,20 +509,9 @@ static bool top(struct sc *c)
 			c->p++;
 		} else {
 			for (;;) {
-				ws(c);
 				char *k;
-				size_t kl;
-				if (c->p >= c->end || *c->p != '"')
-					return syntax(c, "string or '}' expected");
-				if (!string(c, &k, &kl))
+				if (!member_key(c, &k))
 					return false;
-				ws(c);
-				if (c->p >= c->end || *c->p != ':')
-					return syntax(c, "':' expected");
-				c->p++;
-				ws(c);
-				if (c->p >= c->end)
-					return syntax(c, "premature end of input");
 				int which = -1;
 				for (int o = 0; o < 3; o++)
 					if (strcmp(k, opts[o]) == 0)
@@ -554,16 +540,11 @@ static bool top(struct sc *c)
 					if (!value(c, 2))
 						return false;
 				}
-				ws(c);
-				if (c->p < c->end && *c->p == ',') {
-					c->p++;
-					continue;
-				}
-				if (c->p < c->end && *c->p == '}') {
-					c->p++;
+				int more = next_item(c, '}');
+				if (more < 0)
+					return false;
+				if (more == 0)
 					break;
-				}
-				return syntax(c, "'}' or ',' expected");
 			}
 		}
 	}

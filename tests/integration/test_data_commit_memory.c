@@ -17,26 +17,10 @@
 #include <string.h>
 #include "core/sha256.h"
 #include "harness.h"
+#include "harness_util.h"
 #include "harness_data.h"
 
 #define GROWTH_BOUND_MB 6
-
-/* A field of /proc/<pid>/status in kB ("VmRSS", "VmHWM"). */
-static long proc_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	long kb = -1;
-	size_t n = strlen(field);
-	while (fgets(line, sizeof line, f))
-		if (strncmp(line, field, n) == 0 && line[n] == ':')
-			kb = strtol(line + n + 1, NULL, 10);
-	fclose(f);
-	ck_assert_int_ge(kb, 0);
-	return kb;
-}
 
 /* Resets VmHWM to the current RSS (writing 5 to clear_refs), so each commit's peak is
  * its own. */
@@ -83,11 +67,11 @@ static long commit_extra_kb(struct th_daemon *d, const char *dataset, size_t n, 
 	char id[65];
 	char *body = body_of(n, key, &len, id);
 	reset_hwm(d->pid);
-	long rss0 = proc_kb(d->pid, "VmRSS");
+	long rss0 = th_proc_status_kb(d->pid, "VmRSS");
 	char *path = th_fmt("/v1/datasets/%s/versions", dataset);
 	struct th_response r = th_call(d, "POST", path, body);
 	ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
-	long hwm = proc_kb(d->pid, "VmHWM");
+	long hwm = th_proc_status_kb(d->pid, "VmHWM");
 	json_t *j = json_loads(r.body, 0, NULL);
 	json_t *v = json_object_get(j, "version");
 	ck_assert_str_eq(json_string_value(json_object_get(v, "id")), id);
