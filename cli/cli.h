@@ -97,9 +97,12 @@ struct cli_file {
 	uint64_t ino, dev;
 };
 
+struct cli_arena;
+
 struct cli_files {
 	struct cli_file *v;
 	size_t n, cap;
+	struct cli_arena *arena; /* where path and local live (files.c) */
 };
 
 /* Whether path is one the server accepts in a manifest: relative, '/'-separated, no

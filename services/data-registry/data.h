@@ -44,6 +44,8 @@ void dr_manifest_free(struct dr_manifest_file *files, size_t n);
 /* Sorts files by path (bytewise, as the manifest id needs) and refuses duplicates:
  * CORE_EINVAL "duplicate path '<p>'". */
 enum core_status dr_manifest_sort(struct dr_manifest_file *files, size_t n, struct core_error *err);
+/* The failure dr_manifest_sort gives for a path named twice: CORE_EINVAL. */
+enum core_status dr_path_duplicate(const char *path, struct core_error *err);
 
 /* --- formats (detect.c) ----------------------------------------------------------- */
 
@@ -62,6 +64,11 @@ enum core_status dr_format_parse(const char *s, enum dr_format *out, struct core
  * else CORE_EINVAL saying so and naming a file that fits none. n = 0 is refused. */
 enum core_status dr_detect_format(const struct dr_manifest_file *files, size_t n, enum dr_format *out,
 				  struct core_error *err);
+/* For a manifest checked in parts: that every file of a later part fits fmt, the
+ * format dr_detect_format found from the first part, whose first path was first;
+ * CORE_EINVAL with dr_detect_format's message otherwise. */
+enum core_status dr_detect_format_more(enum dr_format fmt, const char *first, const struct dr_manifest_file *files,
+				       size_t n, struct core_error *err);
 /* Checks that every file fits the given format (the rules above); CORE_EINVAL naming
  * the first one that does not. */
 enum core_status dr_format_check(enum dr_format fmt, const struct dr_manifest_file *files, size_t n,

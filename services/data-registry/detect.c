@@ -109,6 +109,19 @@ enum core_status dr_format_check(enum dr_format fmt, const struct dr_manifest_fi
 	return CORE_OK;
 }
 
+enum core_status dr_detect_format_more(enum dr_format fmt, const char *first, const struct dr_manifest_file *files,
+				       size_t n, struct core_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!fits(fmt, files[i].path))
+			return core_fail(err, CORE_EINVAL,
+					 "cannot detect the format: '%.300s' is %s but '%.300s' is not; "
+					 "give format explicitly or upload files of one kind",
+					 first, dr_format_name(fmt), files[i].path);
+	}
+	return CORE_OK;
+}
+
 enum core_status dr_detect_format(const struct dr_manifest_file *files, size_t n, enum dr_format *out,
 				  struct core_error *err)
 {
@@ -118,13 +131,8 @@ enum core_status dr_detect_format(const struct dr_manifest_file *files, size_t n
 	for (enum dr_format f = DR_FORMAT_CSV; f <= DR_FORMAT_IMAGE_FOLDER; f++) {
 		if (!fits(f, files[0].path))
 			continue;
-		for (size_t i = 1; i < n; i++) {
-			if (!fits(f, files[i].path))
-				return core_fail(err, CORE_EINVAL,
-						 "cannot detect the format: '%.300s' is %s but '%.300s' is not; "
-						 "give format explicitly or upload files of one kind",
-						 files[0].path, dr_format_name(f), files[i].path);
-		}
+		if (dr_detect_format_more(f, files[0].path, files + 1, n - 1, err) != CORE_OK)
+			return CORE_EINVAL;
 		*out = f;
 		return CORE_OK;
 	}

@@ -15,6 +15,7 @@
  *   ev_datasets.c   datasets.events CloudEvents, written through the outbox
  *   validate.c      names, tags, refs, hashes, page tokens (pure)
  *   manifest.c      the canonical manifest id (pure)
+ *   manifest_scan.c a JSON commit body read in one pass, without a tree (pure)
  *   data.h          the data wing (dr-ingest): manifests, path rules, formats, unpacking,
  *                   CSV/IDX readers, items; its own file map
  * Handlers receive the struct svc * as app; dr_app(svc) gives this service's state.
@@ -100,6 +101,37 @@ int dr_reply_blob(struct http_request *req, struct svc *svc, const char *key, co
 /* The version id of sorted files: sha256 hex of "<sha256> <size> <path>\n" per file,
  * nothing else. bytes_out: their total size (may be NULL). */
 void dr_manifest_id(const struct dr_manifest_file *files, size_t n, char id_out[65], uint64_t *bytes_out);
+
+/* --- manifest_scan.c (pure) ------------------------------------------------------ */
+
+/* A JSON commit body read without a tree: the files as records written into the body
+ * itself, in the order of a 4-byte offset each (see manifest_scan.c). */
+struct dr_scan {
+	char *buf;          /* the body (borrowed, rewritten) */
+	uint32_t *order;    /* record offsets; sorted by path after dr_scan_finish */
+	size_t n, cap;      /* records kept */
+	size_t count;       /* elements of "files" (> n when some are bad or too many) */
+	const char *opt[3]; /* message, format, label_column: into buf; NULL: absent/null */
+	bool opt_bad[3];    /* present with a value that is neither a string nor null */
+	bool files_array;   /* "files" is an array */
+	bool files_present; /* "files" is there but not an array */
+	bool not_object;    /* the body is an array */
+	bool bad;           /* a file entry is wrong: bad_err (for files[bad_index]) */
+	size_t bad_index;
+	struct core_error bad_err;
+};
+
+/* Checks the JSON syntax of body[0..len) and collects its manifest into s (body is
+ * rewritten in place; s->buf is body). CORE_EINVAL with a "Malformed JSON: ..." message
+ * for a syntax error (s is then empty). Shape errors are left in s for the caller. */
+enum core_status dr_scan_body(char *body, size_t len, struct dr_scan *s, struct core_error *err);
+/* Sorts the records by path and computes the version id and total size; CORE_EINVAL
+ * "duplicate path '<p>'" when a path comes twice. */
+enum core_status dr_scan_finish(struct dr_scan *s, char id_out[65], uint64_t *bytes_out, struct core_error *err);
+/* Files [at, at + max) of the sorted records into out (paths point into the body; do
+ * not free them). Returns how many. */
+size_t dr_scan_batch(const struct dr_scan *s, size_t at, struct dr_manifest_file *out, size_t max);
+void dr_scan_free(struct dr_scan *s);
 
 /* --- validate.c (pure) ------------------------------------------------------------ */
 
@@ -266,7 +298,8 @@ int dr_gc_refs_extra(struct db_conn *c, const char *const *keys, size_t n, bool 
  * dr_path_check_len), every blob stored and touched; id and bytes: dr_manifest_id's. */
 struct dr_commit {
 	const char *dataset;
-	struct dr_manifest_file *files;
+	struct dr_manifest_file *files; /* all the files, sorted; NULL when scan has them */
+	const struct dr_scan *scan;     /* a JSON body's files (dr_scan_finish done) */
 	size_t n;
 	char id[65];
 	uint64_t bytes;

@@ -7,8 +7,13 @@
  * a million files); an upload goes to a temporary file in BLOB_DIR/tmp up to
  * UPLOAD_MAX_BYTES (removed when the request completes; a crash's leftover is swept
  * like a partial blob). Either way the handler then builds the file list, checks every
- * path (manifest.c), sorts it and computes the id, and dr_commit_and_reply records it:
+ * path, sorts it and computes the id, and dr_commit_and_reply records it. A JSON body is
+ * read in one pass without a parse tree (manifest_scan.c: the files become records
+ * inside the body, 4 bytes of index each), and every later step takes the files
+ * DR_FILES_CHUNK at a time, so a commit's memory is its body plus a fixed amount:
  *
+ *   0. the same files as a version of the dataset already: 200 with it, nothing else
+ *      looked at (a second push's commit is one indexed read);
  *   1. every file's blob is touched (blob_touch: blob.h's gc rule, so a collection
  *      running now keeps it for a grace period) and its size checked; the first path
  *      whose blob is missing is named in a 400;
@@ -150,8 +155,22 @@ int dr_version_create_chunk(struct http_request *req, void *app, const char *dat
 
 /* --- the commit ------------------------------------------------------------------- */
 
+/* Files [at, at + DR_FILES_CHUNK) of cm, sorted by path, into *out: a window of
+ * cm->files, or for a scanned body the records copied into scratch. Returns how many. */
+static size_t commit_batch(const struct dr_commit *cm, size_t at, struct dr_manifest_file *scratch,
+			   const struct dr_manifest_file **out)
+{
+	if (cm->files) {
+		*out = cm->files + at;
+		return cm->n - at < DR_FILES_CHUNK ? cm->n - at : DR_FILES_CHUNK;
+	}
+	*out = scratch;
+	return dr_scan_batch(cm->scan, at, scratch, DR_FILES_CHUNK);
+}
+
 struct commit_ctx {
 	struct dr_commit *cm;
+	struct dr_manifest_file *scratch; /* DR_FILES_CHUNK entries for a scanned body */
 	int64_t now_ms;
 	bool existed; /* out: the same files were already a version */
 	json_t *out;  /* out: the version */
@@ -202,9 +221,17 @@ static int commit_tx(struct db_conn *c, void *cls)
 		.label_column = cm->label_column,
 		.now_ms = x->now_ms,
 	};
-	if ((rc = dr_q_insert_version(c, &v, &pk, &x->err)) < 0 ||
-	    (rc = dr_q_insert_files(c, pk, cm->files, cm->n, &x->err)) < 0 ||
-	    (rc = dr_q_touch_dataset(c, ds, x->now_ms, &x->err)) < 0)
+	if ((rc = dr_q_insert_version(c, &v, &pk, &x->err)) < 0)
+		return rc;
+	/* DR_FILES_CHUNK rows a statement, all in this transaction: a failure or a kill
+	 * leaves none of them */
+	const struct dr_manifest_file *batch;
+	for (size_t at = 0, m; at < cm->n; at += m) {
+		m = commit_batch(cm, at, x->scratch, &batch);
+		if ((rc = dr_q_insert_files(c, pk, batch, m, &x->err)) < 0)
+			return rc;
+	}
+	if ((rc = dr_q_touch_dataset(c, ds, x->now_ms, &x->err)) < 0)
 		return rc;
 	json_t *data = json_pack("{s:s, s:I, s:s, s:s, s:I, s:I}", "dataset", cm->dataset, "number",
 				 (json_int_t)v.number, "id", cm->id, "format", v.format, "file_count",
@@ -219,15 +246,36 @@ static int commit_tx(struct db_conn *c, void *cls)
 	return rc;
 }
 
-/* Step 1: every blob touched and its size checked. Returns true, or false after
- * having replied. */
-static bool blobs_or_reply(struct http_request *req, struct svc *svc, const struct dr_commit *cm)
+/* Reads the version of cm's dataset whose id is cm's, when there is one: committing
+ * exactly the files of an existing version answers it, and then neither the blobs
+ * (a version's are never collected) nor the rows need to be looked at again. */
+static int existing_tx(struct db_conn *c, void *cls)
+{
+	struct commit_ctx *x = cls;
+	json_decref(x->out);
+	x->out = NULL;
+	int64_t ds = 0;
+	PGresult *res = NULL;
+	int rc = dr_q_dataset_id(c, x->cm->dataset, &ds, &x->err);
+	if (rc <= 0)
+		return rc;
+	if ((rc = dr_q_version_by_id(c, ds, x->cm->id, &res, &x->err)) > 0)
+		x->out = dr_version_json(res, 0);
+	PQclear(res);
+	return rc;
+}
+
+/* Step 1: every blob of files[0..n) touched and its size checked (prev: the file
+ * before files[0], or NULL). Returns true, or false after having replied. */
+static bool blobs_or_reply(struct http_request *req, struct svc *svc, const struct dr_manifest_file *files, size_t n,
+			   const struct dr_manifest_file *prev)
 {
 	struct core_error err = {{0}};
-	for (size_t i = 0; i < cm->n; i++) {
-		const struct dr_manifest_file *f = &cm->files[i];
-		if (i > 0 && strcmp(f->sha256, cm->files[i - 1].sha256) == 0 && f->size == cm->files[i - 1].size)
+	for (size_t i = 0; i < n; i++) {
+		const struct dr_manifest_file *f = &files[i];
+		if (prev && strcmp(f->sha256, prev->sha256) == 0 && f->size == prev->size)
 			continue;
+		prev = f;
 		enum core_status rc = blob_touch(dr_blobs(svc), f->sha256, &err);
 		int fd = -1;
 		uint64_t size = 0;
@@ -256,6 +304,26 @@ static bool blobs_or_reply(struct http_request *req, struct svc *svc, const stru
 	return true;
 }
 
+/* The format given, checked against every file, or detected from them; batch by
+ * batch. CORE_OK or CORE_EINVAL with err. */
+static enum core_status format_of(struct dr_commit *cm, struct dr_manifest_file *scratch, struct core_error *err)
+{
+	bool detect = cm->format == 0;
+	const char *first = NULL;
+	const struct dr_manifest_file *batch;
+	for (size_t at = 0, m; at < cm->n; at += m) {
+		m = commit_batch(cm, at, scratch, &batch);
+		enum core_status rc = !detect ? dr_format_check(cm->format, batch, m, err)
+				      : first ? dr_detect_format_more(cm->format, first, batch, m, err)
+					      : dr_detect_format(batch, m, &cm->format, err);
+		if (rc != CORE_OK)
+			return rc;
+		if (!first)
+			first = batch[0].path; /* a record's or cm->files's: stays put */
+	}
+	return CORE_OK;
+}
+
 void dr_commit_and_reply(struct http_request *req, struct svc *svc, struct dr_commit *cm)
 {
 	struct core_error err = {{0}};
@@ -263,47 +331,64 @@ void dr_commit_and_reply(struct http_request *req, struct svc *svc, struct dr_co
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "A version needs at least one file");
 		return;
 	}
-	enum core_status rc = cm->format ? dr_format_check(cm->format, cm->files, cm->n, &err)
-					 : dr_detect_format(cm->files, cm->n, &cm->format, &err);
+	struct commit_ctx x = {.cm = cm, .now_ms = core_now_ms()};
+	if (!cm->files)
+		x.scratch = core_xcalloc(DR_FILES_CHUNK, sizeof *x.scratch);
+	enum core_status rc = format_of(cm, x.scratch, &err);
 	if (rc != CORE_OK) {
 		http_reply_invalid(req, &err);
-		return;
+		goto out;
 	}
-	if (cm->check_content &&
+	if (cm->check_content && cm->files &&
 	    (rc = dr_check_content(dr_blobs(svc), cm->format, cm->files, cm->n, cm->label_column, &err)) != CORE_OK) {
 		if (rc == CORE_EINVAL)
 			http_reply_invalid(req, &err);
 		else
 			http_reply_error_detail(req, HTTP_EC_INTERNAL_ERROR, err.message, "blob storage error");
-		return;
+		goto out;
 	}
-	if (!blobs_or_reply(req, svc, cm))
-		return;
-	struct commit_ctx x = {.cm = cm, .now_ms = core_now_ms()};
-	int trc = svc_run_tx_or_reply(req, svc, "dr_commit", DB_READ_COMMITTED, commit_tx, &x, &x.fail);
-	if (trc >= 0)
+	int trc = svc_run_tx_or_reply(req, svc, "dr_commit_existing", DB_READ_COMMITTED, existing_tx, &x, &x.fail);
+	if (trc < 0)
+		goto out;
+	if (trc > 0) {
+		dr_reply_entity(req, 200, "version", trc, x.out, &x.fail, &x.err);
+		x.out = NULL;
+		goto out;
+	}
+	const struct dr_manifest_file *batch, *prev = NULL;
+	for (size_t at = 0, m; at < cm->n; at += m) {
+		m = commit_batch(cm, at, x.scratch, &batch);
+		if (!blobs_or_reply(req, svc, batch, m, prev))
+			goto out;
+		prev = cm->files ? &batch[m - 1] : NULL; /* the scratch is refilled */
+	}
+	trc = svc_run_tx_or_reply(req, svc, "dr_commit", DB_READ_COMMITTED, commit_tx, &x, &x.fail);
+	if (trc >= 0) {
 		dr_reply_entity(req, x.existed ? 200 : 201, "version", trc, x.out, &x.fail, &x.err);
-	else
-		json_decref(x.out);
+		x.out = NULL;
+	}
+out:
+	json_decref(x.out);
+	free(x.scratch);
 }
 
 /* --- JSON manifests --------------------------------------------------------------- */
 
-/* Reads the optional string arguments message, format, label_column from obj (a JSON
- * body) or the query (an upload). Returns true, or false after having replied. */
-static bool options_or_reply(struct http_request *req, json_t *obj, struct dr_commit *cm)
+/* Reads the optional string arguments message, format, label_column from a scanned
+ * JSON body or (scan NULL: an upload) the query. Returns true, or false after having
+ * replied. */
+static bool options_or_reply(struct http_request *req, const struct dr_scan *scan, struct dr_commit *cm)
 {
 	static const char *const names[] = {"message", "format", "label_column"};
 	const char *vals[3] = {NULL, NULL, NULL};
 	for (size_t i = 0; i < 3; i++) {
-		if (obj) {
-			json_t *v = json_object_get(obj, names[i]);
-			if (v && !json_is_null(v) && !json_is_string(v)) {
+		if (scan) {
+			if (scan->opt_bad[i]) {
 				http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
 						 "Invalid value for parameter '%s': must be a string", names[i]);
 				return false;
 			}
-			vals[i] = json_string_value(v);
+			vals[i] = scan->opt[i];
 		} else {
 			vals[i] = http_request_query(req, names[i]);
 		}
@@ -323,83 +408,56 @@ static bool options_or_reply(struct http_request *req, json_t *obj, struct dr_co
 	return true;
 }
 
-/* Fills cm->files from the body's "files". Returns true, or false after replying. */
-static bool files_or_reply(struct http_request *req, json_t *files, struct dr_commit *cm)
+/* Points cm at the scanned body's files, sorted, with the id. Returns true, or false
+ * after replying. */
+static bool files_or_reply(struct http_request *req, struct dr_scan *scan, struct dr_commit *cm)
 {
 	struct core_error err = {{0}};
-	if (!json_is_array(files)) {
+	if (!scan->files_array) {
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
 				 "Missing value for required parameter 'files' (an array of {path, sha256, size})");
 		return false;
 	}
-	size_t n = json_array_size(files);
-	if (n > DR_MAX_FILES) {
+	if (scan->count > DR_MAX_FILES) {
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Too many files: %zu (at most %d per version)",
-				 n, DR_MAX_FILES);
+				 scan->count, DR_MAX_FILES);
 		return false;
 	}
-	cm->files = n ? core_xcalloc(n, sizeof *cm->files) : NULL;
-	cm->n = 0;
-	for (size_t i = 0; i < n; i++) {
-		json_t *f = json_array_get(files, i), *path = json_object_get(f, "path"),
-		       *sha = json_object_get(f, "sha256"), *size = json_object_get(f, "size");
-		if (!json_is_string(path) || !json_is_string(sha) || !json_is_integer(size) ||
-		    json_integer_value(size) < 0) {
-			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-					 "Invalid files[%zu]: an object with path (string), sha256 (string) and size "
-					 "(integer >= 0)",
-					 i);
-			return false;
-		}
-		if (json_string_length(path) != strlen(json_string_value(path))) {
-			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Invalid files[%zu].path: holds a NUL",
-					 i);
-			return false;
-		}
-		if (dr_path_check(json_string_value(path), &err) != CORE_OK) {
-			http_reply_invalid(req, &err);
-			return false;
-		}
-		if (!blob_key_valid(json_string_value(sha))) {
-			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-					 "Invalid sha256 of '%s': 64 lower-case hex digits", json_string_value(path));
-			return false;
-		}
-		struct dr_manifest_file *m = &cm->files[cm->n++];
-		m->path = core_xstrdup(json_string_value(path));
-		snprintf(m->sha256, sizeof m->sha256, "%s", json_string_value(sha));
-		m->size = (uint64_t)json_integer_value(size);
+	if (scan->bad) {
+		http_reply_invalid(req, &scan->bad_err);
+		return false;
 	}
-	if (dr_manifest_sort(cm->files, cm->n, &err) != CORE_OK) {
+	if (dr_scan_finish(scan, cm->id, &cm->bytes, &err) != CORE_OK) {
 		http_reply_invalid(req, &err);
 		return false;
 	}
-	dr_manifest_id(cm->files, cm->n, cm->id, &cm->bytes);
+	cm->scan = scan;
+	cm->n = scan->n;
 	return true;
 }
 
+/* A JSON manifest: read in one pass over the body as it arrived, no parse tree; the
+ * body is the only thing that grows with the number of files (plus 4 bytes a file). */
 static void commit_json(struct http_request *req, struct svc *svc, struct create_state *st)
 {
 	struct dr_commit cm = {.dataset = st->name};
-	json_error_t jerr;
-	json_t *body = json_loadb(st->json.data ? st->json.data : "{}", st->json.len ? st->json.len : 2,
-				  JSON_REJECT_DUPLICATES, &jerr);
-	if (!body) {
-		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Malformed JSON: %s (line %d, column %d)",
-				 jerr.text, jerr.line, jerr.column);
+	struct dr_scan scan = {0};
+	struct core_error err = {{0}};
+	char empty[] = "{}";
+	char *body = st->json.len ? st->json.data : empty;
+	if (dr_scan_body(body, st->json.len ? st->json.len : 2, &scan, &err) != CORE_OK) {
+		http_reply_invalid(req, &err);
 		goto out;
 	}
-	if (!json_is_object(body)) {
+	if (scan.not_object) {
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "The body must be a JSON object");
 		goto out;
 	}
-	core_buf_free(&st->json); /* the parsed tree is all we need now */
-	if (!options_or_reply(req, body, &cm) || !files_or_reply(req, json_object_get(body, "files"), &cm))
+	if (!options_or_reply(req, &scan, &cm) || !files_or_reply(req, &scan, &cm))
 		goto out;
-	dr_commit_and_reply(req, svc, &cm); /* message and label_column borrow from body */
+	dr_commit_and_reply(req, svc, &cm); /* message, label_column and paths live in the body */
 out:
-	dr_manifest_free(cm.files, cm.n);
-	json_decref(body);
+	dr_scan_free(&scan);
 }
 
 /* --- one-request uploads ---------------------------------------------------------- */

@@ -66,13 +66,16 @@ enum core_status dr_manifest_sort(struct dr_manifest_file *files, size_t n, stru
 {
 	if (n > 1)
 		qsort(files, n, sizeof *files, by_path);
-	for (size_t i = 1; i < n; i++) {
-		if (strcmp(files[i - 1].path, files[i].path) == 0) {
-			char s[256];
-			return core_fail(err, CORE_EINVAL, "duplicate path '%s'", shown(files[i].path, s, sizeof s));
-		}
-	}
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(files[i - 1].path, files[i].path) == 0)
+			return dr_path_duplicate(files[i].path, err);
 	return CORE_OK;
+}
+
+enum core_status dr_path_duplicate(const char *path, struct core_error *err)
+{
+	char s[256];
+	return core_fail(err, CORE_EINVAL, "duplicate path '%s'", shown(path, s, sizeof s));
 }
 
 /* Length of the well-formed UTF-8 sequence at p (1..4), or 0 when it is not one. */

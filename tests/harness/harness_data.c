@@ -1,4 +1,4 @@
-/* Helpers for the data registry's integration tests (face: harness_data.h): blobs, manifests,
+/* Helpers for the data registry's integration tests (face: harness_data.h): blobs, manifests, folders pushed,
  * requests with a header in and a header out (libcurl), and the blob store on disk. */
 #include "harness_data.h"
 #include <check.h>
@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+#include <libpq-fe.h>
 #include "core/sha256.h"
 
 void th_data_put_blob(struct th_daemon *d, const void *data, size_t len, char key_out[65])
@@ -143,4 +145,82 @@ size_t th_data_blob_count(const char *blob_dir)
 	}
 	closedir(top);
 	return n;
+}
+
+char *th_data_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *buf = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+char *th_data_scratch_dir(const char *tag)
+{
+	char *dir = th_fmt("%s/%s-%d", th_env("LATHE_TEST_TMP"), tag, (int)getpid());
+	char *cmd = th_fmt("mkdir -p %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+	return dir;
+}
+
+long th_data_push_dir(struct th_daemon *d, const char *dataset, const char *dir, const char *extra)
+{
+	char *cmd = th_fmt("cd %s && find . -type f | sort", dir);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	json_t *files = json_array();
+	char line[4096];
+	while (fgets(line, sizeof line, p)) {
+		line[strcspn(line, "\n")] = '\0';
+		const char *rel = line + 2; /* "./" */
+		char *full = th_fmt("%s/%s", dir, rel);
+		size_t len;
+		char *data = th_data_read_file(full, &len), sha[65];
+		th_data_put_blob(d, data, len, sha);
+		json_array_append_new(
+			files, json_pack("{s:s, s:s, s:I}", "path", rel, "sha256", sha, "size", (json_int_t)len));
+		free(data);
+		free(full);
+	}
+	pclose(p);
+	free(cmd);
+	json_t *m = json_pack("{s:o}", "files", files);
+	char *text = json_dumps(m, JSON_COMPACT);
+	json_decref(m);
+	/* the extra members go before the closing brace */
+	text[strlen(text) - 1] = '\0';
+	char *body = th_fmt("%s%s}", text, extra);
+	char *path = th_fmt("/v1/datasets/%s/versions", dataset);
+	struct th_response r = th_call(d, "POST", path, body);
+	ck_assert_msg(r.status == 201 || r.status == 200, "commit %s: %ld %s", dir, r.status, r.body);
+	long number = (long)json_integer_value(json_object_get(json_object_get(r.json, "version"), "number"));
+	ck_assert_int_gt(number, 0);
+	th_response_free(&r);
+	free(path);
+	free(body);
+	free(text);
+	return number;
+}
+
+char *th_data_sql(struct th_daemon *d, const char *text)
+{
+	PGconn *c = PQconnectdb(d->database_url);
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	PQclear(PQexec(c, "SET search_path TO data"));
+	PGresult *res = PQexec(c, text);
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK, "%s: %s", text,
+		      PQerrorMessage(c));
+	char *out = strdup(PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	PQfinish(c);
+	return out;
 }

@@ -13,7 +13,6 @@
  *     a restart with the profiler off it is still PENDING without a profile, and a
  *     daemon with the profiler on makes it READY. */
 #include <check.h>
-#include <librdkafka/rdkafka.h>
 #include <libpq-fe.h>
 #include <math.h>
 #include <signal.h>
@@ -27,33 +26,16 @@
 
 #include "harness_data.h"
 #include "harness.h"
+#include "harness_kafka.h"
+#include "harness_util.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"
 
 static struct th_daemon *d;
 
-static char *sql(struct th_daemon *dm, const char *text);
-
 static char *tmp_path(const char *name)
 {
 	return th_fmt("%s/profiles-%d-%s", th_env("LATHE_TEST_TMP"), (int)getpid(), name);
-}
-
-/* Reads a whole file; fails the test when it cannot. */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)n + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = 0;
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
 }
 
 /* Runs a python program with arguments and parses what it prints as JSON. */
@@ -86,7 +68,7 @@ static json_int_t commit_files(const char *dataset, const char *dir, json_t *pat
 		const char *p = json_string_value(json_array_get(paths, i));
 		char *full = th_fmt("%s/%s", dir, p), key[65];
 		size_t len;
-		char *bytes = slurp(full, &len);
+		char *bytes = th_data_read_file(full, &len);
 		th_data_put_blob(d, bytes, len, key);
 		json_array_append_new(files,
 				      json_pack("{s:s, s:s, s:I}", "path", p, "sha256", key, "size", (json_int_t)len));
@@ -135,20 +117,10 @@ static json_t *profile_of(const char *dataset, json_int_t number)
 	char *path = th_fmt("/v1/datasets/%s/versions/%lld/profile", dataset, (long long)number);
 	struct th_response r = th_call(d, "GET", path, NULL);
 	ck_assert_msg(r.status == 200 && r.json, "GET %s: %ld %s", path, r.status, r.body);
-	char *doc = tmp_path("profile.json");
-	FILE *f = fopen(doc, "w");
-	ck_assert_ptr_nonnull(f);
-	fwrite(r.body, 1, r.body_len, f);
-	ck_assert_int_eq(fclose(f), 0);
-	char *cmd = th_fmt("/usr/bin/python3 '%s/tests/tools/json_schema_check.py' '%s/proto/profile.schema.json' '%s'",
-			   th_env("LATHE_ROOT"), th_env("LATHE_ROOT"), doc);
-	ck_assert_msg(system(cmd) == 0, "the profile of %s breaks the schema", dataset);
+	th_json_schema_check("proto/profile.schema.json", r.body, r.body_len, dataset);
 	json_t *p = json_incref(r.json);
 	ck_assert_str_eq(json_string_value(json_object_get(p, "version_id")),
 			 json_string_value(json_object_get(v, "id")));
-	unlink(doc);
-	free(doc);
-	free(cmd);
 	free(path);
 	th_response_free(&r);
 	json_decref(v);
@@ -400,7 +372,7 @@ START_TEST(idx_profile_matches_numpy)
 	char *count = NULL;
 	for (int i = 0; i < 200 && (!count || strcmp(count, "1") != 0); i++) { /* made just after READY */
 		free(count);
-		count = sql(d, q);
+		count = th_data_sql(d, q);
 		if (strcmp(count, "1") != 0)
 			usleep(50 * 1000);
 	}
@@ -446,91 +418,18 @@ START_TEST(corrupt_png_fails_naming_the_file)
 }
 END_TEST
 
-/* --- SIGKILL while profiling ------------------------------------------------------------- */
-
-/* The first value of the first row of one SQL statement on dm's database (schema data),
- * malloc'd ("" when no row). */
-static char *sql(struct th_daemon *dm, const char *text)
-{
-	PGconn *c = PQconnectdb(dm->database_url);
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	PQclear(PQexec(c, "SET search_path TO data"));
-	PGresult *res = PQexec(c, text);
-	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK, "%s: %s", text,
-		      PQerrorMessage(c));
-	char *out = strdup(PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
-	PQclear(res);
-	PQfinish(c);
-	return out;
-}
-
-static void kill9(struct th_daemon *dm)
-{
-	ck_assert_int_eq(kill(dm->pid, SIGKILL), 0);
-	ck_assert_int_eq(waitpid(dm->pid, NULL, 0), dm->pid);
-	for (size_t i = 0; i < dm->n_expected_errors; i++)
-		free(dm->expected_errors[i]);
-	free(dm->database_url);
-	free(dm);
-}
-
 /* --- datasets.events ---------------------------------------------------------------------- */
 
 /* Every event on datasets.events whose subject is one of ours (starts with prefix),
- * read from the beginning of every partition until want of them came (or timeout). */
+ * read from the beginning of every partition until want of them came (and a second
+ * more, for extras) or timeout. */
 static json_t *read_events(const char *prefix, size_t want, int timeout_ms)
 {
-	char errstr[512];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	ck_assert_int_eq(
-		rd_kafka_conf_set(conf, "bootstrap.servers", th_env("LATHE_TEST_KAFKA"), errstr, sizeof errstr),
-		RD_KAFKA_CONF_OK);
-	ck_assert_int_eq(rd_kafka_conf_set(conf, "group.id", prefix, errstr, sizeof errstr), RD_KAFKA_CONF_OK);
-	ck_assert_int_eq(rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr),
-			 RD_KAFKA_CONF_OK);
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-	ck_assert_msg(rk != NULL, "%s", errstr);
-	const rd_kafka_metadata_t *md = NULL;
-	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, "datasets.events", NULL);
-	int partitions = 0;
-	for (int tries = 0; tries < 100 && partitions == 0; tries++) {
-		if (rd_kafka_metadata(rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-				partitions = md->topics[0].partition_cnt;
-			rd_kafka_metadata_destroy(md);
-		}
-		if (partitions == 0)
-			usleep(100 * 1000);
-	}
-	rd_kafka_topic_destroy(t);
-	ck_assert_int_gt(partitions, 0);
-	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
-	for (int p = 0; p < partitions; p++)
-		rd_kafka_topic_partition_list_add(list, "datasets.events", p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-	ck_assert_int_eq(rd_kafka_assign(rk, list), RD_KAFKA_RESP_ERR_NO_ERROR);
-	rd_kafka_topic_partition_list_destroy(list);
-	json_t *events = json_array();
-	struct timespec start, now;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (json_array_size(events) >= want || waited >= timeout_ms)
-			break;
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-		if (!m)
-			continue;
-		if (!m->err && m->payload) {
-			json_t *ev = json_loadb(m->payload, m->len, 0, NULL);
-			const char *subject = json_string_value(json_object_get(ev, "subject"));
-			if (ev && subject && strncmp(subject, prefix, strlen(prefix)) == 0)
-				json_array_append(events, ev);
-			json_decref(ev);
-		}
-		rd_kafka_message_destroy(m);
-	}
-	rd_kafka_assign(rk, NULL);
-	rd_kafka_destroy(rk);
+	struct th_kafka k;
+	th_kafka_open(&k, "datasets.events", prefix);
+	th_kafka_wait(&k, want, timeout_ms);
+	json_t *events = json_incref(k.events);
+	th_kafka_close(&k);
 	return events;
 }
 
@@ -580,7 +479,7 @@ START_TEST(ready_and_failed_versions_give_their_events)
 	ck_assert_str_eq(json_string_value(json_object_get(ready, "id")), json_string_value(json_object_get(v1, "id")));
 	char *q = th_fmt(
 		"SELECT profile_sha FROM versions v JOIN datasets d ON d.id = v.dataset_id WHERE d.name = '%s'", good);
-	char *sha = sql(d, q);
+	char *sha = th_data_sql(d, q);
 	free(q);
 	ck_assert_str_eq(json_string_value(json_object_get(ready, "profile_sha")), sha);
 	json_t *failed = event(events, "lathe.dataset.version.failed", bad);
@@ -622,9 +521,9 @@ START_TEST(sigkill_mid_profile_leaves_the_version_pending)
 	/* the profiler holds the version's row lock while it reads the 60,000 images */
 	bool held = false;
 	for (int i = 0; i < 2000 && !held; i++) {
-		char *s = sql(d, "SELECT count(*) FROM (SELECT pk FROM versions WHERE status = 'PENDING' "
-				 "FOR SHARE SKIP LOCKED) s");
-		char *pending = sql(d, "SELECT count(*) FROM versions WHERE status = 'PENDING'");
+		char *s = th_data_sql(d, "SELECT count(*) FROM (SELECT pk FROM versions WHERE status = 'PENDING' "
+					 "FOR SHARE SKIP LOCKED) s");
+		char *pending = th_data_sql(d, "SELECT count(*) FROM versions WHERE status = 'PENDING'");
 		held = strcmp(s, "0") == 0 && strcmp(pending, "1") == 0;
 		free(s);
 		free(pending);
@@ -632,7 +531,7 @@ START_TEST(sigkill_mid_profile_leaves_the_version_pending)
 			usleep(2 * 1000);
 	}
 	ck_assert_msg(held, "never saw the profiler holding the version");
-	kill9(d);
+	th_daemon_kill9(d);
 
 	d = th_daemon_start("data-registry", db, off);
 	json_t *v = NULL;
@@ -641,7 +540,7 @@ START_TEST(sigkill_mid_profile_leaves_the_version_pending)
 	v = json_object_get(body, "version");
 	ck_assert_str_eq(json_string_value(json_object_get(v, "status")), "PENDING");
 	ck_assert(json_is_null(json_object_get(v, "ready_at")));
-	char *sha = sql(d, "SELECT coalesce(profile_sha, '') FROM versions");
+	char *sha = th_data_sql(d, "SELECT coalesce(profile_sha, '') FROM versions");
 	ck_assert_str_eq(sha, "");
 	free(sha);
 	json_decref(body);

@@ -1,6 +1,6 @@
 /* Integration tests of the data registry's datasets.events: the real daemon against the
  * run's PostgreSQL and devkafka broker, read back with a plain librdkafka consumer
- * (assign() to every partition from the beginning). Each change gives exactly its
+ * (th_kafka_*: every partition from the beginning). Each change gives exactly its
  * CloudEvents (type, source, subject = Kafka key = dataset name, data), in order per
  * dataset: an explicit create, a commit that creates its dataset (created, then
  * version.created), a second version naming its parent, a commit of the same files
@@ -8,111 +8,18 @@
  * random prefix, since the topic is shared by the whole run. */
 #include <check.h>
 #include <curl/curl.h>
-#include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 #include "harness_data.h"
 #include "harness.h"
+#include "harness_kafka.h"
 
 #define TOPIC "datasets.events"
 
 static const char *const profiler_off[] = {"PROFILE_POLL_MS=0", NULL};
 static char prefix[24];
-
-struct seen {
-	json_t *events;
-	rd_kafka_t *rk;
-};
-
-static void consumer_open(struct seen *s)
-{
-	char errstr[512];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	ck_assert_int_eq(
-		rd_kafka_conf_set(conf, "bootstrap.servers", th_env("LATHE_TEST_KAFKA"), errstr, sizeof errstr),
-		RD_KAFKA_CONF_OK);
-	ck_assert_int_eq(rd_kafka_conf_set(conf, "group.id", prefix, errstr, sizeof errstr), RD_KAFKA_CONF_OK);
-	ck_assert_int_eq(rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr),
-			 RD_KAFKA_CONF_OK);
-	ck_assert_int_eq(rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", errstr, sizeof errstr), RD_KAFKA_CONF_OK);
-	s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-	ck_assert_msg(s->rk != NULL, "%s", errstr);
-	s->events = json_array();
-	const rd_kafka_metadata_t *md = NULL;
-	rd_kafka_topic_t *t = rd_kafka_topic_new(s->rk, TOPIC, NULL);
-	int partitions = 0;
-	for (int tries = 0; tries < 100 && partitions == 0; tries++) {
-		if (rd_kafka_metadata(s->rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-				partitions = md->topics[0].partition_cnt;
-			rd_kafka_metadata_destroy(md);
-		}
-		if (partitions == 0)
-			usleep(100 * 1000);
-	}
-	rd_kafka_topic_destroy(t);
-	ck_assert_int_gt(partitions, 0);
-	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
-	for (int p = 0; p < partitions; p++)
-		rd_kafka_topic_partition_list_add(list, TOPIC, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-	ck_assert_int_eq(rd_kafka_assign(s->rk, list), RD_KAFKA_RESP_ERR_NO_ERROR);
-	rd_kafka_topic_partition_list_destroy(list);
-}
-
-static void consumer_close(struct seen *s)
-{
-	rd_kafka_assign(s->rk, NULL);
-	rd_kafka_destroy(s->rk);
-	json_decref(s->events);
-}
-
-/* Polls until our events number want (then 1 s more, to catch extras) or timeout. */
-static void wait_for(struct seen *s, size_t want, int timeout_ms)
-{
-	struct timespec start, now;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	int extra_ms = -1;
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (json_array_size(s->events) >= want && extra_ms < 0)
-			extra_ms = (int)waited + 1000;
-		if ((extra_ms >= 0 && waited >= extra_ms) || waited >= timeout_ms)
-			return;
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 100);
-		if (!m)
-			continue;
-		if (!m->err && m->payload) {
-			json_t *ev = json_loadb(m->payload, m->len, 0, NULL);
-			const char *subject = json_string_value(json_object_get(ev, "subject"));
-			if (ev && subject && strncmp(subject, prefix, strlen(prefix)) == 0) {
-				ck_assert_ptr_nonnull(m->key);
-				ck_assert_int_eq(m->key_len, strlen(subject));
-				ck_assert(memcmp(m->key, subject, m->key_len) == 0);
-				json_array_append(s->events, ev);
-			}
-			json_decref(ev);
-		}
-		rd_kafka_message_destroy(m);
-	}
-}
-
-static json_t *events_of(struct seen *s, const char *subject)
-{
-	json_t *out = json_array();
-	size_t i;
-	json_t *ev;
-	json_array_foreach(s->events, i, ev)
-	{
-		if (strcmp(json_string_value(json_object_get(ev, "subject")), subject) == 0)
-			json_array_append(out, ev);
-	}
-	return out;
-}
 
 /* Checks event i: type and CloudEvents attributes; returns its data (borrowed). */
 static json_t *expect_event(json_t *list, size_t i, const char *type)
@@ -170,10 +77,10 @@ START_TEST(each_change_gives_exactly_its_events_in_order)
 	th_response_free(&r);
 	free(body);
 
-	struct seen s;
-	consumer_open(&s);
-	wait_for(&s, 6, 20000);
-	json_t *ea = events_of(&s, a), *eb = events_of(&s, bname);
+	struct th_kafka s;
+	th_kafka_open(&s, TOPIC, prefix);
+	th_kafka_wait(&s, 6, 20000);
+	json_t *ea = th_kafka_events_of(&s, a), *eb = th_kafka_events_of(&s, bname);
 	ck_assert_uint_eq(json_array_size(ea), 4);
 	ck_assert_uint_eq(json_array_size(eb), 2);
 	json_t *data = expect_event(ea, 0, "lathe.dataset.created");
@@ -195,7 +102,7 @@ START_TEST(each_change_gives_exactly_its_events_in_order)
 	ck_assert_str_eq(json_string_value(json_object_get(data, "dataset")), bname);
 	json_decref(ea);
 	json_decref(eb);
-	consumer_close(&s);
+	th_kafka_close(&s);
 	json_decref(m1);
 	json_decref(m2);
 	free(a);

@@ -25,6 +25,7 @@
 #include "core/sha256.h"
 #include "harness_data.h"
 #include "harness.h"
+#include "harness_util.h"
 
 static json_t *ok(struct th_daemon *d, const char *method, const char *path, const char *body, long want)
 {
@@ -50,32 +51,6 @@ static bool on_disk(const char *dir, const char *key)
 	return access(path, F_OK) == 0;
 }
 
-/* Runs one SQL statement on the daemon's database (schema data); returns the first
- * value of the first row as a malloc'd string ("" when none). */
-static char *sql(struct th_daemon *d, const char *text)
-{
-	PGconn *c = PQconnectdb(d->database_url);
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	PQclear(PQexec(c, "SET search_path TO data"));
-	PGresult *res = PQexec(c, text);
-	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK, "%s: %s", text,
-		      PQerrorMessage(c));
-	char *out = strdup(PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
-	PQclear(res);
-	PQfinish(c);
-	return out;
-}
-
-static void kill9(struct th_daemon *d)
-{
-	ck_assert_int_eq(kill(d->pid, SIGKILL), 0);
-	ck_assert_int_eq(waitpid(d->pid, NULL, 0), d->pid);
-	for (size_t i = 0; i < d->n_expected_errors; i++)
-		free(d->expected_errors[i]);
-	free(d->database_url);
-	free(d);
-}
-
 START_TEST(gc_removes_only_unreferenced_blobs)
 {
 	const char *env[] = {"BLOB_GC_GRACE_S=0", "PROFILE_POLL_MS=0", NULL};
@@ -97,7 +72,7 @@ START_TEST(gc_removes_only_unreferenced_blobs)
 	/* the profiler's work, done in SQL: READY with a profile */
 	char *q = th_fmt("UPDATE versions SET status = 'READY', profile_sha = '%s', ready_at = 1 WHERE number = 1",
 			 profile);
-	free(sql(d, q));
+	free(th_data_sql(d, q));
 	free(q);
 	json_t *j = ok(d, "GET", "/v1/datasets/kept/versions/latest", NULL, 200);
 	ck_assert_int_eq(num(json_object_get(j, "version"), "number"), 1);
@@ -140,16 +115,16 @@ START_TEST(gc_removes_only_unreferenced_blobs)
 	json_decref(j);
 
 	/* a FAILED version's profile read names the failure */
-	free(sql(d, "UPDATE versions SET status = 'FAILED', failure = 'a.csv: ragged row 3' WHERE number = 1"));
+	free(th_data_sql(d, "UPDATE versions SET status = 'FAILED', failure = 'a.csv: ragged row 3' WHERE number = 1"));
 	r = th_call(d, "GET", "/v1/datasets/kept/versions/1/profile", NULL);
 	th_expect_error(&r, 409, "RESOURCE_CONFLICT", "ragged row 3");
 	th_response_free(&r);
 
 	/* an ambiguous prefix */
-	free(sql(d, "INSERT INTO versions (dataset_id, number, id, format, file_count, bytes, created_at) "
-		    "SELECT id, 2, 'abcdef01' || repeat('0', 56), 'csv', 0, 0, 1 FROM datasets"));
-	free(sql(d, "INSERT INTO versions (dataset_id, number, id, format, file_count, bytes, created_at) "
-		    "SELECT id, 3, 'abcdef01' || repeat('1', 56), 'csv', 0, 0, 1 FROM datasets"));
+	free(th_data_sql(d, "INSERT INTO versions (dataset_id, number, id, format, file_count, bytes, created_at) "
+			    "SELECT id, 2, 'abcdef01' || repeat('0', 56), 'csv', 0, 0, 1 FROM datasets"));
+	free(th_data_sql(d, "INSERT INTO versions (dataset_id, number, id, format, file_count, bytes, created_at) "
+			    "SELECT id, 3, 'abcdef01' || repeat('1', 56), 'csv', 0, 0, 1 FROM datasets"));
 	r = th_call(d, "GET", "/v1/datasets/kept/versions/abcdef01", NULL);
 	th_expect_error(&r, 400, "INVALID_PARAMETER_VALUE", "ambiguous");
 	th_response_free(&r);
@@ -224,7 +199,7 @@ START_TEST(sigkill_during_a_streamed_put_keeps_no_blob)
 	for (int i = 0; i < 3000 && !p.started_big; i++)
 		usleep(10 * 1000);
 	ck_assert(p.started_big);
-	kill9(d);
+	th_daemon_kill9(d);
 	pthread_join(t, NULL);
 	ck_assert_int_ne(p.rc, CURLE_OK);
 	free(url);
@@ -300,15 +275,15 @@ START_TEST(sigkill_during_a_large_commit_leaves_no_half_version)
 	/* wait until the manifest rows are going in, then kill */
 	bool inserting = false;
 	for (int i = 0; i < 3000 && !inserting; i++) {
-		char *n = sql(d, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE "
-				 "'INSERT INTO version_files%'");
+		char *n = th_data_sql(d, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE "
+					 "'INSERT INTO version_files%'");
 		inserting = strcmp(n, "0") != 0;
 		free(n);
 		if (!inserting)
 			usleep(5 * 1000);
 	}
 	ck_assert_msg(inserting, "never saw the manifest insert");
-	kill9(d);
+	th_daemon_kill9(d);
 	pthread_join(t, NULL);
 	ck_assert_int_eq(b.status, 0); /* no answer came */
 	free(b.body);
@@ -321,7 +296,7 @@ START_TEST(sigkill_during_a_large_commit_leaves_no_half_version)
 	char *n = NULL;
 	for (int i = 0; i < 500; i++) {
 		free(n);
-		n = sql(d, "SELECT (SELECT count(*) FROM versions) + (SELECT count(*) FROM version_files)");
+		n = th_data_sql(d, "SELECT (SELECT count(*) FROM versions) + (SELECT count(*) FROM version_files)");
 		if (strcmp(n, "0") == 0)
 			break;
 		usleep(10 * 1000);

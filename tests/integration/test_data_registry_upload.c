@@ -17,22 +17,6 @@
 
 static struct th_daemon *d;
 
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)n + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	buf[n] = '\0';
-	*len = (size_t)n;
-	return buf;
-}
-
 static void write_text(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -174,7 +158,7 @@ START_TEST(archive_uploads)
 	free(cmd);
 	size_t len;
 	p = th_fmt("%s/data.tgz", dir);
-	char *body = read_file(p, &len);
+	char *body = th_data_read_file(p, &len);
 	free(p);
 	struct th_response r = upload("tarred", "?label_column=y", "application/x-gtar", body, len);
 	ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
@@ -191,7 +175,7 @@ START_TEST(archive_uploads)
 	run(cmd);
 	free(cmd);
 	p = th_fmt("%s/data.zip", dir);
-	body = read_file(p, &len);
+	body = th_data_read_file(p, &len);
 	free(p);
 	r = upload("zipped", NULL, "application/zip", body, len);
 	ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
@@ -206,7 +190,7 @@ START_TEST(archive_uploads)
 	run(cmd);
 	free(cmd);
 	p = th_fmt("%s/link.tar", dir);
-	body = read_file(p, &len);
+	body = th_data_read_file(p, &len);
 	free(p);
 	r = upload("linked", NULL, "application/x-tar", body, len);
 	th_expect_error(&r, 400, "INVALID_PARAMETER_VALUE", "link.csv");
@@ -229,7 +213,7 @@ START_TEST(fashion_mnist_idx_upload)
 	free(cmd);
 	size_t len;
 	char *p = th_fmt("%s/t10k.tar", dir);
-	char *body = read_file(p, &len);
+	char *body = th_data_read_file(p, &len);
 	free(p);
 	struct th_response r = upload("fashion", "?message=t10k", "application/x-tar", body, len);
 	ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
@@ -240,7 +224,7 @@ START_TEST(fashion_mnist_idx_upload)
 	free(body);
 	/* the file comes back byte-exact */
 	size_t orig_len;
-	char *orig = read_file("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz", &orig_len);
+	char *orig = th_data_read_file("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz", &orig_len);
 	r = th_call(d, "GET", "/v1/datasets/fashion/versions/1/files/t10k-labels-idx1-ubyte.gz", NULL);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_uint_eq(r.body_len, orig_len);

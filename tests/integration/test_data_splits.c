@@ -18,24 +18,9 @@
 #include <unistd.h>
 #include "core/sha256.h"
 #include "harness.h"
+#include "harness_data.h"
 
 #define DS "/v1/datasets"
-
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)n + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
 
 /* Runs /usr/bin/python3 on script (text) with args; fails the test unless it exits 0. */
 static void python(const char *script, const char *args)
@@ -74,62 +59,6 @@ static const char make_images[] =
 	"            fmt = 'JPEG' if i % 3 == 0 else 'PNG'\n"
 	"            ext = 'jpg' if fmt == 'JPEG' else 'png'\n"
 	"            open(f'{out}/{name}/{c}/{i:04d}.{ext}', 'wb').write(image(f'{c}-{i}', fmt))\n";
-
-static char *make_dir(const char *tag)
-{
-	char *dir = th_fmt("%s/%s-%d", th_env("LATHE_TEST_TMP"), tag, (int)getpid());
-	char *cmd = th_fmt("mkdir -p %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
-	free(cmd);
-	return dir;
-}
-
-/* Pushes every file under dir as a version, the content-addressed way: PUT each blob,
- * then POST the manifest (paths relative to dir). extra: more JSON members ("" or
- * ", \"label_column\": \"label\""). Returns the version number. */
-static long push_dir(struct th_daemon *d, const char *dataset, const char *dir, const char *extra)
-{
-	char *cmd = th_fmt("cd %s && find . -type f | sort", dir);
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	json_t *files = json_array();
-	char line[4096];
-	while (fgets(line, sizeof line, p)) {
-		line[strcspn(line, "\n")] = '\0';
-		const char *rel = line + 2; /* "./" */
-		char *full = th_fmt("%s/%s", dir, rel);
-		size_t len;
-		char *data = read_file(full, &len), sha[65];
-		ck_assert_int_eq(core_sha256_hex(data, len, sha), CORE_OK);
-		char *url = th_fmt("%s/v1/blobs/%s", d->base_url, sha);
-		struct th_response r = th_http("PUT", url, "application/octet-stream", data, len);
-		ck_assert_msg(r.status == 201 || r.status == 200, "PUT %s: %ld %s", rel, r.status, r.body);
-		th_response_free(&r);
-		json_array_append_new(
-			files, json_pack("{s:s, s:s, s:I}", "path", rel, "sha256", sha, "size", (json_int_t)len));
-		free(url);
-		free(data);
-		free(full);
-	}
-	pclose(p);
-	free(cmd);
-	json_t *m = json_pack("{s:o}", "files", files);
-	char *text = json_dumps(m, JSON_COMPACT);
-	json_decref(m);
-	/* the extra members go before the closing brace */
-	text[strlen(text) - 1] = '\0';
-	char *body = th_fmt("%s%s}", text, extra);
-	char *path = th_fmt(DS "/%s/versions", dataset);
-	struct th_response r = th_call(d, "POST", path, body);
-	ck_assert_msg(r.status == 201 || r.status == 200, "commit %s: %ld %s", dir, r.status, r.body);
-	long number = (long)json_integer_value(json_object_get(json_object_get(r.json, "version"), "number"));
-	ck_assert_int_gt(number, 0);
-	th_response_free(&r);
-	free(path);
-	free(body);
-	free(text);
-	return number;
-}
 
 static struct th_response post_split(struct th_daemon *d, const char *dataset, long version, const char *body)
 {
@@ -194,11 +123,11 @@ static const double fr3[] = {0.8, 0.1, 0.1};
 
 START_TEST(splits_of_an_image_folder)
 {
-	char *dir = make_dir("split-images");
+	char *dir = th_data_scratch_dir("split-images");
 	python(make_images, dir);
 	struct th_daemon *d = th_daemon_start("data-registry", NULL, NULL);
 	char *v1tar = th_fmt("%s/v1", dir), *v2tar = th_fmt("%s/v2", dir);
-	ck_assert_int_eq(push_dir(d, "pets", v1tar, ""), 1);
+	ck_assert_int_eq(th_data_push_dir(d, "pets", v1tar, ""), 1);
 
 	struct th_response r = post_split(d, "pets", 1, "{\"name\": \"s1\", " ARGS3 ", \"seed\": 1}");
 	ck_assert_msg(r.status == 201, "create: %ld %s", r.status, r.body);
@@ -261,7 +190,7 @@ START_TEST(splits_of_an_image_folder)
 	check_stratified(items1, parts3, fr3, 3);
 
 	/* version 2 adds 21 files: the old items keep their parts */
-	ck_assert_int_eq(push_dir(d, "pets", v2tar, ""), 2);
+	ck_assert_int_eq(th_data_push_dir(d, "pets", v2tar, ""), 2);
 	r = post_split(d, "pets", 2, "{\"name\": \"s1\", " ARGS3 ", \"seed\": 1}");
 	ck_assert_msg(r.status == 201, "create on v2: %ld %s", r.status, r.body);
 	th_response_free(&r);
@@ -304,14 +233,14 @@ END_TEST
 
 START_TEST(same_assignment_on_a_fresh_daemon)
 {
-	char *dir = make_dir("split-fresh");
+	char *dir = th_data_scratch_dir("split-fresh");
 	python(make_images, dir);
 	char *v1tar = th_fmt("%s/v1", dir);
 	char *raw[2];
 	for (int k = 0; k < 2; k++) {
 		/* each daemon has its own database and blob store */
 		struct th_daemon *d = th_daemon_start("data-registry", NULL, NULL);
-		ck_assert_int_eq(push_dir(d, "pets", v1tar, ""), 1);
+		ck_assert_int_eq(th_data_push_dir(d, "pets", v1tar, ""), 1);
 		struct th_response r = post_split(d, "pets", 1, "{\"name\": \"s\", " ARGS3 ", \"seed\": 11}");
 		ck_assert_msg(r.status == 201, "create: %ld %s", r.status, r.body);
 		th_response_free(&r);
@@ -328,12 +257,12 @@ END_TEST
 
 START_TEST(original_split_of_idx)
 {
-	char *dir = make_dir("split-idx");
+	char *dir = th_data_scratch_dir("split-idx");
 	char *tar = th_fmt("%s/fmnist", dir);
 	char *cmd = th_fmt("mkdir -p %s && cp /usr/share/datasets/fashion-mnist/*-ubyte.gz %s", tar, tar);
 	ck_assert_int_eq(system(cmd), 0);
 	struct th_daemon *d = th_daemon_start("data-registry", NULL, NULL);
-	ck_assert_int_eq(push_dir(d, "fmnist", tar, ""), 1);
+	ck_assert_int_eq(th_data_push_dir(d, "fmnist", tar, ""), 1);
 	json_t *s = th_ok(d, "GET", DS "/fmnist/versions/1/splits/original", NULL);
 	json_t *counts = json_object_get(json_object_get(s, "split"), "counts");
 	ck_assert_int_eq(json_integer_value(json_object_get(counts, "train")), 60000);

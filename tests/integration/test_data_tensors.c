@@ -23,24 +23,9 @@
 #include <unistd.h>
 #include "core/sha256.h"
 #include "harness.h"
+#include "harness_data.h"
 
 #define DS "/v1/datasets"
-
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)n + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
 
 static void write_file(const char *path, const void *data, size_t len)
 {
@@ -60,62 +45,6 @@ static void python(const char *script, const char *args)
 	ck_assert_msg(rc == 0, "python failed (%d): %s", rc, cmd);
 	free(cmd);
 	free(path);
-}
-
-static char *make_dir(const char *tag)
-{
-	char *dir = th_fmt("%s/%s-%d", th_env("LATHE_TEST_TMP"), tag, (int)getpid());
-	char *cmd = th_fmt("mkdir -p %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
-	free(cmd);
-	return dir;
-}
-
-/* Pushes every file under dir as a version, the content-addressed way: PUT each blob,
- * then POST the manifest (paths relative to dir). extra: more JSON members ("" or
- * ", \"label_column\": \"label\""). Returns the version number. */
-static long push_dir(struct th_daemon *d, const char *dataset, const char *dir, const char *extra)
-{
-	char *cmd = th_fmt("cd %s && find . -type f | sort", dir);
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	json_t *files = json_array();
-	char line[4096];
-	while (fgets(line, sizeof line, p)) {
-		line[strcspn(line, "\n")] = '\0';
-		const char *rel = line + 2; /* "./" */
-		char *full = th_fmt("%s/%s", dir, rel);
-		size_t len;
-		char *data = read_file(full, &len), sha[65];
-		ck_assert_int_eq(core_sha256_hex(data, len, sha), CORE_OK);
-		char *url = th_fmt("%s/v1/blobs/%s", d->base_url, sha);
-		struct th_response r = th_http("PUT", url, "application/octet-stream", data, len);
-		ck_assert_msg(r.status == 201 || r.status == 200, "PUT %s: %ld %s", rel, r.status, r.body);
-		th_response_free(&r);
-		json_array_append_new(
-			files, json_pack("{s:s, s:s, s:I}", "path", rel, "sha256", sha, "size", (json_int_t)len));
-		free(url);
-		free(data);
-		free(full);
-	}
-	pclose(p);
-	free(cmd);
-	json_t *m = json_pack("{s:o}", "files", files);
-	char *text = json_dumps(m, JSON_COMPACT);
-	json_decref(m);
-	/* the extra members go before the closing brace */
-	text[strlen(text) - 1] = '\0';
-	char *body = th_fmt("%s%s}", text, extra);
-	char *path = th_fmt(DS "/%s/versions", dataset);
-	struct th_response r = th_call(d, "POST", path, body);
-	ck_assert_msg(r.status == 201 || r.status == 200, "commit %s: %ld %s", dir, r.status, r.body);
-	long number = (long)json_integer_value(json_object_get(json_object_get(r.json, "version"), "number"));
-	ck_assert_int_gt(number, 0);
-	th_response_free(&r);
-	free(path);
-	free(body);
-	free(text);
-	return number;
 }
 
 /* A GET with request headers, keeping the response headers (libcurl). */
@@ -249,12 +178,12 @@ static const char check_idx[] = READ_ST
 
 START_TEST(idx_tensors_equal_the_source)
 {
-	char *dir = make_dir("tensors-idx");
+	char *dir = th_data_scratch_dir("tensors-idx");
 	char *tar = th_fmt("%s/fmnist", dir), *out = th_fmt("%s/test.safetensors", dir);
 	char *cmd = th_fmt("mkdir -p %s && cp /usr/share/datasets/fashion-mnist/*-ubyte.gz %s", tar, tar);
 	ck_assert_int_eq(system(cmd), 0);
 	struct th_daemon *d = th_daemon_start("data-registry", NULL, NULL);
-	push_dir(d, "fmnist", tar, "");
+	th_data_push_dir(d, "fmnist", tar, "");
 
 	const char *path = DS "/fmnist/versions/1/tensors?split=test";
 	struct got g = get(d, path, NULL);
@@ -371,11 +300,11 @@ static const char check_images[] =
 
 START_TEST(image_tensors_match_pil)
 {
-	char *dir = make_dir("tensors-img");
+	char *dir = th_data_scratch_dir("tensors-img");
 	python(make_images, dir);
 	char *tar = th_fmt("%s/imgs", dir);
 	struct th_daemon *d = th_daemon_start("data-registry", NULL, NULL);
-	push_dir(d, "pics", tar, "");
+	th_data_push_dir(d, "pics", tar, "");
 	struct th_response r =
 		th_call(d, "POST", DS "/pics/versions/1/splits",
 			"{\"name\": \"tt\", \"fractions\": {\"train\": 0.75, \"test\": 0.25}, \"seed\": 3}");
@@ -453,7 +382,7 @@ static const char check_csv[] = READ_ST
 
 START_TEST(csv_tensors_standardised_from_train)
 {
-	char *dir = make_dir("tensors-csv");
+	char *dir = th_data_scratch_dir("tensors-csv");
 	char *csvdir = th_fmt("%s/csv", dir), *csv = th_fmt("%s/csv/data.csv", dir);
 	char *mk = th_fmt("mkdir -p %s", csvdir);
 	ck_assert_int_eq(system(mk), 0);
@@ -462,7 +391,7 @@ START_TEST(csv_tensors_standardised_from_train)
 	/* grace 0: a collection may take any blob no row references */
 	const char *env[] = {"BLOB_GC_GRACE_S=0", NULL};
 	struct th_daemon *d = th_daemon_start("data-registry", NULL, env);
-	push_dir(d, "tab", csvdir, ", \"label_column\": \"label\"");
+	th_data_push_dir(d, "tab", csvdir, ", \"label_column\": \"label\"");
 	struct th_response r = th_call(d, "POST", DS "/tab/versions/1/splits",
 				       "{\"name\": \"tt\", \"fractions\": {\"train\": 0.7, \"test\": 0.3}}");
 	ck_assert_msg(r.status == 201, "split: %ld %s", r.status, r.body);

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "harness.h"
+#include "harness_util.h"
 
 #define API      "/api/2.0/mlflow/"
 #define MIB      (1024L * 1024L)
@@ -48,23 +49,6 @@ static double now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-/* A kB figure from /proc/<pid>/status ("VmRSS", "VmHWM"). */
-static long proc_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	long kb = -1;
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	size_t n = strlen(field);
-	while (fgets(line, sizeof line, f))
-		if (strncmp(line, field, n) == 0 && line[n] == ':')
-			kb = strtol(line + n + 1, NULL, 10);
-	fclose(f);
-	ck_assert_int_ge(kb, 0);
-	return kb;
 }
 
 static int connect_to(unsigned port)
@@ -148,7 +132,7 @@ static const char flood_head[] = "POST " API "runs/log-batch HTTP/1.1\r\nHost: 1
 START_TEST(slow_body_flood_stays_within_the_budget)
 {
 	struct th_daemon *d = th_daemon_start("experiment-tracker", NULL, NULL);
-	long base_kb = proc_kb(d->pid, "VmRSS");
+	long base_kb = th_proc_status_kb(d->pid, "VmRSS");
 	/* The body: whitespace, then "{}" (its last byte held back): valid JSON when whole. */
 	char *body = malloc(BODY_LEN);
 	ck_assert_ptr_nonnull(body);
@@ -180,7 +164,7 @@ START_TEST(slow_body_flood_stays_within_the_budget)
 	}
 	double flood_ms = now_ms() - t0;
 	usleep(200 * 1000); /* let the daemon take in what was sent */
-	long rss_kb = proc_kb(d->pid, "VmRSS"), hwm_kb = proc_kb(d->pid, "VmHWM");
+	long rss_kb = th_proc_status_kb(d->pid, "VmRSS"), hwm_kb = th_proc_status_kb(d->pid, "VmHWM");
 	printf("bench: http-limits: slow-body flood of %d x %ld bytes (daemon pid %d): %d refused (503), "
 	       "RSS %ld -> %ld kB, peak %ld kB, %.0f ms\n",
 	       FLOOD, BODY_LEN, (int)d->pid, refused, base_kb, rss_kb, hwm_kb, flood_ms);

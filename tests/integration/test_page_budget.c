@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
+#include "harness_util.h"
 
 #define API "/api/2.0/mlflow/"
 /* 4 searches at once, each holding at most: one fetched chunk of rows (<= 4 of 900 kB
@@ -236,23 +237,6 @@ END_TEST
 
 /* --- memory ----------------------------------------------------------------------- */
 
-/* A field of /proc/<pid>/status in kB ("VmRSS", "VmHWM"). */
-static long proc_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	long kb = -1;
-	size_t n = strlen(field);
-	while (fgets(line, sizeof line, f))
-		if (strncmp(line, field, n) == 0 && line[n] == ':')
-			kb = strtol(line + n + 1, NULL, 10);
-	fclose(f);
-	ck_assert_int_ge(kb, 0);
-	return kb;
-}
-
 static void *search_page(void *arg)
 {
 	struct th_daemon *m = arg;
@@ -276,7 +260,7 @@ START_TEST(big_pages_keep_the_registry_within_its_memory_bound)
 			  json_pack("{s:s, s:s}", "name", name, "description", desc));
 		free(desc);
 	}
-	long rss0 = proc_kb(m->pid, "VmRSS");
+	long rss0 = th_proc_status_kb(m->pid, "VmRSS");
 	for (int round = 0; round < 2; round++) {
 		pthread_t th[4];
 		for (int i = 0; i < 4; i++)
@@ -287,7 +271,7 @@ START_TEST(big_pages_keep_the_registry_within_its_memory_bound)
 			ck_assert_int_eq((int)(intptr_t)status, 200);
 		}
 	}
-	long hwm = proc_kb(m->pid, "VmHWM"), rss = proc_kb(m->pid, "VmRSS");
+	long hwm = th_proc_status_kb(m->pid, "VmHWM"), rss = th_proc_status_kb(m->pid, "VmRSS");
 	printf("bench: registry RSS before %ld kB, peak after 2x4 concurrent 50-row searches of 900 kB rows %ld kB "
 	       "(growth %ld MB, bound %d MB), RSS after %ld kB\n",
 	       rss0, hwm, (hwm - rss0) / 1024, RSS_BOUND_MB, rss);

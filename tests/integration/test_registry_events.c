@@ -1,6 +1,6 @@
 /* Integration tests of the model registry's models.events: the real daemon against the
  * run's PostgreSQL and devkafka broker, read back with a plain librdkafka consumer
- * (assign() to every partition from the beginning, so no group join wait). They check
+ * (th_kafka_*: every partition from the beginning, so no group join wait). They check
  * that each change that matters to serving gives exactly its CloudEvents (type,
  * subject = Kafka key = model name, data), in order per model, that changes which
  * change nothing give none, and that a change made while the broker is down is
@@ -8,15 +8,14 @@
  * Every test uses model names with a random prefix, since the topic is shared by the
  * whole run. The broker is always brought up again in an unchecked teardown. */
 #include <check.h>
-#include <librdkafka/rdkafka.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 #include "harness.h"
+#include "harness_kafka.h"
 
 #define TOPIC "models.events"
 
@@ -56,100 +55,6 @@ static void call_ok(const char *method, const char *path, const char *fmt, ...)
 	struct th_response r = th_call(d, method, path, body);
 	ck_assert_msg(r.status == 200, "%s %s %s: %ld %s", method, path, body, r.status, r.body);
 	th_response_free(&r);
-}
-
-/* --- the consumer ------------------------------------------------------------------ */
-
-struct seen {
-	json_t *events; /* our events, in arrival order */
-	rd_kafka_t *rk;
-};
-
-static void consumer_open(struct seen *s)
-{
-	char errstr[512];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	ck_assert_int_eq(
-		rd_kafka_conf_set(conf, "bootstrap.servers", th_env("LATHE_TEST_KAFKA"), errstr, sizeof errstr),
-		RD_KAFKA_CONF_OK);
-	ck_assert_int_eq(rd_kafka_conf_set(conf, "group.id", prefix, errstr, sizeof errstr), RD_KAFKA_CONF_OK);
-	ck_assert_int_eq(rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr),
-			 RD_KAFKA_CONF_OK);
-	ck_assert_int_eq(rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", errstr, sizeof errstr), RD_KAFKA_CONF_OK);
-	s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-	ck_assert_msg(s->rk != NULL, "%s", errstr);
-	s->events = json_array();
-
-	/* every partition of the topic, from the beginning */
-	const rd_kafka_metadata_t *md = NULL;
-	rd_kafka_topic_t *t = rd_kafka_topic_new(s->rk, TOPIC, NULL);
-	int partitions = 0;
-	for (int tries = 0; tries < 50 && partitions == 0; tries++) {
-		if (rd_kafka_metadata(s->rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-				partitions = md->topics[0].partition_cnt;
-			rd_kafka_metadata_destroy(md);
-		}
-		if (partitions == 0)
-			usleep(100 * 1000);
-	}
-	rd_kafka_topic_destroy(t);
-	ck_assert_int_gt(partitions, 0);
-	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
-	for (int p = 0; p < partitions; p++)
-		rd_kafka_topic_partition_list_add(list, TOPIC, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-	ck_assert_int_eq(rd_kafka_assign(s->rk, list), RD_KAFKA_RESP_ERR_NO_ERROR);
-	rd_kafka_topic_partition_list_destroy(list);
-}
-
-static void consumer_close(struct seen *s)
-{
-	rd_kafka_assign(s->rk, NULL);
-	rd_kafka_destroy(s->rk);
-	json_decref(s->events);
-}
-
-/* Polls until our events number want (then 1 s more, to catch extras) or timeout. */
-static void wait_for(struct seen *s, size_t want, int timeout_ms)
-{
-	struct timespec start, now;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	int extra_ms = -1;
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (json_array_size(s->events) >= want && extra_ms < 0)
-			extra_ms = (int)waited + 1000;
-		if ((extra_ms >= 0 && waited >= extra_ms) || waited >= timeout_ms)
-			return;
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 100);
-		if (!m)
-			continue;
-		if (!m->err && m->payload) {
-			json_t *ev = json_loadb(m->payload, m->len, 0, NULL);
-			const char *subject = json_string_value(json_object_get(ev, "subject"));
-			if (ev && subject && strncmp(subject, prefix, strlen(prefix)) == 0) {
-				/* the Kafka key is the subject */
-				ck_assert_ptr_nonnull(m->key);
-				ck_assert_int_eq(m->key_len, strlen(subject));
-				ck_assert(memcmp(m->key, subject, m->key_len) == 0);
-				json_array_append(s->events, ev);
-			}
-			json_decref(ev);
-		}
-		rd_kafka_message_destroy(m);
-	}
-}
-
-/* The events about one model (subject), in arrival order; borrowed from s. */
-static json_t *events_of(struct seen *s, const char *subject)
-{
-	json_t *out = json_array();
-	size_t i;
-	json_t *ev;
-	json_array_foreach(s->events, i, ev) if (strcmp(json_string_value(json_object_get(ev, "subject")), subject) ==
-						 0) json_array_append(out, ev);
-	return out;
 }
 
 static const char *data_str(json_t *ev, const char *key)
@@ -224,13 +129,13 @@ START_TEST(each_change_gives_exactly_its_events_in_order)
 	call_ok("POST", MV "create", "{\"name\": \"%s-n\", \"source\": \"s3://b/m\"}", prefix);
 	call_ok("DELETE", RM "delete", "{\"name\": \"%s-n\"}", prefix);
 
-	struct seen s;
-	consumer_open(&s);
-	wait_for(&s, 13, 30000);
+	struct th_kafka s;
+	th_kafka_open(&s, TOPIC, prefix);
+	th_kafka_wait(&s, 13, 30000);
 	char m[40], n[40];
 	snprintf(m, sizeof m, "%s-m", prefix);
 	snprintf(n, sizeof n, "%s-n", prefix);
-	json_t *em = events_of(&s, m), *en = events_of(&s, n);
+	json_t *em = th_kafka_events_of(&s, m), *en = th_kafka_events_of(&s, n);
 	ck_assert_int_eq(json_array_size(s.events), 13);
 	ck_assert_int_eq(json_array_size(em), 11);
 	expect_event(em, 0, "lathe.model.version.created", "1", "run_id", "r1");
@@ -262,7 +167,7 @@ START_TEST(each_change_gives_exactly_its_events_in_order)
 	ck_assert_str_eq(json_string_value(json_array_get(versions, 1)), "3");
 	json_decref(em);
 	json_decref(en);
-	consumer_close(&s);
+	th_kafka_close(&s);
 	th_daemon_stop(d);
 }
 END_TEST
@@ -279,9 +184,9 @@ START_TEST(a_change_made_while_the_broker_is_down_arrives_later)
 	start_registry();
 	call_ok("POST", RM "create", "{\"name\": \"%s-k\"}", prefix);
 	call_ok("POST", MV "create", "{\"name\": \"%s-k\", \"source\": \"" SRC "\"}", prefix);
-	struct seen s;
-	consumer_open(&s);
-	wait_for(&s, 1, 30000);
+	struct th_kafka s;
+	th_kafka_open(&s, TOPIC, prefix);
+	th_kafka_wait(&s, 1, 30000);
 	ck_assert_int_eq(json_array_size(s.events), 1);
 
 	th_kafka_ctl("down 1");
@@ -294,12 +199,12 @@ START_TEST(a_change_made_while_the_broker_is_down_arrives_later)
 	sleep(2);
 	th_kafka_ctl("up 1");
 
-	wait_for(&s, 3, 45000);
+	th_kafka_wait(&s, 3, 45000);
 	ck_assert_int_eq(json_array_size(s.events), 3);
 	expect_event(s.events, 0, "lathe.model.version.created", "1", "stage", "None");
 	expect_event(s.events, 1, "lathe.model.alias.set", "1", "alias", "champion");
 	expect_event(s.events, 2, "lathe.model.version.stage_changed", "1", "stage", "Staging");
-	consumer_close(&s);
+	th_kafka_close(&s);
 	th_daemon_stop(d);
 }
 END_TEST
@@ -315,9 +220,9 @@ START_TEST(a_pending_servability_check_answers_with_its_own_event)
 	d = th_daemon_start("model-registry", NULL, env);
 	call_ok("POST", RM "create", "{\"name\": \"%s-p\"}", prefix);
 	call_ok("POST", MV "create", "{\"name\": \"%s-p\", \"source\": \"" SRC "\"}", prefix);
-	struct seen s;
-	consumer_open(&s);
-	wait_for(&s, 2, 30000);
+	struct th_kafka s;
+	th_kafka_open(&s, TOPIC, prefix);
+	th_kafka_wait(&s, 2, 30000);
 	ck_assert_int_eq(json_array_size(s.events), 2);
 	json_t *created = json_array_get(s.events, 0);
 	expect_event(s.events, 0, "lathe.model.version.created", "1", "stage", "None");
@@ -328,7 +233,7 @@ START_TEST(a_pending_servability_check_answers_with_its_own_event)
 	expect_event(s.events, 1, "lathe.model.version.servable_checked", "1", "servable_reason",
 		     "the tracker could not be reached");
 	ck_assert(json_is_false(json_object_get(json_object_get(json_array_get(s.events, 1), "data"), "servable")));
-	consumer_close(&s);
+	th_kafka_close(&s);
 	th_daemon_stop(d);
 }
 END_TEST

@@ -96,6 +96,34 @@ START_TEST(walk_takes_regular_files_sorted_and_skips_dot_names)
 }
 END_TEST
 
+/* The walk sorts each directory's names, a directory's name counting as name + "/", and
+ * never the whole list: its order must still be strcmp's over the full paths, where
+ * '-' and '.' sort before '/' and a file "x" before "x.y". */
+START_TEST(walk_order_is_bytewise_over_full_paths)
+{
+	char *d = scratch();
+	const char *names[] = {"x/a", "x.y", "x-1/z", "x", "x0", "x.y.d/q", "y/x/b", "y/x.c", "y/x/a/1", "Z", "x-"};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		if (strcmp(names[i], "x") != 0) {
+			char *rel = th_fmt("dir/%s", names[i]);
+			write_file(d, rel, "1", 1);
+			free(rel);
+		}
+	write_file(d, "x", "1", 1); /* a file x next to the directory dir */
+	struct cli_files f = {0};
+	struct core_error err;
+	ck_assert_int_eq(cli_files_walk(d, &f, NULL, &err), CORE_OK);
+	ck_assert_uint_eq(f.n, 11);
+	for (size_t i = 1; i < f.n; i++)
+		ck_assert_msg(strcmp(f.v[i - 1].path, f.v[i].path) < 0, "'%s' before '%s'", f.v[i - 1].path,
+			      f.v[i].path);
+	ck_assert_str_eq(f.v[0].path, "dir/Z");
+	ck_assert_str_eq(f.v[f.n - 1].path, "x");
+	cli_files_free(&f);
+	free(d);
+}
+END_TEST
+
 START_TEST(walk_refuses_names_the_server_would_refuse)
 {
 	char *d = scratch();
@@ -337,6 +365,7 @@ static Suite *cli_files_suite(void)
 	TCase *tc = tcase_create("local");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, walk_takes_regular_files_sorted_and_skips_dot_names);
+	tcase_add_test(tc, walk_order_is_bytewise_over_full_paths);
 	tcase_add_test(tc, walk_refuses_names_the_server_would_refuse);
 	tcase_add_test(tc, path_rules);
 	tcase_add_test(tc, hashes_match_sha256sum);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "core/sha256.h"
 #include "data.h"
+#include "harness_util.h"
 
 static char dir[64];      /* fixtures */
 static char storedir[80]; /* the store */
@@ -86,14 +87,7 @@ static void setup(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/lathe-ingest-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char py[128], cmd[256];
-	snprintf(py, sizeof py, "%s/mk.py", dir);
-	FILE *f = fopen(py, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(fixtures_py, f);
-	fclose(f);
-	snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s", py, dir);
-	ck_assert_int_eq(system(cmd), 0);
+	free(th_python_fixtures(dir, fixtures_py));
 	snprintf(storedir, sizeof storedir, "%s/store", dir);
 	struct core_error err;
 	ck_assert_int_eq(blob_store_open(storedir, &store, &err), CORE_OK);
@@ -102,9 +96,7 @@ static void setup(void)
 static void teardown(void)
 {
 	blob_store_close(store);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	th_rm_rf(dir);
 }
 
 /* Files in DIR/sub (one level, or two for objects/ab/key). */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "core/sha256.h"
 #include "data.h"
+#include "harness_util.h"
 
 static char dir[64];
 static char storedir[80];
@@ -65,18 +66,9 @@ static void setup(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/lathe-items-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char py[128], cmd[256];
-	snprintf(py, sizeof py, "%s/mk.py", dir);
-	FILE *f = fopen(py, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(fixtures_py, f);
-	fclose(f);
-	snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s", py, dir);
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	size_t n = fread(py_out, 1, sizeof py_out - 1, p);
-	py_out[n] = '\0';
-	ck_assert_int_eq(pclose(p), 0);
+	char *out = th_python_fixtures(dir, fixtures_py);
+	snprintf(py_out, sizeof py_out, "%s", out);
+	free(out);
 	snprintf(storedir, sizeof storedir, "%s/store", dir);
 	struct core_error err;
 	ck_assert_int_eq(blob_store_open(storedir, &store, &err), CORE_OK);
@@ -85,9 +77,7 @@ static void setup(void)
 static void teardown(void)
 {
 	blob_store_close(store);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	th_rm_rf(dir);
 }
 
 static void key_hex(const uint8_t key[32], char out[65])

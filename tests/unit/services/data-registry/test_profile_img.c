@@ -15,6 +15,7 @@
 
 #include "http/http.h"
 #include "profile.h"
+#include "harness_util.h"
 
 static char *tmp_path(const char *name)
 {
@@ -105,27 +106,14 @@ static json_t *reference(struct maker *m)
 	return ref;
 }
 
-/* Writes prof as the daemon will serve it (http_json_text) and checks it against
- * proto/profile.schema.json with tests/tools/json_schema_check.py. */
+/* Checks prof, as the daemon will serve it (http_json_text), against
+ * proto/profile.schema.json. */
 static void schema_check(const json_t *prof)
 {
-	const char *root = getenv("LATHE_ROOT");
-	char *doc = tmp_path("profile.json"), *cmd;
 	size_t len;
 	char *text = http_json_text(prof, JSON_COMPACT, &len);
 	ck_assert_ptr_nonnull(text);
-	FILE *f = fopen(doc, "w");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(text, 1, len, f), len);
-	ck_assert_int_eq(fclose(f), 0);
-	root = root ? root : ".";
-	ck_assert(asprintf(&cmd,
-			   "/usr/bin/python3 '%s/tests/tools/json_schema_check.py' '%s/proto/profile.schema.json' '%s'",
-			   root, root, doc) > 0);
-	ck_assert_msg(system(cmd) == 0, "the profile breaks proto/profile.schema.json: %s", text);
-	unlink(doc);
-	free(doc);
-	free(cmd);
+	th_json_schema_check("proto/profile.schema.json", text, len, "the profile");
 	free(text);
 }
 

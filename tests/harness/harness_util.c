@@ -1,0 +1,90 @@
+/* Small shared test helpers (face: harness_util.h): /proc memory figures, SIGKILL of a
+ * daemon, Python fixtures, rm -rf, schema checks. Each used to be copied into the
+ * tests that needed it. */
+#include "harness_util.h"
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+long th_proc_status_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	long kb = -1;
+	size_t n = strlen(field);
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, field, n) == 0 && line[n] == ':')
+			kb = strtol(line + n + 1, NULL, 10);
+	fclose(f);
+	ck_assert_int_ge(kb, 0);
+	return kb;
+}
+
+void th_daemon_kill9(struct th_daemon *d)
+{
+	ck_assert_int_eq(kill(d->pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(d->pid, NULL, 0), d->pid);
+	for (size_t i = 0; i < d->n_expected_errors; i++)
+		free(d->expected_errors[i]);
+	free(d->database_url);
+	free(d);
+}
+
+char *th_python_fixtures(const char *dir, const char *script)
+{
+	char *py = th_fmt("%s/mk.py", dir);
+	FILE *f = fopen(py, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(script, f);
+	ck_assert_int_eq(fclose(f), 0);
+	char *cmd = th_fmt("/usr/bin/python3 %s %s", py, dir);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t cap = 4096, n = 0, got;
+	char *out = malloc(cap);
+	ck_assert_ptr_nonnull(out);
+	while ((got = fread(out + n, 1, cap - n - 1, p)) > 0) {
+		n += got;
+		if (cap - n < 2) {
+			cap *= 2;
+			out = realloc(out, cap);
+			ck_assert_ptr_nonnull(out);
+		}
+	}
+	out[n] = '\0';
+	ck_assert_msg(pclose(p) == 0, "%s failed", cmd);
+	free(cmd);
+	free(py);
+	return out;
+}
+
+void th_rm_rf(const char *dir)
+{
+	char *cmd = th_fmt("rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+}
+
+void th_json_schema_check(const char *schema, const char *text, size_t len, const char *what)
+{
+	const char *root = getenv("LATHE_ROOT");
+	const char *tmp = getenv("LATHE_TEST_TMP");
+	root = root ? root : ".";
+	char *doc = th_fmt("%s/schema-doc-%d.json", tmp ? tmp : "/tmp", (int)getpid());
+	FILE *f = fopen(doc, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+	char *cmd =
+		th_fmt("/usr/bin/python3 '%s/tests/tools/json_schema_check.py' '%s/%s' '%s'", root, root, schema, doc);
+	ck_assert_msg(system(cmd) == 0, "%s breaks %s: %.2000s", what, schema, text);
+	unlink(doc);
+	free(doc);
+	free(cmd);
+}
