@@ -11,6 +11,14 @@ uint64_t img_max_pixels(const struct img_limits *lim);
 enum core_status img_png_probe(const uint8_t *data, size_t len, struct img_info *out, struct core_error *err);
 enum core_status img_png_decode(const uint8_t *data, size_t len, uint64_t max_pixels, struct img_image *out,
 				struct core_error *err);
+/* png_fast.c: decodes an 8-bit non-interlaced gray / gray+alpha / RGB / RGBA PNG that
+ * libpng would accept into *out (pixels malloc'd) and returns 1; returns 0, with nothing
+ * allocated, for every other file (other formats, damage, limits): libpng's turn. */
+int img_png_fast_decode(const uint8_t *data, size_t len, uint64_t max_pixels, struct img_image *out);
+/* png_filter.c: undoes PNG filter `type` (0..4) on one row of n bytes, bpp bytes a
+ * pixel; prev is the row above unfiltered (NULL for the first row); dst may be src.
+ * 0, or -1 for a type over 4. */
+int img_png_unfilter_row(unsigned type, const uint8_t *src, const uint8_t *prev, uint8_t *dst, size_t n, unsigned bpp);
 enum core_status img_jpeg_probe(const uint8_t *data, size_t len, struct img_info *out, struct core_error *err);
 enum core_status img_jpeg_decode(const uint8_t *data, size_t len, uint64_t max_pixels, struct img_image *out,
 				 struct core_error *err);

@@ -170,6 +170,8 @@ enum core_status img_png_probe(const uint8_t *data, size_t len, struct img_info 
 enum core_status img_png_decode(const uint8_t *data, size_t len, uint64_t max_pixels, struct img_image *out,
 				struct core_error *err)
 {
+	if (img_png_fast_decode(data, len, max_pixels, out))
+		return CORE_OK;
 	struct pd_ctx ctx = {.data = data, .len = len, .max_pixels = max_pixels};
 	enum core_status rc = pd_result(pd_run_decode(&ctx), &ctx, err);
 	if (rc != CORE_OK) {
