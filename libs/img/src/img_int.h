@@ -11,6 +11,9 @@ uint64_t img_max_pixels(const struct img_limits *lim);
 enum core_status img_png_probe(const uint8_t *data, size_t len, struct img_info *out, struct core_error *err);
 enum core_status img_png_decode(const uint8_t *data, size_t len, uint64_t max_pixels, struct img_image *out,
 				struct core_error *err);
+/* libpng alone, without png_fast.c (img_png_decode's fallback; the tests compare both). */
+enum core_status img_png_decode_libpng(const uint8_t *data, size_t len, uint64_t max_pixels, struct img_image *out,
+				       struct core_error *err);
 /* png_fast.c: decodes an 8-bit non-interlaced gray / gray+alpha / RGB / RGBA PNG that
  * libpng would accept into *out (pixels malloc'd) and returns 1; returns 0, with nothing
  * allocated, for every other file (other formats, damage, limits): libpng's turn. */
