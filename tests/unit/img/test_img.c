@@ -418,6 +418,34 @@ START_TEST(resize_equals_pil)
 }
 END_TEST
 
+/* Upscales take resize2.c's two-tap vertical pass (the pixels are checked against PIL
+ * by resize_equals_pil, which has upscales of each kind); downscales do not. */
+START_TEST(upscales_take_the_two_tap_path)
+{
+	uint8_t px[28 * 28];
+	for (size_t i = 0; i < sizeof px; i++)
+		px[i] = (uint8_t)(i * 7);
+	struct img_image in = {.width = 28, .height = 28, .channels = 1, .pixels = px}, out;
+	struct core_error err;
+	struct img_resizer *r = img_resizer_new();
+	const struct {
+		unsigned w, h;
+		enum img_filter f;
+		int two_tap;
+	} cases[] = {{64, 64, IMG_FILTER_BILINEAR, 1},
+		     {28, 56, IMG_FILTER_BOX, 1},
+		     {40, 29, IMG_FILTER_BILINEAR, 1},
+		     {64, 14, IMG_FILTER_BILINEAR, 0},
+		     {10, 10, IMG_FILTER_BOX, 0}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ck_assert_int_eq(img_resizer_run(r, &in, cases[i].w, cases[i].h, cases[i].f, &out, &err), CORE_OK);
+		ck_assert_msg((r->v.t2 != NULL) == cases[i].two_tap, "28x28 -> %ux%u", cases[i].w, cases[i].h);
+		img_image_free(&out);
+	}
+	img_resizer_free(r);
+}
+END_TEST
+
 START_TEST(resizer_reuse_gives_the_same_pixels)
 {
 	uint8_t px[40 * 30 * 3];
@@ -656,6 +684,7 @@ int main(void)
 	tcase_add_test(tc, limit_is_applied_before_decoding);
 	tcase_add_test(tc, resize_equals_pil);
 	tcase_add_test(tc, resizer_reuse_gives_the_same_pixels);
+	tcase_add_test(tc, upscales_take_the_two_tap_path);
 	tcase_add_test(tc, convert_equals_pil);
 	tcase_add_test(tc, preprocess_equals_pil_and_numpy);
 	tcase_add_test(tc, preprocess_refuses_bad_parameters);
