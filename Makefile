@@ -33,7 +33,7 @@ LIBS := svc http bus db metrics mlflow blob img stats ml core
 
 # Every package some binary uses (pkg-config names). Compile lines get all their -I
 # flags; link lines get only the packages of the binary being linked.
-PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libdeflate libarchive zlib
+PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libdeflate libarchive zlib openblas cairo fontconfig
 # Libraries that ship no pkg-config file, as raw link flags (libcsv: Debian libcsv-dev).
 # A binary that uses one names it in <bin>_LDLIBS; test programs get them all.
 RAW_LIBS := -lcsv
@@ -184,6 +184,8 @@ http_OBJS += $(BUILD)/obj/gen/http/errors_gen.o
 $(BUILD)/lib/libhttp.a: $(BUILD)/obj/gen/http/errors_gen.o
 core_OBJS += $(BUILD)/obj/gen/libs/core/version_gen.o
 $(BUILD)/lib/libcore.a: $(BUILD)/obj/gen/libs/core/version_gen.o
+# libs/ml's element-wise training loops, vectorised (libs/ml/src/nn_kern.c says why).
+$(BUILD)/obj/libs/ml/src/nn_kern.o: CFLAGS += -O3 -fno-math-errno
 
 # --- services ----------------------------------------------------------------
 

@@ -12,6 +12,8 @@
 #   LATHE_BENCH_READS=0                             leave out the Lathe-only read figures
 #   LATHE_BENCH_DATA=0                              leave out the data registry's part
 #   LATHE_BENCH_TRACKER=0                           leave out the tracker's part (and its peer)
+#   LATHE_BENCH_ML=0                                leave out libs/ml's part (tests/bench/bench_ml.sh)
+#   LATHE_BENCH_ML_ONLY=1                           run libs/ml's part alone (no database, no broker)
 # Then the data registry's part, tests/bench/bench_data.sh (its header says what it
 # measures): Fashion-MNIST as 70,000 PNGs pushed with `lathe data push` to a
 # lathe-data-registry on the same durable cluster, next to sha256sum and PIL + numpy.
@@ -27,6 +29,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . tools/stack-lib.sh
 build=$(cd "${1:-build/release}" && pwd) || exit 2
+[ "${LATHE_BENCH_ML_ONLY:-0}" = 1 ] && exec tests/bench/bench_ml.sh "$build"
 
 work=$(mktemp -d /tmp/lathe-bench.XXXXXX)
 chmod 755 "$work" # the postgres user must reach the cluster directory inside
@@ -117,6 +120,7 @@ export LATHE_BENCH_PG_PID
 status=0
 [ "${LATHE_BENCH_TRACKER:-1}" = 0 ] && echo "bench: tracker: skipped (LATHE_BENCH_TRACKER=0)"
 for t in $([ "${LATHE_BENCH_TRACKER:-1}" = 0 ] || find "$build/tests/bench" -type f -perm -u+x 2>/dev/null | sort); do
+	case "$t" in */bench_ml) continue ;; esac # libs/ml's part, below: bench_ml.sh runs it with its peers
 	log="$work/$(basename "$t").log"
 	"$t" >"$log" 2>&1
 	rc=$?
@@ -131,6 +135,12 @@ if [ "${LATHE_BENCH_DATA:-1}" = 0 ]; then
 	echo "bench: data: skipped (LATHE_BENCH_DATA=0)"
 elif ! LATHE_BENCH_PG_PORT=$pg_port KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" tests/bench/bench_data.sh "$build" "$work"; then
 	echo "FAIL   tests/bench/bench_data.sh"
+	status=1
+fi
+if [ "${LATHE_BENCH_ML:-1}" = 0 ]; then
+	echo "bench: ml: skipped (LATHE_BENCH_ML=0)"
+elif ! tests/bench/bench_ml.sh "$build"; then
+	echo "FAIL   tests/bench/bench_ml.sh"
 	status=1
 fi
 if grep -E '"level":"(error|fatal)"' "$work/tracker.log" >/dev/null 2>&1; then
