@@ -202,4 +202,7 @@ double cli_now(void);
 
 /* `lathe data VERB ...`: argv[0] is "data". Returns the exit status. */
 int cli_data_main(int argc, char **argv);
+/* `lathe train SPEC.json` and `lathe jobs ls|show|cancel` (train.c): argv[0] is the noun. */
+int cli_train_main(int argc, char **argv);
+int cli_jobs_main(int argc, char **argv);
 #endif

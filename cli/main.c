@@ -13,6 +13,8 @@ static const struct {
 	const char *help;
 } nouns[] = {
 	{"data", cli_data_main, "versioned datasets: push, ls, show, pull (the data registry)"},
+	{"train", cli_train_main, "submit a training job (SPEC.json) and follow it (the trainer)"},
+	{"jobs", cli_jobs_main, "training jobs: ls, show, cancel (the trainer)"},
 };
 
 static void usage(FILE *out)

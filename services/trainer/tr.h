@@ -1,0 +1,349 @@
+/* The trainer's private header (prefix tr_): its settings and state, and what its files
+ * offer each other. Sections follow the files:
+ *   main.c        settings table, start/stop (the checkpoint blob store), the svc_def
+ *   routes.c      the one route table (/v1/jobs...)
+ *   h_jobs.c      jobs: submit, get, list, cancel, events (ndjson, followed live)
+ *   q_jobs.c      one function per SQL statement on jobs and job_events; the statement
+ *                 is named as the function (tr_q_job_claim prepares "tr_q_job_claim");
+ *                 the worker's claim / heartbeat / progress / finish are here too
+ *   entities.c    Job and job-event JSON from rows
+ *   ev_jobs.c     training.requests and training.events CloudEvents, through the outbox
+ *   spec.c        the job spec: parse and validate (pure), the layer-fit arithmetic
+ *   spec_layers.c the model family's layer list (struct ml_layer_spec) and the net check
+ *   dataset.c     submit-time checks against the data registry (HTTP, outside any
+ *                 transaction): the version exists and is READY, columns, input shape
+ *   worker.c, run_job.c, sweep.c, data.c          (tr-worker: sections at the end)
+ *   mlflow_client.c, artifacts.c, reference.c     (tr-mlflow: sections at the end)
+ * Handlers receive the struct svc * as app; tr_app(svc) gives this service's state.
+ * A job's row and its training.requests event are written in one transaction; a
+ * worker claims the row (a lease it renews), so a redelivered event is harmless and a
+ * dead worker's job is taken over once its lease runs out. Other parts add their
+ * sections at the end of this file. */
+#ifndef TR_H
+#define TR_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "blob/blob.h"
+#include "db/db.h"
+#include "http/jspec.h"
+#include "svc/svc.h"
+
+/* --- state (main.c) ------------------------------------------------------------- */
+
+struct tr_settings {
+	char *tracker_url;             /* TRACKER_URL: the experiment tracker (runs, artifacts) */
+	char *tracker_token;           /* TRACKER_TOKEN: sent as Bearer, or NULL */
+	long tracker_timeout_ms;       /* TRACKER_TIMEOUT_MS: one call */
+	char *registry_url;            /* REGISTRY_URL: the model registry */
+	char *registry_token;          /* REGISTRY_TOKEN */
+	long registry_timeout_ms;      /* REGISTRY_TIMEOUT_MS */
+	char *data_registry_url;       /* DATA_REGISTRY_URL: datasets, profiles, tensors */
+	char *data_registry_token;     /* DATA_REGISTRY_TOKEN */
+	long data_registry_timeout_ms; /* DATA_REGISTRY_TIMEOUT_MS */
+	char *blob_dir;                /* BLOB_DIR: the checkpoints' blob store */
+	long train_threads;            /* TRAIN_THREADS: BLAS threads per training (1) */
+	long workers;                  /* WORKERS: job runners in this process; 0 = API only */
+	long lease_ms;                 /* JOB_LEASE_MS: a RUNNING job's lease, renewed by its worker */
+};
+
+struct tr_app {
+	struct tr_settings *settings; /* borrowed from svc */
+	struct blob_store *blobs;     /* owned: checkpoints (sha256 keys) */
+};
+
+static inline struct tr_app *tr_app(void *svc)
+{
+	return svc_app(svc);
+}
+
+/* --- routes and handlers (routes.c, h_jobs.c) ------------------------------------ */
+
+extern const struct http_route tr_routes[];
+
+#define TR_SPEC_MAX ((size_t)1 << 20) /* a job spec body */
+
+void tr_h_job_submit(struct http_request *req, void *app);
+void tr_h_job_get(struct http_request *req, void *app);
+void tr_h_job_list(struct http_request *req, void *app);
+void tr_h_job_cancel(struct http_request *req, void *app);
+void tr_h_job_events(struct http_request *req, void *app);
+
+/* --- q_jobs.c: jobs and job_events ------------------------------------------------
+ * Every function runs one statement on a connection inside the caller's db_run_tx
+ * body and returns db_exec's result: a row count (>= 0) or a negative db_status.
+ * Times are Unix ms (core_now_ms). Job states: QUEUED -> RUNNING -> SUCCEEDED |
+ * FAILED | CANCELLED; QUEUED -> CANCELLED; RUNNING -> QUEUED (lease expired). */
+
+#define TR_JOB_ID_LEN 32 /* uuid hex, lower case */
+
+/* Columns every job query selects, in this order, from jobs j (entities.c reads them). */
+#define TR_JOB_COLS                                                                                                    \
+	"j.id, j.status, j.spec::text, j.created_at, j.started_at, j.ended_at, j.failure, j.epoch, j.step, j.loss, "   \
+	"j.metrics::text, j.run_id, j.parent_run_id, j.model_name, j.model_version, j.worker, j.lease_until, "         \
+	"j.attempt, j.cancel_requested, j.checkpoint, j.registered"
+
+/* A job row as the worker sees it (tr_job_from_row). Strings are owned (NULL when
+ * the column is NULL); free with tr_job_clear. */
+struct tr_job {
+	char id[TR_JOB_ID_LEN + 1];
+	char status[16];
+	json_t *spec; /* the validated spec as submitted */
+	int64_t created_at, started_at, ended_at;
+	int epoch;    /* epochs finished */
+	int64_t step; /* mini-batches done in all */
+	double loss;  /* latest; NAN when none yet */
+	json_t *metrics;
+	char *failure, *run_id, *parent_run_id, *model_name, *model_version, *worker;
+	int64_t lease_until;
+	int attempt; /* claims so far, this one included */
+	bool cancel_requested;
+	char *checkpoint; /* sha256 of the last epoch's checkpoint in BLOB_DIR, or NULL */
+	bool registered;
+};
+/* Fills *out from row of res (TR_JOB_COLS from col 0). CORE_OK or CORE_EINVAL. */
+enum core_status tr_job_from_row(const PGresult *res, int row, struct tr_job *out, struct core_error *err);
+void tr_job_clear(struct tr_job *j);
+
+/* Inserts a QUEUED job (spec_json: the spec's text; model_name from register.model or
+ * NULL). 1 on success. */
+int tr_q_job_insert(struct db_conn *c, const char *id, const char *spec_json, const char *model_name,
+		    int64_t created_at, struct core_error *err);
+/* The job's row (TR_JOB_COLS) in *res (caller PQclears); 0 rows when there is none.
+ * tr_q_job_lock takes FOR UPDATE. */
+int tr_q_job_get(struct db_conn *c, const char *id, PGresult **res, struct core_error *err);
+int tr_q_job_lock(struct db_conn *c, const char *id, PGresult **res, struct core_error *err);
+/* A page of jobs newest first (created_at, id descending), after the keyset
+ * (after_created, after_id) when after_id is not NULL, of status when not NULL. */
+int tr_q_job_list(struct db_conn *c, const char *status, int64_t after_created, const char *after_id, long limit,
+		  PGresult **res, struct core_error *err);
+
+/* Claims the job for worker: when it is QUEUED, or RUNNING with lease_until < now,
+ * it becomes RUNNING with lease_until = now + lease_ms, attempt + 1, started_at kept
+ * from a first claim. On 1 *res holds the claimed row (TR_JOB_COLS; caller PQclears);
+ * 0: not claimable (ended, cancelled, or another worker's live lease). */
+int tr_q_job_claim(struct db_conn *c, const char *id, const char *worker, int64_t now, long lease_ms, PGresult **res,
+		   struct core_error *err);
+/* Renews worker's lease (lease_until = now + lease_ms) while the job is RUNNING under
+ * worker, and reads cancel_requested into *cancel (may be NULL). 0: the lease is lost
+ * (taken over, or the job ended): the worker must stop without writing more. */
+int tr_q_job_heartbeat(struct db_conn *c, const char *id, const char *worker, int64_t now, long lease_ms, bool *cancel,
+		       struct core_error *err);
+/* Records progress and renews the lease, under the same condition as the heartbeat:
+ * epochs finished, steps done, latest loss (NAN: leave as is), metrics (an object,
+ * or NULL: leave as is), checkpoint (sha256 hex, or NULL: leave as is). 0: lease lost. */
+int tr_q_job_progress(struct db_conn *c, const char *id, const char *worker, int epoch, int64_t step, double loss,
+		      json_t *metrics, const char *checkpoint, int64_t now, long lease_ms, struct core_error *err);
+/* Records the tracker run (and the sweep's parent run, may be NULL) once made, while
+ * worker holds the lease. 0: lease lost. */
+int tr_q_job_set_run(struct db_conn *c, const char *id, const char *worker, const char *run_id,
+		     const char *parent_run_id, struct core_error *err);
+/* Records the registered version (registered = true), while worker holds the lease. */
+int tr_q_job_set_registered(struct db_conn *c, const char *id, const char *worker, const char *model_version,
+			    struct core_error *err);
+/* Ends the job (status SUCCEEDED | FAILED | CANCELLED, failure may be NULL, metrics
+ * may be NULL: keep) while worker holds it (RUNNING under worker); ended_at = now,
+ * lease cleared. 0: not ended here (lease lost, or already ended). */
+int tr_q_job_finish(struct db_conn *c, const char *id, const char *worker, const char *status, const char *failure,
+		    json_t *metrics, int64_t now, struct core_error *err);
+/* *out = cancel_requested (false when the job is gone). 0 rows when there is none. */
+int tr_q_job_cancel_requested(struct db_conn *c, const char *id, bool *out, struct core_error *err);
+/* Puts every RUNNING job whose lease_until < now back to QUEUED (worker and lease
+ * cleared) and returns their ids in *res (column 0; caller PQclears), so the caller
+ * can write a training.requests event for each in the same transaction
+ * (tr_ev_requested). */
+int tr_q_jobs_requeue_expired(struct db_conn *c, int64_t now, PGresult **res, struct core_error *err);
+/* The API's cancel: a QUEUED job ends CANCELLED at once; a RUNNING one gets
+ * cancel_requested = true (its worker stops at the next batch). Returns 1 when a row
+ * changed; the caller has locked the job and checked its state. */
+int tr_q_job_cancel_queued(struct db_conn *c, const char *id, int64_t now, struct core_error *err);
+int tr_q_job_request_cancel(struct db_conn *c, const char *id, struct core_error *err);
+
+/* Appends one log line to the job's events (level: "info" | "warn" | "error"); seq
+ * is a sequence, so lines keep their order. 1 on success. */
+int tr_q_job_event_append(struct db_conn *c, const char *id, const char *level, const char *line, int64_t at,
+			  struct core_error *err);
+/* Lines of the job with seq > after, oldest first, at most limit, in *res (seq, at,
+ * level, line). */
+int tr_q_job_events(struct db_conn *c, const char *id, int64_t after, long limit, PGresult **res,
+		    struct core_error *err);
+
+/* --- ev_jobs.c: events, through the outbox (inside the caller's transaction) --------
+ * training.requests: lathe.training.requested, key = subject = job id, data {job_id}.
+ * training.events:   lathe.training.job.started | .epoch | .succeeded | .failed |
+ *                    .cancelled, key = subject = job id, data {job_id, ...}. */
+
+#define TR_TOPIC_REQUESTS "training.requests"
+#define TR_TOPIC_EVENTS   "training.events"
+
+int tr_ev_requested(struct db_conn *c, const char *job_id, struct core_error *err);
+/* kind: "started", "epoch", "succeeded", "failed", "cancelled"; data (may be NULL)
+ * is an object whose members are added next to job_id; the reference is stolen. */
+int tr_ev_job(struct db_conn *c, const char *job_id, const char *kind, json_t *data, struct core_error *err);
+
+/* --- entities.c: JSON from rows ---------------------------------------------------- */
+
+/* A Job object from row of res (TR_JOB_COLS from col 0), owned; NULL when the row
+ * does not hold what the columns promise. */
+json_t *tr_job_json(const PGresult *res, int row);
+/* An event line {seq, at, level, line} from row of a tr_q_job_events result. */
+json_t *tr_event_json(const PGresult *res, int row);
+
+/* --- spec.c: the job spec (pure) ------------------------------------------------------
+ * Field names are documented in the README and proto/openapi/trainer.yaml. Every
+ * failure is CORE_EINVAL with a message naming the field ("model.type: unknown
+ * family 'svm'"). */
+
+enum tr_family { TR_MLP = 1, TR_CNN, TR_LOGREG, TR_LINREG };
+
+#define TR_MAX_HIDDEN 16
+#define TR_MAX_LAYERS 64
+
+/* A parsed spec. Strings and JSON are borrowed from the spec object it was parsed
+ * from (valid while that lives); absent optional strings are NULL. */
+struct tr_spec {
+	const char *dataset;       /* "name@ref" as given */
+	char dataset_name[129];    /* before '@' */
+	char dataset_ref[80];      /* after '@' (a number, id, id prefix or "latest"); "latest" when absent */
+	const char *split_name;    /* split.name, or NULL */
+	double fractions[3];       /* split.fractions (train, val, test); default 0.8 0.1 0.1 */
+	uint64_t split_seed;       /* split.seed, default 0 */
+	const char *target;        /* tabular label / target column, or NULL (image data) */
+	json_t *features;          /* array of column names, or NULL (all but the target) */
+	int image_size;            /* image.size; 0 = native */
+	int image_channels;        /* image.channels; 1 or 3, default 1 */
+	const char *model_type;    /* model.type as given */
+	enum tr_family family;     /* model.type */
+	int hidden[TR_MAX_HIDDEN]; /* mlp: model.hidden */
+	int n_hidden;
+	const char *activation; /* mlp: "relu" (default) | "tanh" | "sigmoid" */
+	double dropout;         /* mlp: model.dropout in [0,1) */
+	json_t *layers;         /* cnn: model.layers (validated) */
+	const char *optimizer;  /* "adam" (default) | "sgd" */
+	double lr, momentum, weight_decay, beta1, beta2, eps;
+	int epochs, batch_size;
+	uint64_t seed;
+	bool early_stopping;
+	const char *es_metric; /* val_loss | val_accuracy | ... */
+	int es_patience;
+	double es_min_delta;
+	const char *experiment;                      /* default "Default" */
+	const char *run_name;                        /* or NULL */
+	const char *register_model, *register_alias; /* or NULL */
+	json_t *sweep;                               /* validated, or NULL */
+	const char *sweep_method;                    /* grid | random */
+	int sweep_trials, sweep_parallelism;
+	const char *sweep_metric, *sweep_goal; /* goal: max | min */
+};
+
+/* Parses and checks spec (an object) into *out. A sweep's every value is checked by
+ * applying it to a copy of the spec. */
+enum core_status tr_spec_parse(json_t *spec, struct tr_spec *out, struct core_error *err);
+/* Sets the member a dotted path names ("optimizer.lr", "model.hidden") in spec to
+ * value (a new reference is taken), creating objects on the way. Used by sweeps. */
+enum core_status tr_spec_set_path(json_t *spec, const char *path, json_t *value, struct core_error *err);
+/* The model's layer list for k outputs (classes, or regression targets) into out
+ * (cap entries; TR_MAX_LAYERS is always enough). *n gets the count. (spec_layers.c) */
+struct ml_layer_spec;
+enum core_status tr_spec_layers(const struct tr_spec *s, int k, struct ml_layer_spec *out, size_t cap, size_t *n,
+				struct core_error *err);
+/* Whether the spec is a regression (linear_regression). */
+bool tr_spec_is_regression(const struct tr_spec *s);
+
+/* --- dataset.c: the data registry, at submit time ------------------------------------ */
+
+/* What the trainer needs to know of a dataset version. */
+struct tr_dataset_info {
+	char version_id[65];
+	int64_t number;
+	char format[16];        /* the registry's format: "csv", "images", "idx", ... */
+	char label_column[256]; /* the version's label column (CSV), "" when none */
+	bool image;             /* image data (shape from the profile) */
+	int channels, height, width;
+	int n_classes;  /* label classes, 0 when unknown */
+	int n_features; /* tabular: input columns (after target/features) */
+};
+/* Checks spec against the data registry: the version exists and is READY, target
+ * and features exist, the layer stack fits the input shape. *http_status: 400/404 (the
+ * client's mistake, err says which), 503 (the registry did not answer), 0 on CORE_OK.
+ * Makes blocking HTTP calls: never call it inside a transaction. */
+enum core_status tr_dataset_check(const struct tr_settings *s, const struct tr_spec *spec, const char *request_id,
+				  struct tr_dataset_info *out, int *http_status, struct core_error *err);
+
+/* The pure half of the check: whether the spec's layer stack fits an input of
+ * shape c x h x w (tabular: features x 1 x 1) with k outputs. CORE_EINVAL naming the
+ * layer ("model.layers[2] (conv2d): kernel 5 is larger than its 3x3 input"). */
+enum core_status tr_spec_check_fit(const struct tr_spec *s, int c, int h, int w, int k, struct core_error *err);
+/* tr_spec_check_fit, then the net itself: tr_spec_layers through ml_net_new (libs/ml's
+ * own shape rules), so what passes here is what the worker can build. (spec_layers.c) */
+enum core_status tr_spec_build_check(const struct tr_spec *s, int c, int h, int w, int k, struct core_error *err);
+
+/* --- mlflow_client.c, artifacts.c, reference.c (tr-mlflow) -------------------------
+ * Every call: CORE_OK; CORE_EIO when the tracker/registry did not answer (refused,
+ * timeout, 5xx, 408, 429): the caller retries with backoff; CORE_EINVAL with the peer's
+ * message on a 4xx (or for arguments that cannot be sent). request_id is forwarded as
+ * X-Request-Id (may be NULL). Every call may be repeated after a lost answer and
+ * leaves what one call would. Blocking HTTP: never inside a transaction. */
+
+/* Finds the run tagged lathe.job_id=job_id in experiment (created if missing; NULL or
+ * "": "Default") or creates it (run_name or NULL, parent_run_id -> tag
+ * mlflow.parentRunId, or NULL), logs params (a flat object: strings as they are, other
+ * values JSON-encoded; may be NULL), the system tags (mlflow.source.name=lathe-trainer,
+ * mlflow.source.type, mlflow.user, mlflow.runName), lathe.dataset = name@version_id
+ * and the dataset input (digest: the version id's first 36 digits, MLflow's limit;
+ * tag mlflow.data.context=training) when dataset_name and dataset_version_id are given.
+ * job_id may not hold quotes or backslashes (MLflow's filters cannot quote them). */
+enum core_status tr_mlflow_start_run(const struct tr_settings *s, const char *request_id, const char *job_id,
+				     const char *experiment, const char *run_name, const char *parent_run_id,
+				     json_t *params, const char *dataset_name, const char *dataset_version_id,
+				     char run_id[64], struct core_error *err);
+/* Logs metrics (name -> number, or "NaN" / "Infinity" / "-Infinity") at step (the
+ * epoch) in log-batch requests. One point per key per step: when the first key already
+ * has a point at step (a batch that landed before its answer was lost), nothing is
+ * sent. */
+enum core_status tr_mlflow_log_metrics(const struct tr_settings *s, const char *request_id, const char *run_id,
+				       long step, json_t *metrics, struct core_error *err);
+enum core_status tr_mlflow_set_tag(const struct tr_settings *s, const char *request_id, const char *run_id,
+				   const char *key, const char *value, struct core_error *err);
+/* status: FINISHED | FAILED | KILLED. */
+enum core_status tr_mlflow_end_run(const struct tr_settings *s, const char *request_id, const char *run_id,
+				   const char *status, struct core_error *err);
+/* Creates model when missing, then finds the version of model made from run_id
+ * (model-versions/search run_id) or creates it from runs:/<run_id>/model; sets alias
+ * (when not NULL or "") to it. version gets its number. */
+enum core_status tr_mlflow_register(const struct tr_settings *s, const char *request_id, const char *run_id,
+				    const char *model, const char *alias, char version[32], struct core_error *err);
+/* The run's artifact root as the artifact API names it ("<exp>/<run>/artifacts", from
+ * the run's mlflow-artifacts: artifact_uri; malloc'd into *root). CORE_EINVAL when
+ * the run keeps its artifacts somewhere the tracker does not serve. */
+enum core_status tr_mlflow_artifact_root(const struct tr_settings *s, const char *request_id, const char *run_id,
+					 char **root, struct core_error *err);
+/* PUTs len bytes as <root>/<path> (path relative, '/'-separated). */
+enum core_status tr_mlflow_put_artifact(const struct tr_settings *s, const char *request_id, const char *root,
+					const char *path, const void *data, size_t len, struct core_error *err);
+
+/* What a finished training leaves, for artifacts.c. */
+struct ml_package;
+struct ml_class_report;
+struct ml_data;
+struct tr_result {
+	const struct ml_package *package;              /* the model (net + metadata) */
+	const struct ml_class_report *report;          /* NULL for regression */
+	const char *const *class_names;                /* k names or NULL */
+	const double *loss, *val_loss, *acc, *val_acc; /* per epoch (acc, val_acc NULL for regression) */
+	size_t epochs;
+	const struct ml_data *val; /* the validation split, for reference.json */
+	const float *val_probs;    /* the model's outputs on it: [val->n, k] */
+	size_t k;
+};
+/* Uploads the run's artifacts: model/ (model.json, weights.safetensors: what the
+ * registry's servability check looks for), charts/loss.png, charts/accuracy.png and
+ * charts/confusion_matrix.png (classification), classification_report.json
+ * (classification), reference.json. A repeat overwrites with the same bytes. */
+enum core_status tr_artifacts_log(const struct tr_settings *s, const char *request_id, const char *run_id,
+				  const struct tr_result *res, struct core_error *err);
+/* reference.json: the drift monitor's reference for the model: the validation
+ * inputs' profile and the model's predictions on them (see reference.c). Owned. */
+json_t *tr_reference_build(const struct ml_data *val, const float *probs, size_t k, const char *const *class_names);
+
+#endif

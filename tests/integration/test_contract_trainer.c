@@ -1,0 +1,196 @@
+/* Contract test of the trainer: keeps proto/openapi/trainer.yaml true. (1) The daemon's
+ * route table (lathe-trainer --routes) and the document's operations match both ways.
+ * (2) A client session against the real daemon (WORKERS=0, a real data registry with a
+ * tiny CSV) touches every documented operation and the error kinds the document
+ * promises (400 bad spec, bad query, ended job; 404 unknown job; 503 without a data
+ * registry), each response checked against the document's schema for its status
+ * (th_contract_check). Finally every documented operation must have answered 2xx at
+ * least once, so an operation cannot enter the document unexercised. */
+#include <check.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "contract.h"
+#include "harness_trainer.h"
+#include "harness.h"
+
+static json_t *doc;
+static struct th_daemon *d;
+
+#define SEEN_MAX 16
+static char seen[SEEN_MAX][128];
+static size_t n_seen;
+
+static void record_ok(const char *method, const char *path)
+{
+	char p[128];
+	snprintf(p, sizeof p, "%s", path);
+	p[strcspn(p, "?")] = '\0';
+	const char *tmpl = p;
+	if (strncmp(p, "/v1/jobs/", 9) == 0)
+		tmpl = strstr(p, "/cancel")   ? "/v1/jobs/{id}/cancel"
+		       : strstr(p, "/events") ? "/v1/jobs/{id}/events"
+					      : "/v1/jobs/{id}";
+	char key[128];
+	snprintf(key, sizeof key, "%.8s %.100s", method, tmpl);
+	for (size_t i = 0; i < n_seen; i++)
+		if (strcmp(seen[i], key) == 0)
+			return;
+	ck_assert_uint_lt(n_seen, SEEN_MAX);
+	snprintf(seen[n_seen++], sizeof seen[0], "%s", key);
+}
+
+static void check(const char *method, const char *path, const struct th_response *r)
+{
+	th_contract_check(doc, method, path, r);
+	if (r->status >= 200 && r->status < 300)
+		record_ok(method, path);
+}
+
+static json_t *call(const char *method, const char *path, const char *body, long want)
+{
+	struct th_response r = th_call(d, method, path, body);
+	ck_assert_msg(r.status == want, "%s %s: expected %ld, got %ld: %s", method, path, want, r.status, r.body);
+	check(method, path, &r);
+	json_t *j = json_incref(r.json);
+	th_response_free(&r);
+	return j;
+}
+
+static void fails(const char *method, const char *path, const char *body, long status, const char *code,
+		  const char *needle)
+{
+	struct th_response r = th_call(d, method, path, body);
+	th_expect_error(&r, status, code, needle);
+	check(method, path, &r);
+	th_response_free(&r);
+}
+
+static void expect_every_operation_seen(void)
+{
+	static const char *const methods[] = {"get", "post", "put", "delete", "patch"};
+	const char *tmpl;
+	json_t *item;
+	size_t n_ops = 0;
+	json_object_foreach(json_object_get(doc, "paths"), tmpl, item)
+	{
+		for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+			if (!json_object_get(item, methods[m]))
+				continue;
+			n_ops++;
+			char key[128], upper[8];
+			size_t k = 0;
+			for (; methods[m][k]; k++)
+				upper[k] = (char)(methods[m][k] - 32);
+			upper[k] = '\0';
+			snprintf(key, sizeof key, "%s %.100s", upper, tmpl);
+			bool found = false;
+			for (size_t i = 0; i < n_seen && !found; i++)
+				found = strcmp(seen[i], key) == 0;
+			ck_assert_msg(found, "the session never got a 2xx from %s", key);
+		}
+	}
+	/* 5 job operations + healthz, readyz, metrics, openapi.json */
+	ck_assert_uint_eq(n_ops, 9);
+}
+
+START_TEST(routes_and_document_match)
+{
+	json_t *j = th_contract_load("trainer");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "openapi")), "3.0.3");
+	th_contract_routes(j, "trainer");
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(a_client_session_keeps_to_the_contract)
+{
+	doc = th_contract_load("trainer");
+	static const char *const dr_env[] = {"PROFILE_POLL_MS=50", NULL};
+	struct th_daemon *dr = th_daemon_start("data-registry", NULL, dr_env);
+	th_trainer_push_csv(dr, "iris", "a,b,species\n1,2,x\n2,1,y\n3,3,x\n1,1,y\n", "species");
+	d = th_trainer_start(dr, NULL);
+	n_seen = 0;
+
+	json_decref(call("GET", "/healthz", NULL, 200));
+	json_decref(call("GET", "/readyz", NULL, 200));
+	json_t *served = call("GET", "/openapi.json", NULL, 200);
+	ck_assert(json_equal(served, doc));
+	json_decref(served);
+	struct th_response r = th_call(d, "GET", "/metrics", NULL);
+	ck_assert_int_eq(r.status, 200);
+	check("GET", "/metrics", &r);
+	th_response_free(&r);
+
+	const char *spec =
+		"{\"dataset\": \"iris@1\", \"target\": \"species\", \"model\": {\"type\": \"mlp\", "
+		"\"hidden\": [4]}, \"epochs\": 2, \"register\": {\"model\": \"iris\", \"alias\": \"champion\"}}";
+	json_t *body = call("POST", "/v1/jobs", spec, 201);
+	char *id = strdup(json_string_value(json_object_get(json_object_get(body, "job"), "id")));
+	json_decref(body);
+	json_decref(call("POST", "/v1/jobs", spec, 201));
+	fails("POST", "/v1/jobs", "{\"dataset\": \"iris@1\", \"model\": {\"type\": \"svm\"}}", 400,
+	      "INVALID_PARAMETER_VALUE", "model.type");
+	fails("POST", "/v1/jobs", "{\"dataset\": \"nope@1\", \"model\": {\"type\": \"mlp\"}}", 400,
+	      "INVALID_PARAMETER_VALUE", "dataset");
+
+	char *path = th_fmt("/v1/jobs/%s", id);
+	json_decref(call("GET", path, NULL, 200));
+	fails("GET", "/v1/jobs/ffffffffffffffffffffffffffffffff", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
+	json_decref(call("GET", "/v1/jobs?max_results=1", NULL, 200));
+	json_decref(call("GET", "/v1/jobs?status=QUEUED", NULL, 200));
+	fails("GET", "/v1/jobs?status=nope", NULL, 400, "INVALID_PARAMETER_VALUE", NULL);
+
+	char *events = th_fmt("/v1/jobs/%s/events", id);
+	r = th_call(d, "GET", events, NULL);
+	ck_assert_int_eq(r.status, 200);
+	check("GET", events, &r);
+	th_response_free(&r);
+	fails("GET", "/v1/jobs/ffffffffffffffffffffffffffffffff/events", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
+	char *bad = th_fmt("%s?follow=maybe", events);
+	fails("GET", bad, NULL, 400, "INVALID_PARAMETER_VALUE", "follow");
+	free(bad);
+
+	char *cancel = th_fmt("/v1/jobs/%s/cancel", id);
+	json_decref(call("POST", cancel, NULL, 200));
+	fails("POST", cancel, NULL, 400, "INVALID_PARAMETER_VALUE", "cannot be cancelled");
+	fails("POST", "/v1/jobs/ffffffffffffffffffffffffffffffff/cancel", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
+
+	/* the data registry gone: 503 */
+	th_daemon_stop(dr);
+	fails("POST", "/v1/jobs", spec, 503, "TEMPORARILY_UNAVAILABLE", "data registry");
+
+	expect_every_operation_seen();
+	th_daemon_stop(d);
+	d = NULL;
+	json_decref(doc);
+	doc = NULL;
+	free(cancel);
+	free(events);
+	free(path);
+	free(id);
+}
+END_TEST
+
+static Suite *contract_suite(void)
+{
+	Suite *s = suite_create("contract-trainer");
+	TCase *tc = tcase_create("contract");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, routes_and_document_match);
+	tcase_add_test(tc, a_client_session_keeps_to_the_contract);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	curl_global_init(CURL_GLOBAL_ALL);
+	SRunner *sr = srunner_create(contract_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
