@@ -33,7 +33,7 @@ LIBS := svc http bus db metrics mlflow blob img stats ml core
 
 # Every package some binary uses (pkg-config names). Compile lines get all their -I
 # flags; link lines get only the packages of the binary being linked.
-PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libarchive zlib openblas cairo fontconfig
+PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libdeflate libarchive zlib openblas cairo fontconfig
 # Libraries that ship no pkg-config file, as raw link flags (libcsv: Debian libcsv-dev).
 # A binary that uses one names it in <bin>_LDLIBS; test programs get them all.
 RAW_LIBS := -lcsv
@@ -59,7 +59,7 @@ experiment-tracker_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
 model-registry_LIBS := svc http bus db metrics mlflow core
 model-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
 data-registry_LIBS := svc http bus db metrics blob img stats ml core
-data-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libarchive zlib
+data-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libdeflate libarchive zlib
 trainer_LIBS := svc http bus db metrics blob ml core
 trainer_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto openblas
 data-registry_LDLIBS := -lcsv

@@ -20,7 +20,7 @@
 # remove them; this script never removes anything.
 set -eu
 pkgs="build-essential pkg-config libmicrohttpd-dev libjansson-dev libpq-dev librdkafka-dev libcairo2-dev fonts-dejavu-core
-libopenblas-dev libjpeg62-turbo-dev libpng-dev check libcurl4-openssl-dev libssl-dev
+libopenblas-dev libjpeg62-turbo-dev libpng-dev libdeflate-dev check libcurl4-openssl-dev libssl-dev
 postgresql-15 curl valgrind clang-format libarchive-dev libcsv-dev zlib1g-dev
 dataset-fashion-mnist python3-numpy python3-pil python3-scipy python3-sklearn python3-torch"
 missing=""

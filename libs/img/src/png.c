@@ -9,7 +9,9 @@
  * whose own locals are never changed after it; everything that changes (the message,
  * the pixel buffer) lives in a struct pd_ctx owned by the caller's frame, so the
  * longjmp path sees current values and frees what was allocated. Warnings are ignored
- * (libpng says nothing on stderr). Entry points: img_png_probe, img_png_decode. */
+ * (libpng says nothing on stderr). img_png_decode tries png_fast.c first, which takes
+ * the common 8-bit layouts and declines the rest (and anything damaged) to libpng here.
+ * Entry points: img_png_probe, img_png_decode, img_png_decode_libpng. */
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -169,6 +171,14 @@ enum core_status img_png_probe(const uint8_t *data, size_t len, struct img_info 
 
 enum core_status img_png_decode(const uint8_t *data, size_t len, uint64_t max_pixels, struct img_image *out,
 				struct core_error *err)
+{
+	if (img_png_fast_decode(data, len, max_pixels, out))
+		return CORE_OK;
+	return img_png_decode_libpng(data, len, max_pixels, out, err);
+}
+
+enum core_status img_png_decode_libpng(const uint8_t *data, size_t len, uint64_t max_pixels, struct img_image *out,
+				       struct core_error *err)
 {
 	struct pd_ctx ctx = {.data = data, .len = len, .max_pixels = max_pixels};
 	enum core_status rc = pd_result(pd_run_decode(&ctx), &ctx, err);

@@ -25,15 +25,7 @@
 #include <string.h>
 #include "img_int.h"
 
-#define PRECISION_BITS (32 - 8 - 2)
-
-/* The row loops get an AVX2 version beside the baseline one, chosen at load time
- * (gcc's function multiversioning): x86-64's baseline SSE2 has no 32-bit multiply. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define IMG_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define IMG_SIMD_CLONES
-#endif
+#define PRECISION_BITS IMG_PRECISION_BITS
 
 static double filter_eval(enum img_filter f, double x)
 {
@@ -65,6 +57,7 @@ static void coeffs_clear(struct img_coeffs *c)
 {
 	free(c->bounds);
 	free(c->k);
+	free(c->t2);
 	memset(c, 0, sizeof *c);
 }
 
@@ -132,7 +125,10 @@ static enum core_status coeffs_prepare(struct img_coeffs *c, unsigned in_size, u
 	c->out_size = out_size;
 	c->filter = f;
 	c->ksize = ksize;
-	return CORE_OK;
+	enum core_status rc = img_taps2_build(c, err);
+	if (rc != CORE_OK)
+		coeffs_clear(c);
+	return rc;
 }
 
 /* acc[0..n) += row[0..n) * k. Written in blocks of 16 so that -O2's cheap
@@ -178,23 +174,15 @@ static void acc_window(int32_t *restrict acc, const uint8_t *rows, size_t step, 
 			acc_add(acc, rows + (size_t)t * step, k[t], n);
 }
 
-/* out[0..n) = clip8(acc[0..n)), in the same vectorisable blocks (clip8 without
- * branches: the shift is arithmetic, so v <= 0 gives <= 0). */
-static inline uint8_t clip8_flat(int32_t v)
-{
-	int32_t t = v >> PRECISION_BITS;
-	t = t < 0 ? 0 : t;
-	return (uint8_t)(t > 255 ? 255 : t);
-}
-
+/* out[0..n) = clip8(acc[0..n)), in the same vectorisable blocks. */
 IMG_SIMD_CLONES static void acc_store(uint8_t *restrict out, const int32_t *restrict acc, size_t n)
 {
 	size_t x = 0;
 	for (; x + 16 <= n; x += 16)
 		for (int j = 0; j < 16; j++)
-			out[x + j] = clip8_flat(acc[x + j]);
+			out[x + j] = img_clip8(acc[x + j]);
 	for (; x < n; x++)
-		out[x] = clip8_flat(acc[x]);
+		out[x] = img_clip8(acc[x]);
 }
 
 #define STRIP    64 /* rows the horizontal pass transposes at a time */
@@ -300,15 +288,22 @@ enum core_status img_resize_into(struct img_resizer *r, const uint8_t *src, unsi
 		return CORE_OK;
 	}
 	if (!need_h) {
-		pass_vertical(&r->v, src, row_len, row_len, row_len, 0, r->acc, dst);
+		if (r->v.t2)
+			img_resize_v2(&r->v, src + (size_t)r->v.t2_first * row_len, row_len, row_len, dst);
+		else
+			pass_vertical(&r->v, src, row_len, row_len, row_len, 0, r->acc, dst);
 		return CORE_OK;
 	}
 	/* only the input rows the vertical pass reads, with rows padded to 16 bytes */
-	unsigned first = (unsigned)r->v.first, last = (unsigned)r->v.last;
+	unsigned first = (unsigned)(r->v.t2 ? r->v.t2_first : r->v.first);
+	unsigned last = (unsigned)(r->v.t2 ? r->v.t2_last : r->v.last);
 	if ((rc = buf_reserve_zero(&r->tmp, &r->tmp_cap, row_pad * (last - first), err)) != CORE_OK)
 		return rc;
 	pass_horizontal(&r->h, src, w, ch, first, last - first, r->tmp, row_pad, r->st, r->ot, r->acc);
-	pass_vertical(&r->v, r->tmp, row_pad, row_pad, row_len, first, r->acc, dst);
+	if (r->v.t2)
+		img_resize_v2(&r->v, r->tmp, row_pad, row_len, dst);
+	else
+		pass_vertical(&r->v, r->tmp, row_pad, row_pad, row_len, first, r->acc, dst);
 	return CORE_OK;
 }
 

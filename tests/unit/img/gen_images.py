@@ -172,7 +172,8 @@ FILTERS = {"bilinear": Image.BILINEAR, "box": Image.BOX}
 sizes = [((28, 28), (64, 64)), ((64, 64), (28, 28)), ((100, 37), (28, 28)), ((13, 7), (5, 11)),
          ((1, 1), (3, 3)), ((300, 200), (17, 19)), ((37, 100), (100, 37)), ((50, 20), (30, 20)),
          ((20, 50), (20, 31)), ((7, 5), (7, 5)), ((255, 3), (2, 1)), ((31, 29), (32, 30)),
-         ((1000, 10), (9, 10)), ((3, 2), (301, 199))]
+         ((1000, 10), (9, 10)), ((3, 2), (301, 199)), ((20, 10), (20, 25)), ((10, 20), (25, 20)),
+         ((2, 2), (64, 5))]
 for (w, h), (ow, oh) in sizes:
     for c in (1, 3):
         src = picture(h, w, c)
@@ -225,6 +226,129 @@ add_prep("prep_rgb_28_1_unit", "pil_rgb.png", 28, 28, 1, "unit")
 add_prep("prep_rgba_40_3_meanstd", "pil_rgba.png", 40, 30, 3, "meanstd", (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
 add_prep("prep_jpg_32_3_none", "j_rgb.jpg", 32, 32, 3, "none")
 add_prep("prep_p_16_1_meanstd", "pil_p.png", 16, 16, 1, "meanstd", (0.2860, 0, 0), (0.3530, 1, 1))
+
+# --- the PNG fast path (png_fast.c) and its fallback to libpng ---------------------------
+# "fast NAME FILE fast|libpng": whether png_fast.c must take the file or decline it to
+# libpng; where it takes it, its pixels must be libpng's. Files written here set each
+# row's filter, so every filter type meets every pixel size, on the first row too.
+
+
+def filtered(rows, bpp, types):
+    """Unfiltered rows (bytes) -> the filtered stream, row y with filter types[y]."""
+    out = b""
+    prev = bytes(len(rows[0]))
+    for r, t in zip(rows, types):
+        f = bytearray(len(r))
+        for i in range(len(r)):
+            a = r[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if t == 0:
+                pred = 0
+            elif t == 1:
+                pred = a
+            elif t == 2:
+                pred = b
+            elif t == 3:
+                pred = (a + b) // 2
+            else:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+            f[i] = (r[i] - pred) & 255
+        out += bytes([t]) + bytes(f)
+        prev = r
+    return out
+
+
+def png_raw(w, h, ctype, stream, idat_parts=1, before=b"", after=b"", trailing=b"", depth=8):
+    """A PNG around a ready zlib stream, split into idat_parts IDAT chunks."""
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0)
+    cut = [len(stream) * k // idat_parts for k in range(idat_parts + 1)]
+    idats = b"".join(chunk(b"IDAT", stream[cut[k]:cut[k + 1]]) for k in range(idat_parts))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + before + idats + after + chunk(b"IEND", b"") +
+            trailing)
+
+
+CTYPES = ((0, 1, 1), (4, 2, 1), (2, 3, 3), (6, 4, 3))  # colour type, bytes a pixel, channels img gives
+
+
+def fast_case(name, data, expect, channels=None):
+    write(name + ".png", data)
+    cases.append("fast %s %s.png %s" % (name, name, expect))
+    if channels:
+        add_decode(name, name + ".png", channels)
+
+
+for ctype, bpp, cout in CTYPES:
+    for k in range(5):  # row y uses filter (y + k) % 5: each type is the first row's once
+        w, h = 7 + k, 6
+        a = picture(h, w, bpp).reshape(h, w * bpp)
+        rows = [bytes(r) for r in a.astype(np.uint8)]
+        stream = zlib.compress(filtered(rows, bpp, [(y + k) % 5 for y in range(h)]))
+        fast_case("fp_c%d_f%d" % (ctype, k), png_raw(w, h, ctype, stream), "fast", cout)
+    # one pixel wide (a row is one pixel: no left neighbour anywhere), and 1x1
+    a = rng.integers(0, 256, (5, bpp), dtype=np.uint8)
+    stream = zlib.compress(filtered([bytes(r) for r in a], bpp, [4, 3, 1, 2, 4]))
+    fast_case("fp_c%d_w1" % ctype, png_raw(1, 5, ctype, stream), "fast", cout)
+    stream = zlib.compress(filtered([bytes(rng.integers(0, 256, bpp, dtype=np.uint8))], bpp, [3]))
+    fast_case("fp_c%d_1x1" % ctype, png_raw(1, 1, ctype, stream), "fast", cout)
+
+g = picture(30, 40, 1)
+g_rows = [bytes(r) for r in g]
+g_stream = zlib.compress(filtered(g_rows, 1, [y % 5 for y in range(30)]))
+text = chunk(b"tEXt", b"Comment\x00made by gen_images.py")
+anc = chunk(b"gAMA", struct.pack(">I", 45455)) + chunk(b"pHYs", struct.pack(">IIB", 2835, 2835, 1)) + text
+fast_case("fp_multi_idat", png_raw(40, 30, 0, g_stream, idat_parts=3), "fast", 1)
+# a zero-length IDAT chunk inside the run
+z = png_raw(40, 30, 0, g_stream, idat_parts=2)
+at = z.find(b"IDAT") - 4
+z = z[:at] + chunk(b"IDAT", b"") + z[at:]
+fast_case("fp_zero_idat", z, "fast", 1)
+fast_case("fp_ancillary", png_raw(40, 30, 0, g_stream, before=anc, after=text), "fast", 1)
+big = picture(200, 300, 3)
+Image.fromarray(big).save(path("fp_pil_big.png"))  # rows beyond the stack buffer
+cases.append("fast fp_pil_big fp_pil_big.png fast")
+add_decode("fp_pil_big", "fp_pil_big.png", 3)
+Image.fromarray(np.dstack([big, big[:, :, :1]])).save(path("fp_pil_rgba.png"))
+cases.append("fast fp_pil_rgba fp_pil_rgba.png fast")
+add_decode("fp_pil_rgba", "fp_pil_rgba.png", 3)
+for name in ("pil_g", "pil_rgb", "pil_rgba"):
+    cases.append("fast fp_%s %s.png fast" % (name, name))
+
+# declined, and libpng decodes them (PIL as well)
+fast_case("fp_trailing", png_raw(40, 30, 0, g_stream, trailing=b"junk after IEND"), "libpng", 1)
+co = zlib.compressobj(6, zlib.DEFLATED, 9)  # a 512-byte window, smaller than the image
+fast_case("fp_small_window", png_raw(40, 30, 0, co.compress(filtered(g_rows, 1, [0] * 30)) + co.flush()), "libpng", 1)
+fast_case("fp_trns", png_raw(40, 30, 0, g_stream, before=chunk(b"tRNS", b"\x00\x07")), "libpng", 1)
+rgb_rows = [bytes(r) for r in picture(6, 5, 3).reshape(6, 15)]
+fast_case("fp_rgb_plte", png_raw(5, 6, 2, zlib.compress(filtered(rgb_rows, 3, [0] * 6)),
+                                 before=chunk(b"PLTE", bytes(range(12)))), "libpng", 3)
+fast_case("fp_g16", png_raw(3, 2, 0, zlib.compress(b"\x00" + bytes(6) + b"\x00" + bytes(6)), depth=16), "libpng", 1)
+# declined; libpng's verdict stands, whatever it is (it warns about these and goes on)
+bad_text = bytearray(text)
+bad_text[-1] ^= 1
+fast_case("fp_anc_crc", png_raw(40, 30, 0, g_stream, before=bytes(bad_text)), "libpng")
+adler = bytearray(g_stream)
+adler[-1] ^= 1
+fast_case("fp_adler", png_raw(40, 30, 0, bytes(adler)), "libpng")
+fast_case("fp_too_long", png_raw(40, 30, 0, zlib.compress(filtered(g_rows + g_rows[:1], 1, [0] * 31))), "libpng")
+z = png_raw(40, 30, 0, g_stream, idat_parts=2)
+at = z.rfind(b"IDAT") - 4
+fast_case("fp_split_idat", z[:at] + text + z[at:], "libpng")
+# declined, and refused by libpng
+bad_filter = bytearray(filtered(g_rows, 1, [0] * 30))
+bad_filter[29 * 41] = 5
+for name, data in (("fp_bad_filter", png_raw(40, 30, 0, zlib.compress(bytes(bad_filter)))),
+                   ("fp_short", png_raw(40, 30, 0, zlib.compress(filtered(g_rows[:29], 1, [0] * 29))))):
+    fast_case(name, data, "libpng")
+    cases.append("bad %s %s.png EINVAL" % (name, name))
+wide = zlib.compress(b"\x00" + bytes(1000001))
+for name, data in (("fp_no_idat", png_raw(40, 30, 0, b"")[:-12 - 12] + chunk(b"IEND", b"")),
+                   ("fp_critical", png_raw(40, 30, 0, g_stream, before=chunk(b"ABCD", b"x"))),
+                   ("fp_bad_name", png_raw(40, 30, 0, g_stream, before=chunk(b"ab1d", b"x"))),
+                   ("fp_wide", png_raw(1000001, 1, 0, wide))):
+    fast_case(name, data, "libpng")
+    cases.append("bad %s %s.png EINVAL" % (name, name))
 
 # --- bad input ---------------------------------------------------------------------------
 good_png = open(path("pil_rgb.png"), "rb").read()

@@ -5,7 +5,11 @@
  * run img on the same inputs and compare. Without that python the tests fail (they
  * cannot pass without their reference). The mutation test feeds thousands of damaged
  * files to the decoders: it passes when nothing crashes, which ASan and valgrind
- * (make test-valgrind) turn into a memory-safety check. */
+ * (make test-valgrind) turn into a memory-safety check. The PNG fast path (png_fast.c)
+ * is also run alone, beside libpng alone (img_int.h): on the files it must take it
+ * must give libpng's bytes, it must decline the files meant for libpng, and on damaged
+ * files (CRCs made right again, so the damage reaches the inflater and the filters) it
+ * may only take what libpng takes, with libpng's bytes. */
 #include <check.h>
 #include <limits.h>
 #include <math.h>
@@ -13,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "img/img.h"
+/* white-box: png_fast.c and libpng's path one at a time */
+#include "../../../libs/img/src/img_int.h"
 
 static char dir[PATH_MAX];
 static int gen_ok;
@@ -212,6 +219,139 @@ START_TEST(messages_name_the_problem)
 }
 END_TEST
 
+static int fast_taken, fast_declined;
+
+/* Decodes with png_fast.c and with libpng alone. When the fast path takes the file,
+ * libpng must accept it too and give the same pixels; img_decode must always give
+ * libpng's verdict (the same status, and the same pixels when it succeeds). Returns
+ * whether the fast path took it. */
+static int fast_vs_libpng(const char *name, const uint8_t *data, size_t len)
+{
+	struct img_image a = {0}, b = {0}, c = {0};
+	struct core_error eb = {{0}}, ec = {{0}};
+	int took = img_png_fast_decode(data, len, IMG_MAX_PIXELS_DEFAULT, &a);
+	enum core_status rb = img_png_decode_libpng(data, len, IMG_MAX_PIXELS_DEFAULT, &b, &eb);
+	enum core_status rc = img_decode(data, len, NULL, &c, &ec);
+	ck_assert_msg(rc == rb, "%s: img_decode %s (%s), libpng %s (%s)", name, core_strerror(rc), ec.message,
+		      core_strerror(rb), eb.message);
+	if (took) {
+		ck_assert_msg(rb == CORE_OK, "%s: the fast path took a file libpng refuses: %s", name, eb.message);
+		ck_assert_msg(a.width == b.width && a.height == b.height && a.channels == b.channels,
+			      "%s: %ux%ux%u, libpng %ux%ux%u", name, a.width, a.height, a.channels, b.width, b.height,
+			      b.channels);
+		ck_assert_msg(memcmp(a.pixels, b.pixels, (size_t)a.width * a.height * a.channels) == 0,
+			      "%s: pixels differ from libpng's", name);
+	} else {
+		ck_assert_ptr_null(a.pixels);
+	}
+	if (rb == CORE_OK)
+		ck_assert_msg(c.width == b.width && c.height == b.height &&
+				      memcmp(c.pixels, b.pixels, (size_t)b.width * b.height * b.channels) == 0,
+			      "%s: img_decode's pixels differ from libpng's", name);
+	img_image_free(&a);
+	img_image_free(&b);
+	img_image_free(&c);
+	return took;
+}
+
+static void check_fast(char **f, int n)
+{
+	ck_assert_int_eq(n, 4);
+	size_t len;
+	uint8_t *data = slurp(f[2], &len);
+	int want = strcmp(f[3], "fast") == 0;
+	ck_assert_msg(want || strcmp(f[3], "libpng") == 0, "%s: '%s'", f[1], f[3]);
+	int took = fast_vs_libpng(f[1], data, len);
+	ck_assert_msg(took == want, "%s: the fast path %s it", f[1], took ? "took" : "declined");
+	fast_taken += took;
+	fast_declined += !took;
+	free(data);
+}
+
+START_TEST(png_fast_path_takes_its_files_and_equals_libpng)
+{
+	ck_assert_int_ge(each_case("fast", check_fast), 50);
+	ck_assert_int_ge(fast_taken, 30);    /* every colour type x filter type, multi-IDAT, ancillary */
+	ck_assert_int_ge(fast_declined, 15); /* tRNS, PLTE, 16-bit, small window, damage, limits */
+}
+END_TEST
+
+/* Offsets of the chunks of a PNG (as far as they are whole), for the damage below. */
+static size_t png_chunks(const uint8_t *d, size_t len, size_t *at, size_t max)
+{
+	size_t n = 0;
+	for (size_t pos = 8; pos + 12 <= len && n < max;) {
+		size_t clen = (size_t)d[pos] << 24 | (size_t)d[pos + 1] << 16 | (size_t)d[pos + 2] << 8 | d[pos + 3];
+		if (clen > len - pos - 12)
+			break;
+		at[n++] = pos;
+		pos += 12 + clen;
+	}
+	return n;
+}
+
+/* Writes the right CRC for the chunk at pos. */
+static void png_fix_crc(uint8_t *d, size_t pos)
+{
+	size_t clen = (size_t)d[pos] << 24 | (size_t)d[pos + 1] << 16 | (size_t)d[pos + 2] << 8 | d[pos + 3];
+	uLong crc = crc32(0L, d + pos + 4, (uInt)(clen + 4));
+	uint8_t *p = d + pos + 8 + clen;
+	p[0] = (uint8_t)(crc >> 24), p[1] = (uint8_t)(crc >> 16), p[2] = (uint8_t)(crc >> 8), p[3] = (uint8_t)crc;
+}
+
+/* Damage to files the fast path takes: bytes changed inside one chunk (IHDR, IDAT,
+ * ancillary) with its CRC made right again, so the damage gets past the CRC check into
+ * the header checks, the inflater and the filters; plain flips; cuts. The fast path may
+ * only take what libpng takes, with the same pixels (fast_vs_libpng); ASan and valgrind
+ * watch the memory. */
+START_TEST(png_fast_path_under_damage_agrees_with_libpng)
+{
+	ck_assert_msg(gen_ok, "%s", gen_msg);
+	const char *files[] = {"fp_c0_f4.png",     "fp_c4_f2.png",      "fp_c2_f3.png", "fp_c6_f1.png",
+			       "fp_ancillary.png", "fp_multi_idat.png", "pil_g.png",    "pil_rgba.png"};
+	unsigned seed = 977;
+	int took = 0, total = 0;
+	for (size_t fi = 0; fi < sizeof files / sizeof files[0]; fi++) {
+		size_t len;
+		uint8_t *good = slurp(files[fi], &len);
+		uint8_t *bad = malloc(len);
+		size_t at[16];
+		size_t nc = png_chunks(good, len, at, 16);
+		ck_assert_uint_ge(nc, 3);
+		for (int iter = 0; iter < 250; iter++) {
+			memcpy(bad, good, len);
+			size_t blen = len;
+			int kind = rand_r(&seed) % 4;
+			if (kind <= 1) {                                         /* inside one chunk, CRC made right */
+				size_t c = at[(size_t)rand_r(&seed) % (nc - 1)]; /* not IEND */
+				size_t clen = (size_t)bad[c] << 24 | (size_t)bad[c + 1] << 16 |
+					      (size_t)bad[c + 2] << 8 | bad[c + 3];
+				int changes = 1 + rand_r(&seed) % (kind == 0 ? 1 : 6);
+				for (int k = 0; k < changes && clen > 0; k++) {
+					size_t p = c + 8 + (size_t)rand_r(&seed) % clen;
+					if (rand_r(&seed) % 2)
+						bad[p] ^= (uint8_t)(1u << (rand_r(&seed) % 8));
+					else
+						bad[p] = (uint8_t)rand_r(&seed);
+				}
+				png_fix_crc(bad, c);
+			} else if (kind == 2) {
+				bad[8 + (size_t)rand_r(&seed) % (len - 8)] ^= (uint8_t)(1 + rand_r(&seed) % 255);
+			} else {
+				blen = 8 + (size_t)rand_r(&seed) % (len - 8);
+			}
+			took += fast_vs_libpng(files[fi], bad, blen);
+			total++;
+		}
+		free(bad);
+		free(good);
+	}
+	/* most damage sends the file to libpng; what the fast path still takes (changed
+	 * bytes in an ancillary chunk, say) it decoded as libpng does */
+	ck_assert_int_lt(took, total / 2);
+}
+END_TEST
+
 START_TEST(limit_is_applied_before_decoding)
 {
 	ck_assert_msg(gen_ok, "%s", gen_msg);
@@ -275,6 +415,34 @@ START_TEST(resize_equals_pil)
 	ck_assert_int_ge(each_case("resize", check_resize), 50);
 	/* the arithmetic is Pillow's, so in practice every pixel is equal */
 	ck_assert_int_eq(resize_exact, resize_total);
+}
+END_TEST
+
+/* Upscales take resize2.c's two-tap vertical pass (the pixels are checked against PIL
+ * by resize_equals_pil, which has upscales of each kind); downscales do not. */
+START_TEST(upscales_take_the_two_tap_path)
+{
+	uint8_t px[28 * 28];
+	for (size_t i = 0; i < sizeof px; i++)
+		px[i] = (uint8_t)(i * 7);
+	struct img_image in = {.width = 28, .height = 28, .channels = 1, .pixels = px}, out;
+	struct core_error err;
+	struct img_resizer *r = img_resizer_new();
+	const struct {
+		unsigned w, h;
+		enum img_filter f;
+		int two_tap;
+	} cases[] = {{64, 64, IMG_FILTER_BILINEAR, 1},
+		     {28, 56, IMG_FILTER_BOX, 1},
+		     {40, 29, IMG_FILTER_BILINEAR, 1},
+		     {64, 14, IMG_FILTER_BILINEAR, 0},
+		     {10, 10, IMG_FILTER_BOX, 0}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ck_assert_int_eq(img_resizer_run(r, &in, cases[i].w, cases[i].h, cases[i].f, &out, &err), CORE_OK);
+		ck_assert_msg((r->v.t2 != NULL) == cases[i].two_tap, "28x28 -> %ux%u", cases[i].w, cases[i].h);
+		img_image_free(&out);
+	}
+	img_resizer_free(r);
 }
 END_TEST
 
@@ -511,9 +679,12 @@ int main(void)
 	tcase_add_test(tc, probe_reads_the_header);
 	tcase_add_test(tc, bad_input_is_refused_with_a_message);
 	tcase_add_test(tc, messages_name_the_problem);
+	tcase_add_test(tc, png_fast_path_takes_its_files_and_equals_libpng);
+	tcase_add_test(tc, png_fast_path_under_damage_agrees_with_libpng);
 	tcase_add_test(tc, limit_is_applied_before_decoding);
 	tcase_add_test(tc, resize_equals_pil);
 	tcase_add_test(tc, resizer_reuse_gives_the_same_pixels);
+	tcase_add_test(tc, upscales_take_the_two_tap_path);
 	tcase_add_test(tc, convert_equals_pil);
 	tcase_add_test(tc, preprocess_equals_pil_and_numpy);
 	tcase_add_test(tc, preprocess_refuses_bad_parameters);
