@@ -495,6 +495,7 @@ enum core_status dr_tensor_export(struct blob_store *store, const struct dr_tens
 	size_t n_meta = 0;
 	json_t *prep = json_object(), *features = NULL;
 	float *x = NULL;
+	struct img_resizer *rz = NULL;
 	struct sel s = {0};
 	bool sel_opened = false;
 	unsigned c = 0, h = 0, wd = 0;
@@ -551,6 +552,8 @@ enum core_status dr_tensor_export(struct blob_store *store, const struct dr_tens
 	if ((rc = ml_st_writer_begin(t, 2, meta, n_meta, sink_write, &sk, &w, err)) != CORE_OK)
 		goto out;
 	x = core_xcalloc(per_item ? per_item : 1, sizeof *x);
+	/* one resizer for the whole export: its coefficients are computed once, not per image */
+	rz = img_resizer_new();
 	struct img_prep p = job->prep;
 	p.width = wd;
 	p.height = h;
@@ -569,7 +572,7 @@ enum core_status dr_tensor_export(struct blob_store *store, const struct dr_tens
 		} else if (job->format == DR_FORMAT_IDX) {
 			struct img_image im = {
 				.width = item.w, .height = item.h, .channels = 1, .pixels = (uint8_t *)item.pixels};
-			rc = img_preprocess_pixels(&im, &p, x, err);
+			rc = img_preprocess_pixels_r(rz, &im, &p, x, err);
 		} else {
 			if (!job->prep.width) {
 				/* no size= given: every image must have the first one's */
@@ -583,7 +586,7 @@ enum core_status dr_tensor_export(struct blob_store *store, const struct dr_tens
 					goto out;
 				}
 			}
-			rc = img_preprocess(item.bytes, item.len, NULL, &p, x, err);
+			rc = img_preprocess_r(rz, item.bytes, item.len, NULL, &p, x, err);
 		}
 		if (rc != CORE_OK) {
 			char msg[sizeof err->message];
@@ -621,6 +624,7 @@ out:
 	blob_writer_abort(sk.w);
 	free(sk.buf);
 	free(x);
+	img_resizer_free(rz);
 	for (size_t i = 0; i < n_meta; i++) {
 		free(meta[i].key);
 		free(meta[i].value);
