@@ -121,13 +121,13 @@ int tr_q_job_list(struct db_conn *c, const char *status, int64_t after_created, 
  * it becomes RUNNING with lease_until = now + lease_ms, attempt + 1, started_at kept
  * from a first claim. On 1 *res holds the claimed row (TR_JOB_COLS; caller PQclears);
  * 0: not claimable (ended, cancelled, or another worker's live lease). */
-int tr_q_job_claim(struct db_conn *c, const char *id, const char *worker, int64_t now, long lease_ms,
-		   PGresult **res, struct core_error *err);
+int tr_q_job_claim(struct db_conn *c, const char *id, const char *worker, int64_t now, long lease_ms, PGresult **res,
+		   struct core_error *err);
 /* Renews worker's lease (lease_until = now + lease_ms) while the job is RUNNING under
  * worker, and reads cancel_requested into *cancel (may be NULL). 0: the lease is lost
  * (taken over, or the job ended): the worker must stop without writing more. */
-int tr_q_job_heartbeat(struct db_conn *c, const char *id, const char *worker, int64_t now, long lease_ms,
-		       bool *cancel, struct core_error *err);
+int tr_q_job_heartbeat(struct db_conn *c, const char *id, const char *worker, int64_t now, long lease_ms, bool *cancel,
+		       struct core_error *err);
 /* Records progress and renews the lease, under the same condition as the heartbeat:
  * epochs finished, steps done, latest loss (NAN: leave as is), metrics (an object,
  * or NULL: leave as is), checkpoint (sha256 hex, or NULL: leave as is). 0: lease lost. */
@@ -201,17 +201,17 @@ enum tr_family { TR_MLP = 1, TR_CNN, TR_LOGREG, TR_LINREG };
 /* A parsed spec. Strings and JSON are borrowed from the spec object it was parsed
  * from (valid while that lives); absent optional strings are NULL. */
 struct tr_spec {
-	const char *dataset;      /* "name@ref" as given */
-	char dataset_name[129];   /* before '@' */
-	char dataset_ref[80];     /* after '@' (a number, id, id prefix or "latest"); "latest" when absent */
-	const char *split_name;   /* split.name, or NULL */
-	double fractions[3];      /* split.fractions (train, val, test); default 0.8 0.1 0.1 */
-	uint64_t split_seed;      /* split.seed, default 0 */
-	const char *target;       /* tabular label / target column, or NULL (image data) */
-	json_t *features;         /* array of column names, or NULL (all but the target) */
-	int image_size;           /* image.size; 0 = native */
-	int image_channels;       /* image.channels; 1 or 3, default 1 */
-	enum tr_family family;    /* model.type */
+	const char *dataset;       /* "name@ref" as given */
+	char dataset_name[129];    /* before '@' */
+	char dataset_ref[80];      /* after '@' (a number, id, id prefix or "latest"); "latest" when absent */
+	const char *split_name;    /* split.name, or NULL */
+	double fractions[3];       /* split.fractions (train, val, test); default 0.8 0.1 0.1 */
+	uint64_t split_seed;       /* split.seed, default 0 */
+	const char *target;        /* tabular label / target column, or NULL (image data) */
+	json_t *features;          /* array of column names, or NULL (all but the target) */
+	int image_size;            /* image.size; 0 = native */
+	int image_channels;        /* image.channels; 1 or 3, default 1 */
+	enum tr_family family;     /* model.type */
 	int hidden[TR_MAX_HIDDEN]; /* mlp: model.hidden */
 	int n_hidden;
 	const char *activation; /* mlp: "relu" (default) | "tanh" | "sigmoid" */
@@ -225,8 +225,8 @@ struct tr_spec {
 	const char *es_metric; /* val_loss | val_accuracy | ... */
 	int es_patience;
 	double es_min_delta;
-	const char *experiment; /* default "Default" */
-	const char *run_name;   /* or NULL */
+	const char *experiment;                      /* default "Default" */
+	const char *run_name;                        /* or NULL */
 	const char *register_model, *register_alias; /* or NULL */
 	json_t *sweep;                               /* validated, or NULL */
 	const char *sweep_method;                    /* grid | random */
@@ -257,14 +257,82 @@ struct tr_dataset_info {
 	char format[16]; /* the registry's format: "csv", "images", "idx", ... */
 	bool image;      /* image data (shape from the profile) */
 	int channels, height, width;
-	int n_classes;   /* label classes, 0 when unknown */
-	int n_features;  /* tabular: input columns (after target/features) */
+	int n_classes;  /* label classes, 0 when unknown */
+	int n_features; /* tabular: input columns (after target/features) */
 };
 /* Checks spec against the data registry: the version exists and is READY, target
  * and features exist, the layer stack fits the input shape. *http_status: 400/404 (the
  * client's mistake, err says which), 503 (the registry did not answer), 0 on CORE_OK.
  * Makes blocking HTTP calls: never call it inside a transaction. */
-enum core_status tr_dataset_check(const struct tr_settings *s, const struct tr_spec *spec,
-				  struct tr_dataset_info *out, int *http_status, struct core_error *err);
+enum core_status tr_dataset_check(const struct tr_settings *s, const struct tr_spec *spec, struct tr_dataset_info *out,
+				  int *http_status, struct core_error *err);
+
+/* --- mlflow_client.c, artifacts.c, reference.c (tr-mlflow) -------------------------
+ * Every call: CORE_OK; CORE_EIO when the tracker/registry did not answer (refused,
+ * timeout, 5xx, 408, 429): the caller retries with backoff; CORE_EINVAL with the peer's
+ * message on a 4xx (or for arguments that cannot be sent). request_id is forwarded as
+ * X-Request-Id (may be NULL). Every call may be repeated after a lost answer and
+ * leaves what one call would. Blocking HTTP: never inside a transaction. */
+
+/* Finds the run tagged lathe.job_id=job_id in experiment (created if missing; NULL or
+ * "": "Default") or creates it (run_name or NULL, parent_run_id -> tag
+ * mlflow.parentRunId, or NULL), logs params (a flat object: strings as they are, other
+ * values JSON-encoded; may be NULL), the system tags (mlflow.source.name=lathe-trainer,
+ * mlflow.source.type, mlflow.user, mlflow.runName), lathe.dataset = name@version_id
+ * and the dataset input (digest: the version id's first 36 digits, MLflow's limit;
+ * tag mlflow.data.context=training) when dataset_name and dataset_version_id are given.
+ * job_id may not hold quotes or backslashes (MLflow's filters cannot quote them). */
+enum core_status tr_mlflow_start_run(const struct tr_settings *s, const char *request_id, const char *job_id,
+				     const char *experiment, const char *run_name, const char *parent_run_id,
+				     json_t *params, const char *dataset_name, const char *dataset_version_id,
+				     char run_id[64], struct core_error *err);
+/* Logs metrics (name -> number, or "NaN" / "Infinity" / "-Infinity") at step (the
+ * epoch) in log-batch requests. One point per key per step: when the first key already
+ * has a point at step (a batch that landed before its answer was lost), nothing is
+ * sent. */
+enum core_status tr_mlflow_log_metrics(const struct tr_settings *s, const char *request_id, const char *run_id,
+				       long step, json_t *metrics, struct core_error *err);
+enum core_status tr_mlflow_set_tag(const struct tr_settings *s, const char *request_id, const char *run_id,
+				   const char *key, const char *value, struct core_error *err);
+/* status: FINISHED | FAILED | KILLED. */
+enum core_status tr_mlflow_end_run(const struct tr_settings *s, const char *request_id, const char *run_id,
+				   const char *status, struct core_error *err);
+/* Creates model when missing, then finds the version of model made from run_id
+ * (model-versions/search run_id) or creates it from runs:/<run_id>/model; sets alias
+ * (when not NULL or "") to it. version gets its number. */
+enum core_status tr_mlflow_register(const struct tr_settings *s, const char *request_id, const char *run_id,
+				    const char *model, const char *alias, char version[32], struct core_error *err);
+/* The run's artifact root as the artifact API names it ("<exp>/<run>/artifacts", from
+ * the run's mlflow-artifacts: artifact_uri; malloc'd into *root). CORE_EINVAL when
+ * the run keeps its artifacts somewhere the tracker does not serve. */
+enum core_status tr_mlflow_artifact_root(const struct tr_settings *s, const char *request_id, const char *run_id,
+					 char **root, struct core_error *err);
+/* PUTs len bytes as <root>/<path> (path relative, '/'-separated). */
+enum core_status tr_mlflow_put_artifact(const struct tr_settings *s, const char *request_id, const char *root,
+					const char *path, const void *data, size_t len, struct core_error *err);
+
+/* What a finished training leaves, for artifacts.c. */
+struct ml_package;
+struct ml_class_report;
+struct ml_data;
+struct tr_result {
+	const struct ml_package *package;              /* the model (net + metadata) */
+	const struct ml_class_report *report;          /* NULL for regression */
+	const char *const *class_names;                /* k names or NULL */
+	const double *loss, *val_loss, *acc, *val_acc; /* per epoch (acc, val_acc NULL for regression) */
+	size_t epochs;
+	const struct ml_data *val; /* the validation split, for reference.json */
+	const float *val_probs;    /* the model's outputs on it: [val->n, k] */
+	size_t k;
+};
+/* Uploads the run's artifacts: model/ (model.json, weights.safetensors: what the
+ * registry's servability check looks for), charts/loss.png, charts/accuracy.png and
+ * charts/confusion_matrix.png (classification), classification_report.json
+ * (classification), reference.json. A repeat overwrites with the same bytes. */
+enum core_status tr_artifacts_log(const struct tr_settings *s, const char *request_id, const char *run_id,
+				  const struct tr_result *res, struct core_error *err);
+/* reference.json: the drift monitor's reference for the model: the validation
+ * inputs' profile and the model's predictions on them (see reference.c). Owned. */
+json_t *tr_reference_build(const struct ml_data *val, const float *probs, size_t k, const char *const *class_names);
 
 #endif
