@@ -1,19 +1,71 @@
-/* lathe-trainer: training jobs fed by Kafka, trained on OpenBLAS.
- * The daemon's life (settings, database, Kafka, health, drain) is svc_main's; this
- * file names what is particular to the service: its port, schema and routes. Domain
- * routes answer 501 NOT_IMPLEMENTED until their issue lands. */
-#include "svc/svc.h"
+/* lathe-trainer: training jobs fed by Kafka, trained on OpenBLAS. The daemon's life
+ * (settings, database, Kafka, outbox relay, health, drain) is svc_main's; this file adds
+ * the trainer's settings (where the tracker, the model registry and the data registry
+ * are, the checkpoint store, threads, workers, the job lease), opens the checkpoint blob
+ * store at start and names the schema, migrations and route table (tr.h lists the
+ * parts). */
+#include <stddef.h>
+#include <stdlib.h>
+#include "tr.h"
 
 extern const struct core_embedded_file svc_migrations[];
 extern const struct core_embedded_file svc_openapi[];
 
-static const struct http_route tw_routes[] = {
-	{.methods = SVC_ALL_METHODS, .pattern = "/v1/jobs", .handler = svc_h_not_implemented},
-	{.methods = SVC_ALL_METHODS, .pattern = "/v1/jobs/{path*}", .handler = svc_h_not_implemented},
+#define S(f) offsetof(struct tr_settings, f)
+
+static const struct core_setting tr_setting_rows[] = {
+	{"TRACKER_URL", CORE_SETTING_STRING, S(tracker_url), "http://127.0.0.1:5000", false, 0, 0,
+	 "experiment tracker base URL: a run per job (params, metrics, artifacts, dataset input)"},
+	{"TRACKER_TOKEN", CORE_SETTING_STRING, S(tracker_token), NULL, false, 0, 0,
+	 "the trainer's token (write scope) for the tracker when it runs with AUTH=on; sent as Authorization: Bearer"},
+	{"TRACKER_TIMEOUT_MS", CORE_SETTING_INT, S(tracker_timeout_ms), "10000", false, 100, 600000,
+	 "how long one call to the tracker may take (an artifact upload included)"},
+	{"REGISTRY_URL", CORE_SETTING_STRING, S(registry_url), "http://127.0.0.1:5001", false, 0, 0,
+	 "model registry base URL: a finished job's model version and alias"},
+	{"REGISTRY_TOKEN", CORE_SETTING_STRING, S(registry_token), NULL, false, 0, 0,
+	 "the trainer's token (write scope) for the model registry when it runs with AUTH=on"},
+	{"REGISTRY_TIMEOUT_MS", CORE_SETTING_INT, S(registry_timeout_ms), "5000", false, 100, 600000,
+	 "how long one call to the model registry may take"},
+	{"DATA_REGISTRY_URL", CORE_SETTING_STRING, S(data_registry_url), "http://127.0.0.1:5002", false, 0, 0,
+	 "data registry base URL: a job's dataset is checked there at submit and its tensors read from it"},
+	{"DATA_REGISTRY_TOKEN", CORE_SETTING_STRING, S(data_registry_token), NULL, false, 0, 0,
+	 "the trainer's token (read scope) for the data registry when it runs with AUTH=on"},
+	{"DATA_REGISTRY_TIMEOUT_MS", CORE_SETTING_INT, S(data_registry_timeout_ms), "5000", false, 100, 600000,
+	 "how long one metadata call to the data registry may take (a submit waits for it: unanswered -> 503)"},
+	{"BLOB_DIR", CORE_SETTING_STRING, S(blob_dir), "var/trainer-blobs", false, 0, 0,
+	 "directory of the blob store holding the jobs' epoch checkpoints, where a taken-over job resumes"},
+	{"TRAIN_THREADS", CORE_SETTING_INT, S(train_threads), "1", false, 1, 256,
+	 "BLAS threads one training uses; WORKERS x TRAIN_THREADS should not exceed the cores"},
+	{"WORKERS", CORE_SETTING_INT, S(workers), "1", false, 0, 64,
+	 "jobs this process trains at once (consumer group trainer on training.requests); 0 = the jobs API only"},
+	{"JOB_LEASE_MS", CORE_SETTING_INT, S(lease_ms), "30000", false, 1000, 86400000,
+	 "a RUNNING job's lease, renewed by its worker; a job whose lease is older is taken over by another worker"},
 	{0},
 };
 
-static const struct svc_def tw_def = {
+static enum core_status tr_start(struct svc *svc, void *settings, void **app_out, struct core_error *err)
+{
+	(void)svc;
+	struct tr_app *app = core_xcalloc(1, sizeof *app);
+	app->settings = settings;
+	enum core_status rc = blob_store_open(app->settings->blob_dir, &app->blobs, err);
+	if (rc != CORE_OK) {
+		free(app);
+		return rc;
+	}
+	*app_out = app;
+	return CORE_OK;
+}
+
+static void tr_stop(struct svc *svc, void *app_ptr)
+{
+	(void)svc;
+	struct tr_app *app = app_ptr;
+	blob_store_close(app->blobs);
+	free(app);
+}
+
+static const struct svc_def tr_def = {
 	.name = "trainer",
 	.summary = "training jobs fed by Kafka, trained on OpenBLAS",
 	.default_port = 5004,
@@ -21,11 +73,15 @@ static const struct svc_def tw_def = {
 	.migrations = svc_migrations,
 	.openapi = svc_openapi,
 	.uses_outbox = true,
-	.routes = {tw_routes},
-	.content_type_error = HTTP_EC_NONE,
+	.routes = {tr_routes},
+	.content_type_error = HTTP_EC_INVALID_PARAMETER_VALUE,
+	.settings = tr_setting_rows,
+	.settings_size = sizeof(struct tr_settings),
+	.start = tr_start,
+	.stop = tr_stop,
 };
 
 int main(int argc, char **argv)
 {
-	return svc_main(&tw_def, argc, argv);
+	return svc_main(&tr_def, argc, argv);
 }

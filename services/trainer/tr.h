@@ -211,6 +211,7 @@ struct tr_spec {
 	json_t *features;          /* array of column names, or NULL (all but the target) */
 	int image_size;            /* image.size; 0 = native */
 	int image_channels;        /* image.channels; 1 or 3, default 1 */
+	const char *model_type;    /* model.type as given */
 	enum tr_family family;     /* model.type */
 	int hidden[TR_MAX_HIDDEN]; /* mlp: model.hidden */
 	int n_hidden;
@@ -254,8 +255,9 @@ bool tr_spec_is_regression(const struct tr_spec *s);
 struct tr_dataset_info {
 	char version_id[65];
 	int64_t number;
-	char format[16]; /* the registry's format: "csv", "images", "idx", ... */
-	bool image;      /* image data (shape from the profile) */
+	char format[16];        /* the registry's format: "csv", "images", "idx", ... */
+	char label_column[256]; /* the version's label column (CSV), "" when none */
+	bool image;             /* image data (shape from the profile) */
 	int channels, height, width;
 	int n_classes;  /* label classes, 0 when unknown */
 	int n_features; /* tabular: input columns (after target/features) */
@@ -264,8 +266,13 @@ struct tr_dataset_info {
  * and features exist, the layer stack fits the input shape. *http_status: 400/404 (the
  * client's mistake, err says which), 503 (the registry did not answer), 0 on CORE_OK.
  * Makes blocking HTTP calls: never call it inside a transaction. */
-enum core_status tr_dataset_check(const struct tr_settings *s, const struct tr_spec *spec, struct tr_dataset_info *out,
-				  int *http_status, struct core_error *err);
+enum core_status tr_dataset_check(const struct tr_settings *s, const struct tr_spec *spec, const char *request_id,
+				  struct tr_dataset_info *out, int *http_status, struct core_error *err);
+
+/* The pure half of the check: whether the spec's layer stack fits an input of
+ * shape c x h x w (tabular: features x 1 x 1) with k outputs. CORE_EINVAL naming the
+ * layer ("model.layers[2] (conv2d): kernel 5 is larger than its 3x3 input"). */
+enum core_status tr_spec_check_fit(const struct tr_spec *s, int c, int h, int w, int k, struct core_error *err);
 
 /* --- mlflow_client.c, artifacts.c, reference.c (tr-mlflow) -------------------------
  * Every call: CORE_OK; CORE_EIO when the tracker/registry did not answer (refused,

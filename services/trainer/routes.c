@@ -1,0 +1,20 @@
+/* The trainer's one route table (docs/style.md §8). Submits must be application/json
+ * (anything else: 400 INVALID_PARAMETER_VALUE, the svc_def's content_type_error); the
+ * events route streams (h_jobs.c). Scopes (with AUTH=on): GET read, POST write. */
+#include "tr.h"
+
+#define JOBS "/v1/jobs"
+#define JSON "application/json"
+
+const struct http_route tr_routes[] = {
+	{.methods = HTTP_POST,
+	 .pattern = JOBS,
+	 .handler = tr_h_job_submit,
+	 .content_type = JSON,
+	 .body_limit = TR_SPEC_MAX},
+	{.methods = HTTP_GET, .pattern = JOBS, .handler = tr_h_job_list},
+	{.methods = HTTP_GET, .pattern = JOBS "/{id}", .handler = tr_h_job_get},
+	{.methods = HTTP_POST, .pattern = JOBS "/{id}/cancel", .handler = tr_h_job_cancel},
+	{.methods = HTTP_GET, .pattern = JOBS "/{id}/events", .handler = tr_h_job_events},
+	{0},
+};
