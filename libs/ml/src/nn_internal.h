@@ -93,4 +93,18 @@ void ml_nn_forward(struct ml_nn_fwd *f, const float *x, size_t b, bool train, st
  * (NCHW); the parameter gradients are written (not accumulated) into grad (laid out as
  * the net's params). The input's gradient is not computed. */
 void ml_nn_backward(struct ml_nn_fwd *f, const float *x, size_t b, const float *gout, float *grad);
+
+/* --- the trainer (nn_train.c; checkpoints in nn_ckpt.c) ------------------------------ */
+struct ml_trainer {
+	struct ml_net *net;
+	struct ml_train_cfg cfg; /* Adam's 0 betas/eps replaced by PyTorch's defaults */
+	struct ml_nn_fwd *fwd;
+	float *grad;     /* laid out as net->params */
+	float *m, *v;    /* Adam: exp_avg, exp_avg_sq; SGD: m = momentum buffer (v NULL) */
+	float *xb, *yrb; /* the batch gathered in shuffled order */
+	int64_t *yb;
+	float *gout; /* dL/d output of the batch */
+	int epoch;   /* epochs done */
+	long step;   /* optimiser steps taken */
+};
 #endif
