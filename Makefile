@@ -33,7 +33,7 @@ LIBS := svc http bus db metrics mlflow blob img stats ml core
 
 # Every package some binary uses (pkg-config names). Compile lines get all their -I
 # flags; link lines get only the packages of the binary being linked.
-PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libarchive zlib openblas
+PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libarchive zlib openblas cairo fontconfig
 # Libraries that ship no pkg-config file, as raw link flags (libcsv: Debian libcsv-dev).
 # A binary that uses one names it in <bin>_LDLIBS; test programs get them all.
 RAW_LIBS := -lcsv

@@ -19,7 +19,7 @@
 # Prometheus service: `pg_dropcluster --stop 15 main` and `apt-get purge prometheus`
 # remove them; this script never removes anything.
 set -eu
-pkgs="build-essential pkg-config libmicrohttpd-dev libjansson-dev libpq-dev librdkafka-dev
+pkgs="build-essential pkg-config libmicrohttpd-dev libjansson-dev libpq-dev librdkafka-dev libcairo2-dev fonts-dejavu-core
 libopenblas-dev libjpeg62-turbo-dev libpng-dev check libcurl4-openssl-dev libssl-dev
 postgresql-15 curl valgrind clang-format libarchive-dev libcsv-dev zlib1g-dev
 dataset-fashion-mnist python3-numpy python3-pil python3-scipy python3-sklearn python3-torch"
