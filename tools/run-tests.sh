@@ -8,6 +8,11 @@
 #   TESTS=pattern tools/run-tests.sh build/release     only binaries whose path matches
 #   TEST_DIRS="tests/bench" tools/run-tests.sh ...      other directories of check programs
 #   VALGRIND=1 tools/run-tests.sh build/valgrind        each program under valgrind memcheck
+#   TEST_PARALLEL=0 tools/run-tests.sh build/release build/asan   one build after the other
+# With several builds the variants run side by side (two cores: the suites are mostly one
+# process waiting on another), each with its own devkafka broker, since tests steer the
+# broker (down/up) and read shared topics; the PostgreSQL cluster is shared (every test
+# makes its own database). Each variant's lines are shown when it ends.
 # Lines a program prints that start with "bench:" (benchmarks' results) or "note:" (what a
 # test could not check here, e.g. as a user other than root) are shown.
 set -uo pipefail
@@ -19,7 +24,10 @@ cd "$root"
 
 work=$(mktemp -d /tmp/lathe-test.XXXXXX)
 chmod 755 "$work" # the postgres user must reach the cluster directory inside
+pids=()
 cleanup() {
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	stop_devkafka
 	tools/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
 	if [ "${KEEP_TEST_DIR:-0}" = 1 ]; then echo "test files kept in $work"; else rm -rf "$work"; fi
@@ -36,29 +44,30 @@ for attempt in 1 2 3 4 5; do
 done
 builds=()
 for b in "$@"; do builds+=("$(cd "$b" && pwd)"); done
-start_devkafka "${builds[0]}/bin/devkafka" "$work" || exit 1
 
 export LATHE_TEST_PG_URL="postgresql://postgres@127.0.0.1:$pg_port/postgres"
-export LATHE_TEST_KAFKA="$KAFKA_BOOTSTRAP"
-export LATHE_TEST_KAFKA_CTL="$work/kafka.ctl"
-export LATHE_TEST_TMP="$work"
 export LATHE_ROOT="$root"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export CK_DEFAULT_TIMEOUT="${CK_DEFAULT_TIMEOUT:-120}"
 
-passed=0 failed=0 broken=0
-for build in "${builds[@]}"; do
+# run_build BUILD DIR: every suite of BUILD with its own broker and files in DIR; prints
+# each suite's line and leaves "passed failed" in DIR/counts.
+run_build() {
+	local build=$1 dir=$2 passed=0 failed=0 t log start rc secs summary checks fails f
+	mkdir -p "$dir"
+	start_devkafka "${builds[0]}/bin/devkafka" "$dir" || { echo "0 1" >"$dir/counts"; return 1; }
+	export LATHE_TEST_KAFKA="$KAFKA_BOOTSTRAP"
+	export LATHE_TEST_KAFKA_CTL="$dir/kafka.ctl"
+	export LATHE_TEST_TMP="$dir"
 	export LATHE_TEST_BIN="$build/bin"
-	dirs=()
+	local dirs=()
 	for d in ${TEST_DIRS:-tests/unit tests/integration}; do dirs+=("$build/$d"); done
 	for t in $(find "${dirs[@]}" -type f -perm -u+x 2>/dev/null | sort); do
 		case "$t" in *"${TESTS:-}"*) ;; *) continue ;; esac
-		log="$work/$(echo "$t" | tr / _).log"
+		log="$dir/$(echo "$t" | tr / _).log"
 		start=$(date +%s)
 		if [ "${VALGRIND:-0}" = 1 ]; then
-			# memcheck follows check's forked children; an error makes the child exit
-			# 99, which check reports as that test's failure
 			valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 				--suppressions="$root/tests/valgrind.supp" "$t" >"$log" 2>&1
 		else
@@ -75,7 +84,6 @@ for build in "${builds[@]}"; do
 		if [ -z "$checks" ]; then
 			echo "BROKEN $t (exit $rc, no check summary, ${secs}s)"
 			tail -n 40 "$log"
-			broken=$((broken + 1))
 			failed=$((failed + 1))
 			continue
 		fi
@@ -90,6 +98,32 @@ for build in "${builds[@]}"; do
 			echo "ok     $t: $summary (${secs}s)"
 		fi
 	done
+	stop_devkafka
+	echo "$passed $failed" >"$dir/counts"
+}
+
+passed=0 failed=0
+if [ "${#builds[@]}" -gt 1 ] && [ "${TEST_PARALLEL:-1}" != 0 ]; then
+	for i in "${!builds[@]}"; do
+		(
+			trap 'stop_devkafka; exit 130' TERM
+			run_build "${builds[$i]}" "$work/b$i"
+		) >"$work/b$i.out" 2>&1 &
+		pids+=($!)
+	done
+	for i in "${!builds[@]}"; do
+		wait "${pids[$i]}"
+		echo "== ${builds[$i]#"$root"/}"
+		cat "$work/b$i.out"
+	done
+	pids=()
+else
+	for i in "${!builds[@]}"; do run_build "${builds[$i]}" "$work/b$i"; done
+fi
+for i in "${!builds[@]}"; do
+	read -r p f <"$work/b$i/counts" 2>/dev/null || { p=0 f=1; }
+	passed=$((passed + p))
+	failed=$((failed + f))
 done
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
