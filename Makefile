@@ -60,8 +60,8 @@ model-registry_LIBS := svc http bus db metrics mlflow core
 model-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
 data-registry_LIBS := svc http bus db metrics blob img stats ml core
 data-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libarchive zlib
-trainer_LIBS := svc http bus db metrics blob core
-trainer_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
+trainer_LIBS := svc http bus db metrics blob ml core
+trainer_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto openblas
 data-registry_LDLIBS := -lcsv
 devkafka_PKGS := rdkafka
 # The `lathe` command: a client, so no daemon frame: libcore (sha256, files, version)
@@ -186,6 +186,8 @@ http_OBJS += $(BUILD)/obj/gen/http/errors_gen.o
 $(BUILD)/lib/libhttp.a: $(BUILD)/obj/gen/http/errors_gen.o
 core_OBJS += $(BUILD)/obj/gen/libs/core/version_gen.o
 $(BUILD)/lib/libcore.a: $(BUILD)/obj/gen/libs/core/version_gen.o
+# libs/ml's element-wise training loops, vectorised (libs/ml/src/nn_kern.c says why).
+$(BUILD)/obj/libs/ml/src/nn_kern.o: CFLAGS += -O3 -fno-math-errno
 
 # --- services ----------------------------------------------------------------
 

@@ -224,7 +224,7 @@ enum core_status tr_dataset_check(const struct tr_settings *s, const struct tr_s
 	if (rc != CORE_OK)
 		goto out;
 	int k = tr_spec_is_regression(spec) ? 1 : out->n_classes;
-	rc = tr_spec_check_fit(spec, out->channels, out->height, out->width, k, err);
+	rc = tr_spec_build_check(spec, out->channels, out->height, out->width, k, err);
 	goto out;
 unreachable:
 	*http_status = 503;

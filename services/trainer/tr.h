@@ -8,7 +8,8 @@
  *                 the worker's claim / heartbeat / progress / finish are here too
  *   entities.c    Job and job-event JSON from rows
  *   ev_jobs.c     training.requests and training.events CloudEvents, through the outbox
- *   spec.c        the job spec: parse and validate (pure), the model family's layer list
+ *   spec.c        the job spec: parse and validate (pure), the layer-fit arithmetic
+ *   spec_layers.c the model family's layer list (struct ml_layer_spec) and the net check
  *   dataset.c     submit-time checks against the data registry (HTTP, outside any
  *                 transaction): the version exists and is READY, columns, input shape
  *   worker.c, run_job.c, sweep.c, data.c          (tr-worker: sections at the end)
@@ -242,7 +243,7 @@ enum core_status tr_spec_parse(json_t *spec, struct tr_spec *out, struct core_er
  * value (a new reference is taken), creating objects on the way. Used by sweeps. */
 enum core_status tr_spec_set_path(json_t *spec, const char *path, json_t *value, struct core_error *err);
 /* The model's layer list for k outputs (classes, or regression targets) into out
- * (cap entries; TR_MAX_LAYERS is always enough). *n gets the count. */
+ * (cap entries; TR_MAX_LAYERS is always enough). *n gets the count. (spec_layers.c) */
 struct ml_layer_spec;
 enum core_status tr_spec_layers(const struct tr_spec *s, int k, struct ml_layer_spec *out, size_t cap, size_t *n,
 				struct core_error *err);
@@ -273,6 +274,9 @@ enum core_status tr_dataset_check(const struct tr_settings *s, const struct tr_s
  * shape c x h x w (tabular: features x 1 x 1) with k outputs. CORE_EINVAL naming the
  * layer ("model.layers[2] (conv2d): kernel 5 is larger than its 3x3 input"). */
 enum core_status tr_spec_check_fit(const struct tr_spec *s, int c, int h, int w, int k, struct core_error *err);
+/* tr_spec_check_fit, then the net itself: tr_spec_layers through ml_net_new (libs/ml's
+ * own shape rules), so what passes here is what the worker can build. (spec_layers.c) */
+enum core_status tr_spec_build_check(const struct tr_spec *s, int c, int h, int w, int k, struct core_error *err);
 
 /* --- mlflow_client.c, artifacts.c, reference.c (tr-mlflow) -------------------------
  * Every call: CORE_OK; CORE_EIO when the tracker/registry did not answer (refused,

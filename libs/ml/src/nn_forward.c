@@ -328,8 +328,7 @@ void ml_nn_forward(struct ml_nn_fwd *f, const float *x, size_t b, bool train, st
 			maxpool_fwd(l, in, b, y, f->arg[i]);
 			break;
 		case ML_RELU:
-			for (size_t j = 0; j < n; j++)
-				y[j] = in[j] > 0 ? in[j] : 0;
+			ml_nn_relu(n, in, y);
 			break;
 		case ML_TANH:
 			for (size_t j = 0; j < n; j++)
@@ -378,10 +377,7 @@ static void layer_bwd(struct ml_nn_fwd *f, const float *x, size_t i, size_t b, c
 		int out = l->spec.units, k = (int)l->in_size;
 		float *db = grad + l->b_off;
 		ml_sgemm(true, false, out, k, (int)b, 1.0f, dy, out, in, k, 0.0f, grad + l->w_off, k);
-		memset(db, 0, (size_t)out * sizeof(float));
-		for (size_t r = 0; r < b; r++)
-			for (int j = 0; j < out; j++)
-				db[j] += dy[r * (size_t)out + (size_t)j];
+		ml_nn_col_sums(dy, b, (size_t)out, db);
 		if (dx)
 			ml_sgemm(false, false, (int)b, k, out, 1.0f, dy, out, net->params + l->w_off, k, 0.0f, dx, k);
 		break;
@@ -412,8 +408,7 @@ static void layer_bwd(struct ml_nn_fwd *f, const float *x, size_t i, size_t b, c
 		break;
 	case ML_RELU:
 		if (dx)
-			for (size_t j = 0; j < n; j++)
-				dx[j] = y[j] > 0 ? dy[j] : 0;
+			ml_nn_relu_bwd(n, y, dy, dx);
 		break;
 	case ML_TANH:
 		if (dx)

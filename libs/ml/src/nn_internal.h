@@ -65,6 +65,22 @@ uint64_t ml_nn_rng_below(struct ml_nn_rng *r, uint64_t n);
 void ml_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
 	      float beta, float *c, int ldc);
 
+/* --- element-wise kernels (nn_kern.c, vectorised) ---------------------------------- */
+struct ml_nn_adam_k {
+	float b1, c1, b2, c2, step_size, bc2_sqrt, eps, wd; /* c1 = 1 - b1, c2 = 1 - b2 */
+};
+/* PyTorch's Adam on n values: d = g + wd w; m = b1 m + c1 d; v = b2 v + c2 d^2;
+ * w -= step_size * m / (sqrt(v) / bc2_sqrt + eps). */
+void ml_nn_adam(size_t n, float *restrict w, const float *restrict g, float *restrict m, float *restrict v,
+		const struct ml_nn_adam_k *k);
+/* PyTorch's SGD: d = g + wd w; with momentum m = first ? d : mom m + d, d = m; w -= lr d. */
+void ml_nn_sgd(size_t n, float *restrict w, const float *restrict g, float *restrict m, float lr, float mom, float wd,
+	       bool first);
+void ml_nn_relu(size_t n, const float *restrict x, float *restrict y);
+void ml_nn_relu_bwd(size_t n, const float *restrict y, const float *restrict dy, float *restrict dx);
+/* out[j] = sum over r of a[r][j] (rows summed in order). */
+void ml_nn_col_sums(const float *restrict a, size_t rows, size_t cols, float *restrict out);
+
 /* --- forward/backward state of one mini-batch (nn_forward.c) ------------------------ */
 struct ml_nn_fwd {
 	const struct ml_net *net;

@@ -177,29 +177,20 @@ static void optim_step(struct ml_trainer *t)
 	float lr = o->lr, wd = o->weight_decay;
 	t->step++;
 	if (o->kind == ML_OPT_SGD) {
-		float mom = o->momentum;
-		bool first = t->step == 1;
-		for (size_t j = 0; j < n; j++) {
-			float d = wd != 0 ? g[j] + wd * w[j] : g[j];
-			if (mom != 0) {
-				m[j] = first ? d : mom * m[j] + d;
-				d = m[j];
-			}
-			w[j] -= lr * d;
-		}
+		ml_nn_sgd(n, w, g, m, lr, o->momentum, wd, t->step == 1);
 		return;
 	}
-	float b1 = o->beta1, b2 = o->beta2, eps = o->eps, *v = t->v;
+	float b1 = o->beta1, b2 = o->beta2;
 	double bc1 = 1.0 - pow((double)b1, (double)t->step), bc2 = 1.0 - pow((double)b2, (double)t->step);
-	float step_size = (float)((double)lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-	float c1 = 1.0f - b1, c2 = 1.0f - b2;
-	for (size_t j = 0; j < n; j++) {
-		float d = wd != 0 ? g[j] + wd * w[j] : g[j];
-		m[j] = m[j] * b1 + d * c1;
-		v[j] = v[j] * b2 + d * d * c2;
-		float denom = sqrtf(v[j]) / bc2_sqrt + eps;
-		w[j] -= step_size * (m[j] / denom);
-	}
+	struct ml_nn_adam_k k = {.b1 = b1,
+				 .c1 = 1.0f - b1,
+				 .b2 = b2,
+				 .c2 = 1.0f - b2,
+				 .step_size = (float)((double)lr / bc1),
+				 .bc2_sqrt = (float)sqrt(bc2),
+				 .eps = o->eps,
+				 .wd = wd};
+	ml_nn_adam(n, w, g, m, t->v, &k);
 }
 
 enum core_status ml_trainer_epoch(struct ml_trainer *t, const struct ml_data *train, ml_batch_fn on_batch, void *ctx,

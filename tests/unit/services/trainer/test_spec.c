@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "ml/nn.h"
 #include "tr.h"
 
 #define EXAMPLE                                                                                                        \
@@ -249,6 +250,62 @@ START_TEST(layer_fit_names_the_layer)
 }
 END_TEST
 
+/* Kinds of the built list as "dense,relu,..." */
+static void kinds(const struct ml_layer_spec *l, size_t n, char *out, size_t size)
+{
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(out);
+		snprintf(out + len, size - len, "%s%s", i ? "," : "", ml_layer_kind_name(l[i].kind));
+	}
+}
+
+START_TEST(families_build_their_layers)
+{
+	struct tr_spec s;
+	json_t *j;
+	struct core_error err = {{0}};
+	struct ml_layer_spec l[TR_MAX_LAYERS];
+	size_t n = 0;
+	char got[256];
+	accepts("{\"dataset\": \"d\", \"model\": {\"type\": \"mlp\", \"hidden\": [32, 16], \"dropout\": 0.5}}", &s, &j);
+	ck_assert_int_eq(tr_spec_layers(&s, 10, l, TR_MAX_LAYERS, &n, &err), CORE_OK);
+	kinds(l, n, got, sizeof got);
+	ck_assert_str_eq(got, "flatten,dense,relu,dropout,dense,relu,dropout,dense");
+	ck_assert_int_eq(l[1].units, 32);
+	ck_assert_int_eq(l[7].units, 10);
+	ck_assert(fabsf(l[3].rate - 0.5f) < 1e-6f);
+	ck_assert_int_eq(tr_spec_build_check(&s, 1, 28, 28, 10, &err), CORE_OK);
+	json_decref(j);
+
+	accepts("{\"dataset\": \"d\", \"model\": {\"type\": \"cnn\", \"layers\": [{\"type\":\"conv2d\",\"filters\":8,"
+		"\"kernel\":3,\"padding\":1},{\"type\":\"maxpool\",\"pool\":2},{\"type\":\"conv2d\",\"filters\":4,"
+		"\"kernel\":3,"
+		"\"activation\":\"tanh\"},{\"type\":\"dense\",\"units\":16}]}}",
+		&s, &j);
+	ck_assert_int_eq(tr_spec_layers(&s, 10, l, TR_MAX_LAYERS, &n, &err), CORE_OK);
+	kinds(l, n, got, sizeof got);
+	ck_assert_str_eq(got, "conv2d,relu,maxpool,conv2d,tanh,dense,relu,dense");
+	ck_assert_int_eq(l[0].padding, 1);
+	ck_assert_int_eq(l[2].pool, 2);
+	ck_assert_int_eq(tr_spec_build_check(&s, 1, 28, 28, 10, &err), CORE_OK);
+	/* the list ending in a dense layer of k units: that is the output, no activation */
+	ck_assert_int_eq(tr_spec_layers(&s, 16, l, TR_MAX_LAYERS, &n, &err), CORE_OK);
+	kinds(l, n, got, sizeof got);
+	ck_assert_str_eq(got, "conv2d,relu,maxpool,conv2d,tanh,dense");
+	json_decref(j);
+
+	accepts("{\"dataset\": \"d\", \"model\": {\"type\": \"logistic_regression\"}}", &s, &j);
+	ck_assert_int_eq(tr_spec_layers(&s, 3, l, TR_MAX_LAYERS, &n, &err), CORE_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(l[0].kind, ML_DENSE);
+	ck_assert_int_eq(l[0].units, 3);
+	ck_assert_int_eq(tr_spec_build_check(&s, 1, 8, 8, 3, &err), CORE_OK);
+	ck_assert_int_eq(tr_spec_build_check(&s, 4, 1, 1, 3, &err), CORE_OK);
+	json_decref(j);
+}
+END_TEST
+
 static Suite *spec_suite(void)
 {
 	Suite *s = suite_create("trainer-spec");
@@ -258,6 +315,7 @@ static Suite *spec_suite(void)
 	tcase_add_test(tc, mistakes_name_their_field);
 	tcase_add_test(tc, sweeps_checked_value_by_value);
 	tcase_add_test(tc, layer_fit_names_the_layer);
+	tcase_add_test(tc, families_build_their_layers);
 	suite_add_tcase(s, tc);
 	return s;
 }
