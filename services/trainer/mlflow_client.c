@@ -111,8 +111,10 @@ static enum core_status call(const struct tr_settings *s, enum peer peer, const 
 	};
 	const char *what = path_and_query;
 	rc = httpc_do(&rq, &resp, &herr);
-	if (rc == CORE_EINVAL) /* a malformed request id: ours to fix, not the peer's */
+	if (rc == CORE_EINVAL) { /* a malformed request id: ours to fix, not the peer's */
+		core_fail(err, CORE_EINVAL, "request id '%s' is not 1-64 characters of [A-Za-z0-9._-]", request_id);
 		goto out;
+	}
 	if (rc != CORE_OK || resp.status >= 500 || resp.status == 408 || resp.status == 429) {
 		struct core_log_field f[] = {CORE_LF_STR("request_id", request_id), CORE_LF_STR("url", url),
 					     CORE_LF_INT("status", rc == CORE_OK ? resp.status : 0)};

@@ -1,7 +1,7 @@
 /* reference.json (face: the tr-mlflow section of tr.h): what the drift monitor compares
  * a served model's live traffic with, computed once from the validation split the model
- * was checked on (docs: /work/shared/design/protocols.md §3, Evidently's per-column
- * tests and PSI over binned shares):
+ * was checked on, in the shape Evidently-style per-column tests (KS, chi-squared,
+ * Wasserstein) and PSI over binned shares need:
  *   {"format_version": 1, "rows": n,
  *    "input": {"kind": "tabular" | "image", "shape": [c, h, w],
  *              tabular: "features": [{"index": i, <numeric>}...]   one per input column
