@@ -10,15 +10,24 @@
  *     and the registry's servability check says true once model/ holds a package;
  *   - the tracker stopped: CORE_EIO; restarted on the same port and database: the same
  *     calls work; the registry unreachable: CORE_EIO; a 4xx: CORE_EINVAL with the
- *     peer's message; every call carries the X-Request-Id given. */
+ *     peer's message; every call carries the X-Request-Id given;
+ *   - artifacts land under the run's artifact root where MLflow's client lists and
+ *     downloads them: the package's files byte for byte as ml_package_write makes them
+ *     (and read back into the same weights), PNG charts, the classification report,
+ *     reference.json; a version registered from them is servable. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "core/time.h"
+#include "core/file.h"
 #include "harness.h"
 #include "http/client.h"
+#include "img/chart.h"
+#include "ml/metrics.h"
+#include "ml/nn.h"
+#include "ml/package.h"
 #include "tr.h"
 
 #define RID "trm-req-1"
@@ -178,6 +187,9 @@ START_TEST(a_job_has_one_run_with_its_params_tags_and_dataset)
 	ck_assert_int_eq(tr_mlflow_set_tag(&st.s, RID, "00000000000000000000000000000000", "k", "v", &err),
 			 CORE_EINVAL);
 	ck_assert_msg(strstr(err.message, "not found"), "%s", err.message);
+	/* a request id httpc refuses to send: the caller's to fix, said so */
+	ck_assert_int_eq(tr_mlflow_set_tag(&st.s, "bad id!", run1, "k", "v", &err), CORE_EINVAL);
+	ck_assert_msg(strstr(err.message, "request"), "%s", err.message);
 	/* a job id the filter language cannot quote */
 	ck_assert_int_eq(tr_mlflow_start_run(&st.s, RID, "it's", "fmnist", NULL, NULL, params, NULL, NULL, run2, &err),
 			 CORE_EINVAL);
@@ -323,6 +335,174 @@ START_TEST(register_twice_gives_one_servable_version_with_its_alias)
 }
 END_TEST
 
+/* GET of an artifact path under the tracker's artifact API. */
+static struct th_response artifact_get(struct stack *st, const char *root, const char *path)
+{
+	char *url = th_fmt("%s/api/2.0/mlflow-artifacts/artifacts/%s/%s", st->tracker_url, root, path);
+	struct th_response r = th_http("GET", url, NULL, NULL, 0);
+	free(url);
+	return r;
+}
+
+/* The names in the artifact listing of root/dir, as one sorted "a,b/,c" string (dirs
+ * with a slash). */
+static char *listing(struct stack *st, const char *root, const char *dir)
+{
+	char *url = th_fmt("%s/api/2.0/mlflow-artifacts/artifacts?path=%s%s%s", st->tracker_url, root, *dir ? "/" : "",
+			   dir);
+	struct th_response r = th_http("GET", url, NULL, NULL, 0);
+	ck_assert_msg(r.status == 200, "listing %s: %ld %s", dir, r.status, r.body);
+	char names[16][128];
+	size_t n = 0, i;
+	json_t *f;
+	json_array_foreach(json_object_get(r.json, "files"), i, f) if (n < 16)
+		snprintf(names[n++], sizeof names[0], "%s%s", json_string_value(json_object_get(f, "path")),
+			 json_is_true(json_object_get(f, "is_dir")) ? "/" : "");
+	qsort(names, n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+	char *out = th_fmt("%s", "");
+	for (i = 0; i < n; i++) {
+		char *next = th_fmt("%s%s%s", out, i ? "," : "", names[i]);
+		free(out);
+		out = next;
+	}
+	th_response_free(&r);
+	free(url);
+	return out;
+}
+
+START_TEST(artifacts_land_where_a_client_reads_them)
+{
+	struct stack st;
+	struct core_error err = {{0}};
+	char run[64], version[32];
+	char *root = NULL;
+	stack_start(&st);
+	ck_assert_msg(tr_mlflow_start_run(&st.s, RID, "job-a", "art", NULL, NULL, NULL, "d", VERSION_ID, run, &err) ==
+			      CORE_OK,
+		      "%s", err.message);
+	ck_assert_msg(tr_mlflow_artifact_root(&st.s, RID, run, &root, &err) == CORE_OK, "%s", err.message);
+
+	/* a small trained-looking model: 4 inputs -> dense(3) (logits; the package adds the softmax) */
+	struct ml_layer_spec layers[] = {{.kind = ML_DENSE, .units = 3}};
+	struct ml_net *net = NULL;
+	ck_assert_msg(ml_net_new(layers, 1, (struct ml_shape){4, 1, 1}, &net, &err) == CORE_OK, "%s", err.message);
+	ml_net_init(net, 7);
+	char dataset[] = "d@" VERSION_ID;
+	struct ml_package pkg = {.task = "classification",
+				 .net = net,
+				 .class_names = json_pack("[s,s,s]", "cat", "dog", "eel"),
+				 .dataset = dataset,
+				 .metrics = json_pack("{s:f}", "test_accuracy", 0.5)};
+	static const float x[] = {0, 1, 2, 3, 1, 1, 1, 1, 3, 2, 1, 0, 0, 0, 0, 1, 2, 2, 2, 2, 5, 4, 3, 2};
+	static const int64_t y[] = {0, 1, 2, 0, 1, 2};
+	static const float probs[] = {0.8f, 0.1f, 0.1f, 0.2f, 0.7f, 0.1f, 0.1f, 0.2f, 0.7f,
+				      0.3f, 0.6f, 0.1f, 0.1f, 0.8f, 0.1f, 0.5f, 0.2f, 0.3f};
+	static const char *const names[] = {"cat", "dog", "eel"};
+	struct ml_data val = {.x = x, .y = y, .n = 6, .shape = {4, 1, 1}};
+	struct ml_class_report rep;
+	ck_assert_msg(ml_eval_classification(probs, y, 6, 3, &rep, &err) == CORE_OK, "%s", err.message);
+	static const double loss[] = {1.1, 0.8, 0.6}, val_loss[] = {1.2, 0.9, 0.8}, acc[] = {0.4, 0.6, 0.7},
+			    val_acc[] = {0.3, 0.5, 0.6};
+	struct tr_result res = {.package = &pkg,
+				.report = &rep,
+				.class_names = names,
+				.loss = loss,
+				.val_loss = val_loss,
+				.acc = acc,
+				.val_acc = val_acc,
+				.epochs = 3,
+				.val = &val,
+				.val_probs = probs,
+				.k = 3};
+	ck_assert_msg(tr_artifacts_log(&st.s, RID, run, &res, &err) == CORE_OK, "%s", err.message);
+	/* a retry after a lost answer: the same files */
+	ck_assert_msg(tr_artifacts_log(&st.s, RID, run, &res, &err) == CORE_OK, "%s", err.message);
+
+	char *l = listing(&st, root, "");
+	ck_assert_str_eq(l, "charts/,classification_report.json,model/,reference.json");
+	free(l);
+	l = listing(&st, root, "model");
+	ck_assert_str_eq(l, "model.json,weights.safetensors");
+	free(l);
+	l = listing(&st, root, "charts");
+	ck_assert_str_eq(l, "accuracy.png,confusion_matrix.png,loss.png");
+	free(l);
+
+	/* the package's files, byte for byte what ml_package_write makes, and read back */
+	char *mine = th_fmt("%s/trm-pkg-%d", th_env("LATHE_TEST_TMP"), (int)getpid());
+	char *got = th_fmt("%s/trm-got-%d", th_env("LATHE_TEST_TMP"), (int)getpid());
+	ck_assert_msg(ml_package_write(&pkg, mine, &err) == CORE_OK, "%s", err.message);
+	ck_assert_msg(core_mkdir_p(got, 0755, &err) == CORE_OK, "%s", err.message);
+	static const char *const files[] = {"model.json", "weights.safetensors"};
+	for (size_t i = 0; i < 2; i++) {
+		char *path = th_fmt("%s/%s", mine, files[i]), *sub = th_fmt("model/%s", files[i]);
+		char *want = NULL;
+		size_t want_len = 0;
+		ck_assert_int_eq(core_read_file(path, (size_t)1 << 26, &want, &want_len, &err), CORE_OK);
+		struct th_response r = artifact_get(&st, root, sub);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_uint_eq(r.body_len, want_len);
+		ck_assert_int_eq(memcmp(r.body, want, want_len), 0);
+		free(path);
+		path = th_fmt("%s/%s", got, files[i]);
+		ck_assert_int_eq(core_write_file_atomic(path, r.body, r.body_len, &err), CORE_OK);
+		th_response_free(&r);
+		free(want);
+		free(sub);
+		free(path);
+	}
+	struct ml_package back;
+	ck_assert_msg(ml_package_read(got, &back, &err) == CORE_OK, "%s", err.message);
+	ck_assert_str_eq(back.task, "classification");
+	struct ml_param pa, pb;
+	ml_net_param(net, 0, &pa);
+	ml_net_param(back.net, 0, &pb);
+	ck_assert_str_eq(pa.name, pb.name);
+	ck_assert_uint_eq(pa.n, pb.n);
+	ck_assert_int_eq(memcmp(pa.data, pb.data, pa.n * sizeof(float)), 0);
+	ml_package_free(&back);
+
+	static const char *const charts[] = {"charts/loss.png", "charts/accuracy.png", "charts/confusion_matrix.png"};
+	for (size_t i = 0; i < 3; i++) {
+		struct th_response r = artifact_get(&st, root, charts[i]);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_msg(r.body_len > 1000 && memcmp(r.body, "\x89PNG\r\n\x1a\n", 8) == 0, "%s is not a PNG",
+			      charts[i]);
+		th_response_free(&r);
+	}
+	struct th_response r = artifact_get(&st, root, "classification_report.json");
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(r.json);
+	ck_assert_double_eq_tol(json_number_value(json_object_get(r.json, "accuracy")), rep.accuracy, 1e-12);
+	ck_assert_ptr_nonnull(json_object_get(r.json, "eel"));
+	th_response_free(&r);
+	r = artifact_get(&st, root, "reference.json");
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(r.json);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.json, "rows")), 6);
+	json_t *cl = json_object_get(json_object_get(r.json, "predictions"), "classes");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(cl, 2), "name")), "eel");
+	th_response_free(&r);
+
+	/* what the registry makes of it */
+	ck_assert_msg(tr_mlflow_register(&st.s, RID, run, "art", "challenger", version, &err) == CORE_OK, "%s",
+		      err.message);
+	char *ok = servable(&st, "art", version);
+	ck_assert_str_eq(ok, "true");
+	free(ok);
+
+	ml_class_report_free(&rep);
+	json_decref(pkg.class_names);
+	json_decref(pkg.metrics);
+	ml_net_free(net);
+	free(mine);
+	free(got);
+	free(root);
+	img_chart_shutdown(); /* cairo's and fontconfig's caches, for the leak checker */
+	stack_stop(&st);
+}
+END_TEST
+
 START_TEST(a_peer_down_is_eio_and_back_up_works)
 {
 	struct stack st;
@@ -374,6 +554,7 @@ static Suite *mlflow_suite(void)
 	tcase_add_test(tc, a_job_has_one_run_with_its_params_tags_and_dataset);
 	tcase_add_test(tc, metrics_are_one_point_per_epoch_even_when_sent_again);
 	tcase_add_test(tc, register_twice_gives_one_servable_version_with_its_alias);
+	tcase_add_test(tc, artifacts_land_where_a_client_reads_them);
 	tcase_add_test(tc, a_peer_down_is_eio_and_back_up_works);
 	suite_add_tcase(s, tc);
 	return s;
