@@ -65,6 +65,11 @@ static void tr_stop(struct svc *svc, void *app_ptr)
 	free(app);
 }
 
+/* The job runners and the takeover of expired leases (worker.c). */
+static const struct svc_worker_def tr_workers[] = {{.name = "jobs", .run = tr_worker_run}, {0}};
+static const struct svc_periodic_def tr_periodic[] = {
+	{.name = "requeue", .every_ms_of = tr_worker_requeue_every, .run = tr_worker_requeue}, {0}};
+
 static const struct svc_def tr_def = {
 	.name = "trainer",
 	.summary = "training jobs fed by Kafka, trained on OpenBLAS",
@@ -79,6 +84,8 @@ static const struct svc_def tr_def = {
 	.settings_size = sizeof(struct tr_settings),
 	.start = tr_start,
 	.stop = tr_stop,
+	.workers = tr_workers,
+	.periodic = tr_periodic,
 };
 
 int main(int argc, char **argv)
