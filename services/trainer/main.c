@@ -6,6 +6,7 @@
  * parts). */
 #include <stddef.h>
 #include <stdlib.h>
+#include "img/chart.h"
 #include "tr.h"
 
 extern const struct core_embedded_file svc_migrations[];
@@ -61,6 +62,7 @@ static void tr_stop(struct svc *svc, void *app_ptr)
 {
 	(void)svc;
 	struct tr_app *app = app_ptr;
+	img_chart_shutdown(); /* the workers have returned: no chart is being drawn */
 	blob_store_close(app->blobs);
 	free(app);
 }

@@ -163,6 +163,7 @@ json_t *th_train_wait_for(struct th_train_stack *s, const char *id, int timeout_
 		json_t *j = json_incref(job_of(doc));
 		json_decref(doc);
 		if (pred(j)) {
+			json_decref(last);
 			free(path);
 			return j;
 		}
