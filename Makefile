@@ -36,7 +36,7 @@ LIBS := svc http bus db metrics mlflow blob img stats ml core
 PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libdeflate libarchive zlib openblas cairo fontconfig
 # Libraries that ship no pkg-config file, as raw link flags (libcsv: Debian libcsv-dev).
 # A binary that uses one names it in <bin>_LDLIBS; test programs get them all.
-RAW_LIBS := -lcsv
+RAW_LIBS := -lcsv -lfontconfig
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -60,8 +60,9 @@ model-registry_LIBS := svc http bus db metrics mlflow core
 model-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
 data-registry_LIBS := svc http bus db metrics blob img stats ml core
 data-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libdeflate libarchive zlib
-trainer_LIBS := svc http bus db metrics blob ml core
-trainer_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto openblas
+trainer_LIBS := svc http bus db metrics blob img stats ml core
+trainer_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto openblas cairo
+trainer_LDLIBS := -lfontconfig
 data-registry_LDLIBS := -lcsv
 devkafka_PKGS := rdkafka
 # The `lathe` command: a client, so no daemon frame: libcore (sha256, files, version)

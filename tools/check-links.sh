@@ -62,12 +62,12 @@ needed=$(readelf -d "$bin" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p')
 [ -n "$needed" ] || { echo "check-links: $bin has no NEEDED entries (not a dynamic executable?)"; exit 1; }
 for so in $needed; do
 	[ -n "${declared[$so]:-}" ] && continue
-	echo "$so" | grep -qE "$runtime" && continue
+	grep -qE "$runtime" <<<"$so" && continue
 	echo "check-links: $bin links $so, which none of its declared packages ($*) provides"
 	status=1
 done
 for so in "${!declared[@]}"; do
-	if ! echo "$needed" | grep -qxF "$so"; then
+	if ! grep -qxF "$so" <<<"$needed"; then
 		echo "check-links: $bin declares package ${declared[$so]} but does not use $so (drop it from the list)"
 		status=1
 	fi

@@ -6,6 +6,7 @@
  * parts). */
 #include <stddef.h>
 #include <stdlib.h>
+#include "img/chart.h"
 #include "tr.h"
 
 extern const struct core_embedded_file svc_migrations[];
@@ -61,9 +62,15 @@ static void tr_stop(struct svc *svc, void *app_ptr)
 {
 	(void)svc;
 	struct tr_app *app = app_ptr;
+	img_chart_shutdown(); /* the workers have returned: no chart is being drawn */
 	blob_store_close(app->blobs);
 	free(app);
 }
+
+/* The job runners and the takeover of expired leases (worker.c). */
+static const struct svc_worker_def tr_workers[] = {{.name = "jobs", .run = tr_worker_run}, {0}};
+static const struct svc_periodic_def tr_periodic[] = {
+	{.name = "requeue", .every_ms_of = tr_worker_requeue_every, .run = tr_worker_requeue}, {0}};
 
 static const struct svc_def tr_def = {
 	.name = "trainer",
@@ -79,6 +86,8 @@ static const struct svc_def tr_def = {
 	.settings_size = sizeof(struct tr_settings),
 	.start = tr_start,
 	.stop = tr_stop,
+	.workers = tr_workers,
+	.periodic = tr_periodic,
 };
 
 int main(int argc, char **argv)

@@ -346,4 +346,137 @@ enum core_status tr_artifacts_log(const struct tr_settings *s, const char *reque
  * inputs' profile and the model's predictions on them (see reference.c). Owned. */
 json_t *tr_reference_build(const struct ml_data *val, const float *probs, size_t k, const char *const *class_names);
 
+/* === tr-worker: data.c, worker.c, run_job.c, sweep.c ================================ */
+
+#include "ml/nn.h" /* struct ml_data, ml_shape */
+
+/* --- data.c: a job's tensors from the data registry ---------------------------------- */
+
+/* One part of the data: its buffers (owned) and the ml_data over them. */
+struct tr_part {
+	float *x;
+	int64_t *y; /* class ids (classification) */
+	float *yr;  /* targets (regression) */
+	struct ml_data d;
+};
+
+struct tr_data {
+	struct tr_part train, val, test;
+	bool val_is_test, test_is_val; /* a two-way split: one part serves as both */
+	struct ml_shape shape;         /* one example's shape */
+	size_t k;                      /* classes, or regression targets (1) */
+	json_t *classes;               /* class names (strings) of a classification, else NULL */
+	json_t *preprocessing;         /* the tensors' preprocessing metadata, as served */
+	json_t *columns;               /* tabular regression without features: the columns */
+	char dataset[129];             /* the dataset's name */
+	char version_id[65];           /* the version's id (the tensors' metadata) */
+};
+
+/* Fetches the spec's train, val and test parts (making the fractions' split first).
+ * Blocking HTTP with request_id as X-Request-Id: never inside a transaction.
+ * Returns CORE_OK (free with tr_data_free); CORE_EIO when the data registry did not
+ * answer (retry later); CORE_EINVAL naming what is wrong with the data (the job fails).
+ * Nothing to free on failure. */
+enum core_status tr_data_fetch(const struct tr_settings *s, const char *request_id, const struct tr_spec *spec,
+			       struct tr_data *out, struct core_error *err);
+void tr_data_free(struct tr_data *d);
+
+/* --- worker.c: the job runners and the takeover -------------------------------------- */
+
+#define TR_GROUP "trainer" /* the consumer group of training.requests */
+
+/* The svc worker: starts WORKERS runner threads (each its own member of the group
+ * `trainer`), and joins them on shutdown. */
+void tr_worker_run(struct svc *svc, void *app);
+/* The periodic task: RUNNING jobs whose lease expired go back to QUEUED with a fresh
+ * training.requests event, in one transaction. */
+void tr_worker_requeue(struct svc *svc, void *app);
+/* Its period: JOB_LEASE_MS / 2 (at least 100 ms). */
+long tr_worker_requeue_every(const void *app);
+
+/* --- run_job.c: one claimed job --------------------------------------------------------- */
+
+/* A running job, as its runner sees it. */
+struct tr_jctx {
+	struct svc *svc;
+	struct tr_app *app;
+	const char *worker; /* the worker column's value for this runner */
+	const struct tr_job *job;
+	int64_t last_beat; /* ms of the last heartbeat */
+	bool lost;         /* the lease is gone: write nothing more */
+	bool cancel;       /* cancel_requested was seen */
+};
+
+enum tr_outcome { TR_DONE = 1, TR_FAILED, TR_CANCELLED, TR_LOST };
+
+/* One model to train and log (a job, or a sweep's trial). */
+struct tr_trial {
+	const struct tr_spec *spec;
+	json_t *spec_json; /* the spec the params come from */
+	const struct tr_data *data;
+	const char *run_key;       /* the run's lathe.job_id tag */
+	const char *run_name;      /* may be NULL */
+	const char *parent_run_id; /* a sweep's parent run, or NULL */
+	bool checkpoints;          /* checkpoint every epoch in the job row; resume from it */
+	int trial;                 /* the sweep's trial index, -1 for a job */
+	const char *log_prefix;    /* "" or "trial 3: " for the job's log lines */
+	const char *score_metric;  /* the final metric to put in score (NULL: val_loss) */
+	json_t *extra;             /* members added to the job's progress metrics, or NULL */
+	/* Called once the run exists (run_id set); false: stop (lease lost). May be NULL. */
+	bool (*on_run)(struct tr_jctx *j, struct tr_trial *tr);
+	/* out */
+	char run_id[64];
+	double score;          /* score_metric at the end; NAN when none */
+	json_t *final_metrics; /* owned by the caller on TR_DONE: last epoch's and test metrics */
+};
+
+/* Runs a claimed job to its end (or until its lease is lost). */
+void tr_run_job(struct svc *svc, struct tr_app *app, const char *worker, const struct tr_job *job);
+/* Trains and logs one model; err says why on TR_FAILED. The run ends FINISHED
+ * (TR_DONE), FAILED or KILLED (cancelled); on TR_LOST nothing more is written. */
+enum tr_outcome tr_train_one(struct tr_jctx *j, struct tr_trial *tr, struct core_error *err);
+/* The batch callback of ml_trainer_epoch: heartbeat / cancel / shutdown (ctx: tr_jctx). */
+bool tr_batch_cb(void *ctx, long step, float loss);
+/* Renews the lease when HEARTBEAT_MS passed; true when the job must stop. */
+bool tr_job_should_stop(struct tr_jctx *j);
+/* Appends a line to the job's events (and the log). */
+void tr_job_log(struct tr_jctx *j, const char *level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Every hyper-parameter of spec as a flat object of strings (owned). */
+json_t *tr_job_params(json_t *spec_json, const struct tr_spec *s);
+/* Records run_id (and parent) in the job row; false when the lease is lost. */
+bool tr_job_record_run(struct tr_jctx *j, const char *run_id, const char *parent);
+/* The tracker and registry calls, retried with backoff while they do not answer:
+ * CORE_OK; CORE_EINVAL (refused: err says why); CORE_EIO (stopped: lease lost or
+ * shutdown). */
+struct tr_call_start {
+	const char *run_key, *experiment, *run_name, *parent_run_id;
+	json_t *params;
+	const char *dataset, *version_id;
+};
+enum core_status tr_job_start_run(struct tr_jctx *j, const struct tr_call_start *st, char run_id[64],
+				  struct core_error *err);
+enum core_status tr_job_log_metrics(struct tr_jctx *j, const char *run_id, long step, json_t *metrics,
+				    struct core_error *err);
+enum core_status tr_job_set_tag(struct tr_jctx *j, const char *run_id, const char *key, const char *value,
+				struct core_error *err);
+/* Ends the run (status FINISHED | FAILED | KILLED); returns as the calls above. */
+enum core_status tr_job_end_run(struct tr_jctx *j, const char *run_id, const char *status);
+/* Registers run_id's model as the spec asks (nothing when it does not). */
+enum core_status tr_job_register(struct tr_jctx *j, const struct tr_spec *s, const char *run_id, char version[32],
+				 struct core_error *err);
+/* Ends the job for outcome (SUCCEEDED with metrics and version, FAILED with err,
+ * CANCELLED; nothing for TR_LOST), with its event and log line, in one transaction. */
+void tr_job_end(struct tr_jctx *j, enum tr_outcome out, const struct core_error *err, json_t *metrics,
+		const char *run_id, const char *version);
+
+/* --- sweep.c: grid and random search ------------------------------------------------------ */
+
+/* The trials' points of sweep ({method, space, trials}): an array of objects
+ * {path: value} (owned). Pure. CORE_EINVAL for a bad space. */
+enum core_status tr_sweep_points(json_t *sweep, uint64_t seed, json_t **out, struct core_error *err);
+/* Whether score a beats b for the goal (a NaN never does; anything beats a NaN b). */
+bool tr_sweep_better(double a, double b, bool maximize);
+/* Runs the job's sweep (data fetched) and ends the job. */
+void tr_run_sweep(struct tr_jctx *j, json_t *spec_json, const struct tr_spec *spec, const struct tr_data *data);
+
 #endif
