@@ -275,8 +275,8 @@ START_TEST(sigkill_during_a_large_commit_leaves_no_half_version)
 	/* wait until the manifest rows are going in, then kill */
 	bool inserting = false;
 	for (int i = 0; i < 3000 && !inserting; i++) {
-		char *n = th_data_sql(d, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE "
-					 "'INSERT INTO version_files%'");
+		char *n = th_data_sql(d, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+					 "AND state = 'active' AND query LIKE 'INSERT INTO version_files%'");
 		inserting = strcmp(n, "0") != 0;
 		free(n);
 		if (!inserting)

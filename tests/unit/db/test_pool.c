@@ -185,7 +185,8 @@ START_TEST(test_threads)
 		total += sh.ok[t];
 	ck_assert_int_eq(total, N_THREADS * N_CYCLES);
 	backends = dbt_admin_scalar(url,
-				    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'db-test-threads'");
+				    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'db-test-threads' "
+				    "AND datname = current_database()");
 	ck_assert_int_ge(backends, 1);
 	ck_assert_int_le(backends, POOL_SIZE);
 	db_pool_close(sh.pool);
@@ -193,7 +194,8 @@ START_TEST(test_threads)
 	/* db_pool_close closed them all (backends exit a moment after the client leaves) */
 	for (int i = 0; i < 200; i++) {
 		backends = dbt_admin_scalar(url, "SELECT count(*) FROM pg_stat_activity "
-						 "WHERE application_name = 'db-test-threads'");
+						 "WHERE application_name = 'db-test-threads' "
+						 "AND datname = current_database()");
 		if (backends == 0)
 			break;
 		usleep(10 * 1000);
