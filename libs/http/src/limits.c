@@ -159,8 +159,10 @@ bool http_worker_acquire(struct http_server *s)
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000L;
 	}
-	bool ok = true;
 	pthread_mutex_lock(&s->limits_lock);
+	/* after the cut-off nothing starts, also a request that finds a slot free only
+	 * because the held ones ended after the drain gave up on them */
+	bool ok = !s->cut_off;
 	while (s->busy >= s->workers && ok) {
 		if (s->cut_off || pthread_cond_timedwait(&s->slot_free, &s->limits_lock, &deadline) == ETIMEDOUT)
 			ok = s->busy < s->workers && !s->cut_off;
