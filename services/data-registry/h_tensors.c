@@ -350,6 +350,13 @@ static int find_tx(struct db_conn *c, void *cls)
 		PGresult *res = NULL;
 		if (x->o->split_name) {
 			rc = dr_q_split_by_name(c, x->row.pk, x->o->split_name, &res, &x->err);
+			if (rc == 0 && x->row.format == DR_FORMAT_IDX && strcmp(x->o->split_name, "original") == 0) {
+				/* the profiler makes it just after READY: a client as quick as that
+				 * must not see a 404 for a split that is predefined */
+				PQclear(res);
+				x->want_original = true;
+				return 1;
+			}
 			if (rc == 0) {
 				PQclear(res);
 				return svc_fail(&x->fail, HTTP_EC_RESOURCE_DOES_NOT_EXIST,
