@@ -13,6 +13,7 @@
 #   LATHE_BENCH_DATA=0                              leave out the data registry's part
 #   LATHE_BENCH_TRACKER=0                           leave out the tracker's part (and its peer)
 #   LATHE_BENCH_ML=0                                leave out libs/ml's part (tests/bench/bench_ml.sh)
+#   LATHE_BENCH_TRAINER=0                           leave out the trainer's part (tests/bench/bench_trainer.sh)
 #   LATHE_BENCH_ML_ONLY=1                           run libs/ml's part alone (no database, no broker)
 # Then the data registry's part, tests/bench/bench_data.sh (its header says what it
 # measures): Fashion-MNIST as 70,000 PNGs pushed with `lathe data push` to a
@@ -135,6 +136,12 @@ if [ "${LATHE_BENCH_DATA:-1}" = 0 ]; then
 	echo "bench: data: skipped (LATHE_BENCH_DATA=0)"
 elif ! LATHE_BENCH_PG_PORT=$pg_port KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" tests/bench/bench_data.sh "$build" "$work"; then
 	echo "FAIL   tests/bench/bench_data.sh"
+	status=1
+fi
+if [ "${LATHE_BENCH_TRAINER:-1}" = 0 ]; then
+	echo "bench: trainer: skipped (LATHE_BENCH_TRAINER=0)"
+elif ! LATHE_BENCH_PG_PORT=$pg_port KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" tests/bench/bench_trainer.sh "$build" "$work"; then
+	echo "FAIL   tests/bench/bench_trainer.sh"
 	status=1
 fi
 if [ "${LATHE_BENCH_ML:-1}" = 0 ]; then
