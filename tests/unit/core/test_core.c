@@ -260,6 +260,15 @@ START_TEST(log_lines_stay_valid_utf8_and_numbers_short)
 }
 END_TEST
 
+START_TEST(fail_may_quote_its_own_message)
+{
+	struct core_error err;
+	ck_assert_int_eq(core_fail(&err, CORE_EIO, "registry answered %d: %s", 404, "Split not found"), CORE_EIO);
+	ck_assert_int_eq(core_fail(&err, CORE_EINVAL, "train part: %s", err.message), CORE_EINVAL);
+	ck_assert_str_eq(err.message, "train part: registry answered 404: Split not found");
+}
+END_TEST
+
 START_TEST(shutdown_waits_for_sigterm)
 {
 	struct core_error err;
@@ -282,6 +291,7 @@ static Suite *core_suite(void)
 		 {settings_load_defaults_and_overrides, settings_reject_bad_values_naming_the_setting,
 		  settings_render_markdown}},
 		{"id", {ids_are_uuid4_hex_and_distinct}},
+		{"status", {fail_may_quote_its_own_message}},
 		{"sha256", {sha256_matches_known_digests}},
 		{"time", {time_formats_iso8601}},
 		{"file", {files_mkdir_write_read}},
