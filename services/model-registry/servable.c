@@ -76,36 +76,17 @@ static json_t *tracker_get(const struct mr_settings *s, const char *request_id, 
 	struct httpc_response resp = {0};
 	struct core_error err = {{0}};
 	json_t *doc = NULL;
-	size_t base_len = strlen(s->tracker_url);
-	while (base_len > 0 && s->tracker_url[base_len - 1] == '/')
-		base_len--;
-	char *url = core_xasprintf("%.*s%s", (int)base_len, s->tracker_url, path_and_query);
-	/* The registry's own token when the tracker checks them (AUTH=on there). */
-	char *auth = s->tracker_token && *s->tracker_token
-			     ? core_xasprintf("Authorization: Bearer %s", s->tracker_token)
-			     : NULL;
-	const char *headers[] = {auth, NULL};
-	struct httpc_request rq = {
-		.method = "GET",
-		.url = url,
-		.headers = headers,
-		.timeout_ms = s->tracker_timeout_ms,
-		.max_response = (size_t)4 << 20,
-		.request_id = request_id,
-	};
-	if (httpc_do(&rq, &resp, &err) != CORE_OK) {
-		/* The tag is readable by every client: it must not carry the tracker's
-		 * internal address, which err names; the log line does. */
-		struct core_log_field f[] = {CORE_LF_STR("request_id", request_id), CORE_LF_STR("url", url)};
-		core_log_with(CORE_LOG_WARN, f, sizeof f / sizeof f[0], "servability: tracker unreachable: %s",
-			      err.message);
+	/* the registry's own token when the tracker checks them (AUTH=on there) */
+	const struct httpc_peer tracker = {.name = "the tracker",
+					   .base_url = s->tracker_url,
+					   .token = s->tracker_token,
+					   .timeout_ms = s->tracker_timeout_ms,
+					   .max_response = (size_t)4 << 20};
+	if (httpc_peer_call(&tracker, "GET", path_and_query, NULL, NULL, 0, request_id, &resp, &err) != CORE_OK) {
+		/* the tag is readable by every client: err names no address (the log line
+		 * httpc_peer_call wrote does); any failure here is worth asking again */
 		set_reason(out, "the tracker could not be reached");
 		out->unreachable = true;
-		goto out;
-	}
-	if (resp.status >= 500) {
-		set_reason(out, "the tracker could not be reached");
-		out->unreachable = true; /* a tracker in trouble: worth asking again */
 		goto out;
 	}
 	if (resp.status != 200) {
@@ -120,8 +101,6 @@ static json_t *tracker_get(const struct mr_settings *s, const char *request_id, 
 	}
 out:
 	httpc_response_free(&resp);
-	free(auth);
-	free(url);
 	return doc;
 }
 

@@ -37,46 +37,31 @@ static void escape_onto(struct core_buf *b, const char *s)
 	}
 }
 
-/* The version's base URL: {DATA_REGISTRY_URL}/v1/datasets/{name}/versions/{ref}. */
-static void version_url(const struct tr_settings *s, const struct tr_spec *spec, struct core_buf *b)
+/* The version's path at the data registry: /v1/datasets/{name}/versions/{ref}. */
+static void version_path(const struct tr_spec *spec, struct core_buf *b)
 {
-	size_t n = strlen(s->data_registry_url);
-	while (n > 0 && s->data_registry_url[n - 1] == '/')
-		n--;
-	core_buf_append(b, s->data_registry_url, n);
 	core_buf_append_str(b, "/v1/datasets/");
 	escape_onto(b, spec->dataset_name);
 	core_buf_append_str(b, "/versions/");
 	escape_onto(b, spec->dataset_ref);
 }
 
-/* One request to the data registry. CORE_OK with *resp filled for any HTTP answer;
+/* One request to the data registry. CORE_OK with *resp filled for any answer below 500;
  * CORE_EIO when none came (the caller's job is then retried). */
 static enum core_status dr_call(const struct tr_settings *s, const char *request_id, const char *method,
-				const char *url, const char *body, struct httpc_response *resp, struct core_error *err)
+				const char *path, const char *body, struct httpc_response *resp, struct core_error *err)
 {
-	char *auth = s->data_registry_token && *s->data_registry_token
-			     ? core_xasprintf("Authorization: Bearer %s", s->data_registry_token)
-			     : NULL;
-	const char *headers[] = {auth, NULL};
-	struct httpc_request rq = {
-		.method = method,
-		.url = url,
-		.body = body,
-		.body_len = body ? strlen(body) : 0,
-		.content_type = body ? "application/json" : NULL,
-		.headers = headers,
+	/* a tensors export is computed on the first ask: ten times the plain timeout */
+	const struct httpc_peer peer = {
+		.name = "the data registry",
+		.base_url = s->data_registry_url,
+		.token = s->data_registry_token,
 		.timeout_ms = s->data_registry_timeout_ms > 0 ? s->data_registry_timeout_ms * 10 : 0,
 		.retries = 3,
 		.max_response = TENSORS_MAX,
-		.request_id = request_id,
 	};
-	enum core_status rc = httpc_do(&rq, resp, err);
-	if (rc == CORE_OK && resp->status >= 500) {
-		rc = core_fail(err, CORE_EIO, "data registry answered %ld", resp->status);
-		httpc_response_free(resp);
-	}
-	return rc;
+	return httpc_peer_call(&peer, method, path, "application/json", body, body ? strlen(body) : 0, request_id, resp,
+			       err);
 }
 
 /* The peer's message of an error answer, for the job's failure reason. */
@@ -106,7 +91,7 @@ static enum core_status ensure_split(const struct tr_settings *s, const char *re
 	json_decref(body);
 	struct core_buf url;
 	core_buf_init(&url, 1 << 16);
-	version_url(s, spec, &url);
+	version_path(spec, &url);
 	core_buf_append_str(&url, "/splits");
 	struct httpc_response r = {0};
 	enum core_status rc = dr_call(s, request_id, "POST", url.data, text, &r, err);
@@ -195,7 +180,7 @@ static enum core_status fetch_part(const struct tr_settings *s, const char *requ
 {
 	struct core_buf url;
 	core_buf_init(&url, 1 << 16);
-	version_url(s, spec, &url);
+	version_path(spec, &url);
 	core_buf_append_str(&url, "/tensors?split=");
 	escape_onto(&url, part);
 	core_buf_append_str(&url, "&split_name=");

@@ -18,32 +18,13 @@ static enum core_status registry_get(const struct tr_settings *s, const char *re
 {
 	struct httpc_response resp = {0};
 	*doc = NULL;
-	size_t base_len = strlen(s->data_registry_url);
-	while (base_len > 0 && s->data_registry_url[base_len - 1] == '/')
-		base_len--;
-	char *url = core_xasprintf("%.*s%s", (int)base_len, s->data_registry_url, path);
-	char *auth = s->data_registry_token && *s->data_registry_token
-			     ? core_xasprintf("Authorization: Bearer %s", s->data_registry_token)
-			     : NULL;
-	const char *headers[] = {auth, NULL};
-	struct httpc_request rq = {
-		.method = "GET",
-		.url = url,
-		.headers = headers,
-		.timeout_ms = s->data_registry_timeout_ms,
-		.max_response = (size_t)64 << 20,
-		.request_id = request_id,
-	};
-	struct core_error e = {{0}};
-	enum core_status rc = httpc_do(&rq, &resp, &e);
-	if (rc != CORE_OK || resp.status >= 500) {
-		/* The client sees no internal address; the log line has it. */
-		struct core_log_field f[] = {CORE_LF_STR("request_id", request_id), CORE_LF_STR("url", url)};
-		core_log_with(CORE_LOG_WARN, f, sizeof f / sizeof f[0], "data registry unreachable: %s",
-			      rc != CORE_OK ? e.message : "5xx");
-		core_fail(err, CORE_EIO, "the data registry could not be reached; retry later");
-		rc = CORE_EIO;
-	} else {
+	const struct httpc_peer peer = {.name = "the data registry",
+					.base_url = s->data_registry_url,
+					.token = s->data_registry_token,
+					.timeout_ms = s->data_registry_timeout_ms,
+					.max_response = (size_t)64 << 20};
+	enum core_status rc = httpc_peer_call(&peer, "GET", path, NULL, NULL, 0, request_id, &resp, err);
+	if (rc == CORE_OK) {
 		*status = resp.status;
 		*doc = json_loadb(resp.body, resp.body_len, 0, NULL);
 		if (*doc && !json_is_object(*doc)) {
@@ -52,8 +33,6 @@ static enum core_status registry_get(const struct tr_settings *s, const char *re
 		}
 	}
 	httpc_response_free(&resp);
-	free(auth);
-	free(url);
 	return rc;
 }
 

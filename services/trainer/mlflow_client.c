@@ -78,51 +78,27 @@ static enum core_status call(const struct tr_settings *s, enum peer peer, const 
 			     const char *path_and_query, json_t *body, const void *raw, size_t raw_len,
 			     struct answer *a, struct core_error *err)
 {
-	const char *base = peer == TRACKER ? s->tracker_url : s->registry_url;
-	const char *token = peer == TRACKER ? s->tracker_token : s->registry_token;
-	long timeout = peer == TRACKER ? s->tracker_timeout_ms : s->registry_timeout_ms;
 	const char *who = peer == TRACKER ? "the experiment tracker" : "the model registry";
-	enum core_status rc;
-	struct httpc_response resp = {0};
-	struct core_error herr = {{0}};
-	char *text = NULL, *url = NULL, *auth = NULL;
-	memset(a, 0, sizeof *a);
-	if (!base || !*base)
-		return core_fail(err, CORE_EINVAL, "%s_URL is not set", peer == TRACKER ? "TRACKER" : "REGISTRY");
-	size_t base_len = strlen(base);
-	while (base_len > 0 && base[base_len - 1] == '/')
-		base_len--;
-	url = core_xasprintf("%.*s%s", (int)base_len, base, path_and_query);
-	auth = token && *token ? core_xasprintf("Authorization: Bearer %s", token) : NULL;
-	const char *headers[] = {auth, NULL};
-	if (body)
-		text = json_dumps(body, JSON_COMPACT);
-	struct httpc_request rq = {
-		.method = method,
-		.url = url,
-		.body = raw ? raw : text,
-		.body_len = raw ? raw_len : (text ? strlen(text) : 0),
-		.content_type = raw ? "application/octet-stream" : (text ? "application/json" : NULL),
-		.headers = headers,
+	long timeout = peer == TRACKER ? s->tracker_timeout_ms : s->registry_timeout_ms;
+	const struct httpc_peer p = {
+		.name = who,
+		.base_url = peer == TRACKER ? s->tracker_url : s->registry_url,
+		.token = peer == TRACKER ? s->tracker_token : s->registry_token,
 		.timeout_ms = timeout > 0 ? timeout : 10000,
 		.retries = 2,
 		.max_response = MAX_ANSWER,
-		.request_id = request_id,
 	};
+	enum core_status rc;
+	struct httpc_response resp = {0};
+	char *text = NULL;
+	memset(a, 0, sizeof *a);
+	if (body)
+		text = json_dumps(body, JSON_COMPACT);
 	const char *what = path_and_query;
-	rc = httpc_do(&rq, &resp, &herr);
-	if (rc == CORE_EINVAL) { /* a malformed request id: ours to fix, not the peer's */
-		core_fail(err, CORE_EINVAL, "request id '%s' is not 1-64 characters of [A-Za-z0-9._-]", request_id);
+	rc = httpc_peer_call(&p, method, path_and_query, raw ? "application/octet-stream" : "application/json",
+			     raw ? raw : text, raw ? raw_len : (text ? strlen(text) : 0), request_id, &resp, err);
+	if (rc != CORE_OK)
 		goto out;
-	}
-	if (rc != CORE_OK || resp.status >= 500 || resp.status == 408 || resp.status == 429) {
-		struct core_log_field f[] = {CORE_LF_STR("request_id", request_id), CORE_LF_STR("url", url),
-					     CORE_LF_INT("status", rc == CORE_OK ? resp.status : 0)};
-		core_log_with(CORE_LOG_WARN, f, sizeof f / sizeof f[0], "mlflow client: %s did not answer %s: %s", who,
-			      method, rc == CORE_OK ? resp.body : herr.message);
-		rc = core_fail(err, CORE_EIO, "%s did not answer %s %.*s", who, method, (int)strcspn(what, "?"), what);
-		goto out;
-	}
 	a->status = resp.status;
 	json_t *doc = json_loadb(resp.body, resp.body_len, 0, NULL);
 	if (resp.status != 200) {
@@ -145,8 +121,6 @@ static enum core_status call(const struct tr_settings *s, enum peer peer, const 
 out:
 	httpc_response_free(&resp);
 	free(text);
-	free(auth);
-	free(url);
 	return rc;
 }
 

@@ -1,7 +1,7 @@
 /* Tests of the httpc_ client (libs/http/src/client.c) against real http servers on
  * 127.0.0.1 in the test process: retries on a refused connection until a server that
  * starts late answers, no retry once connected, timeouts, the max_response ceiling,
- * methods and bodies, and argument errors. */
+ * methods and bodies, argument errors, and httpc_peer_call's sorting of outcomes. */
 #include <check.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -32,10 +32,11 @@ static void h_hello(struct http_request *req, void *a)
 	const char *body = http_request_body(req, &len);
 	const char *ct = http_request_header(req, "Content-Type");
 	const char *custom = http_request_header(req, "X-Custom");
+	const char *auth = http_request_header(req, "Authorization");
 	(void)a;
 	http_reply_json(req, 200,
-			json_pack("{s:s, s:s%, s:s?, s:s?}", "method", http_method_name(http_request_method(req)),
-				  "body", body, len, "content_type", ct, "custom", custom));
+			json_pack("{s:s, s:s%, s:s?, s:s?, s:s?}", "method", http_method_name(http_request_method(req)),
+				  "body", body, len, "content_type", ct, "custom", custom, "auth", auth));
 }
 
 static void h_big(struct http_request *req, void *a)
@@ -271,6 +272,35 @@ START_TEST(methods_bodies_headers)
 }
 END_TEST
 
+/* httpc_peer_call: base URL joined (trailing slashes dropped), the token sent, answers
+ * below 500 given back, a 5xx or no answer CORE_EIO with a message naming no address. */
+START_TEST(peer_calls_sort_the_outcome)
+{
+	unsigned port = free_port();
+	struct http_server *s = start_on(port);
+	char base[64];
+	snprintf(base, sizeof base, "http://127.0.0.1:%u//", port);
+	struct httpc_peer peer = {.name = "the peer", .base_url = base, .token = "tok", .timeout_ms = 5000};
+	struct httpc_response r;
+	struct core_error err;
+	ck_assert_int_eq(httpc_peer_call(&peer, "POST", "/hello", "text/plain", "hi", 2, "rid-1", &r, &err), CORE_OK);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(strstr(r.body, "\"auth\":\"Bearer tok\"") && strstr(r.body, "\"body\":\"hi\""), "%s", r.body);
+	httpc_response_free(&r);
+	ck_assert_int_eq(httpc_peer_call(&peer, "GET", "/nope", NULL, NULL, 0, NULL, &r, &err), CORE_OK);
+	ck_assert_int_eq(r.status, 404);
+	httpc_response_free(&r);
+	ck_assert_int_eq(httpc_peer_call(&peer, "GET", "/busy", NULL, NULL, 0, NULL, &r, &err), CORE_EIO);
+	ck_assert_str_eq(err.message, "the peer could not be reached");
+	ck_assert_ptr_null(r.body);
+	ck_assert_int_eq(httpc_peer_call(&peer, "GET", "/hello", NULL, NULL, 0, "bad id!", &r, &err), CORE_EINVAL);
+	ck_assert_ptr_null(strstr(err.message, "127.0.0.1"));
+	http_server_stop(s);
+	ck_assert_int_eq(httpc_peer_call(&peer, "GET", "/hello", NULL, NULL, 0, NULL, &r, &err), CORE_EIO);
+	ck_assert_str_eq(err.message, "the peer could not be reached");
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
 	struct httpc_response r;
@@ -303,6 +333,7 @@ static Suite *client_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, methods_bodies_headers);
 	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, peer_calls_sort_the_outcome);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -51,4 +51,26 @@ enum core_status httpc_do(const struct httpc_request *req, struct httpc_response
 
 /* Frees what resp holds and zeroes it. resp may be NULL; a zeroed response is fine. */
 void httpc_response_free(struct httpc_response *resp);
+/* Another Lathe service this one calls (the trainer calling the tracker, the registry
+ * asking the tracker about servability): where it is and how to talk to it. */
+struct httpc_peer {
+	const char *name;     /* in messages and logs: "the data registry" */
+	const char *base_url; /* its *_URL setting; trailing slashes are ignored */
+	const char *token;    /* sent as "Authorization: Bearer"; NULL or "": none */
+	long timeout_ms;      /* as httpc_request's */
+	unsigned retries;     /* as httpc_request's */
+	size_t max_response;  /* as httpc_request's */
+};
+/* Sends method {base_url}{path} (body with content_type; NULL: none) on behalf of
+ * request_id, and sorts the outcome the way every service-to-service call needs:
+ *   CORE_OK     an answer below 500 (408 and 429 excepted): resp filled, the caller
+ *               reads status and body and frees resp;
+ *   CORE_EIO    no answer, a 5xx, 408 or 429: the peer is in trouble, ask again later.
+ *               Logged at warn with the URL and request_id; err says "<name> could not
+ *               be reached" and names no address (it may reach a client);
+ *   CORE_EINVAL request_id is malformed; CORE_ELIMIT the answer passed max_response.
+ * resp is zeroed whenever the result is not CORE_OK. */
+enum core_status httpc_peer_call(const struct httpc_peer *p, const char *method, const char *path,
+				 const char *content_type, const void *body, size_t body_len, const char *request_id,
+				 struct httpc_response *resp, struct core_error *err);
 #endif
