@@ -4,6 +4,10 @@
  *       takes the job over once the lease runs out (the periodic requeue), resumes from
  *       the checkpoint, and the job ends SUCCEEDED with exactly one run for it
  *       (FINISHED, one value per epoch step) and exactly one registered version;
+ *   stopped_worker_hands_back  a trainer stopped by SIGTERM in the middle of a job hands it
+ *       back as it shuts down (QUEUED again, with a new training.requests event), so
+ *       with a lease of a minute the restarted trainer resumes it at once, from the
+ *       checkpoint, and the job ends SUCCEEDED;
  *   nan_loss_fails_and_cancel_stops  a linear regression on a CSV with a learning rate that
  *       makes the loss overflow ends FAILED naming the non-finite loss, its run FAILED,
  *       and nothing is registered; on the same stack, a job cancelled while it runs
@@ -104,6 +108,47 @@ START_TEST(killed_worker_is_taken_over)
 	json_decref(runs);
 	free(jt);
 	json_decref(j);
+	free(id);
+	th_train_stop(&s);
+}
+END_TEST
+
+START_TEST(stopped_worker_hands_back)
+{
+	struct th_train_stack s;
+	/* a lease far longer than the test waits: only the hand-back can free the job */
+	const char *env[] = {"WORKERS=1", "JOB_LEASE_MS=600000", "KAFKA_SESSION_TIMEOUT_MS=3000", NULL};
+	th_train_start(&s, env);
+	th_train_push_fmnist(&s, "fmnist", 600);
+	char *id = th_train_submit(
+		&s, "{\"dataset\": \"fmnist@1\", \"split\": {\"fractions\": [0.8, 0.1, 0.1], \"seed\": 3},"
+		    " \"model\": {\"type\": \"mlp\", \"hidden\": [256]}, \"optimizer\": {\"type\": \"adam\", \"lr\": "
+		    "0.001}, \"epochs\": 6, \"batch_size\": 8, \"seed\": 2, \"experiment\": \"handback\"}");
+	json_t *j = th_train_wait_for(&s, id, 60000, past_epoch_two, "past epoch 2");
+	json_decref(j);
+	th_daemon_stop(s.trainer); /* SIGTERM: exits 0 with no error line */
+	s.trainer = NULL;
+	th_train_restart(&s, env);
+	char *p = th_fmt("/v1/jobs/%s", id);
+	json_t *doc = th_train_get(s.trainer, p);
+	j = json_object_get(doc, "job");
+	const char *st = json_string_value(json_object_get(j, "status"));
+	ck_assert_ptr_nonnull(st);
+	ck_assert_msg(strcmp(st, "QUEUED") == 0 || json_integer_value(json_object_get(j, "attempt")) >= 2,
+		      "the job was not handed back: %s attempt %lld", st,
+		      (long long)json_integer_value(json_object_get(j, "attempt")));
+	json_decref(doc);
+	free(p);
+	j = th_train_wait(&s, id, 90000);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "SUCCEEDED");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 6);
+	json_decref(j);
+	p = th_fmt("/v1/jobs/%s/events", id);
+	struct th_response ev = th_call(s.trainer, "GET", p, NULL);
+	ck_assert_msg(strstr(ev.body, "handed back") != NULL, "%s", ev.body);
+	ck_assert_msg(strstr(ev.body, "resumed at epoch") != NULL, "%s", ev.body);
+	th_response_free(&ev);
+	free(p);
 	free(id);
 	th_train_stop(&s);
 }
@@ -211,6 +256,7 @@ int main(void)
 	TCase *tc = tcase_create("faults");
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, killed_worker_is_taken_over);
+	tcase_add_test(tc, stopped_worker_hands_back);
 	tcase_add_test(tc, nan_loss_fails_and_cancel_stops);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
