@@ -134,4 +134,14 @@ enum core_status ia_oip_render(const char *model, const char *version, const cha
 /* Writes f as the shortest decimal that reads back (strtof) as exactly f, in JSON's
  * spelling; out: at least 32 bytes. Returns the length. Non-finite values: "null". */
 size_t ia_oip_fmt_float(float f, char *out);
+
+/* --- h_oip.c: the OIP v2 REST routes (routes.c points at them; app is the struct svc *).
+ * Declared here until ia.h gains them. */
+struct http_request;
+void ia_h_server_meta(struct http_request *req, void *app); /* GET /v2 */
+void ia_h_live(struct http_request *req, void *app);        /* GET /v2/health/live */
+void ia_h_ready(struct http_request *req, void *app);       /* GET /v2/health/ready */
+void ia_h_model_meta(struct http_request *req, void *app);  /* GET /v2/models/{model}[/versions/{version}] */
+void ia_h_model_ready(struct http_request *req, void *app); /* GET .../ready */
+void ia_h_infer(struct http_request *req, void *app);       /* POST .../infer */
 #endif
