@@ -114,47 +114,12 @@ WEAK void ia_events_emit(struct ia_events *e, const char *request_id, const stru
 	(void)e, (void)request_id, (void)rows, (void)res;
 }
 
-WEAK enum core_status ia_prep_pixels(const struct ia_model *m, const float *raw, size_t n, float *x,
-				     struct core_error *err)
-{
-	(void)err;
-	size_t per = m->n_raw, plane = (size_t)m->h * m->w;
-	for (size_t i = 0; i < n * per; i++) {
-		unsigned c = (unsigned)((i % per) / (plane ? plane : 1));
-		float v = raw[i];
-		if (m->prep.norm == IMG_NORM_UNIT)
-			v /= 255.0f;
-		else if (m->prep.norm == IMG_NORM_MEANSTD)
-			v = (v / 255.0f - m->prep.mean[c]) / m->prep.std[c];
-		x[i] = v;
-	}
-	return CORE_OK;
-}
-
 WEAK enum core_status ia_prep_image(const struct ia_model *m, const void *data, size_t len,
 				    const struct img_limits *lim, float *x, struct ia_img_stats *stats,
 				    struct core_error *err)
 {
 	(void)m, (void)data, (void)len, (void)lim, (void)x, (void)stats;
 	return core_fail(err, CORE_EINVAL, "image upload is not built yet");
-}
-
-WEAK enum core_status ia_prep_rows(const struct ia_model *m, const struct ia_cell *cells, size_t n, float *x,
-				   struct core_error *err)
-{
-	(void)m, (void)cells, (void)n, (void)x;
-	return core_fail(err, CORE_EINVAL, "tabular inputs are not built yet");
-}
-
-WEAK enum core_status ia_prep_tab_compile(struct ia_model *m, struct core_error *err)
-{
-	(void)m, (void)err;
-	return CORE_OK;
-}
-
-WEAK void ia_prep_tab_free(void *tab)
-{
-	(void)tab;
 }
 
 /* --- handlers ----------------------------------------------------------------------- */
@@ -237,26 +202,6 @@ WEAK void ia_h_model_meta(struct http_request *req, void *app)
 }
 
 WEAK void ia_h_model_ready(struct http_request *req, void *app)
-{
-	svc_h_not_implemented(req, app);
-}
-
-WEAK void ia_h_invocations(struct http_request *req, void *app)
-{
-	svc_h_not_implemented(req, app);
-}
-
-WEAK void ia_h_ping(struct http_request *req, void *app)
-{
-	svc_h_not_implemented(req, app);
-}
-
-WEAK void ia_h_health(struct http_request *req, void *app)
-{
-	svc_h_not_implemented(req, app);
-}
-
-WEAK void ia_h_version(struct http_request *req, void *app)
 {
 	svc_h_not_implemented(req, app);
 }
