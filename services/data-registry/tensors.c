@@ -25,6 +25,7 @@
 #include "split_io.h"
 #include "img/img.h"
 #include "ml/safetensors.h"
+#include "ml/tabular.h"
 
 #define VOCAB_MAX 1000 /* categories of one column before it is refused */
 
@@ -168,23 +169,6 @@ struct col {
 	size_t n_vocab, cap_vocab;
 };
 
-static bool missing(const char *v)
-{
-	return !*v || strcmp(v, "NA") == 0 || strcmp(v, "N/A") == 0 || strcmp(v, "NaN") == 0 || strcmp(v, "nan") == 0 ||
-	       strcmp(v, "null") == 0;
-}
-
-static bool number(const char *v, double *out)
-{
-	char *end;
-	errno = 0;
-	double d = strtod(v, &end);
-	if (end == v || *end || errno == ERANGE || !isfinite(d))
-		return false;
-	*out = d;
-	return true;
-}
-
 static int cmp_strp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -207,13 +191,6 @@ static void vocab_add(struct col *c, const char *v)
 	c->n_vocab++;
 }
 
-static int64_t vocab_index(const struct col *c, const char *v)
-{
-	char *key = (char *)v;
-	char **hit = bsearch(&key, c->vocab, c->n_vocab, sizeof *c->vocab, cmp_strp);
-	return hit ? hit - c->vocab : -1;
-}
-
 /* Output width of a column. */
 static size_t col_width(const struct col *c, bool one_hot)
 {
@@ -227,6 +204,8 @@ struct exp {
 	struct blob_store *store;
 	struct col *cols;
 	size_t n_cols, width;
+	struct ml_tabular tab; /* compiled from the metadata written: the encoder */
+	struct ml_tab_value *cells;
 };
 
 static void cols_free(struct exp *e)
@@ -238,6 +217,8 @@ static void cols_free(struct exp *e)
 		free(e->cols[i].name);
 	}
 	free(e->cols);
+	ml_tabular_free(&e->tab);
+	free(e->cells);
 }
 
 /* Picks the feature columns (job->features, else every column but the label) from the
@@ -292,9 +273,9 @@ static enum core_status fit_columns(struct exp *e, struct core_error *err)
 			struct col *c = &e->cols[i];
 			const char *v = item.fields[c->field];
 			double d;
-			if (missing(v))
+			if (ml_tabular_missing_text(v))
 				continue;
-			if (c->numeric && number(v, &d)) {
+			if (c->numeric && ml_tabular_number_text(v, &d)) {
 				c->count++;
 				double delta = d - c->mean;
 				c->mean += delta / (double)c->count;
@@ -330,29 +311,14 @@ static enum core_status fit_columns(struct exp *e, struct core_error *err)
 	return CORE_OK;
 }
 
-static void fill_row(const struct exp *e, const struct dr_item *item, float *out)
+/* One CSV row through the model's encoder (ml/tabular.h): the inference API encodes
+ * the rows it serves with the same function, compiled from the same metadata. Not
+ * strict: a numeric column's stray text takes the fill. */
+static void fill_row(const struct exp *e, const struct dr_item *item, struct ml_tab_value *cells, float *out)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < e->n_cols; i++) {
-		const struct col *c = &e->cols[i];
-		const char *v = item->fields[c->field];
-		if (c->numeric) {
-			double d;
-			if (missing(v) || !number(v, &d))
-				d = c->mean;
-			if (e->job->standardize)
-				d = (d - c->mean) / (c->std > 0 ? c->std : 1);
-			out[o++] = (float)d;
-		} else if (e->job->one_hot) {
-			int64_t k = missing(v) ? -1 : vocab_index(c, v);
-			for (size_t j = 0; j < c->n_vocab; j++)
-				out[o + j] = (int64_t)j == k ? 1.0f : 0.0f;
-			o += c->n_vocab;
-		} else {
-			int64_t k = missing(v) ? -1 : vocab_index(c, v);
-			out[o++] = (float)k;
-		}
-	}
+	for (size_t i = 0; i < e->n_cols; i++)
+		cells[i] = (struct ml_tab_value){.kind = ML_TAB_TEXT, .text = item->fields[e->cols[i].field]};
+	ml_tabular_encode(&e->tab, cells, false, out, NULL, NULL);
 }
 
 /* The metadata's "features" and the tabular part of "preprocessing". */
@@ -507,6 +473,14 @@ enum core_status dr_tensor_export(struct blob_store *store, const struct dr_tens
 			goto out;
 		features = json_array();
 		tabular_meta(&e, features, prep);
+		if ((rc = ml_tabular_compile(prep, &e.tab, err)) != CORE_OK)
+			goto out;
+		if (e.tab.width != e.width) {
+			rc = core_fail(err, CORE_EIO, "tabular encoder: %zu features, the columns give %zu",
+				       e.tab.width, e.width);
+			goto out;
+		}
+		e.cells = core_xcalloc(e.n_cols, sizeof *e.cells);
 		per_item = e.width;
 	} else {
 		if ((rc = image_shape(&e, &c, &h, &wd, err)) != CORE_OK)
@@ -568,7 +542,7 @@ enum core_status dr_tensor_export(struct blob_store *store, const struct dr_tens
 	 * need not be read (Fashion-MNIST's t10k files come before train's). */
 	while (done < job->n_items && (rc = sel_next(&s, &item, err)) == CORE_OK) {
 		if (job->format == DR_FORMAT_CSV) {
-			fill_row(&e, &item, x);
+			fill_row(&e, &item, e.cells, x);
 		} else if (job->format == DR_FORMAT_IDX) {
 			struct img_image im = {
 				.width = item.w, .height = item.h, .channels = 1, .pixels = (uint8_t *)item.pixels};

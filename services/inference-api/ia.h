@@ -80,6 +80,7 @@ struct ia_app {
 	struct ia_events *events;     /* owned */
 	struct ia_metrics metrics;
 	char consumer_group[96]; /* "inference-api-<host>-<pid>": every replica sees every event */
+	int64_t started_ms;      /* events older than this are covered by the start-up load */
 };
 
 static inline struct ia_app *ia_app(void *svc)
@@ -143,6 +144,38 @@ void ia_pick_release(struct ia_pick *p);
 void ia_model_ref(struct ia_model *m);
 void ia_model_unref(struct ia_model *m); /* the last one frees it (and its batcher) */
 
+/* The table itself (models.c). Entries are made by the loader; a request reads them
+ * under a mutex held for a few pointer copies, never across a load. */
+enum ia_role { IA_ROLE_SERVE = 0, IA_ROLE_CHALLENGER = 1 };
+struct ia_models *ia_models_new(struct ia_metrics *metrics, long canary_percent, bool shadow);
+void ia_models_free(struct ia_models *t); /* drops every table ref */
+/* Makes name's entry when missing (state LOADING: readiness waits for it). */
+void ia_models_want(struct ia_models *t, const char *name);
+/* Swaps m in as name's role (the table takes the caller's ref on m; m NULL drops the
+ * role), updating inference_model_loaded; the version it replaces is unref'd (freed
+ * when its last request ends). Clears the entry's failure. */
+void ia_models_publish(struct ia_models *t, const char *name, enum ia_role role, struct ia_model *m);
+/* Whether name's role is version already (a resync then does nothing). */
+bool ia_models_has(struct ia_models *t, const char *name, enum ia_role role, const char *version);
+/* Records a refused version (its reason shows in the index; a resync does not retry
+ * that version, an event or an explicit load does). */
+void ia_models_failed(struct ia_models *t, const char *name, const char *version, const char *reason);
+/* Whether version of name was refused before (see ia_models_failed). */
+bool ia_models_refused(struct ia_models *t, const char *name, const char *version);
+/* Removes name's entry (deleted, renamed, no longer served); its versions unload. */
+void ia_models_remove(struct ia_models *t, const char *name);
+/* Explicit unload (repository API): the entry stays, marked unloaded, and no resync
+ * or event loads it again until ia_models_set_unloaded(false) (an explicit load). */
+void ia_models_set_unloaded(struct ia_models *t, const char *name, bool unloaded);
+bool ia_models_is_unloaded(struct ia_models *t, const char *name);
+/* Drops every entry not in names[0..n) (the registry's answer of a full sync). */
+void ia_models_retain(struct ia_models *t, char *const *names, size_t n);
+/* The first full sync is over (readiness no longer says "loading"). */
+void ia_models_set_synced(struct ia_models *t);
+/* Loads are serialised (the start-up load, resync, events and repository calls). */
+void ia_models_load_lock(struct ia_models *t);
+void ia_models_load_unlock(struct ia_models *t);
+
 /* The names served, sorted (for bare /invocations and GET /v2/repository/index):
  * fills up to max, returns how many there are. */
 size_t ia_models_names(struct ia_models *t, char **names, size_t max);
@@ -150,6 +183,49 @@ size_t ia_models_names(struct ia_models *t, char **names, size_t max);
 json_t *ia_models_index(struct ia_models *t);
 /* NULL when every model that should serve is loaded; else a static reason (readiness). */
 const char *ia_models_not_ready(struct ia_models *t);
+
+/* --- loader.c: what to serve, from the registry; packages from the tracker -------- */
+
+/* Re-resolves every registered model (or MODELS) and loads what each should serve;
+ * drops models no longer registered. CORE_EIO when the registry did not answer (the
+ * table is left as it was). Takes the load lock. */
+enum core_status ia_loader_sync_all(struct ia_app *a, const char *request_id, struct core_error *err);
+/* The same for one model; force retries a version refused before. CORE_OK when it
+ * serves (or, deleted in the registry, was unloaded: *gone true); CORE_ENOENT when the
+ * model has nothing to serve (no champion, no Production), CORE_EINVAL for a refused
+ * package (err says why), CORE_EIO for an unreachable registry or tracker. */
+enum core_status ia_loader_sync_model(struct ia_app *a, const char *name, bool force, const char *request_id,
+				      bool *gone, struct core_error *err);
+/* Builds a loaded version from the package in dir (verifies, makes the batcher, warms
+ * it up). The model has one ref (the caller's). */
+enum core_status ia_model_build(struct ia_app *a, const char *name, const char *version, const char *alias,
+				const char *dir, struct ia_model **out, struct core_error *err);
+
+/* --- ev_models.c: the models.events consumer ------------------------------------- */
+
+enum bus_handled ia_ev_models_handle(struct svc *svc, void *app, const struct bus_message *m);
+
+/* --- routes.c and the handlers it names ------------------------------------------ */
+
+/* The table svc serves. Its body limits come from settings (INFER_MAX_BYTES,
+ * IMAGE_MAX_BYTES): ia_routes_limits sets them once, in the start hook, before the
+ * HTTP server starts. */
+extern struct http_route ia_routes[];
+void ia_routes_limits(const struct ia_settings *s);
+void ia_h_server_meta(struct http_request *req, void *app); /* h_oip.c */
+void ia_h_live(struct http_request *req, void *app);
+void ia_h_ready(struct http_request *req, void *app);
+void ia_h_model_meta(struct http_request *req, void *app);
+void ia_h_model_ready(struct http_request *req, void *app);
+void ia_h_infer(struct http_request *req, void *app);
+void ia_h_invocations(struct http_request *req, void *app); /* h_invocations.c */
+void ia_h_ping(struct http_request *req, void *app);
+void ia_h_health(struct http_request *req, void *app);
+void ia_h_version(struct http_request *req, void *app);
+void ia_h_predict(struct http_request *req, void *app);    /* h_predict.c */
+void ia_h_repo_index(struct http_request *req, void *app); /* h_repository.c */
+void ia_h_repo_load(struct http_request *req, void *app);
+void ia_h_repo_unload(struct http_request *req, void *app);
 
 /* --- batch.c --------------------------------------------------------------------- */
 
@@ -186,6 +262,13 @@ struct ia_img_stats {
 };
 enum core_status ia_prep_image(const struct ia_model *m, const void *data, size_t len, const struct img_limits *lim,
 			       float *x, struct ia_img_stats *stats, struct core_error *err);
+/* At load (loader.c calls it once per version): reads m->pkg.preprocessing and the
+ * net's input shape and fills m->kind, c/h/w, prep, columns, n_columns, tab, n_in and
+ * n_raw (images: "size"/"channels"/"normalize"; tabular: "columns"; none: numeric
+ * columns "0".."n-1" as they are). CORE_EINVAL naming what does not fit. ia_prep_free
+ * frees what it filled (harmless on a zeroed model). Also declared in prep.h. */
+enum core_status ia_prep_compile(struct ia_model *m, struct core_error *err);
+void ia_prep_free(struct ia_model *m);
 /* Tabular models: n rows of m->n_columns cells (row-major) -> x. CORE_EINVAL naming the
  * row and column for a value the column cannot take. */
 enum core_status ia_prep_rows(const struct ia_model *m, const struct ia_cell *cells, size_t n, float *x,

@@ -135,9 +135,12 @@ static enum core_status new_consumer(struct svc *svc, struct svc_task *t, struct
 	if (!cd->handle || !cd->topics[0] || cd->topics[n_slots - 1])
 		return core_fail(err, CORE_EINVAL, "consumer of group %s needs a handler and 1 to %zu topics",
 				 cd->group_id, n_slots - 1);
+	const char *group = cd->group_id_of ? cd->group_id_of(svc->app) : cd->group_id;
+	if (!group || !*group)
+		return core_fail(err, CORE_EINVAL, "consumer %s: its group_id_of gave no group", cd->group_id);
 	struct bus_config bc;
 	svc_bus_config(svc, &bc); /* brokers, timeouts and the deployment's properties */
-	return bus_consumer_new(&bc, cd->group_id, cd->topics, consumer_handle, t, &t->consumer, err);
+	return bus_consumer_new(&bc, group, cd->topics, consumer_handle, t, &t->consumer, err);
 }
 
 enum core_status svc_tasks_start(struct svc *svc, struct core_error *err)

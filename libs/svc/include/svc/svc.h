@@ -66,6 +66,12 @@ struct svc;
 struct svc_consumer_def {
 	const char *group_id;  /* NULL ends the service's array */
 	const char *topics[8]; /* one to seven, then NULL */
+	/* The group from the service's state, asked once when the consumer starts (after
+	 * the start hook); NULL: group_id is the group. For a consumer in a group of its
+	 * own per process, so that every replica sees every message (the inference API's
+	 * models.events: "inference-api-<host>-<pid>"); group_id then names it in logs and
+	 * still ends the array. The string must stay valid while the daemon runs. */
+	const char *(*group_id_of)(const void *app);
 	/* Called once per message on the consumer's thread; m is valid during the call.
 	 * Return BUS_HANDLED only once the work is durable (the offset is committed after
 	 * the return), BUS_RETRY to get the message again after a pause. A handler that
