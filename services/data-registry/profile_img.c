@@ -1,7 +1,8 @@
 /* The image profile (formats image-folder and idx), fed one decoded image at a time.
  *
  * Per image: its class, width, height and channel count, and its pixels' sum and sum
- * of squares in integers, from which come its brightness (the mean of all its values,
+ * of squares in integers (img_stats_pixels, libs/img: the inference API reports the same
+ * numbers per upload), from which come its brightness (the mean of all its values,
  * numpy's arr.mean()) and contrast (their population std, arr.std()), two numeric
  * columns with the usual statistics (profile_col.c). Over all images, kept exact in
  * integers (sums in 64 bits, sums of squares in 128): per-channel mean and population
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "img/img.h"
 #include "profile.h"
 #include "stats/stats.h"
 
@@ -55,26 +57,10 @@ void dr_prof_img_free(struct dr_prof_img *p)
 	free(p);
 }
 
-/* Population mean and std of n values with sum s and sum of squares ss, exact until the
- * last rounding: var = (n ss - s^2) / n^2 in 128-bit integers. */
-static void mean_std(uint64_t n, uint64_t s, unsigned __int128 ss, double *mean, double *std)
-{
-	if (n == 0) {
-		*mean = NAN;
-		*std = NAN;
-		return;
-	}
-	unsigned __int128 num = (unsigned __int128)n * ss - (unsigned __int128)s * s;
-	*mean = (double)s / (double)n;
-	*std = sqrt((double)num / ((double)n * (double)n));
-}
-
 void dr_prof_img_add(struct dr_prof_img *p, const char *cls, unsigned width, unsigned height, unsigned channels,
 		     const uint8_t *pixels)
 {
-	uint64_t npix = (uint64_t)width * height, hist[256] = {0};
-	uint64_t s[3] = {0};
-	unsigned __int128 ss[3] = {0};
+	struct img_stats st;
 
 	p->items++;
 	if (cls)
@@ -83,38 +69,23 @@ void dr_prof_img_add(struct dr_prof_img *p, const char *cls, unsigned width, uns
 	dr_prof_num_add(p->height, height);
 	if (channels >= 1 && channels <= 4)
 		p->channels[channels]++;
-	unsigned used = channels < 3 ? 1 : 3; /* an alpha channel, if a caller passes one, is skipped */
-	for (uint64_t i = 0; i < npix; i++) {
-		const uint8_t *px = pixels + i * channels;
-		for (unsigned c = 0; c < used && c < channels; c++) {
-			s[c] += px[c];
-			ss[c] += (unsigned)px[c] * px[c];
-			hist[px[c]]++;
-		}
-	}
-	uint64_t all_s = 0, all_n = npix * used;
-	unsigned __int128 all_ss = 0;
-	for (unsigned c = 0; c < used; c++) {
-		all_s += s[c];
-		all_ss += ss[c];
-	}
-	for (unsigned v = 0; v < 256; v++)
-		p->intensity[v] += hist[v];
-	if (used == 1) {
+	/* the inference API's prediction events use the same function: drift compares like
+	 * with like */
+	img_stats_pixels(width, height, channels, pixels, p->intensity, &st);
+	uint64_t npix = (uint64_t)width * height;
+	if (st.used == 1) {
 		p->gray_n += npix;
-		p->gray_s += s[0];
-		p->gray_ss += ss[0];
-	} else {
+		p->gray_s += st.sum[0];
+		p->gray_ss += st.sumsq[0];
+	} else if (st.used == 3) {
 		p->rgb_n += npix;
 		for (unsigned c = 0; c < 3; c++) {
-			p->rgb_s[c] += s[c];
-			p->rgb_ss[c] += ss[c];
+			p->rgb_s[c] += st.sum[c];
+			p->rgb_ss[c] += st.sumsq[c];
 		}
 	}
-	double mean, std;
-	mean_std(all_n, all_s, all_ss, &mean, &std);
-	dr_prof_num_add(p->brightness, mean);
-	dr_prof_num_add(p->contrast, std);
+	dr_prof_num_add(p->brightness, st.brightness);
+	dr_prof_num_add(p->contrast, st.contrast);
 }
 
 static json_t *real_or_null(double x)
@@ -150,12 +121,13 @@ static json_t *images_json(struct dr_prof_img *p)
 	double mean, std;
 	if (p->rgb_n) {
 		for (unsigned c = 0; c < 3; c++) {
-			mean_std(p->rgb_n + p->gray_n, p->rgb_s[c] + p->gray_s, p->rgb_ss[c] + p->gray_ss, &mean, &std);
+			img_mean_std(p->rgb_n + p->gray_n, p->rgb_s[c] + p->gray_s, p->rgb_ss[c] + p->gray_ss, &mean,
+				     &std);
 			json_array_append_new(means, real_or_null(mean));
 			json_array_append_new(stds, real_or_null(std));
 		}
 	} else if (p->gray_n) {
-		mean_std(p->gray_n, p->gray_s, p->gray_ss, &mean, &std);
+		img_mean_std(p->gray_n, p->gray_s, p->gray_ss, &mean, &std);
 		json_array_append_new(means, real_or_null(mean));
 		json_array_append_new(stds, real_or_null(std));
 	}

@@ -262,11 +262,13 @@ struct ia_img_stats {
 };
 enum core_status ia_prep_image(const struct ia_model *m, const void *data, size_t len, const struct img_limits *lim,
 			       float *x, struct ia_img_stats *stats, struct core_error *err);
-/* Tabular models: compiles m->tab from m->pkg.preprocessing (the loader calls it
- * once, after it filled m->columns, before warm-up); CORE_EINVAL for preprocessing it
- * cannot apply. ia_prep_tab_free frees what it made (NULL is fine). */
-enum core_status ia_prep_tab_compile(struct ia_model *m, struct core_error *err);
-void ia_prep_tab_free(void *tab);
+/* At load (loader.c calls it once per version): reads m->pkg.preprocessing and the
+ * net's input shape and fills m->kind, c/h/w, prep, columns, n_columns, tab, n_in and
+ * n_raw (images: "size"/"channels"/"normalize"; tabular: "columns"; none: numeric
+ * columns "0".."n-1" as they are). CORE_EINVAL naming what does not fit. ia_prep_free
+ * frees what it filled (harmless on a zeroed model). Also declared in prep.h. */
+enum core_status ia_prep_compile(struct ia_model *m, struct core_error *err);
+void ia_prep_free(struct ia_model *m);
 /* Tabular models: n rows of m->n_columns cells (row-major) -> x. CORE_EINVAL naming the
  * row and column for a value the column cannot take. */
 enum core_status ia_prep_rows(const struct ia_model *m, const struct ia_cell *cells, size_t n, float *x,

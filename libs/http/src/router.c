@@ -197,6 +197,9 @@ enum core_status http_routes_check(const struct http_route *routes, struct core_
 		if (r->errors != HTTP_ERRORS_INHERIT && r->errors != HTTP_ERRORS_MLFLOW && r->errors != HTTP_ERRORS_OIP)
 			return core_fail(err, CORE_EINVAL, "route '%s': unknown error shape %d", r->pattern,
 					 (int)r->errors);
+		if (r->multipart_or_body && !r->multipart)
+			return core_fail(err, CORE_EINVAL, "route '%s': multipart_or_body goes with multipart",
+					 r->pattern);
 		if (r->multipart && (r->upload || r->content_type))
 			return core_fail(err, CORE_EINVAL,
 					 "route '%s': a multipart route takes neither upload nor content_type",

@@ -247,7 +247,10 @@ static enum MHD_Result begin(struct http_request *req, const char *version)
 	} else if ((route->content_type || route->multipart) && has_body) {
 		const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 		const char *want = route->multipart ? MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA : route->content_type;
-		if (!media_type_is(ct, want))
+		bool is_want = media_type_is(ct, want);
+		if (!is_want && route->multipart && route->multipart_or_body)
+			; /* a plain body, buffered: the handler checks its media type */
+		else if (!is_want)
 			http_reply_error(req, s->content_type_error, "Content-Type must be one of ['%s'] (got '%s')",
 					 want, ct ? ct : "");
 		else if (route->multipart)
@@ -297,7 +300,7 @@ static enum MHD_Result on_body(struct http_request *req, const char *data, size_
 			if (route->upload(req, req->server->app, data, n) != 0 && !http_reply_made(req))
 				http_reply_error(req, HTTP_EC_INTERNAL_ERROR,
 						 "upload function gave up without a reply");
-		} else if (route->multipart) {
+		} else if (req->multipart) {
 			http_multipart_feed(req, data, n);
 		} else {
 			enum core_status rc = core_buf_append(&req->body, data, n);
@@ -310,7 +313,7 @@ static enum MHD_Result on_body(struct http_request *req, const char *data, size_
 		}
 		if (http_reply_made(req)) {
 			req->phase = HTTP_PHASE_DISCARD;
-			if (!route->multipart) { /* multipart parts live until completion */
+			if (!req->multipart) { /* multipart parts live until completion */
 				core_buf_free(&req->body);
 				http_body_release(req);
 			}
@@ -336,7 +339,7 @@ static enum MHD_Result on_end(struct http_request *req)
 	const struct http_route *route = req->match.route;
 	switch (req->phase) {
 	case HTTP_PHASE_BODY:
-		if (route->multipart)
+		if (req->multipart)
 			http_multipart_end(req); /* 400 for a truncated body */
 		if (http_reply_made(req))
 			return queue_reply(req);

@@ -1,7 +1,8 @@
 /* Tests of multipart/form-data request bodies (struct http_route.multipart,
  * http_request_parts, libs/http/src/multipart.c) against a real server on an
  * ephemeral 127.0.0.1 port: bodies built by libcurl's MIME API (what `curl -F` sends),
- * and hand-written malformed ones. */
+ * and hand-written malformed ones; a route with multipart_or_body taking a plain body
+ * too (an image upload: a form or the raw file). */
 #include <check.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
@@ -55,7 +56,30 @@ static void h_upload(struct http_request *req, void *a)
 			json_pack("{s:o, s:I}", "parts", list, "file_index", (json_int_t)(file ? file - parts : -1)));
 }
 
+/* A route taking a form or a plain body (multipart_or_body): says which it got. */
+static void h_either(struct http_request *req, void *a)
+{
+	size_t n, len;
+	const struct http_part *parts = http_request_parts(req, &n);
+	const char *body = http_request_body(req, &len);
+	const char *ct = http_request_header(req, "Content-Type");
+	(void)a;
+	const struct http_part *file = http_request_part(req, "file");
+	char hash[32];
+	snprintf(hash, sizeof hash, "%016llx", file ? fnv1a(file->data, file->len) : fnv1a(body, len));
+	(void)parts;
+	http_reply_json(req, 200,
+			json_pack("{s:I, s:I, s:s, s:s}", "parts", (json_int_t)n, "body_len", (json_int_t)len, "hash",
+				  hash, "type", ct ? ct : ""));
+}
+
 static const struct http_route routes[] = {
+	{.methods = HTTP_POST,
+	 .pattern = "/v2/either",
+	 .handler = h_either,
+	 .multipart = true,
+	 .multipart_or_body = true,
+	 .body_limit = UPLOAD_LIMIT},
 	{.methods = HTTP_POST,
 	 .pattern = "/upload",
 	 .handler = h_upload,
@@ -370,6 +394,49 @@ START_TEST(malformed_400)
 }
 END_TEST
 
+/* multipart_or_body: a form is parsed into parts, any other body is buffered whole (no
+ * 415), a malformed form is still 400. */
+START_TEST(multipart_or_plain_body)
+{
+	size_t len = 5000;
+	char *file = make_file(len);
+	char want[32];
+	snprintf(want, sizeof want, "%016llx", fnv1a(file, len));
+	struct httpc_response r;
+	post_raw("/v2/either", "image/png", file, len, &r);
+	ck_assert_int_eq(r.status, 200);
+	json_t *j = json_loads(r.body, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "parts")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "body_len")), (json_int_t)len);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "hash")), want);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "type")), "image/png");
+	json_decref(j);
+	httpc_response_free(&r);
+
+	json_t *out = NULL;
+	ck_assert_int_eq(post_form("/v2/either", file, len, false, &out), 200);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(json_integer_value(json_object_get(out, "parts")), 4);
+	ck_assert_int_eq(json_integer_value(json_object_get(out, "body_len")), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(out, "hash")), want);
+	json_decref(out);
+
+	expect_raw("/v2/either", "multipart/form-data; boundary=bnd12", "just some bytes", 400,
+		   "{\"error\":\"Malformed multipart/form-data body: no part in it\"}");
+	free(file);
+
+	/* the flag goes with multipart only */
+	struct core_error err;
+	struct http_server *s2 = NULL;
+	const struct http_route bad[] = {
+		{.methods = HTTP_POST, .pattern = "/x", .handler = h_either, .multipart_or_body = true}, {0}};
+	struct http_server_config cfg = {.routes = bad};
+	ck_assert_int_eq(http_server_start(&cfg, &s2, &err), CORE_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.message, "multipart_or_body"));
+}
+END_TEST
+
 START_TEST(no_body_no_parts)
 {
 	struct httpc_response r;
@@ -409,6 +476,7 @@ static Suite *multipart_suite(void)
 	tcase_add_test(tc, over_the_limit_413);
 	tcase_add_test(tc, malformed_400);
 	tcase_add_test(tc, no_body_no_parts);
+	tcase_add_test(tc, multipart_or_plain_body);
 	tcase_add_test(tc, multipart_route_checked);
 	suite_add_tcase(s, tc);
 	return s;

@@ -121,6 +121,11 @@ struct http_route {
 	 * handler reads with http_request_parts, within body_limit; a body of another
 	 * media type gets content_type_error. Not with upload or content_type. */
 	bool multipart;
+	/* With multipart: a body of another media type is not refused but buffered as a
+	 * plain body (http_request_body; no parts), for routes that take a form upload or
+	 * the raw file (an image upload: multipart/form-data or image/png). The handler
+	 * checks the plain body's media type itself. */
+	bool multipart_or_body;
 	/* The scope a token needs here; 0 (HTTP_SCOPE_BY_METHOD): read for GET/HEAD,
 	 * write for the rest. Also decides which requests are audited (write, admin). */
 	enum http_scope scope;

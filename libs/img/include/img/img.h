@@ -123,4 +123,30 @@ enum core_status img_preprocess_r(struct img_resizer *r, const void *data, size_
 				  const struct img_prep *p, float *out, struct core_error *err);
 enum core_status img_preprocess_pixels_r(struct img_resizer *r, const struct img_image *in, const struct img_prep *p,
 					 float *out, struct core_error *err);
+
+/* An image's summary statistics, the ones the data registry profiles and the inference
+ * API reports per upload: its size and channel count, and its brightness (the mean of
+ * all its values, numpy's arr.mean()) and contrast (their population std, arr.std()).
+ * An alpha channel (channels 2 or 4) is not counted. The sums are exact integers, so a
+ * caller aggregating many images (the data registry's per-channel statistics) adds
+ * them up without rounding; brightness and contrast round once, at the end. */
+struct img_stats {
+	unsigned width, height, channels; /* as given */
+	unsigned used;                    /* channels counted: 1 (gray) or 3 (RGB) */
+	uint64_t n;                       /* values counted: width * height * used */
+	uint64_t sum[3];                  /* per counted channel */
+	unsigned __int128 sumsq[3];       /* per counted channel */
+	double brightness, contrast;      /* mean and population std of the counted values */
+};
+
+/* Fills *out from width x height pixels of channels (1..4) interleaved values (HWC);
+ * hist, when not NULL, gets each counted value added to its bin (hist[v]++). An empty
+ * image gives NaN brightness and contrast. */
+void img_stats_pixels(unsigned width, unsigned height, unsigned channels, const uint8_t *pixels, uint64_t *hist,
+		      struct img_stats *out);
+/* The same of a decoded image. */
+void img_stats_image(const struct img_image *im, uint64_t *hist, struct img_stats *out);
+/* Population mean and std of n values whose sum is s and sum of squares ss, exact until
+ * the last rounding (var = (n ss - s^2) / n^2 in 128-bit integers); NaN for n = 0. */
+void img_mean_std(uint64_t n, uint64_t s, unsigned __int128 ss, double *mean, double *std);
 #endif
