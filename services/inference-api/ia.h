@@ -168,6 +168,8 @@ void ia_models_remove(struct ia_models *t, const char *name);
  * or event loads it again until ia_models_set_unloaded(false) (an explicit load). */
 void ia_models_set_unloaded(struct ia_models *t, const char *name, bool unloaded);
 bool ia_models_is_unloaded(struct ia_models *t, const char *name);
+/* Whether the table has an entry for name (loaded, loading, refused or unloaded). */
+bool ia_models_known(struct ia_models *t, const char *name);
 /* Drops every entry not in names[0..n) (the registry's answer of a full sync). */
 void ia_models_retain(struct ia_models *t, char *const *names, size_t n);
 /* The first full sync is over (readiness no longer says "loading"). */
@@ -262,11 +264,13 @@ struct ia_img_stats {
 };
 enum core_status ia_prep_image(const struct ia_model *m, const void *data, size_t len, const struct img_limits *lim,
 			       float *x, struct ia_img_stats *stats, struct core_error *err);
-/* Tabular models: compiles m->tab from m->pkg.preprocessing (the loader calls it
- * once, after it filled m->columns, before warm-up); CORE_EINVAL for preprocessing it
- * cannot apply. ia_prep_tab_free frees what it made (NULL is fine). */
-enum core_status ia_prep_tab_compile(struct ia_model *m, struct core_error *err);
-void ia_prep_tab_free(void *tab);
+/* At load (loader.c calls it once per version): reads m->pkg.preprocessing and the
+ * net's input shape and fills m->kind, c/h/w, prep, columns, n_columns, tab, n_in and
+ * n_raw (images: "size"/"channels"/"normalize"; tabular: "columns"; none: numeric
+ * columns "0".."n-1" as they are). CORE_EINVAL naming what does not fit. ia_prep_free
+ * frees what it filled (harmless on a zeroed model). Also declared in prep.h. */
+enum core_status ia_prep_compile(struct ia_model *m, struct core_error *err);
+void ia_prep_free(struct ia_model *m);
 /* Tabular models: n rows of m->n_columns cells (row-major) -> x. CORE_EINVAL naming the
  * row and column for a value the column cannot take. */
 enum core_status ia_prep_rows(const struct ia_model *m, const struct ia_cell *cells, size_t n, float *x,

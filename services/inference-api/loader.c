@@ -188,10 +188,7 @@ void ia_model_unref(struct ia_model *m)
 	if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
 		return;
 	ia_batcher_free(m->batcher);
-	ia_prep_tab_free(m->tab);
-	for (size_t i = 0; i < m->n_columns; i++)
-		free(m->columns[i].name);
-	free(m->columns);
+	ia_prep_free(m);
 	if (m->labels)
 		for (size_t i = 0; i < m->n_out; i++)
 			free((char *)m->labels[i]);
@@ -201,93 +198,6 @@ void ia_model_unref(struct ia_model *m)
 	free(m->version);
 	free(m->alias);
 	free(m);
-}
-
-/* Image preprocessing from the package's "size", "channels", "normalize", "mean", "std". */
-static enum core_status image_prep(struct ia_model *m, json_t *pp, struct ml_shape in, struct core_error *err)
-{
-	json_t *size = json_object_get(pp, "size");
-	json_t *ch = json_object_get(pp, "channels");
-	const char *norm = json_string_value(json_object_get(pp, "normalize"));
-	m->c = ch ? (unsigned)json_integer_value(ch) : (unsigned)in.c;
-	m->h = (unsigned)json_integer_value(json_array_get(size, 0));
-	m->w = (unsigned)json_integer_value(json_array_get(size, 1));
-	if (json_array_size(size) != 2 || !m->h || !m->w || (m->c != 1 && m->c != 3))
-		return core_fail(err, CORE_EINVAL,
-				 "model.json: preprocessing: size must be [h, w] and channels 1 or 3");
-	m->prep = (struct img_prep){.width = m->w, .height = m->h, .channels = m->c};
-	if (!norm || strcmp(norm, "none") == 0)
-		m->prep.norm = IMG_NORM_NONE;
-	else if (strcmp(norm, "unit") == 0)
-		m->prep.norm = IMG_NORM_UNIT;
-	else if (strcmp(norm, "meanstd") == 0) {
-		m->prep.norm = IMG_NORM_MEANSTD;
-		json_t *mean = json_object_get(pp, "mean"), *std = json_object_get(pp, "std");
-		if (json_array_size(mean) != m->c || json_array_size(std) != m->c)
-			return core_fail(err, CORE_EINVAL, "model.json: preprocessing: mean and std need %u values",
-					 m->c);
-		for (unsigned i = 0; i < m->c; i++) {
-			m->prep.mean[i] = (float)json_number_value(json_array_get(mean, i));
-			m->prep.std[i] = (float)json_number_value(json_array_get(std, i));
-			if (!(m->prep.std[i] > 0))
-				return core_fail(err, CORE_EINVAL, "model.json: preprocessing: std must be > 0");
-		}
-	} else {
-		return core_fail(err, CORE_EINVAL, "model.json: preprocessing: unknown normalize '%s'", norm);
-	}
-	return CORE_OK;
-}
-
-/* Tabular columns from the package's "columns": [{"name", "type"}...]. */
-static enum core_status tabular_columns(struct ia_model *m, json_t *cols, struct core_error *err)
-{
-	size_t i;
-	json_t *c;
-	m->columns = core_xcalloc(json_array_size(cols) + 1, sizeof *m->columns);
-	json_array_foreach(cols, i, c)
-	{
-		const char *name = json_string_value(json_object_get(c, "name"));
-		const char *type = json_string_value(json_object_get(c, "type"));
-		if (!name || !type)
-			return core_fail(err, CORE_EINVAL,
-					 "model.json: preprocessing: columns[%zu] needs name and type", i);
-		m->columns[m->n_columns++] = (struct ia_column){core_xstrdup(name), strcmp(type, "numeric") == 0};
-	}
-	if (!m->n_columns)
-		return core_fail(err, CORE_EINVAL, "model.json: preprocessing: no columns");
-	return CORE_OK;
-}
-
-/* The input kind and what clients send, from the package's preprocessing. */
-static enum core_status input_kind(struct ia_model *m, struct core_error *err)
-{
-	json_t *pp = m->pkg.preprocessing;
-	struct ml_shape in = ml_net_input(m->pkg.net);
-	m->n_in = (size_t)in.c * (size_t)in.h * (size_t)in.w;
-	enum core_status rc = CORE_OK;
-	if (json_is_array(json_object_get(pp, "columns"))) {
-		m->kind = IA_INPUT_TABULAR;
-		if ((rc = tabular_columns(m, json_object_get(pp, "columns"), err)) != CORE_OK)
-			return rc;
-		m->n_raw = m->n_columns;
-		return ia_prep_tab_compile(m, err);
-	}
-	m->kind = IA_INPUT_IMAGE;
-	if (json_object_get(pp, "size")) {
-		if ((rc = image_prep(m, pp, in, err)) != CORE_OK)
-			return rc;
-	} else { /* no preprocessing: clients send the net's input as it is */
-		m->c = (unsigned)in.c;
-		m->h = (unsigned)in.h;
-		m->w = (unsigned)in.w;
-		m->prep = (struct img_prep){.width = m->w, .height = m->h, .channels = m->c, .norm = IMG_NORM_NONE};
-	}
-	m->n_raw = (size_t)m->c * m->h * m->w;
-	if (m->n_raw != m->n_in)
-		return core_fail(err, CORE_EINVAL,
-				 "model.json: preprocessing gives %ux%ux%u values, the net's input takes %zu", m->c,
-				 m->h, m->w, m->n_in);
-	return CORE_OK;
 }
 
 static void make_labels(struct ia_model *m)
@@ -331,7 +241,7 @@ enum core_status ia_model_build(struct ia_app *a, const char *name, const char *
 	enum core_status rc = ml_package_read(dir, &m->pkg, err);
 	if (rc == CORE_OK) {
 		m->n_out = ml_net_n_outputs(m->pkg.net);
-		rc = input_kind(m, err);
+		rc = ia_prep_compile(m, err);
 	}
 	if (rc == CORE_OK) {
 		make_labels(m);
