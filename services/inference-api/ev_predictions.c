@@ -1,0 +1,408 @@
+/* Prediction events: a sampled share of requests (PREDICTION_SAMPLE_RATE) becomes one
+ * lathe.prediction CloudEvent per row on inference.predictions, keyed by model name, so
+ * drift monitoring sees what the model saw (tabular features, or an image's size,
+ * brightness and contrast) and what it answered (label and probability, or values).
+ *
+ * Nothing here blocks a request: ia_events_emit copies what the events need into a job
+ * and queues it for this module's sender thread, which builds the JSON and hands it to
+ * its own Kafka producer (bus_produce_event never blocks). At most EVENTS_QUEUE_MAX
+ * events are in flight (queued here or awaiting the broker's acknowledgement); beyond
+ * that, or when the producer refuses (CORE_ELIMIT) or a delivery fails (broker down
+ * past the message timeout), events are dropped and counted in
+ * inference_events_dropped_total. The module also starts and stops the shadow scorer
+ * (infer.c), whose results it emits with role "shadow". */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "ia.h"
+#include "ia_batch.h"
+#include "metrics/metrics.h"
+
+#define IA_EV_TOPIC  "inference.predictions"
+#define IA_EV_SOURCE "lathe/inference-api"
+#define IA_EV_TYPE   "lathe.prediction"
+/* How long shutdown waits for the broker to acknowledge what is in flight. */
+#define IA_EV_FLUSH_MS 1000
+
+/* One request's sampled rows waiting for the sender. */
+struct ia_ev_job {
+	struct ia_ev_job *next;
+	struct ia_model *model; /* a ref */
+	char *request_id, *protocol;
+	const char *role; /* static */
+	int64_t at_ms;
+	size_t n, k;
+	float *out;     /* [n, k] */
+	int32_t *label; /* [n] or NULL */
+	struct ia_rows_copy *rows;
+};
+
+struct ia_events {
+	struct ia_app *a;
+	struct bus_producer *producer;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct ia_ev_job *head, *tail;
+	bool stopping;
+	bool started;
+	pthread_t thread;
+	atomic_long inflight; /* events queued here or in the producer */
+	long max;
+	atomic_uint_fast64_t draws; /* sampling without a request id */
+	struct ia_shadow *shadow;
+};
+
+static void dropped(struct ia_events *e, size_t n)
+{
+	if (n)
+		metrics_counter_add(e->a->metrics.dropped, NULL, (double)n);
+}
+
+/* --- copies of rows ----------------------------------------------------------------- */
+
+static void img_stats_of(const struct ia_model *m, const float *raw, struct ia_img_stats *out)
+{
+	size_t n = m->n_raw;
+	double sum = 0, sq = 0;
+	for (size_t i = 0; i < n; i++) {
+		sum += raw[i];
+		sq += (double)raw[i] * raw[i];
+	}
+	double mean = n ? sum / (double)n : 0, var = n ? sq / (double)n - mean * mean : 0;
+	*out = (struct ia_img_stats){.width = m->w,
+				     .height = m->h,
+				     .channels = m->c,
+				     .brightness = mean,
+				     .contrast = sqrt(var > 0 ? var : 0)};
+}
+
+struct ia_rows_copy *ia_rows_dup(const struct ia_model *m, const struct ia_rows *rows, size_t n, bool with_x)
+{
+	struct ia_rows_copy *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->rows.n = n;
+	if (with_x && rows->x) {
+		c->x = malloc(n * m->n_in * sizeof *c->x);
+		if (!c->x)
+			goto fail;
+		memcpy(c->x, rows->x, n * m->n_in * sizeof *c->x);
+		c->rows.x = c->x;
+	}
+	if (rows->cells && m->n_columns) {
+		size_t cells = n * m->n_columns, len = 0;
+		for (size_t i = 0; i < cells; i++)
+			if (rows->cells[i].is_str && rows->cells[i].str)
+				len += strlen(rows->cells[i].str) + 1;
+		c->cells = malloc(cells * sizeof *c->cells);
+		c->strs = malloc(len ? len : 1);
+		if (!c->cells || !c->strs)
+			goto fail;
+		char *at = c->strs;
+		for (size_t i = 0; i < cells; i++) {
+			c->cells[i] = rows->cells[i];
+			if (rows->cells[i].is_str && rows->cells[i].str) {
+				size_t l = strlen(rows->cells[i].str) + 1;
+				memcpy(at, rows->cells[i].str, l);
+				c->cells[i].str = at;
+				at += l;
+			}
+		}
+		c->rows.cells = c->cells;
+	}
+	if (rows->imgs || (rows->raw && m->kind == IA_INPUT_IMAGE)) {
+		c->imgs = malloc(n * sizeof *c->imgs);
+		if (!c->imgs)
+			goto fail;
+		for (size_t i = 0; i < n; i++)
+			if (rows->imgs)
+				c->imgs[i] = rows->imgs[i];
+			else
+				img_stats_of(m, rows->raw + i * m->n_raw, &c->imgs[i]);
+		c->rows.imgs = c->imgs;
+	}
+	return c;
+fail:
+	ia_rows_copy_free(c);
+	return NULL;
+}
+
+void ia_rows_copy_free(struct ia_rows_copy *c)
+{
+	if (!c)
+		return;
+	free(c->x);
+	free(c->cells);
+	free(c->strs);
+	free(c->imgs);
+	free(c);
+}
+
+/* --- the sender ----------------------------------------------------------------------- */
+
+static void job_free(struct ia_ev_job *j)
+{
+	if (!j)
+		return;
+	if (j->model)
+		ia_model_unref(j->model);
+	free(j->request_id);
+	free(j->protocol);
+	free(j->out);
+	free(j->label);
+	ia_rows_copy_free(j->rows);
+	free(j);
+}
+
+static json_t *row_data(const struct ia_ev_job *j, size_t i, const char *timestamp)
+{
+	const struct ia_model *m = j->model;
+	json_t *d = json_object();
+	json_object_set_new(d, "model", json_string(m->name));
+	json_object_set_new(d, "version", json_string(m->version));
+	json_object_set_new(d, "request_id", j->request_id ? json_string(j->request_id) : json_null());
+	json_object_set_new(d, "timestamp", json_string(timestamp));
+	json_object_set_new(d, "protocol", json_string(j->protocol));
+	json_object_set_new(d, "row", json_integer((json_int_t)i));
+	const struct ia_rows *r = j->rows ? &j->rows->rows : NULL;
+	if (r && r->cells) {
+		json_t *f = json_object();
+		for (size_t c = 0; c < m->n_columns; c++) {
+			const struct ia_cell *cell = &r->cells[i * m->n_columns + c];
+			json_t *v = cell->is_null         ? json_null()
+				    : cell->is_str        ? json_string(cell->str ? cell->str : "")
+				    : isfinite(cell->num) ? json_real(cell->num)
+							  : json_null();
+			json_object_set_new(f, m->columns[c].name, v ? v : json_null());
+		}
+		json_object_set_new(d, "features", f);
+	} else if (r && r->imgs) {
+		const struct ia_img_stats *s = &r->imgs[i];
+		json_object_set_new(d, "image",
+				    json_pack("{s:I, s:I, s:I, s:f, s:f}", "width", (json_int_t)s->width, "height",
+					      (json_int_t)s->height, "channels", (json_int_t)s->channels, "brightness",
+					      s->brightness, "contrast", s->contrast));
+	}
+	const float *o = j->out + i * j->k;
+	if (j->label && m->labels) {
+		int32_t l = j->label[i];
+		json_object_set_new(d, "label", json_string(m->labels[l]));
+		json_object_set_new(d, "probability", json_real(o[l]));
+	} else {
+		json_t *p = json_array();
+		for (size_t c = 0; c < j->k; c++)
+			json_array_append_new(p, isfinite(o[c]) ? json_real(o[c]) : json_null());
+		json_object_set_new(d, "prediction", p);
+	}
+	json_object_set_new(d, "role", json_string(j->role));
+	return d;
+}
+
+static void on_delivery(void *opaque, bool delivered, const char *error)
+{
+	struct ia_events *e = opaque;
+	(void)error;
+	atomic_fetch_sub(&e->inflight, 1);
+	if (!delivered)
+		dropped(e, 1);
+}
+
+static void send_job(struct ia_events *e, struct ia_ev_job *j)
+{
+	char ts[32];
+	core_time_iso8601(j->at_ms, ts);
+	for (size_t i = 0; i < j->n; i++) {
+		json_t *ev = bus_event_new(IA_EV_SOURCE, IA_EV_TYPE, j->model->name, row_data(j, i, ts));
+		char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+		json_decref(ev);
+		struct core_error err = {{0}};
+		if (!text || !e->producer ||
+		    bus_produce_event(e->producer, IA_EV_TOPIC, j->model->name, text, strlen(text), on_delivery, e,
+				      &err) != CORE_OK) {
+			atomic_fetch_sub(&e->inflight, 1);
+			dropped(e, 1);
+		}
+		free(text);
+	}
+}
+
+static void *sender(void *arg)
+{
+	struct ia_events *e = arg;
+	pthread_mutex_lock(&e->mu);
+	for (;;) {
+		while (!e->head && !e->stopping)
+			pthread_cond_wait(&e->cv, &e->mu);
+		struct ia_ev_job *j = e->head;
+		if (!j)
+			break; /* stopping, and everything queued is sent */
+		e->head = j->next;
+		if (!e->head)
+			e->tail = NULL;
+		pthread_mutex_unlock(&e->mu);
+		send_job(e, j);
+		job_free(j);
+		pthread_mutex_lock(&e->mu);
+	}
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
+}
+
+/* --- the module's life ------------------------------------------------------------------ */
+
+enum core_status ia_events_new(struct ia_app *a, struct ia_events **out, struct core_error *err)
+{
+	struct ia_events *e = core_xcalloc(1, sizeof *e);
+	e->a = a;
+	e->max = a->settings && a->settings->events_queue_max > 0 ? a->settings->events_queue_max : 10000;
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_cond_init(&e->cv, NULL);
+	if (a->svc) {
+		struct bus_config cfg;
+		svc_bus_config(a->svc, &cfg);
+		cfg.client_id = "inference-api-predictions";
+		enum core_status st = bus_producer_new(&cfg, &e->producer, err);
+		if (st != CORE_OK) {
+			ia_events_free(e);
+			return st;
+		}
+	}
+	if (pthread_create(&e->thread, NULL, sender, e) != 0) {
+		ia_events_free(e);
+		return core_fail(err, CORE_EIO, "prediction events: cannot start the sender thread");
+	}
+	e->started = true;
+	if (a->settings && a->settings->shadow)
+		e->shadow = ia_shadow_new(a);
+	*out = e;
+	return CORE_OK;
+}
+
+void ia_events_free(struct ia_events *e)
+{
+	if (!e)
+		return;
+	ia_shadow_free(e->shadow); /* it emits: stop it first */
+	if (e->started) {
+		pthread_mutex_lock(&e->mu);
+		e->stopping = true;
+		pthread_cond_signal(&e->cv);
+		pthread_mutex_unlock(&e->mu);
+		pthread_join(e->thread, NULL);
+	}
+	if (e->producer) {
+		int left = bus_producer_flush(e->producer, IA_EV_FLUSH_MS);
+		if (left > 0)
+			core_log(CORE_LOG_WARN, "prediction events: %d not acknowledged at shutdown, dropped", left);
+		bus_producer_free(e->producer); /* fails what is left: counted by on_delivery */
+	}
+	for (struct ia_ev_job *j = e->head, *next; j; j = next) {
+		next = j->next;
+		job_free(j);
+	}
+	pthread_cond_destroy(&e->cv);
+	pthread_mutex_destroy(&e->mu);
+	free(e);
+}
+
+struct ia_shadow *ia_events_shadow(struct ia_events *e)
+{
+	return e ? e->shadow : NULL;
+}
+
+/* --- emitting ------------------------------------------------------------------------------ */
+
+/* splitmix64: a well-mixed 64-bit hash. */
+static uint64_t mix64(uint64_t z)
+{
+	z += 0x9e3779b97f4a7c15ull;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+bool ia_events_sampled(struct ia_events *e, const char *request_id)
+{
+	if (!e)
+		return false;
+	double rate = e->a->settings ? e->a->settings->sample_rate : 1.0;
+	if (rate >= 1.0)
+		return true;
+	if (rate <= 0.0)
+		return false;
+	uint64_t h = 1469598103934665603ull; /* FNV-1a of the id: serve and shadow agree */
+	if (request_id && *request_id)
+		for (const char *p = request_id; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	else
+		h = atomic_fetch_add(&e->draws, 1);
+	return (double)(mix64(h) >> 11) / 9007199254740992.0 < rate;
+}
+
+/* Reserves up to n of the in-flight budget; returns how many it got. */
+static size_t reserve(struct ia_events *e, size_t n)
+{
+	long cur = atomic_load(&e->inflight);
+	for (;;) {
+		long room = e->max - cur;
+		if (room <= 0)
+			return 0;
+		long take = (long)n < room ? (long)n : room;
+		if (atomic_compare_exchange_weak(&e->inflight, &cur, cur + take))
+			return (size_t)take;
+	}
+}
+
+void ia_events_emit_as(struct ia_events *e, const char *protocol, const char *role, const char *request_id,
+		       const struct ia_rows *rows, const struct ia_result *res)
+{
+	if (!e || !rows || !res || !res->model || res->n == 0 || !ia_events_sampled(e, request_id))
+		return;
+	size_t n = reserve(e, res->n);
+	dropped(e, res->n - n);
+	if (n == 0)
+		return;
+	struct ia_ev_job *j = calloc(1, sizeof *j);
+	if (!j)
+		goto fail;
+	j->model = res->model;
+	ia_model_ref(j->model);
+	j->request_id = request_id ? strdup(request_id) : NULL;
+	j->protocol = strdup(protocol ? protocol : "");
+	j->role = role && strcmp(role, "shadow") == 0 ? "shadow" : "serve";
+	j->at_ms = core_now_ms();
+	j->n = n;
+	j->k = res->k;
+	j->out = malloc(n * res->k * sizeof *j->out);
+	j->label = res->label ? malloc(n * sizeof *j->label) : NULL;
+	j->rows = ia_rows_dup(res->model, rows, n, false);
+	if (!j->protocol || (request_id && !j->request_id) || !j->out || (res->label && !j->label) || !j->rows)
+		goto fail;
+	memcpy(j->out, res->out, n * res->k * sizeof *j->out);
+	if (j->label)
+		memcpy(j->label, res->label, n * sizeof *j->label);
+	pthread_mutex_lock(&e->mu);
+	if (e->tail)
+		e->tail->next = j;
+	else
+		e->head = j;
+	e->tail = j;
+	pthread_cond_signal(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+	return;
+fail:
+	job_free(j);
+	atomic_fetch_sub(&e->inflight, (long)n);
+	dropped(e, n);
+}
+
+void ia_events_emit(struct ia_events *e, const char *request_id, const struct ia_rows *rows,
+		    const struct ia_result *res)
+{
+	ia_events_emit_as(e, NULL, "serve", request_id, rows, res);
+}
