@@ -6,9 +6,9 @@
 #include "ia.h"
 
 /* Why a body was refused: code decides the status (proto/errors.csv) and the error_code
- * of MLflow's {"error_code", "message"} body; HTTP_EC_UNSUPPORTED_MEDIA_TYPE is answered
- * 415 with the message as text/plain, as MLflow's scoring server does. Messages are
- * MLflow's where it has one. */
+ * of MLflow's {"error_code", "message"} body. Messages are MLflow's where it has one.
+ * (MLflow answers its 415s as text/plain; ours are JSON like every other error, with
+ * MLflow's text as the message.) */
 struct ia_mlflow_error {
 	enum http_error_code code;
 	char message[2048];

@@ -1,5 +1,5 @@
 /* TEMPORARY (ia-core): weak stand-ins for what the other parts of issue 11 build in
- * parallel and this branch has not merged yet (ev_predictions.c, h_oip.c, h_invocations.c), so it links, runs end to
+ * parallel and this branch has not merged yet (ev_predictions.c, h_oip.c), so it links, runs end to
  * end and its lifecycle test can send requests. The lead deletes this file when merging those parts (a weak definition
  * in an archive member may still be the one linked, so it must go). The stand-ins are the simplest correct thing: no
  * prediction events, a minimal OIP infer (FP32 JSON, flat data) and readiness; everything else answers 501. */
@@ -113,26 +113,6 @@ WEAK void ia_h_model_meta(struct http_request *req, void *app)
 }
 
 WEAK void ia_h_model_ready(struct http_request *req, void *app)
-{
-	svc_h_not_implemented(req, app);
-}
-
-WEAK void ia_h_invocations(struct http_request *req, void *app)
-{
-	svc_h_not_implemented(req, app);
-}
-
-WEAK void ia_h_ping(struct http_request *req, void *app)
-{
-	svc_h_not_implemented(req, app);
-}
-
-WEAK void ia_h_health(struct http_request *req, void *app)
-{
-	svc_h_not_implemented(req, app);
-}
-
-WEAK void ia_h_version(struct http_request *req, void *app)
 {
 	svc_h_not_implemented(req, app);
 }
