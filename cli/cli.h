@@ -208,4 +208,6 @@ int cli_data_main(int argc, char **argv);
 /* `lathe train SPEC.json` and `lathe jobs ls|show|cancel` (train.c): argv[0] is the noun. */
 int cli_train_main(int argc, char **argv);
 int cli_jobs_main(int argc, char **argv);
+/* `lathe predict MODEL FILE...` (predict.c): images, CSV or JSON to the inference API. */
+int cli_predict_main(int argc, char **argv);
 #endif

@@ -15,6 +15,7 @@ static const struct {
 	{"data", cli_data_main, "versioned datasets: push, ls, show, pull (the data registry)"},
 	{"train", cli_train_main, "submit a training job (SPEC.json) and follow it (the trainer)"},
 	{"jobs", cli_jobs_main, "training jobs: ls, show, cancel (the trainer)"},
+	{"predict", cli_predict_main, "predictions for images, a CSV or JSON (the inference API)"},
 };
 
 static void usage(FILE *out)

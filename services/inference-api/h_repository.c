@@ -64,12 +64,8 @@ void ia_h_repo_unload(struct http_request *req, void *app)
 {
 	struct ia_app *a = ia_app(app);
 	const char *name = http_request_param(req, "model");
-	char why[300];
-	struct ia_pick p;
-	enum ia_find f = ia_models_pick(a->models, name, NULL, &p, why, sizeof why);
-	ia_pick_release(&p);
-	if (f == IA_NO_MODEL) {
-		http_reply_error(req, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "%s", why);
+	if (!ia_models_known(a->models, name)) {
+		http_reply_error(req, HTTP_EC_RESOURCE_DOES_NOT_EXIST, "model '%s' not found", name);
 		return;
 	}
 	ia_models_load_lock(a->models); /* not in the middle of a load of the same model */

@@ -168,6 +168,8 @@ void ia_models_remove(struct ia_models *t, const char *name);
  * or event loads it again until ia_models_set_unloaded(false) (an explicit load). */
 void ia_models_set_unloaded(struct ia_models *t, const char *name, bool unloaded);
 bool ia_models_is_unloaded(struct ia_models *t, const char *name);
+/* Whether the table has an entry for name (loaded, loading, refused or unloaded). */
+bool ia_models_known(struct ia_models *t, const char *name);
 /* Drops every entry not in names[0..n) (the registry's answer of a full sync). */
 void ia_models_retain(struct ia_models *t, char *const *names, size_t n);
 /* The first full sync is over (readiness no longer says "loading"). */

@@ -3,8 +3,9 @@
  * and drops the table's ref to the old version: requests that picked the old one keep
  * their refs and finish on it, the last one frees it, and no request ever waits for a
  * load (loads happen outside the mutex; the mutex covers a few pointer copies). The
- * canary share is a per-table counter (request n goes to the challenger when
- * n mod 100 < CANARY_PERCENT), so the split is exact over every hundred requests. */
+ * canary share is a per-table counter: request n goes to the challenger when
+ * 37n mod 100 < CANARY_PERCENT (37 is prime to 100, so every hundred requests are a
+ * permutation of 0..99): the split is exact over each hundred and spread within it. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,14 @@ bool ia_models_is_unloaded(struct ia_models *t, const char *name)
 	return unloaded;
 }
 
+bool ia_models_known(struct ia_models *t, const char *name)
+{
+	pthread_mutex_lock(&t->mu);
+	bool known = find(t, name) != NULL;
+	pthread_mutex_unlock(&t->mu);
+	return known;
+}
+
 void ia_models_retain(struct ia_models *t, char *const *names, size_t n)
 {
 	for (;;) {
@@ -264,7 +273,7 @@ enum ia_find ia_models_pick(struct ia_models *t, const char *name, const char *v
 	} else {
 		out->serve = serve;
 		if (chal && chal != serve && t->canary_percent > 0 &&
-		    (long)(atomic_fetch_add(&t->counter, 1) % 100) < t->canary_percent) {
+		    (long)(atomic_fetch_add(&t->counter, 1) * 37 % 100) < t->canary_percent) {
 			out->serve = chal;
 			out->canary = true;
 		} else if (chal && chal != serve && t->shadow) {

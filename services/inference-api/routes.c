@@ -31,7 +31,12 @@ struct http_route ia_routes[] = {
 		       .handler = ia_h_invocations,
 		       .errors = HTTP_ERRORS_MLFLOW},
 	[R_INVOC] = {.methods = HTTP_POST, .pattern = "/invocations", .handler = ia_h_invocations},
-	[R_PREDICT] = {.methods = HTTP_POST, .pattern = "/v1/models/{model}/predict", .handler = ia_h_predict},
+	/* an image as the body (image/png, image/jpeg) or as a form's file field */
+	[R_PREDICT] = {.methods = HTTP_POST,
+		       .pattern = "/v1/models/{model}/predict",
+		       .handler = ia_h_predict,
+		       .multipart = true,
+		       .multipart_or_body = true},
 	{.methods = HTTP_POST, .pattern = "/v2/repository/models/{model}/unload", .handler = ia_h_repo_unload},
 	{.methods = GET, .pattern = "/ping", .handler = ia_h_ping},
 	{.methods = GET, .pattern = "/health", .handler = ia_h_health},

@@ -13,18 +13,16 @@
  * check is retried later. The reason is for clients: it names no internal address
  * (the log line has the cause). Blocking HTTP (httpc_do): called by the periodic task,
  * never on the request path nor in a transaction; mr_servable_local is the part
- * model-versions/create may call (no I/O). */
-#include <ctype.h>
+ * model-versions/create may call (no I/O). What a source names is mlflow/source.h's
+ * (the inference API's loader reads sources the same way). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/log.h"
 #include "http/client.h"
+#include "mlflow/source.h"
 #include "mr.h"
-
-#define ARTIFACTS_SCHEME "mlflow-artifacts:"
-#define RUNS_SCHEME      "runs:/"
 
 static void set_reason(struct mr_servable *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -35,37 +33,6 @@ static void set_reason(struct mr_servable *out, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(out->reason, sizeof out->reason, fmt, ap);
 	va_end(ap);
-}
-
-/* Percent-encodes s for a query value into a malloc'd string. */
-static char *query_escape(const char *s)
-{
-	struct core_buf b;
-	core_buf_init(&b, (size_t)1 << 20);
-	core_buf_append_str(&b, "");
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~' || *p == '/')
-			core_buf_append(&b, p, 1);
-		else
-			core_buf_printf(&b, "%%%02X", *p);
-	}
-	return core_buf_steal(&b, NULL);
-}
-
-/* The artifact path of an mlflow-artifacts: URI (borrowed from uri), or NULL. */
-static const char *artifact_path(const char *uri)
-{
-	if (strncmp(uri, ARTIFACTS_SCHEME, strlen(ARTIFACTS_SCHEME)) != 0)
-		return NULL;
-	const char *p = uri + strlen(ARTIFACTS_SCHEME);
-	if (strncmp(p, "//", 2) == 0) { /* mlflow-artifacts://host:port/path */
-		p = strchr(p + 2, '/');
-		if (!p)
-			return "";
-	}
-	while (*p == '/')
-		p++;
-	return p;
 }
 
 /* GETs {tracker}{path_and_query}; returns the parsed JSON (owned) of a 200 answer, or
@@ -107,7 +74,7 @@ out:
 /* Lists dir and checks for the package's two files. */
 static void check_listing(const struct mr_settings *s, const char *request_id, const char *dir, struct mr_servable *out)
 {
-	char *q = query_escape(dir);
+	char *q = mlflow_url_escape(dir, true);
 	char *pq = core_xasprintf("/api/2.0/mlflow-artifacts/artifacts?path=%s", q);
 	json_t *doc = tracker_get(s, request_id, pq, out);
 	bool model_json = false, weights = false;
@@ -144,30 +111,25 @@ out:
 static void check_run_source(const struct mr_settings *s, const char *request_id, const char *source,
 			     struct mr_servable *out)
 {
-	const char *p = source + strlen(RUNS_SCHEME);
-	while (*p == '/')
-		p++;
-	const char *slash = strchr(p, '/');
-	char *run_id = slash ? core_xstrndup(p, (size_t)(slash - p)) : core_xstrdup(p);
-	const char *sub = slash ? slash + 1 : "";
-	char *q = query_escape(run_id);
+	struct mlflow_source src;
+	mlflow_source_parse(source, &src);
+	char *q = mlflow_url_escape(src.run_id, false);
 	char *pq = core_xasprintf("/api/2.0/mlflow/runs/get?run_id=%s", q);
 	json_t *doc = tracker_get(s, request_id, pq, out);
 	const char *uri = json_string_value(
 		json_object_get(json_object_get(json_object_get(doc, "run"), "info"), "artifact_uri"));
+	char *dir = uri ? mlflow_run_artifact_path(uri, src.path) : NULL;
 	if (doc && !uri)
-		set_reason(out, "the tracker's run %s has no artifact_uri", run_id);
-	else if (uri && !artifact_path(uri))
-		set_reason(out, "run artifacts at %s are not served by the tracker (%s)", uri, ARTIFACTS_SCHEME);
-	else if (uri) {
-		char *dir = core_xasprintf("%s%s%s", artifact_path(uri), *sub ? "/" : "", sub);
+		set_reason(out, "the tracker's run %s has no artifact_uri", src.run_id);
+	else if (uri && !dir)
+		set_reason(out, "run artifacts at %s are not served by the tracker (%s)", uri, MLFLOW_ARTIFACTS_SCHEME);
+	else if (dir)
 		check_listing(s, request_id, dir, out);
-		free(dir);
-	}
+	free(dir);
 	json_decref(doc);
 	free(pq);
 	free(q);
-	free(run_id);
+	mlflow_source_free(&src);
 }
 
 bool mr_servable_local(const struct mr_settings *s, const char *source, struct mr_servable *out)
@@ -179,7 +141,10 @@ bool mr_servable_local(const struct mr_settings *s, const char *source, struct m
 		set_reason(out, "TRACKER_URL is not set: the source was not inspected");
 		return true;
 	}
-	if (artifact_path(source) || strncmp(source, RUNS_SCHEME, strlen(RUNS_SCHEME)) == 0)
+	struct mlflow_source src;
+	enum mlflow_source_kind kind = mlflow_source_parse(source, &src);
+	mlflow_source_free(&src);
+	if (kind != MLFLOW_SOURCE_OTHER)
 		return false;
 	set_reason(out, "source %s is not an mlflow-artifacts: or runs:/ URI the tracker serves", source);
 	return true;
@@ -189,7 +154,7 @@ void mr_servable_check(const struct mr_settings *s, const char *source, const ch
 {
 	if (mr_servable_local(s, source, out))
 		return;
-	const char *path = artifact_path(source);
+	const char *path = mlflow_artifacts_path(source);
 	if (path)
 		check_listing(s, request_id, path, out);
 	else

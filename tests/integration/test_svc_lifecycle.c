@@ -61,6 +61,7 @@ static const struct db_stmt td_q_attempt = {
 
 struct td_app {
 	atomic_bool loaded;
+	char group[64]; /* TD_GROUP_OF: the group group_id_of gives */
 };
 
 /* Records that `what` happened; logs an error (which fails the test) when the schema is
@@ -146,6 +147,7 @@ static enum core_status td_start(struct svc *svc, void *settings, void **app_out
 	(void)err;
 	struct td_app *a = core_xcalloc(1, sizeof *a);
 	atomic_init(&a->loaded, getenv("TD_NOT_LOADED") == NULL);
+	snprintf(a->group, sizeof a->group, "%s", getenv("TD_GROUP_OF") ? getenv("TD_GROUP_OF") : "");
 	*app_out = a;
 	return CORE_OK;
 }
@@ -155,6 +157,13 @@ static void td_stop(struct svc *svc, void *app)
 	td_mark(svc, "stop hook");
 	core_info("td: stop hook");
 	free(app);
+}
+
+/* The group from the daemon's state: one per replica, as the inference API reads
+ * models.events. */
+static const char *td_group_of(const void *app)
+{
+	return ((const struct td_app *)app)->group;
 }
 
 static const char *td_not_ready(struct svc *svc, void *app)
@@ -228,6 +237,8 @@ static struct th_daemon *td_spawn(const char *database_url, const char *topic, c
 		else
 			unsetenv("TD_NOT_LOADED");
 		td_consumers[0] = (struct svc_consumer_def){.group_id = group, .topics = {topic}, .handle = td_handle};
+		if (getenv("TD_GROUP_OF"))
+			td_consumers[0].group_id_of = td_group_of;
 		char *argv[] = {"lathe-svc-testd", NULL};
 		exit(svc_main(&td_def, 1, argv));
 	}
@@ -480,6 +491,37 @@ START_TEST(offset_is_committed_only_after_the_handler_returns)
 }
 END_TEST
 
+/* group_id_of: two replicas declaring the same group_id, each in a group of its own
+ * (TD_GROUP_OF, given to the child), both get every message; a shared group would
+ * hand each message to one of them. */
+START_TEST(group_id_of_gives_each_replica_every_message)
+{
+	char topic[64], shared[64], ga[64], gb[64];
+	unique(topic, sizeof topic, "svc.test.");
+	unique(shared, sizeof shared, "svc-test-");
+	unique(ga, sizeof ga, "svc-test-a-");
+	unique(gb, sizeof gb, "svc-test-b-");
+	char *url_a = th_db_create(), *url_b = th_db_create();
+	PGconn *pa = pg_open(url_a), *pb = pg_open(url_b);
+	setenv("TD_GROUP_OF", ga, 1);
+	struct th_daemon *a = td_spawn(url_a, topic, shared, false);
+	setenv("TD_GROUP_OF", gb, 1);
+	struct th_daemon *b = td_spawn(url_b, topic, shared, false);
+	unsetenv("TD_GROUP_OF");
+	ck_assert(th_daemon_wait_status(a, "/readyz", 200, 30000));
+	ck_assert(th_daemon_wait_status(b, "/readyz", 200, 30000));
+	produce(topic, "to-both");
+	wait_mark(a, pa, "consumer handled to-both", 1, 30000);
+	wait_mark(b, pb, "consumer handled to-both", 1, 30000);
+	th_daemon_stop(a);
+	th_daemon_stop(b);
+	PQfinish(pa);
+	PQfinish(pb);
+	free(url_a);
+	free(url_b);
+}
+END_TEST
+
 /* A consumer svc cannot create (here: an empty group id) fails start-up: exit 1, the
  * reason logged, never READY. */
 START_TEST(a_consumer_that_cannot_start_fails_start_up)
@@ -641,6 +683,7 @@ static Suite *lifecycle_suite(void)
 	tcase_add_test(tc, tasks_start_after_migrations_and_stop_in_order);
 	tcase_add_test(tc, offset_is_committed_only_after_the_handler_returns);
 	tcase_add_test(tc, a_consumer_that_cannot_start_fails_start_up);
+	tcase_add_test(tc, group_id_of_gives_each_replica_every_message);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("readiness");
 	tcase_set_timeout(tc, 180);

@@ -136,7 +136,7 @@ static enum core_status new_consumer(struct svc *svc, struct svc_task *t, struct
 		return core_fail(err, CORE_EINVAL, "consumer of group %s needs a handler and 1 to %zu topics",
 				 cd->group_id, n_slots - 1);
 	const char *group = cd->group_id_of ? cd->group_id_of(svc->app) : cd->group_id;
-	if (!group || !*group)
+	if (cd->group_id_of && (!group || !*group))
 		return core_fail(err, CORE_EINVAL, "consumer %s: its group_id_of gave no group", cd->group_id);
 	struct bus_config bc;
 	svc_bus_config(svc, &bc); /* brokers, timeouts and the deployment's properties */

@@ -151,7 +151,8 @@ START_TEST(a_dangling_ref_is_caught)
 }
 END_TEST
 
-static const char *const services[] = {"experiment-tracker", "model-registry", "data-registry", "trainer", "inference-api"};
+static const char *const services[] = {"experiment-tracker", "model-registry", "data-registry", "trainer",
+				       "inference-api"};
 
 START_TEST(service_documents_carry_common_verbatim)
 {
