@@ -132,56 +132,22 @@ void ia_prep_free(struct ia_model *m)
 	free(m->columns);
 	m->columns = NULL;
 	m->n_columns = 0;
-	ia_prep_tab_free(m->tab);
-	m->tab = NULL;
-	m->n_in = m->n_raw = 0;
-}
-
-enum core_status ia_prep_tab_compile(struct ia_model *m, struct core_error *err)
-{
-	struct ml_tabular *t = core_xcalloc(1, sizeof *t);
-	enum core_status rc = ml_tabular_compile(m->pkg.preprocessing, t, err);
-	if (rc == CORE_OK && t->n_cols != m->n_columns)
-		rc = core_fail(err, CORE_EINVAL, "preprocessing: %zu columns, the model lists %zu", t->n_cols,
-			       m->n_columns);
-	for (size_t i = 0; rc == CORE_OK && i < t->n_cols; i++)
-		if (strcmp(t->cols[i].name, m->columns[i].name) != 0)
-			rc = core_fail(err, CORE_EINVAL, "preprocessing: column %zu is '%s', the model lists '%s'", i,
-				       t->cols[i].name, m->columns[i].name);
-	if (rc == CORE_OK && m->n_in && t->width != m->n_in)
-		rc = core_fail(err, CORE_EINVAL, "preprocessing gives %zu values per row, the net takes %zu", t->width,
-			       m->n_in);
-	if (rc != CORE_OK) {
-		ia_prep_tab_free(t);
-		return rc;
+	if (m->tab) {
+		ml_tabular_free(m->tab);
+		free(m->tab);
+		m->tab = NULL;
 	}
-	m->tab = t;
-	m->n_in = t->width;
-	return CORE_OK;
-}
-
-void ia_prep_tab_free(void *tab)
-{
-	if (!tab)
-		return;
-	ml_tabular_free(tab);
-	free(tab);
+	m->n_in = m->n_raw = 0;
 }
 
 /* Pixels arrive as numbers (JSON, CSV, FP32 tensors) but were 8-bit integers when the
  * training tensors were made: a value that is not one is refused rather than rounded or
- * clipped, because the net would then see something no training image could give.
- * A package without preprocessing (the loader then takes its input as pixels of the
- * net's shape, unnormalised) gets its values as they are. */
+ * clipped, because the net would then see something no training image could give. */
 enum core_status ia_prep_pixels(const struct ia_model *m, const float *raw, size_t n, float *x, struct core_error *err)
 {
 	if (m->kind != IA_INPUT_IMAGE)
 		return core_fail(err, CORE_EINVAL, "model '%s' takes table rows, not pixels", m->name);
 	size_t hw = (size_t)m->h * m->w, per = hw * m->c;
-	if (!m->pkg.preprocessing || json_is_null(m->pkg.preprocessing)) {
-		memcpy(x, raw, n * per * sizeof *x);
-		return CORE_OK;
-	}
 	uint8_t *px = core_xmalloc(per);
 	struct img_resizer *rz = n > 1 ? img_resizer_new() : NULL;
 	struct img_image im = {.width = m->w, .height = m->h, .channels = m->c, .pixels = px};
