@@ -64,6 +64,12 @@ uint64_t ml_nn_rng_below(struct ml_nn_rng *r, uint64_t n);
  * are the row strides of A, B, C as stored. */
 void ml_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
 	      float beta, float *c, int ldc);
+/* The AVX-512 kernels of nn_gemm.c, same contract as ml_sgemm; false (nothing done) for
+ * both transposed, or when built for another CPU family. ml_sgemm calls them when
+ * ml_nn_gemm_avx512_usable() (the CPU has AVX-512F) and OpenBLAS runs no AVX-512 kernels. */
+bool ml_nn_gemm_avx512(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+		       int ldb, float beta, float *c, int ldc);
+bool ml_nn_gemm_avx512_usable(void);
 /* y[m or n] = op(A) x, A m x n row-major (lda its row stride); ta: A transposed. */
 void ml_sgemv(bool ta, int m, int n, const float *a, int lda, const float *x, float *y);
 
