@@ -43,16 +43,20 @@ TILE float nn_gemm_out(float s, float alpha, float beta, float c)
 	return beta == 0 ? alpha * s : alpha * s + beta * c;
 }
 
-/* One mr x nr tile (mr, nr <= 4) of NT over k values. */
-TILE void nt_tile(int mr, int nr, int k, const float *a, int lda, const float *b, int ldb, float alpha, float beta,
-		  float *c, int ldc)
+/* One 4 x 4 tile of NT over k values, of which the first mr x nr are stored: rows past
+ * mr (nr) repeat the last one, so every tile keeps its 16 sums in registers. With
+ * rows == 1 only A's first row is read (a one-row product, as predict's). */
+TILE void nt_tile(int rows, int mr, int nr, int k, const float *a, int lda, const float *b, int ldb, float alpha,
+		  float beta, float *c, int ldc)
 {
-	/* Every register zeroed, used or not, for GCC's uninitialised-use analysis of the
-	 * edge tiles. */
+	/* Every register zeroed, used or not, for GCC's uninitialised-use analysis. */
 	__m512 acc[4][4], av[4], bv[4];
+	const float *ap[4], *bp[4];
 	UNROLL
 	for (int i = 0; i < 4; i++) {
 		av[i] = bv[i] = _mm512_setzero_ps();
+		ap[i] = a + (size_t)(i < mr ? i : mr - 1) * (size_t)lda;
+		bp[i] = b + (size_t)(i < nr ? i : nr - 1) * (size_t)ldb;
 		UNROLL
 		for (int j = 0; j < 4; j++)
 			acc[i][j] = _mm512_setzero_ps();
@@ -60,44 +64,50 @@ TILE void nt_tile(int mr, int nr, int k, const float *a, int lda, const float *b
 	int p = 0;
 	for (; p + 16 <= k; p += 16) {
 		UNROLL
-		for (int i = 0; i < mr; i++)
-			av[i] = _mm512_loadu_ps(a + (size_t)i * (size_t)lda + p);
+		for (int i = 0; i < rows; i++)
+			av[i] = _mm512_loadu_ps(ap[i] + p);
 		UNROLL
-		for (int j = 0; j < nr; j++)
-			bv[j] = _mm512_loadu_ps(b + (size_t)j * (size_t)ldb + p);
+		for (int j = 0; j < 4; j++)
+			bv[j] = _mm512_loadu_ps(bp[j] + p);
 		UNROLL
-		for (int i = 0; i < mr; i++)
+		for (int i = 0; i < rows; i++)
 			UNROLL
-		for (int j = 0; j < nr; j++)
+		for (int j = 0; j < 4; j++)
 			acc[i][j] = _mm512_fmadd_ps(av[i], bv[j], acc[i][j]);
 	}
 	if (p < k) {
 		__mmask16 m = (__mmask16)((1u << (k - p)) - 1);
 		UNROLL
-		for (int i = 0; i < mr; i++)
-			av[i] = _mm512_maskz_loadu_ps(m, a + (size_t)i * (size_t)lda + p);
+		for (int i = 0; i < rows; i++)
+			av[i] = _mm512_maskz_loadu_ps(m, ap[i] + p);
 		UNROLL
-		for (int j = 0; j < nr; j++)
-			bv[j] = _mm512_maskz_loadu_ps(m, b + (size_t)j * (size_t)ldb + p);
+		for (int j = 0; j < 4; j++)
+			bv[j] = _mm512_maskz_loadu_ps(m, bp[j] + p);
 		UNROLL
-		for (int i = 0; i < mr; i++)
+		for (int i = 0; i < rows; i++)
 			UNROLL
-		for (int j = 0; j < nr; j++)
+		for (int j = 0; j < 4; j++)
 			acc[i][j] = _mm512_fmadd_ps(av[i], bv[j], acc[i][j]);
 	}
 	UNROLL
-	for (int i = 0; i < mr; i++)
+	for (int i = 0; i < rows; i++)
 		UNROLL
-	for (int j = 0; j < nr; j++) {
-		float *cp = c + (size_t)i * (size_t)ldc + j;
-		*cp = nn_gemm_out(_mm512_reduce_add_ps(acc[i][j]), alpha, beta, *cp);
-	}
+	for (int j = 0; j < 4; j++)
+		if (i < mr && j < nr) {
+			float *cp = c + (size_t)i * (size_t)ldc + j;
+			*cp = nn_gemm_out(_mm512_reduce_add_ps(acc[i][j]), alpha, beta, *cp);
+		}
 }
 
-static AVX512 void nt_edge(int mr, int nr, int k, const float *a, int lda, const float *b, int ldb, float alpha,
-			   float beta, float *c, int ldc)
+static AVX512 void nt_tile4(int mr, int nr, int k, const float *a, int lda, const float *b, int ldb, float alpha,
+			    float beta, float *c, int ldc)
 {
-	nt_tile(mr, nr, k, a, lda, b, ldb, alpha, beta, c, ldc);
+	nt_tile(4, mr, nr, k, a, lda, b, ldb, alpha, beta, c, ldc);
+}
+
+static AVX512 void nt_tile1(int nr, int k, const float *a, const float *b, int ldb, float alpha, float beta, float *c)
+{
+	nt_tile(1, 1, nr, k, a, 0, b, ldb, alpha, beta, c, 0);
 }
 
 static AVX512 void gemm_nt(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
@@ -115,10 +125,10 @@ static AVX512 void gemm_nt(int m, int n, int k, float alpha, const float *a, int
 				for (int j = n0; j < n1; j += 4) {
 					int nr = imin(4, n1 - j);
 					const float *bp = b + (size_t)j * (size_t)ldb + k0;
-					if (mr == 4 && nr == 4)
-						nt_tile(4, 4, kc, ap, lda, bp, ldb, alpha, be, cp + j, ldc);
+					if (mr == 1)
+						nt_tile1(nr, kc, ap, bp, ldb, alpha, be, cp + j);
 					else
-						nt_edge(mr, nr, kc, ap, lda, bp, ldb, alpha, be, cp + j, ldc);
+						nt_tile4(mr, nr, kc, ap, lda, bp, ldb, alpha, be, cp + j, ldc);
 				}
 			}
 		}
