@@ -108,7 +108,8 @@ END_TEST
 
 START_TEST(sgemm_matches_the_plain_product)
 {
-	for (int threads = 1; threads <= 2; threads++) { /* nn_gemm.c's kernels (one thread), OpenBLAS */
+	for (int threads = 1; threads <= 2;
+	     threads++) { /* one thread: nn_gemm.c; two: OpenBLAS for the larger shapes */
 		ml_set_threads(threads);
 		check_all(via_sgemm);
 	}
