@@ -204,6 +204,19 @@ int tr_q_jobs_requeue_expired(struct db_conn *c, int64_t now, PGresult **res, st
 	return db_exec(c, &tr_q_jobs_requeue_expired_stmt, params, res, err);
 }
 
+static const struct db_stmt tr_q_job_release_stmt = {
+	.name = "tr_q_job_release",
+	.sql = "UPDATE jobs SET status = 'QUEUED', worker = NULL, lease_until = NULL "
+	       "WHERE id = $1 AND status = 'RUNNING' AND worker = $2",
+	.n_params = 2,
+};
+
+int tr_q_job_release(struct db_conn *c, const char *id, const char *worker, struct core_error *err)
+{
+	const char *params[2] = {id, worker};
+	return db_exec(c, &tr_q_job_release_stmt, params, NULL, err);
+}
+
 static const struct db_stmt tr_q_job_cancel_queued_stmt = {
 	.name = "tr_q_job_cancel_queued",
 	.sql = "UPDATE jobs SET status = 'CANCELLED', cancel_requested = true, ended_at = $2::bigint, "

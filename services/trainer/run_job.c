@@ -864,6 +864,44 @@ enum core_status tr_job_register(struct tr_jctx *j, const struct tr_spec *s, con
 	return rc;
 }
 
+struct release_ctx {
+	const struct tr_jctx *j;
+	struct core_error err;
+};
+
+static int release_tx(struct db_conn *c, void *cls)
+{
+	struct release_ctx *x = cls;
+	const char *id = x->j->job->id;
+	int rc = tr_q_job_release(c, id, x->j->worker, &x->err);
+	if (rc <= 0)
+		return rc;
+	if ((rc = tr_q_job_event_append(c, id, "info",
+					"its worker shut down: handed back, to resume from its last "
+					"checkpoint",
+					core_now_ms(), &x->err)) < 0)
+		return rc;
+	if ((rc = tr_ev_requested(c, id, &x->err)) < 0)
+		return rc;
+	return 1;
+}
+
+/* A worker that shuts down hands its job back in one transaction (QUEUED again and a
+ * new training.requests event), so another worker resumes it from the last epoch's
+ * checkpoint now rather than when the lease runs out. False when that failed (the
+ * lease then decides, as after a crash). */
+static bool release(const struct tr_jctx *j)
+{
+	struct release_ctx x = {.j = j};
+	int rc = db_run_tx(svc_db(j->svc), "tr_worker_release", DB_READ_COMMITTED, release_tx, &x, &x.err);
+	if (rc < 0)
+		core_warn("job %s: not handed back (%s); it is taken over when its lease runs out", j->job->id,
+			  x.err.message);
+	else if (rc > 0)
+		core_info("job %s: handed back at shutdown", j->job->id);
+	return rc > 0;
+}
+
 void tr_job_end(struct tr_jctx *j, enum tr_outcome out, const struct core_error *err, json_t *metrics,
 		const char *run_id, const char *version)
 {
@@ -878,6 +916,8 @@ void tr_job_end(struct tr_jctx *j, enum tr_outcome out, const struct core_error 
 		finish(j, "CANCELLED", NULL, NULL, NULL, run_id);
 		break;
 	case TR_LOST:
+		if (!j->lost && svc_stopping(j->svc) && release(j))
+			break;
 		core_info("job %s: stopped here; it is taken over when its lease runs out", j->job->id);
 		break;
 	}

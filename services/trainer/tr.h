@@ -153,6 +153,10 @@ int tr_q_job_cancel_requested(struct db_conn *c, const char *id, bool *out, stru
  * can write a training.requests event for each in the same transaction
  * (tr_ev_requested). */
 int tr_q_jobs_requeue_expired(struct db_conn *c, int64_t now, PGresult **res, struct core_error *err);
+/* Hands worker's RUNNING job back (QUEUED, worker and lease cleared) when the worker
+ * shuts down, so another worker resumes it from its last checkpoint at once instead of
+ * after the lease. 1 when handed back; 0 when worker no longer held it. */
+int tr_q_job_release(struct db_conn *c, const char *id, const char *worker, struct core_error *err);
 /* The API's cancel: a QUEUED job ends CANCELLED at once; a RUNNING one gets
  * cancel_requested = true (its worker stops at the next batch). Returns 1 when a row
  * changed; the caller has locked the job and checked its state. */

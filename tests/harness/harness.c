@@ -258,6 +258,9 @@ struct th_daemon *th_daemon_spawn(const char *service, const char *database_url,
 	ck_assert_ptr_nonnull(d);
 	d->database_url = database_url ? strdup(database_url) : th_db_create();
 	d->port = th_free_port();
+	for (size_t i = 0; extra_env && extra_env[i]; i++) /* a restart on the port it had */
+		if (strncmp(extra_env[i], "PORT=", 5) == 0)
+			d->port = (unsigned)strtoul(extra_env[i] + 5, NULL, 10);
 	snprintf(d->base_url, sizeof d->base_url, "http://127.0.0.1:%u", d->port);
 	char tag[17];
 	random_hex(tag, 8);

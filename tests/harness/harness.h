@@ -57,7 +57,8 @@ struct th_daemon {
 /* Starts services/<service> (binary lathe-<service>) on a free port with its own fresh
  * database (database_url NULL) or the given one, KAFKA_BROKERS from the run, and the
  * extra "NAME=value" settings (NULL-terminated, may be NULL; one named as a default,
- * such as BLOB_DIR=<TMP>/blobs-<tag> or LOG_LEVEL=debug, replaces it); waits until /readyz
+ * such as BLOB_DIR=<TMP>/blobs-<tag> or LOG_LEVEL=debug, replaces it; PORT=n restarts a daemon
+ * on the port it had); waits until /readyz
  * answers 200 (at most 30 s). */
 struct th_daemon *th_daemon_start(const char *service, const char *database_url, const char *const *extra_env);
 

@@ -4,6 +4,14 @@
  *       takes the job over once the lease runs out (the periodic requeue), resumes from
  *       the checkpoint, and the job ends SUCCEEDED with exactly one run for it
  *       (FINISHED, one value per epoch step) and exactly one registered version;
+ *   stopped_worker_hands_back  a trainer stopped by SIGTERM in the middle of a job hands it
+ *       back as it shuts down (QUEUED again, with a new training.requests event), so
+ *       with a lease of a minute the restarted trainer resumes it at once, from the
+ *       checkpoint, and the job ends SUCCEEDED;
+ *   registry_down_at_the_end  the model registry is down when a job comes to register its
+ *       model: the job waits with backoff (RUNNING, its log says so), and once the
+ *       registry is back on the same address and database it registers exactly one
+ *       version and ends SUCCEEDED;
  *   nan_loss_fails_and_cancel_stops  a linear regression on a CSV with a learning rate that
  *       makes the loss overflow ends FAILED naming the non-finite loss, its run FAILED,
  *       and nothing is registered; on the same stack, a job cancelled while it runs
@@ -104,6 +112,104 @@ START_TEST(killed_worker_is_taken_over)
 	json_decref(runs);
 	free(jt);
 	json_decref(j);
+	free(id);
+	th_train_stop(&s);
+}
+END_TEST
+
+START_TEST(stopped_worker_hands_back)
+{
+	struct th_train_stack s;
+	/* a lease far longer than the test waits: only the hand-back can free the job */
+	const char *env[] = {"WORKERS=1", "JOB_LEASE_MS=600000", "KAFKA_SESSION_TIMEOUT_MS=3000", NULL};
+	th_train_start(&s, env);
+	th_train_push_fmnist(&s, "fmnist", 600);
+	char *id = th_train_submit(
+		&s, "{\"dataset\": \"fmnist@1\", \"split\": {\"fractions\": [0.8, 0.1, 0.1], \"seed\": 3},"
+		    " \"model\": {\"type\": \"mlp\", \"hidden\": [256]}, \"optimizer\": {\"type\": \"adam\", \"lr\": "
+		    "0.001}, \"epochs\": 6, \"batch_size\": 8, \"seed\": 2, \"experiment\": \"handback\"}");
+	json_t *j = th_train_wait_for(&s, id, 60000, past_epoch_two, "past epoch 2");
+	json_decref(j);
+	th_daemon_stop(s.trainer); /* SIGTERM: exits 0 with no error line */
+	s.trainer = NULL;
+	th_train_restart(&s, env);
+	char *p = th_fmt("/v1/jobs/%s", id);
+	json_t *doc = th_train_get(s.trainer, p);
+	j = json_object_get(doc, "job");
+	const char *st = json_string_value(json_object_get(j, "status"));
+	ck_assert_ptr_nonnull(st);
+	ck_assert_msg(strcmp(st, "QUEUED") == 0 || json_integer_value(json_object_get(j, "attempt")) >= 2,
+		      "the job was not handed back: %s attempt %lld", st,
+		      (long long)json_integer_value(json_object_get(j, "attempt")));
+	json_decref(doc);
+	free(p);
+	j = th_train_wait(&s, id, 90000);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "SUCCEEDED");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 6);
+	json_decref(j);
+	p = th_fmt("/v1/jobs/%s/events", id);
+	struct th_response ev = th_call(s.trainer, "GET", p, NULL);
+	ck_assert_msg(strstr(ev.body, "handed back") != NULL, "%s", ev.body);
+	ck_assert_msg(strstr(ev.body, "resumed at epoch") != NULL, "%s", ev.body);
+	th_response_free(&ev);
+	free(p);
+	free(id);
+	th_train_stop(&s);
+}
+END_TEST
+
+static bool job_log_has(struct th_train_stack *s, const char *id, const char *needle, int timeout_ms)
+{
+	char *p = th_fmt("/v1/jobs/%s/events", id);
+	bool found = false;
+	for (int waited = 0; !found && waited <= timeout_ms; waited += 100) {
+		struct th_response ev = th_call(s->trainer, "GET", p, NULL);
+		found = ev.body && strstr(ev.body, needle) != NULL;
+		th_response_free(&ev);
+		if (!found)
+			nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
+	}
+	free(p);
+	return found;
+}
+
+START_TEST(registry_down_at_the_end)
+{
+	struct th_train_stack s;
+	const char *env[] = {"WORKERS=1", NULL};
+	th_train_start(&s, env);
+	th_train_push_fmnist(&s, "fmnist", 300);
+	unsigned port = s.registry->port;
+	char *db = strdup(s.registry->database_url);
+	th_daemon_stop(s.registry);
+	s.registry = NULL;
+	char *id = th_train_submit(&s, "{\"dataset\": \"fmnist@1\", \"split\": {\"fractions\": [0.8, 0.1, 0.1]},"
+				       " \"model\": {\"type\": \"logistic_regression\"}, \"epochs\": 2,"
+				       " \"experiment\": \"down\", \"register\": {\"model\": \"down-lr\", "
+				       "\"alias\": \"champion\"}}");
+	ck_assert_msg(job_log_has(&s, id, "registering the model: no answer", 60000), "no retry in the job's log");
+	char *p = th_fmt("/v1/jobs/%s", id);
+	json_t *doc = th_train_get(s.trainer, p);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "job"), "status")), "RUNNING");
+	json_decref(doc);
+	free(p);
+
+	char tport[32], turl[128];
+	snprintf(tport, sizeof tport, "PORT=%u", port);
+	snprintf(turl, sizeof turl, "TRACKER_URL=%s", s.tracker->base_url);
+	const char *renv[] = {tport, turl, "SERVABLE_RETRY_MS=100", NULL};
+	s.registry = th_daemon_start("model-registry", db, renv);
+	json_t *j = th_train_wait(&s, id, 60000);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "SUCCEEDED");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "model_version")), "1");
+	json_decref(j);
+	json_t *all = th_train_get(s.registry, "/api/2.0/mlflow/model-versions/search?filter=name%3D%27down-lr%27");
+	ck_assert_uint_eq(json_array_size(json_object_get(all, "model_versions")), 1);
+	json_decref(all);
+	json_t *al = th_train_get(s.registry, "/api/2.0/mlflow/registered-models/alias?name=down-lr&alias=champion");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(al, "model_version"), "version")), "1");
+	json_decref(al);
+	free(db);
 	free(id);
 	th_train_stop(&s);
 }
@@ -211,6 +317,8 @@ int main(void)
 	TCase *tc = tcase_create("faults");
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, killed_worker_is_taken_over);
+	tcase_add_test(tc, stopped_worker_hands_back);
+	tcase_add_test(tc, registry_down_at_the_end);
 	tcase_add_test(tc, nan_loss_fails_and_cancel_stops);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
