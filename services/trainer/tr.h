@@ -91,7 +91,7 @@ struct tr_job {
 	char status[16];
 	json_t *spec; /* the validated spec as submitted */
 	int64_t created_at, started_at, ended_at;
-	int epoch;    /* epochs finished */
+	int epoch;    /* epochs finished; for a sweep, trials finished */
 	int64_t step; /* mini-batches done in all */
 	double loss;  /* latest; NAN when none yet */
 	json_t *metrics;
