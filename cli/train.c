@@ -89,14 +89,36 @@ struct follow {
 	bool tty, quiet;
 	double last_poll;
 	int last_epoch;
-	int epochs;   /* from the spec */
-	size_t drawn; /* width of the bar on screen */
+	int epochs;       /* from the spec: epochs, or a sweep's trials */
+	const char *unit; /* "epoch", or "trial" for a sweep (its job counts trials done) */
+	size_t drawn;     /* width of the bar on screen */
 };
 
 static double metric(json_t *job, const char *name)
 {
 	json_t *v = json_object_get(json_object_get(job, "metrics"), name);
 	return json_is_number(v) ? json_number_value(v) : -1;
+}
+
+/* A sweep's trial count as the trainer makes it (sweep_points.c): random: `trials`
+ * (default 10); grid: every combination of the space's lists, at most `trials`. */
+static int sweep_trials(json_t *sweep)
+{
+	json_int_t trials = json_integer_value(json_object_get(sweep, "trials"));
+	const char *method = json_string_value(json_object_get(sweep, "method"));
+	if (method && strcmp(method, "random") == 0)
+		return trials > 0 && trials <= 10000 ? (int)trials : 10;
+	long grid = 1;
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(sweep, "space"), k, v)
+	{
+		if (json_array_size(v) && grid <= 10000)
+			grid *= (long)json_array_size(v);
+	}
+	if (trials > 0 && trials < grid)
+		grid = (long)trials;
+	return grid <= 10000 ? (int)grid : 10000;
 }
 
 /* The bar's text for job. */
@@ -112,7 +134,7 @@ static void bar_text(struct follow *f, json_t *job, char *out, size_t size)
 	for (int i = 0; i < 20; i++)
 		bar[i] = i < fill ? '#' : '.';
 	bar[20] = '\0';
-	int n = snprintf(out, size, "[%s] epoch %d/%d", bar, epoch, f->epochs);
+	int n = snprintf(out, size, "[%s] %s %d/%d", bar, f->unit, epoch, f->epochs);
 	json_t *loss = json_object_get(job, "loss");
 	if (json_is_number(loss) && n >= 0 && (size_t)n < size)
 		n += snprintf(out + n, size - (size_t)n, "  loss %.4f", json_number_value(loss));
@@ -206,9 +228,15 @@ static int on_tick(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_
 }
 
 /* Streams the job's events until it ends; then the final state decides the exit. */
-static int follow_job(const struct cli_conn *c, const char *id, int epochs, bool quiet)
+static int follow_job(const struct cli_conn *c, const char *id, int epochs, const char *unit, bool quiet)
 {
-	struct follow f = {.conn = c, .id = id, .tty = isatty(2), .quiet = quiet, .last_epoch = -1, .epochs = epochs};
+	struct follow f = {.conn = c,
+			   .id = id,
+			   .tty = isatty(2),
+			   .quiet = quiet,
+			   .last_epoch = -1,
+			   .epochs = epochs,
+			   .unit = unit};
 	struct core_error err = {{0}};
 	core_buf_init(&f.partial, (size_t)16 << 20);
 	f.poll = cli_http_handle();
@@ -327,6 +355,12 @@ int cli_train_main(int argc, char **argv)
 	enum core_status rc = cli_http_json(NULL, &conn, "POST", "/v1/jobs", spec, &status, &body, &err);
 	json_t *epochs = json_object_get(spec, "epochs");
 	int n_epochs = json_is_integer(epochs) ? (int)json_integer_value(epochs) : 10;
+	const char *unit = "epoch";
+	json_t *sweep = json_object_get(spec, "sweep");
+	if (json_is_object(sweep)) {
+		unit = "trial";
+		n_epochs = sweep_trials(sweep);
+	}
 	json_decref(spec);
 	if (rc != CORE_OK)
 		return fail(&err);
@@ -342,7 +376,7 @@ int cli_train_main(int argc, char **argv)
 	if (!quiet || !follow)
 		printf("job %s queued\n", job_id);
 	fflush(stdout);
-	return follow ? follow_job(&conn, job_id, n_epochs, quiet) : CLI_EXIT_OK;
+	return follow ? follow_job(&conn, job_id, n_epochs, unit, quiet) : CLI_EXIT_OK;
 }
 
 static int jobs_ls(int argc, char **argv, const struct cli_conn *conn)

@@ -70,9 +70,12 @@ static void heartbeat(struct tr_jctx *j)
 		j->cancel = true;
 }
 
+/* Any thread of a sweep may call it: the one that moves last_beat on does the
+ * heartbeat, so parallel trials do not renew the lease once each. */
 bool tr_job_should_stop(struct tr_jctx *j)
 {
-	if (core_now_ms() - j->last_beat >= HEARTBEAT_MS)
+	int64_t now = core_now_ms(), last = atomic_load(&j->last_beat);
+	if (now - last >= HEARTBEAT_MS && atomic_compare_exchange_strong(&j->last_beat, &last, now))
 		heartbeat(j);
 	return j->lost || j->cancel || svc_stopping(j->svc);
 }
@@ -575,11 +578,11 @@ enum tr_outcome tr_train_one(struct tr_jctx *j, struct tr_trial *tr, struct core
 		core_buf_free(&ck);
 		json_t *pm = json_deep_copy(m);
 		json_object_set(pm, "history", hist);
-		if (tr->extra)
-			json_object_update(pm, tr->extra);
 		if (tr->trial >= 0)
 			json_object_set_new(pm, "trial", json_integer(tr->trial));
 		json_t *ev = json_pack("{s:i, s:O}", "epoch", epoch, "metrics", m);
+		if (tr->trial >= 0)
+			json_object_set_new(ev, "trial", json_integer(tr->trial));
 		char line[512];
 		int ln = snprintf(line, sizeof line, "%sepoch %d/%d: loss %.4f, val_loss %.4f", tr->log_prefix, epoch,
 				  s->epochs, loss, vloss);
@@ -595,7 +598,12 @@ enum tr_outcome tr_train_one(struct tr_jctx *j, struct tr_trial *tr, struct core
 					  .checkpoint = tr->checkpoints ? key : NULL,
 					  .event = ev,
 					  .line = line};
+		/* a sweep's row: its trials' progress, written under the sweep's lock */
+		if (tr->sweep)
+			tr_sweep_progress_begin(tr->sweep, tr->trial, px.step, pm, &px.epoch, &px.step);
 		int prc = db_run_tx(svc_db(j->svc), "tr_worker_progress", DB_READ_COMMITTED, progress_tx, &px, &px.err);
+		if (tr->sweep)
+			tr_sweep_progress_end(tr->sweep);
 		json_decref(pm);
 		json_decref(ev);
 		double es_value = json_number_value(json_object_get(m, es_metric));

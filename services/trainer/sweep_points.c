@@ -3,7 +3,8 @@
  *           (the space's order), at most `trials` of them when trials is given;
  *   random  `trials` points (default 10), each key's value drawn uniformly from its
  *           list by splitmix64 seeded with the job's seed: same seed, same points.
- * And the comparison of two trials' scores for a goal. Unit-tested in
+ * And the comparison of two trials' scores for a goal, and the best of the finished
+ * trials (ties to the lowest index, whatever order they ended in). Unit-tested in
  * tests/unit/services/trainer/test_sweep.c. */
 #include <math.h>
 #include <stdlib.h>
@@ -83,4 +84,27 @@ bool tr_sweep_better(double a, double b, bool maximize)
 	if (isnan(b))
 		return true;
 	return maximize ? a > b : a < b;
+}
+
+json_t *tr_sweep_best(json_t *done, bool maximize)
+{
+	json_t *best = NULL, *t;
+	double best_score = NAN;
+	json_int_t best_trial = 0;
+	size_t i;
+	json_array_foreach(done, i, t)
+	{
+		json_t *sc = json_object_get(t, "score");
+		double v = json_number_value(sc);
+		if (!json_is_number(sc) || !isfinite(v))
+			continue;
+		json_int_t trial = json_integer_value(json_object_get(t, "trial"));
+		bool tie = best && v == best_score && trial < best_trial;
+		if (!best || tr_sweep_better(v, best_score, maximize) || tie) {
+			best = t;
+			best_score = v;
+			best_trial = trial;
+		}
+	}
+	return best;
 }

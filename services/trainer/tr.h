@@ -22,6 +22,7 @@
 #ifndef TR_H
 #define TR_H
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "blob/blob.h"
@@ -90,7 +91,7 @@ struct tr_job {
 	char status[16];
 	json_t *spec; /* the validated spec as submitted */
 	int64_t created_at, started_at, ended_at;
-	int epoch;    /* epochs finished */
+	int epoch;    /* epochs finished; for a sweep, trials finished */
 	int64_t step; /* mini-batches done in all */
 	double loss;  /* latest; NAN when none yet */
 	json_t *metrics;
@@ -400,18 +401,22 @@ long tr_worker_requeue_every(const void *app);
 
 /* --- run_job.c: one claimed job --------------------------------------------------------- */
 
-/* A running job, as its runner sees it. */
+/* A running job, as its runner sees it. A sweep's trials share it from several threads
+ * (sweep.c): what changes after the claim is atomic, so any of them may heartbeat, and
+ * a lost lease or a cancel seen by one stops them all at their next batch. */
 struct tr_jctx {
 	struct svc *svc;
 	struct tr_app *app;
 	const char *worker; /* the worker column's value for this runner */
 	const struct tr_job *job;
-	int64_t last_beat; /* ms of the last heartbeat */
-	bool lost;         /* the lease is gone: write nothing more */
-	bool cancel;       /* cancel_requested was seen */
+	_Atomic int64_t last_beat; /* ms of the last heartbeat */
+	atomic_bool lost;          /* the lease is gone: write nothing more */
+	atomic_bool cancel;        /* cancel_requested was seen */
 };
 
 enum tr_outcome { TR_DONE = 1, TR_FAILED, TR_CANCELLED, TR_LOST };
+
+struct tr_sweep; /* sweep.c's shared state of a sweep's trials */
 
 /* One model to train and log (a job, or a sweep's trial). */
 struct tr_trial {
@@ -425,7 +430,7 @@ struct tr_trial {
 	int trial;                 /* the sweep's trial index, -1 for a job */
 	const char *log_prefix;    /* "" or "trial 3: " for the job's log lines */
 	const char *score_metric;  /* the final metric to put in score (NULL: val_loss) */
-	json_t *extra;             /* members added to the job's progress metrics, or NULL */
+	struct tr_sweep *sweep;    /* the sweep this trial is one of, or NULL: see tr_sweep_progress_begin */
 	/* Called once the run exists (run_id set); false: stop (lease lost). May be NULL. */
 	bool (*on_run)(struct tr_jctx *j, struct tr_trial *tr);
 	/* out */
@@ -480,7 +485,23 @@ void tr_job_end(struct tr_jctx *j, enum tr_outcome out, const struct core_error 
 enum core_status tr_sweep_points(json_t *sweep, uint64_t seed, json_t **out, struct core_error *err);
 /* Whether score a beats b for the goal (a NaN never does; anything beats a NaN b). */
 bool tr_sweep_better(double a, double b, bool maximize);
-/* Runs the job's sweep (data fetched) and ends the job. */
+/* The best of the finished trials done (an array of {trial, run_id, score?, ...} in any
+ * order): the best finite score for the goal, the lowest trial index among equal ones,
+ * so the choice never depends on the order parallel trials ended in. Borrowed; NULL when
+ * no trial has a finite score. Pure. */
+json_t *tr_sweep_best(json_t *done, bool maximize);
+/* Runs the job's sweep (data fetched), up to spec->sweep_parallelism trials at once,
+ * and ends the job. */
 void tr_run_sweep(struct tr_jctx *j, json_t *spec_json, const struct tr_spec *spec, const struct tr_data *data);
+/* A trial's progress write (run_job.c) goes through these: begin takes the sweep's lock
+ * and sets the sweep's members of the job's progress: metrics.trials (the finished
+ * trials as of now), *epoch (trials finished) and *step (mini-batches of every trial,
+ * trial_step being this trial's); end releases the lock after the write. The list is
+ * built and written under one lock, so the last write always holds every finished
+ * trial. */
+struct tr_sweep;
+void tr_sweep_progress_begin(struct tr_sweep *sw, int trial, int64_t trial_step, json_t *metrics, int *epoch,
+			     int64_t *step);
+void tr_sweep_progress_end(struct tr_sweep *sw);
 
 #endif

@@ -16,7 +16,10 @@
 #   LATHE_BENCH_ML_EPOCHS=N, LATHE_BENCH_ML_CNN_EPOCHS=N, LATHE_BENCH_ML_LIMIT=N   quick tries
 #   LATHE_BENCH_ML_CORETYPE=SkylakeX   OPENBLAS_CORETYPE for both sides (Debian's OpenBLAS
 #                                      0.3.21 takes an AVX-512 CPU it does not know, e.g.
-#                                      Zen 5, for Haswell, and uses its AVX2 kernels)
+#                                      Zen 5, for Haswell, and uses its AVX2 kernels; libs/ml
+#                                      then runs its own AVX-512 GEMMs, nn_gemm.c, without
+#                                      any setting: the default run is what users get. With
+#                                      this set both sides use OpenBLAS's AVX-512 kernels)
 # Peers that are not installed are skipped, saying so; the part never fails for that.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)

@@ -1,8 +1,12 @@
-/* A sweep end to end (harness_train.h): a 4-trial grid over the learning rate and the
- * hidden layer gives one parent run with four children (mlflow.parentRunId = the
- * parent), the parent names the best child (lathe.best_run_id, best_val_accuracy),
- * a child with the highest val_accuracy, and only that child's model is
- * registered (one version, its run). */
+/* Sweeps end to end (harness_train.h):
+ *   - a 4-trial grid over the learning rate and the hidden layer, one trial at a time,
+ *     gives one parent run with four children (mlflow.parentRunId = the parent), the
+ *     parent names the best child (lathe.best_run_id, best_val_accuracy), a child with
+ *     the highest val_accuracy, and only that child's model is registered (one
+ *     version, its run);
+ *   - the same with parallelism 2: the same end state, the job's log shows trials
+ *     overlapping (trial 1 started before trial 0 ended), and the job row counts the
+ *     trials finished (epoch 4) with every trial in metrics.trials, in trial order. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -39,25 +43,32 @@ static const char *run_id(json_t *run)
 	return json_string_value(json_object_get(json_object_get(run, "info"), "run_id"));
 }
 
-START_TEST(grid_of_four_registers_the_best)
+/* A 4-trial grid (parallelism: the extra sweep member, e.g. ", \"parallelism\": 2", or
+ * "") into experiment exp, registered as model; returns the job id (malloc'd). */
+static char *submit_sweep(struct th_train_stack *s, const char *exp, const char *model, const char *extra)
 {
-	struct th_train_stack s;
-	const char *env[] = {"WORKERS=1", NULL};
-	th_train_start(&s, env);
-	th_train_push_fmnist(&s, "fmnist", 600);
-	char *id = th_train_submit(
-		&s,
+	char *spec = th_fmt(
 		"{\"dataset\": \"fmnist@1\", \"split\": {\"fractions\": [0.8, 0.1, 0.1], \"seed\": 7},"
 		" \"model\": {\"type\": \"mlp\", \"hidden\": [16]}, \"optimizer\": {\"type\": \"adam\", \"lr\": 0.001},"
-		" \"epochs\": 2, \"batch_size\": 32, \"seed\": 1, \"experiment\": \"sweep\","
-		" \"register\": {\"model\": \"sweep-best\"},"
+		" \"epochs\": 2, \"batch_size\": 32, \"seed\": 1, \"experiment\": \"%s\","
+		" \"register\": {\"model\": \"%s\"},"
 		" \"sweep\": {\"method\": \"grid\", \"space\": {\"optimizer.lr\": [0.003, 0.00001],"
-		" \"model.hidden\": [[8], [32]]}, \"trials\": 4, \"metric\": \"val_accuracy\", \"goal\": \"max\"}}");
-	json_t *j = th_train_wait(&s, id, 120000);
+		" \"model.hidden\": [[8], [32]]}, \"trials\": 4, \"metric\": \"val_accuracy\", \"goal\": \"max\"%s}}",
+		exp, model, extra);
+	char *id = th_train_submit(s, spec);
+	free(spec);
+	return id;
+}
+
+/* The end state of a finished 4-trial sweep: one parent, 4 FINISHED children, the best
+ * chosen on the parent and alone registered. Returns the job (owned). */
+static json_t *check_sweep(struct th_train_stack *s, const char *id, const char *exp, const char *model)
+{
+	json_t *j = th_train_wait(s, id, 120000);
 	char *jt = json_dumps(j, JSON_COMPACT);
 	ck_assert_msg(strcmp(json_string_value(json_object_get(j, "status")), "SUCCEEDED") == 0, "%s", jt);
 
-	json_t *runs = th_train_runs(&s, "sweep");
+	json_t *runs = th_train_runs(s, exp);
 	ck_assert_uint_eq(json_array_size(runs), 5);
 	json_t *parent = NULL, *best = NULL;
 	size_t i, n_children = 0;
@@ -100,7 +111,9 @@ START_TEST(grid_of_four_registers_the_best)
 	ck_assert_str_eq(json_string_value(json_object_get(j, "run_id")), run_id(best));
 	ck_assert_str_eq(json_string_value(json_object_get(j, "parent_run_id")), run_id(parent));
 
-	json_t *all = th_train_get(s.registry, "/api/2.0/mlflow/model-versions/search?filter=name%3D%27sweep-best%27");
+	char *q = th_fmt("/api/2.0/mlflow/model-versions/search?filter=name%%3D%%27%s%%27", model);
+	json_t *all = th_train_get(s->registry, q);
+	free(q);
 	json_t *mvs = json_object_get(all, "model_versions");
 	ck_assert_uint_eq(json_array_size(mvs), 1);
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(mvs, 0), "run_id")), run_id(best));
@@ -108,6 +121,64 @@ START_TEST(grid_of_four_registers_the_best)
 	json_decref(all);
 	json_decref(runs);
 	free(jt);
+	return j;
+}
+
+START_TEST(grid_of_four_registers_the_best)
+{
+	struct th_train_stack s;
+	const char *env[] = {"WORKERS=1", NULL};
+	th_train_start(&s, env);
+	th_train_push_fmnist(&s, "fmnist", 600);
+	char *id = submit_sweep(&s, "sweep", "sweep-best", "");
+	json_decref(check_sweep(&s, id, "sweep", "sweep-best"));
+	free(id);
+	th_train_stop(&s);
+}
+END_TEST
+
+/* The offset of needle in the job's log, or -1. */
+static long log_at(const char *log, const char *needle)
+{
+	const char *p = strstr(log, needle);
+	return p ? (long)(p - log) : -1;
+}
+
+START_TEST(parallel_trials_overlap)
+{
+	struct th_train_stack s;
+	const char *env[] = {"WORKERS=1", NULL};
+	th_train_start(&s, env);
+	th_train_push_fmnist(&s, "fmnist", 600);
+	char *id = submit_sweep(&s, "psweep", "psweep-best", ", \"parallelism\": 2");
+	json_t *j = check_sweep(&s, id, "psweep", "psweep-best");
+
+	/* two trials ran at once: trial 1 started before trial 0 ended, and likewise 3 / 2 */
+	char *p = th_fmt("/v1/jobs/%s/events", id);
+	struct th_response ev = th_call(s.trainer, "GET", p, NULL);
+	ck_assert_ptr_nonnull(ev.body);
+	for (int t = 0; t < 4; t++) {
+		char a[64], b[64];
+		snprintf(a, sizeof a, "trial %d started", t);
+		snprintf(b, sizeof b, "trial %d ended", t);
+		ck_assert_msg(log_at(ev.body, a) >= 0 && log_at(ev.body, b) > log_at(ev.body, a), "%s", ev.body);
+	}
+	ck_assert_msg(log_at(ev.body, "trial 1 started") < log_at(ev.body, "trial 0 ended"), "%s", ev.body);
+	ck_assert_msg(log_at(ev.body, "2 at once") >= 0, "%s", ev.body);
+	th_response_free(&ev);
+	free(p);
+
+	/* the row's progress for a sweep: trials finished, each of them recorded */
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 4);
+	ck_assert_int_gt(json_integer_value(json_object_get(j, "step")), 0);
+	json_t *trials = json_object_get(json_object_get(j, "metrics"), "trials");
+	ck_assert_uint_eq(json_array_size(trials), 4);
+	for (size_t t = 0; t < 4; t++) {
+		json_t *rec = json_array_get(trials, t);
+		ck_assert_int_eq(json_integer_value(json_object_get(rec, "trial")), (json_int_t)t);
+		ck_assert(json_is_number(json_object_get(rec, "score")));
+		ck_assert_int_gt(json_integer_value(json_object_get(rec, "steps")), 0);
+	}
 	json_decref(j);
 	free(id);
 	th_train_stop(&s);
@@ -120,6 +191,7 @@ int main(void)
 	TCase *tc = tcase_create("sweep");
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, grid_of_four_registers_the_best);
+	tcase_add_test(tc, parallel_trials_overlap);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

@@ -49,8 +49,8 @@ void ml_nn_fwd_free(struct ml_nn_fwd *f)
 	free(f->col);
 	free(f->arg);
 	free(f->mask);
-	if (f->out_owned)
-		free(f->out);
+	free(f->y);
+	free(f->out_buf);
 	free(f->g0);
 	free(f->g1);
 	free(f->gcol);
@@ -74,7 +74,8 @@ enum core_status ml_nn_fwd_new(const struct ml_net *net, size_t cap, bool with_g
 	f->col = calloc(n, sizeof *f->col);
 	f->arg = calloc(n, sizeof *f->arg);
 	f->mask = calloc(n, sizeof *f->mask);
-	bool ok = f->act && f->xin && f->col && f->arg && f->mask;
+	f->y = calloc(n, sizeof *f->y);
+	bool ok = f->act && f->xin && f->col && f->arg && f->mask && f->y;
 	size_t max_act = net->layers[0].in_size, max_col = 0;
 	for (size_t i = 0; ok && i < n; i++) {
 		const struct ml_nn_layer *l = &net->layers[i];
@@ -96,12 +97,8 @@ enum core_status ml_nn_fwd_new(const struct ml_net *net, size_t cap, bool with_g
 			max_act = l->out_size;
 	}
 	const struct ml_nn_layer *last = &net->layers[n - 1];
-	if (ok && last->out_layout == ML_NN_CNHW) {
-		f->out_owned = true;
-		ok = (f->out = falloc(cap * last->out_size)) != NULL;
-	} else if (ok) {
-		f->out = f->act[n - 1];
-	}
+	if (ok && last->out_layout == ML_NN_CNHW)
+		ok = (f->out_buf = falloc(cap * last->out_size)) != NULL;
 	if (ok && with_grad) {
 		ok = (f->g0 = falloc(cap * max_act)) && (f->g1 = falloc(cap * max_act)) &&
 		     (f->gt = falloc(cap * max_act)) && (f->gcol = falloc(max_col)) &&
@@ -296,19 +293,27 @@ static const float *layer_input(struct ml_nn_fwd *f, const float *x, size_t i)
 {
 	if (f->xin[i])
 		return f->xin[i];
-	return i == 0 ? x : f->act[i - 1];
+	return i == 0 ? x : f->y[i - 1];
 }
 
 void ml_nn_forward(struct ml_nn_fwd *f, const float *x, size_t b, bool train, struct ml_nn_rng *rng)
+{
+	ml_nn_forward_to(f, x, b, train, rng, NULL);
+}
+
+void ml_nn_forward_to(struct ml_nn_fwd *f, const float *x, size_t b, bool train, struct ml_nn_rng *rng, float *dst)
 {
 	const struct ml_net *net = f->net;
 	for (size_t i = 0; i < net->n_layers; i++) {
 		const struct ml_nn_layer *l = &net->layers[i];
 		if (f->xin[i])
-			cnhw_to_nchw(f->act[i - 1], f->xin[i], (size_t)l->in.c, b, plane(l->in));
+			cnhw_to_nchw(f->y[i - 1], f->xin[i], (size_t)l->in.c, b, plane(l->in));
 		const float *in = layer_input(f, x, i);
-		float *y = f->act[i];
+		/* the last layer writes dst itself when its output is NCHW */
+		bool to_dst = dst && i + 1 == net->n_layers && !f->out_buf;
+		float *y = to_dst ? dst : f->act[i];
 		size_t n = b * l->out_size;
+		f->y[i] = y;
 		switch (l->spec.kind) {
 		case ML_DENSE: {
 			int out = l->spec.units, k = (int)l->in_size;
@@ -350,12 +355,17 @@ void ml_nn_forward(struct ml_nn_fwd *f, const float *x, size_t b, bool train, st
 					mask[j] = ml_nn_rng_uniform(rng) >= rate;
 					y[j] = mask[j] ? in[j] * scale : 0;
 				}
-			} else {
+			} else if (to_dst) {
 				memcpy(y, in, n * sizeof(float));
+			} else {
+				f->y[i] = in;
 			}
 			break;
-		case ML_FLATTEN:
-			memcpy(y, in, n * sizeof(float));
+		case ML_FLATTEN: /* NCHW in, so the same values in the same order */
+			if (to_dst)
+				memcpy(y, in, n * sizeof(float));
+			else
+				f->y[i] = in;
 			break;
 		case ML_SOFTMAX:
 			softmax_rows(in, y, b, l->out_size);
@@ -363,8 +373,13 @@ void ml_nn_forward(struct ml_nn_fwd *f, const float *x, size_t b, bool train, st
 		}
 	}
 	const struct ml_nn_layer *last = &net->layers[net->n_layers - 1];
-	if (f->out_owned)
-		cnhw_to_nchw(f->act[net->n_layers - 1], f->out, (size_t)last->out.c, b, plane(last->out));
+	if (f->out_buf) {
+		float *o = dst ? dst : f->out_buf;
+		cnhw_to_nchw(f->y[net->n_layers - 1], o, (size_t)last->out.c, b, plane(last->out));
+		f->out = o;
+	} else {
+		f->out = f->y[net->n_layers - 1];
+	}
 }
 
 /* Layer i's backward pass: dy (its output's gradient, its output layout) -> the gradients
@@ -374,7 +389,7 @@ static void layer_bwd(struct ml_nn_fwd *f, const float *x, size_t i, size_t b, c
 {
 	const struct ml_net *net = f->net;
 	const struct ml_nn_layer *l = &net->layers[i];
-	const float *in = layer_input(f, x, i), *y = f->act[i];
+	const float *in = layer_input(f, x, i), *y = f->y[i];
 	size_t n = b * l->out_size;
 	switch (l->spec.kind) {
 	case ML_DENSE: {
@@ -462,7 +477,7 @@ void ml_nn_backward(struct ml_nn_fwd *f, const float *x, size_t b, const float *
 		return;
 	const struct ml_nn_layer *last = &net->layers[net->n_layers - 1];
 	const float *g = gout;
-	if (f->out_owned) {
+	if (f->out_buf) {
 		nchw_to_cnhw(gout, f->g0, (size_t)last->out.c, b, plane(last->out));
 		g = f->g0;
 	}
@@ -472,6 +487,13 @@ void ml_nn_backward(struct ml_nn_fwd *f, const float *x, size_t b, const float *
 		if (i == first) {
 			layer_bwd(f, x, i, b, g, NULL, grad);
 			break;
+		}
+		if (l->spec.kind == ML_FLATTEN) { /* dx = dy, in the layout of the input */
+			if (f->xin[i]) {
+				nchw_to_cnhw(g, next, (size_t)l->in.c, b, plane(l->in));
+				g = next;
+			}
+			continue;
 		}
 		if (f->xin[i]) {
 			layer_bwd(f, x, i, b, g, f->gt, grad);

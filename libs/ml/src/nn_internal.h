@@ -64,6 +64,12 @@ uint64_t ml_nn_rng_below(struct ml_nn_rng *r, uint64_t n);
  * are the row strides of A, B, C as stored. */
 void ml_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
 	      float beta, float *c, int ldc);
+/* The AVX-512 kernels of nn_gemm.c, same contract as ml_sgemm; false (nothing done) for
+ * both transposed, or when built for another CPU family. ml_sgemm calls them when
+ * ml_nn_gemm_avx512_usable() (the CPU has AVX-512F) and OpenBLAS runs no AVX-512 kernels. */
+bool ml_nn_gemm_avx512(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+		       int ldb, float beta, float *c, int ldc);
+bool ml_nn_gemm_avx512_usable(void);
 /* y[m or n] = op(A) x, A m x n row-major (lda its row stride); ta: A transposed. */
 void ml_sgemv(bool ta, int m, int n, const float *a, int lda, const float *x, float *y);
 
@@ -90,14 +96,16 @@ void ml_nn_maxpool2(const float *restrict x, size_t planes, int ih, int iw, floa
 /* --- forward/backward state of one mini-batch (nn_forward.c) ------------------------ */
 struct ml_nn_fwd {
 	const struct ml_net *net;
-	size_t cap;     /* examples per batch it holds */
-	float **act;    /* act[i]: output of layer i, cap * out_size */
-	float **xin;    /* xin[i]: NCHW copy of layer i's input when it needs one, else NULL */
-	float **col;    /* conv2d: im2col of the input, cin*k*k x cap*oh*ow */
-	int32_t **arg;  /* maxpool: index of each output's maximum in its input plane */
-	uint8_t **mask; /* dropout: 1 kept, 0 dropped */
-	float *out;     /* the net's output in NCHW (aliases act[last] when that is NCHW) */
-	bool out_owned;
+	size_t cap;       /* examples per batch it holds */
+	float **act;      /* act[i]: output of layer i, cap * out_size */
+	float **xin;      /* xin[i]: NCHW copy of layer i's input when it needs one, else NULL */
+	float **col;      /* conv2d: im2col of the input, cin*k*k x cap*oh*ow */
+	int32_t **arg;    /* maxpool: index of each output's maximum in its input plane */
+	uint8_t **mask;   /* dropout: 1 kept, 0 dropped */
+	const float **y;  /* y[i]: layer i's output in the last forward pass: act[i], or for a
+			   * layer that changes nothing (flatten; dropout when off) its input */
+	const float *out; /* the net's output in NCHW after a forward pass */
+	float *out_buf;   /* where a CNHW last layer's output is made NCHW (else NULL) */
 	/* backward only (cap_grad): */
 	float *g0, *g1; /* two gradient buffers, each the largest activation */
 	float *gcol;    /* conv2d: gradient of col, the largest col */
@@ -112,6 +120,8 @@ void ml_nn_fwd_free(struct ml_nn_fwd *f);
 /* Forward pass of b <= cap examples x [b, in_size] (NCHW). train: dropout on, with masks
  * drawn from rng. The output is f->out, [b, n_outputs]. */
 void ml_nn_forward(struct ml_nn_fwd *f, const float *x, size_t b, bool train, struct ml_nn_rng *rng);
+/* The same, writing the output straight into dst [b, n_outputs] (f->out = dst). */
+void ml_nn_forward_to(struct ml_nn_fwd *f, const float *x, size_t b, bool train, struct ml_nn_rng *rng, float *dst);
 /* Backward pass after ml_nn_forward on the same x and b: gout [b, n_outputs] is dL/d out
  * (NCHW); the parameter gradients are written (not accumulated) into grad (laid out as
  * the net's params). The input's gradient is not computed. */

@@ -309,8 +309,7 @@ enum core_status ml_net_predict(struct ml_net *net, const float *x, size_t n, fl
 	size_t in_size = shape_size(net->in), k = ml_net_n_outputs(net);
 	for (size_t i = 0; i < n; i += PREDICT_CHUNK) {
 		size_t b = n - i < PREDICT_CHUNK ? n - i : PREDICT_CHUNK;
-		ml_nn_forward(net->pred, x + i * in_size, b, false, NULL);
-		memcpy(out + i * k, net->pred->out, b * k * sizeof(float));
+		ml_nn_forward_to(net->pred, x + i * in_size, b, false, NULL, out + i * k);
 	}
 	return CORE_OK;
 }

@@ -2,7 +2,8 @@
  * the first key varying slowest, capped by `trials`; a random search draws `trials`
  * points from the lists, the same ones for the same seed; a space that is not an
  * object of non-empty lists is refused naming the path; the comparison of scores
- * never prefers a NaN. */
+ * never prefers a NaN; the best of the finished trials is the same whatever order
+ * parallel trials ended in (ties to the lowest index). */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
@@ -111,6 +112,35 @@ START_TEST(better_never_prefers_nan)
 }
 END_TEST
 
+/* The best of the finished trials does not depend on the order they ended in: ties
+ * go to the lowest index, NaN and missing scores (failed trials) never win. */
+START_TEST(best_ties_go_to_the_lowest_trial)
+{
+	json_t *done = json_loads("[{\"trial\": 3, \"score\": 0.9}, {\"trial\": 0, \"failure\": \"nan\"},"
+				  " {\"trial\": 2, \"score\": 0.9}, {\"trial\": 1, \"score\": 0.5}]",
+				  0, NULL);
+	ck_assert_ptr_nonnull(done);
+	json_t *b = tr_sweep_best(done, true);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(json_integer_value(json_object_get(b, "trial")), 2);
+	b = tr_sweep_best(done, false);
+	ck_assert_int_eq(json_integer_value(json_object_get(b, "trial")), 1);
+	/* the same trials in the other order: the same choice */
+	json_t *rev = json_array();
+	for (size_t i = json_array_size(done); i-- > 0;)
+		json_array_append(rev, json_array_get(done, i));
+	ck_assert_int_eq(json_integer_value(json_object_get(tr_sweep_best(rev, true), "trial")), 2);
+	json_decref(rev);
+	json_decref(done);
+	done = json_loads("[{\"trial\": 0, \"failure\": \"x\"}]", 0, NULL);
+	ck_assert_ptr_null(tr_sweep_best(done, true));
+	json_decref(done);
+	json_t *empty = json_array();
+	ck_assert_ptr_null(tr_sweep_best(empty, false));
+	json_decref(empty);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tr_sweep");
@@ -119,6 +149,7 @@ int main(void)
 	tcase_add_test(tc, random_is_seeded);
 	tcase_add_test(tc, bad_space_refused);
 	tcase_add_test(tc, better_never_prefers_nan);
+	tcase_add_test(tc, best_ties_go_to_the_lowest_trial);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
