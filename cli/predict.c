@@ -130,7 +130,8 @@ static enum core_status post(CURL *h, const struct cli_conn *c, const char *path
 	CURLcode cc = curl_easy_perform(h);
 	long status = 0;
 	if (cc != CURLE_OK) {
-		rc = core_fail(err, CORE_EIO, "cannot reach %s: %s", c->base, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		rc = core_fail(err, CORE_EIO, "cannot reach %s: %s", c->base,
+			       errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -140,8 +141,8 @@ static enum core_status post(CURL *h, const struct cli_conn *c, const char *path
 		if (!msg)
 			msg = json_string_value(json_object_get(j, "message"));
 		if (msg)
-			rc = core_fail(err, status == 404 ? CORE_ENOENT : CORE_EINVAL, "the server answered %ld: \"%s\"",
-				       status, msg);
+			rc = core_fail(err, status == 404 ? CORE_ENOENT : CORE_EINVAL,
+				       "the server answered %ld: \"%s\"", status, msg);
 		else
 			rc = core_fail(err, CORE_EINVAL, "the server answered %ld", status);
 		json_decref(j);
@@ -211,8 +212,8 @@ static int predict_one(CURL *h, const struct cli_conn *c, const char *model, con
 	if (read_file(file, &b, &err) != CORE_OK || kind_of(file, &b, &k, &err) != CORE_OK)
 		goto out;
 	char *m = cli_http_escape(model);
-	char *path = core_xasprintf(k == K_PNG || k == K_JPEG ? "/v1/models/%s/predict" : "/v2/models/%s/invocations",
-				    m);
+	char *path =
+		core_xasprintf(k == K_PNG || k == K_JPEG ? "/v1/models/%s/predict" : "/v2/models/%s/invocations", m);
 	static const char *const types[] = {"image/png", "image/jpeg", "text/csv", "application/json"};
 	enum core_status st = post(h, c, path, types[k], &b, &answer, &err);
 	free(path);

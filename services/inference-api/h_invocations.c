@@ -147,8 +147,9 @@ void ia_h_invocations(struct http_request *req, void *app)
 	http_reply_json(req, 200, predictions(&res));
 	status = 200;
 out:
-	ia_count_request(a, pick.serve ? pick.serve->name : NULL, res.model ? res.model->version : NULL, "mlflow",
-			 status, (double)(core_monotonic_ns() - t0) / 1e9);
+	const struct ia_model *who = res.model ? res.model : pick.serve;
+	ia_count_request(a, who ? who->name : NULL, who ? who->version : NULL, "mlflow", status,
+			 (double)(core_monotonic_ns() - t0) / 1e9);
 	ia_result_free(&res);
 	ia_pick_release(&pick);
 	ia_mlflow_input_free(&in);

@@ -316,7 +316,8 @@ size_t ia_models_names(struct ia_models *t, char **names, size_t max)
 		all++;
 	}
 	pthread_mutex_unlock(&t->mu);
-	qsort(names, n, sizeof *names, cmp_str);
+	if (n > 1)
+		qsort(names, n, sizeof *names, cmp_str);
 	return all;
 }
 
@@ -360,7 +361,8 @@ json_t *ia_models_index(struct ia_models *t)
 					      e->unloaded || e->reason ? "UNAVAILABLE" : "LOADING", e->reason);
 	}
 	pthread_mutex_unlock(&t->mu);
-	qsort(rows, n, sizeof *rows, cmp_row);
+	if (n > 1)
+		qsort(rows, n, sizeof *rows, cmp_row);
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, rows[i]);

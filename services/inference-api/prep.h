@@ -18,4 +18,8 @@
 enum core_status ia_prep_compile(struct ia_model *m, struct core_error *err);
 /* Frees what ia_prep_compile filled; safe on a zeroed or already freed model. */
 void ia_prep_free(struct ia_model *m);
+/* ia-mlflow's tabular encoder (prep.c), declared in its ia.h; here until the lead
+ * reconciles ia.h (merge of ia-mlflow into ia-img, for lathe predict's CSV). */
+enum core_status ia_prep_tab_compile(struct ia_model *m, struct core_error *err);
+void ia_prep_tab_free(void *tab);
 #endif

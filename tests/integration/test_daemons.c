@@ -253,7 +253,7 @@ END_TEST
  * side is tested in test_svc_lifecycle.c. */
 START_TEST(readyz_ignores_kafka_without_consumers)
 {
-	struct th_daemon *d = th_daemon_start("inference-api", NULL, NULL);
+	struct th_daemon *d = th_daemon_start("drift-monitor", NULL, NULL);
 	th_kafka_ctl("down 1");
 	/* bus_ping answers false within 1 s of the broker going down: 3 s of 200s are
 	 * readiness not asking Kafka, not a probe that has not noticed yet */

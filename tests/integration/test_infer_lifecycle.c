@@ -307,7 +307,7 @@ START_TEST(broken_packages_are_refused_and_a_deleted_model_unloads)
 	serves(s.ia, &a, v1);
 
 	/* the weights of another net than model.json describes: shapes do not match */
-	char *mj = th_fmt("%s/%s", th_infer_write(&a), ML_PACKAGE_MODEL_JSON), *j = NULL;
+	char *adir = th_infer_write(&a), *mj = th_fmt("%s/%s", adir, ML_PACKAGE_MODEL_JSON), *j = NULL;
 	size_t jlen = 0;
 	ck_assert(core_read_file(mj, 1 << 20, &j, &jlen, &err) == CORE_OK);
 	char *v3 = publish_altered(&s, &b, ML_PACKAGE_MODEL_JSON, j, jlen);
@@ -342,6 +342,7 @@ START_TEST(broken_packages_are_refused_and_a_deleted_model_unloads)
 
 	free(j);
 	free(mj);
+	free(adir);
 	free(w);
 	free(path);
 	free(dir);
