@@ -62,11 +62,11 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 mkdir -p "$work"
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-say "load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores at the start"
+say "load average $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) cores at the start"
 
 low_port() {
-	local p i
-	for i in $(seq 1 200); do
+	local p _
+	for _ in $(seq 1 200); do
 		p=$((20000 + RANDOM % 12000))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
 	done
@@ -218,7 +218,7 @@ check() {
 	c=$(curl -fs -H 'Content-Type: application/json' --data-binary @"$work/bodies/invocations.json" \
 		"$base/invocations" | jq -c '.predictions[0] | if type == "object" then (.probabilities // .) else . end |
 			if type == "object" then [.[]] else . end')
-	d=$(jq -n --argjson e "$(cat "$work/bodies/expected.json")" --argjson a "${a:-null}" --argjson b "${b:-null}" \
+	d=$(jq -nc --argjson e "$(cat "$work/bodies/expected.json")" --argjson a "${a:-null}" --argjson b "${b:-null}" \
 		--argjson c "${c:-null}" '[$a, $b, $c] | map(if type == "array" and length == ($e | length)
 			then [range(0; $e | length) as $i | (.[$i] - $e[$i]) | fabs] | max else "unreadable" end)')
 	say "$name answers vs numpy (max |diff| of 10 probabilities; OIP JSON, OIP binary, /invocations): $d"
@@ -258,8 +258,8 @@ for kind in json binary invocations; do
 done
 lr=$(field "${res[lathe.binary.16]:-}" rps) jr=$(field "${res[lathe.json.16]:-}" rps)
 [ -n "$lr" ] && [ -n "$jr" ] && say "binary / JSON at 16 connections (lathe): $(calc %.2fx "$lr / $jr")"
-say "peak RSS (VmHWM) after the throughput runs: lathe-inference-api $(hwm "$lathe_pid") kB" \
-	"$([ -n "$fastapi" ] && echo ", uvicorn + FastAPI $(hwm "$fastapi_pid") kB")"
+say "peak RSS (VmHWM) after the throughput runs: lathe-inference-api $(hwm "$lathe_pid") kB," \
+	"$([ -n "$fastapi" ] && echo "uvicorn + FastAPI $(hwm "$fastapi_pid") kB")"
 
 # --- hot swap under load ------------------------------------------------------------------
 BENCH_COUNT=1 run_wrk "$lathe" json 16 >"$work/swap.out" &
@@ -269,7 +269,7 @@ t0=$(date +%s.%N)
 v2=$(publish 2) || { say "publishing version 2 failed"; status=1; }
 t1=$(date +%s.%N)
 seen=""
-for _ in $(seq 1 300); do
+while [ -n "$v2" ] && awk "BEGIN { exit !($(date +%s.%N) - $t1 < 60) }"; do
 	seen=$(curl -fs -H 'Content-Type: application/json' --data-binary @"$work/bodies/infer.json" \
 		"$lathe/v2/models/$model/infer" | jq -r .model_version)
 	[ "$seen" = "$v2" ] && break
@@ -284,7 +284,7 @@ say "hot swap under load (16 connections, OIP JSON, ${secs} s): version $v2 publ
 	"$(calc %.2f "$t1 - $t0") s, answered $(calc %.2f "$t2 - $t1") s after the alias moved;" \
 	"$(field "$swap" requests) requests, $failed failed; answers by version: 1: $(field "$swap" v1)," \
 	"2: $(field "$swap" v2), other: $(field "$swap" other); p99 $(field "$swap" p99_ms) ms, max $(field "$swap" max_ms) ms"
-[ "$seen" = "$v2" ] || { say "FAIL: version $v2 never answered"; status=1; }
+[ -n "$v2" ] && [ "$seen" = "$v2" ] || { say "FAIL: version ${v2:-2} did not answer within 60 s of the alias move"; status=1; }
 [ "$failed" = 0 ] || { say "FAIL: $failed requests failed during the swap"; status=1; }
 
 # --- a batch of 10,000 images in one request ---------------------------------------------------
@@ -308,8 +308,8 @@ batch() {
 batch lathe "$lathe" || status=1
 [ -n "$fastapi" ] && batch fastapi "$fastapi"
 "$py" "$peer" forward "$work/pkg-1" "$batch_n" 3 | sed 's/^bench: infer /bench: infer: /'
-say "peak RSS (VmHWM) after the batch: lathe-inference-api $(hwm "$lathe_pid") kB" \
-	"$([ -n "$fastapi" ] && echo ", uvicorn + FastAPI $(hwm "$fastapi_pid") kB")"
+say "peak RSS (VmHWM) after the batch: lathe-inference-api $(hwm "$lathe_pid") kB," \
+	"$([ -n "$fastapi" ] && echo "uvicorn + FastAPI $(hwm "$fastapi_pid") kB")"
 say "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 dropped=$(curl -fs "$lathe/metrics" | awk '/^inference_events_dropped_total/ { s += $2 } END { print s + 0 }')
 say "prediction events dropped (inference_events_dropped_total): $dropped"
