@@ -262,7 +262,9 @@ say "peak RSS (VmHWM) after the throughput runs: lathe-inference-api $(hwm "$lat
 	"$([ -n "$fastapi" ] && echo "uvicorn + FastAPI $(hwm "$fastapi_pid") kB")"
 
 # --- hot swap under load ------------------------------------------------------------------
-BENCH_COUNT=1 run_wrk "$lathe" json 16 >"$work/swap.out" &
+# the new version's number: the registry numbers versions one after the other
+v2_expected=$((v1 + 1))
+BENCH_COUNT=1 BENCH_OLD=$v1 BENCH_NEW=$v2_expected run_wrk "$lathe" json 16 >"$work/swap.out" &
 wrk_pid=$!
 sleep $((secs / 3 > 1 ? secs / 3 : 1))
 t0=$(date +%s.%N)
@@ -282,8 +284,9 @@ failed=$(($(num "$swap" socket_errors) + $(num "$swap" non2xx) + $(num "$swap" b
 [ -n "$swap" ] || { say "FAIL: wrk gave no summary during the swap"; status=1; }
 say "hot swap under load (16 connections, OIP JSON, ${secs} s): version $v2 published + champion moved in" \
 	"$(calc %.2f "$t1 - $t0") s, answered $(calc %.2f "$t2 - $t1") s after the alias moved;" \
-	"$(field "$swap" requests) requests, $failed failed; answers by version: 1: $(field "$swap" v1)," \
-	"2: $(field "$swap" v2), other: $(field "$swap" other); p99 $(field "$swap" p99_ms) ms, max $(field "$swap" max_ms) ms"
+	"$(field "$swap" requests) requests, $failed failed; answers by version: $v1: $(field "$swap" old)," \
+	"$v2_expected: $(field "$swap" new), other: $(field "$swap" other); p99 $(field "$swap" p99_ms) ms, max $(field "$swap" max_ms) ms"
+[ -n "$v2" ] && [ "$v2" != "$v2_expected" ] && say "version $v2 was published, not $v2_expected: the counts by version are off"
 [ -n "$v2" ] && [ "$seen" = "$v2" ] || { say "FAIL: version ${v2:-2} did not answer within 60 s of the alias move"; status=1; }
 [ "$failed" = 0 ] || { say "FAIL: $failed requests failed during the swap"; status=1; }
 
