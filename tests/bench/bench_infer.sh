@@ -23,8 +23,9 @@
 #              the champion alias moved to it: failed requests (non-2xx + socket errors)
 #              must be 0, and the answers switch from "1" to "2".
 #   batch      10,000 Fashion-MNIST test images in one binary OIP request ([10000, 784])
-#              to each server (best of 3, curl), images/s, next to numpy's forward pass
-#              alone on the same matrix (bench_infer_fastapi.py forward).
+#              to each server (best of 3, curl), images/s, answered in JSON (and by Lathe
+#              in binary too, binary_data_output), next to numpy's forward pass alone on
+#              the same matrix (bench_infer_fastapi.py forward).
 # The answers are checked first: both servers' probabilities for the one image equal
 # numpy's within 1e-5.
 #
@@ -291,25 +292,26 @@ say "hot swap under load (16 connections, OIP JSON, ${secs} s): version $v2 publ
 [ "$failed" = 0 ] || { say "FAIL: $failed requests failed during the swap"; status=1; }
 
 # --- a batch of 10,000 images in one request ---------------------------------------------------
-# batch NAME URL: best of 3 of one binary OIP request of $batch_n images
+# batch NAME URL BODY: best of 3 of one binary OIP request of $batch_n images
 batch() {
 	local best="" t code hlen
-	hlen=$(cat "$work/bodies/batch.bin.hlen")
+	hlen=$(cat "$work/bodies/$3.hlen")
 	for _ in 1 2 3; do
-		read -r code t < <(curl -s -o "$work/batch-$1.out" -w '%{http_code} %{time_total}\n' \
+		read -r code t < <(curl -s -o "$work/batch.out" -w '%{http_code} %{time_total}\n' \
 			-H 'Content-Type: application/octet-stream' -H "Inference-Header-Content-Length: $hlen" \
-			--data-binary @"$work/bodies/batch.bin" "$2/v2/models/$model/infer")
+			--data-binary @"$work/bodies/$3" "$2/v2/models/$model/infer")
 		if [ "$code" != 200 ]; then
-			say "batch of $batch_n to $1: HTTP $code: $(head -c 300 "$work/batch-$1.out")"
+			say "batch of $batch_n to $1: HTTP $code: $(head -c 300 "$work/batch.out")"
 			return 1
 		fi
 		[ -z "$best" ] || awk "BEGIN { exit !($t < $best) }" && best=$t
 	done
-	say "batch of $batch_n images in one binary OIP request (JSON answer), $1: best of 3 $(calc %.3f "$best") s," \
+	say "batch of $batch_n images in one binary OIP request, $1: best of 3 $(calc %.3f "$best") s," \
 		"$(calc %.0f "$batch_n / $best") images/s"
 }
-batch lathe "$lathe" || status=1
-[ -n "$fastapi" ] && batch fastapi "$fastapi"
+batch "lathe, JSON answer" "$lathe" batch.bin || status=1
+batch "lathe, binary answer (binary_data_output)" "$lathe" batch_binout.bin
+[ -n "$fastapi" ] && batch "fastapi, JSON answer" "$fastapi" batch.bin
 "$py" "$peer" forward "$work/pkg-1" "$batch_n" 3 | sed 's/^bench: infer /bench: infer: /'
 say "peak RSS (VmHWM) after the batch: lathe-inference-api $(hwm "$lathe_pid") kB," \
 	"$([ -n "$fastapi" ] && echo "uvicorn + FastAPI $(hwm "$fastapi_pid") kB")"

@@ -31,7 +31,8 @@ httptools are used when installed (uvicorn's "auto"), as a tuned deployment woul
   bench_infer_fastapi.py bodies PKG_DIR OUT_DIR N     writes the request bodies the
         benchmark sends (one image, and an N-image binary batch: the same matrix as
         `forward`): infer.json, infer.bin (+ infer.bin.hlen), invocations.json,
-        batch.bin (+ batch.bin.hlen), and expected.json (numpy's probabilities of the
+        batch.bin (+ batch.bin.hlen), batch_binout.bin (the same asking for binary
+        outputs: binary_data_output), and expected.json (numpy's probabilities of the
         one image, to check that both servers answer the same)
 """
 import os
@@ -215,20 +216,20 @@ def bodies(pkg_dir: str, out: str, n: int) -> None:
     infer = {"inputs": [{"name": "input", "shape": [1, 784], "datatype": "FP32", "data": data}]}
     write("infer.json", json.dumps(infer, separators=(",", ":")).encode())
     write("invocations.json", json.dumps({"inputs": [data]}, separators=(",", ":")).encode())
-    for name, m in (("infer.bin", one), ("batch.bin", x[:n])):
-        h = json.dumps(
-            {
-                "inputs": [
-                    {
-                        "name": "input",
-                        "shape": [m.shape[0], 784],
-                        "datatype": "FP32",
-                        "parameters": {"binary_data_size": m.nbytes},
-                    }
-                ]
-            },
-            separators=(",", ":"),
-        ).encode()
+    for name, m, binout in (("infer.bin", one, False), ("batch.bin", x[:n], False), ("batch_binout.bin", x[:n], True)):
+        req = {
+            "inputs": [
+                {
+                    "name": "input",
+                    "shape": [m.shape[0], 784],
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": m.nbytes},
+                }
+            ]
+        }
+        if binout:
+            req["parameters"] = {"binary_data_output": True}
+        h = json.dumps(req, separators=(",", ":")).encode()
         write(name, h + m.astype("<f4").tobytes())
         write(name + ".hlen", str(len(h)).encode())
     write("expected.json", json.dumps(model.forward(one)[0].tolist()).encode())
