@@ -290,6 +290,9 @@ say "hot swap under load (16 connections, OIP JSON, ${secs} s): version $v2 publ
 [ -n "$v2" ] && [ "$v2" != "$v2_expected" ] && say "version $v2 was published, not $v2_expected: the counts by version are off"
 [ -n "$v2" ] && [ "$seen" = "$v2" ] || { say "FAIL: version ${v2:-2} did not answer within 60 s of the alias move"; status=1; }
 [ "$failed" = 0 ] || { say "FAIL: $failed requests failed during the swap"; status=1; }
+sleep 1 # the old version is freed when its last request ends
+say "after the swap, inference_model_loaded: $(curl -fs "$lathe/metrics" |
+	awk -v m="$model" '/^inference_model_loaded\{/ && index($0, "model=\"" m "\"") { printf "%s ", $0 }')"
 
 # --- a batch of 10,000 images in one request ---------------------------------------------------
 # batch NAME URL BODY: best of 3 of one binary OIP request of $batch_n images
