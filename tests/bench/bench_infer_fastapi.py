@@ -15,7 +15,9 @@ Routes, with pydantic-validated bodies:
                               or the binary extension (Inference-Header-Content-Length:
                               the JSON header, then n x 784 little-endian FP32 bytes,
                               "parameters": {"binary_data_size": bytes}); answers OIP JSON
-  POST /invocations           MLflow's {"inputs": [[784 values], ...]}: {"predictions": [...]}
+  POST /invocations           MLflow's {"inputs": [[784 values], ...]}: {"predictions":
+                              [class name, ...]} (as MLflow's pyfunc answers for a
+                              scikit-learn classifier, and Lathe's /invocations)
   GET  /v2/health/ready       200 once the weights are loaded
 
 Run by uvicorn in this process with ONE worker: uvicorn 0.17 with --workers binds the
@@ -32,8 +34,8 @@ httptools are used when installed (uvicorn's "auto"), as a tuned deployment woul
         benchmark sends (one image, and an N-image binary batch: the same matrix as
         `forward`): infer.json, infer.bin (+ infer.bin.hlen), invocations.json,
         batch.bin (+ batch.bin.hlen), batch_binout.bin (the same asking for binary
-        outputs: binary_data_output), and expected.json (numpy's probabilities of the
-        one image, to check that both servers answer the same)
+        outputs: binary_data_output), and expected.json (numpy's probabilities and
+        label of the one image, to check that both servers answer the same)
 """
 import os
 
@@ -184,8 +186,10 @@ def serve(pkg_dir: str, port: int) -> None:
 
     @app.post("/invocations")
     async def invocations(req: Invocations):
+        # a classifier's predicted class names, as MLflow's pyfunc of a scikit-learn
+        # classifier answers (and Lathe's /invocations)
         p = model.forward(np.asarray(req.inputs, dtype=np.float32))
-        return JSONResponse({"predictions": p.tolist()})
+        return JSONResponse({"predictions": [model.classes[j] for j in p.argmax(axis=1)]})
 
     uvicorn.run(app, host="127.0.0.1", port=port, workers=1, log_level="warning", access_log=False)
 
@@ -232,7 +236,8 @@ def bodies(pkg_dir: str, out: str, n: int) -> None:
         h = json.dumps(req, separators=(",", ":")).encode()
         write(name, h + m.astype("<f4").tobytes())
         write(name + ".hlen", str(len(h)).encode())
-    write("expected.json", json.dumps(model.forward(one)[0].tolist()).encode())
+    p = model.forward(one)[0]
+    write("expected.json", json.dumps({"probabilities": p.tolist(), "label": model.classes[int(p.argmax())]}).encode())
 
 
 def main(argv: List[str]) -> int:
