@@ -13,7 +13,9 @@
 #              LATHE_BENCH_INFER_SECONDS each (10), one Fashion-MNIST test image per
 #              request as (a) OIP JSON, (b) OIP binary (Inference-Header-Content-Length,
 #              784 little-endian FP32), (c) MLflow /invocations {"inputs": [[...]]}; the
-#              same bodies against FastAPI. Table: req/s, p50, p99, ratio lathe/fastapi.
+#              same bodies against FastAPI. Table: req/s, p50, p99, each server's CPU
+#              time per request (user + system, all threads, from /proc: steadier than
+#              req/s on a loaded machine), the ratios lathe/fastapi.
 #              wrk runs on the same 2 cores as the servers (1 thread for 1 connection, 2
 #              otherwise): both sides pay for it alike.
 #   memory     peak RSS (VmHWM) of each server after the throughput runs and after the
@@ -150,18 +152,30 @@ publish() {
 	echo "$v"
 }
 
-# run_wrk BASE KIND CONNS [SECONDS]: one wrk cell; prints bench_infer.lua's line
+# cpu_ticks PID: the process's user + system CPU time so far, in clock ticks (all threads)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+
+# run_wrk BASE KIND CONNS [SECONDS [PID]]: one wrk cell; prints bench_infer.lua's line, and
+# with PID the server's CPU time per request (cpu_us_per_req): on a loaded, shared machine
+# the steadier figure, since requests/s also measure what else runs
 # KIND: json | binary | invocations (the bodies written by the peer's `bodies`)
 run_wrk() {
-	local base=$1 kind=$2 c=$3 s=${4:-$secs} t=2 body path hlen=""
+	local base=$1 kind=$2 c=$3 s=${4:-$secs} srv=${5:-} t=2 body path hlen="" c0=0 out n
 	[ "$c" = 1 ] && t=1
 	case "$kind" in
 	json) body="$work/bodies/infer.json" path="/v2/models/$model/infer" ;;
 	binary) body="$work/bodies/infer.bin" path="/v2/models/$model/infer" hlen=$(cat "$work/bodies/infer.bin.hlen") ;;
 	invocations) body="$work/bodies/invocations.json" path="/invocations" ;;
 	esac
-	BENCH_BODY=$body BENCH_PATH=$path BENCH_HLEN=$hlen wrk -t"$t" -c"$c" -d"${s}s" --timeout 5s -s "$lua" "$base" |
-		grep '^wrk:'
+	[ -n "$srv" ] && c0=$(cpu_ticks "$srv")
+	out=$(BENCH_BODY=$body BENCH_PATH=$path BENCH_HLEN=$hlen wrk -t"$t" -c"$c" -d"${s}s" --timeout 5s -s "$lua" "$base" |
+		grep '^wrk:')
+	n=$(num "$out" requests)
+	if [ -n "$srv" ] && [ "$n" -gt 0 ]; then
+		out="$out cpu_us_per_req=$(calc %.0f "($(cpu_ticks "$srv") - $c0) * $tick_us / $n")"
+	fi
+	echo "$out"
 }
 field() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 num() { local v; v=$(field "$1" "$2"); echo "${v:-0}"; }
@@ -236,22 +250,24 @@ check lathe "$lathe" || { say "FAIL: Lathe's answers differ from numpy's"; statu
 declare -A res
 for kind in json binary invocations; do
 	for c in 1 16 64; do
-		res[lathe.$kind.$c]=$(run_wrk "$lathe" "$kind" "$c")
-		[ -n "$fastapi" ] && res[fastapi.$kind.$c]=$(run_wrk "$fastapi" "$kind" "$c")
+		res[lathe.$kind.$c]=$(run_wrk "$lathe" "$kind" "$c" "$secs" "$lathe_pid")
+		[ -n "$fastapi" ] && res[fastapi.$kind.$c]=$(run_wrk "$fastapi" "$kind" "$c" "$secs" "$fastapi_pid")
 	done
 done
 say "load average $(cut -d' ' -f1-3 /proc/loadavg) after the throughput runs"
-say "$(printf '%-12s %5s | %10s %8s %8s | %10s %8s %8s | %8s' body conns 'lathe rps' 'p50 ms' 'p99 ms' \
-	'fastapi rps' 'p50 ms' 'p99 ms' 'ratio')"
+say "$(printf '%-12s %5s | %10s %8s %8s %7s | %10s %8s %8s %7s | %8s %8s' body conns 'lathe rps' 'p50 ms' \
+	'p99 ms' 'cpu us' 'fastapi rps' 'p50 ms' 'p99 ms' 'cpu us' 'ratio' 'cpu ratio')"
 for kind in json binary invocations; do
 	for c in 1 16 64; do
 		l=${res[lathe.$kind.$c]:-} f=${res[fastapi.$kind.$c]:-}
 		lr=$(field "$l" rps) fr=$(field "$f" rps)
-		ratio=-
+		lc=$(field "$l" cpu_us_per_req) fc=$(field "$f" cpu_us_per_req)
+		ratio=- cratio=-
 		[ -n "$lr" ] && [ -n "$fr" ] && ratio=$(calc '%.1fx' "$lr / $fr")
-		say "$(printf '%-12s %5s | %10s %8s %8s | %10s %8s %8s | %8s' "$kind" "$c" "${lr:--}" \
-			"$(field "$l" p50_ms)" "$(field "$l" p99_ms)" "${fr:--}" "$(field "$f" p50_ms)" "$(field "$f" p99_ms)" \
-			"$ratio")"
+		[ -n "$lc" ] && [ -n "$fc" ] && [ "$lc" != 0 ] && cratio=$(calc '%.1fx' "$fc / $lc")
+		say "$(printf '%-12s %5s | %10s %8s %8s %7s | %10s %8s %8s %7s | %8s %8s' "$kind" "$c" "${lr:--}" \
+			"$(field "$l" p50_ms)" "$(field "$l" p99_ms)" "${lc:--}" "${fr:--}" "$(field "$f" p50_ms)" \
+			"$(field "$f" p99_ms)" "${fc:--}" "$ratio" "$cratio")"
 		for side in l f; do
 			line=${!side}
 			[ -n "$line" ] || continue
