@@ -13,6 +13,9 @@
 #   at boot and brings a dozen JavaScript packages. So promtool alone is taken out of
 #   that package (apt-get download, dpkg-deb -x) into /usr/local/bin; nothing else of
 #   it is installed. (promtool is a static Go program: it needs no other file.)
+# - wrk, python3-fastapi, python3-uvicorn (and python3-uvloop, python3-httptools, which
+#   uvicorn uses when present, as a tuned deployment would): `make bench`'s inference
+#   part and its FastAPI peer (tests/bench/bench_infer.sh).
 # - While apt-get installs, a policy-rc.d refusing every service start is in place
 #   (invoke-rc.d and deb-systemd-invoke ask it), unless the machine has its own.
 # A machine set up by an older version of this script may have a cluster "main" and a
@@ -22,7 +25,8 @@ set -eu
 pkgs="build-essential pkg-config libmicrohttpd-dev libjansson-dev libpq-dev librdkafka-dev libcairo2-dev fonts-dejavu-core
 libopenblas-dev libjpeg62-turbo-dev libpng-dev libdeflate-dev check libcurl4-openssl-dev libssl-dev
 postgresql-15 curl jq valgrind clang-format libarchive-dev libcsv-dev zlib1g-dev
-dataset-fashion-mnist python3-numpy python3-pil python3-scipy python3-sklearn python3-torch"
+dataset-fashion-mnist python3-numpy python3-pil python3-scipy python3-sklearn python3-torch
+wrk python3-fastapi python3-uvicorn python3-uvloop python3-httptools"
 missing=""
 for p in $pkgs; do
 	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -14,6 +14,8 @@
 #   LATHE_BENCH_TRACKER=0                           leave out the tracker's part (and its peer)
 #   LATHE_BENCH_ML=0                                leave out libs/ml's part (tests/bench/bench_ml.sh)
 #   LATHE_BENCH_TRAINER=0                           leave out the trainer's part (tests/bench/bench_trainer.sh)
+#   LATHE_BENCH_INFER=0                             leave out the inference API's part (tests/bench/bench_infer.sh:
+#                                                   wrk on OIP / invocations next to FastAPI + uvicorn)
 #   LATHE_BENCH_ML_ONLY=1                           run libs/ml's part alone (no database, no broker)
 # Then the data registry's part, tests/bench/bench_data.sh (its header says what it
 # measures): Fashion-MNIST as 70,000 PNGs pushed with `lathe data push` to a
@@ -122,6 +124,7 @@ status=0
 [ "${LATHE_BENCH_TRACKER:-1}" = 0 ] && echo "bench: tracker: skipped (LATHE_BENCH_TRACKER=0)"
 for t in $([ "${LATHE_BENCH_TRACKER:-1}" = 0 ] || find "$build/tests/bench" -type f -perm -u+x 2>/dev/null | sort); do
 	case "$t" in */bench_ml) continue ;; esac # libs/ml's part, below: bench_ml.sh runs it with its peers
+	case "$t" in */bench_infer_pkg) continue ;; esac # bench_infer.sh's package writer, not a bench
 	log="$work/$(basename "$t").log"
 	"$t" >"$log" 2>&1
 	rc=$?
@@ -142,6 +145,12 @@ if [ "${LATHE_BENCH_TRAINER:-1}" = 0 ]; then
 	echo "bench: trainer: skipped (LATHE_BENCH_TRAINER=0)"
 elif ! LATHE_BENCH_PG_PORT=$pg_port KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" tests/bench/bench_trainer.sh "$build" "$work"; then
 	echo "FAIL   tests/bench/bench_trainer.sh"
+	status=1
+fi
+if [ "${LATHE_BENCH_INFER:-1}" = 0 ]; then
+	echo "bench: infer: skipped (LATHE_BENCH_INFER=0)"
+elif ! LATHE_BENCH_PG_PORT=$pg_port KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" tests/bench/bench_infer.sh "$build" "$work"; then
+	echo "FAIL   tests/bench/bench_infer.sh"
 	status=1
 fi
 if [ "${LATHE_BENCH_ML:-1}" = 0 ]; then
