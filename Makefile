@@ -66,7 +66,7 @@ trainer_LDLIBS := -lfontconfig
 data-registry_LDLIBS := -lcsv
 inference-api_LIBS := svc http bus db metrics mlflow img ml core
 inference-api_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libdeflate openblas
-inference-api_LDLIBS :=
+inference-api_LDLIBS := -lcsv
 devkafka_PKGS := rdkafka
 # The `lathe` command: a client, so no daemon frame: libcore (sha256, files, version)
 # and what it speaks HTTP and JSON with.

@@ -365,6 +365,23 @@ struct th_daemon *th_daemon_start(const char *service, const char *database_url,
 	return d;
 }
 
+bool th_ready_alone(const char *service)
+{
+	return strcmp(service, "inference-api") != 0;
+}
+
+struct th_daemon *th_daemon_start_alone(const char *service, const char *database_url, const char *const *extra_env)
+{
+	if (th_ready_alone(service))
+		return th_daemon_start(service, database_url, extra_env);
+	struct th_daemon *d = th_daemon_spawn(service, database_url, extra_env);
+	if (!th_daemon_wait_status(d, "/healthz", 200, 30000)) {
+		dump_log(d);
+		ck_abort_msg("%s did not become live within 30 s", service);
+	}
+	return d;
+}
+
 void th_daemon_expect_error(struct th_daemon *d, const char *substring)
 {
 	ck_assert_uint_lt(d->n_expected_errors, sizeof d->expected_errors / sizeof d->expected_errors[0]);

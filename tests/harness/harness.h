@@ -62,6 +62,14 @@ struct th_daemon {
  * answers 200 (at most 30 s). */
 struct th_daemon *th_daemon_start(const char *service, const char *database_url, const char *const *extra_env);
 
+/* Whether service becomes ready with no other Lathe service beside it. The inference
+ * API does not: it is ready once the model registry has said what it serves and those
+ * models are loaded (test_infer_lifecycle shows it). */
+bool th_ready_alone(const char *service);
+/* th_daemon_start for a daemon started on its own: waits for /readyz 200 when
+ * th_ready_alone(service), else only for /healthz 200 (live). */
+struct th_daemon *th_daemon_start_alone(const char *service, const char *database_url, const char *const *extra_env);
+
 /* Starts the daemon without waiting for readiness. */
 struct th_daemon *th_daemon_spawn(const char *service, const char *database_url, const char *const *extra_env);
 
