@@ -114,6 +114,7 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	const struct http_route *routes;
 	void *app;
+	const char *(*not_serving)(void *app); /* may be NULL */
 	size_t default_body_limit;
 	enum http_error_code content_type_error;
 	const struct http_error_prefix *error_prefixes; /* borrowed, may be NULL */

@@ -343,6 +343,14 @@ static enum MHD_Result on_end(struct http_request *req)
 			http_multipart_end(req); /* 400 for a truncated body */
 		if (http_reply_made(req))
 			return queue_reply(req);
+		const char *why = route->unqueued || !req->server->not_serving
+					  ? NULL
+					  : req->server->not_serving(req->server->app);
+		if (why) {
+			http_reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, HTTP_RETRY_AFTER_S);
+			http_reply_error(req, HTTP_EC_TEMPORARILY_UNAVAILABLE, "%s; retry later", why);
+			return queue_reply(req);
+		}
 		if (route->unqueued) {
 			route->handler(req, req->server->app);
 		} else if (http_worker_acquire(req->server)) {
@@ -491,6 +499,7 @@ enum core_status http_server_start(const struct http_server_config *cfg, struct 
 	s = core_xcalloc(1, sizeof *s);
 	s->routes = cfg->routes;
 	s->app = cfg->app;
+	s->not_serving = cfg->not_serving;
 	s->default_body_limit = cfg->default_body_limit ? cfg->default_body_limit : HTTP_DEFAULT_BODY_LIMIT;
 	s->content_type_error =
 		cfg->content_type_error != HTTP_EC_NONE ? cfg->content_type_error : HTTP_EC_UNSUPPORTED_MEDIA_TYPE;

@@ -164,6 +164,16 @@ static enum core_status open_clients(struct svc *svc, struct core_error *err)
 	return bus_producer_new(&bc, &svc->bus, err);
 }
 
+/* Domain handlers wait for the schema: before it is migrated they would meet missing
+ * relations (a client arriving with the daemon, as the inference API does with the
+ * registry under make run) and answer 500; they get 503 and Retry-After instead. */
+static const char *not_serving(void *app)
+{
+	struct svc *svc = app;
+	return svc->db && !atomic_load(&svc->migrated) ? "the service is starting: its database schema is not ready yet"
+						       : NULL;
+}
+
 static enum core_status start_http(struct svc *svc, struct core_error *err)
 {
 	const struct svc_settings *s = &svc->settings;
@@ -185,6 +195,7 @@ static enum core_status start_http(struct svc *svc, struct core_error *err)
 		.error_prefixes = svc->def->error_prefixes,
 		.drain_timeout_ms = (unsigned)s->drain_timeout_ms,
 		.auth = svc->auth,
+		.not_serving = not_serving,
 	};
 	rc = http_server_start(&hc, &svc->http, err);
 	if (rc == CORE_OK) {
@@ -271,6 +282,8 @@ static int run(struct svc *svc)
 	int sig = 0;
 	if (svc->db) {
 		sig = migrate_until_done(svc);
+		if (!sig)
+			atomic_store(&svc->migrated, true);
 		if (!sig && def->uses_outbox) {
 			struct bus_relay_config rc = {.poll_ms = (int)svc->settings.outbox_poll_ms,
 						      .metrics = svc->metrics};
@@ -307,6 +320,7 @@ int svc_main(const struct svc_def *def, int argc, char **argv)
 	int status = 2;
 	svc->def = def;
 	atomic_init(&svc->phase, SVC_STARTING);
+	atomic_init(&svc->migrated, false);
 	svc_tasks_init(svc);
 	svc_common_settings(def, svc->common_rows, SVC_MAX_SETTING_ROWS, svc->port_default, sizeof svc->port_default);
 	svc->service_settings = core_xcalloc(1, def->settings_size ? def->settings_size : 1);

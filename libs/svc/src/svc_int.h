@@ -29,6 +29,7 @@ struct svc {
 	/* SVC_STARTING until migrated and the tasks run, then SVC_READY, SVC_STOPPING from
 	 * the shutdown signal on (what /readyz reports). */
 	atomic_int phase;
+	atomic_bool migrated; /* the schema is applied: domain routes may run */
 	/* shutdown request for the tasks: stopping is set once, under stop_mu, with
 	 * stop_cv broadcast, so svc_sleep wakes at once */
 	atomic_bool stopping;

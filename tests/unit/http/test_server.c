@@ -212,6 +212,9 @@ static const struct http_route routes[] = {
 	{0},
 };
 
+/* The fixture's not_serving hook (NULL: every handler runs). */
+static const char *(*fixture_not_serving)(void *app);
+
 static void start_server(enum http_error_code ct_error, unsigned drain_ms)
 {
 	struct core_error err;
@@ -222,6 +225,7 @@ static void start_server(enum http_error_code ct_error, unsigned drain_ms)
 		.metrics = registry,
 		.content_type_error = ct_error,
 		.drain_timeout_ms = drain_ms,
+		.not_serving = fixture_not_serving,
 	};
 	ck_assert_msg(http_server_start(&cfg, &server, &err) == CORE_OK, "start: %s", err.message);
 	ck_assert_uint_gt(http_server_port(server), 0);
@@ -295,6 +299,32 @@ static const char *msg_of(json_t *j)
 }
 
 /* --- core --------------------------------------------------------------------------- */
+
+static const char *still_migrating(void *a)
+{
+	(void)a;
+	return "the service is starting";
+}
+
+/* A not_serving reason answers 503 with Retry-After before the handler runs. */
+START_TEST(not_serving_answers_503)
+{
+	fixture_not_serving = still_migrating;
+	restart_server(HTTP_EC_NONE, 5000);
+	fixture_not_serving = NULL;
+	struct httpc_response resp = {0};
+	json_t *j = call("GET", "/query?a=1", NULL, NULL, NULL, &resp);
+	assert_error(j, &resp, 503, "TEMPORARILY_UNAVAILABLE");
+	ck_assert_ptr_nonnull(strstr(msg_of(j), "the service is starting"));
+	json_decref(j);
+	httpc_response_free(&resp);
+	restart_server(HTTP_EC_NONE, 5000); /* no hook: the handler answers */
+	j = call("GET", "/query?a=1", NULL, NULL, NULL, &resp);
+	ck_assert_int_eq(resp.status, 200);
+	json_decref(j);
+	httpc_response_free(&resp);
+}
+END_TEST
 
 START_TEST(json_round_trip)
 {
@@ -1117,6 +1147,7 @@ static Suite *server_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, json_round_trip);
+	tcase_add_test(tc, not_serving_answers_503);
 	tcase_add_test(tc, path_params_decoded);
 	tcase_add_test(tc, query_repeated_keys);
 	tcase_add_test(tc, get_args_through_spec);

@@ -148,7 +148,13 @@ struct http_server_config {
 	enum http_error_code content_type_error; /* HTTP_EC_NONE: 415 UNSUPPORTED_MEDIA_TYPE;
 						    MLflow routes set INVALID_PARAMETER_VALUE */
 	unsigned drain_timeout_ms;               /* 0: 10000 */
-	unsigned connection_timeout_s;           /* idle seconds before MHD closes a connection; 0: 60 */
+	/* Asked before the handler of every route not marked .unqueued: a reason (static
+	 * text) answers 503 TEMPORARILY_UNAVAILABLE with Retry-After instead, so no handler
+	 * runs before the daemon can serve it (svc: until the schema is migrated). NULL
+	 * lets the handler run. Called with app on the request's thread; must be quick and
+	 * thread-safe. May be NULL. */
+	const char *(*not_serving)(void *app);
+	unsigned connection_timeout_s; /* idle seconds before MHD closes a connection; 0: 60 */
 
 	/* Error shapes by path prefix, for routes that inherit theirs and for paths no
 	 * route matches; first match wins. Borrowed, must outlive the server; ends with
