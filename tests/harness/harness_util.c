@@ -88,3 +88,22 @@ void th_json_schema_check(const char *schema, const char *text, size_t len, cons
 	free(doc);
 	free(cmd);
 }
+
+double th_metric(struct th_daemon *d, const char *series)
+{
+	struct th_response r = th_call(d, "GET", "/metrics", NULL);
+	ck_assert_int_eq(r.status, 200);
+	double v = -1;
+	size_t n = strlen(series);
+	for (const char *line = r.body; line && *line;) {
+		if (strncmp(line, series, n) == 0 && line[n] == ' ') {
+			v = strtod(line + n + 1, NULL);
+			break;
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	th_response_free(&r);
+	return v;
+}

@@ -1,6 +1,6 @@
 /* Small helpers several tests had each copied (prefix th_): a process's memory from
  * /proc, a daemon killed with SIGKILL, Python-made fixtures in a scratch directory, a
- * recursive remove, and a JSON document checked against one of proto/'s schemas. Unit
+ * recursive remove, one series read from /metrics, and a JSON document checked against one of proto/'s schemas. Unit
  * tests may use them too (they need no daemon). Built on harness.h. */
 #ifndef LATHE_TEST_UTIL_H
 #define LATHE_TEST_UTIL_H
@@ -27,4 +27,9 @@ void th_rm_rf(const char *dir);
  * tree, "proto/profile.schema.json") with tests/tools/json_schema_check.py; fails the
  * test with what (a name for the message) when it does not hold. */
 void th_json_schema_check(const char *schema, const char *text, size_t len, const char *what);
+
+/* The value of one series of d's GET /metrics: series is its whole name with labels as
+ * rendered ("lathe_http_requests_total{route=\"/x\"}"); -1 when absent. Fails the test
+ * unless /metrics answers 200. */
+double th_metric(struct th_daemon *d, const char *series);
 #endif

@@ -105,25 +105,6 @@ static size_t read_reply(int fd, char *buf, size_t cap, int wait_ms, bool *eof)
 	return got;
 }
 
-/* The value of a sample line of the daemon's /metrics ("name{labels}" as written), or
- * -1 when absent. */
-static double metric(struct th_daemon *d, const char *series)
-{
-	struct th_response r = th_call(d, "GET", "/metrics", NULL);
-	ck_assert_int_eq(r.status, 200);
-	double v = -1;
-	size_t n = strlen(series);
-	for (const char *line = r.body; line && *line;) {
-		if (strncmp(line, series, n) == 0 && line[n] == ' ')
-			v = strtod(line + n + 1, NULL);
-		line = strchr(line, '\n');
-		if (line)
-			line++;
-	}
-	th_response_free(&r);
-	return v;
-}
-
 static const char flood_head[] = "POST " API "runs/log-batch HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 				 "Content-Type: application/json\r\nContent-Length: 16777215\r\n\r\n";
 
@@ -174,8 +155,8 @@ START_TEST(slow_body_flood_stays_within_the_budget)
 	ck_assert_int_lt(refused, FLOOD);
 	if (RSS_CHECKED)
 		ck_assert_msg(hwm_kb < (BUDGET + 64 * MIB) / 1024, "peak RSS %ld kB over budget + 64 MiB", hwm_kb);
-	ck_assert_double_eq(metric(d, "lathe_http_body_buffered_bytes"), (double)(FLOOD - refused) * (BODY_LEN + 1));
-	ck_assert_double_eq(metric(d, "lathe_http_refused_total{reason=\"body_budget\"}"), refused);
+	ck_assert_double_eq(th_metric(d, "lathe_http_body_buffered_bytes"), (double)(FLOOD - refused) * (BODY_LEN + 1));
+	ck_assert_double_eq(th_metric(d, "lathe_http_refused_total{reason=\"body_budget\"}"), refused);
 
 	/* Half the held clients finish their body (a whole request: 400, no run_id), the
 	 * others vanish mid-body; either way their reservations come back. */
@@ -193,7 +174,7 @@ START_TEST(slow_body_flood_stays_within_the_budget)
 	}
 	double released = -1;
 	for (int i = 0; i < 50 && released != 0; i++) {
-		released = metric(d, "lathe_http_body_buffered_bytes");
+		released = th_metric(d, "lathe_http_body_buffered_bytes");
 		if (released != 0)
 			usleep(100 * 1000);
 	}
@@ -260,7 +241,7 @@ START_TEST(connections_beyond_the_limit_are_closed)
 			usleep(100 * 1000);
 	}
 	ck_assert(served);
-	ck_assert_double_ge(metric(d, "lathe_http_refused_total{reason=\"connection_limit\"}"), 4);
+	ck_assert_double_ge(th_metric(d, "lathe_http_refused_total{reason=\"connection_limit\"}"), 4);
 	ck_assert(th_daemon_log_has(d, "connection limit of 8 reached", NULL));
 	th_daemon_stop(d);
 }

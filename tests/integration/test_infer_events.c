@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "harness_infer.h"
 #include "harness_kafka.h"
+#include "harness_util.h"
 
 #define SIZE    4
 #define PIXELS  (SIZE * SIZE)
@@ -32,25 +33,6 @@ static void images(float *raw, size_t n, unsigned salt)
 	for (size_t r = 0; r < n; r++)
 		for (size_t i = 0; i < PIXELS; i++)
 			raw[r * PIXELS + i] = (float)((r * 37 + i * 11 + salt * 5) % 256);
-}
-
-/* The value of the series (a full "name{labels}" prefix) in /metrics, or -1. */
-static double metric(struct th_daemon *d, const char *series)
-{
-	struct th_response r = th_call(d, "GET", "/metrics", NULL);
-	double v = -1;
-	const char *p = r.body;
-	size_t n = strlen(series);
-	while (p && *p) {
-		if (strncmp(p, series, n) == 0 && p[n] == ' ') {
-			v = atof(p + n + 1);
-			break;
-		}
-		p = strchr(p, '\n');
-		p = p ? p + 1 : NULL;
-	}
-	th_response_free(&r);
-	return v;
 }
 
 /* The event of ev (an array of events) whose data has row and role, or NULL. */
@@ -139,7 +121,7 @@ START_TEST(events_arrive_with_the_fields)
 		json_string_value(json_object_get(json_object_get(json_array_get(evs, 2), "data"), "request_id")));
 	json_decref(evs);
 	th_kafka_close(&k);
-	ck_assert_double_eq(metric(s.ia, "inference_events_dropped_total"), 0);
+	ck_assert_double_eq(th_metric(s.ia, "inference_events_dropped_total"), 0);
 	th_infer_stop(&s);
 	ml_package_free(&p);
 	free(v);
@@ -185,7 +167,7 @@ START_TEST(shadow_scores_the_challenger_off_the_path)
 		 model, v2);
 	snprintf(no, sizeof no, "inference_shadow_predictions_total{model=\"%s\",version=\"%s\",agree=\"false\"}",
 		 model, v2);
-	double agreed = metric(s.ia, yes), differed = metric(s.ia, no);
+	double agreed = th_metric(s.ia, yes), differed = th_metric(s.ia, no);
 	ck_assert_msg((agreed < 0 ? 0 : agreed) + (differed < 0 ? 0 : differed) == 2, "shadow counted %g + %g", agreed,
 		      differed);
 	th_infer_stop(&s);
@@ -221,7 +203,7 @@ START_TEST(broker_down_requests_answer_and_drops_are_counted)
 		th_response_free(&r);
 	}
 	t_all = now_s() - t_all;
-	double dropped = metric(s.ia, "inference_events_dropped_total");
+	double dropped = th_metric(s.ia, "inference_events_dropped_total");
 	th_kafka_ctl("up 1"); /* before any assertion: other tests share the broker */
 	ck_assert_int_eq(failed, 0);
 	/* a request that waited for Kafka would take the producer's timeouts (seconds) */

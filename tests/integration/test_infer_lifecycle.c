@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include "core/file.h"
 #include "harness_infer.h"
+#include "harness_util.h"
 
 #define SIZE    4
 #define PIXELS  (SIZE * SIZE)
@@ -51,25 +52,6 @@ static void expect_answer(struct th_response *r, const struct ml_package *p, con
 	ck_assert_uint_eq(json_array_size(data), n * CLASSES);
 	for (size_t i = 0; i < n * CLASSES; i++)
 		ck_assert_double_eq_tol(json_number_value(json_array_get(data, i)), want[i], 1e-5);
-}
-
-/* The value of the series `line` (a full "name{labels}" prefix) in /metrics, or -1. */
-static double metric(struct th_daemon *d, const char *series)
-{
-	struct th_response r = th_call(d, "GET", "/metrics", NULL);
-	double v = -1;
-	const char *p = r.body;
-	size_t n = strlen(series);
-	while (p && *p) {
-		if (strncmp(p, series, n) == 0 && p[n] == ' ') {
-			v = atof(p + n + 1);
-			break;
-		}
-		p = strchr(p, '\n');
-		p = p ? p + 1 : NULL;
-	}
-	th_response_free(&r);
-	return v;
 }
 
 START_TEST(startup_load_serves_champion_and_readiness_waits)
@@ -129,7 +111,7 @@ START_TEST(startup_load_serves_champion_and_readiness_waits)
 	ck_assert_int_eq(r.status, 404);
 	th_response_free(&r);
 	char *series = th_fmt("inference_model_loaded{model=\"digits\",version=\"%s\"}", v2);
-	ck_assert_double_eq(metric(s.ia, series), 1);
+	ck_assert_double_eq(th_metric(s.ia, series), 1);
 	free(series);
 
 	free(n1);
@@ -223,8 +205,8 @@ START_TEST(champion_moves_under_continuous_requests)
 	json_decref(idx);
 	char *old = th_fmt("inference_model_loaded{model=\"digits\",version=\"%s\"}", v1);
 	char *cur = th_fmt("inference_model_loaded{model=\"digits\",version=\"%s\"}", v2);
-	ck_assert_double_eq(metric(s.ia, old), 0);
-	ck_assert_double_eq(metric(s.ia, cur), 1);
+	ck_assert_double_eq(th_metric(s.ia, old), 0);
+	ck_assert_double_eq(th_metric(s.ia, cur), 1);
 	struct th_response r = th_infer_oip(s.ia, "digits", v1, (float[PIXELS]){0}, 1, PIXELS);
 	ck_assert_int_eq(r.status, 404);
 	th_response_free(&r);
@@ -317,7 +299,7 @@ START_TEST(broken_packages_are_refused_and_a_deleted_model_unloads)
 	ck_assert(wait_reason(s.ia, "shape", 1000));
 	free(why);
 	serves(s.ia, &a, v1);
-	ck_assert_double_eq(metric(s.ia, "inference_model_load_failures_total{model=\"digits\"}"), 2);
+	ck_assert_double_eq(th_metric(s.ia, "inference_model_load_failures_total{model=\"digits\"}"), 2);
 	ck_assert(th_daemon_log_has(s.ia, "refused", NULL));
 
 	/* a good version after the broken ones serves */
@@ -337,7 +319,7 @@ START_TEST(broken_packages_are_refused_and_a_deleted_model_unloads)
 	ck_assert_ptr_nonnull(json_string_value(json_object_get(r.json, "error")));
 	th_response_free(&r);
 	char *series = th_fmt("inference_model_loaded{model=\"digits\",version=\"%s\"}", v4);
-	ck_assert_double_eq(metric(s.ia, series), 0);
+	ck_assert_double_eq(th_metric(s.ia, series), 0);
 	free(series);
 
 	free(j);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include "harness.h"
 #include "svc/svc.h"
+#include "harness_util.h"
 
 /* --- the test daemon ------------------------------------------------------------- */
 
@@ -370,19 +371,6 @@ static void assert_log_order(const char *path, const char *const *needles)
 	free(text);
 }
 
-/* The value of an unlabelled series on d's /metrics, or -1. */
-static double metric(struct th_daemon *d, const char *name)
-{
-	struct th_response r = th_call(d, "GET", "/metrics", NULL);
-	ck_assert_int_eq(r.status, 200);
-	char needle[128];
-	snprintf(needle, sizeof needle, "\n%s ", name);
-	const char *at = strstr(r.body, needle);
-	double v = at ? strtod(at + strlen(needle), NULL) : -1;
-	th_response_free(&r);
-	return v;
-}
-
 static long status_of(struct th_daemon *d, const char *path)
 {
 	struct th_response r = th_call(d, "GET", path, NULL);
@@ -568,7 +556,7 @@ START_TEST(kafka_counts_only_for_consumers)
 	char *url = th_db_create();
 	struct th_daemon *td = td_spawn(url, topic, group, false);
 	ck_assert(th_daemon_wait_status(td, "/readyz", 200, 30000));
-	ck_assert(metric(registry, "lathe_outbox_backlog") == 0);
+	ck_assert(th_metric(registry, "lathe_outbox_backlog") == 0);
 
 	th_kafka_ctl("down 1");
 	ck_assert_msg(th_daemon_wait_status(td, "/readyz", 503, 15000), "td's readyz did not turn 503");
@@ -588,7 +576,7 @@ START_TEST(kafka_counts_only_for_consumers)
 		th_response_free(&r);
 	}
 	int waited = 0;
-	for (; metric(registry, "lathe_outbox_backlog") < 2; waited += 200) {
+	for (; th_metric(registry, "lathe_outbox_backlog") < 2; waited += 200) {
 		ck_assert_msg(waited < 20000, "the registry's outbox backlog did not reach 2");
 		ck_assert_int_eq(status_of(registry, "/readyz"), 200);
 		ck_assert_int_eq(status_of(tracker, "/readyz"), 200);
@@ -603,11 +591,11 @@ START_TEST(kafka_counts_only_for_consumers)
 	ck_assert_int_eq(status_of(registry, "/readyz"), 200);
 	ck_assert_int_eq(status_of(tracker, "/readyz"), 200);
 	ck_assert_int_eq(status_of(td, "/readyz"), 503);
-	ck_assert(metric(registry, "lathe_ready") == 1);
+	ck_assert(th_metric(registry, "lathe_ready") == 1);
 
 	th_kafka_ctl("up 1");
 	ck_assert_msg(th_daemon_wait_status(td, "/readyz", 200, 20000), "td's readyz did not come back");
-	for (waited = 0; metric(registry, "lathe_outbox_backlog") != 0; waited += 200) {
+	for (waited = 0; th_metric(registry, "lathe_outbox_backlog") != 0; waited += 200) {
 		ck_assert_msg(waited < 40000, "the registry's outbox backlog did not drain");
 		usleep(200 * 1000);
 	}
@@ -664,12 +652,12 @@ START_TEST(readyz_asks_the_service)
 	}
 	th_expect_error(&r, 503, "TEMPORARILY_UNAVAILABLE", "not ready: models not loaded yet");
 	th_response_free(&r);
-	ck_assert(metric(td, "lathe_ready") == 0);
+	ck_assert(th_metric(td, "lathe_ready") == 0);
 	r = th_call(td, "POST", "/td/load", "{}");
 	ck_assert_int_eq(r.status, 200);
 	th_response_free(&r);
 	ck_assert_int_eq(status_of(td, "/readyz"), 200);
-	ck_assert(metric(td, "lathe_ready") == 1);
+	ck_assert(th_metric(td, "lathe_ready") == 1);
 	th_daemon_stop(td);
 	free(url);
 }
