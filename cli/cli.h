@@ -62,6 +62,12 @@ char *cli_http_escape(const char *s);
 enum core_status cli_http_json(CURL *h, const struct cli_conn *c, const char *method, const char *path,
 			       const json_t *body, long *status, json_t **out, struct core_error *err);
 
+/* cli_http_json with a body already encoded: len bytes of body sent as content_type
+ * (NULL: no body; then body and len are ignored). Same returns. */
+enum core_status cli_http_send(CURL *h, const struct cli_conn *c, const char *method, const char *path,
+			       const char *content_type, const void *body, size_t len, long *status, json_t **out,
+			       struct core_error *err);
+
 /* PUTs the size bytes of the local file at local_path to c->base + path
  * (application/octet-stream). Same returns as cli_http_json (no body kept). */
 enum core_status cli_http_put_file(CURL *h, const struct cli_conn *c, const char *path, const char *local_path,

@@ -102,15 +102,19 @@ static size_t sink_write(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 /* The failure message for a non-2xx answer: the status, then the server's error_code
- * and message when the body is MLflow's error JSON, else the body's first line. */
+ * and message when the body is MLflow's error JSON, its error when it is the Open
+ * Inference Protocol's {"error": ...}, else the body's first line. */
 static enum core_status fail_status(long status, const char *body, size_t len, struct core_error *err)
 {
 	enum core_status st = status == 404 ? CORE_ENOENT : CORE_EINVAL;
 	json_t *j = body && len ? json_loadb(body, len, 0, NULL) : NULL;
 	const char *code = json_string_value(json_object_get(j, "error_code"));
 	const char *msg = json_string_value(json_object_get(j, "message"));
+	const char *oip = json_string_value(json_object_get(j, "error")); /* {"error": ...} (OIP, images) */
 	if (code && msg) {
 		core_fail(err, st, "the server answered %ld %s: \"%s\"", status, code, msg);
+	} else if (oip) {
+		core_fail(err, st, "the server answered %ld: \"%s\"", status, oip);
 	} else if (body && len) {
 		int n = (int)strcspn(body, "\r\n");
 		core_fail(err, st, "the server answered %ld: \"%.*s\"", status, n > 200 ? 200 : n, body);
@@ -126,12 +130,13 @@ static enum core_status transport_fail(CURLcode rc, const char *errbuf, const ch
 	return core_fail(err, CORE_EIO, "cannot reach %s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 }
 
-enum core_status cli_http_json(CURL *h, const struct cli_conn *c, const char *method, const char *path,
-			       const json_t *body, long *status, json_t **out, struct core_error *err)
+enum core_status cli_http_send(CURL *h, const struct cli_conn *c, const char *method, const char *path,
+			       const char *content_type, const void *body, size_t len, long *status, json_t **out,
+			       struct core_error *err)
 {
 	enum core_status rc = CORE_OK;
 	CURL *own = NULL;
-	char *text = NULL, *url = NULL;
+	char *ct = NULL, *url = NULL;
 	struct curl_slist *hdrs = NULL;
 	struct core_buf resp;
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -160,15 +165,11 @@ enum core_status cli_http_json(CURL *h, const struct cli_conn *c, const char *me
 		hdrs = curl_slist_append(hdrs, c->auth);
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	hdrs = curl_slist_append(hdrs, "Expect:");
-	if (body) {
-		text = json_dumps(body, JSON_COMPACT);
-		if (!text) {
-			rc = core_fail(err, CORE_ENOMEM, "cannot encode the request body");
-			goto out;
-		}
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
+	if (content_type) {
+		ct = core_xasprintf("Content-Type: %s", content_type);
+		hdrs = curl_slist_append(hdrs, ct);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	} else if (strcmp(method, "HEAD") == 0) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	}
@@ -200,11 +201,27 @@ out:
 	if (h)
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);
-	free(text);
+	free(ct);
 	free(url);
 	core_buf_free(&resp);
 	if (own)
 		curl_easy_cleanup(own);
+	return rc;
+}
+
+enum core_status cli_http_json(CURL *h, const struct cli_conn *c, const char *method, const char *path,
+			       const json_t *body, long *status, json_t **out, struct core_error *err)
+{
+	char *text = NULL;
+	if (body && !(text = json_dumps(body, JSON_COMPACT))) {
+		*status = 0;
+		if (out)
+			*out = NULL;
+		return core_fail(err, CORE_ENOMEM, "cannot encode the request body");
+	}
+	enum core_status rc = cli_http_send(h, c, method, path, text ? "application/json" : NULL, text,
+					    text ? strlen(text) : 0, status, out, err);
+	free(text);
 	return rc;
 }
 

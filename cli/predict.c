@@ -20,7 +20,6 @@
 
 #define CLI_INFERENCE_DEFAULT_URL "http://127.0.0.1:8080"
 #define CLI_PREDICT_MAX_FILE      (1ull << 30)
-#define CLI_PREDICT_MAX_ANSWER    (256u << 20)
 
 static const char predict_usage[] =
 	"usage: lathe predict MODEL FILE... [--json] [--url URL]\n"
@@ -86,82 +85,6 @@ static enum core_status kind_of(const char *path, const struct core_buf *b, enum
 	return CORE_OK;
 }
 
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
-{
-	struct core_buf *b = arg;
-	if (b->len + size * n > CLI_PREDICT_MAX_ANSWER || core_buf_append(b, data, size * n) != CORE_OK)
-		return 0;
-	return size * n;
-}
-
-/* POSTs body as ct to c->base + path; *out the parsed JSON answer (2xx). Errors carry
- * the server's message in either of its shapes: {"error": ...} (images, OIP) or
- * {"error_code", "message"} (MLflow). */
-static enum core_status post(CURL *h, const struct cli_conn *c, const char *path, const char *ct,
-			     const struct core_buf *body, json_t **out, struct core_error *err)
-{
-	char errbuf[CURL_ERROR_SIZE] = "";
-	char *url = core_xasprintf("%s%s", c->base, path);
-	char *cth = core_xasprintf("Content-Type: %s", ct);
-	struct curl_slist *hdrs = NULL;
-	struct core_buf resp;
-	enum core_status rc = CORE_OK;
-	core_buf_init(&resp, CLI_PREDICT_MAX_ANSWER);
-	*out = NULL;
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 120L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "lathe-cli");
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	if (c->auth[0])
-		hdrs = curl_slist_append(hdrs, c->auth);
-	hdrs = curl_slist_append(hdrs, cth);
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_POST, 1L);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->data ? body->data : "");
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
-	CURLcode cc = curl_easy_perform(h);
-	long status = 0;
-	if (cc != CURLE_OK) {
-		rc = core_fail(err, CORE_EIO, "cannot reach %s: %s", c->base,
-			       errbuf[0] ? errbuf : curl_easy_strerror(cc));
-		goto out;
-	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	json_t *j = resp.len ? json_loadb(resp.data, resp.len, 0, NULL) : NULL;
-	if (status < 200 || status > 299) {
-		const char *msg = json_string_value(json_object_get(j, "error"));
-		if (!msg)
-			msg = json_string_value(json_object_get(j, "message"));
-		if (msg)
-			rc = core_fail(err, status == 404 ? CORE_ENOENT : CORE_EINVAL,
-				       "the server answered %ld: \"%s\"", status, msg);
-		else
-			rc = core_fail(err, CORE_EINVAL, "the server answered %ld", status);
-		json_decref(j);
-		goto out;
-	}
-	if (!j) {
-		rc = core_fail(err, CORE_EINVAL, "the answer to POST %s is not JSON", path);
-		goto out;
-	}
-	*out = j;
-out:
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hdrs);
-	core_buf_free(&resp);
-	free(url);
-	free(cth);
-	return rc;
-}
-
 /* One prediction of invocations' answer as text: a class name, a number, or a list. */
 static void print_value(const json_t *v)
 {
@@ -215,11 +138,16 @@ static int predict_one(CURL *h, const struct cli_conn *c, const char *model, con
 	char *path =
 		core_xasprintf(k == K_PNG || k == K_JPEG ? "/v1/models/%s/predict" : "/v2/models/%s/invocations", m);
 	static const char *const types[] = {"image/png", "image/jpeg", "text/csv", "application/json"};
-	enum core_status st = post(h, c, path, types[k], &b, &answer, &err);
+	long status = 0;
+	enum core_status st = cli_http_send(h, c, "POST", path, types[k], b.data, b.len, &status, &answer, &err);
 	free(path);
 	free(m);
 	if (st != CORE_OK)
 		goto out;
+	if (!answer) {
+		core_fail(&err, CORE_EINVAL, "the server's answer was empty");
+		goto out;
+	}
 	if (raw_json) {
 		char *t = json_dumps(answer, JSON_COMPACT);
 		puts(t ? t : "null");
