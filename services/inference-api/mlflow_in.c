@@ -15,6 +15,7 @@
 #include <strings.h>
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "http/jspec.h"
 
 #define FORMATS  "{'dataframe_split', 'dataframe_records', 'instances', 'inputs'}"
 #define REQUIRED "The input must be a JSON dictionary with exactly one of the input fields " FORMATS
@@ -368,23 +369,6 @@ static enum core_status columnar(struct ctx *c, const json_t *obj)
 	return rc;
 }
 
-static const char *py_type(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		return "str";
-	case JSON_INTEGER:
-		return "int";
-	case JSON_REAL:
-		return "float";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "bool";
-	default:
-		return "NoneType";
-	}
-}
-
 static enum core_status parse_json(struct ctx *c, const char *body, size_t len)
 {
 	json_error_t jerr;
@@ -399,7 +383,8 @@ static enum core_status parse_json(struct ctx *c, const char *body, size_t len)
 		return fail(c->e, HTTP_EC_INVALID_PARAMETER_VALUE, "Invalid input. %s. Received a list.", REQUIRED);
 	if (!json_is_object(doc))
 		return fail(c->e, HTTP_EC_INVALID_PARAMETER_VALUE,
-			    "Invalid input. %s. Received unexpected input type '<class '%s'>.", REQUIRED, py_type(doc));
+			    "Invalid input. %s. Received unexpected input type '<class '%s'>.", REQUIRED,
+			    http_json_py_type(doc));
 	static const char *const formats[] = {"dataframe_split", "dataframe_records", "instances", "inputs"};
 	int which = -1, found = 0;
 	for (int f = 0; f < 4; f++)

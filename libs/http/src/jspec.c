@@ -22,7 +22,7 @@
 #define REPR_MAX 256
 
 /* Python's name for the type of v (MLflow's "Hint: Value was of type 'str'"). */
-static const char *py_type(const json_t *v)
+const char *http_json_py_type(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
@@ -94,7 +94,7 @@ static enum core_status fail_value(struct core_error *err, const char *where, co
 	return core_fail(err, CORE_EINVAL,
 			 "Invalid value %s for parameter '%s%s%s' supplied. Hint: Value was of "
 			 "type '%s'. " API_DOCS,
-			 repr, where ? where : "", where ? "." : "", field, py_type(v));
+			 repr, where ? where : "", where ? "." : "", field, http_json_py_type(v));
 }
 
 /* A whole string of an optionally signed decimal integer that fits in int64. */
@@ -231,7 +231,7 @@ enum core_status http_jspec_parse_at(json_t *obj, const struct http_jspec *spec,
 			return core_fail(err, CORE_EINVAL,
 					 "Invalid value for parameter '%s' supplied: expected an "
 					 "object, got '%s'. " API_DOCS,
-					 where, py_type(obj));
+					 where, http_json_py_type(obj));
 		return core_fail(err, CORE_EINVAL, "Request arguments must be a JSON object");
 	}
 	for (const struct http_jspec *row = spec; row->field; row++) {
@@ -370,7 +370,7 @@ static json_t *body_args(struct http_request *req)
 	}
 	if (!json_is_object(args)) {
 		http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "Request body must be a JSON object, got '%s'",
-				 py_type(args));
+				 http_json_py_type(args));
 		json_decref(args);
 		return NULL;
 	}

@@ -117,4 +117,7 @@ int http_reply_invalid(struct http_request *req, const struct core_error *err);
  * "metrics[3]" makes "metrics[3].value"); where may be NULL. */
 enum core_status http_jspec_parse_at(json_t *obj, const struct http_jspec *spec, const char *where,
 				     struct core_error *err);
+/* Python's name for the type of v ("str", "int", "float", "bool", "dict", "list",
+ * "NoneType"), as MLflow's messages quote it ("<class 'list'>"). */
+const char *http_json_py_type(const json_t *v);
 #endif
