@@ -127,7 +127,7 @@ START_TEST(stopped_worker_hands_back)
 	char *id = th_train_submit(
 		&s, "{\"dataset\": \"fmnist@1\", \"split\": {\"fractions\": [0.8, 0.1, 0.1], \"seed\": 3},"
 		    " \"model\": {\"type\": \"mlp\", \"hidden\": [256]}, \"optimizer\": {\"type\": \"adam\", \"lr\": "
-		    "0.001}, \"epochs\": 6, \"batch_size\": 8, \"seed\": 2, \"experiment\": \"handback\"}");
+		    "0.001}, \"epochs\": 40, \"batch_size\": 8, \"seed\": 2, \"experiment\": \"handback\"}");
 	json_t *j = th_train_wait_for(&s, id, 60000, past_epoch_two, "past epoch 2");
 	json_decref(j);
 	th_daemon_stop(s.trainer); /* SIGTERM: exits 0 with no error line */
@@ -145,7 +145,7 @@ START_TEST(stopped_worker_hands_back)
 	free(p);
 	j = th_train_wait(&s, id, 90000);
 	ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "SUCCEEDED");
-	ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 6);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "epoch")), 40);
 	json_decref(j);
 	p = th_fmt("/v1/jobs/%s/events", id);
 	struct th_response ev = th_call(s.trainer, "GET", p, NULL);
