@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "core/core.h"
 
@@ -134,6 +135,39 @@ START_TEST(ids_are_uuid4_hex_and_distinct)
 	ck_assert_uint_eq(strlen(dashed), 36);
 	ck_assert_int_eq(dashed[8], '-');
 	ck_assert_int_eq(dashed[14], '4');
+}
+END_TEST
+
+/* Ids come from a per-thread pool of random bytes: many in a row (several refills) are
+ * all distinct, and a child made by fork never repeats what its parent hands out next. */
+START_TEST(ids_distinct_across_refills_and_fork)
+{
+	enum { N = 200 };
+	static char ids[N][CORE_ID_HEX_LEN + 1];
+	for (int i = 0; i < N; i++)
+		core_id_uuid_hex(ids[i]);
+	for (int i = 0; i < N; i++)
+		for (int j = i + 1; j < N; j++)
+			ck_assert_str_ne(ids[i], ids[j]);
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char child[CORE_ID_HEX_LEN + 1];
+		core_id_uuid_hex(child);
+		ssize_t w = write(fds[1], child, CORE_ID_HEX_LEN);
+		_exit(w == CORE_ID_HEX_LEN ? 0 : 1);
+	}
+	char parent[CORE_ID_HEX_LEN + 1], child[CORE_ID_HEX_LEN + 1] = {0};
+	core_id_uuid_hex(parent);
+	ck_assert_int_eq(read(fds[0], child, CORE_ID_HEX_LEN), CORE_ID_HEX_LEN);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_str_ne(parent, child);
+	close(fds[0]);
+	close(fds[1]);
 }
 END_TEST
 
@@ -290,7 +324,7 @@ static Suite *core_suite(void)
 		{"settings",
 		 {settings_load_defaults_and_overrides, settings_reject_bad_values_naming_the_setting,
 		  settings_render_markdown}},
-		{"id", {ids_are_uuid4_hex_and_distinct}},
+		{"id", {ids_are_uuid4_hex_and_distinct, ids_distinct_across_refills_and_fork}},
 		{"status", {fail_may_quote_its_own_message}},
 		{"sha256", {sha256_matches_known_digests}},
 		{"time", {time_formats_iso8601}},
