@@ -3,13 +3,15 @@
  *   {"specversion":"1.0","id":"<uuid>","source":"/registry","type":"lathe.model.created",
  *    "subject":"<entity id>","time":"2026-11-22T16:20:01.123Z",
  *    "datacontenttype":"application/json","data":{...}}
- * bus_event_new builds one (id from core_id_uuid, time from core_now_ms); bus_event_parse
+ * bus_event_new builds one (id from core_id_uuid, time from core_now_ms), bus_event_text
+ * writes the same as text around data already serialized; bus_event_parse
  * checks what a consumer may rely on: the four attributes CloudEvents requires (id,
  * source, specversion, type) and the form of the optional ones it finds. Extension
  * attributes are kept and not checked. Pure functions: no state, any thread. */
 #include <stdio.h>
 #include <string.h>
 #include "bus/bus.h"
+#include "core/buf.h"
 #include "core/id.h"
 #include "core/time.h"
 
@@ -44,6 +46,49 @@ json_t *bus_event_new(const char *source, const char *type, const char *subject,
 cleanup:
 	json_decref(data);
 	return ev;
+}
+
+static enum core_status put_str(struct core_buf *out, const char *key, const char *value)
+{
+	enum core_status st = core_buf_append_str(out, key);
+	if (st == CORE_OK)
+		st = core_buf_append(out, "\"", 1);
+	if (st == CORE_OK)
+		st = core_buf_append_json_escaped(out, value);
+	if (st == CORE_OK)
+		st = core_buf_append(out, "\"", 1);
+	return st;
+}
+
+enum core_status bus_event_text(struct core_buf *out, const char *source, const char *type, const char *subject,
+				const char *data, size_t data_len)
+{
+	if (!source || !*source || !type || !*type)
+		return CORE_EINVAL;
+	char id[37], when[32];
+	core_id_uuid(id);
+	core_time_iso8601(core_now_ms(), when);
+	enum core_status st = put_str(out, "{\"specversion\":", "1.0");
+	if (st == CORE_OK)
+		st = put_str(out, ",\"id\":", id);
+	if (st == CORE_OK)
+		st = put_str(out, ",\"source\":", source);
+	if (st == CORE_OK)
+		st = put_str(out, ",\"type\":", type);
+	if (st == CORE_OK && subject)
+		st = put_str(out, ",\"subject\":", subject);
+	if (st == CORE_OK)
+		st = put_str(out, ",\"time\":", when);
+	if (st == CORE_OK)
+		st = put_str(out, ",\"datacontenttype\":", "application/json");
+	if (st == CORE_OK && data) {
+		st = core_buf_append_str(out, ",\"data\":");
+		if (st == CORE_OK)
+			st = core_buf_append(out, data, data_len);
+	}
+	if (st == CORE_OK)
+		st = core_buf_append(out, "}", 1);
+	return st;
 }
 
 /* Reads exactly n decimal digits at s into *v. */

@@ -93,7 +93,8 @@ enum core_status bus_producer_new(const struct bus_config *cfg, struct bus_produ
 	p->message_timeout_ms = cfg->message_timeout_ms > 0 ? cfg->message_timeout_ms : BUS_DEFAULT_MESSAGE_TIMEOUT_MS;
 	if (!bus_int_conf_set(conf, "enable.idempotence", "true", err) || !bus_int_conf_set(conf, "acks", "all", err) ||
 	    !bus_int_conf_set(conf, "partitioner", "murmur2_random", err) ||
-	    !bus_int_conf_set_int(conf, "message.timeout.ms", p->message_timeout_ms, err))
+	    !bus_int_conf_set_int(conf, "message.timeout.ms", p->message_timeout_ms, err) ||
+	    (cfg->linger_ms > 0 && !bus_int_conf_set_int(conf, "linger.ms", cfg->linger_ms, err)))
 		goto cleanup;
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_opaque(conf, p);

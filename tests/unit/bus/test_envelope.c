@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bus/bus.h"
+#include "core/buf.h"
 #include "core/time.h"
 
 /* The canonical 8-4-4-4-12 lower-case hex UUID, version 4. */
@@ -101,6 +102,56 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* bus_event_text writes byte for byte what json_dumps writes of bus_event_new's event
+ * with the same id and time, with and without the optional members (control characters
+ * aside: it spells them \u00XX, jansson \n; the same string either way). */
+static void text_matches_new(const char *subject, const char *data)
+{
+	struct core_buf b;
+	core_buf_init(&b, 1 << 20);
+	ck_assert_int_eq(
+		bus_event_text(&b, "/inference-api", "lathe.prediction", subject, data, data ? strlen(data) : 0),
+		CORE_OK);
+	json_t *parsed = NULL;
+	struct core_error err = {{0}};
+	ck_assert_msg(bus_event_parse(b.data, b.len, &parsed, &err) == CORE_OK, "%s: %s", err.message, b.data);
+	ck_assert(is_uuid4(str_member(parsed, "id")));
+	json_t *ev =
+		bus_event_new("/inference-api", "lathe.prediction", subject, data ? json_loads(data, 0, NULL) : NULL);
+	json_object_set(ev, "id", json_object_get(parsed, "id"));
+	json_object_set(ev, "time", json_object_get(parsed, "time"));
+	char *want = json_dumps(ev, JSON_COMPACT);
+	if (subject && strchr(subject, '\n')) {
+		json_t *back = json_loads(want, 0, NULL);
+		ck_assert(json_equal(back, parsed));
+		json_decref(back);
+	} else {
+		ck_assert_str_eq(b.data, want);
+	}
+	free(want);
+	json_decref(ev);
+	json_decref(parsed);
+	core_buf_free(&b);
+}
+
+START_TEST(test_text_is_what_new_serializes)
+{
+	text_matches_new("model \"x\" \\ caf\xc3\xa9", "{\"label\":\"T-shirt/top\",\"probability\":0.5}");
+	text_matches_new("line\nbreak", "{}");
+	text_matches_new(NULL, NULL);
+	text_matches_new("m", "[1,2]");
+	struct core_buf b;
+	core_buf_init(&b, 1 << 20);
+	ck_assert_int_eq(bus_event_text(&b, "", "t", NULL, NULL, 0), CORE_EINVAL);
+	ck_assert_int_eq(bus_event_text(&b, "/s", NULL, NULL, NULL, 0), CORE_EINVAL);
+	core_buf_free(&b);
+	/* a ceiling too low for the event: the buffer's error, not a truncated event */
+	core_buf_init(&b, 40);
+	ck_assert_int_eq(bus_event_text(&b, "/s", "t", NULL, "{}", 2), CORE_ELIMIT);
+	core_buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_parse_not_nul_terminated)
 {
 	const char buf[] = "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\"}garbage";
@@ -191,6 +242,7 @@ static Suite *envelope_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("parse");
 	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_text_is_what_new_serializes);
 	tcase_add_test(tc, test_parse_not_nul_terminated);
 	tcase_add_loop_test(tc, test_parse_rejects_missing_required, 0, (int)(sizeof required / sizeof required[0]));
 	tcase_add_loop_test(tc, test_parse_rejects_malformed, 0, (int)(sizeof malformed / sizeof malformed[0]));

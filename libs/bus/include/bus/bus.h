@@ -29,6 +29,8 @@
 #include <stdint.h>
 #include "core/status.h"
 
+struct core_buf;
+
 struct db_pool;
 struct db_conn;
 struct metrics_registry;
@@ -38,6 +40,8 @@ struct bus_config {
 	const char *brokers;      /* bootstrap list "host:port,..." (required) */
 	const char *client_id;    /* client.id; NULL: "lathe" */
 	int message_timeout_ms;   /* producers: delivery gives up after this; 0: 30000 */
+	int linger_ms;            /* producers: linger.ms, how long a message may wait to go
+				   * in a bigger batch; 0: librdkafka's (5) */
 	int session_timeout_ms;   /* consumers: group session; 0: 45000 (tests use 6000) */
 	int fetch_wait_max_ms;    /* consumers: longest an empty fetch is held; 0: 100 */
 	int max_poll_interval_ms; /* consumers: longest one handler call may take before the
@@ -132,6 +136,15 @@ void bus_producer_free(struct bus_producer *p);
  * Returns the event (the caller owns the reference; serialize it with json_dumps), or
  * NULL when source or type is NULL or empty or memory ran out. */
 json_t *bus_event_new(const char *source, const char *type, const char *subject, json_t *data);
+
+/* The same event as bus_event_new would serialize it (the same members in the same
+ * order, compact), appended to out as text around data, JSON text the caller wrote
+ * (data_len bytes; NULL: no data member). For a hot path that emits one event per
+ * request: no tree is built, so the only allocation is out's growth.
+ * Returns CORE_EINVAL when source or type is NULL or empty, or out's own failure
+ * (CORE_ELIMIT, CORE_ENOMEM; out may then hold part of the event: reset it). */
+enum core_status bus_event_text(struct core_buf *out, const char *source, const char *type, const char *subject,
+				const char *data, size_t data_len);
 
 /* Parses and validates a structured-mode event: a JSON object (duplicate members
  * rejected) whose specversion is "1.0" and whose id, source and type are non-empty
