@@ -13,6 +13,7 @@
 #include "oip.h"
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1225,6 +1226,82 @@ static size_t spell(bool neg, const char *digits, int p, int e, char *out)
 	return (size_t)(o - out);
 }
 
+/* 10^i for i in [-50, 50], as the nearest doubles (the literals; 10^0..10^22 exactly). */
+static const double pow10_table[101] = {
+	1e-50, 1e-49, 1e-48, 1e-47, 1e-46, 1e-45, 1e-44, 1e-43, 1e-42, 1e-41, 1e-40, 1e-39, 1e-38, 1e-37, 1e-36,
+	1e-35, 1e-34, 1e-33, 1e-32, 1e-31, 1e-30, 1e-29, 1e-28, 1e-27, 1e-26, 1e-25, 1e-24, 1e-23, 1e-22, 1e-21,
+	1e-20, 1e-19, 1e-18, 1e-17, 1e-16, 1e-15, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9,  1e-8,  1e-7,  1e-6,
+	1e-5,  1e-4,  1e-3,  1e-2,  1e-1,  1e0,   1e1,   1e2,   1e3,   1e4,   1e5,   1e6,   1e7,   1e8,   1e9,
+	1e10,  1e11,  1e12,  1e13,  1e14,  1e15,  1e16,  1e17,  1e18,  1e19,  1e20,  1e21,  1e22,  1e23,  1e24,
+	1e25,  1e26,  1e27,  1e28,  1e29,  1e30,  1e31,  1e32,  1e33,  1e34,  1e35,  1e36,  1e37,  1e38,  1e39,
+	1e40,  1e41,  1e42,  1e43,  1e44,  1e45,  1e46,  1e47,  1e48,  1e49,  1e50,
+};
+
+static double pow10_of(int i)
+{
+	return pow10_table[i + 50];
+}
+
+/* |f|'s nine significant digits (correctly rounded, as printf's %.8e gives them) into
+ * d9, and its decimal exponent into *e: in double arithmetic, which is exact enough
+ * (relative error ~1e-16 against a rounding step of 1e-9) except within a hair of a
+ * tie or a power of ten; there, and only there, printf decides. */
+static void nine_digits(float f, char *d9, int *e)
+{
+	double x = fabs((double)f);
+	int e10 = (int)floor(log10(x));
+	bool ok = e10 >= -46 && e10 <= 39;
+	double m = 0;
+	if (ok) {
+		int k = 8 - e10;
+		m = k >= -50 && k <= 50 ? x * pow10_of(k) : 0;
+		double frac = m - floor(m);
+		ok = m >= 1e8 && m < 1e9 && fabs(frac - 0.5) > 1e-5;
+	}
+	if (ok) {
+		uint32_t v = (uint32_t)llround(m);
+		if (v >= 1000000000u) { /* 999999999.5 and up: rounds to the next power of ten */
+			v = 100000000u;
+			e10++;
+		}
+		for (int i = 8; i >= 0; i--) {
+			d9[i] = (char)('0' + v % 10);
+			v /= 10;
+		}
+		d9[9] = 0;
+		*e = e10;
+		return;
+	}
+	char buf[32];
+	snprintf(buf, sizeof buf, "%.8e", x);
+	d9[0] = buf[0];
+	memcpy(d9 + 1, buf + 2, 8);
+	d9[9] = 0;
+	*e = (int)strtol(buf + 11, NULL, 10);
+}
+
+/* Whether the decimal digits[0..p) x 10^(e-p+1) reads back (strtof) as f: the decimal
+ * against the midpoints between f and its neighbours, in doubles (exact for a float's
+ * midpoints); strtof itself only within a hair of a midpoint. */
+static bool reads_back(float f, const char *digits, int p, int e, const char *text)
+{
+	double v = 0;
+	for (int i = 0; i < p; i++)
+		v = v * 10 + (digits[i] - '0');
+	int k = e - p + 1;
+	if (k < -50 || k > 50 || fabsf(f) < FLT_MIN || fabsf(f) == FLT_MAX)
+		return strtof(text, NULL) == f;
+	v *= pow10_of(k);
+	double a = fabs((double)f);
+	double lo = (a + (double)nextafterf(fabsf(f), 0)) / 2, hi = (a + (double)nextafterf(fabsf(f), INFINITY)) / 2;
+	double margin = a * 1e-12;
+	if (v > lo + margin && v < hi - margin)
+		return true;
+	if (v < lo - margin || v > hi + margin)
+		return false;
+	return strtof(text, NULL) == f;
+}
+
 size_t ia_oip_fmt_float(float f, char *out)
 {
 	if (!isfinite(f))
@@ -1232,18 +1309,15 @@ size_t ia_oip_fmt_float(float f, char *out)
 	if (f == 0)
 		return (size_t)snprintf(out, 32, signbit(f) ? "-0.0" : "0.0");
 	/* nine significant digits always read back as the same float; try fewer first */
-	char buf[32], d9[10], dp[10];
-	snprintf(buf, sizeof buf, "%.8e", fabs((double)f));
-	d9[0] = buf[0];
-	memcpy(d9 + 1, buf + 2, 8);
-	d9[9] = 0;
-	int e9 = (int)strtol(buf + 11, NULL, 10);
+	char d9[10], dp[10];
+	int e9;
+	nine_digits(f, d9, &e9);
 	bool neg = signbit(f);
 	for (int p = 6; p < 9; p++) {
 		int e = e9;
 		round_digits(d9, p, dp, &e);
 		size_t n = spell(neg, dp, p, e, out);
-		if (strtof(out, NULL) == f)
+		if (reads_back(f, dp, p, e, out))
 			return n;
 	}
 	return spell(neg, d9, 9, e9, out);
