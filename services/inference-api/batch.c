@@ -51,6 +51,9 @@ struct ia_batcher {
 	size_t *free_slots; /* indexes of copies nobody runs */
 	size_t n_free;
 	struct ia_req *leader; /* the one gathering a batch, or NULL */
+	size_t leader_rows;    /* rows and requests in its batch so far */
+	size_t leader_count;
+	size_t queued_rows, n_queued; /* rows and number of the queued requests */
 	size_t n_in, n_out, max_rows;
 	long max_delay_us;
 	struct metrics_family *batch_hist;
@@ -145,6 +148,8 @@ static void unlink_req(struct ia_batcher *b, struct ia_req *r)
 	if (b->tail == r)
 		b->tail = prev;
 	r->next = NULL;
+	b->queued_rows -= r->n;
+	b->n_queued--;
 }
 
 /* Moves the queued requests that fit into the leader's batch, oldest first; stops at
@@ -206,11 +211,16 @@ static void lead(struct ia_batcher *b, struct ia_req *me)
 	size_t rows = me->n, count = 1;
 	bool full = me->n >= b->max_rows || take_queued(b, &last, &rows, &count);
 	/* Wait for company only while others are known to be in flight: a lone request
-	 * never pays the window. Arrivals and finished passes wake the leader. */
+	 * never pays the window. The leader sleeps through the window: it is woken early
+	 * only when the queue would fill its batch or when nobody else is left to come,
+	 * not by every arrival (each wake-up is a context switch that costs more than a
+	 * small pass saves). */
 	if (!full && b->max_delay_us > 0 && b->inflight > count) {
 		struct timespec deadline;
 		deadline_after(b->max_delay_us, &deadline);
 		for (;;) {
+			b->leader_rows = rows;
+			b->leader_count = count;
 			int rc = pthread_cond_timedwait(&me->cv, &b->mu, &deadline);
 			if (take_queued(b, &last, &rows, &count) || b->inflight <= count || rc == ETIMEDOUT)
 				break;
@@ -237,7 +247,7 @@ static void lead(struct ia_batcher *b, struct ia_req *me)
 	}
 	b->inflight -= count;
 	b->free_slots[b->n_free++] = (size_t)(s - b->slots);
-	if (b->leader) /* fewer in flight: the one gathering may stop waiting */
+	if (b->leader && b->inflight <= b->leader_count + b->n_queued) /* nobody else left to come */
 		pthread_cond_signal(&b->leader->cv);
 	else if (b->head) /* a copy is free for the queue */
 		pthread_cond_signal(&b->head->cv);
@@ -261,7 +271,9 @@ enum core_status ia_batcher_run(struct ia_batcher *b, const float *x, size_t n, 
 	else
 		b->head = &me;
 	b->tail = &me;
-	if (b->leader)
+	b->queued_rows += n;
+	b->n_queued++;
+	if (b->leader && b->leader_rows + b->queued_rows >= b->max_rows) /* its batch is full */
 		pthread_cond_signal(&b->leader->cv);
 	while (!me.done) {
 		if (!me.taken && !b->leader && b->n_free > 0)

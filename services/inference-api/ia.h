@@ -120,6 +120,7 @@ struct ia_model {
 	size_t n_out;               /* floats per row out of the net */
 	const char *const *labels;  /* class names (n_out of them) or NULL (regression) */
 	struct ia_batcher *batcher; /* owned */
+	long batch_window_us;       /* BATCH_MAX_DELAY_US, or 0 for a net too cheap to wait for */
 	int64_t loaded_at_ms;
 	atomic_int refs; /* the table's + each request's */
 };
