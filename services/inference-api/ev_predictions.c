@@ -14,13 +14,18 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "core/alloc.h"
+#include "core/buf.h"
+#include "core/fmt.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "ia.h"
 #include "ia_batch.h"
+#include "oip.h"
 #include "metrics/metrics.h"
 
 #define IA_EV_TOPIC  "inference.predictions"
@@ -28,6 +33,14 @@
 #define IA_EV_TYPE   "lathe.prediction"
 /* How long shutdown waits for the broker to acknowledge what is in flight. */
 #define IA_EV_FLUSH_MS 1000
+/* The sender wakes this often, or sooner once this many jobs are queued: waking it for
+ * every request would cost each request a context switch, and Kafka's own linger
+ * (librdkafka's 5 ms) batches the messages anyway. */
+#define IA_EV_TICK_MS 10
+/* Kafka batches of a few hundred predictions rather than tens: the producer's own work
+ * per message falls, and drift monitoring does not need them sooner. */
+#define IA_EV_LINGER_MS 50
+#define IA_EV_WAKE_AT   256
 
 /* One request's sampled rows waiting for the sender. */
 struct ia_ev_job {
@@ -48,6 +61,7 @@ struct ia_events {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct ia_ev_job *head, *tail;
+	size_t queued;
 	bool stopping;
 	bool started;
 	pthread_t thread;
@@ -159,48 +173,128 @@ static void job_free(struct ia_ev_job *j)
 	free(j);
 }
 
-static json_t *row_data(const struct ia_ev_job *j, size_t i, const char *timestamp)
+/* Event text being written: the first failed append (the ceiling, or memory) makes it
+ * bad, and a bad text is dropped, never sent short. */
+struct ev_text {
+	struct core_buf *b;
+	bool bad;
+};
+
+static void put(struct ev_text *w, const void *d, size_t n)
+{
+	if (!w->bad && core_buf_append(w->b, d, n) != CORE_OK)
+		w->bad = true;
+}
+
+static void put_str(struct ev_text *w, const char *s)
+{
+	put(w, s, strlen(s));
+}
+
+static void esc(struct ev_text *w, const char *s)
+{
+	if (!w->bad && core_buf_append_json_escaped(w->b, s) != CORE_OK)
+		w->bad = true;
+}
+
+/* Appends "key": the caller's value follows. */
+static void put_key(struct ev_text *w, const char *key)
+{
+	put(w, ",\"", 2);
+	put_str(w, key);
+	put(w, "\":", 2);
+}
+
+static void put_string(struct ev_text *w, const char *key, const char *v)
+{
+	put_key(w, key);
+	if (!v) {
+		put(w, "null", 4);
+		return;
+	}
+	put(w, "\"", 1);
+	esc(w, v);
+	put(w, "\"", 1);
+}
+
+static void put_double(struct ev_text *w, double v)
+{
+	char num[CORE_FMT_DOUBLE_MAX];
+	if (isfinite(v))
+		put(w, num, core_fmt_double(v, CORE_FMT_JSON_REAL, num));
+	else
+		put(w, "null", 4);
+}
+
+static void put_float(struct ev_text *w, float v)
+{
+	char num[32];
+	put(w, num, ia_oip_fmt_float(v, num)); /* non-finite: null */
+}
+
+/* Row i's data member as JSON text, written straight into b (no tree: this runs once
+ * per prediction): model, version, request_id, timestamp, protocol, row, then features
+ * (tabular) or image (its summary), then label and probability (a classifier) or
+ * prediction (the outputs), and role. A failed append (ceiling, memory) marks w bad. */
+static void row_data(struct ev_text *w, const struct ia_ev_job *j, size_t i, const char *timestamp)
 {
 	const struct ia_model *m = j->model;
-	json_t *d = json_object();
-	json_object_set_new(d, "model", json_string(m->name));
-	json_object_set_new(d, "version", json_string(m->version));
-	json_object_set_new(d, "request_id", j->request_id ? json_string(j->request_id) : json_null());
-	json_object_set_new(d, "timestamp", json_string(timestamp));
-	json_object_set_new(d, "protocol", json_string(j->protocol));
-	json_object_set_new(d, "row", json_integer((json_int_t)i));
+	put(w, "{\"model\":\"", 10);
+	esc(w, m->name);
+	put(w, "\"", 1);
+	put_string(w, "version", m->version);
+	put_string(w, "request_id", j->request_id);
+	put_string(w, "timestamp", timestamp);
+	put_string(w, "protocol", j->protocol);
+	put_key(w, "row");
+	char num[128];
+	put(w, num, (size_t)snprintf(num, sizeof num, "%zu", i));
 	const struct ia_rows *r = j->rows ? &j->rows->rows : NULL;
 	if (r && r->cells) {
-		json_t *f = json_object();
+		put_key(w, "features");
 		for (size_t c = 0; c < m->n_columns; c++) {
 			const struct ia_cell *cell = &r->cells[i * m->n_columns + c];
-			json_t *v = cell->is_null         ? json_null()
-				    : cell->is_str        ? json_string(cell->str ? cell->str : "")
-				    : isfinite(cell->num) ? json_real(cell->num)
-							  : json_null();
-			json_object_set_new(f, m->columns[c].name, v ? v : json_null());
+			put(w, c ? ",\"" : "{\"", 2);
+			esc(w, m->columns[c].name);
+			put(w, "\":", 2);
+			if (cell->is_null) {
+				put(w, "null", 4);
+			} else if (cell->is_str) {
+				put(w, "\"", 1);
+				esc(w, cell->str ? cell->str : "");
+				put(w, "\"", 1);
+			} else {
+				put_double(w, cell->num);
+			}
 		}
-		json_object_set_new(d, "features", f);
+		put(w, m->n_columns ? "}" : "{}", m->n_columns ? 1 : 2);
 	} else if (r && r->imgs) {
-		const struct ia_img_stats *s = &r->imgs[i];
-		json_object_set_new(d, "image",
-				    json_pack("{s:I, s:I, s:I, s:f, s:f}", "width", (json_int_t)s->width, "height",
-					      (json_int_t)s->height, "channels", (json_int_t)s->channels, "brightness",
-					      s->brightness, "contrast", s->contrast));
+		const struct ia_img_stats *st = &r->imgs[i];
+		put_key(w, "image");
+		put(w, num,
+		    (size_t)snprintf(num, sizeof num, "{\"width\":%u,\"height\":%u,\"channels\":%u,\"brightness\":",
+				     (unsigned)st->width, (unsigned)st->height, (unsigned)st->channels));
+		put_double(w, st->brightness);
+		put_str(w, ",\"contrast\":");
+		put_double(w, st->contrast);
+		put(w, "}", 1);
 	}
 	const float *o = j->out + i * j->k;
 	if (j->label && m->labels) {
 		int32_t l = j->label[i];
-		json_object_set_new(d, "label", json_string(m->labels[l]));
-		json_object_set_new(d, "probability", json_real(o[l]));
+		put_string(w, "label", m->labels[l]);
+		put_key(w, "probability");
+		put_float(w, o[l]);
 	} else {
-		json_t *p = json_array();
-		for (size_t c = 0; c < j->k; c++)
-			json_array_append_new(p, isfinite(o[c]) ? json_real(o[c]) : json_null());
-		json_object_set_new(d, "prediction", p);
+		put_key(w, "prediction");
+		for (size_t c = 0; c < j->k; c++) {
+			put(w, c ? "," : "[", 1);
+			put_float(w, o[c]);
+		}
+		put(w, j->k ? "]" : "[]", j->k ? 1 : 2);
 	}
-	json_object_set_new(d, "role", json_string(j->role));
-	return d;
+	put_string(w, "role", j->role);
+	put(w, "}", 1);
 }
 
 static void on_delivery(void *opaque, bool delivered, const char *error)
@@ -212,44 +306,67 @@ static void on_delivery(void *opaque, bool delivered, const char *error)
 		dropped(e, 1);
 }
 
-static void send_job(struct ia_events *e, struct ia_ev_job *j)
+/* The largest event text: a row of a wide table is far below it. */
+#define IA_EV_TEXT_MAX ((size_t)16 << 20)
+
+static void send_job(struct ia_events *e, struct ia_ev_job *j, struct core_buf *data, struct core_buf *ev)
 {
 	char ts[32];
 	core_time_iso8601(j->at_ms, ts);
 	for (size_t i = 0; i < j->n; i++) {
-		json_t *ev = bus_event_new(IA_EV_SOURCE, IA_EV_TYPE, j->model->name, row_data(j, i, ts));
-		char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-		json_decref(ev);
+		core_buf_reset(data);
+		core_buf_reset(ev);
+		struct ev_text w = {.b = data};
+		row_data(&w, j, i, ts);
 		struct core_error err = {{0}};
-		if (!text || !e->producer ||
-		    bus_produce_event(e->producer, IA_EV_TOPIC, j->model->name, text, strlen(text), on_delivery, e,
+		bool ok = !w.bad && bus_event_text(ev, IA_EV_SOURCE, IA_EV_TYPE, j->model->name, data->data,
+						   data->len) == CORE_OK;
+		if (!ok || !e->producer ||
+		    bus_produce_event(e->producer, IA_EV_TOPIC, j->model->name, ev->data, ev->len, on_delivery, e,
 				      &err) != CORE_OK) {
 			atomic_fetch_sub(&e->inflight, 1);
 			dropped(e, 1);
 		}
-		free(text);
 	}
 }
 
 static void *sender(void *arg)
 {
 	struct ia_events *e = arg;
+	struct core_buf data, ev; /* reused from event to event */
+	core_buf_init(&data, IA_EV_TEXT_MAX);
+	core_buf_init(&ev, IA_EV_TEXT_MAX);
 	pthread_mutex_lock(&e->mu);
 	for (;;) {
-		while (!e->head && !e->stopping)
-			pthread_cond_wait(&e->cv, &e->mu);
+		if (!e->head && !e->stopping) {
+			struct timespec tick;
+			clock_gettime(CLOCK_MONOTONIC, &tick);
+			tick.tv_nsec += IA_EV_TICK_MS * 1000000L;
+			if (tick.tv_nsec >= 1000000000L) {
+				tick.tv_sec++;
+				tick.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&e->cv, &e->mu, &tick);
+			continue;
+		}
 		struct ia_ev_job *j = e->head;
 		if (!j)
-			break; /* stopping, and everything queued is sent */
-		e->head = j->next;
-		if (!e->head)
-			e->tail = NULL;
+			break;  /* stopping, and everything queued is sent */
+		e->head = NULL; /* the whole queue at once: one lock per round, not per job */
+		e->tail = NULL;
+		e->queued = 0;
 		pthread_mutex_unlock(&e->mu);
-		send_job(e, j);
-		job_free(j);
+		while (j) {
+			struct ia_ev_job *next = j->next;
+			send_job(e, j, &data, &ev);
+			job_free(j);
+			j = next;
+		}
 		pthread_mutex_lock(&e->mu);
 	}
 	pthread_mutex_unlock(&e->mu);
+	core_buf_free(&data);
+	core_buf_free(&ev);
 	return NULL;
 }
 
@@ -261,11 +378,16 @@ enum core_status ia_events_new(struct ia_app *a, struct ia_events **out, struct 
 	e->a = a;
 	e->max = a->settings && a->settings->events_queue_max > 0 ? a->settings->events_queue_max : 10000;
 	pthread_mutex_init(&e->mu, NULL);
-	pthread_cond_init(&e->cv, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	if (a->svc) {
 		struct bus_config cfg;
 		svc_bus_config(a->svc, &cfg);
 		cfg.client_id = "inference-api-predictions";
+		cfg.linger_ms = IA_EV_LINGER_MS;
 		enum core_status st = bus_producer_new(&cfg, &e->producer, err);
 		if (st != CORE_OK) {
 			ia_events_free(e);
@@ -392,7 +514,8 @@ void ia_events_emit_as(struct ia_events *e, const char *protocol, const char *ro
 	else
 		e->head = j;
 	e->tail = j;
-	pthread_cond_signal(&e->cv);
+	if (++e->queued == IA_EV_WAKE_AT)
+		pthread_cond_signal(&e->cv);
 	pthread_mutex_unlock(&e->mu);
 	return;
 fail:

@@ -39,6 +39,10 @@
 #   LATHE_BENCH_INFER_SECONDS=N        each wrk cell (default 10)
 #   LATHE_BENCH_INFER_SAMPLE_RATE=R    the daemon's PREDICTION_SAMPLE_RATE (default: its own, 1.0)
 #   LATHE_BENCH_INFER_ENV="K=V ..."    more settings for lathe-inference-api
+#   LATHE_BENCH_INFER_KINDS="json ..." LATHE_BENCH_INFER_CONNS="16 ..."   only these cells
+#   LATHE_BENCH_INFER_QUICK=1          the throughput cells only (no hot swap, no batch)
+#   LATHE_BENCH_INFER_PROFILE=FILE     perf record -g of lathe-inference-api during the OIP JSON
+#                                      cell at 16 connections, into FILE (perf report -i FILE)
 # wrk missing: the part says so and exits 0. FastAPI/uvicorn missing: Lathe's columns alone.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -197,7 +201,9 @@ say "lathe-inference-api serves $model version $v1 (MLP 784-256-10); settings: I
 
 "$py" "$peer" bodies "$work/pkg-1" "$work/bodies" "$batch_n" || { say "writing the bodies failed"; exit 1; }
 fastapi=""
-if ! "$py" -c 'import fastapi, uvicorn, pydantic, numpy' 2>/dev/null; then
+if [ "${LATHE_BENCH_PEER:-1}" = 0 ]; then
+	say "FastAPI peer left out (LATHE_BENCH_PEER=0)"
+elif ! "$py" -c 'import fastapi, uvicorn, pydantic, numpy' 2>/dev/null; then
 	say "FastAPI peer skipped: $py lacks fastapi/uvicorn (make deps installs python3-fastapi, python3-uvicorn)"
 else
 	fport=$(low_port) || exit 1
@@ -248,17 +254,25 @@ check lathe "$lathe" || { say "FAIL: Lathe's answers differ from numpy's"; statu
 
 # --- throughput -----------------------------------------------------------------------------
 declare -A res
-for kind in json binary invocations; do
-	for c in 1 16 64; do
+kinds=${LATHE_BENCH_INFER_KINDS:-json binary invocations}
+conns=${LATHE_BENCH_INFER_CONNS:-1 16 64}
+for kind in $kinds; do
+	for c in $conns; do
+		prof=""
+		if [ -n "${LATHE_BENCH_INFER_PROFILE:-}" ] && [ "$kind.$c" = json.16 ]; then
+			perf record -g -o "$LATHE_BENCH_INFER_PROFILE" -p "$lathe_pid" >/dev/null 2>&1 &
+			prof=$!
+		fi
 		res[lathe.$kind.$c]=$(run_wrk "$lathe" "$kind" "$c" "$secs" "$lathe_pid")
+		[ -n "$prof" ] && { kill -INT "$prof"; wait "$prof"; }
 		[ -n "$fastapi" ] && res[fastapi.$kind.$c]=$(run_wrk "$fastapi" "$kind" "$c" "$secs" "$fastapi_pid")
 	done
 done
 say "load average $(cut -d' ' -f1-3 /proc/loadavg) after the throughput runs"
 say "$(printf '%-12s %5s | %10s %8s %8s %7s | %10s %8s %8s %7s | %8s %8s' body conns 'lathe rps' 'p50 ms' \
 	'p99 ms' 'cpu us' 'fastapi rps' 'p50 ms' 'p99 ms' 'cpu us' 'ratio' 'cpu ratio')"
-for kind in json binary invocations; do
-	for c in 1 16 64; do
+for kind in $kinds; do
+	for c in $conns; do
 		l=${res[lathe.$kind.$c]:-} f=${res[fastapi.$kind.$c]:-}
 		lr=$(field "$l" rps) fr=$(field "$f" rps)
 		lc=$(field "$l" cpu_us_per_req) fc=$(field "$f" cpu_us_per_req)
@@ -281,6 +295,10 @@ lr=$(field "${res[lathe.binary.16]:-}" rps) jr=$(field "${res[lathe.json.16]:-}"
 say "peak RSS (VmHWM) after the throughput runs: lathe-inference-api $(hwm "$lathe_pid") kB," \
 	"$([ -n "$fastapi" ] && echo "uvicorn + FastAPI $(hwm "$fastapi_pid") kB")"
 
+if [ "${LATHE_BENCH_INFER_QUICK:-0}" = 1 ]; then
+	say "LATHE_BENCH_INFER_QUICK=1: the hot swap and the batch left out"
+	exit "$status"
+fi
 # --- hot swap under load ------------------------------------------------------------------
 # the new version's number: the registry numbers versions one after the other
 v2_expected=$((v1 + 1))
