@@ -65,6 +65,7 @@ enum http_phase {
 	HTTP_PHASE_BODY,    /* reading the body into req->body or the upload function */
 	HTTP_PHASE_DISCARD, /* a reply is made; reading and dropping the rest of the body */
 	HTTP_PHASE_QUEUED,  /* the reply is queued with MHD (or the connection is closing) */
+	HTTP_PHASE_AWAY,    /* a .slow handler runs on its own thread, the connection suspended */
 };
 
 struct http_request {
@@ -127,6 +128,9 @@ struct http_server {
 	pthread_cond_t idle;  /* signalled when in_flight drops to 0 */
 	unsigned in_flight;
 	atomic_bool draining; /* set once by http_server_stop */
+	bool pooled;          /* poll threads (cfg.poll_threads > 0), not a thread per connection */
+	unsigned away;        /* .slow handlers running on their own threads (under lock) */
+	pthread_cond_t back;  /* signalled when away drops to 0 */
 	enum http_hosts_mode hosts_mode;
 	char **hosts; /* lower-case names without port or brackets, HTTP_HOSTS_LIST */
 	size_t n_hosts;

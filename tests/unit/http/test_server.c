@@ -204,6 +204,7 @@ static const struct http_route routes[] = {
 	{.methods = HTTP_GET, .pattern = "/noreply", .handler = h_noreply, .name = "noreply"},
 	{.methods = HTTP_GET, .pattern = "/double", .handler = h_double},
 	{.methods = HTTP_GET, .pattern = "/slow", .handler = h_slow},
+	{.methods = HTTP_GET, .pattern = "/slow-away", .handler = h_slow, .slow = true},
 	{.methods = HTTP_PUT,
 	 .pattern = "/upload/{path*}",
 	 .handler = h_upload,
@@ -214,6 +215,8 @@ static const struct http_route routes[] = {
 
 /* The fixture's not_serving hook (NULL: every handler runs). */
 static const char *(*fixture_not_serving)(void *app);
+/* The fixture's poll threads (0: a thread per connection). */
+static unsigned fixture_poll_threads;
 
 static void start_server(enum http_error_code ct_error, unsigned drain_ms)
 {
@@ -226,6 +229,7 @@ static void start_server(enum http_error_code ct_error, unsigned drain_ms)
 		.content_type_error = ct_error,
 		.drain_timeout_ms = drain_ms,
 		.not_serving = fixture_not_serving,
+		.poll_threads = fixture_poll_threads,
 	};
 	ck_assert_msg(http_server_start(&cfg, &server, &err) == CORE_OK, "start: %s", err.message);
 	ck_assert_uint_gt(http_server_port(server), 0);
@@ -247,6 +251,13 @@ static void setup(void)
 	pthread_cond_init(&app.cond, NULL);
 	registry = metrics_registry_new();
 	start_server(HTTP_EC_NONE, 5000);
+}
+
+/* One poll thread shares every connection: whatever blocks it blocks them all. */
+static void setup_pooled(void)
+{
+	fixture_poll_threads = 1;
+	setup();
 }
 
 static void teardown(void)
@@ -1085,6 +1096,74 @@ START_TEST(drain_completes_in_flight)
 }
 END_TEST
 
+static void release_slow(void)
+{
+	pthread_mutex_lock(&app.lock);
+	app.slow_release = true;
+	pthread_cond_broadcast(&app.cond);
+	pthread_mutex_unlock(&app.lock);
+}
+
+static void start_slow_call(struct slow_call *c, const char *path)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->url, sizeof c->url, "%s", url_for(path));
+	pthread_create(&c->thread, NULL, slow_call_run, c);
+	pthread_mutex_lock(&app.lock);
+	while (!app.slow_entered)
+		pthread_cond_wait(&app.cond, &app.lock);
+	pthread_mutex_unlock(&app.lock);
+}
+
+/* With one poll thread, a .slow handler runs on a thread of its own: while it blocks,
+ * other requests are answered (with the handler on the poll thread they would wait the
+ * 5 s it holds out, past their 2 s timeout), and its own reply arrives when it ends. */
+START_TEST(pooled_slow_route_runs_away)
+{
+	struct slow_call c;
+	start_slow_call(&c, "/slow-away");
+	for (int i = 0; i < 3; i++) {
+		struct httpc_response r;
+		struct core_error err;
+		struct httpc_request rq = {.method = "GET", .url = url_for("/items/7"), .timeout_ms = 2000};
+		ck_assert_msg(httpc_do(&rq, &r, &err) == CORE_OK, "%s", err.message);
+		ck_assert_int_eq(r.status, 200);
+		httpc_response_free(&r);
+	}
+	pthread_mutex_lock(&app.lock);
+	bool still_blocked = !app.slow_release;
+	pthread_mutex_unlock(&app.lock);
+	ck_assert(still_blocked);
+	release_slow();
+	pthread_join(c.thread, NULL);
+	ck_assert_int_eq(c.rc, CORE_OK);
+	ck_assert_int_eq(c.resp.status, 200);
+	ck_assert_ptr_nonnull(strstr(c.resp.body, "\"slow\":\"done\""));
+	httpc_response_free(&c.resp);
+}
+END_TEST
+
+/* Stopping waits for a handler that is away, and its reply still goes out. */
+START_TEST(pooled_stop_waits_for_away_handler)
+{
+	struct slow_call c;
+	start_slow_call(&c, "/slow-away");
+	pthread_t stopper;
+	atomic_store(&stop_done, false);
+	pthread_create(&stopper, NULL, stop_run, server);
+	server = NULL; /* the stopper owns it now */
+	core_sleep_ms(150);
+	ck_assert(!atomic_load(&stop_done));
+	release_slow();
+	pthread_join(c.thread, NULL);
+	pthread_join(stopper, NULL);
+	ck_assert(atomic_load(&stop_done));
+	ck_assert_int_eq(c.rc, CORE_OK);
+	ck_assert_int_eq(c.resp.status, 200);
+	httpc_response_free(&c.resp);
+}
+END_TEST
+
 /* libmicrohttpd 0.9.75 in epoll mode sometimes misses a client's FIN that arrives with
  * the last body bytes: the request then stays in flight until the connection timeout
  * or the server's stop (measured; poll mode does not have it). Whichever happens, the
@@ -1193,6 +1272,23 @@ static Suite *server_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, drain_completes_in_flight);
 	tcase_add_test(tc, vanished_client_cut_off_at_stop);
+	suite_add_tcase(s, tc);
+
+	/* the same server with one poll thread for every connection */
+	tc = tcase_create("pooled");
+	tcase_add_checked_fixture(tc, setup_pooled, teardown);
+	const TTest *pooled[] = {json_round_trip,
+				 too_large_content_length,
+				 malformed_json_400,
+				 bad_input_never_crashes,
+				 stream_reply_byte_exact,
+				 upload_streamed,
+				 keep_alive_kept,
+				 drain_completes_in_flight,
+				 pooled_slow_route_runs_away,
+				 pooled_stop_waits_for_away_handler};
+	for (size_t i = 0; i < sizeof pooled / sizeof pooled[0]; i++)
+		tcase_add_test(tc, pooled[i]);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -133,6 +133,11 @@ struct http_route {
 	 * must answer whatever the other routes are doing (/healthz, /readyz, /metrics).
 	 * Its handler must be quick and must bound any wait of its own. */
 	bool unqueued;
+	/* The handler may block for long (a download from another service): with poll
+	 * threads (http_server_config.poll_threads) it runs on a thread of its own while
+	 * its connection is suspended, so the connections sharing its poll thread do not
+	 * wait for it. Without poll threads every connection has its own thread anyway. */
+	bool slow;
 };
 
 struct http_server_config {
@@ -181,6 +186,12 @@ struct http_server_config {
 	 * and its connection closed; a chunked body that outgrows it gets the same 503
 	 * after its end, its bytes dropped. 0: 64 MiB. */
 	size_t body_budget;
+	/* 0: a thread per connection, for handlers that wait on the database (see
+	 * server.c). N: N poll threads share every connection and run the handlers
+	 * themselves, for services whose handlers are quick CPU work (the inference API):
+	 * no thread switch per request, and a few threads' memory instead of one per
+	 * connection. Routes marked .slow then run on a thread of their own. */
+	unsigned poll_threads;
 };
 
 struct http_server;
