@@ -38,6 +38,10 @@ static const struct core_setting common_rows[] = {
 	 "HTTP workers: request handlers run at once, the others wait their turn (up to 30 s, then 503); /healthz, "
 	 "/readyz and /metrics never wait; the database pool holds this many connections plus two (one is the "
 	 "readiness probe's own), plus one per consumer, worker and periodic task"},
+	{"HTTP_POLL_THREADS", CORE_SETTING_INT, offsetof(struct svc_settings, http_poll_threads), "-1", false, -1, 256,
+	 "-1: the service's own choice (a thread per connection; the inference API: 2 poll threads); 0: a thread per "
+	 "connection, for handlers that wait on the database; N: N poll threads share every connection, for quick "
+	 "handlers (no thread switch per request, little memory per connection)"},
 	{"HTTP_MAX_CONNECTIONS", CORE_SETTING_INT, offsetof(struct svc_settings, http_max_connections), "256", false, 4,
 	 100000,
 	 "HTTP connections open at once (each has a thread); beyond it new connections are closed at once, counted "

@@ -186,6 +186,8 @@ static enum core_status start_http(struct svc *svc, struct core_error *err)
 		.port = (unsigned)s->port,
 		.threads = (unsigned)s->http_threads,
 		.max_connections = (unsigned)s->http_max_connections,
+		.poll_threads =
+			s->http_poll_threads >= 0 ? (unsigned)s->http_poll_threads : svc->def->http_poll_threads,
 		.body_budget = (size_t)s->http_body_budget_bytes,
 		.default_body_limit = (size_t)s->max_body_bytes,
 		.routes = svc->routes,

@@ -47,6 +47,7 @@ struct svc_settings {
 	enum core_log_level log_level;
 	long http_threads;
 	long http_max_connections;   /* http_server_config.max_connections */
+	long http_poll_threads;      /* -1: the service's (svc_def.http_poll_threads); else poll_threads */
 	long http_body_budget_bytes; /* http_server_config.body_budget */
 	long max_body_bytes;
 	long drain_timeout_ms;
@@ -124,6 +125,9 @@ struct svc_def {
 	/* Error shapes by path prefix (the inference API's /v2/ answers OIP errors); see
 	 * http_server_config. May be NULL. */
 	const struct http_error_prefix *error_prefixes;
+	/* http_server_config.poll_threads unless HTTP_POLL_THREADS says otherwise: 0 (a
+	 * thread per connection) for services whose handlers wait on the database. */
+	unsigned http_poll_threads;
 	/* Builds the service's state (*app_out) from its settings (which svc keeps and
 	 * frees). Runs before the HTTP server starts; the database may still be down. */
 	enum core_status (*start)(struct svc *svc, void *settings, void **app_out, struct core_error *err);
