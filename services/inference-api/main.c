@@ -35,7 +35,9 @@ static const struct core_setting ia_setting_rows[] = {
 	{"MODELS", CORE_SETTING_STRING, S(models), NULL, false, 0, 0,
 	 "comma-separated registered model names to serve; unset: every registered model"},
 	{"BATCH_MAX_DELAY_US", CORE_SETTING_INT, S(batch_max_delay_us), "300", false, 0, 100000,
-	 "longest a forward pass waits for more rows, only while other requests are on their way"},
+	 "longest a forward pass waits for more rows, only while other requests are on their way, and only for "
+	 "nets whose one-row pass takes 50 us or more (a cheaper one is not worth the wake-ups: requests are then "
+	 "merged only when they queue behind busy copies)"},
 	{"BATCH_MAX_SIZE", CORE_SETTING_INT, S(batch_max_size), "64", false, 1, 65536, "rows in one forward pass"},
 	{"INFER_THREADS", CORE_SETTING_INT, S(infer_threads), "2", false, 1, 256,
 	 "forward passes at once per model (each with its own copy of the net and one BLAS thread)"},
@@ -196,6 +198,9 @@ static const struct svc_def ia_def = {
 	.settings = ia_setting_rows,
 	.settings_size = sizeof(struct ia_settings),
 	.error_prefixes = ia_error_prefixes,
+	/* handlers are quick CPU work (parse, a forward pass, reply): two poll threads
+	 * share the connections; the repository's load and unload run off them (.slow) */
+	.http_poll_threads = 2,
 	.start = ia_start,
 	.stop = ia_stop,
 	.consumers = ia_consumers,

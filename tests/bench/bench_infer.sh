@@ -42,7 +42,8 @@
 #   LATHE_BENCH_INFER_KINDS="json ..." LATHE_BENCH_INFER_CONNS="16 ..."   only these cells
 #   LATHE_BENCH_INFER_QUICK=1          the throughput cells only (no hot swap, no batch)
 #   LATHE_BENCH_INFER_PROFILE=FILE     perf record -g of lathe-inference-api during the OIP JSON
-#                                      cell at 16 connections, into FILE (perf report -i FILE)
+#                                      cell at 16 connections, into FILE (perf report -i FILE),
+#                                      and its memory map after the cells into FILE.smaps
 # wrk missing: the part says so and exits 0. FastAPI/uvicorn missing: Lathe's columns alone.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -269,6 +270,7 @@ for kind in $kinds; do
 	done
 done
 say "load average $(cut -d' ' -f1-3 /proc/loadavg) after the throughput runs"
+[ -n "${LATHE_BENCH_INFER_PROFILE:-}" ] && cat "/proc/$lathe_pid/smaps" >"$LATHE_BENCH_INFER_PROFILE.smaps"
 say "$(printf '%-12s %5s | %10s %8s %8s %7s | %10s %8s %8s %7s | %8s %8s' body conns 'lathe rps' 'p50 ms' \
 	'p99 ms' 'cpu us' 'fastapi rps' 'p50 ms' 'p99 ms' 'cpu us' 'ratio' 'cpu ratio')"
 for kind in $kinds; do
@@ -295,7 +297,13 @@ lr=$(field "${res[lathe.binary.16]:-}" rps) jr=$(field "${res[lathe.json.16]:-}"
 say "peak RSS (VmHWM) after the throughput runs: lathe-inference-api $(hwm "$lathe_pid") kB," \
 	"$([ -n "$fastapi" ] && echo "uvicorn + FastAPI $(hwm "$fastapi_pid") kB")"
 
+say_dropped() {
+	local dropped
+	dropped=$(curl -fs "$lathe/metrics" | awk '/^inference_events_dropped_total/ { s += $2 } END { print s + 0 }')
+	say "prediction events dropped (inference_events_dropped_total): $dropped"
+}
 if [ "${LATHE_BENCH_INFER_QUICK:-0}" = 1 ]; then
+	say_dropped
 	say "LATHE_BENCH_INFER_QUICK=1: the hot swap and the batch left out"
 	exit "$status"
 fi
@@ -358,8 +366,7 @@ batch "lathe, binary answer (binary_data_output)" "$lathe" batch_binout.bin
 say "peak RSS (VmHWM) after the batch: lathe-inference-api $(hwm "$lathe_pid") kB," \
 	"$([ -n "$fastapi" ] && echo "uvicorn + FastAPI $(hwm "$fastapi_pid") kB")"
 say "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-dropped=$(curl -fs "$lathe/metrics" | awk '/^inference_events_dropped_total/ { s += $2 } END { print s + 0 }')
-say "prediction events dropped (inference_events_dropped_total): $dropped"
+say_dropped
 if grep -E '"level":"(error|fatal)"' "$work"/*.log >/dev/null 2>&1; then
 	say "FAIL: a daemon logged errors:"
 	grep -E '"level":"(error|fatal)"' "$work"/*.log | head -n 10
