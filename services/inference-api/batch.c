@@ -84,7 +84,7 @@ static enum core_status net_copy(const struct ml_net *net, struct ml_net **out, 
 	return CORE_OK;
 }
 
-enum core_status ia_batcher_new(const struct ml_net *net, size_t nets, size_t max_rows, long max_delay_us,
+enum core_status ia_batcher_new(struct ml_net *net, size_t nets, size_t max_rows, long max_delay_us,
 				struct metrics_family *batch_hist, struct ia_batcher **out, struct core_error *err)
 {
 	if (!net || nets == 0 || nets > 1024 || max_rows == 0 || max_rows > 1000000 || max_delay_us < 0)
@@ -102,7 +102,7 @@ enum core_status ia_batcher_new(const struct ml_net *net, size_t nets, size_t ma
 	b->batch_hist = batch_hist;
 	for (size_t i = 0; i < nets; i++) {
 		struct ia_net_slot *s = &b->slots[i];
-		enum core_status st = net_copy(net, &s->net, err);
+		enum core_status st = i == 0 ? (s->net = net, CORE_OK) : net_copy(net, &s->net, err);
 		if (st != CORE_OK) {
 			ia_batcher_free(b);
 			return st;
@@ -125,7 +125,8 @@ void ia_batcher_free(struct ia_batcher *b)
 	if (!b)
 		return;
 	for (size_t i = 0; i < b->n_slots; i++) {
-		ml_net_free(b->slots[i].net);
+		if (i > 0) /* the first is the caller's */
+			ml_net_free(b->slots[i].net);
 		free(b->slots[i].in);
 		free(b->slots[i].out);
 	}
