@@ -55,8 +55,9 @@ static bool template_matches(const char *tmpl, const char *path, bool rest)
 	return *tmpl == '\0' && *path == '\0';
 }
 
-/* Finds the path item for a concrete path (query stripped, ajax twin mapped). */
-static json_t *find_path_item(json_t *doc, const char *raw_path)
+/* Finds the path item for a concrete path (query stripped, ajax twin mapped); its
+ * template into *tmpl_out when not NULL. */
+static json_t *find_path_item(json_t *doc, const char *raw_path, const char **tmpl_out)
 {
 	char path[2048];
 	snprintf(path, sizeof path, "%s", raw_path);
@@ -74,10 +75,16 @@ static json_t *find_path_item(json_t *doc, const char *raw_path)
 	{
 		bool rest = json_is_true(json_object_get(item, "x-lathe-rest"));
 		/* a literal path wins over a template that also matches */
-		if (strcmp(tmpl, path) == 0)
+		if (strcmp(tmpl, path) == 0) {
+			if (tmpl_out)
+				*tmpl_out = tmpl;
 			return item;
-		if (!found && template_matches(tmpl, path, rest))
+		}
+		if (!found && template_matches(tmpl, path, rest)) {
 			found = item;
+			if (tmpl_out)
+				*tmpl_out = tmpl;
+		}
 	}
 	return found;
 }
@@ -221,7 +228,7 @@ static void lower(char *out, size_t size, const char *method)
 
 void th_contract_check(json_t *doc, const char *method, const char *path, const struct th_response *r)
 {
-	json_t *item = find_path_item(doc, path);
+	json_t *item = find_path_item(doc, path, NULL);
 	ck_assert_msg(item != NULL, "contract: %s is not in the document", path);
 	char m[16];
 	lower(m, sizeof m, method);
@@ -243,6 +250,51 @@ void th_contract_check(json_t *doc, const char *method, const char *path, const 
 	const char *bad = validate(doc, schema, r->json, where, sizeof where);
 	ck_assert_msg(bad == NULL, "contract: %s %s %ld: %s at %s in %s", method, path, r->status, bad ? bad : "",
 		      where, r->body);
+}
+
+/* --- a session's coverage ------------------------------------------------------------- */
+
+void th_contract_note(struct th_contract_cover *c, const char *method, const char *path, const struct th_response *r)
+{
+	th_contract_check(c->doc, method, path, r);
+	if (r->status < 200 || r->status >= 300)
+		return;
+	const char *tmpl = NULL;
+	find_path_item(c->doc, path, &tmpl);
+	char key[sizeof c->seen[0]];
+	snprintf(key, sizeof key, "%.8s %.180s", method, tmpl);
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->seen[i], key) == 0)
+			return;
+	ck_assert_uint_lt(c->n, TH_CONTRACT_OPS_MAX);
+	snprintf(c->seen[c->n++], sizeof c->seen[0], "%s", key);
+}
+
+void th_contract_expect_all(const struct th_contract_cover *c, size_t n_ops)
+{
+	static const char *const methods[] = {"get", "post", "put", "delete", "patch"};
+	const char *tmpl;
+	json_t *item;
+	size_t n = 0;
+	json_object_foreach(json_object_get(c->doc, "paths"), tmpl, item)
+	{
+		for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+			if (!json_object_get(item, methods[m]))
+				continue;
+			n++;
+			char key[sizeof c->seen[0]], upper[8];
+			size_t k = 0;
+			for (; methods[m][k]; k++)
+				upper[k] = (char)(methods[m][k] - 32);
+			upper[k] = '\0';
+			snprintf(key, sizeof key, "%s %.180s", upper, tmpl);
+			bool found = false;
+			for (size_t i = 0; i < c->n && !found; i++)
+				found = strcmp(c->seen[i], key) == 0;
+			ck_assert_msg(found, "the session never got a 2xx from %s", key);
+		}
+	}
+	ck_assert_uint_eq(n, n_ops);
 }
 
 /* --- routes ------------------------------------------------------------------------- */

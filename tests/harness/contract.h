@@ -29,6 +29,22 @@ json_t *th_contract_load(const char *name);
  * is valid against it. */
 void th_contract_check(json_t *doc, const char *method, const char *path, const struct th_response *r);
 
+/* What a client session got a 2xx from, by the document's operations: each response
+ * goes through th_contract_note, and at the end th_contract_expect_all says whether the
+ * session used every operation. Set doc (borrowed) and zero the rest. */
+#define TH_CONTRACT_OPS_MAX 64
+struct th_contract_cover {
+	json_t *doc;
+	char seen[TH_CONTRACT_OPS_MAX][200]; /* "POST /v2/models/{model}/infer" */
+	size_t n;
+};
+/* th_contract_check, then notes METHOD and the document's template of path when r is
+ * a 2xx. */
+void th_contract_note(struct th_contract_cover *c, const char *method, const char *path, const struct th_response *r);
+/* Fails the test unless the document has n_ops operations and the session got a 2xx
+ * from each. */
+void th_contract_expect_all(const struct th_contract_cover *c, size_t n_ops);
+
 /* Fails the test unless every METHOD PATTERN that `lathe-<service> --routes` prints
  * (HEAD excepted) is in the document and every operation of the document is served. */
 void th_contract_routes(json_t *doc, const char *service);
