@@ -4,7 +4,7 @@
  * `challenger` alias's when CANARY_PERCENT > 0 or SHADOW; then for a version not loaded
  * yet: its source resolved to a tracker artifact path (mlflow/source.h, the registry's
  * rules), model.json and weights.safetensors downloaded into MODEL_DIR/<name>/<version>/
- * (each replaced atomically), read with ml_package_read (which checks every tensor's
+ * (each replaced atomically, removed once read), read with ml_package_read (which checks every tensor's
  * shape against model.json), its input kind and preprocessing taken from the package,
  * a batcher built, WARMUP_RUNS inferences run, and only then published in the model
  * table (models.c: in-flight requests finish on the old version). A refused version is
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "core/file.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -288,6 +289,27 @@ enum core_status ia_model_build(struct ia_app *a, const char *name, const char *
 	return CORE_OK;
 }
 
+/* The downloaded package once read (built or refused): the net holds its weights, and
+ * every load downloads again, so nothing under MODEL_DIR outlives a load. The model's
+ * folder goes too when nothing else is in it (another version's load may be). */
+static void forget_download(const char *dir)
+{
+	char *f = core_xasprintf("%s/%s", dir, ML_PACKAGE_MODEL_JSON);
+	unlink(f);
+	free(f);
+	f = core_xasprintf("%s/%s", dir, ML_PACKAGE_WEIGHTS);
+	unlink(f);
+	free(f);
+	rmdir(dir);
+	char *parent = core_xstrdup(dir);
+	char *slash = strrchr(parent, '/');
+	if (slash) {
+		*slash = '\0';
+		rmdir(parent); /* ENOTEMPTY while another version loads: left */
+	}
+	free(parent);
+}
+
 /* Fetches version's package and builds it. */
 static enum core_status fetch_and_build(struct ia_app *a, const char *name, const char *version, const char *alias,
 					const char *rid, struct ia_model **out, struct core_error *err)
@@ -318,6 +340,7 @@ static enum core_status fetch_and_build(struct ia_app *a, const char *name, cons
 		rc = download(s, apath, ML_PACKAGE_WEIGHTS, dir, rid, err);
 	if (rc == CORE_OK)
 		rc = ia_model_build(a, name, version, alias, dir, out, err);
+	forget_download(dir);
 	json_decref(doc);
 	free(apath);
 	free(dir);

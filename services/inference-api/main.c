@@ -29,7 +29,7 @@ static const struct core_setting ia_setting_rows[] = {
 	{"REGISTRY_TIMEOUT_MS", CORE_SETTING_INT, S(registry_timeout_ms), "5000", false, 100, 120000,
 	 "how long one call to the registry may take"},
 	{"MODEL_DIR", CORE_SETTING_STRING, S(model_dir), "var/inference-models", false, 0, 0,
-	 "where downloaded packages are kept, as <dir>/<model>/<version>/"},
+	 "where a package is downloaded to be read, as <dir>/<model>/<version>/; removed once read"},
 	{"DEFAULT_MODEL", CORE_SETTING_STRING, S(default_model), NULL, false, 0, 0,
 	 "the model bare POST /invocations answers with; unset: the only one served"},
 	{"MODELS", CORE_SETTING_STRING, S(models), NULL, false, 0, 0,

@@ -8,8 +8,10 @@
  * repository API's index, load and unload. Models are tiny (4x4 images), so each case
  * takes seconds. */
 #include <check.h>
-#include <math.h>
 #include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -98,6 +100,14 @@ START_TEST(startup_load_serves_champion_and_readiness_waits)
 	images(raw, 2);
 	r = th_infer_oip(s.ia, "digits", NULL, raw, 2, PIXELS);
 	expect_answer(&r, &b, v2, raw, 2);
+	/* the packages were read and their downloads removed: MODEL_DIR holds nothing */
+	const char *model_dir = strchr(s.env[2], '=') + 1;
+	DIR *md = opendir(model_dir);
+	ck_assert_msg(md != NULL, "%s: %s", model_dir, strerror(errno));
+	for (struct dirent *e = readdir(md); e; e = readdir(md))
+		ck_assert_msg(strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0, "%s/%s left behind",
+			      model_dir, e->d_name);
+	closedir(md);
 	th_response_free(&r);
 	r = th_infer_oip(s.ia, "staged", NULL, raw, 1, PIXELS);
 	expect_answer(&r, &a, p1, raw, 1);
