@@ -171,6 +171,13 @@ bad:
 	return core_fail(s->err, CORE_EINVAL, "malformed JSON: a bad number");
 }
 
+size_t ia_json_number(const char *p, const char *end, double *v)
+{
+	struct core_error err = {{0}};
+	struct scan s = {.p = p, .end = end, .err = &err};
+	return scan_number(&s, v) == CORE_OK ? (size_t)(s.p - p) : 0;
+}
+
 /* Moves s->p past one JSON string starting at its '"'; *plain tells whether it holds no
  * escape and no byte outside printable ASCII (then its bytes are its value). */
 static enum core_status scan_string_span(struct scan *s, const char **start, size_t *len, bool *plain)

@@ -131,6 +131,10 @@ struct ia_oip_output {
 enum core_status ia_oip_render(const char *model, const char *version, const char *id, const struct ia_oip_output *outs,
 			       size_t n, struct core_buf *body, size_t *json_len, struct core_error *err);
 
+/* Reads the JSON number at p (before end) into *v, as the OIP parser reads numbers;
+ * returns the bytes it took, 0 when p holds no well-formed number. */
+size_t ia_json_number(const char *p, const char *end, double *v);
+
 /* Writes f as the shortest decimal that reads back (strtof) as exactly f, in JSON's
  * spelling; out: at least 32 bytes. Returns the length. Non-finite values: "null". */
 size_t ia_oip_fmt_float(float f, char *out);
