@@ -41,7 +41,8 @@
 #   LATHE_BENCH_INFER_ENV="K=V ..."    more settings for lathe-inference-api
 #   LATHE_BENCH_INFER_KINDS="json ..." LATHE_BENCH_INFER_CONNS="16 ..."   only these cells
 #   LATHE_BENCH_INFER_QUICK=1          the throughput cells only (no hot swap, no batch)
-#   LATHE_BENCH_INFER_PROFILE=FILE     perf record -g of lathe-inference-api during the OIP JSON
+#   LATHE_BENCH_INFER_PROFILE=FILE     perf record -g of lathe-inference-api during one cell
+#                                      (LATHE_BENCH_INFER_PROFILE_CELL=KIND.CONNS, default: the OIP JSON
 #                                      cell at 16 connections, into FILE (perf report -i FILE),
 #                                      and its memory map after the cells into FILE.smaps
 # wrk missing: the part says so and exits 0. FastAPI/uvicorn missing: Lathe's columns alone.
@@ -260,7 +261,7 @@ conns=${LATHE_BENCH_INFER_CONNS:-1 16 64}
 for kind in $kinds; do
 	for c in $conns; do
 		prof=""
-		if [ -n "${LATHE_BENCH_INFER_PROFILE:-}" ] && [ "$kind.$c" = json.16 ]; then
+		if [ -n "${LATHE_BENCH_INFER_PROFILE:-}" ] && [ "$kind.$c" = "${LATHE_BENCH_INFER_PROFILE_CELL:-json.16}" ]; then
 			perf record -g -o "$LATHE_BENCH_INFER_PROFILE" -p "$lathe_pid" >/dev/null 2>&1 &
 			prof=$!
 		fi
