@@ -951,6 +951,21 @@ static enum core_status decode_binary(struct ia_oip_input *in, const unsigned ch
 	in->num = malloc(nalloc * sizeof *in->num);
 	if (!in->num)
 		return core_fail(err, CORE_ENOMEM, "out of memory");
+	if (in->dtype == IA_OIP_FP32) {
+		/* the common case (images, features) in a loop of its own: the general one
+		 * below decides the type per element, which took a 10,000-image batch longer
+		 * than its forward pass */
+		bool finite = true;
+		for (size_t i = 0; i < in->count; i++) {
+			uint32_t u = le32(p + 4 * i);
+			float f;
+			memcpy(&f, &u, 4);
+			finite &= isfinite(f) != 0;
+			in->num[i] = f;
+		}
+		if (finite)
+			return CORE_OK;
+	}
 	for (size_t i = 0; i < in->count; i++) {
 		const unsigned char *q = p + i * es;
 		double v;

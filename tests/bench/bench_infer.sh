@@ -42,7 +42,7 @@
 #   LATHE_BENCH_INFER_KINDS="json ..." LATHE_BENCH_INFER_CONNS="16 ..."   only these cells
 #   LATHE_BENCH_INFER_QUICK=1          the throughput cells only (no hot swap, no batch)
 #   LATHE_BENCH_INFER_PROFILE=FILE     perf record -g of lathe-inference-api during one cell
-#                                      (LATHE_BENCH_INFER_PROFILE_CELL=KIND.CONNS, default: the OIP JSON
+#                                      (LATHE_BENCH_INFER_PROFILE_CELL=KIND.CONNS or batch; default: the OIP JSON
 #                                      cell at 16 connections, into FILE (perf report -i FILE),
 #                                      and its memory map after the cells into FILE.smaps
 # wrk missing: the part says so and exits 0. FastAPI/uvicorn missing: Lathe's columns alone.
@@ -360,8 +360,14 @@ batch() {
 	say "batch of $batch_n images in one binary OIP request, $1: best of 3 $(calc %.3f "$best") s," \
 		"$(calc %.0f "$batch_n / $best") images/s"
 }
+prof=""
+if [ -n "${LATHE_BENCH_INFER_PROFILE:-}" ] && [ "${LATHE_BENCH_INFER_PROFILE_CELL:-}" = batch ]; then
+	perf record -g -o "$LATHE_BENCH_INFER_PROFILE" -p "$lathe_pid" >/dev/null 2>&1 &
+	prof=$!
+fi
 batch "lathe, JSON answer" "$lathe" batch.bin || status=1
 batch "lathe, binary answer (binary_data_output)" "$lathe" batch_binout.bin
+[ -n "$prof" ] && { kill -INT "$prof"; wait "$prof"; }
 [ -n "$fastapi" ] && batch "fastapi, JSON answer" "$fastapi" batch.bin
 "$py" "$peer" forward "$work/pkg-1" "$batch_n" 3 | sed 's/^bench: infer /bench: infer: /'
 say "peak RSS (VmHWM) after the batch: lathe-inference-api $(hwm "$lathe_pid") kB," \
