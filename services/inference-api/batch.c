@@ -59,31 +59,6 @@ struct ia_batcher {
 	struct metrics_family *batch_hist;
 };
 
-/* A copy of net: the same layers over the same input, its parameters copied. */
-static enum core_status net_copy(const struct ml_net *net, struct ml_net **out, struct core_error *err)
-{
-	size_t n = ml_net_n_layers(net);
-	struct ml_layer_spec *specs = core_xcalloc(n, sizeof *specs);
-	for (size_t i = 0; i < n; i++)
-		specs[i] = *ml_net_layer(net, i);
-	struct ml_net *copy = NULL;
-	enum core_status st = ml_net_new(specs, n, ml_net_input(net), &copy, err);
-	free(specs);
-	if (st != CORE_OK)
-		return st;
-	/* ml_net_param takes a mutable net because it hands out the storage; the source is
-	 * only read here. */
-	struct ml_net *src = (struct ml_net *)net;
-	for (size_t i = 0; i < ml_net_n_params(src); i++) {
-		struct ml_param from, to;
-		ml_net_param(src, i, &from);
-		ml_net_param(copy, i, &to);
-		memcpy(to.data, from.data, from.n * sizeof(float));
-	}
-	*out = copy;
-	return CORE_OK;
-}
-
 enum core_status ia_batcher_new(struct ml_net *net, size_t nets, size_t max_rows, long max_delay_us,
 				struct metrics_family *batch_hist, struct ia_batcher **out, struct core_error *err)
 {
@@ -102,7 +77,8 @@ enum core_status ia_batcher_new(struct ml_net *net, size_t nets, size_t max_rows
 	b->batch_hist = batch_hist;
 	for (size_t i = 0; i < nets; i++) {
 		struct ia_net_slot *s = &b->slots[i];
-		enum core_status st = i == 0 ? (s->net = net, CORE_OK) : net_copy(net, &s->net, err);
+		/* the first copy is net itself; the others share its weights */
+		enum core_status st = i == 0 ? (s->net = net, CORE_OK) : ml_net_share(net, &s->net, err);
 		if (st != CORE_OK) {
 			ia_batcher_free(b);
 			return st;

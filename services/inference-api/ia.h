@@ -234,10 +234,10 @@ void ia_h_repo_unload(struct http_request *req, void *app);
 
 struct ia_batcher;
 /* A batcher over nets copies of net (each used by one thread at a time, one BLAS
- * thread each). net itself is the first copy, borrowed, not copied (its weights are
- * most of a model's memory): the caller keeps it, frees it after the batcher, and
- * reads only its shapes meanwhile, never runs it. max_rows: rows in one forward pass; max_delay_us: how long a pass may
- * wait for more rows, and only while other requests are known to be on their way
+ * thread each). net itself is the first copy, borrowed, and the others share its
+ * weights (ml_net_share: one set in memory and in the caches): the caller keeps it,
+ * frees it after the batcher, and reads only its shapes meanwhile, never runs it. max_rows: rows in one forward pass;
+ * max_delay_us: how long a pass may wait for more rows, and only while other requests are known to be on their way
  * (under light load a request never waits). batch_hist may be NULL. */
 enum core_status ia_batcher_new(struct ml_net *net, size_t nets, size_t max_rows, long max_delay_us,
 				struct metrics_family *batch_hist, struct ia_batcher **out, struct core_error *err);

@@ -40,6 +40,7 @@ struct ml_net {
 	struct ml_nn_layer *layers;
 	struct ml_shape in;
 	float *params;   /* every weight and bias, contiguous */
+	bool shared;     /* params are another net's (ml_net_share): not freed here */
 	size_t n_values; /* floats in params */
 	size_t n_params;
 	struct ml_nn_param_desc *pdesc;

@@ -221,13 +221,30 @@ out:
 	return rc;
 }
 
+enum core_status ml_net_share(const struct ml_net *src, struct ml_net **out, struct core_error *err)
+{
+	struct ml_layer_spec *specs = core_xcalloc(src->n_layers, sizeof *specs);
+	for (size_t i = 0; i < src->n_layers; i++)
+		specs[i] = src->layers[i].spec;
+	enum core_status rc = ml_net_new(specs, src->n_layers, src->in, out, err);
+	free(specs);
+	if (rc != CORE_OK)
+		return rc;
+	/* the same specs over the same input give the same offsets into params */
+	free((*out)->params);
+	(*out)->params = src->params;
+	(*out)->shared = true;
+	return CORE_OK;
+}
+
 void ml_net_free(struct ml_net *net)
 {
 	if (!net)
 		return;
 	ml_nn_fwd_free(net->pred);
 	free(net->layers);
-	free(net->params);
+	if (!net->shared)
+		free(net->params);
 	free(net->pdesc);
 	free(net);
 }

@@ -174,6 +174,43 @@ START_TEST(pool_gradients)
 END_TEST
 
 /* Forward values computed by hand. */
+/* A sharing net predicts exactly what its source does, holds no weights of its own
+ * (a change to the source's shows in it), and freeing it leaves the source whole
+ * (ASan would see a double free or a use after free). */
+START_TEST(shared_nets_predict_as_their_source)
+{
+	struct ml_layer_spec l[] = {{.kind = ML_DENSE, .units = 16},
+				    {.kind = ML_RELU},
+				    {.kind = ML_DENSE, .units = 3},
+				    {.kind = ML_SOFTMAX}};
+	struct ml_net *src, *a, *b;
+	struct core_error err;
+	ck_assert_int_eq(ml_net_new(l, 4, (struct ml_shape){10, 1, 1}, &src, &err), CORE_OK);
+	ml_net_init(src, 7);
+	ck_assert_int_eq(ml_net_share(src, &a, &err), CORE_OK);
+	ck_assert_int_eq(ml_net_share(src, &b, &err), CORE_OK);
+	float x[20], ys[6], ya[6], yb[6];
+	for (int i = 0; i < 20; i++)
+		x[i] = (float)i / 7.0f - 1.0f;
+	ck_assert_int_eq(ml_net_predict(src, x, 2, ys, &err), CORE_OK);
+	ck_assert_int_eq(ml_net_predict(a, x, 2, ya, &err), CORE_OK);
+	ck_assert_int_eq(ml_net_predict(b, x, 2, yb, &err), CORE_OK);
+	ck_assert(memcmp(ys, ya, sizeof ys) == 0 && memcmp(ys, yb, sizeof ys) == 0);
+	struct ml_param ps, pa;
+	ml_net_param(src, 0, &ps);
+	ml_net_param(a, 0, &pa);
+	ck_assert_ptr_eq(ps.data, pa.data);
+	ps.data[0] += 1.0f;
+	ck_assert_int_eq(ml_net_predict(src, x, 2, ys, &err), CORE_OK);
+	ck_assert_int_eq(ml_net_predict(a, x, 2, ya, &err), CORE_OK);
+	ck_assert(memcmp(ys, ya, sizeof ys) == 0);
+	ml_net_free(a);
+	ml_net_free(b);
+	ck_assert_int_eq(ml_net_predict(src, x, 2, ys, &err), CORE_OK);
+	ml_net_free(src);
+}
+END_TEST
+
 START_TEST(forward_values)
 {
 	struct ml_net *net;
@@ -375,6 +412,7 @@ int main(void)
 	tcase_add_test(tc, conv_gradients);
 	tcase_add_test(tc, pool_gradients);
 	tcase_add_test(tc, forward_values);
+	tcase_add_test(tc, shared_nets_predict_as_their_source);
 	tcase_add_test(tc, dropout_scales_and_eval_is_identity);
 	tcase_add_test(tc, shape_misfits_name_the_layer);
 	tcase_add_test(tc, kind_names_round_trip);

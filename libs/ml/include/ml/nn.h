@@ -61,7 +61,13 @@ struct ml_net;
  * CORE_ENOMEM. Nothing to free on failure. */
 enum core_status ml_net_new(const struct ml_layer_spec *layers, size_t n, struct ml_shape in, struct ml_net **out,
 			    struct core_error *err);
-/* NULL is fine. */
+/* A net with src's layers that shares src's parameters instead of copying them: for
+ * predicting on several threads at once (nets are not thread-safe; each thread gets
+ * its own), with one set of weights in memory and in the caches. src must outlive it
+ * and its parameters must not change meanwhile (no training, no ml_net_param writes);
+ * its own ml_net_param hands out src's storage. CORE_ENOMEM. */
+enum core_status ml_net_share(const struct ml_net *src, struct ml_net **out, struct core_error *err);
+/* NULL is fine. A sharing net leaves its source's parameters alone. */
 void ml_net_free(struct ml_net *net);
 size_t ml_net_n_layers(const struct ml_net *net);
 /* Layer i's spec as given (stride/pool_stride 0 kept as given). i < ml_net_n_layers. */
