@@ -44,7 +44,8 @@ static const struct core_setting common_rows[] = {
 	 "handlers (no thread switch per request, little memory per connection)"},
 	{"HTTP_MAX_CONNECTIONS", CORE_SETTING_INT, offsetof(struct svc_settings, http_max_connections), "256", false, 4,
 	 100000,
-	 "HTTP connections open at once (each has a thread); beyond it new connections are closed at once, counted "
+	 "HTTP connections open at once (with a thread per connection, each has one); beyond it new connections are "
+	 "closed at once, counted "
 	 "in lathe_http_refused_total{reason=\"connection_limit\"}"},
 	{"HTTP_BODY_BUDGET_BYTES", CORE_SETTING_INT, offsetof(struct svc_settings, http_body_budget_bytes), "67108864",
 	 false, 1048576, 68719476736,

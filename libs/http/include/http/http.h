@@ -176,7 +176,7 @@ struct http_server_config {
 	 * outlive the server. NULL: no authentication, and no audit lines (nobody to name;
 	 * the access line records the request). */
 	struct http_auth *auth;
-	/* Connections open at once (each has a thread); beyond it MHD accepts and closes
+	/* Connections open at once (without poll_threads each has a thread); beyond it MHD accepts and closes
 	 * new ones at once, counted in lathe_http_refused_total{reason="connection_limit"}.
 	 * 0: 256. */
 	unsigned max_connections;
@@ -196,7 +196,8 @@ struct http_server_config {
 
 struct http_server;
 
-/* Checks the route table, starts MHD (poll(), a thread per connection, at most
+/* Checks the route table, starts MHD (poll(), a thread per connection or
+ * cfg->poll_threads shared ones, at most
  * cfg->max_connections) and listens on cfg->bind_address:cfg->port.
  * cfg: borrowed; the routes it points to are borrowed too and must outlive the server.
  * out: [out] the server on success, owned by the caller (http_server_stop frees it);
