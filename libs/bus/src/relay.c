@@ -139,7 +139,15 @@ static int64_t mono_ms(void)
 
 static struct timespec deadline_in(int64_t ms)
 {
-	return core_deadline_us(ms * 1000);
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
 }
 
 static void on_delivered(void *opaque, bool delivered, const char *error)
