@@ -1,5 +1,6 @@
 /* Unit tests of the core library: one check Suite, a TCase per module. */
 #include <check.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -313,6 +314,44 @@ START_TEST(shutdown_waits_for_sigterm)
 }
 END_TEST
 
+/* A thread with SIGTERM unblocked, like the pool OpenBLAS starts before main. */
+static void *unblocked_thread(void *arg)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	int *fds = arg;
+	char c;
+	ck_assert_int_eq(write(fds[1], "r", 1), 1);
+	ck_assert_int_eq(read(fds[0], &c, 1), 1); /* wait for the main thread's word */
+	return NULL;
+}
+
+START_TEST(shutdown_survives_a_thread_that_never_blocked_it)
+{
+	struct core_error err;
+	ck_assert_int_eq(core_shutdown_init(&err), CORE_OK);
+	int ready[2], go[2];
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	int fds[2] = {go[0], ready[1]};
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, unblocked_thread, fds), 0);
+	char c;
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	/* Aimed at that thread: without the hand-on it would end the process. */
+	ck_assert_int_eq(pthread_kill(t, SIGTERM), 0);
+	ck_assert_int_eq(core_shutdown_wait(5000), SIGTERM);
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	pthread_join(t, NULL);
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
 	Suite *s = suite_create("core");
@@ -330,7 +369,7 @@ static Suite *core_suite(void)
 		{"time", {time_formats_iso8601}},
 		{"file", {files_mkdir_write_read}},
 		{"log", {log_levels_parse, log_lines_are_json, log_lines_stay_valid_utf8_and_numbers_short}},
-		{"shutdown", {shutdown_waits_for_sigterm}},
+		{"shutdown", {shutdown_waits_for_sigterm, shutdown_survives_a_thread_that_never_blocked_it}},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		TCase *tc = tcase_create(cases[i].name);

@@ -1,8 +1,10 @@
 /* Shutdown signals. A daemon calls core_shutdown_init() first thing in main, before
- * any thread exists: SIGTERM and SIGINT are then blocked in every thread (threads
- * inherit the mask) and delivered only to core_shutdown_wait, so no handler runs in a
- * random thread and no flag is global. SIGPIPE is ignored (writes to closed sockets
- * return EPIPE instead of killing the process). */
+ * it starts any thread, and core_shutdown_wait() from that same thread: SIGTERM and
+ * SIGINT are blocked in every thread it starts (threads inherit the mask) and
+ * collected only by core_shutdown_wait. A thread some library started before main
+ * (with the signals unblocked) that receives one passes it on to the waiting thread
+ * rather than dying of it. SIGPIPE is ignored (writes to closed sockets return EPIPE
+ * instead of killing the process). */
 #ifndef CORE_SHUTDOWN_H
 #define CORE_SHUTDOWN_H
 #include "core/status.h"
