@@ -45,8 +45,12 @@ enum core_status httpc_peer_call(const struct httpc_peer *p, const char *method,
 	} else if (rc != CORE_OK || resp->status >= 500 || resp->status == 408 || resp->status == 429) {
 		struct core_log_field f[] = {CORE_LF_STR("request_id", request_id), CORE_LF_STR("url", url),
 					     CORE_LF_INT("status", rc == CORE_OK ? resp->status : 0)};
-		core_log_with(CORE_LOG_WARN, f, sizeof f / sizeof f[0], "%s unreachable: %s %s", p->name, method,
-			      rc == CORE_OK ? "answered 5xx, 408 or 429" : herr.message);
+		if (rc == CORE_OK) /* herr.message already names the method and URL */
+			core_log_with(CORE_LOG_WARN, f, sizeof f / sizeof f[0], "%s unreachable: %s %s answered %ld",
+				      p->name, method, url, (long)resp->status);
+		else
+			core_log_with(CORE_LOG_WARN, f, sizeof f / sizeof f[0], "%s unreachable: %s", p->name,
+				      herr.message);
 		httpc_response_free(resp);
 		rc = core_fail(err, CORE_EIO, "%s could not be reached", p->name);
 	}
