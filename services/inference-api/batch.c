@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include "core/alloc.h"
+#include "core/time.h"
 #include "ia.h"
 #include "metrics/metrics.h"
 #include "ml/nn.h"
@@ -146,14 +147,6 @@ static bool take_queued(struct ia_batcher *b, struct ia_req **last, size_t *rows
 	return b->head != NULL || *rows >= b->max_rows;
 }
 
-static void deadline_after(long us, struct timespec *ts)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	long long ns = (long long)ts->tv_nsec + (long long)us * 1000;
-	ts->tv_sec += (time_t)(ns / 1000000000);
-	ts->tv_nsec = (long)(ns % 1000000000);
-}
-
 /* One forward pass of the batch that starts with me (b->mu not held). */
 static enum core_status run_pass(struct ia_batcher *b, struct ia_net_slot *s, struct ia_req *me, size_t rows,
 				 struct core_error *err)
@@ -193,8 +186,7 @@ static void lead(struct ia_batcher *b, struct ia_req *me)
 	 * not by every arrival (each wake-up is a context switch that costs more than a
 	 * small pass saves). */
 	if (!full && b->max_delay_us > 0 && b->inflight > count) {
-		struct timespec deadline;
-		deadline_after(b->max_delay_us, &deadline);
+		struct timespec deadline = core_deadline_us(b->max_delay_us);
 		for (;;) {
 			b->leader_rows = rows;
 			b->leader_count = count;

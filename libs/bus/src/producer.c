@@ -34,6 +34,7 @@
 #include "bus_int.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/time.h"
 
 struct bus_producer {
 	rd_kafka_t *rk;
@@ -189,15 +190,7 @@ enum core_status bus_produce_event(struct bus_producer *p, const char *topic, co
 
 int bus_producer_flush(struct bus_producer *p, int timeout_ms)
 {
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	long ms = timeout_ms > 0 ? timeout_ms : 0;
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += (ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	struct timespec deadline = core_deadline_us((int64_t)timeout_ms * 1000);
 	pthread_mutex_lock(&p->mu);
 	while (p->outstanding > 0) {
 		if (timeout_ms < 0)

@@ -139,15 +139,7 @@ static int64_t mono_ms(void)
 
 static struct timespec deadline_in(int64_t ms)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
+	return core_deadline_us(ms * 1000);
 }
 
 static void on_delivered(void *opaque, bool delivered, const char *error)

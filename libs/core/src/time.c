@@ -28,6 +28,16 @@ void core_time_iso8601(int64_t unix_ms, char out[32])
 	snprintf(out + n, 32 - n, ".%03dZ", (int)(unix_ms % 1000));
 }
 
+struct timespec core_deadline_us(int64_t us)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	int64_t ns = (int64_t)t.tv_nsec + (us > 0 ? us : 0) * 1000;
+	t.tv_sec += (time_t)(ns / 1000000000);
+	t.tv_nsec = (long)(ns % 1000000000);
+	return t;
+}
+
 void core_sleep_ms(int64_t ms)
 {
 	struct timespec req = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};

@@ -191,16 +191,7 @@ static enum core_status slot_connect(struct db_conn *c, struct core_error *err)
 
 static struct timespec deadline_after_ms(unsigned ms)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
+	return core_deadline_us((int64_t)ms * 1000);
 }
 
 /* Takes a slot off the idle stack, waiting up to wait_ms (0: not at all). Returns NULL

@@ -151,14 +151,7 @@ void http_body_release(struct http_request *req)
 
 bool http_worker_acquire(struct http_server *s)
 {
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += HTTP_WORKER_WAIT_MS / 1000;
-	deadline.tv_nsec += (long)(HTTP_WORKER_WAIT_MS % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	struct timespec deadline = core_deadline_us((int64_t)HTTP_WORKER_WAIT_MS * 1000);
 	pthread_mutex_lock(&s->limits_lock);
 	/* after the cut-off nothing starts, also a request that finds a slot free only
 	 * because the held ones ended after the drain gave up on them */

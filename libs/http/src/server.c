@@ -87,6 +87,7 @@
 #include <unistd.h>
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "http_int.h"
 
 /* --- helpers on headers ------------------------------------------------------------- */
@@ -688,14 +689,7 @@ void http_server_stop(struct http_server *s)
 	if (lfd != MHD_INVALID_SOCKET)
 		shutdown(lfd, SHUT_RDWR);
 
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += s->drain_timeout_ms / 1000;
-	deadline.tv_nsec += (long)(s->drain_timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	struct timespec deadline = core_deadline_us((int64_t)s->drain_timeout_ms * 1000);
 	pthread_mutex_lock(&s->lock);
 	while (s->in_flight > 0)
 		if (pthread_cond_timedwait(&s->idle, &s->lock, &deadline) == ETIMEDOUT)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "core/time.h"
 #include "svc_int.h"
 
 #define CONSUMER_POLL_MS 100 /* how soon a consumer thread notices a stop request */
@@ -60,14 +61,7 @@ bool svc_stopping(struct svc *svc)
 
 bool svc_sleep(struct svc *svc, long ms)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
+	struct timespec t = core_deadline_us((int64_t)ms * 1000);
 	pthread_mutex_lock(&svc->stop_mu);
 	while (!atomic_load(&svc->stopping) && pthread_cond_timedwait(&svc->stop_cv, &svc->stop_mu, &t) == 0)
 		;

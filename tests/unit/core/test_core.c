@@ -3,8 +3,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -188,6 +190,24 @@ START_TEST(sha256_matches_known_digests)
 }
 END_TEST
 
+/* A deadline is now plus the wait on the monotonic clock, its nanoseconds carried into
+ * seconds; a negative wait is now. */
+START_TEST(deadlines_carry_and_clamp)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	struct timespec d = core_deadline_us(1999999);
+	int64_t got = (int64_t)d.tv_sec * 1000000000 + d.tv_nsec, from = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	ck_assert(d.tv_nsec >= 0 && d.tv_nsec < 1000000000);
+	ck_assert_int_ge(got - from, 1999999000);
+	ck_assert_int_lt(got - from, INT64_C(2999999000)); /* within a second of scheduling */
+	d = core_deadline_us(-5);
+	got = (int64_t)d.tv_sec * 1000000000 + d.tv_nsec;
+	ck_assert_int_ge(got, from);
+	ck_assert_int_lt(got - from, 1000000000);
+}
+END_TEST
+
 START_TEST(time_formats_iso8601)
 {
 	char ts[32];
@@ -366,7 +386,7 @@ static Suite *core_suite(void)
 		{"id", {ids_are_uuid4_hex_and_distinct, ids_distinct_across_refills_and_fork}},
 		{"status", {fail_may_quote_its_own_message}},
 		{"sha256", {sha256_matches_known_digests}},
-		{"time", {time_formats_iso8601}},
+		{"time", {time_formats_iso8601, deadlines_carry_and_clamp}},
 		{"file", {files_mkdir_write_read}},
 		{"log", {log_levels_parse, log_lines_are_json, log_lines_stay_valid_utf8_and_numbers_short}},
 		{"shutdown", {shutdown_waits_for_sigterm, shutdown_survives_a_thread_that_never_blocked_it}},
