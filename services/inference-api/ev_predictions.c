@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/fmt.h"
@@ -33,9 +32,10 @@
 #define IA_EV_TYPE   "lathe.prediction"
 /* How long shutdown waits for the broker to acknowledge what is in flight. */
 #define IA_EV_FLUSH_MS 1000
-/* The sender wakes this often, or sooner once this many jobs are queued: waking it for
- * every request would cost each request a context switch, and Kafka's own linger
- * (librdkafka's 5 ms) batches the messages anyway. */
+/* While events flow, the sender wakes this often, or sooner once this many jobs are
+ * queued: waking it for every request would cost each request a context switch, and
+ * Kafka's linger batches the messages anyway. After a tick with nothing to send it
+ * sleeps until the next event's emitter wakes it, so an idle daemon does not tick. */
 #define IA_EV_TICK_MS 10
 /* Kafka batches of a few hundred predictions rather than tens: the producer's own work
  * per message falls, and drift monitoring does not need them sooner. */
@@ -62,6 +62,7 @@ struct ia_events {
 	pthread_cond_t cv;
 	struct ia_ev_job *head, *tail;
 	size_t queued;
+	bool idle; /* the sender sleeps until woken (no tick) */
 	bool stopping;
 	bool started;
 	pthread_t thread;
@@ -336,17 +337,19 @@ static void *sender(void *arg)
 	struct core_buf data, ev; /* reused from event to event */
 	core_buf_init(&data, IA_EV_TEXT_MAX);
 	core_buf_init(&ev, IA_EV_TEXT_MAX);
+	bool sent = false; /* in the last round */
 	pthread_mutex_lock(&e->mu);
 	for (;;) {
 		if (!e->head && !e->stopping) {
-			struct timespec tick;
-			clock_gettime(CLOCK_MONOTONIC, &tick);
-			tick.tv_nsec += IA_EV_TICK_MS * 1000000L;
-			if (tick.tv_nsec >= 1000000000L) {
-				tick.tv_sec++;
-				tick.tv_nsec -= 1000000000L;
+			if (sent) {
+				struct timespec tick = core_deadline_us(IA_EV_TICK_MS * 1000);
+				pthread_cond_timedwait(&e->cv, &e->mu, &tick);
+			} else {
+				e->idle = true;
+				while (e->idle && !e->stopping)
+					pthread_cond_wait(&e->cv, &e->mu);
 			}
-			pthread_cond_timedwait(&e->cv, &e->mu, &tick);
+			sent = e->head != NULL;
 			continue;
 		}
 		struct ia_ev_job *j = e->head;
@@ -514,8 +517,10 @@ void ia_events_emit_as(struct ia_events *e, const char *protocol, const char *ro
 	else
 		e->head = j;
 	e->tail = j;
-	if (++e->queued == IA_EV_WAKE_AT)
+	if (++e->queued == IA_EV_WAKE_AT || e->idle) {
+		e->idle = false;
 		pthread_cond_signal(&e->cv);
+	}
 	pthread_mutex_unlock(&e->mu);
 	return;
 fail:
