@@ -17,6 +17,9 @@
 #   LATHE_BENCH_INFER=0                             leave out the inference API's part (tests/bench/bench_infer.sh:
 #                                                   wrk on OIP / invocations next to FastAPI + uvicorn)
 #   LATHE_BENCH_ML_ONLY=1                           run libs/ml's part alone (no database, no broker)
+#   LATHE_BENCH_STATS=0                             leave out libs/stats' part (tests/bench/bench_stats.sh:
+#                                                   KS and chi-squared on 1M vs 1M next to scipy)
+#   LATHE_BENCH_STATS_ONLY=1                        run libs/stats' part alone (no database, no broker)
 # Then the data registry's part, tests/bench/bench_data.sh (its header says what it
 # measures): Fashion-MNIST as 70,000 PNGs pushed with `lathe data push` to a
 # lathe-data-registry on the same durable cluster, next to sha256sum and PIL + numpy.
@@ -33,6 +36,7 @@ cd "$root"
 . tools/stack-lib.sh
 build=$(cd "${1:-build/release}" && pwd) || exit 2
 [ "${LATHE_BENCH_ML_ONLY:-0}" = 1 ] && exec tests/bench/bench_ml.sh "$build"
+[ "${LATHE_BENCH_STATS_ONLY:-0}" = 1 ] && exec tests/bench/bench_stats.sh "$build"
 
 work=$(mktemp -d /tmp/lathe-bench.XXXXXX)
 chmod 755 "$work" # the postgres user must reach the cluster directory inside
@@ -125,6 +129,7 @@ status=0
 for t in $([ "${LATHE_BENCH_TRACKER:-1}" = 0 ] || find "$build/tests/bench" -type f -perm -u+x 2>/dev/null | sort); do
 	case "$t" in */bench_ml) continue ;; esac # libs/ml's part, below: bench_ml.sh runs it with its peers
 	case "$t" in */bench_infer_pkg) continue ;; esac # bench_infer.sh's package writer, not a bench
+	case "$t" in */bench_stats) continue ;; esac # libs/stats' part, below: bench_stats.sh runs it with scipy
 	log="$work/$(basename "$t").log"
 	"$t" >"$log" 2>&1
 	rc=$?
@@ -157,6 +162,12 @@ if [ "${LATHE_BENCH_ML:-1}" = 0 ]; then
 	echo "bench: ml: skipped (LATHE_BENCH_ML=0)"
 elif ! tests/bench/bench_ml.sh "$build"; then
 	echo "FAIL   tests/bench/bench_ml.sh"
+	status=1
+fi
+if [ "${LATHE_BENCH_STATS:-1}" = 0 ]; then
+	echo "bench: stats: skipped (LATHE_BENCH_STATS=0)"
+elif ! tests/bench/bench_stats.sh "$build"; then
+	echo "FAIL   tests/bench/bench_stats.sh"
 	status=1
 fi
 if grep -E '"level":"(error|fatal)"' "$work/tracker.log" >/dev/null 2>&1; then
