@@ -9,8 +9,7 @@
  * Source: evidentlyai/evidently, src/evidently/legacy/calculations/stattests/
  * (registry.py `_get_default_stattest`, one file per stattest for its threshold, types
  * and drift rule) and calculations/data_drift.py (`get_one_column_drift`, which drops
- * NaN and ±inf from both columns before choosing; `get_dataset_drift`). See
- * shared/design/protocols.md section 3.1. */
+ * NaN and ±inf from both columns before choosing; `get_dataset_drift`). */
 #ifndef STATS_DRIFT_H
 #define STATS_DRIFT_H
 #include <stdbool.h>
