@@ -1,8 +1,10 @@
 /* Small shared test helpers (face: harness_util.h): /proc memory figures, SIGKILL of a
- * daemon, Python fixtures, rm -rf, schema checks. Each used to be copied into the
+ * daemon, Python fixtures and reference numbers, a seeded random stream, rm -rf, schema
+ * checks. Each used to be copied into the
  * tests that needed it. */
 #include "harness_util.h"
 #include <check.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +64,48 @@ char *th_python_fixtures(const char *dir, const char *script)
 	free(cmd);
 	free(py);
 	return out;
+}
+
+size_t th_python_numbers(const char *arg, const char *prelude, const char *body, double *out, size_t max)
+{
+	char *script = th_fmt("%s.py", arg);
+	FILE *f = fopen(script, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f,
+		"import sys, warnings, collections, fractions\n"
+		"import numpy as np, scipy.stats, scipy.special, scipy.spatial.distance\n"
+		"warnings.simplefilter('ignore')\n"
+		"def out(*vals):\n"
+		"    print(' '.join(repr(float(v)) for v in vals))\n"
+		"%s\n%s\n",
+		prelude ? prelude : "", body);
+	ck_assert_int_eq(fclose(f), 0);
+	char *cmd = th_fmt("/usr/bin/python3 '%s' '%s'", script, arg);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t n = 0;
+	char word[64];
+	while (n < max && fscanf(p, "%63s", word) == 1)
+		out[n++] = strtod(word, NULL);
+	ck_assert_msg(pclose(p) == 0, "%s failed", cmd);
+	unlink(script);
+	free(script);
+	free(cmd);
+	return n;
+}
+
+double th_urand(struct th_rng *r)
+{
+	r->state ^= r->state << 13;
+	r->state ^= r->state >> 7;
+	r->state ^= r->state << 17;
+	return (double)(r->state >> 11) / 9007199254740992.0;
+}
+
+double th_nrand(struct th_rng *r)
+{
+	double u = th_urand(r), v = th_urand(r);
+	return sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v);
 }
 
 void th_rm_rf(const char *dir)

@@ -5,6 +5,7 @@
 #ifndef LATHE_TEST_UTIL_H
 #define LATHE_TEST_UTIL_H
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "harness.h"
 
@@ -19,6 +20,24 @@ void th_daemon_kill9(struct th_daemon *d);
  * and dir as its argument; fails the test unless it exits 0. Returns what it printed
  * (malloc'd, NUL-terminated). */
 char *th_python_fixtures(const char *dir, const char *script);
+
+/* The reference side of a numerical unit test: runs Debian's /usr/bin/python3 on a
+ * program made of a common head (sys, collections, fractions, numpy as np, scipy.stats,
+ * scipy.special, scipy.spatial.distance imported; warnings off; out(*values) printing
+ * values as repr(float), which reads back to the same double), then prelude (may be
+ * NULL: the caller's definitions), then body, with arg as sys.argv[1] (the file of the
+ * values the C side used, written with %.17g). Reads the whitespace-separated numbers
+ * it prints into out[0..max) and returns how many; fails the test unless it exits 0. */
+size_t th_python_numbers(const char *arg, const char *prelude, const char *body, double *out, size_t max);
+
+/* A fixed-seed xorshift64 stream, so every run draws the same samples. */
+struct th_rng {
+	uint64_t state; /* any non-zero seed */
+};
+/* Uniform in [0, 1), 53 bits. */
+double th_urand(struct th_rng *r);
+/* Standard normal (Box-Muller, one of the pair). */
+double th_nrand(struct th_rng *r);
 
 /* rm -rf dir; fails the test when that fails. */
 void th_rm_rf(const char *dir);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "harness_util.h"
 #include "stats/distance.h"
 #include "stats/stats.h"
 
@@ -31,20 +32,16 @@
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+static struct th_rng rng = {0x9e3779b97f4a7c15ULL};
 
 static double urand(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (double)(rng_state >> 11) / 9007199254740992.0;
+	return th_urand(&rng);
 }
 
 static double nrand(void)
 {
-	double u = urand(), v = urand();
-	return sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v);
+	return th_nrand(&rng);
 }
 
 static char *tmp_path(const char *name)
@@ -56,106 +53,88 @@ static char *tmp_path(const char *name)
 	return p;
 }
 
+/* What the python side defines before a test's body: the sample pairs and Evidently's
+ * computations restated with numpy/scipy. */
+static const char prelude_py[] =
+	"w = open(sys.argv[1]).read().split('\\n')\n"
+	"def sample(at):\n"
+	"    n = int(w[at]); v = w[at + 1:at + 1 + n]\n"
+	"    if STRINGS:\n"
+	"        return [s for s in v if s != '<NA>'], at + 1 + n\n"
+	"    v = np.array(v, dtype=float)\n"
+	"    return v[np.isfinite(v)], at + 1 + n\n"
+	"cases, at = [], 1\n"
+	"for i in range(int(w[0])):\n"
+	"    r, at = sample(at); c, at = sample(at)\n"
+	"    cases.append((r, c))\n"
+	/* utils.get_binned_data; keys sorted where Evidently takes set order */
+	"def binned(r, c, numerical, feel_zeroes):\n"
+	"    if numerical and len(np.unique(r)) > 20:\n"
+	"        edges = np.histogram_bin_edges(np.concatenate([r, c]), bins='sturges')\n"
+	"        cr, cc = np.histogram(r, edges)[0], np.histogram(c, edges)[0]\n"
+	"        p, q, what = cr / len(r), cc / len(c), edges\n"
+	"    else:\n"
+	"        keys = sorted(set(list(r)) | set(list(c)))\n"
+	"        rd, cd = collections.Counter(list(r)), collections.Counter(list(c))\n"
+	"        cr = np.array([rd[k] for k in keys]); cc = np.array([cd[k] for k in keys])\n"
+	"        p = np.array([rd[k] / len(r) for k in keys])\n"
+	"        q = np.array([cd[k] / len(c) for k in keys])\n"
+	"        what = keys\n"
+	"    if feel_zeroes:\n"
+	"        for a in (p, q):\n"
+	"            m = min(a[a != 0])\n"
+	"            np.place(a, a == 0, m / 10**6 if m <= 0.0001 else 0.0001)\n"
+	"    return p, q, cr, cc, what\n"
+	"def psi(p, q):\n"
+	"    return np.sum((p - q) * np.log(p / q))\n"
+	"def hellinger_num(r, c):\n"
+	"    keys = list(set(r.tolist()) | set(c.tolist()))\n"
+	"    bins = np.histogram_bin_edges(keys, bins='sturges')\n"
+	"    h1 = np.histogram(r, bins=bins, density=True)[0]\n"
+	"    h2 = np.histogram(c, bins=bins, density=True)[0]\n"
+	"    bw = (max(bins) - min(bins)) / (len(bins) - 1)\n"
+	"    s = 0.0\n"
+	"    for i in range(len(h1)):\n"
+	"        s += np.sqrt(h1[i] * h2[i]) * bw\n"
+	"    return np.sqrt(1 - np.clip(s, 0, 1))\n"
+	"def hellinger_cat(r, c):\n"
+	"    rd = {k: v / len(r) for k, v in collections.Counter(r).items()}\n"
+	"    cd = {k: v / len(c) for k, v in collections.Counter(c).items()}\n"
+	"    s = 0.0\n"
+	"    for k in sorted(set(r) | set(c)):\n"
+	"        s += np.sqrt(rd.get(k, 0) * cd.get(k, 0))\n"
+	"    return np.sqrt(1 - np.clip(s, 0, 1))\n"
+	"def tvd(r, c):\n"
+	"    keys = sorted(set(r) | set(c))\n"
+	"    rd, cd = collections.Counter(r), collections.Counter(c)\n"
+	"    a = np.array([rd[k] for k in keys]); b = np.array([cd[k] for k in keys])\n"
+	"    return 0.5 * np.sum(np.abs(a / sum(a) - b / sum(b)))\n"
+	"def tvd_exact(r, c):\n"
+	"    keys = sorted(set(r) | set(c))\n"
+	"    rd, cd = collections.Counter(r), collections.Counter(c)\n"
+	"    return sum(abs(fractions.Fraction(rd[k], len(r)) - fractions.Fraction(cd[k], len(c))) for k in "
+	"keys) / 2\n"
+	/* tvd_stattest.py with utils.permutation_test(iterations=1000) */
+	"def tvd_pvalue(r, c, stat):\n"
+	"    np.random.seed(0)\n"
+	"    obs = stat(r, c); hold = []\n"
+	"    for i in range(1000):\n"
+	"        comb = list(r) + list(c)\n"
+	"        nr_ = np.random.choice(comb, len(r), replace=False).tolist()\n"
+	"        nc_ = list((collections.Counter(comb) - collections.Counter(nr_)).elements())\n"
+	"        hold.append(stat(nr_, nc_))\n"
+	"    return sum(obs <= abs(h) for h in hold) / len(hold)\n";
+
 /* Runs body with `cases`, the list of (ref, cur) sample pairs in path (numpy float arrays
  * with NaN and ±inf dropped, or, when strings is set, lists of strings with the "<NA>"
- * entries dropped), and the Evidently restatements below defined; reads the numbers it
+ * entries dropped), and the Evidently restatements above defined; reads the numbers it
  * prints into out. */
 static size_t python(const char *path, bool strings, const char *body, double *out, size_t max)
 {
-	char *script = tmp_path("ref.py");
-	FILE *f = fopen(script, "w");
-
-	ck_assert_ptr_nonnull(f);
-	fprintf(f,
-		"import sys, warnings, collections, fractions\n"
-		"import numpy as np, scipy.stats, scipy.spatial.distance\n"
-		"warnings.simplefilter('ignore')\n"
-		"w = open(sys.argv[1]).read().split('\\n')\n"
-		"STRINGS = %s\n"
-		"def sample(at):\n"
-		"    n = int(w[at]); v = w[at + 1:at + 1 + n]\n"
-		"    if STRINGS:\n"
-		"        return [s for s in v if s != '<NA>'], at + 1 + n\n"
-		"    v = np.array(v, dtype=float)\n"
-		"    return v[np.isfinite(v)], at + 1 + n\n"
-		"cases, at = [], 1\n"
-		"for i in range(int(w[0])):\n"
-		"    r, at = sample(at); c, at = sample(at)\n"
-		"    cases.append((r, c))\n"
-		"def out(*vals):\n"
-		"    print(' '.join(repr(float(v)) for v in vals))\n"
-		/* utils.get_binned_data; keys sorted where Evidently takes set order */
-		"def binned(r, c, numerical, feel_zeroes):\n"
-		"    if numerical and len(np.unique(r)) > 20:\n"
-		"        edges = np.histogram_bin_edges(np.concatenate([r, c]), bins='sturges')\n"
-		"        cr, cc = np.histogram(r, edges)[0], np.histogram(c, edges)[0]\n"
-		"        p, q, what = cr / len(r), cc / len(c), edges\n"
-		"    else:\n"
-		"        keys = sorted(set(list(r)) | set(list(c)))\n"
-		"        rd, cd = collections.Counter(list(r)), collections.Counter(list(c))\n"
-		"        cr = np.array([rd[k] for k in keys]); cc = np.array([cd[k] for k in keys])\n"
-		"        p = np.array([rd[k] / len(r) for k in keys])\n"
-		"        q = np.array([cd[k] / len(c) for k in keys])\n"
-		"        what = keys\n"
-		"    if feel_zeroes:\n"
-		"        for a in (p, q):\n"
-		"            m = min(a[a != 0])\n"
-		"            np.place(a, a == 0, m / 10**6 if m <= 0.0001 else 0.0001)\n"
-		"    return p, q, cr, cc, what\n"
-		"def psi(p, q):\n"
-		"    return np.sum((p - q) * np.log(p / q))\n"
-		"def hellinger_num(r, c):\n"
-		"    keys = list(set(r.tolist()) | set(c.tolist()))\n"
-		"    bins = np.histogram_bin_edges(keys, bins='sturges')\n"
-		"    h1 = np.histogram(r, bins=bins, density=True)[0]\n"
-		"    h2 = np.histogram(c, bins=bins, density=True)[0]\n"
-		"    bw = (max(bins) - min(bins)) / (len(bins) - 1)\n"
-		"    s = 0.0\n"
-		"    for i in range(len(h1)):\n"
-		"        s += np.sqrt(h1[i] * h2[i]) * bw\n"
-		"    return np.sqrt(1 - np.clip(s, 0, 1))\n"
-		"def hellinger_cat(r, c):\n"
-		"    rd = {k: v / len(r) for k, v in collections.Counter(r).items()}\n"
-		"    cd = {k: v / len(c) for k, v in collections.Counter(c).items()}\n"
-		"    s = 0.0\n"
-		"    for k in sorted(set(r) | set(c)):\n"
-		"        s += np.sqrt(rd.get(k, 0) * cd.get(k, 0))\n"
-		"    return np.sqrt(1 - np.clip(s, 0, 1))\n"
-		"def tvd(r, c):\n"
-		"    keys = sorted(set(r) | set(c))\n"
-		"    rd, cd = collections.Counter(r), collections.Counter(c)\n"
-		"    a = np.array([rd[k] for k in keys]); b = np.array([cd[k] for k in keys])\n"
-		"    return 0.5 * np.sum(np.abs(a / sum(a) - b / sum(b)))\n"
-		"def tvd_exact(r, c):\n"
-		"    keys = sorted(set(r) | set(c))\n"
-		"    rd, cd = collections.Counter(r), collections.Counter(c)\n"
-		"    return sum(abs(fractions.Fraction(rd[k], len(r)) - fractions.Fraction(cd[k], len(c))) for k in "
-		"keys) / 2\n"
-		/* tvd_stattest.py with utils.permutation_test(iterations=1000) */
-		"def tvd_pvalue(r, c, stat):\n"
-		"    np.random.seed(0)\n"
-		"    obs = stat(r, c); hold = []\n"
-		"    for i in range(1000):\n"
-		"        comb = list(r) + list(c)\n"
-		"        nr_ = np.random.choice(comb, len(r), replace=False).tolist()\n"
-		"        nc_ = list((collections.Counter(comb) - collections.Counter(nr_)).elements())\n"
-		"        hold.append(stat(nr_, nc_))\n"
-		"    return sum(obs <= abs(h) for h in hold) / len(hold)\n"
-		"%s\n",
-		strings ? "True" : "False", body);
-	ck_assert_int_eq(fclose(f), 0);
-	char *cmd;
-	ck_assert(asprintf(&cmd, "/usr/bin/python3 '%s' '%s'", script, path) > 0);
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	size_t n = 0;
-	char word[64];
-	while (n < max && fscanf(p, "%63s", word) == 1)
-		out[n++] = strtod(word, NULL);
-	ck_assert_int_eq(pclose(p), 0);
-	unlink(script);
-	free(script);
-	free(cmd);
+	char *prelude;
+	ck_assert(asprintf(&prelude, "STRINGS = %s\n%s", strings ? "True" : "False", prelude_py) > 0);
+	size_t n = th_python_numbers(path, prelude, body, out, max);
+	free(prelude);
 	return n;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "harness_util.h"
 #include "stats/stats.h"
 
 static const double PS[] = {0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1};
@@ -18,20 +19,16 @@ static const double PS[] = {0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1};
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static uint64_t rng_state = 88172645463325252ULL;
+static struct th_rng rng = {88172645463325252ULL};
 
 static double urand(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (double)(rng_state >> 11) / 9007199254740992.0;
+	return th_urand(&rng);
 }
 
 static double nrand(void)
 {
-	double u = urand(), v = urand();
-	return sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v);
+	return th_nrand(&rng);
 }
 
 static char *tmp_path(const char *name)
@@ -59,32 +56,7 @@ static char *write_values(const double *x, size_t n)
  * reads the whitespace-separated numbers it prints into out; returns their number. */
 static size_t python(const char *path, const char *body, double *out, size_t max)
 {
-	char *script = tmp_path("ref.py");
-	FILE *f = fopen(script, "w");
-
-	ck_assert_ptr_nonnull(f);
-	fprintf(f,
-		"import sys, warnings, numpy as np, scipy.stats\n"
-		"warnings.simplefilter('ignore')\n"
-		"x = np.array(open(sys.argv[1]).read().split(), dtype=float)\n"
-		"def out(*vals):\n"
-		"    print(' '.join(repr(float(v)) for v in vals))\n"
-		"%s\n",
-		body);
-	ck_assert_int_eq(fclose(f), 0);
-	char *cmd;
-	ck_assert(asprintf(&cmd, "/usr/bin/python3 '%s' '%s'", script, path) > 0);
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	size_t n = 0;
-	char word[64];
-	while (n < max && fscanf(p, "%63s", word) == 1)
-		out[n++] = strtod(word, NULL);
-	ck_assert_int_eq(pclose(p), 0);
-	unlink(script);
-	free(script);
-	free(cmd);
-	return n;
+	return th_python_numbers(path, "x = np.array(open(sys.argv[1]).read().split(), dtype=float)", body, out, max);
 }
 
 static bool same(double a, double b)

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "harness_util.h"
 #include "stats/stattest.h"
 
 #define TOL 1e-9
@@ -69,32 +70,10 @@ static void lines_add(struct lines *l, const double *x, size_t n)
 static size_t python(struct lines *l, const char *body, double *ref, size_t max)
 {
 	ck_assert_int_eq(fclose(l->f), 0);
-	char *script;
-	ck_assert(asprintf(&script, "%s.py", l->path) > 0);
-	FILE *f = fopen(script, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f,
-		"import sys, warnings, numpy as np, scipy.stats, scipy.special\n"
-		"warnings.simplefilter('ignore')\n"
-		"L = [np.array(s.split(), dtype=float) for s in open(sys.argv[1]).read().split('\\n')[:-1]]\n"
-		"def out(*vals):\n"
-		"    print(' '.join(repr(float(v)) for v in vals))\n"
-		"%s\n",
-		body);
-	ck_assert_int_eq(fclose(f), 0);
-	char *cmd;
-	ck_assert(asprintf(&cmd, "/usr/bin/python3 '%s' '%s'", script, l->path) > 0);
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	size_t n = 0;
-	char word[64];
-	while (n < max && fscanf(p, "%63s", word) == 1)
-		ref[n++] = strtod(word, NULL);
-	ck_assert_int_eq(pclose(p), 0);
-	unlink(script);
+	size_t n = th_python_numbers(
+		l->path, "L = [np.array(s.split(), dtype=float) for s in open(sys.argv[1]).read().split('\\n')[:-1]]",
+		body, ref, max);
 	unlink(l->path);
-	free(script);
-	free(cmd);
 	free(l->path);
 	return n;
 }
