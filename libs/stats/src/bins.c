@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "distance_int.h"
+#include "sort_int.h"
 #include "stats/distance.h"
 #include "stats/stats.h"
 
@@ -104,12 +105,6 @@ enum core_status stats_shares_pair(const uint64_t *ref, size_t k_ref, const uint
 	return CORE_OK;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 enum core_status stats_sorted_finite(const double *x, size_t n, double **out, size_t *m)
 {
 	size_t c = 0;
@@ -127,7 +122,13 @@ enum core_status stats_sorted_finite(const double *x, size_t n, double **out, si
 	for (size_t i = 0; i < n; i++)
 		if (isfinite(x[i]))
 			s[c++] = x[i];
-	qsort(s, c, sizeof *s, cmp_double);
+	uint64_t *tmp = malloc(c * sizeof *tmp);
+	if (!tmp || stats_sort_doubles(s, c, tmp) != CORE_OK) {
+		free(tmp);
+		free(s);
+		return CORE_ENOMEM;
+	}
+	free(tmp);
 	*out = s;
 	*m = c;
 	return CORE_OK;

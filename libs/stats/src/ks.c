@@ -16,81 +16,17 @@
  *     the probability of having left it, which obeys the path recursion with weights
  *     i/(i+j), j/(i+j) and stays in [0, 1] (Viehmann 2021, arXiv:2102.08037).
  *   otherwise                stats_kstwo_sf(D, round(n_x n_y / (n_x + n_y))) (kstwo.c).
- * Sorting: NaN dropped, then an LSD radix sort on the doubles' bits mapped to unsigned
- * order (11-bit digits, passes whose digit is constant skipped): ~10× numpy's sort. */
+ * Sorting: NaN dropped, then stats_sort_doubles (sort.c, a radix sort ~10× numpy's). */
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sort_int.h"
 #include "stats/stattest.h"
 
 #define EXACT_MAX_N 10000 /* scipy's MAX_AUTO_N */
-
-/* ---- sorting ---------------------------------------------------------------------- */
-
-#define RADIX_BITS   11
-#define RADIX_SIZE   (1u << RADIX_BITS)
-#define RADIX_PASSES 6 /* 6 × 11 >= 64 */
-
-/* A double's bits as an unsigned key with the same order (−0 and +0 become one value:
- * the copy adds 0.0 first). */
-static uint64_t key_of(double v)
-{
-	uint64_t u;
-	memcpy(&u, &v, sizeof u);
-	return u >> 63 ? ~u : u | (1ull << 63);
-}
-
-static double value_of(uint64_t u)
-{
-	u = u >> 63 ? u & ~(1ull << 63) : ~u;
-	double v;
-	memcpy(&v, &u, sizeof v);
-	return v;
-}
-
-_Static_assert(sizeof(double) == sizeof(uint64_t), "keys are stored in place of the values");
-
-/* Sorts the non-NaN values of src into dst (room for n) through tmp (room for n keys);
- * returns their number. */
-static size_t sort_values(const double *src, size_t n, double *dst, uint64_t *tmp)
-{
-	uint64_t *a = (uint64_t *)dst, *b = tmp;
-	size_t m = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isnan(src[i]))
-			a[m++] = key_of(src[i] + 0.0);
-
-	size_t(*count)[RADIX_SIZE] = calloc(RADIX_PASSES, sizeof *count);
-	if (!count)
-		return SIZE_MAX;
-	for (size_t i = 0; i < m; i++)
-		for (int p = 0; p < RADIX_PASSES; p++)
-			count[p][(a[i] >> (p * RADIX_BITS)) & (RADIX_SIZE - 1)]++;
-	for (int p = 0; p < RADIX_PASSES; p++) {
-		size_t *c = count[p];
-		if (m == 0 || c[(a[0] >> (p * RADIX_BITS)) & (RADIX_SIZE - 1)] == m)
-			continue; /* every key has this digit: the pass would move nothing */
-		size_t sum = 0;
-		for (size_t d = 0; d < RADIX_SIZE; d++) {
-			size_t here = c[d];
-			c[d] = sum;
-			sum += here;
-		}
-		for (size_t i = 0; i < m; i++)
-			b[c[(a[i] >> (p * RADIX_BITS)) & (RADIX_SIZE - 1)]++] = a[i];
-		uint64_t *swap = a;
-		a = b;
-		b = swap;
-	}
-	free(count);
-	double *out = dst;
-	for (size_t i = 0; i < m; i++)
-		out[i] = value_of(a[i]); /* a may be tmp: reading a[i] before writing out[i] */
-	return m;
-}
 
 /* ---- exact p-values ------------------------------------------------------------------ */
 
@@ -250,8 +186,14 @@ enum core_status stats_ks_2samp(const double *x, size_t nx, const double *y, siz
 	if (!sx || !tmp)
 		goto out;
 	double *sy = sx + nx;
-	size_t mx = sort_values(x, nx, sx, tmp), my = sort_values(y, ny, sy, tmp);
-	if (mx == SIZE_MAX || my == SIZE_MAX)
+	size_t mx = 0, my = 0;
+	for (size_t i = 0; i < nx; i++)
+		if (!isnan(x[i]))
+			sx[mx++] = x[i];
+	for (size_t i = 0; i < ny; i++)
+		if (!isnan(y[i]))
+			sy[my++] = y[i];
+	if (stats_sort_doubles(sx, mx, tmp) != CORE_OK || stats_sort_doubles(sy, my, tmp) != CORE_OK)
 		goto out;
 	rc = CORE_EINVAL;
 	if (mx == 0 || my == 0)
