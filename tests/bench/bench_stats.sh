@@ -3,7 +3,8 @@
 # values, ours (tests/bench/bench_stats.c) next to scipy on the same arrays in the same run
 # (bench_stats_scipy.py, Debian's /usr/bin/python3 with scipy 1.10): two-sample KS on
 # unsorted samples, same distribution and shifted by 0.01 sd; Evidently's chisquare on a
-# 20-category column, counting included. Prints each side's lines, then a table: wall and
+# 20-category column, counting included; Evidently's PSI (Sturges bins over both samples,
+# counting included; the peer is numpy). Prints each side's lines, then a table: wall and
 # CPU milliseconds (best of 5), scipy / ours (the speed-up, on CPU time: on a shared
 # machine the steadier figure), and whether the statistic and p-value agree (1e-9, as the
 # unit tests hold them). Fails when a value disagrees; a missing scipy is skipped, saying so.
@@ -34,7 +35,6 @@ if "$py" -c 'import scipy.stats' 2>/dev/null; then
 else
 	say "stats: scipy peer skipped: $py has no scipy (make deps installs python3-scipy)"
 fi
-# PSI: the lead adds its row (ours vs numpy) to this table with stats/distance.h.
 cat "$work"/*.out | awk '
 function field(line, key,   i, n, kv) {
 	n = split(line, kv, " ")
@@ -56,8 +56,8 @@ function agree(a, b, tol,   d, m) {
 END {
 	bad = 0
 	printf "bench: stats %-10s %10s %10s | %10s %10s | %-16s | %s\n", "statistic", "ours ms", "cpu ms", "scipy ms", "cpu ms", "scipy/ours (cpu)", "values"
-	split("ks_same ks_shift chisquare", order, " ")
-	for (i = 1; i <= 3; i++) {
+	split("ks_same ks_shift chisquare psi", order, " ")
+	for (i = 1; i <= 4; i++) {
 		k = order[i]
 		if (!(("lathe", k) in ms)) continue
 		if (("scipy", k) in ms) {

@@ -5,6 +5,9 @@ wrote into DIR), timed the same way, best of ROUNDS, printing lines in bench_sta
   chisquare           numpy counting (np.bincount) of both columns, then Evidently's
                       chisquare stattest: current counts vs reference counts scaled to
                       the current size, scipy.stats.chisquare
+  psi                 Evidently's PSI with numpy: Sturges edges over both samples
+                      (np.histogram_bin_edges), np.histogram of each, shares, empty
+                      shares set to 0.0001 (or min/1e6), sum((p - q) * ln(p / q))
 
     /usr/bin/python3 tests/bench/bench_stats_scipy.py DIR [ROUNDS]"""
 import sys
@@ -32,6 +35,16 @@ def chisquare(ref, cur):
     return scipy.stats.chisquare(cc[keep], f_exp)
 
 
+def psi(ref, cur):
+    edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins="sturges")
+    p = np.histogram(ref, edges)[0] / len(ref)
+    q = np.histogram(cur, edges)[0] / len(cur)
+    for a in (p, q):
+        m = min(a[a != 0])
+        np.place(a, a == 0, m / 10**6 if m <= 0.0001 else 0.0001)
+    return np.sum((p - q) * np.log(p / q)), float("nan")
+
+
 def main():
     d = sys.argv[1]
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
@@ -44,8 +57,7 @@ def main():
         ("ks_same", lambda: scipy.stats.ks_2samp(ref, same)),
         ("ks_shift", lambda: scipy.stats.ks_2samp(ref, shift)),
         ("chisquare", lambda: chisquare(cref, ccur)),
-        # PSI: the lead adds it here (numpy's histogram on Evidently's bins), next to
-        # bench_stats.c's place for it.
+        ("psi", lambda: psi(ref, shift)),
     ]
     for name, fn in cases:
         ms, cpu, r = best(fn, rounds)
