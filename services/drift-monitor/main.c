@@ -1,19 +1,11 @@
 /* lathe-drift-monitor: drift of live inputs and predictions against the training profile.
- * The daemon's life (settings, database, Kafka, health, drain) is svc_main's; this
- * file names what is particular to the service: its port, schema and routes. Domain
- * routes answer 501 NOT_IMPLEMENTED until their issue lands. */
-#include "svc/svc.h"
+ * The daemon's life (settings, database, Kafka, outbox relay, health, drain) is
+ * svc_main's; this file names what is particular to the service: its port, schema,
+ * migrations and routes (dm.h lists the parts). */
+#include "dm.h"
 
 extern const struct core_embedded_file svc_migrations[];
 extern const struct core_embedded_file svc_openapi[];
-
-static const struct http_route dm_routes[] = {
-	{.methods = SVC_ALL_METHODS, .pattern = "/v1/monitors", .handler = svc_h_not_implemented},
-	{.methods = SVC_ALL_METHODS, .pattern = "/v1/monitors/{path*}", .handler = svc_h_not_implemented},
-	{.methods = SVC_ALL_METHODS, .pattern = "/v1/reports", .handler = svc_h_not_implemented},
-	{.methods = SVC_ALL_METHODS, .pattern = "/v1/reports/{path*}", .handler = svc_h_not_implemented},
-	{0},
-};
 
 static const struct svc_def dm_def = {
 	.name = "drift-monitor",

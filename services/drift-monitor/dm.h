@@ -1,0 +1,164 @@
+/* The drift monitor's private header (prefix dm_): what its files offer each other.
+ * Sections follow the files:
+ *   main.c        the svc_def
+ *   routes.c      the one route table (/v1/monitors..., /v1/reports...)
+ *   spec.c        a monitor spec (POST body) and a patch (PATCH body): parse and check
+ *                 everything, pure; the stattest names and thresholds come from
+ *                 libs/stats (stats/drift.h), so the API accepts what the statistics can do
+ *   paging.c      max_results and the keyset page tokens of the listings, pure
+ *   h_monitors.c  monitors: create, list, get, patch, delete
+ *   h_reports.c   reports: list (by monitor, since), get
+ *   q_monitors.c  one function per SQL statement on monitors; the statement is named as
+ *                 the function (dm_q_monitor_insert prepares "dm_q_monitor_insert")
+ *   q_reports.c   the same on reports
+ *   entities.c    Monitor and Report JSON from rows
+ * Handlers receive the struct svc * as app. A monitor is checked whole before anything
+ * is written; one statement writes it, so a refused request leaves nothing behind.
+ * Reports are written by the window slice (not yet); this one reads them. */
+#ifndef DM_H
+#define DM_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "db/db.h"
+#include "http/jspec.h"
+#include "svc/svc.h"
+
+/* --- routes and handlers (routes.c, h_monitors.c, h_reports.c) -------------------- */
+
+extern const struct http_route dm_routes[];
+
+#define DM_SPEC_MAX ((size_t)1 << 20) /* a monitor spec body (feature overrides included) */
+
+void dm_h_monitor_create(struct http_request *req, void *app);
+void dm_h_monitor_list(struct http_request *req, void *app);
+void dm_h_monitor_get(struct http_request *req, void *app);
+void dm_h_monitor_patch(struct http_request *req, void *app);
+void dm_h_monitor_delete(struct http_request *req, void *app);
+void dm_h_report_list(struct http_request *req, void *app);
+void dm_h_report_get(struct http_request *req, void *app);
+
+/* --- spec.c: monitor specs, pure ---------------------------------------------------
+ * The POST body:
+ *   {"model": "iris",                                  required, 1..DM_NAME_MAX bytes
+ *    "window": {"size": N} | {"seconds": S},           default {"size": 1000}
+ *    "features": {"<f>": {"method": "psi", "threshold": 0.2}, ...}   each member optional
+ *    "drift_share": 0.5,                               (0, 1]
+ *    "alert": {"policy": "none" | "alert" | "retrain", "cooldown_seconds": C}}
+ * Unknown members are refused at every level, so a typo never silently keeps a default.
+ * A PATCH body has the same members but model; each one given replaces the stored one
+ * (features and window whole, alert member by member). Messages name the field
+ * ("window.size: must be an integer from 10 to 10000000"). */
+
+#define DM_ID_LEN             32   /* uuid hex, lower case */
+#define DM_NAME_MAX           1024 /* bytes of a model or feature name (MLflow: 256 characters) */
+#define DM_FEATURES_MAX       4096 /* feature overrides of one monitor */
+#define DM_WINDOW_SIZE_MIN    10
+#define DM_WINDOW_SIZE_MAX    10000000
+#define DM_WINDOW_SIZE_DEF    1000
+#define DM_WINDOW_SECONDS_MIN 1
+#define DM_WINDOW_SECONDS_MAX 2592000  /* 30 days */
+#define DM_COOLDOWN_MAX       31536000 /* a year */
+#define DM_COOLDOWN_DEF       3600
+
+struct dm_spec {
+	const char *model;      /* borrowed from the body; NULL in a patch */
+	int64_t window_size;    /* rows; 0 when the window is by time */
+	int64_t window_seconds; /* seconds; 0 when the window is by rows */
+	json_t *features;       /* the overrides as checked, owned (an object, maybe empty) */
+	double drift_share;
+	const char *alert_policy; /* static: "none", "alert", "retrain" */
+	int64_t cooldown_s;
+	/* What a patch gave (a create sets them all): members not given stay as stored. */
+	bool has_window, has_features, has_drift_share, has_policy, has_cooldown;
+};
+
+/* Parses and checks a POST body into *out (defaults for what is absent). body
+ * borrowed; out->model borrows from it. CORE_OK (release with dm_spec_clear), or
+ * CORE_EINVAL naming the field; nothing to release then. */
+enum core_status dm_spec_parse(json_t *body, struct dm_spec *out, struct core_error *err);
+/* The same for a PATCH body: only what is given is set (has_*). */
+enum core_status dm_spec_parse_patch(json_t *body, struct dm_spec *out, struct core_error *err);
+void dm_spec_clear(struct dm_spec *s);
+
+/* --- paging.c: listings, pure -------------------------------------------------------- */
+
+/* A page's position: newest first by (created_at, id); after_id NULL on the first page. */
+struct dm_page {
+	long limit; /* max_results: 1..1000, default 100 */
+	int64_t after_created;
+	char after_id_buf[DM_ID_LEN + 1];
+	const char *after_id; /* after_id_buf, or NULL */
+};
+/* Reads max_results and page_token (either may be NULL or "") into *out. CORE_OK or
+ * CORE_EINVAL naming the parameter. */
+enum core_status dm_page_parse(const char *max_results, const char *page_token, struct dm_page *out,
+			       struct core_error *err);
+/* The token naming the row (created_at text, id) as the last one handed out: malloc'd. */
+char *dm_page_token(const char *created_at, const char *id);
+/* A Unix-ms query parameter (since=): an integer >= 0. CORE_OK or CORE_EINVAL naming
+ * the parameter. */
+enum core_status dm_ms_param(const char *name, const char *text, int64_t *out, struct core_error *err);
+
+/* --- q_monitors.c: monitors ---------------------------------------------------------
+ * Every function runs one statement on a connection inside the caller's db_run_tx body
+ * and returns db_exec's result: a row count (>= 0) or a negative db_status. Functions
+ * with a res hand the rows (DM_MONITOR_COLS) to the caller, who PQclears. */
+
+#define DM_MONITOR_COLS                                                                                                \
+	"m.id, m.model, m.window_size, m.window_seconds, m.features::text, m.drift_share, m.alert_policy, "            \
+	"m.alert_cooldown_s, m.created_at, m.updated_at"
+
+/* Inserts the monitor unless its model has one: 1 written, 0 the model is taken. */
+int dm_q_monitor_insert(struct db_conn *c, const char *id, const struct dm_spec *s, int64_t now,
+			struct core_error *err);
+int dm_q_monitor_get(struct db_conn *c, const char *id, PGresult **res, struct core_error *err);
+/* A page newest first, after the keyset of page (if any), of model when not NULL. */
+int dm_q_monitor_list(struct db_conn *c, const char *model, const struct dm_page *page, long limit, PGresult **res,
+		      struct core_error *err);
+/* Sets what the patch gives (has_*) and updated_at = now; the row after it in *res.
+ * 0: no such monitor. */
+int dm_q_monitor_update(struct db_conn *c, const char *id, const struct dm_spec *patch, int64_t now, PGresult **res,
+			struct core_error *err);
+/* Deletes the monitor (its reports go with it). 0: no such monitor. */
+int dm_q_monitor_delete(struct db_conn *c, const char *id, struct core_error *err);
+
+/* --- q_reports.c: reports ------------------------------------------------------------ */
+
+#define DM_REPORT_COLS                                                                                                 \
+	"r.id, r.monitor_id, r.model, r.model_version, r.window_start, r.window_end, r.rows, r.dataset_drift, "        \
+	"r.share_of_drifted_columns, r.created_at"
+
+/* The report's row: DM_REPORT_COLS, then r.report::text. */
+int dm_q_report_get(struct db_conn *c, const char *id, PGresult **res, struct core_error *err);
+/* A page newest first (DM_REPORT_COLS), of monitor_id when not NULL, created at or
+ * after since when since >= 0. */
+int dm_q_report_list(struct db_conn *c, const char *monitor_id, int64_t since, const struct dm_page *page, long limit,
+		     PGresult **res, struct core_error *err);
+
+/* --- entities.c: JSON from rows ------------------------------------------------------ */
+
+/* The Monitor object of row (DM_MONITOR_COLS), or NULL for an unreadable row. Owned. */
+json_t *dm_monitor_json(const PGresult *res, int row);
+/* The Report object of row (DM_REPORT_COLS); with_document: the row also holds the
+ * report's text (column 10), answered as "result". NULL for an unreadable row. Owned. */
+json_t *dm_report_json(const PGresult *res, int row, bool with_document);
+/* Renders rows [0, min(rc, page->limit)) of res with render into items (a list query
+ * asks for page->limit + 1 rows: one more says another page follows); when rc exceeds
+ * page->limit, *next gets the token of the last row handed out (its created_at in
+ * column created_col, its id in column 0; malloc'd). Returns rc, or DB_HARD_ERROR with
+ * err naming the row that could not be read. */
+int dm_page_collect(int rc, const PGresult *res, const struct dm_page *page, json_t *(*render)(const PGresult *, int),
+		    int created_col, json_t *items, char **next, struct core_error *err);
+/* Replies 200 {"<key>": items, "next_page_token": next} (no token when next is NULL).
+ * items borrowed. */
+void dm_reply_page(struct http_request *req, const char *key, json_t *items, const char *next);
+/* Answers a transaction that read one entity: 'status {"<key>": entity}', or the
+ * failure (rc < 0, or no entity: 500). entity stolen. */
+void dm_reply_entity(struct http_request *req, unsigned status, const char *key, int rc, json_t *entity,
+		     const struct svc_fail *f, const struct core_error *err);
+/* The 404 of an unknown monitor or report, recorded in f; returns DB_ROLLBACK. */
+int dm_fail_no_monitor(struct svc_fail *f, const char *id);
+int dm_fail_no_report(struct svc_fail *f, const char *id);
+
+#endif

@@ -1,0 +1,103 @@
+/* The reports resource, read-only here: a closed window's report is written by the
+ * window slice. What its operations promise:
+ * - list is newest first in keyset pages (paging.c), of one monitor (?monitor=, an
+ *   unknown monitor is a 404 rather than an empty page, so a mistyped id is not read as
+ *   "no drift yet") and from a time on (?since=, Unix ms, on created_at); it answers
+ *   the summary of each report, never the documents;
+ * - get answers the summary and the whole document (as "result"); an unknown id is a
+ *   404. */
+#include <stdlib.h>
+#include "dm.h"
+
+/* --- list ------------------------------------------------------------------------- */
+
+struct list_ctx {
+	const char *monitor;
+	int64_t since; /* -1: none */
+	struct dm_page page;
+	json_t *items;
+	char *next; /* the token after this page when more remain, owned */
+	struct svc_fail fail;
+	struct core_error err;
+};
+
+static json_t *report_summary(const PGresult *res, int row)
+{
+	return dm_report_json(res, row, false);
+}
+
+static int list_tx(struct db_conn *c, void *cls)
+{
+	struct list_ctx *x = cls;
+	json_array_clear(x->items);
+	free(x->next);
+	x->next = NULL;
+	PGresult *res = NULL;
+	int rc = 1;
+	if (x->monitor) {
+		rc = dm_q_monitor_get(c, x->monitor, &res, &x->err);
+		PQclear(res);
+		res = NULL;
+		if (rc == 0)
+			return dm_fail_no_monitor(&x->fail, x->monitor);
+	}
+	if (rc > 0)
+		rc = dm_q_report_list(c, x->monitor, x->since, &x->page, x->page.limit + 1, &res, &x->err);
+	rc = dm_page_collect(rc, res, &x->page, report_summary, 9, x->items, &x->next, &x->err);
+	PQclear(res);
+	return rc < 0 ? rc : 0;
+}
+
+void dm_h_report_list(struct http_request *req, void *app)
+{
+	struct list_ctx x = {.monitor = http_request_query(req, "monitor"), .since = -1};
+	struct core_error err = {{0}};
+	const char *since = http_request_query(req, "since");
+	if (dm_page_parse(http_request_query(req, "max_results"), http_request_query(req, "page_token"), &x.page,
+			  &err) != CORE_OK ||
+	    (since && *since && dm_ms_param("since", since, &x.since, &err) != CORE_OK)) {
+		http_reply_invalid(req, &err);
+		return;
+	}
+	if (x.monitor && !*x.monitor)
+		x.monitor = NULL;
+	x.items = json_array();
+	if (svc_run_tx_or_reply(req, app, "dm_h_report_list", DB_READ_COMMITTED, list_tx, &x, &x.fail) >= 0)
+		dm_reply_page(req, "reports", x.items, x.next);
+	json_decref(x.items);
+	free(x.next);
+}
+
+/* --- get -------------------------------------------------------------------------- */
+
+struct get_ctx {
+	const char *id;
+	json_t *out;
+	struct svc_fail fail;
+	struct core_error err;
+};
+
+static int get_tx(struct db_conn *c, void *cls)
+{
+	struct get_ctx *x = cls;
+	json_decref(x->out);
+	x->out = NULL;
+	PGresult *res = NULL;
+	int rc = dm_q_report_get(c, x->id, &res, &x->err);
+	if (rc > 0)
+		x->out = dm_report_json(res, 0, true);
+	PQclear(res);
+	if (rc == 0)
+		return dm_fail_no_report(&x->fail, x->id);
+	return rc;
+}
+
+void dm_h_report_get(struct http_request *req, void *app)
+{
+	struct get_ctx x = {.id = http_request_param(req, "id")};
+	int rc = svc_run_tx_or_reply(req, app, "dm_h_report_get", DB_READ_COMMITTED, get_tx, &x, &x.fail);
+	if (rc >= 0)
+		dm_reply_entity(req, 200, "report", rc, x.out, &x.fail, &x.err);
+	else
+		json_decref(x.out);
+}

@@ -1,0 +1,37 @@
+/* The drift monitor's statements on reports, one function per statement, the statement
+ * named as its function. Listings read the summary columns only: a report's document
+ * (per-feature histograms) is opened by the get alone. The writer of reports (a closed
+ * window) arrives with the window slice. */
+#include "dm.h"
+
+static const struct db_stmt dm_q_report_get_stmt = {
+	.name = "dm_q_report_get",
+	.sql = "SELECT " DM_REPORT_COLS ", r.report::text FROM reports r WHERE r.id = $1",
+	.n_params = 1,
+};
+
+int dm_q_report_get(struct db_conn *c, const char *id, PGresult **res, struct core_error *err)
+{
+	const char *params[1] = {id};
+	return db_exec(c, &dm_q_report_get_stmt, params, res, err);
+}
+
+/* $1 monitor or NULL, $2 since or NULL, ($3, $4) the previous page's last row or NULL. */
+static const struct db_stmt dm_q_report_list_stmt = {
+	.name = "dm_q_report_list",
+	.sql = "SELECT " DM_REPORT_COLS " FROM reports r WHERE ($1::text IS NULL OR r.monitor_id = $1) "
+	       "AND ($2::bigint IS NULL OR r.created_at >= $2::bigint) "
+	       "AND ($4::text IS NULL OR (r.created_at, r.id) < ($3::bigint, $4::text)) "
+	       "ORDER BY r.created_at DESC, r.id DESC LIMIT $5::bigint",
+	.n_params = 5,
+};
+
+int dm_q_report_list(struct db_conn *c, const char *monitor_id, int64_t since, const struct dm_page *page, long limit,
+		     PGresult **res, struct core_error *err)
+{
+	struct db_i64 s, a, l;
+	const char *params[5] = {monitor_id, since >= 0 ? db_i64(&s, since) : NULL,
+				 page->after_id ? db_i64(&a, page->after_created) : NULL, page->after_id,
+				 db_i64(&l, limit)};
+	return db_exec(c, &dm_q_report_list_stmt, params, res, err);
+}

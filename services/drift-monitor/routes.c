@@ -1,0 +1,32 @@
+/* The drift monitor's one route table (docs/style.md §8). Bodies must be
+ * application/json (anything else: 415, the svc_def's content_type_error). Reports are
+ * read here; the window slice writes them. Scopes (with AUTH=on): GET read, POST and
+ * PATCH write, DELETE of a monitor admin (it takes the monitor's reports with it).
+ * Handlers: h_monitors.c, h_reports.c. */
+#include "dm.h"
+
+#define MONITORS "/v1/monitors"
+#define REPORTS  "/v1/reports"
+#define JSON     "application/json"
+
+const struct http_route dm_routes[] = {
+	{.methods = HTTP_POST,
+	 .pattern = MONITORS,
+	 .handler = dm_h_monitor_create,
+	 .content_type = JSON,
+	 .body_limit = DM_SPEC_MAX},
+	{.methods = HTTP_GET, .pattern = MONITORS, .handler = dm_h_monitor_list},
+	{.methods = HTTP_GET, .pattern = MONITORS "/{id}", .handler = dm_h_monitor_get},
+	{.methods = HTTP_PATCH,
+	 .pattern = MONITORS "/{id}",
+	 .handler = dm_h_monitor_patch,
+	 .content_type = JSON,
+	 .body_limit = DM_SPEC_MAX},
+	{.methods = HTTP_DELETE,
+	 .pattern = MONITORS "/{id}",
+	 .handler = dm_h_monitor_delete,
+	 .scope = HTTP_SCOPE_ADMIN},
+	{.methods = HTTP_GET, .pattern = REPORTS, .handler = dm_h_report_list},
+	{.methods = HTTP_GET, .pattern = REPORTS "/{id}", .handler = dm_h_report_get},
+	{0},
+};
