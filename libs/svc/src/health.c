@@ -28,8 +28,10 @@ static void h_readyz(struct http_request *req, void *app)
 	int phase = atomic_load(&svc->phase);
 	if (phase == SVC_STOPPING)
 		why = "shutting down";
-	else if (phase != SVC_READY)
+	else if (phase != SVC_READY && svc->db && !atomic_load(&svc->migrated))
 		why = "database schema not migrated yet";
+	else if (phase != SVC_READY)
+		why = "starting: consumers, workers and periodic tasks not running yet";
 	else if (svc->ready_db && !db_ping(svc->ready_db))
 		why = "database unreachable";
 	else if (consumes && atomic_load(&svc->consumer_failed))
