@@ -6,7 +6,7 @@
  *                blob store; the path rules of every manifest (dr_path_check)
  *   detect.c     a version's format from its paths (csv, idx, image-folder), or a
  *                given format checked against them
- *   csv_read.c   a streaming RFC 4180 reader over libcsv, one row at a time
+ *   (CSV rows: core/csv.h, the reader libs/core shares with the drift monitor)
  *   idx.c        the IDX (MNIST) format, gzipped or not: header, records, pairing
  *   image_header.c PNG/JPEG dimensions from the header alone (img_probe)
  *   items.c      a version's items (image file, IDX record, CSV row) one at a time,
@@ -120,33 +120,6 @@ struct dr_unpack_opts {
  *   out, n  [out] the files, sorted by path (free with dr_manifest_free) */
 enum core_status dr_unpack(struct blob_store *store, const char *body_path, const struct dr_unpack_opts *opts,
 			   struct dr_manifest_file **out, size_t *n, struct core_error *err);
-
-/* --- CSV (csv_read.c) --------------------------------------------------------------- */
-
-/* A streaming RFC 4180 reader (libcsv, strict quoting): the first row is the header;
- * every later row must have the header's width. Memory: a 16 KiB read buffer plus the
- * rows that buffer completes. Blank lines are skipped. */
-struct dr_csv;
-
-/* Opens a reader over fd (borrowed: the caller closes it after dr_csv_close); name is
- * the file's path for messages (copied). Reads the header: CORE_EINVAL when the file
- * has no header row, a header field is empty or repeated, or the quoting is broken. */
-enum core_status dr_csv_open(int fd, const char *name, struct dr_csv **out, struct core_error *err);
-/* The header's fields (valid until dr_csv_close). */
-const char *const *dr_csv_header(const struct dr_csv *r, size_t *n);
-/* The next row: CORE_OK with *fields (n_fields = the header's width, NUL-terminated,
- * valid until the next call), CORE_ENOENT at the end, CORE_EINVAL for a row whose
- * width differs from the header's or broken quoting ("<file>: line L (row R) has 3
- * fields, the header 4"), CORE_EIO when fd cannot be read. *row is the 1-based data
- * row number (the header not counted). */
-enum core_status dr_csv_next(struct dr_csv *r, const char *const **fields, uint64_t *row, struct core_error *err);
-void dr_csv_close(struct dr_csv *r);
-
-/* Writes fields joined as CSV (RFC 4180: ',' between fields; a field holding ',', '"',
- * CR or LF quoted with '"' and its '"' doubled; no line end) into the sha256 context.
- * This is the content a CSV item's key hashes. */
-struct core_sha256;
-void dr_csv_hash_row(struct core_sha256 *ctx, const char *const *fields, size_t n);
 
 /* --- IDX (idx.c) ------------------------------------------------------------------- */
 

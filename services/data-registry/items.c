@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "core/alloc.h"
 #include "core/sha256.h"
+#include "core/csv.h"
 #include "data.h"
 
 struct dr_items {
@@ -22,7 +23,7 @@ struct dr_items {
 	bool open; /* files[fi] is open */
 	/* csv */
 	int fd;
-	struct dr_csv *csv;
+	struct core_csv *csv;
 	char **columns; /* the first file's header */
 	size_t n_cols;
 	size_t label_idx; /* SIZE_MAX: none */
@@ -81,7 +82,7 @@ static const struct dr_manifest_file *find_file(const struct dr_manifest_file *f
 /* Closes whatever the current file holds open. */
 static void close_current(struct dr_items *it)
 {
-	dr_csv_close(it->csv);
+	core_csv_close(it->csv);
 	it->csv = NULL;
 	dr_idx_close(it->img);
 	dr_idx_close(it->lab);
@@ -126,10 +127,10 @@ static enum core_status open_csv(struct dr_items *it, struct core_error *err)
 	enum core_status st = open_blob(it->store, f, &it->fd, &(uint64_t){0}, err);
 	if (st != CORE_OK)
 		return st;
-	if ((st = dr_csv_open(it->fd, f->path, &it->csv, err)) != CORE_OK)
+	if ((st = core_csv_open(it->fd, f->path, &it->csv, err)) != CORE_OK)
 		return st;
 	size_t n;
-	const char *const *h = dr_csv_header(it->csv, &n);
+	const char *const *h = core_csv_header(it->csv, &n);
 	if (!it->columns) {
 		it->n_cols = n;
 		it->columns = core_xcalloc(n, sizeof *it->columns);
@@ -254,7 +255,7 @@ enum core_status dr_items_next(struct dr_items *it, struct dr_item *item, struct
 		if (it->fmt == DR_FORMAT_CSV) {
 			const char *const *fields;
 			uint64_t row;
-			enum core_status st = dr_csv_next(it->csv, &fields, &row, err);
+			enum core_status st = core_csv_next(it->csv, &fields, &row, err);
 			if (st == CORE_ENOENT) {
 				it->open = false;
 				it->fi++;
@@ -265,7 +266,7 @@ enum core_status dr_items_next(struct dr_items *it, struct dr_item *item, struct
 			struct core_sha256 *h = core_sha256_new();
 			if (!h)
 				return core_fail(err, CORE_EIO, "sha256 failed");
-			dr_csv_hash_row(h, fields, it->n_cols);
+			core_csv_hash_row(h, fields, it->n_cols);
 			char hex[65];
 			core_sha256_finish_hex(h, hex);
 			hex_to_key(hex, item->key);

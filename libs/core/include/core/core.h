@@ -10,6 +10,7 @@
  *   sha256.h   SHA-256 through OpenSSL's libcrypto
  *   file.h     mkdir -p, atomic write, bounded read
  *   shutdown.h SIGTERM/SIGINT handling
+ *   csv.h      a streaming RFC 4180 reader over libcsv (link -lcsv)
  *   embed.h    files embedded at build time (migrations)
  *   version.h  the version and git commit of the build */
 #ifndef CORE_CORE_H
@@ -25,6 +26,7 @@
 #include "core/sha256.h"
 #include "core/file.h"
 #include "core/shutdown.h"
+#include "core/csv.h"
 #include "core/embed.h"
 #include "core/version.h"
 #endif

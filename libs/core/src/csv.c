@@ -1,5 +1,6 @@
-/* A streaming CSV reader (face: data.h) over libcsv, for the content checks, the items
- * iterator and through it the profiler, splits and tensors. RFC 4180 with libcsv's
+/* A streaming CSV reader (face: core/csv.h) over libcsv: for the data registry's content
+ * checks, items iterator and through it its profiler, splits and tensors; for the drift
+ * monitor's inline CSV (core_csv_open_mem, the same reader over a buffer). RFC 4180 with libcsv's
  * strict mode (a stray quote is an error, an unterminated quoted field too); the first
  * row is the header and every row must have its width. libcsv pushes fields and row
  * ends through callbacks; the reader turns that into a pull interface by feeding it
@@ -8,12 +9,13 @@
  * before the header is dropped, as spreadsheets write one. */
 #include <csv.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "core/alloc.h"
 #include "core/sha256.h"
-#include "data.h"
+#include "core/csv.h"
 
 #define READ_CHUNK (16 * 1024)
 /* The longest row accepted, in bytes of field content. */
@@ -25,8 +27,10 @@ struct row {
 	uint64_t line; /* the physical line the row ends on */
 };
 
-struct dr_csv {
-	int fd;
+struct core_csv {
+	int fd;          /* -1: the text is in memory */
+	const char *mem; /* core_csv_open_mem's text, borrowed */
+	size_t mem_len, mem_pos;
 	char *name;
 	struct csv_parser p;
 	char buf[READ_CHUNK];
@@ -58,7 +62,7 @@ static int no_space(unsigned char c)
 
 static void on_field(void *s, size_t len, void *data)
 {
-	struct dr_csv *r = data;
+	struct core_csv *r = data;
 	if (r->too_long)
 		return;
 	if (r->flen + len + 1 > ROW_MAX) {
@@ -80,7 +84,7 @@ static void on_field(void *s, size_t len, void *data)
 static void on_row(int c, void *data)
 {
 	(void)c;
-	struct dr_csv *r = data;
+	struct core_csv *r = data;
 	if (r->qlen == r->qcap) {
 		size_t cap = r->qcap ? 2 * r->qcap : 4;
 		struct row *q = core_xcalloc(cap, sizeof *q);
@@ -103,7 +107,7 @@ static void on_row(int c, void *data)
 }
 
 /* Feeds libcsv until a row is queued or the input ends. */
-static enum core_status fill(struct dr_csv *r, struct core_error *err)
+static enum core_status fill(struct core_csv *r, struct core_error *err)
 {
 	while (r->qlen == 0 && !r->finished) {
 		if (r->pos == r->len) {
@@ -116,9 +120,16 @@ static enum core_status fill(struct dr_csv *r, struct core_error *err)
 				break;
 			}
 			ssize_t n;
-			do
-				n = read(r->fd, r->buf, sizeof r->buf);
-			while (n < 0 && errno == EINTR);
+			if (r->fd < 0) {
+				n = (ssize_t)(r->mem_len - r->mem_pos < sizeof r->buf ? r->mem_len - r->mem_pos
+										      : sizeof r->buf);
+				memcpy(r->buf, r->mem + r->mem_pos, (size_t)n);
+				r->mem_pos += (size_t)n;
+			} else {
+				do
+					n = read(r->fd, r->buf, sizeof r->buf);
+				while (n < 0 && errno == EINTR);
+			}
 			if (n < 0)
 				return core_fail(err, CORE_EIO, "%.300s: %s", r->name, strerror(errno));
 			r->len = (size_t)n;
@@ -147,7 +158,7 @@ static enum core_status fill(struct dr_csv *r, struct core_error *err)
 }
 
 /* Takes the next queued row into r->cur: CORE_OK, CORE_ENOENT at the end. */
-static enum core_status take(struct dr_csv *r, struct core_error *err)
+static enum core_status take(struct core_csv *r, struct core_error *err)
 {
 	free(r->cur.data);
 	r->cur.data = NULL;
@@ -174,11 +185,9 @@ static enum core_status take(struct dr_csv *r, struct core_error *err)
 	return CORE_OK;
 }
 
-enum core_status dr_csv_open(int fd, const char *name, struct dr_csv **out, struct core_error *err)
+/* Opens r (fd or mem already set) and reads the header. */
+static enum core_status open_reader(struct core_csv *r, const char *name, struct core_csv **out, struct core_error *err)
 {
-	*out = NULL;
-	struct dr_csv *r = core_xcalloc(1, sizeof *r);
-	r->fd = fd;
 	r->name = core_xstrdup(name);
 	if (csv_init(&r->p, CSV_STRICT | CSV_STRICT_FINI) != 0) {
 		free(r->name);
@@ -206,17 +215,36 @@ enum core_status dr_csv_open(int fd, const char *name, struct dr_csv **out, stru
 	*out = r;
 	return CORE_OK;
 fail:
-	dr_csv_close(r);
+	core_csv_close(r);
 	return st;
 }
 
-const char *const *dr_csv_header(const struct dr_csv *r, size_t *n)
+enum core_status core_csv_open(int fd, const char *name, struct core_csv **out, struct core_error *err)
+{
+	*out = NULL;
+	struct core_csv *r = core_xcalloc(1, sizeof *r);
+	r->fd = fd;
+	return open_reader(r, name, out, err);
+}
+
+enum core_status core_csv_open_mem(const char *text, size_t len, const char *name, struct core_csv **out,
+				   struct core_error *err)
+{
+	*out = NULL;
+	struct core_csv *r = core_xcalloc(1, sizeof *r);
+	r->fd = -1;
+	r->mem = text;
+	r->mem_len = len;
+	return open_reader(r, name, out, err);
+}
+
+const char *const *core_csv_header(const struct core_csv *r, size_t *n)
 {
 	*n = r->n_cols;
 	return (const char *const *)r->header;
 }
 
-enum core_status dr_csv_next(struct dr_csv *r, const char *const **fields, uint64_t *row, struct core_error *err)
+enum core_status core_csv_next(struct core_csv *r, const char *const **fields, uint64_t *row, struct core_error *err)
 {
 	enum core_status st = take(r, err);
 	if (st != CORE_OK)
@@ -231,7 +259,7 @@ enum core_status dr_csv_next(struct dr_csv *r, const char *const **fields, uint6
 	return CORE_OK;
 }
 
-void dr_csv_close(struct dr_csv *r)
+void core_csv_close(struct core_csv *r)
 {
 	if (!r)
 		return;
@@ -249,7 +277,7 @@ void dr_csv_close(struct dr_csv *r)
 	free(r);
 }
 
-void dr_csv_hash_row(struct core_sha256 *ctx, const char *const *fields, size_t n)
+void core_csv_hash_row(struct core_sha256 *ctx, const char *const *fields, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (i)

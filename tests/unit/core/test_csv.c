@@ -1,5 +1,5 @@
-/* Unit tests of the streaming CSV reader (csv_read.c, through data.h and
- * libdata-registry.a): RFC 4180 quoting (commas, quotes and newlines inside fields,
+/* Unit tests of the streaming CSV reader (libs/core csv.c, through core/csv.h), over a
+ * file and over memory: RFC 4180 quoting (commas, quotes and newlines inside fields,
  * CRLF line ends, spaces kept) read as /usr/bin/python3's csv module reads the same
  * bytes; a ragged row, broken quoting or a repeated header name refused naming file
  * and line; and the canonical row text an item's key hashes. */
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "core/sha256.h"
-#include "data.h"
+#include "core/csv.h"
 
 static char dir[64];
 
@@ -40,28 +40,41 @@ static int fixture(const char *name, const char *text)
 	return fd;
 }
 
-/* The file as rows joined for comparison: fields separated by '|', rows by '\n'. */
-static char *read_rows(int fd, const char *name, struct core_error *err, enum core_status *end)
+/* The rows of an open reader joined for comparison: fields separated by '|', rows by
+ * '\n'; *end the status that ended them. Closes r. */
+static char *collect(struct core_csv *r, struct core_error *err, enum core_status *end)
 {
-	struct dr_csv *r;
 	static char out[1 << 16];
 	size_t w = 0;
-	*end = dr_csv_open(fd, name, &r, err);
-	if (*end != CORE_OK)
-		return NULL;
 	size_t n;
-	const char *const *h = dr_csv_header(r, &n);
+	const char *const *h = core_csv_header(r, &n);
 	for (size_t i = 0; i < n; i++)
 		w += (size_t)snprintf(out + w, sizeof out - w, "%s%s", i ? "|" : "", h[i]);
 	const char *const *f;
 	uint64_t row;
-	while ((*end = dr_csv_next(r, &f, &row, err)) == CORE_OK) {
+	while ((*end = core_csv_next(r, &f, &row, err)) == CORE_OK) {
 		w += (size_t)snprintf(out + w, sizeof out - w, "\n");
 		for (size_t i = 0; i < n; i++)
 			w += (size_t)snprintf(out + w, sizeof out - w, "%s%s", i ? "|" : "", f[i]);
 	}
-	dr_csv_close(r);
+	core_csv_close(r);
 	return out;
+}
+
+/* The file as rows joined for comparison (collect). */
+static char *read_rows(int fd, const char *name, struct core_error *err, enum core_status *end)
+{
+	struct core_csv *r;
+	*end = core_csv_open(fd, name, &r, err);
+	return *end == CORE_OK ? collect(r, err, end) : NULL;
+}
+
+/* The same text read from memory (core_csv_open_mem). */
+static char *read_mem(const char *text, const char *name, struct core_error *err, enum core_status *end)
+{
+	struct core_csv *r;
+	*end = core_csv_open_mem(text, strlen(text), name, &r, err);
+	return *end == CORE_OK ? collect(r, err, end) : NULL;
 }
 
 /* python's csv.reader on the same file, joined the same way. */
@@ -98,6 +111,39 @@ START_TEST(quoted_fields_read_as_python_reads_them)
 	ck_assert_msg(end == CORE_ENOENT, "%s", err.message);
 	ck_assert_str_eq(got, python_rows("q.csv"));
 	ck_assert_ptr_nonnull(strstr(got, "two\nlines\r\nhere"));
+}
+END_TEST
+
+/* The drift monitor's inline CSV: the same rows from memory as from a file, longer than
+ * one read chunk, and the same refusals. */
+START_TEST(memory_reads_as_a_file)
+{
+	const char *text = "\xef\xbb\xbf"
+			   "id,text\r\n1,\"hello, world\"\r\n2,\"two\nlines\"\r\n\r\n3,\n";
+	struct core_error err = {{0}};
+	enum core_status end;
+	char *got = read_rows(fixture("m.csv", text), "m.csv", &err, &end);
+	ck_assert_msg(got != NULL, "%s", err.message);
+	char *want = strdup(got);
+	ck_assert_str_eq(read_mem(text, "m", &err, &end), want);
+	ck_assert_int_eq(end, CORE_ENOENT);
+	free(want);
+	size_t big = 8000; /* ~23 KiB: more than one 16 KiB read, less than collect's 64 KiB */
+	size_t cap = big * 4 + 8;
+	char *t = malloc(cap);
+	size_t n = (size_t)snprintf(t, cap, "a\n");
+	for (size_t i = 0; i < big; i++)
+		n += (size_t)snprintf(t + n, cap - n, "%zu\n", i % 100);
+	want = strdup(read_rows(fixture("b.csv", t), "b.csv", &err, &end));
+	ck_assert_str_eq(read_mem(t, "b", &err, &end), want);
+	free(want);
+	free(t);
+	ck_assert_ptr_null(read_mem("", "reference", &err, &end));
+	ck_assert_int_eq(end, CORE_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.message, "reference: no header row"));
+	read_mem("a,b\n1,2\n3\n", "current", &err, &end);
+	ck_assert_int_eq(end, CORE_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.message, "current: line 3 (row 2) has 1 field, the header 2"));
 }
 END_TEST
 
@@ -145,13 +191,13 @@ START_TEST(long_files_stream)
 		fprintf(f, "%d,%lld,\"r%d,\n\"\"x\"\"\"\n", i, (long long)i * i, i);
 	fclose(f);
 	int fd = open(path, O_RDONLY);
-	struct dr_csv *r;
+	struct core_csv *r;
 	struct core_error err = {{0}};
-	ck_assert_int_eq(dr_csv_open(fd, "big.csv", &r, &err), CORE_OK);
+	ck_assert_int_eq(core_csv_open(fd, "big.csv", &r, &err), CORE_OK);
 	const char *const *fl;
 	uint64_t row, n = 0;
 	enum core_status st;
-	while ((st = dr_csv_next(r, &fl, &row, &err)) == CORE_OK) {
+	while ((st = core_csv_next(r, &fl, &row, &err)) == CORE_OK) {
 		char want[64];
 		snprintf(want, sizeof want, "r%llu,\n\"x\"", (unsigned long long)n);
 		ck_assert_str_eq(fl[2], want);
@@ -160,7 +206,7 @@ START_TEST(long_files_stream)
 	}
 	ck_assert_msg(st == CORE_ENOENT, "%s", err.message);
 	ck_assert_uint_eq(n, 50000);
-	dr_csv_close(r);
+	core_csv_close(r);
 	close(fd);
 }
 END_TEST
@@ -169,7 +215,7 @@ START_TEST(row_hash_is_the_rows_csv_text)
 {
 	const char *fields[] = {"plain", "a,b", "say \"hi\"", "x\ny", ""};
 	struct core_sha256 *h = core_sha256_new();
-	dr_csv_hash_row(h, fields, 5);
+	core_csv_hash_row(h, fields, 5);
 	char got[65], want[65];
 	core_sha256_finish_hex(h, got);
 	const char *text = "plain,\"a,b\",\"say \"\"hi\"\"\",\"x\ny\",";
@@ -180,11 +226,12 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("data-registry csv");
+	Suite *s = suite_create("core csv");
 	TCase *tc = tcase_create("csv");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, quoted_fields_read_as_python_reads_them);
+	tcase_add_test(tc, memory_reads_as_a_file);
 	tcase_add_test(tc, ragged_rows_name_file_and_line);
 	tcase_add_test(tc, broken_files_are_refused);
 	tcase_add_test(tc, long_files_stream);
