@@ -68,6 +68,7 @@ inference-api_LIBS := svc http bus db metrics mlflow img ml core
 inference-api_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libdeflate openblas
 inference-api_LDLIBS := -lcsv
 drift-monitor_LIBS := svc http bus db metrics stats core
+drift-monitor_LDLIBS := -lcsv
 devkafka_PKGS := rdkafka
 # The `lathe` command: a client, so no daemon frame: libcore (sha256, files, version)
 # and what it speaks HTTP and JSON with.

@@ -8,6 +8,8 @@
  *   paging.c      max_results and the keyset page tokens of the listings, pure
  *   h_monitors.c  monitors: create, list, get, patch, delete
  *   h_reports.c   reports: list (by monitor, since), get
+ *   batch.c       batch drift (POST /v1/drift): two inline CSV samples to a report, pure
+ *   h_drift.c     POST /v1/drift, thin over batch.c
  *   q_monitors.c  one function per SQL statement on monitors; the statement is named as
  *                 the function (dm_q_monitor_insert prepares "dm_q_monitor_insert")
  *   q_reports.c   the same on reports
@@ -37,6 +39,7 @@ void dm_h_monitor_patch(struct http_request *req, void *app);
 void dm_h_monitor_delete(struct http_request *req, void *app);
 void dm_h_report_list(struct http_request *req, void *app);
 void dm_h_report_get(struct http_request *req, void *app);
+void dm_h_drift(struct http_request *req, void *app);
 
 /* --- spec.c: monitor specs, pure ---------------------------------------------------
  * The POST body:
@@ -80,6 +83,50 @@ enum core_status dm_spec_parse(json_t *body, struct dm_spec *out, struct core_er
 /* The same for a PATCH body: only what is given is set (has_*). */
 enum core_status dm_spec_parse_patch(json_t *body, struct dm_spec *out, struct core_error *err);
 void dm_spec_clear(struct dm_spec *s);
+/* Per-column overrides {"<name>": {"method"?, "threshold"?}} (a monitor's features, a
+ * batch's columns), checked as a monitor spec checks them; field names the member in
+ * messages ("columns.age.threshold: ..."). CORE_OK with *checked a new object (owned:
+ * method names canonical), or CORE_EINVAL naming the field. */
+enum core_status dm_overrides_parse(json_t *obj, const char *field, json_t **checked, struct core_error *err);
+/* Refuses a member of obj that allowed (NULL-terminated) does not list, so a typo never
+ * silently keeps a default; where names obj in the message (NULL: the top level). */
+enum core_status dm_refuse_unknown(json_t *obj, const char *where, const char *const *allowed, struct core_error *err);
+
+/* --- batch.c: batch drift of two inline CSV samples, pure ---------------------------
+ * The POST /v1/drift body:
+ *   {"reference": {"csv": "<text with a header row>"},  required
+ *    "current":   {"csv": "..."},                       required, the same header set
+ *    "columns":   {"<name>": {"method"?, "threshold"?}}, overrides as a monitor's features
+ *    "drift_share": 0.5}                                 (0, 1]
+ * {"dataset": "name@ref"} in place of "csv" is the planned data-registry form: refused
+ * as not implemented (dm_batch.not_implemented). The answer is Evidently's data-drift
+ * table: per column column_name, column_type ("num"/"cat"), stattest_name,
+ * stattest_threshold, drift_score (null when the method gives none), drift_detected,
+ * and reference/current {count, missing, histogram{edges, counts} | value_counts}; then
+ * number_of_columns, number_of_drifted_columns, share_of_drifted_columns, dataset_drift.
+ * A column is numerical when every non-empty cell of both samples reads as a finite
+ * number, else categorical; an empty cell is missing and dropped, as Evidently drops
+ * NaN before any stattest. */
+
+#define DM_BATCH_MAX ((size_t)32 << 20) /* a batch body: both CSV texts and the overrides */
+
+struct dm_batch {
+	const char *ref_csv, *cur_csv; /* borrowed from the body */
+	size_t ref_len, cur_len;
+	json_t *columns; /* checked overrides, owned (an object, maybe empty) */
+	double drift_share;
+	bool not_implemented; /* CORE_EINVAL because a sample named a dataset: answer 501 */
+};
+
+/* Parses and checks the body into *out. CORE_OK (release with dm_batch_clear) or
+ * CORE_EINVAL naming the field (nothing to release then). */
+enum core_status dm_batch_parse(json_t *body, struct dm_batch *out, struct core_error *err);
+/* The report of b's two samples into *report (owned). CORE_OK; CORE_EINVAL naming the
+ * sample, column or override at fault (bad CSV, headers that differ, a column with no
+ * value in a sample, a method that does not apply to the column's type);
+ * CORE_ENOMEM when a sample's copy cannot be allocated. */
+enum core_status dm_batch_report(const struct dm_batch *b, json_t **report, struct core_error *err);
+void dm_batch_clear(struct dm_batch *b);
 
 /* --- paging.c: listings, pure -------------------------------------------------------- */
 

@@ -20,10 +20,7 @@ static const char *const alert_members[] = {"policy", "cooldown_seconds", NULL};
 static const char *const feature_members[] = {"method", "threshold", NULL};
 static const char *const policies[] = {"none", "alert", "retrain", NULL};
 
-/* Refuses a member of obj that allowed (NULL-terminated) does not list; where names obj
- * in the message (NULL: the top level). */
-static enum core_status refuse_unknown(json_t *obj, const char *where, const char *const *allowed,
-				       struct core_error *err)
+enum core_status dm_refuse_unknown(json_t *obj, const char *where, const char *const *allowed, struct core_error *err)
 {
 	const char *key;
 	json_t *v;
@@ -66,7 +63,7 @@ static enum core_status parse_window(json_t *w, struct dm_spec *s, struct core_e
 					  HTTP_JS_OPT_INT64("seconds", &seconds, &has_seconds), HTTP_JS_END};
 	enum core_status rc = http_jspec_parse_at(w, spec, "window", err);
 	if (rc == CORE_OK)
-		rc = refuse_unknown(w, "window", window_members, err);
+		rc = dm_refuse_unknown(w, "window", window_members, err);
 	if (rc != CORE_OK)
 		return rc;
 	if (has_size == has_seconds)
@@ -104,7 +101,7 @@ static enum core_status parse_feature(json_t *f, const char *where, json_t **out
 					  HTTP_JS_OPT_DOUBLE("threshold", &threshold, &has_threshold), HTTP_JS_END};
 	enum core_status rc = http_jspec_parse_at(f, spec, where, err);
 	if (rc == CORE_OK)
-		rc = refuse_unknown(f, where, feature_members, err);
+		rc = dm_refuse_unknown(f, where, feature_members, err);
 	if (rc != CORE_OK)
 		return rc;
 	if (!has_method && !has_threshold)
@@ -138,20 +135,23 @@ static enum core_status parse_feature(json_t *f, const char *where, json_t **out
 	return CORE_OK;
 }
 
-static enum core_status parse_features(json_t *features, struct dm_spec *s, struct core_error *err)
+enum core_status dm_overrides_parse(json_t *features, const char *field, json_t **checked, struct core_error *err)
 {
 	if (json_object_size(features) > DM_FEATURES_MAX)
-		return core_fail(err, CORE_EINVAL, "features: at most %d overrides, got %zu", DM_FEATURES_MAX,
+		return core_fail(err, CORE_EINVAL, "%s: at most %d overrides, got %zu", field, DM_FEATURES_MAX,
 				 json_object_size(features));
 	json_t *out = json_object();
 	const char *name;
 	json_t *f;
 	json_object_foreach(features, name, f)
 	{
-		char where[DM_NAME_MAX + 16];
-		snprintf(where, sizeof where, "features.%s", name);
+		char where[DM_NAME_MAX + 32];
+		snprintf(where, sizeof where, "%s.%s", field, name);
 		json_t *one = NULL;
-		enum core_status rc = check_name("features: a feature name", name, err);
+		char what[64];
+		snprintf(what, sizeof what, "%s: a %s name", field,
+			 strcmp(field, "features") == 0 ? "feature" : "column");
+		enum core_status rc = check_name(what, name, err);
 		if (rc == CORE_OK)
 			rc = parse_feature(f, where, &one, err);
 		if (rc != CORE_OK) {
@@ -160,8 +160,7 @@ static enum core_status parse_features(json_t *features, struct dm_spec *s, stru
 		}
 		json_object_set_new(out, name, one);
 	}
-	s->features = out;
-	s->has_features = true;
+	*checked = out;
 	return CORE_OK;
 }
 
@@ -174,7 +173,7 @@ static enum core_status parse_alert(json_t *a, struct dm_spec *s, struct core_er
 					  HTTP_JS_END};
 	enum core_status rc = http_jspec_parse_at(a, spec, "alert", err);
 	if (rc == CORE_OK)
-		rc = refuse_unknown(a, "alert", alert_members, err);
+		rc = dm_refuse_unknown(a, "alert", alert_members, err);
 	if (rc != CORE_OK)
 		return rc;
 	if (s->has_policy) {
@@ -208,15 +207,17 @@ static enum core_status parse_members(json_t *body, struct dm_spec *s, struct co
 					  HTTP_JS_END};
 	enum core_status rc = http_jspec_parse(body, spec, err);
 	if (rc == CORE_OK)
-		rc = refuse_unknown(body, NULL, top_members, err);
+		rc = dm_refuse_unknown(body, NULL, top_members, err);
 	if (rc == CORE_OK && window)
 		rc = parse_window(window, s, err);
 	if (rc == CORE_OK && s->has_drift_share && !(isfinite(share) && share > 0 && share <= 1))
 		rc = core_fail(err, CORE_EINVAL, "drift_share: must be a number > 0 and <= 1");
 	if (rc == CORE_OK && alert)
 		rc = parse_alert(alert, s, err);
-	if (rc == CORE_OK && features)
-		rc = parse_features(features, s, err);
+	if (rc == CORE_OK && features) {
+		rc = dm_overrides_parse(features, "features", &s->features, err);
+		s->has_features = rc == CORE_OK;
+	}
 	if (rc != CORE_OK) {
 		dm_spec_clear(s);
 		return rc;

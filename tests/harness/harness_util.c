@@ -108,6 +108,20 @@ double th_nrand(struct th_rng *r)
 	return sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v);
 }
 
+json_t *th_json_find(json_t *array, const char *key, const char *value)
+{
+	json_t *o;
+	size_t i;
+	json_array_foreach(array, i, o)
+	{
+		const char *v = json_string_value(json_object_get(o, key));
+		if (v && strcmp(v, value) == 0)
+			return o;
+	}
+	ck_abort_msg("no %s '%s' among %zu objects", key, value, json_array_size(array));
+	return NULL;
+}
+
 void th_rm_rf(const char *dir)
 {
 	char *cmd = th_fmt("rm -rf '%s'", dir);

@@ -39,6 +39,10 @@ double th_urand(struct th_rng *r);
 /* Standard normal (Box-Muller, one of the pair). */
 double th_nrand(struct th_rng *r);
 
+/* The member of the objects in array (borrowed) whose string member key equals value:
+ * a drift report's column by column_name, say. Fails the test when none does. Borrowed. */
+json_t *th_json_find(json_t *array, const char *key, const char *value);
+
 /* rm -rf dir; fails the test when that fails. */
 void th_rm_rf(const char *dir);
 
