@@ -3,8 +3,8 @@
  * operations match both ways. (2) A client session against the real daemon touches
  * every documented operation and the error kinds the document promises (400 bad spec,
  * bad patch, bad query; 404 unknown monitor and report; 409 a second monitor of a
- * model; 415), each response checked against the document's schema for its status
- * (th_contract_check). A report is written in SQL, as the window slice will write it.
+ * model; 415; for batch drift 400 and the 501 of the planned dataset form), each response checked against the
+ * document's schema for its status (th_contract_check). A report is written in SQL, as the window slice will write it.
  * (3) The document's stattest names are the ones the daemon accepts: each is taken,
  * and the daemon's list of them (in its 400 for an unknown one) equals the document's
  * enum. Finally every documented operation must have answered 2xx at least once, so an
@@ -158,12 +158,24 @@ START_TEST(a_client_session_keeps_to_the_contract)
 	json_decref(call("GET", "/v1/reports/0123456789abcdef0123456789abcdef", NULL, 200));
 	fails("GET", "/v1/reports/ffffffffffffffffffffffffffffffff", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 
+	/* batch drift: a table, the bad-input kinds, the planned dataset form */
+	json_decref(call("POST", "/v1/drift",
+			 "{\"reference\": {\"csv\": \"x,c\\n1,a\\n2,b\\n,a\\n3,b\\n\"}, \"current\": {\"csv\": "
+			 "\"c,x\\nb,5\\nb,6\\na,7\\n\"}, \"columns\": {\"c\": {\"method\": \"TVD\"}}}",
+			 200));
+	fails("POST", "/v1/drift", "{\"reference\": {\"csv\": \"a\\n1\\n\"}, \"current\": {\"csv\": \"b\\n1\\n\"}}",
+	      400, "INVALID_PARAMETER_VALUE", "missing 'a'");
+	fails("POST", "/v1/drift", "{\"reference\": {\"dataset\": \"iris@1\"}, \"current\": {\"csv\": \"a\\n1\\n\"}}",
+	      501, "NOT_IMPLEMENTED", "reference.dataset");
+	not_json("POST", "/v1/drift");
+
 	json_decref(call("DELETE", path, NULL, 200));
 	fails("DELETE", path, NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 	fails("GET", "/v1/reports/0123456789abcdef0123456789abcdef", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 
-	/* 7 monitor and report operations + healthz, readyz, metrics, openapi.json */
-	th_contract_expect_all(&cover, 11);
+	/* 7 monitor and report operations, batch drift + healthz, readyz, metrics,
+	 * openapi.json */
+	th_contract_expect_all(&cover, 12);
 	th_daemon_stop(d);
 	d = NULL;
 	json_decref(doc);
