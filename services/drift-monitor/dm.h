@@ -5,7 +5,6 @@
  *   spec.c        a monitor spec (POST body) and a patch (PATCH body): parse and check
  *                 everything, pure; the stattest names and thresholds come from
  *                 libs/stats (stats/drift.h), so the API accepts what the statistics can do
- *   paging.c      max_results and the keyset page tokens of the listings, pure
  *   h_monitors.c  monitors: create, list, get, patch, delete
  *   h_reports.c   reports: list (by monitor, since), get
  *   batch.c       batch drift (POST /v1/drift): two inline CSV samples to a report, pure
@@ -53,9 +52,9 @@ void dm_h_drift(struct http_request *req, void *app);
  * (features and window whole, alert member by member). Messages name the field
  * ("window.size: must be an integer from 10 to 10000000"). */
 
-#define DM_ID_LEN             32   /* uuid hex, lower case */
-#define DM_NAME_MAX           1024 /* bytes of a model or feature name (MLflow: 256 characters) */
-#define DM_FEATURES_MAX       4096 /* feature overrides of one monitor */
+#define DM_ID_LEN             SVC_PAGE_ID_LEN /* uuid hex, lower case */
+#define DM_NAME_MAX           1024            /* bytes of a model or feature name (MLflow: 256 characters) */
+#define DM_FEATURES_MAX       4096            /* feature overrides of one monitor */
 #define DM_WINDOW_SIZE_MIN    10
 #define DM_WINDOW_SIZE_MAX    10000000
 #define DM_WINDOW_SIZE_DEF    1000
@@ -128,25 +127,6 @@ enum core_status dm_batch_parse(json_t *body, struct dm_batch *out, struct core_
 enum core_status dm_batch_report(const struct dm_batch *b, json_t **report, struct core_error *err);
 void dm_batch_clear(struct dm_batch *b);
 
-/* --- paging.c: listings, pure -------------------------------------------------------- */
-
-/* A page's position: newest first by (created_at, id); after_id NULL on the first page. */
-struct dm_page {
-	long limit; /* max_results: 1..1000, default 100 */
-	int64_t after_created;
-	char after_id_buf[DM_ID_LEN + 1];
-	const char *after_id; /* after_id_buf, or NULL */
-};
-/* Reads max_results and page_token (either may be NULL or "") into *out. CORE_OK or
- * CORE_EINVAL naming the parameter. */
-enum core_status dm_page_parse(const char *max_results, const char *page_token, struct dm_page *out,
-			       struct core_error *err);
-/* The token naming the row (created_at text, id) as the last one handed out: malloc'd. */
-char *dm_page_token(const char *created_at, const char *id);
-/* A Unix-ms query parameter (since=): an integer >= 0. CORE_OK or CORE_EINVAL naming
- * the parameter. */
-enum core_status dm_ms_param(const char *name, const char *text, int64_t *out, struct core_error *err);
-
 /* --- q_monitors.c: monitors ---------------------------------------------------------
  * Every function runs one statement on a connection inside the caller's db_run_tx body
  * and returns db_exec's result: a row count (>= 0) or a negative db_status. Functions
@@ -161,7 +141,7 @@ int dm_q_monitor_insert(struct db_conn *c, const char *id, const struct dm_spec 
 			struct core_error *err);
 int dm_q_monitor_get(struct db_conn *c, const char *id, PGresult **res, struct core_error *err);
 /* A page newest first, after the keyset of page (if any), of model when not NULL. */
-int dm_q_monitor_list(struct db_conn *c, const char *model, const struct dm_page *page, long limit, PGresult **res,
+int dm_q_monitor_list(struct db_conn *c, const char *model, const struct svc_page *page, long limit, PGresult **res,
 		      struct core_error *err);
 /* Sets what the patch gives (has_*) and updated_at = now; the row after it in *res.
  * 0: no such monitor. */
@@ -180,7 +160,7 @@ int dm_q_monitor_delete(struct db_conn *c, const char *id, struct core_error *er
 int dm_q_report_get(struct db_conn *c, const char *id, PGresult **res, struct core_error *err);
 /* A page newest first (DM_REPORT_COLS), of monitor_id when not NULL, created at or
  * after since when since >= 0. */
-int dm_q_report_list(struct db_conn *c, const char *monitor_id, int64_t since, const struct dm_page *page, long limit,
+int dm_q_report_list(struct db_conn *c, const char *monitor_id, int64_t since, const struct svc_page *page, long limit,
 		     PGresult **res, struct core_error *err);
 
 /* --- entities.c: JSON from rows ------------------------------------------------------ */
@@ -195,7 +175,7 @@ json_t *dm_report_json(const PGresult *res, int row, bool with_document);
  * page->limit, *next gets the token of the last row handed out (its created_at in
  * column created_col, its id in column 0; malloc'd). Returns rc, or DB_HARD_ERROR with
  * err naming the row that could not be read. */
-int dm_page_collect(int rc, const PGresult *res, const struct dm_page *page, json_t *(*render)(const PGresult *, int),
+int dm_page_collect(int rc, const PGresult *res, const struct svc_page *page, json_t *(*render)(const PGresult *, int),
 		    int created_col, json_t *items, char **next, struct core_error *err);
 /* Replies 200 {"<key>": items, "next_page_token": next} (no token when next is NULL).
  * items borrowed. */

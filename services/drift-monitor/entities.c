@@ -77,7 +77,7 @@ json_t *dm_report_json(const PGresult *res, int row, bool with_document)
 	return r;
 }
 
-int dm_page_collect(int rc, const PGresult *res, const struct dm_page *page, json_t *(*render)(const PGresult *, int),
+int dm_page_collect(int rc, const PGresult *res, const struct svc_page *page, json_t *(*render)(const PGresult *, int),
 		    int created_col, json_t *items, char **next, struct core_error *err)
 {
 	for (int i = 0; i < rc && i < page->limit; i++) {
@@ -90,7 +90,7 @@ int dm_page_collect(int rc, const PGresult *res, const struct dm_page *page, jso
 	}
 	if (rc > page->limit) {
 		int last = (int)page->limit - 1;
-		*next = dm_page_token(db_get_text(res, last, created_col), db_get_text(res, last, 0));
+		*next = svc_page_token(db_get_text(res, last, created_col), db_get_text(res, last, 0));
 	}
 	return rc;
 }

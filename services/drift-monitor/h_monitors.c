@@ -47,7 +47,7 @@ static int create_tx(struct db_conn *c, void *cls)
 	PGresult *res = NULL;
 	int rc = dm_q_monitor_insert(c, x->id, x->spec, core_now_ms(), &x->err);
 	if (rc == 0) {
-		struct dm_page first = {.limit = 1};
+		struct svc_page first = {.limit = 1};
 		rc = dm_q_monitor_list(c, x->spec->model, &first, 1, &res, &x->err);
 		const char *other = rc > 0 ? db_get_text(res, 0, 0) : NULL;
 		if (rc >= 0)
@@ -117,7 +117,7 @@ void dm_h_monitor_get(struct http_request *req, void *app)
 
 struct list_ctx {
 	const char *model;
-	struct dm_page page;
+	struct svc_page page;
 	json_t *items;
 	char *next; /* the token after this page when more remain, owned */
 	struct core_error err;
@@ -141,8 +141,8 @@ void dm_h_monitor_list(struct http_request *req, void *app)
 	struct list_ctx x = {.model = http_request_query(req, "model")};
 	struct svc_fail fail;
 	struct core_error err = {{0}};
-	if (dm_page_parse(http_request_query(req, "max_results"), http_request_query(req, "page_token"), &x.page,
-			  &err) != CORE_OK) {
+	if (svc_page_parse(http_request_query(req, "max_results"), http_request_query(req, "page_token"), &x.page,
+			   &err) != CORE_OK) {
 		http_reply_invalid(req, &err);
 		return;
 	}

@@ -14,7 +14,7 @@
 struct list_ctx {
 	const char *monitor;
 	int64_t since; /* -1: none */
-	struct dm_page page;
+	struct svc_page page;
 	json_t *items;
 	char *next; /* the token after this page when more remain, owned */
 	struct svc_fail fail;
@@ -53,9 +53,9 @@ void dm_h_report_list(struct http_request *req, void *app)
 	struct list_ctx x = {.monitor = http_request_query(req, "monitor"), .since = -1};
 	struct core_error err = {{0}};
 	const char *since = http_request_query(req, "since");
-	if (dm_page_parse(http_request_query(req, "max_results"), http_request_query(req, "page_token"), &x.page,
-			  &err) != CORE_OK ||
-	    (since && *since && dm_ms_param("since", since, &x.since, &err) != CORE_OK)) {
+	if (svc_page_parse(http_request_query(req, "max_results"), http_request_query(req, "page_token"), &x.page,
+			   &err) != CORE_OK ||
+	    (since && *since && svc_ms_param("since", since, &x.since, &err) != CORE_OK)) {
 		http_reply_invalid(req, &err);
 		return;
 	}

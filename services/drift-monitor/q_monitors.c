@@ -70,7 +70,7 @@ static const struct db_stmt dm_q_monitor_list_stmt = {
 	.n_params = 4,
 };
 
-int dm_q_monitor_list(struct db_conn *c, const char *model, const struct dm_page *page, long limit, PGresult **res,
+int dm_q_monitor_list(struct db_conn *c, const char *model, const struct svc_page *page, long limit, PGresult **res,
 		      struct core_error *err)
 {
 	struct db_i64 a, l;

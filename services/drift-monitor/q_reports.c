@@ -26,7 +26,7 @@ static const struct db_stmt dm_q_report_list_stmt = {
 	.n_params = 5,
 };
 
-int dm_q_report_list(struct db_conn *c, const char *monitor_id, int64_t since, const struct dm_page *page, long limit,
+int dm_q_report_list(struct db_conn *c, const char *monitor_id, int64_t since, const struct svc_page *page, long limit,
 		     PGresult **res, struct core_error *err)
 {
 	struct db_i64 s, a, l;

@@ -160,27 +160,9 @@ void tr_h_job_get(struct http_request *req, void *app)
 
 /* --- list ------------------------------------------------------------------------ */
 
-/* A page token is "<created_at>.<id>" of the last job handed out. */
-static enum core_status token_parse(const char *t, int64_t *created, char id[TR_JOB_ID_LEN + 1], struct core_error *err)
-{
-	const char *dot = strchr(t, '.');
-	char *end = NULL;
-	long long v = dot && dot > t && dot - t <= 18 ? strtoll(t, &end, 10) : -1;
-	size_t n = dot ? strlen(dot + 1) : 0;
-	bool ok = v >= 0 && end == dot && n == TR_JOB_ID_LEN;
-	for (size_t i = 0; ok && i < n; i++)
-		ok = isxdigit((unsigned char)dot[1 + i]) && !isupper((unsigned char)dot[1 + i]);
-	if (!ok)
-		return core_fail(err, CORE_EINVAL, "Invalid page_token '%.80s'", t);
-	*created = v;
-	memcpy(id, dot + 1, TR_JOB_ID_LEN + 1);
-	return CORE_OK;
-}
-
 struct list_ctx {
-	const char *status, *after_id;
-	int64_t after_created;
-	long limit;
+	const char *status;
+	struct svc_page page;
 	json_t *items;
 	char *next;
 	struct svc_fail fail;
@@ -194,8 +176,8 @@ static int list_tx(struct db_conn *c, void *cls)
 	free(x->next);
 	x->next = NULL;
 	PGresult *res = NULL;
-	int rc = tr_q_job_list(c, x->status, x->after_created, x->after_id, x->limit + 1, &res, &x->err);
-	for (int i = 0; rc > 0 && i < rc && i < x->limit; i++) {
+	int rc = tr_q_job_list(c, x->status, x->page.after_created, x->page.after_id, x->page.limit + 1, &res, &x->err);
+	for (int i = 0; rc > 0 && i < rc && i < x->page.limit; i++) {
 		json_t *j = tr_job_json(res, i);
 		if (!j) {
 			rc = DB_HARD_ERROR;
@@ -203,9 +185,9 @@ static int list_tx(struct db_conn *c, void *cls)
 		}
 		json_array_append_new(x->items, j);
 	}
-	if (rc > x->limit)
-		x->next = core_xasprintf("%s.%s", db_get_text(res, (int)x->limit - 1, 3),
-					 db_get_text(res, (int)x->limit - 1, 0));
+	if (rc > x->page.limit)
+		x->next = svc_page_token(db_get_text(res, (int)x->page.limit - 1, 3),
+					 db_get_text(res, (int)x->page.limit - 1, 0));
 	PQclear(res);
 	return rc;
 }
@@ -214,10 +196,8 @@ static const char *const tr_statuses[] = {"QUEUED", "RUNNING", "SUCCEEDED", "FAI
 
 void tr_h_job_list(struct http_request *req, void *app)
 {
-	struct list_ctx x = {.status = http_request_query(req, "status"), .limit = 100};
+	struct list_ctx x = {.status = http_request_query(req, "status")};
 	struct core_error err = {{0}};
-	char after_id[TR_JOB_ID_LEN + 1];
-	const char *mr = http_request_query(req, "max_results"), *token = http_request_query(req, "page_token");
 	if (x.status && !*x.status)
 		x.status = NULL;
 	bool known = !x.status;
@@ -230,23 +210,10 @@ void tr_h_job_list(struct http_request *req, void *app)
 				 x.status);
 		return;
 	}
-	if (mr && *mr) {
-		char *end = NULL;
-		long v = strtol(mr, &end, 10);
-		if (*end || end == mr || v < 1 || v > 1000) {
-			http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE,
-					 "Invalid value '%.40s' for parameter 'max_results': an integer from 1 to 1000",
-					 mr);
-			return;
-		}
-		x.limit = v;
-	}
-	if (token && *token) {
-		if (token_parse(token, &x.after_created, after_id, &err) != CORE_OK) {
-			http_reply_invalid(req, &err);
-			return;
-		}
-		x.after_id = after_id;
+	if (svc_page_parse(http_request_query(req, "max_results"), http_request_query(req, "page_token"), &x.page,
+			   &err) != CORE_OK) {
+		http_reply_invalid(req, &err);
+		return;
 	}
 	x.items = json_array();
 	if (svc_run_tx_or_reply(req, app, "tr_h_job_list", DB_READ_COMMITTED, list_tx, &x, &x.fail) >= 0) {

@@ -191,6 +191,30 @@ void svc_h_not_implemented(struct http_request *req, void *app);
  * log line with the request id, as it names the database's host and port. */
 int svc_reply_db_error(struct http_request *req, int rc, const struct core_error *err);
 
+/* --- keyset pages of the /v1/ listings (paging.c) --------------------------------- */
+
+#define SVC_PAGE_DEFAULT 100 /* max_results when absent */
+#define SVC_PAGE_MAX     1000
+#define SVC_PAGE_ID_LEN  32 /* the rows' ids: uuid hex, lower case */
+
+/* A page's position: newest first by (created_at, id); after_id NULL on the first page. */
+struct svc_page {
+	long limit; /* max_results: 1..SVC_PAGE_MAX, default SVC_PAGE_DEFAULT */
+	int64_t after_created;
+	char after_id_buf[SVC_PAGE_ID_LEN + 1];
+	const char *after_id; /* after_id_buf, or NULL */
+};
+/* Reads max_results and page_token (either may be NULL or "") into *out. CORE_OK or
+ * CORE_EINVAL naming the parameter (MLflow's words: "Invalid value '...' for parameter
+ * 'max_results': ..."). */
+enum core_status svc_page_parse(const char *max_results, const char *page_token, struct svc_page *out,
+				struct core_error *err);
+/* The token naming the row (created_at text, id) as the last one handed out: malloc'd. */
+char *svc_page_token(const char *created_at, const char *id);
+/* A Unix-ms query parameter (since=): an integer >= 0. CORE_OK or CORE_EINVAL naming
+ * the parameter. */
+enum core_status svc_ms_param(const char *name, const char *text, int64_t *out, struct core_error *err);
+
 /* --- transactions that answer for themselves (tx_reply.c) ------------------------ */
 
 /* What a transaction body found wrong with the client's request. The message holds

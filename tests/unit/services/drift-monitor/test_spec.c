@@ -1,8 +1,7 @@
 /* Unit tests of the drift monitor's pure parts: the monitor spec (spec.c) with its
  * defaults, what a patch marks as given, the stattest names and threshold ranges taken
  * from libs/stats (every method it names is accepted, a threshold is read as the
- * method reads its score), and the listings' parameters (paging.c): max_results, page
- * tokens made and read back, since. The HTTP side of the same rules is
+ * method reads its score). The HTTP side of the same rules is
  * tests/integration/test_drift_monitors_api.c. Called through the private header dm.h,
  * linked from libdrift-monitor.a. */
 #include <check.h>
@@ -148,46 +147,6 @@ START_TEST(bounds)
 }
 END_TEST
 
-START_TEST(paging_parameters)
-{
-	struct dm_page p;
-	struct core_error err = {{0}};
-	ck_assert_int_eq(dm_page_parse(NULL, NULL, &p, &err), CORE_OK);
-	ck_assert_int_eq(p.limit, 100);
-	ck_assert_ptr_null(p.after_id);
-	ck_assert_int_eq(dm_page_parse("1000", "", &p, &err), CORE_OK);
-	ck_assert_int_eq(p.limit, 1000);
-	const char *bad_max[] = {"0", "1001", "-1", "+5", " 5", "5x", "99999999999999999999"};
-	for (size_t i = 0; i < sizeof bad_max / sizeof bad_max[0]; i++)
-		ck_assert_msg(dm_page_parse(bad_max[i], NULL, &p, &err) == CORE_EINVAL, "%s", bad_max[i]);
-
-	char *t = dm_page_token("1712345678901", "0123456789abcdef0123456789abcdef");
-	ck_assert_str_eq(t, "1712345678901.0123456789abcdef0123456789abcdef");
-	ck_assert_int_eq(dm_page_parse("2", t, &p, &err), CORE_OK);
-	ck_assert_int_eq(p.after_created, 1712345678901LL);
-	ck_assert_str_eq(p.after_id, "0123456789abcdef0123456789abcdef");
-	free(t);
-	const char *bad_tokens[] = {"x",
-				    ".0123456789abcdef0123456789abcdef",
-				    "12.0123456789abcdef0123456789abcde",
-				    "12.0123456789ABCDEF0123456789abcdef",
-				    "-1.0123456789abcdef0123456789abcdef",
-				    "12.0123456789abcdef0123456789abcdef0"};
-	for (size_t i = 0; i < sizeof bad_tokens / sizeof bad_tokens[0]; i++)
-		ck_assert_msg(dm_page_parse(NULL, bad_tokens[i], &p, &err) == CORE_EINVAL, "%s", bad_tokens[i]);
-
-	int64_t ms = -1;
-	ck_assert_int_eq(dm_ms_param("since", "0", &ms, &err), CORE_OK);
-	ck_assert_int_eq(ms, 0);
-	ck_assert_int_eq(dm_ms_param("since", "1712345678901", &ms, &err), CORE_OK);
-	ck_assert_int_eq(ms, 1712345678901LL);
-	ck_assert_int_eq(dm_ms_param("since", "-5", &ms, &err), CORE_EINVAL);
-	ck_assert_ptr_nonnull(strstr(err.message, "'since'"));
-	ck_assert_int_eq(dm_ms_param("since", "", &ms, &err), CORE_EINVAL);
-	ck_assert_int_eq(dm_ms_param("since", "1e3", &ms, &err), CORE_EINVAL);
-}
-END_TEST
-
 static Suite *spec_suite(void)
 {
 	Suite *s = suite_create("drift-monitor-spec");
@@ -197,9 +156,6 @@ static Suite *spec_suite(void)
 	tcase_add_test(tc, stattests_come_from_libs_stats);
 	tcase_add_test(tc, bounds);
 	suite_add_tcase(s, tc);
-	TCase *pg = tcase_create("paging");
-	tcase_add_test(pg, paging_parameters);
-	suite_add_tcase(s, pg);
 	return s;
 }
 
