@@ -7,6 +7,8 @@
  *                 libs/stats (stats/drift.h), so the API accepts what the statistics can do
  *   h_monitors.c  monitors: create, list, get, patch, delete
  *   h_reports.c   reports: list (by monitor, since), get
+ *   table.c       Evidently's data-drift table: a row per column from its two samples,
+ *                 and the dataset verdict, pure (batch.c and window.c write reports with it)
  *   batch.c       batch drift (POST /v1/drift): two inline CSV samples to a report, pure
  *   h_drift.c     POST /v1/drift, thin over batch.c
  *   q_monitors.c  one function per SQL statement on monitors; the statement is named as
@@ -23,6 +25,8 @@
 #include <stdint.h>
 #include "db/db.h"
 #include "http/jspec.h"
+#include "stats/distance.h"
+#include "stats/drift.h"
 #include "svc/svc.h"
 
 /* --- routes and handlers (routes.c, h_monitors.c, h_reports.c) -------------------- */
@@ -90,6 +94,45 @@ enum core_status dm_overrides_parse(json_t *obj, const char *field, json_t **che
 /* Refuses a member of obj that allowed (NULL-terminated) does not list, so a typo never
  * silently keeps a default; where names obj in the message (NULL: the top level). */
 enum core_status dm_refuse_unknown(json_t *obj, const char *where, const char *const *allowed, struct core_error *err);
+
+/* --- table.c: Evidently's data-drift table, pure ---------------------------------------
+ * A row: column_name, column_type ("num"/"cat"), stattest_name, stattest_threshold,
+ * drift_score (null when the method gives none), drift_detected, and reference/current
+ * {count, missing, histogram{edges, counts} (Sturges bins over both samples) |
+ * value_counts (the 100 most frequent over both, the rest in "other")}. */
+
+/* One column's two samples (index 0 the reference, 1 the current), missing values
+ * already taken out. Everything is borrowed. */
+struct dm_col {
+	const char *name;
+	enum stats_column_type type;
+	const double *num[2]; /* numerical: the values */
+	size_t n_num[2];
+	const struct stats_bins *cats; /* categorical: the categories (labels) and both counts */
+	/* categorical, optional: each sample's values in their order (TVD's permutations
+	 * start from it); NULL: the categories repeated by their counts */
+	const char *const *cells[2];
+	size_t n_cells[2];
+	uint64_t missing[2];
+	/* The counts shown when a sample stands for more values than it holds (a window's
+	 * reservoir); 0: the sample's size. */
+	uint64_t count[2];
+	/* The reference's size for Evidently's default method when the reference sample is
+	 * a subsample; 0: the sample's size. */
+	uint64_t n_ref;
+};
+
+/* Column c's row into *row (owned) and its verdict into *drifted: the override's method
+ * and threshold ({"method"?, "threshold"?} as dm_overrides_parse checked it; NULL: none),
+ * else Evidently's default. field names the overrides in messages ("columns",
+ * "features"). CORE_OK; CORE_EINVAL naming the column (no value in a sample, a method
+ * that does not apply to its type, a statistic that cannot be computed). */
+enum core_status dm_col_report(const struct dm_col *c, json_t *override, const char *field, json_t **row, bool *drifted,
+			       struct core_error *err);
+/* The table {columns: rows, number_of_columns, number_of_drifted_columns,
+ * share_of_drifted_columns, drift_share, dataset_drift} (rows stolen), or NULL when out
+ * of memory. */
+json_t *dm_table(json_t *rows, size_t n_drifted, double drift_share);
 
 /* --- batch.c: batch drift of two inline CSV samples, pure ---------------------------
  * The POST /v1/drift body:
