@@ -10,6 +10,9 @@
  *   table.c       Evidently's data-drift table: a row per column from its two samples,
  *                 and the dataset verdict, pure (batch.c and window.c write reports with it)
  *   batch.c       batch drift (POST /v1/drift): two inline CSV samples to a report, pure
+ *   refdoc.c      a model's reference.json read into the columns a window compares with, pure
+ *   window.c      a monitor's window of live predictions in fixed memory: add, report,
+ *                 save and load, pure
  *   h_drift.c     POST /v1/drift, thin over batch.c
  *   q_monitors.c  one function per SQL statement on monitors; the statement is named as
  *                 the function (dm_q_monitor_insert prepares "dm_q_monitor_insert")
@@ -24,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "db/db.h"
+#include "core/buf.h"
 #include "http/jspec.h"
 #include "stats/distance.h"
 #include "stats/drift.h"
@@ -169,6 +173,97 @@ enum core_status dm_batch_parse(json_t *body, struct dm_batch *out, struct core_
  * CORE_ENOMEM when a sample's copy cannot be allocated. */
 enum core_status dm_batch_report(const struct dm_batch *b, json_t **report, struct core_error *err);
 void dm_batch_clear(struct dm_batch *b);
+
+/* --- refdoc.c: a model's reference, pure --------------------------------------------- */
+
+struct dm_ref_label {
+	char *label;
+	uint64_t count;
+};
+
+/* One column of the reference, in the space of prediction events. */
+struct dm_ref_col {
+	char *name;
+	enum stats_column_type type;
+	double *sample; /* numerical: the reference's values (or an even subsample) */
+	size_t n_sample;
+	struct dm_ref_label *cats; /* categorical: the categories, sorted bytewise, counts > 0 */
+	size_t k;
+	uint64_t count, missing; /* of the whole reference */
+};
+
+struct dm_ref {
+	struct dm_ref_col *cols; /* the inputs: tabular columns by name, or brightness/contrast */
+	size_t n_cols;
+	struct dm_ref_col *pred; /* "label" and "confidence" (classifier), or "output_<i>" */
+	size_t n_pred;
+	bool image;      /* columns are read from an event's "image", else its "features" */
+	bool classifier; /* predictions are label + probability */
+	uint64_t rows;   /* the reference's rows (the validation split) */
+	json_t *dataset; /* reference.json's "dataset" {name, version} or NULL; owned */
+};
+
+/* Reads reference.json (borrowed) into *out (release with dm_ref_free). CORE_OK, or
+ * CORE_EINVAL saying what is missing or malformed (a format 1 reference, without
+ * "columns", is refused: it describes the net's preprocessed inputs, which events do
+ * not carry). */
+enum core_status dm_ref_parse(json_t *doc, struct dm_ref *out, struct core_error *err);
+void dm_ref_free(struct dm_ref *r);
+
+/* --- window.c: a monitor's window, pure ----------------------------------------------- */
+
+#define DM_SAMPLE_MAX  10000 /* values a window keeps per numeric column (a reservoir) */
+#define DM_CATS_MAX    1000  /* categories a window counts per column; more go to DM_OTHER */
+#define DM_LABEL_MAX   256   /* bytes of a category a window counts; longer go to DM_OTHER */
+#define DM_DEDUPE_KEYS 4096  /* request keys per generation; two generations are kept */
+#define DM_OTHER       "(other)"
+
+struct dm_win_col {
+	double *res; /* numerical: the reservoir (DM_SAMPLE_MAX once used) */
+	size_t n_res;
+	uint64_t seen;             /* numerical: finite values added */
+	struct dm_ref_label *cats; /* categorical: counted categories, sorted bytewise */
+	size_t k;
+	uint64_t other;   /* categorical: values past DM_CATS_MAX or DM_LABEL_MAX */
+	uint64_t missing; /* null, absent or unreadable values */
+};
+
+struct dm_window {
+	const struct dm_ref *ref; /* borrowed: the columns (ref->cols, then ref->pred) */
+	struct dm_win_col *cols;
+	uint64_t rows;            /* predictions added */
+	int64_t start_ms, end_ms; /* the first and last prediction's time (Unix ms) */
+	uint64_t rng;             /* the reservoir's generator state */
+	uint64_t *keys[2];        /* dedupe sets: [0] the newer generation */
+	size_t n_keys;            /* keys in keys[0] */
+	uint64_t duplicates;      /* predictions refused as seen before */
+	int32_t partition;        /* the Kafka position of the last event applied (-1: none): */
+	int64_t offset;           /* a redelivered batch is recognised by it */
+};
+
+enum dm_add { DM_ADDED, DM_DUPLICATE };
+
+/* An empty window over ref's columns (borrowed: it must outlive the window). */
+void dm_window_init(struct dm_window *w, const struct dm_ref *ref, int64_t now_ms);
+void dm_window_clear(struct dm_window *w);
+/* Empties the window for the next one; the dedupe keys and the Kafka position stay. */
+void dm_window_restart(struct dm_window *w, int64_t now_ms);
+/* Adds an event's data member (borrowed) made at at_ms: DM_DUPLICATE when its request
+ * id, row and role were added before (within the last DM_DEDUPE_KEYS..2x of them). */
+enum dm_add dm_window_add(struct dm_window *w, json_t *data, int64_t at_ms);
+/* The window against its reference: Evidently's table (table.c) of the input columns
+ * with the monitor's overrides (the features object, borrowed, may be NULL) and
+ * drift_share, plus "predictions": {"columns": rows} (Evidently's defaults). A column
+ * with no value in the window gets a row with a null score, drift_detected false and a
+ * "note". *doc owned. CORE_OK, or the failure of a statistic (err says which). */
+enum core_status dm_window_report(const struct dm_window *w, json_t *overrides, double drift_share, json_t **doc,
+				  struct core_error *err);
+/* Appends the window's state to out (binary, versioned). CORE_OK or out's failure. */
+enum core_status dm_window_save(const struct dm_window *w, struct core_buf *out);
+/* A window from what dm_window_save wrote, over ref (the same reference). CORE_OK, or
+ * CORE_EINVAL for bytes that do not read back as a window of ref (w is then cleared). */
+enum core_status dm_window_load(struct dm_window *w, const struct dm_ref *ref, const void *data, size_t len,
+				struct core_error *err);
 
 /* --- q_monitors.c: monitors ---------------------------------------------------------
  * Every function runs one statement on a connection inside the caller's db_run_tx body
