@@ -153,17 +153,27 @@ START_TEST(window_reports_as_the_batch_does)
 }
 END_TEST
 
+/* A reference of n values 0..n-1 (and a/b counts) parsed into *ref, and an empty window
+ * over it. */
+static json_t *open_window(size_t n, uint64_t a, uint64_t b, struct dm_ref *ref, struct dm_window *w)
+{
+	double *x = malloc(n * sizeof *x);
+	for (size_t i = 0; i < n; i++)
+		x[i] = (double)i;
+	json_t *doc = reference(x, n, a, b);
+	free(x);
+	struct core_error err = {{0}};
+	ck_assert_msg(dm_ref_parse(doc, ref, &err) == CORE_OK, "%s", err.message);
+	dm_window_init(w, ref, 0);
+	return doc;
+}
+
 START_TEST(values_duplicates_and_bounds)
 {
-	double ref_x[50];
-	for (size_t i = 0; i < 50; i++)
-		ref_x[i] = (double)i;
-	json_t *doc = reference(ref_x, 50, 10, 10);
 	struct dm_ref ref;
-	struct core_error err = {{0}};
-	ck_assert_int_eq(dm_ref_parse(doc, &ref, &err), CORE_OK);
 	struct dm_window w;
-	dm_window_init(&w, &ref, 0);
+	struct core_error err = {{0}};
+	json_t *doc = open_window(50, 10, 10, &ref, &w);
 
 	/* a repeat of (request, row, role) is refused; another row or role is not */
 	json_t *e = event("req-1", 0, 1.0, "a");
@@ -269,15 +279,10 @@ END_TEST
 
 START_TEST(unseen_column_and_bad_references)
 {
-	double ref_x[20];
-	for (size_t i = 0; i < 20; i++)
-		ref_x[i] = (double)i;
-	json_t *doc = reference(ref_x, 20, 5, 5);
 	struct dm_ref ref;
-	struct core_error err = {{0}};
-	ck_assert_int_eq(dm_ref_parse(doc, &ref, &err), CORE_OK);
 	struct dm_window w;
-	dm_window_init(&w, &ref, 0);
+	struct core_error err = {{0}};
+	json_t *doc = open_window(20, 5, 5, &ref, &w);
 	json_t *e = load("{\"row\": 0, \"features\": {\"x\": 3}, \"label\": \"cat\", \"probability\": 0.7}");
 	dm_window_add(&w, e, 1);
 	json_decref(e);
