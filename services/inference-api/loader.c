@@ -46,28 +46,12 @@ static struct httpc_peer tracker_peer(const struct ia_settings *s, size_t max)
 				   .max_response = max};
 }
 
-/* GETs path on p. CORE_OK with *status, and *out the parsed object when it is 200;
- * CORE_EIO when the peer did not answer (or answered something that is not JSON). */
+/* GETs path on p: CORE_OK with *status (and *out, the object, when there is one),
+ * CORE_EIO when the peer did not answer. */
 static enum core_status get_json(const struct httpc_peer *p, const char *path, const char *rid, long *status,
 				 json_t **out, struct core_error *err)
 {
-	struct httpc_response resp = {0};
-	*out = NULL;
-	enum core_status rc = httpc_peer_call(p, "GET", path, NULL, NULL, 0, rid, &resp, err);
-	if (rc != CORE_OK)
-		return rc == CORE_ELIMIT ? CORE_EIO : rc;
-	*status = resp.status;
-	if (resp.status == 200) {
-		*out = json_loadb(resp.body, resp.body_len, 0, NULL);
-		if (!json_is_object(*out)) {
-			json_decref(*out);
-			*out = NULL;
-			rc = core_fail(err, CORE_EIO, "%s answered %s with something that is not a JSON object",
-				       p->name, path);
-		}
-	}
-	httpc_response_free(&resp);
-	return rc;
+	return httpc_peer_json(p, "GET", path, NULL, rid, status, out, err);
 }
 
 /* --- what a registered model should serve ------------------------------------------ */

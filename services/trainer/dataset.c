@@ -16,24 +16,12 @@
 static enum core_status registry_get(const struct tr_settings *s, const char *request_id, const char *path,
 				     long *status, json_t **doc, struct core_error *err)
 {
-	struct httpc_response resp = {0};
-	*doc = NULL;
 	const struct httpc_peer peer = {.name = "the data registry",
 					.base_url = s->data_registry_url,
 					.token = s->data_registry_token,
 					.timeout_ms = s->data_registry_timeout_ms,
 					.max_response = (size_t)64 << 20};
-	enum core_status rc = httpc_peer_call(&peer, "GET", path, NULL, NULL, 0, request_id, &resp, err);
-	if (rc == CORE_OK) {
-		*status = resp.status;
-		*doc = json_loadb(resp.body, resp.body_len, 0, NULL);
-		if (*doc && !json_is_object(*doc)) {
-			json_decref(*doc);
-			*doc = NULL;
-		}
-	}
-	httpc_response_free(&resp);
-	return rc;
+	return httpc_peer_json(&peer, "GET", path, NULL, request_id, status, doc, err);
 }
 
 static json_t *find_column(json_t *profile, const char *name)

@@ -58,3 +58,32 @@ enum core_status httpc_peer_call(const struct httpc_peer *p, const char *method,
 	free(url);
 	return rc;
 }
+
+enum core_status httpc_peer_json(const struct httpc_peer *p, const char *method, const char *path, json_t *body,
+				 const char *request_id, long *status, json_t **out, struct core_error *err)
+{
+	struct httpc_response resp = {0};
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	*out = NULL;
+	*status = 0;
+	enum core_status rc = body && !text ? core_fail(err, CORE_ENOMEM, "%s: the request cannot be written", p->name)
+					    : httpc_peer_call(p, method, path, body ? "application/json" : NULL, text,
+							      text ? strlen(text) : 0, request_id, &resp, err);
+	if (rc == CORE_ELIMIT)
+		rc = core_fail(err, CORE_EIO, "%s answered %s with more than %zu bytes", p->name, path,
+			       p->max_response);
+	if (rc == CORE_OK) {
+		*status = resp.status;
+		*out = json_loadb(resp.body, resp.body_len, 0, NULL);
+		if (!json_is_object(*out)) {
+			json_decref(*out);
+			*out = NULL;
+		}
+		if (!*out && resp.status >= 200 && resp.status < 300)
+			rc = core_fail(err, CORE_EIO, "%s answered %s with something that is not a JSON object",
+				       p->name, path);
+	}
+	httpc_response_free(&resp);
+	free(text);
+	return rc;
+}

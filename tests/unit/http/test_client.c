@@ -295,6 +295,21 @@ START_TEST(peer_calls_sort_the_outcome)
 	ck_assert_ptr_null(r.body);
 	ck_assert_int_eq(httpc_peer_call(&peer, "GET", "/hello", NULL, NULL, 0, "bad id!", &r, &err), CORE_EINVAL);
 	ck_assert_ptr_null(strstr(err.message, "127.0.0.1"));
+
+	/* httpc_peer_json: the body sent as JSON, the answer parsed; a 4xx is an answer */
+	json_t *out = NULL, *body = json_pack("{s:i}", "a", 1);
+	long status = 0;
+	ck_assert_int_eq(httpc_peer_json(&peer, "POST", "/hello", body, "rid-2", &status, &out, &err), CORE_OK);
+	ck_assert_int_eq(status, 200);
+	ck_assert_str_eq(json_string_value(json_object_get(out, "body")), "{\"a\":1}");
+	ck_assert_str_eq(json_string_value(json_object_get(out, "content_type")), "application/json");
+	json_decref(out);
+	json_decref(body);
+	ck_assert_int_eq(httpc_peer_json(&peer, "GET", "/nope", NULL, NULL, &status, &out, &err), CORE_OK);
+	ck_assert_int_eq(status, 404);
+	json_decref(out);
+	ck_assert_int_eq(httpc_peer_json(&peer, "GET", "/busy", NULL, NULL, &status, &out, &err), CORE_EIO);
+	ck_assert_ptr_null(out);
 	http_server_stop(s);
 	ck_assert_int_eq(httpc_peer_call(&peer, "GET", "/hello", NULL, NULL, 0, NULL, &r, &err), CORE_EIO);
 	ck_assert_str_eq(err.message, "the peer could not be reached");

@@ -4,6 +4,7 @@
  * = one easy handle; thread-safe once httpc_global_init has run. */
 #ifndef HTTP_CLIENT_H
 #define HTTP_CLIENT_H
+#include <jansson.h>
 #include <stddef.h>
 #include "core/status.h"
 
@@ -73,4 +74,13 @@ struct httpc_peer {
 enum core_status httpc_peer_call(const struct httpc_peer *p, const char *method, const char *path,
 				 const char *content_type, const void *body, size_t body_len, const char *request_id,
 				 struct httpc_response *resp, struct core_error *err);
+
+/* httpc_peer_call for a JSON API: body (borrowed; NULL: none) sent as application/json,
+ * the answer's status into *status and its body into *out when it is a JSON object
+ * (owned; NULL otherwise, as for most error pages). CORE_OK whenever the peer answered
+ * below 500; CORE_EIO as httpc_peer_call, and also for a 2xx that is not a JSON object
+ * or an answer over max_response (the peer is not speaking the API); CORE_EINVAL for a
+ * malformed request_id. */
+enum core_status httpc_peer_json(const struct httpc_peer *p, const char *method, const char *path, json_t *body,
+				 const char *request_id, long *status, json_t **out, struct core_error *err);
 #endif
