@@ -287,6 +287,10 @@ int dm_q_monitor_update(struct db_conn *c, const char *id, const struct dm_spec 
 			struct core_error *err);
 /* Deletes the monitor (its reports go with it). 0: no such monitor. */
 int dm_q_monitor_delete(struct db_conn *c, const char *id, struct core_error *err);
+/* The model's monitor (0 or 1 row): DM_MONITOR_COLS, then last_alert_at (NULL: never). */
+int dm_q_monitor_of_model(struct db_conn *c, const char *model, PGresult **res, struct core_error *err);
+/* Records an alert at `at` (the cooldown counts from it). */
+int dm_q_monitor_alerted(struct db_conn *c, const char *id, int64_t at, struct core_error *err);
 
 /* --- q_reports.c: reports ------------------------------------------------------------ */
 
@@ -300,6 +304,38 @@ int dm_q_report_get(struct db_conn *c, const char *id, PGresult **res, struct co
  * after since when since >= 0. */
 int dm_q_report_list(struct db_conn *c, const char *monitor_id, int64_t since, const struct svc_page *page, long limit,
 		     PGresult **res, struct core_error *err);
+
+/* A report as written: its summary columns and the document (borrowed). */
+struct dm_report_row {
+	const char *id, *monitor_id, *model, *version;
+	int64_t window_start, window_end, rows, created_at;
+	bool dataset_drift;
+	double share;
+	json_t *doc;
+};
+int dm_q_report_insert(struct db_conn *c, const struct dm_report_row *r, struct core_error *err);
+
+/* --- q_windows.c: windows and retraining requests ------------------------------------ */
+
+/* The monitor's saved window (0 or 1 row): model_version, state (text form: decode it
+ * with dm_q_window_state). */
+int dm_q_window_get(struct db_conn *c, const char *monitor_id, PGresult **res, struct core_error *err);
+/* The state bytes of row (malloc'd by libpq: release with PQfreemem), *len its size. */
+unsigned char *dm_q_window_state(const PGresult *res, int row, size_t *len);
+/* Writes the monitor's window (insert or replace). */
+int dm_q_window_put(struct db_conn *c, const char *monitor_id, const char *version, int64_t rows, const void *state,
+		    size_t len, int64_t now, struct core_error *err);
+/* A PENDING request for the report's model version. */
+int dm_q_retrain_insert(struct db_conn *c, const char *id, const char *monitor_id, const char *report_id,
+			const char *model, const char *version, int64_t now, struct core_error *err);
+/* The oldest PENDING request (0 or 1 row: id, model, model_version, attempts), locked
+ * FOR UPDATE SKIP LOCKED. */
+int dm_q_retrain_next(struct db_conn *c, PGresult **res, struct core_error *err);
+/* Sets a request's status (job_id, failure may be NULL) and counts the attempt. */
+int dm_q_retrain_update(struct db_conn *c, const char *id, const char *status, const char *job_id, const char *failure,
+			int64_t now, struct core_error *err);
+/* The report's request (0 or 1 row: id, status, job_id, failure). */
+int dm_q_retrain_of_report(struct db_conn *c, const char *report_id, PGresult **res, struct core_error *err);
 
 /* --- entities.c: JSON from rows ------------------------------------------------------ */
 

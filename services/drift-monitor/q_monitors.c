@@ -129,3 +129,29 @@ int dm_q_monitor_delete(struct db_conn *c, const char *id, struct core_error *er
 	const char *params[1] = {id};
 	return db_exec(c, &dm_q_monitor_delete_stmt, params, NULL, err);
 }
+
+/* The stream's read of a model's monitor: DM_MONITOR_COLS, then last_alert_at. */
+static const struct db_stmt dm_q_monitor_of_model_stmt = {
+	.name = "dm_q_monitor_of_model",
+	.sql = "SELECT " DM_MONITOR_COLS ", m.last_alert_at FROM monitors m WHERE m.model = $1",
+	.n_params = 1,
+};
+
+int dm_q_monitor_of_model(struct db_conn *c, const char *model, PGresult **res, struct core_error *err)
+{
+	const char *params[1] = {model};
+	return db_exec(c, &dm_q_monitor_of_model_stmt, params, res, err);
+}
+
+static const struct db_stmt dm_q_monitor_alerted_stmt = {
+	.name = "dm_q_monitor_alerted",
+	.sql = "UPDATE monitors SET last_alert_at = $2::bigint WHERE id = $1",
+	.n_params = 2,
+};
+
+int dm_q_monitor_alerted(struct db_conn *c, const char *id, int64_t at, struct core_error *err)
+{
+	struct db_i64 t;
+	const char *params[2] = {id, db_i64(&t, at)};
+	return db_exec(c, &dm_q_monitor_alerted_stmt, params, NULL, err);
+}

@@ -1,7 +1,10 @@
 /* The drift monitor's statements on reports, one function per statement, the statement
  * named as its function. Listings read the summary columns only: a report's document
- * (per-feature histograms) is opened by the get alone. The writer of reports (a closed
- * window) arrives with the window slice. */
+ * (per-feature histograms) is opened by the get alone. Reports are written by the stream
+ * (stream.c) when a window closes, in the transaction that restarts the window. */
+#include <stdlib.h>
+#include "core/fmt.h"
+#include "http/http.h"
 #include "dm.h"
 
 static const struct db_stmt dm_q_report_get_stmt = {
@@ -34,4 +37,38 @@ int dm_q_report_list(struct db_conn *c, const char *monitor_id, int64_t since, c
 				 page->after_id ? db_i64(&a, page->after_created) : NULL, page->after_id,
 				 db_i64(&l, limit)};
 	return db_exec(c, &dm_q_report_list_stmt, params, res, err);
+}
+
+static const struct db_stmt dm_q_report_insert_stmt = {
+	.name = "dm_q_report_insert",
+	.sql = "INSERT INTO reports (id, monitor_id, model, model_version, window_start, window_end, rows, "
+	       "dataset_drift, share_of_drifted_columns, report, created_at) VALUES ($1, $2, $3, $4, $5::bigint, "
+	       "$6::bigint, $7::bigint, $8::boolean, $9::float8, $10::jsonb, $11::bigint)",
+	.n_params = 11,
+};
+
+int dm_q_report_insert(struct db_conn *c, const struct dm_report_row *r, struct core_error *err)
+{
+	struct db_i64 ws, we, n, at;
+	char share[CORE_FMT_DOUBLE_MAX];
+	core_fmt_double(r->share, 0, share);
+	char *doc = http_json_text(r->doc, JSON_COMPACT, NULL);
+	if (!doc) {
+		core_fail(err, CORE_ENOMEM, "dm_q_report_insert: no memory for the report");
+		return DB_HARD_ERROR;
+	}
+	const char *params[11] = {r->id,
+				  r->monitor_id,
+				  r->model,
+				  r->version,
+				  db_i64(&ws, r->window_start),
+				  db_i64(&we, r->window_end),
+				  db_i64(&n, r->rows),
+				  r->dataset_drift ? "true" : "false",
+				  share,
+				  doc,
+				  db_i64(&at, r->created_at)};
+	int rc = db_exec(c, &dm_q_report_insert_stmt, params, NULL, err);
+	free(doc);
+	return rc;
 }

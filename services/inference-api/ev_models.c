@@ -16,27 +16,6 @@
 
 #define CLOCK_SLACK_MS 5000
 
-/* An RFC 3339 UTC time ("2026-12-06T03:17:43.123Z") in unix ms, or -1. */
-static int64_t event_ms(const char *t)
-{
-	struct tm tm = {0};
-	int ms = 0, n = 0;
-	if (!t || sscanf(t, "%d-%d-%dT%d:%d:%d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-			 &tm.tm_sec, &n) != 6)
-		return -1;
-	if (t[n] == '.') {
-		int digits = 0;
-		for (const char *p = t + n + 1; *p >= '0' && *p <= '9'; p++, digits++)
-			if (digits < 3)
-				ms = ms * 10 + (*p - '0');
-		for (; digits < 3; digits++)
-			ms *= 10;
-	}
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (int64_t)timegm(&tm) * 1000 + ms;
-}
-
 /* Re-resolves one model; false when the registry or tracker must be asked again. */
 static bool resolve(struct ia_app *a, const char *name, const char *type)
 {
@@ -58,7 +37,7 @@ enum bus_handled ia_ev_models_handle(struct svc *svc, void *app, const struct bu
 	const char *type = json_string_value(json_object_get(ev, "type"));
 	const char *subject = json_string_value(json_object_get(ev, "subject"));
 	json_t *data = json_object_get(ev, "data");
-	int64_t at = event_ms(json_string_value(json_object_get(ev, "time")));
+	int64_t at = core_time_parse_iso8601(json_string_value(json_object_get(ev, "time")));
 	bool done = true;
 	if (!type || !subject) {
 		core_warn("models.events: a message that is not a model event (offset %lld) skipped",

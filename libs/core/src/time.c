@@ -28,6 +28,26 @@ void core_time_iso8601(int64_t unix_ms, char out[32])
 	snprintf(out + n, 32 - n, ".%03dZ", (int)(unix_ms % 1000));
 }
 
+int64_t core_time_parse_iso8601(const char *t)
+{
+	struct tm tm = {0};
+	int ms = 0, n = 0;
+	if (!t || sscanf(t, "%d-%d-%dT%d:%d:%d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+			 &tm.tm_sec, &n) != 6)
+		return -1;
+	if (t[n] == '.') {
+		int digits = 0;
+		for (const char *p = t + n + 1; *p >= '0' && *p <= '9'; p++, digits++)
+			if (digits < 3)
+				ms = ms * 10 + (*p - '0');
+		for (; digits < 3; digits++)
+			ms *= 10;
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
 struct timespec core_deadline_us(int64_t us)
 {
 	struct timespec t;

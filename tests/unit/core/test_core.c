@@ -213,6 +213,12 @@ START_TEST(time_formats_iso8601)
 	char ts[32];
 	core_time_iso8601(1700000000123LL, ts);
 	ck_assert_str_eq(ts, "2023-11-14T22:13:20.123Z");
+	ck_assert_int_eq(core_time_parse_iso8601(ts), 1700000000123LL);
+	ck_assert_int_eq(core_time_parse_iso8601("2023-11-14T22:13:20Z"), 1700000000000LL);
+	ck_assert_int_eq(core_time_parse_iso8601("2023-11-14T22:13:20.5Z"), 1700000000500LL);
+	ck_assert_int_eq(core_time_parse_iso8601("2023-11-14T22:13:20.123456Z"), 1700000000123LL);
+	ck_assert_int_eq(core_time_parse_iso8601("yesterday"), -1);
+	ck_assert_int_eq(core_time_parse_iso8601(NULL), -1);
 	ck_assert_int_gt(core_now_ms(), 1700000000000LL);
 	uint64_t t0 = core_monotonic_ns();
 	core_sleep_ms(2);
