@@ -248,6 +248,15 @@ size_t http_request_query_all(const struct http_request *req, const char *name, 
 /* Returns the request header name (case-insensitive), or NULL if absent. */
 const char *http_request_header(const struct http_request *req, const char *name);
 
+/* How much an Accept header value wants media type type ("text/html", lower case; no
+ * parameters): the weight (0..1) of the most specific range that matches it (RFC 9110
+ * §12.5.1: type/subtype over type/ * over * / *; the best weight among equally specific
+ * ones); 0 when none matches or its q is 0; 1 when accept is NULL or blank (no
+ * preference). Names compare case-insensitively; parameters other than q are ignored;
+ * a range whose q is not a number from 0 to 1 is ignored. Pure: a resource with two
+ * forms answers the one whose quality is higher (http_request_header(req, "Accept")). */
+double http_accept_quality(const char *accept, const char *type);
+
 /* Returns the buffered body, NUL-terminated; "" when there is none or the route
  * streams its body to an upload function. len: [out] byte length, may be NULL. */
 const char *http_request_body(const struct http_request *req, size_t *len);
