@@ -252,6 +252,22 @@ void th_contract_check(json_t *doc, const char *method, const char *path, const 
 		      where, r->body);
 }
 
+void th_contract_media_type(json_t *doc, const char *method, const char *path, long status, const char *content_type)
+{
+	json_t *item = find_path_item(doc, path, NULL);
+	ck_assert_msg(item != NULL, "contract: %s is not in the document", path);
+	char m[16], code[8], type[128];
+	lower(m, sizeof m, method);
+	snprintf(code, sizeof code, "%ld", status);
+	ck_assert_ptr_nonnull(content_type);
+	snprintf(type, sizeof type, "%.*s", (int)strcspn(content_type, "; "), content_type);
+	json_t *content = json_object_get(json_object_get(json_object_get(json_object_get(item, m), "responses"), code),
+					  "content");
+	ck_assert_msg(json_object_get(content, type) != NULL,
+		      "contract: %s %s %ld answers Content-Type '%s', which the document does not list", method, path,
+		      status, content_type);
+}
+
 /* --- a session's coverage ------------------------------------------------------------- */
 
 void th_contract_note(struct th_contract_cover *c, const char *method, const char *path, const struct th_response *r)

@@ -29,6 +29,12 @@ json_t *th_contract_load(const char *name);
  * is valid against it. */
 void th_contract_check(json_t *doc, const char *method, const char *path, const struct th_response *r);
 
+/* Fails the test unless the document's `method path` (path concrete, as for
+ * th_contract_check) lists status among its responses with content_type's media type
+ * (its parameters, "; charset=utf-8", dropped) written out in its content: for answers
+ * that are not JSON (a page, a file), whose bodies th_contract_check cannot read. */
+void th_contract_media_type(json_t *doc, const char *method, const char *path, long status, const char *content_type);
+
 /* What a client session got a 2xx from, by the document's operations: each response
  * goes through th_contract_note, and at the end th_contract_expect_all says whether the
  * session used every operation. Set doc (borrowed) and zero the rest. */

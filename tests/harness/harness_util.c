@@ -38,16 +38,10 @@ void th_daemon_kill9(struct th_daemon *d)
 	free(d);
 }
 
-char *th_python_fixtures(const char *dir, const char *script)
+char *th_run_output(const char *cmd, int *status)
 {
-	char *py = th_fmt("%s/mk.py", dir);
-	FILE *f = fopen(py, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(script, f);
-	ck_assert_int_eq(fclose(f), 0);
-	char *cmd = th_fmt("/usr/bin/python3 %s %s", py, dir);
 	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
+	ck_assert_msg(p != NULL, "cannot run %s", cmd);
 	size_t cap = 4096, n = 0, got;
 	char *out = malloc(cap);
 	ck_assert_ptr_nonnull(out);
@@ -60,7 +54,21 @@ char *th_python_fixtures(const char *dir, const char *script)
 		}
 	}
 	out[n] = '\0';
-	ck_assert_msg(pclose(p) == 0, "%s failed", cmd);
+	*status = pclose(p);
+	return out;
+}
+
+char *th_python_fixtures(const char *dir, const char *script)
+{
+	char *py = th_fmt("%s/mk.py", dir);
+	FILE *f = fopen(py, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(script, f);
+	ck_assert_int_eq(fclose(f), 0);
+	char *cmd = th_fmt("/usr/bin/python3 %s %s", py, dir);
+	int status;
+	char *out = th_run_output(cmd, &status);
+	ck_assert_msg(status == 0, "%s failed", cmd);
 	free(cmd);
 	free(py);
 	return out;
@@ -120,6 +128,19 @@ json_t *th_json_find(json_t *array, const char *key, const char *value)
 	}
 	ck_abort_msg("no %s '%s' among %zu objects", key, value, json_array_size(array));
 	return NULL;
+}
+
+size_t th_count(const char *text, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+void th_expect_has(const char *text, const char *needle)
+{
+	ck_assert_msg(strstr(text, needle) != NULL, "'%s' is missing from:\n%s", needle, text);
 }
 
 void th_rm_rf(const char *dir)

@@ -16,6 +16,10 @@ long th_proc_status_kb(pid_t pid, const char *field);
  * not the test's business). */
 void th_daemon_kill9(struct th_daemon *d);
 
+/* Runs cmd with the shell and returns what it printed on stdout (malloc'd,
+ * NUL-terminated); *status gets pclose's status (0: it exited 0). */
+char *th_run_output(const char *cmd, int *status);
+
 /* Writes script to <dir>/mk.py and runs it with Debian's /usr/bin/python3 (numpy, PIL)
  * and dir as its argument; fails the test unless it exits 0. Returns what it printed
  * (malloc'd, NUL-terminated). */
@@ -42,6 +46,11 @@ double th_nrand(struct th_rng *r);
 /* The member of the objects in array (borrowed) whose string member key equals value:
  * a drift report's column by column_name, say. Fails the test when none does. Borrowed. */
 json_t *th_json_find(json_t *array, const char *key, const char *value);
+
+/* How many times needle occurs in text (overlapping ones too). */
+size_t th_count(const char *text, const char *needle);
+/* Fails the test, showing text, unless it contains needle. */
+void th_expect_has(const char *text, const char *needle);
 
 /* rm -rf dir; fails the test when that fails. */
 void th_rm_rf(const char *dir);
