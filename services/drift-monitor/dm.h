@@ -14,6 +14,7 @@
  *   window.c      a monitor's window of live predictions in fixed memory: add, report,
  *                 save and load, pure
  *   h_drift.c     POST /v1/drift, thin over batch.c
+ *   html.c        a report as an HTML page for people (GET /v1/reports/{id}.html), pure
  *   q_monitors.c  one function per SQL statement on monitors; the statement is named as
  *                 the function (dm_q_monitor_insert prepares "dm_q_monitor_insert")
  *   q_reports.c   the same on reports
@@ -26,6 +27,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "core/buf.h"
 #include "db/db.h"
 #include "core/buf.h"
 #include "http/jspec.h"
@@ -173,6 +175,24 @@ enum core_status dm_batch_parse(json_t *body, struct dm_batch *out, struct core_
  * CORE_ENOMEM when a sample's copy cannot be allocated. */
 enum core_status dm_batch_report(const struct dm_batch *b, json_t **report, struct core_error *err);
 void dm_batch_clear(struct dm_batch *b);
+
+/* --- html.c: a report as an HTML page for people, pure --------------------------------
+ * One self-contained page (inline style and SVG; no script, no asset fetched): the
+ * title with model, version and window; the dataset verdict (dataset_drift,
+ * share_of_drifted_columns against drift_share, number_of_drifted_columns of
+ * number_of_columns); a table per column (column_name, column_type, stattest_name,
+ * stattest_threshold, drift_score, drift_detected) with a chart of the reference's and
+ * the current's shares per bin (num: histogram edges/counts) or category (cat:
+ * value_counts and other); the same for result.predictions, then result.lineage and
+ * result.window when present. Every text from the document is HTML-escaped; a member
+ * missing or of the wrong type is shown as "—" or left out, so any JSON gives a page. */
+
+#define DM_HTML_MAX ((size_t)64 << 20) /* a report's page; a document with ~100k columns */
+
+/* Appends the page of report (the Report object of dm_report_json with "result";
+ * borrowed, any JSON) to out. CORE_OK; CORE_ENOMEM or CORE_ELIMIT (out's ceiling)
+ * when the page does not fit, out then holding part of it. */
+enum core_status dm_report_html(const json_t *report, struct core_buf *out);
 
 /* --- refdoc.c: a model's reference, pure --------------------------------------------- */
 
