@@ -16,6 +16,8 @@
 # - wrk, python3-fastapi, python3-uvicorn (and python3-uvloop, python3-httptools, which
 #   uvicorn uses when present, as a tuned deployment would): `make bench`'s inference
 #   part and its FastAPI peer (tests/bench/bench_infer.sh).
+# - chromium: the drift report page is checked in a real browser, headless
+#   (tests/integration/test_drift_report_html.c); no display or desktop is needed.
 # - While apt-get installs, a policy-rc.d refusing every service start is in place
 #   (invoke-rc.d and deb-systemd-invoke ask it), unless the machine has its own.
 # A machine set up by an older version of this script may have a cluster "main" and a
@@ -26,7 +28,7 @@ pkgs="build-essential pkg-config libmicrohttpd-dev libjansson-dev libpq-dev libr
 libopenblas-dev libjpeg62-turbo-dev libpng-dev libdeflate-dev check libcurl4-openssl-dev libssl-dev
 postgresql-15 curl jq valgrind clang-format libarchive-dev libcsv-dev zlib1g-dev
 dataset-fashion-mnist python3-numpy python3-pil python3-scipy python3-sklearn python3-torch
-wrk python3-fastapi python3-uvicorn python3-uvloop python3-httptools"
+wrk python3-fastapi python3-uvicorn python3-uvloop python3-httptools chromium"
 missing=""
 for p in $pkgs; do
 	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

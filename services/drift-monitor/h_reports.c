@@ -5,8 +5,13 @@
  *   "no drift yet") and from a time on (?since=, Unix ms, on created_at); it answers
  *   the summary of each report, never the documents;
  * - get answers the summary and the whole document (as "result"); an unknown id is a
- *   404. */
+ *   404. The same report is a page for people (html.c) at {id}.html, or when Accept
+ *   prefers text/html to application/json (a browser's does; no Accept, * / * and
+ *   application/json get JSON). The router's {id} fills a whole segment, so ".html" is
+ *   taken off here; errors stay JSON either way. */
 #include <stdlib.h>
+#include <string.h>
+#include "core/alloc.h"
 #include "dm.h"
 
 /* --- list ------------------------------------------------------------------------- */
@@ -92,12 +97,54 @@ static int get_tx(struct db_conn *c, void *cls)
 	return rc;
 }
 
+/* Whether the request asks for the page: *id (malloc'd) gets the report id, without
+ * the ".html" that asks for it in the path. */
+static bool wants_html(struct http_request *req, char **id)
+{
+	const char *param = http_request_param(req, "id"), *suffix = ".html";
+	size_t n = strlen(param), k = strlen(suffix);
+	if (n > k && strcmp(param + n - k, suffix) == 0) {
+		*id = core_xstrndup(param, n - k);
+		return true;
+	}
+	*id = core_xstrdup(param);
+	const char *accept = http_request_header(req, "Accept");
+	return http_accept_quality(accept, "text/html") > http_accept_quality(accept, "application/json");
+}
+
+/* Replies the report (stolen) as its page. The policy lets the page use its inline
+ * style and nothing else (no script runs, nothing is fetched), whatever a document
+ * holds. */
+static void reply_html(struct http_request *req, json_t *report)
+{
+	struct core_buf page;
+	core_buf_init(&page, DM_HTML_MAX);
+	enum core_status rc = dm_report_html(report, &page);
+	json_decref(report);
+	if (rc == CORE_OK) {
+		http_reply_header(req, "Content-Security-Policy",
+				  "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+		http_reply_header(req, "X-Content-Type-Options", "nosniff");
+		http_reply_raw(req, 200, "text/html; charset=utf-8", page.data, page.len);
+	} else {
+		http_reply_error(req, HTTP_EC_INTERNAL_ERROR, "The report's page cannot be made: %s",
+				 core_strerror(rc));
+	}
+	core_buf_free(&page);
+}
+
 void dm_h_report_get(struct http_request *req, void *app)
 {
-	struct get_ctx x = {.id = http_request_param(req, "id")};
+	char *id = NULL;
+	bool html = wants_html(req, &id);
+	struct get_ctx x = {.id = id};
+	http_reply_header(req, "Vary", "Accept");
 	int rc = svc_run_tx_or_reply(req, app, "dm_h_report_get", DB_READ_COMMITTED, get_tx, &x, &x.fail);
-	if (rc >= 0)
+	if (rc >= 0 && html && x.out)
+		reply_html(req, x.out);
+	else if (rc >= 0)
 		dm_reply_entity(req, 200, "report", rc, x.out, &x.fail, &x.err);
 	else
 		json_decref(x.out);
+	free(id);
 }

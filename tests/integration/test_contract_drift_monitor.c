@@ -4,7 +4,8 @@
  * every documented operation and the error kinds the document promises (400 bad spec,
  * bad patch, bad query; 404 unknown monitor and report; 409 a second monitor of a
  * model; 415; for batch drift 400 and the 501 of the planned dataset form), each response checked against the
- * document's schema for its status (th_contract_check). A report is written in SQL, as the window slice will write it.
+ * document's schema for its status (th_contract_check). A report is written in SQL, as the window slice will write it;
+ * its page for people (by .html and by Accept) must answer a media type the document lists.
  * (3) The document's stattest names are the ones the daemon accepts: each is taken,
  * and the daemon's list of them (in its 400 for an unknown one) equals the document's
  * enum. Finally every documented operation must have answered 2xx at least once, so an
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "contract.h"
+#include "harness_data.h"
 #include "harness_db.h"
 #include "harness.h"
 
@@ -53,6 +55,22 @@ static void not_json(const char *method, const char *path)
 	th_expect_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE", NULL);
 	check(method, path, &r);
 	th_response_free(&r);
+	free(url);
+}
+
+/* GET path (with Accept when not NULL) answers the report's page, in a media type the
+ * document lists for it. */
+static void html_page(const char *path, const char *accept)
+{
+	char *url = th_fmt("%s%s", d->base_url, path), *header = accept ? th_fmt("Accept: %s", accept) : NULL;
+	char type[128];
+	struct th_response r = th_data_http("GET", url, NULL, NULL, 0, header, "Content-Type", type, sizeof type);
+	ck_assert_msg(r.status == 200, "GET %s: %ld %s", path, r.status, r.body);
+	ck_assert_str_eq(type, "text/html; charset=utf-8");
+	th_contract_media_type(doc, "GET", path, r.status, type);
+	ck_assert_msg(strncmp(r.body, "<!DOCTYPE html>", 15) == 0, "%s", r.body);
+	th_response_free(&r);
+	free(header);
 	free(url);
 }
 
@@ -157,6 +175,9 @@ START_TEST(a_client_session_keeps_to_the_contract)
 	fails("GET", "/v1/reports?since=yesterday", NULL, 400, "INVALID_PARAMETER_VALUE", "since");
 	json_decref(call("GET", "/v1/reports/0123456789abcdef0123456789abcdef", NULL, 200));
 	fails("GET", "/v1/reports/ffffffffffffffffffffffffffffffff", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
+	html_page("/v1/reports/0123456789abcdef0123456789abcdef.html", NULL);
+	html_page("/v1/reports/0123456789abcdef0123456789abcdef", "text/html,application/xhtml+xml,*/*;q=0.8");
+	fails("GET", "/v1/reports/ffffffffffffffffffffffffffffffff.html", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 
 	/* batch drift: a table, the bad-input kinds, the planned dataset form */
 	json_decref(call("POST", "/v1/drift",
