@@ -6,7 +6,7 @@
  *   one UPDATE (window and features whole, alert member by member); updated_at moves;
  * - delete removes the monitor and its reports in one statement (the reports' foreign
  *   key cascades);
- * - list is newest first in keyset pages (paging.c), optionally of one model; get, patch
+ * - list is newest first in keyset pages (svc_page_parse), optionally of one model; get, patch
  *   and delete of an unknown id are 404. */
 #include <stdlib.h>
 #include "core/id.h"

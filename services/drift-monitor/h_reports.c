@@ -1,6 +1,6 @@
 /* The reports resource, read-only here: a closed window's report is written by the
  * window slice. What its operations promise:
- * - list is newest first in keyset pages (paging.c), of one monitor (?monitor=, an
+ * - list is newest first in keyset pages (svc_page_parse), of one monitor (?monitor=, an
  *   unknown monitor is a 404 rather than an empty page, so a mistyped id is not read as
  *   "no drift yet") and from a time on (?since=, Unix ms, on created_at); it answers
  *   the summary of each report, never the documents;
