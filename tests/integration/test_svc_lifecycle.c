@@ -10,7 +10,8 @@
  *   in order (worker and consumer wrap up, the message in hand is handed back) before
  *   the HTTP drain, the relay and the stop hook, with exit 0; an offset is committed only
  *   after the handler returned (kill -9 while a handler blocks: the message comes again;
- *   handled messages never do).
+ *   handled messages never do); a consumer with handle_batch gets batches of at most
+ *   batch_max, each committed once handled.
  * - readiness: Kafka counts in /readyz only for a daemon that consumes: with the broker
  *   down the tracker and the registry stay ready (the registry's lathe_outbox_backlog
  *   grows, then drains once the broker is back) while td turns 503, and still stops
@@ -123,6 +124,18 @@ static enum bus_handled td_handle(struct svc *svc, void *app, const struct bus_m
 	}
 	snprintf(what, sizeof what, "consumer handled %s", payload);
 	td_mark(svc, what);
+	return BUS_HANDLED;
+}
+
+/* TD_BATCH's handler: marks "batch of <n>", then each message as td_handle does. */
+static enum bus_handled td_handle_batch(struct svc *svc, void *app, const struct bus_message *ms, size_t n)
+{
+	char what[64];
+	snprintf(what, sizeof what, "batch of %zu", n);
+	td_mark(svc, what);
+	for (size_t i = 0; i < n; i++)
+		if (td_handle(svc, app, &ms[i]) != BUS_HANDLED)
+			return BUS_RETRY;
 	return BUS_HANDLED;
 }
 
@@ -240,6 +253,12 @@ static struct th_daemon *td_spawn(const char *database_url, const char *topic, c
 		td_consumers[0] = (struct svc_consumer_def){.group_id = group, .topics = {topic}, .handle = td_handle};
 		if (getenv("TD_GROUP_OF"))
 			td_consumers[0].group_id_of = td_group_of;
+		if (getenv("TD_BATCH")) /* batches of at most 5, waiting 300 ms for more */
+			td_consumers[0] = (struct svc_consumer_def){.group_id = group,
+								    .topics = {topic},
+								    .handle_batch = td_handle_batch,
+								    .batch_max = 5,
+								    .batch_wait_ms = 300};
 		char *argv[] = {"lathe-svc-testd", NULL};
 		exit(svc_main(&td_def, 1, argv));
 	}
@@ -510,6 +529,56 @@ START_TEST(group_id_of_gives_each_replica_every_message)
 }
 END_TEST
 
+/* A consumer with handle_batch gets the messages waiting for it in batches of at most
+ * batch_max, and each batch is committed once handled: the next member of the group
+ * gets only what is new. */
+START_TEST(a_batch_consumer_gets_batches_and_commits_them)
+{
+	char topic[64], group[64], payload[16], what[64];
+	unique(topic, sizeof topic, "svc.test.");
+	unique(group, sizeof group, "svc-test-");
+	char *url = th_db_create();
+	PGconn *pg = pg_open(url);
+	enum { N = 12 };
+	for (int i = 0; i < N; i++) {
+		snprintf(payload, sizeof payload, "b%d", i);
+		produce(topic, payload);
+	}
+	setenv("TD_BATCH", "1", 1);
+	struct th_daemon *d = td_spawn(url, topic, group, false);
+	ck_assert(th_daemon_wait_status(d, "/readyz", 200, 30000));
+	for (int i = 0; i < N; i++) {
+		snprintf(what, sizeof what, "consumer handled b%d", i);
+		wait_mark(d, pg, what, 1, 30000);
+	}
+	long largest = pg_long(
+		pg, "SELECT max(substring(what from 10)::int) FROM td.marks WHERE what LIKE 'batch of %'", NULL);
+	long handed = pg_long(pg, "SELECT sum(substring(what from 10)::int) FROM td.marks WHERE what LIKE 'batch of %'",
+			      NULL);
+	ck_assert_int_le(largest, 5);
+	ck_assert_int_gt(largest, 1); /* they were waiting: they came together */
+	ck_assert_int_eq(handed, N);
+	th_daemon_stop(d);
+
+	d = td_spawn(url, topic, group, false);
+	unsetenv("TD_BATCH");
+	ck_assert(th_daemon_wait_status(d, "/readyz", 200, 30000));
+	produce(topic, "b-last");
+	wait_mark(d, pg, "consumer handled b-last", 1, 45000);
+	for (int i = 0; i < N; i++) {
+		snprintf(payload, sizeof payload, "b%d", i);
+		ck_assert_int_eq(attempts(pg, payload), 1);
+	}
+	ck_assert_int_eq(pg_long(pg,
+				 "SELECT sum(substring(what from 10)::int) FROM td.marks WHERE what LIKE 'batch of %'",
+				 NULL),
+			 N + 1);
+	th_daemon_stop(d);
+	PQfinish(pg);
+	free(url);
+}
+END_TEST
+
 /* A consumer svc cannot create (here: an empty group id) fails start-up: exit 1, the
  * reason logged, never READY. */
 START_TEST(a_consumer_that_cannot_start_fails_start_up)
@@ -672,6 +741,7 @@ static Suite *lifecycle_suite(void)
 	tcase_add_test(tc, offset_is_committed_only_after_the_handler_returns);
 	tcase_add_test(tc, a_consumer_that_cannot_start_fails_start_up);
 	tcase_add_test(tc, group_id_of_gives_each_replica_every_message);
+	tcase_add_test(tc, a_batch_consumer_gets_batches_and_commits_them);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("readiness");
 	tcase_set_timeout(tc, 180);

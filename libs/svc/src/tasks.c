@@ -8,8 +8,9 @@
  *   unhandled), workers and periodic tasks see svc_stopping / wake from svc_sleep
  *   --every thread joined--> consumers closed (groups left) --> freed
  *
- * Invariants: a consumer's offset is committed only after its handler returned
- * BUS_HANDLED (bus_consumer_poll does it, on the consumer's thread); no task thread
+ * Invariants: a consumer's offset is committed only after its handler (handle, or
+ * handle_batch for the whole batch) returned BUS_HANDLED (bus_consumer_poll does it,
+ * on the consumer's thread); no task thread
  * outlives svc_tasks_stop; stopping never goes back to false.
  *
  * Entry points: svc_tasks_count, svc_tasks_init, svc_tasks_start, svc_tasks_stop, svc_tasks_destroy,
@@ -20,7 +21,8 @@
 #include "core/time.h"
 #include "svc_int.h"
 
-#define CONSUMER_POLL_MS 100 /* how soon a consumer thread notices a stop request */
+#define CONSUMER_POLL_MS  100  /* how soon a consumer thread notices a stop request */
+#define BATCH_MAX_DEFAULT 1000 /* svc_consumer_def.batch_max 0 */
 
 enum task_kind { TASK_CONSUMER, TASK_WORKER, TASK_PERIODIC };
 
@@ -79,6 +81,15 @@ static enum bus_handled consumer_handle(const struct bus_message *m, void *cls)
 	return t->consumer_def->handle(t->svc, t->svc->app, m);
 }
 
+/* The same for a consumer with handle_batch: a whole batch is handed back. */
+static enum bus_handled consumer_handle_batch(const struct bus_message *ms, size_t n, void *cls)
+{
+	struct svc_task *t = cls;
+	if (svc_stopping(t->svc))
+		return BUS_RETRY;
+	return t->consumer_def->handle_batch(t->svc, t->svc->app, ms, n);
+}
+
 static void *consumer_main(void *arg)
 {
 	struct svc_task *t = arg;
@@ -126,14 +137,19 @@ static enum core_status new_consumer(struct svc *svc, struct svc_task *t, struct
 {
 	const struct svc_consumer_def *cd = t->consumer_def;
 	size_t n_slots = sizeof cd->topics / sizeof cd->topics[0];
-	if (!cd->handle || !cd->topics[0] || cd->topics[n_slots - 1])
-		return core_fail(err, CORE_EINVAL, "consumer of group %s needs a handler and 1 to %zu topics",
+	if (!cd->handle == !cd->handle_batch || !cd->topics[0] || cd->topics[n_slots - 1])
+		return core_fail(err, CORE_EINVAL,
+				 "consumer of group %s needs one handler (handle or handle_batch) and 1 to %zu topics",
 				 cd->group_id, n_slots - 1);
 	const char *group = cd->group_id_of ? cd->group_id_of(svc->app) : cd->group_id;
 	if (cd->group_id_of && (!group || !*group))
 		return core_fail(err, CORE_EINVAL, "consumer %s: its group_id_of gave no group", cd->group_id);
 	struct bus_config bc;
 	svc_bus_config(svc, &bc); /* brokers, timeouts and the deployment's properties */
+	if (cd->handle_batch)
+		return bus_consumer_new_batch(&bc, group, cd->topics, consumer_handle_batch,
+					      cd->batch_max ? cd->batch_max : BATCH_MAX_DEFAULT, cd->batch_wait_ms, t,
+					      &t->consumer, err);
 	return bus_consumer_new(&bc, group, cd->topics, consumer_handle, t, &t->consumer, err);
 }
 

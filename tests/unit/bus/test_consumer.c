@@ -5,6 +5,12 @@
  *           delivered again to a later member;
  *   retry   BUS_RETRY delivers the same message again, after a pause, before the next;
  *   thread  bus_consumer_start runs the handler on its own thread until freed;
+ *   batch   a batch handler (bus_consumer_new_batch) gets every message once, in offset
+ *           order per partition, in batches of at most max_batch; after BUS_HANDLED a
+ *           later member of the group gets nothing of it again, after BUS_RETRY every
+ *           message of the batch comes again; a lone message is handed over within
+ *           max_wait_ms; a member joining while a batch is gathered never makes a
+ *           batch hold a message twice or one of a partition taken away;
  *   args    bad arguments are refused; freeing never hangs on an unreachable broker.
  * Topics used for ordering checks are pre-created with one partition through devkafka's
  * control FIFO. Group timing on devkafka: ~3 s to the first assignment, and a new member
@@ -13,6 +19,7 @@
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +244,356 @@ START_TEST(test_thread_consumes_until_freed)
 }
 END_TEST
 
+/* --- batches -------------------------------------------------------------------------- */
+
+#define BATCHES_MAX 4096
+
+/* What a batch handler saw: every message in the order handed out (col), and per call
+ * its size and when it came. The handler answers BUS_RETRY for
+ * its first `retries` calls, then BUS_HANDLED. */
+struct batch_log {
+	struct bt_collector col;
+	size_t n_batches;
+	size_t size[BATCHES_MAX];
+	int64_t at_ms[BATCHES_MAX];
+	int retries;
+};
+
+static enum bus_handled batch_collect(const struct bus_message *ms, size_t n, void *cls)
+{
+	struct batch_log *l = cls;
+	ck_assert_uint_gt(n, 0);
+	ck_assert_uint_lt(l->n_batches, BATCHES_MAX);
+	l->size[l->n_batches] = n;
+	l->at_ms[l->n_batches] = core_now_ms();
+	l->n_batches++;
+	for (size_t i = 0; i < n; i++)
+		bt_collect(&ms[i], &l->col);
+	if (l->retries > 0) {
+		l->retries--;
+		return BUS_RETRY;
+	}
+	return BUS_HANDLED;
+}
+
+static struct bus_consumer *batch_consumer(const char *group, const char *topic, size_t max_batch, int max_wait_ms,
+					   struct batch_log *l)
+{
+	struct bus_config cfg = bt_config();
+	const char *topics[] = {topic, NULL};
+	struct bus_consumer *c = NULL;
+	struct core_error err = {{0}};
+	ck_assert_msg(bus_consumer_new_batch(&cfg, group, topics, batch_collect, max_batch, max_wait_ms, l, &c, &err) ==
+			      CORE_OK,
+		      "%s", err.message);
+	return c;
+}
+
+static void poll_until(struct bus_consumer *c, const size_t *n, size_t want, int timeout_ms)
+{
+	int64_t end = core_now_ms() + timeout_ms;
+	while (*n < want && core_now_ms() < end)
+		bus_consumer_poll(c, 100);
+}
+
+/* Polls linger_ms more (to catch what should not come), then frees c. */
+static void linger_free(struct bus_consumer *c, int linger_ms)
+{
+	int64_t end = core_now_ms() + linger_ms;
+	while (core_now_ms() < end)
+		bus_consumer_poll(c, 50);
+	bus_consumer_free(c);
+}
+
+/* The sequence number of a payload "<key> <i>". */
+static long seq_of(const char *payload)
+{
+	return strtol(strchr(payload, ' ') + 1, NULL, 10);
+}
+
+/* n payloads "<key> <i>" with keys k0..k15 (murmur2 puts them in all 4 partitions of
+ * an auto-created topic, 3 to 5 keys each); the array and its strings are malloc'd,
+ * NULL-terminated. */
+static char **keyed_payloads(size_t n)
+{
+	char **p = core_xcalloc(n + 1, sizeof *p);
+	for (size_t i = 0; i < n; i++) {
+		p[i] = core_xcalloc(1, 32);
+		snprintf(p[i], 32, "k%zu %zu", i % 16, i);
+	}
+	return p;
+}
+
+static void produce_keyed(const char *topic, char **payloads)
+{
+	struct bus_config cfg = bt_config();
+	struct bus_producer *p = NULL;
+	struct core_error err = {{0}};
+	ck_assert_msg(bus_producer_new(&cfg, &p, &err) == CORE_OK, "%s", err.message);
+	for (size_t i = 0; payloads[i]; i++) {
+		char key[8];
+		snprintf(key, sizeof key, "%.*s", (int)strcspn(payloads[i], " "), payloads[i]);
+		ck_assert_msg(bus_produce(p, topic, key, payloads[i], strlen(payloads[i]), NULL, NULL, &err) == CORE_OK,
+			      "%s", err.message);
+	}
+	ck_assert_int_eq(bus_producer_flush(p, 15000), 0);
+	bus_producer_free(p);
+}
+
+static void free_payloads(char **p)
+{
+	for (size_t i = 0; p[i]; i++)
+		free(p[i]);
+	free(p);
+}
+
+/* Within recs[from..to), each (partition, offset) once, offsets rising per partition
+ * and each key's sequence numbers rising (a key stays in one partition). */
+static void assert_ordered(const struct bt_record *recs, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++) {
+		for (size_t j = from; j < i; j++) {
+			if (recs[j].partition != recs[i].partition)
+				continue;
+			ck_assert_msg(recs[j].offset < recs[i].offset, "partition %d: offset %lld after %lld",
+				      (int)recs[i].partition, (long long)recs[i].offset, (long long)recs[j].offset);
+		}
+		for (size_t j = from; j < i; j++) {
+			if (strcmp(recs[j].key, recs[i].key) != 0)
+				continue;
+			ck_assert_int_eq(recs[j].partition, recs[i].partition);
+			ck_assert_msg(seq_of(recs[j].payload) < seq_of(recs[i].payload), "key %s: '%s' after '%s'",
+				      recs[i].key, recs[i].payload, recs[j].payload);
+		}
+	}
+}
+
+/* Fails unless recs[from..to) holds each payload exactly once. */
+static void assert_each_once(const struct bt_record *recs, size_t from, size_t to, char **payloads, size_t n)
+{
+	ck_assert_uint_eq(to - from, n);
+	for (size_t i = 0; i < n; i++) {
+		size_t seen = 0;
+		for (size_t j = from; j < to; j++)
+			seen += strcmp(recs[j].payload, payloads[i]) == 0;
+		ck_assert_msg(seen == 1, "'%s' handed out %zu times", payloads[i], seen);
+	}
+}
+
+START_TEST(test_batch_gets_all_in_order_then_commits)
+{
+	char topic[96], group[96];
+	bt_unique(topic, sizeof topic, "bus.test.batch"); /* 4 partitions */
+	bt_unique(group, sizeof group, "bus-test-batch");
+	enum { N = 300, MAX_BATCH = 32 };
+	char **payloads = keyed_payloads(N);
+	produce_keyed(topic, payloads);
+
+	struct batch_log *l = core_xcalloc(1, sizeof *l);
+	struct bus_consumer *c = batch_consumer(group, topic, MAX_BATCH, 200, l);
+	poll_until(c, &l->col.n, N, 30000);
+	linger_free(c, 300); /* nothing more may come */
+
+	assert_each_once(l->col.recs, 0, l->col.n, payloads, N);
+	assert_ordered(l->col.recs, 0, l->col.n);
+	size_t biggest = 0;
+	for (size_t b = 0; b < l->n_batches; b++) {
+		ck_assert_uint_le(l->size[b], MAX_BATCH);
+		biggest = l->size[b] > biggest ? l->size[b] : biggest;
+	}
+	ck_assert_uint_eq(biggest, MAX_BATCH); /* what was waiting came in full batches */
+	ck_assert_uint_le(l->n_batches, N / 2);
+	bt_collector_free(&l->col);
+
+	/* Every batch was committed: a later member of the group starts after them, so the
+	 * first thing it gets is what is produced now. */
+	const char *after[] = {"k0 after", NULL};
+	produce_all(topic, "k0", after);
+	memset(l, 0, sizeof *l);
+	c = batch_consumer(group, topic, MAX_BATCH, 200, l);
+	poll_until(c, &l->col.n, 1, 40000);
+	linger_free(c, 500); /* nothing more may come */
+	ck_assert_uint_eq(l->col.n, 1);
+	ck_assert_str_eq(l->col.recs[0].payload, "k0 after");
+	bt_collector_free(&l->col);
+	free(l);
+	free_payloads(payloads);
+}
+END_TEST
+
+START_TEST(test_batch_retry_redelivers_the_batch)
+{
+	char topic[96], group[96];
+	bt_unique(topic, sizeof topic, "bus.test.batchretry"); /* 4 partitions */
+	bt_unique(group, sizeof group, "bus-test-batchretry");
+	enum { N = 40 };
+	char **payloads = keyed_payloads(N);
+	produce_keyed(topic, payloads);
+
+	struct batch_log *l = core_xcalloc(1, sizeof *l);
+	l->retries = 1;
+	struct bus_consumer *c = batch_consumer(group, topic, 1000, 500, l);
+	/* the first batch (handed back), then every message once more */
+	poll_until(c, &l->n_batches, 1, 30000);
+	ck_assert_uint_eq(l->n_batches, 1);
+	size_t first = l->size[0];
+	poll_until(c, &l->col.n, first + N, 30000);
+	linger_free(c, 300); /* nothing more may come */
+
+	ck_assert_uint_ge(l->n_batches, 2);
+	ck_assert_int_ge(l->at_ms[1] - l->at_ms[0], 90); /* the pause (100 ms) */
+	/* after the retry: each message exactly once, in order per partition */
+	assert_each_once(l->col.recs, first, l->col.n, payloads, N);
+	assert_ordered(l->col.recs, first, l->col.n);
+	/* each partition of the handed-back batch starts again at its first message there */
+	for (size_t i = 0; i < first; i++) {
+		const struct bt_record *r = &l->col.recs[i];
+		bool first_of_partition = true;
+		for (size_t j = 0; j < i; j++)
+			first_of_partition &= l->col.recs[j].partition != r->partition;
+		if (!first_of_partition)
+			continue;
+		size_t k = first;
+		while (k < l->col.n && l->col.recs[k].partition != r->partition)
+			k++;
+		ck_assert_uint_lt(k, l->col.n);
+		ck_assert_int_eq(l->col.recs[k].offset, r->offset);
+	}
+	bt_collector_free(&l->col);
+	free(l);
+	free_payloads(payloads);
+}
+END_TEST
+
+START_TEST(test_batch_lone_message_within_the_wait)
+{
+	char topic[96], group[96];
+	one_partition_topic(topic, sizeof topic, "bus.test.trickle");
+	bt_unique(group, sizeof group, "bus-test-trickle");
+	enum { WAIT_MS = 300 };
+	struct batch_log *l = core_xcalloc(1, sizeof *l);
+	struct bus_consumer *c = batch_consumer(group, topic, 1000, WAIT_MS, l);
+	/* join the group first (~3 s): the timing below is the batch's, not the join's */
+	const char *warm[] = {"warm-up", NULL};
+	produce_all(topic, "k", warm);
+	poll_until(c, &l->col.n, 1, 30000);
+	ck_assert_uint_eq(l->col.n, 1);
+
+	const char *lone[] = {"lone", NULL};
+	produce_all(topic, "k", lone); /* acknowledged: on the broker now */
+	int64_t t0 = core_now_ms();
+	int got = 0;
+	while (got == 0 && core_now_ms() - t0 < 5000)
+		got = bus_consumer_poll(c, 1000);
+	int64_t took = core_now_ms() - t0;
+	bus_consumer_free(c);
+	ck_assert_int_eq(got, 1);
+	ck_assert_uint_eq(l->n_batches, 2);
+	ck_assert_uint_eq(l->size[1], 1);
+	ck_assert_str_eq(l->col.recs[1].payload, "lone");
+	/* It waited for company (the batch's wait) but not longer: the fetch (20 ms) plus
+	 * the wait, with room for a slow machine. */
+	ck_assert_int_ge(took, WAIT_MS - 10);
+	ck_assert_int_lt(took, WAIT_MS + 700);
+	bt_collector_free(&l->col);
+	free(l);
+}
+END_TEST
+
+/* A second member joins the group while the first gathers a batch (the first learns of
+ * the rebalance within ~1 s, well within its 5 s wait): the first drops what it holds
+ * of every partition it loses, so its batch holds no message twice and none of the
+ * other member's partitions, and between them the two handle every message exactly
+ * once. (Holding on to them, the first would hand its batch with its own partitions'
+ * messages twice, read again from the committed offset after the eager re-assign,
+ * and the other member's too.) */
+struct shared_log {
+	pthread_mutex_t mu;
+	struct bt_collector col;
+};
+
+static enum bus_handled shared_collect(const struct bus_message *m, void *cls)
+{
+	struct shared_log *s = cls;
+	pthread_mutex_lock(&s->mu);
+	bt_collect(m, &s->col);
+	pthread_mutex_unlock(&s->mu);
+	return BUS_HANDLED;
+}
+
+START_TEST(test_batch_rebalance_while_gathering)
+{
+	char topic[96], group[96];
+	bt_unique(topic, sizeof topic, "bus.test.batchrebalance"); /* 4 partitions */
+	bt_unique(group, sizeof group, "bus-test-batchrebalance");
+	enum { N = 40 };
+	struct batch_log *l = core_xcalloc(1, sizeof *l);
+	struct bus_consumer *a = batch_consumer(group, topic, 1000, 5000, l);
+	/* a joins alone and gets every partition */
+	const char *warm[] = {"k0 warm-up", NULL};
+	produce_all(topic, "k0", warm);
+	poll_until(a, &l->col.n, 1, 30000);
+	ck_assert_uint_eq(l->col.n, 1);
+
+	char **payloads = keyed_payloads(N);
+	produce_keyed(topic, payloads);
+	struct shared_log s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct bus_config cfg = bt_config();
+	const char *topics[] = {topic, NULL};
+	struct bus_consumer *b = NULL;
+	struct core_error err = {{0}};
+	ck_assert_msg(bus_consumer_new(&cfg, group, topics, shared_collect, &s, &b, &err) == CORE_OK, "%s",
+		      err.message);
+	ck_assert_int_eq(bus_consumer_start(b, &err), CORE_OK);
+	int64_t t0 = core_now_ms();
+	size_t a_first = l->col.n;
+	while (l->col.n == a_first && core_now_ms() - t0 < 30000)
+		bus_consumer_poll(a, 1000); /* holds the messages already there for 5 s */
+	size_t a_after = l->col.n;
+	/* then both go on until every message was handled */
+	int64_t end = core_now_ms() + 30000;
+	for (;;) {
+		pthread_mutex_lock(&s.mu);
+		size_t nb = s.col.n;
+		pthread_mutex_unlock(&s.mu);
+		if (l->col.n - a_first + nb >= N || core_now_ms() > end)
+			break;
+		bus_consumer_poll(a, 100);
+	}
+	end = core_now_ms() + 500;
+	while (core_now_ms() < end)
+		bus_consumer_poll(a, 50);
+	bus_consumer_free(b);
+	bus_consumer_free(a);
+
+	/* both got partitions */
+	ck_assert_uint_gt(s.col.n, 0);
+	ck_assert_uint_gt(a_after, a_first);
+	/* a's batches: each message once, in order, and none of b's partitions */
+	assert_ordered(l->col.recs, a_first, l->col.n);
+	for (size_t i = a_first; i < l->col.n; i++)
+		for (size_t j = 0; j < s.col.n; j++)
+			ck_assert_msg(l->col.recs[i].partition != s.col.recs[j].partition,
+				      "partition %d handed to both members", (int)s.col.recs[j].partition);
+	/* between them, every message exactly once */
+	struct bt_collector all = {0};
+	for (size_t i = a_first; i < l->col.n; i++) {
+		struct bus_message m = {.payload = l->col.recs[i].payload, .len = strlen(l->col.recs[i].payload)};
+		bt_collect(&m, &all);
+	}
+	for (size_t i = 0; i < s.col.n; i++) {
+		struct bus_message m = {.payload = s.col.recs[i].payload, .len = strlen(s.col.recs[i].payload)};
+		bt_collect(&m, &all);
+	}
+	assert_each_once(all.recs, 0, all.n, payloads, N);
+	bt_collector_free(&all);
+	bt_collector_free(&s.col);
+	bt_collector_free(&l->col);
+	free(l);
+	free_payloads(payloads);
+}
+END_TEST
+
 /* --- arguments ------------------------------------------------------------------------ */
 
 static enum bus_handled never(const struct bus_message *m, void *cls)
@@ -263,6 +620,16 @@ START_TEST(test_bad_arguments)
 	cfg = bt_config();
 	cfg.max_poll_interval_ms = 1000; /* below session.timeout.ms: librdkafka refuses */
 	ck_assert_int_eq(bus_consumer_new(&cfg, "g", topics, never, NULL, &c, &err), CORE_EINVAL);
+	ck_assert_int_eq(bus_consumer_new_batch(&cfg, "g", topics, NULL, 10, 0, NULL, &c, &err), CORE_EINVAL);
+	ck_assert_int_eq(bus_consumer_new_batch(&cfg, "g", topics, batch_collect, 0, 0, NULL, &c, &err), CORE_EINVAL);
+	ck_assert_int_eq(bus_consumer_new_batch(&cfg, "g", topics, batch_collect, BUS_BATCH_MAX + 1, 0, NULL, &c, &err),
+			 CORE_EINVAL);
+	ck_assert_int_eq(bus_consumer_new_batch(&cfg, "g", topics, batch_collect, 10, -1, NULL, &c, &err), CORE_EINVAL);
+	ck_assert_int_eq(
+		bus_consumer_new_batch(&cfg, "g", topics, batch_collect, 10, BUS_BATCH_WAIT_MAX_MS + 1, NULL, &c, &err),
+		CORE_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.message, "batch"));
+	ck_assert_int_eq(bus_consumer_new_batch(&cfg, "", topics, batch_collect, 10, 0, NULL, &c, &err), CORE_EINVAL);
 	ck_assert_ptr_eq(c, (struct bus_consumer *)&c);
 	bus_consumer_free(NULL);
 }
@@ -300,6 +667,14 @@ static Suite *consumer_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_thread_consumes_until_freed);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("batch");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_batch_gets_all_in_order_then_commits);
+	tcase_add_test(tc, test_batch_retry_redelivers_the_batch);
+	tcase_add_test(tc, test_batch_lone_message_within_the_wait);
+	tcase_add_test(tc, test_batch_rebalance_while_gathering);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("args");
 	tcase_add_checked_fixture(tc, NULL, teardown);

@@ -7,7 +7,9 @@
  *             records carry content-type: application/cloudevents+json (Kafka binding).
  *   consumer  a consumer group member with manual, synchronous commits: an offset is
  *             committed only after the handler says its work is durable, so a crash
- *             before that means the message is delivered again (at least once).
+ *             before that means the message is delivered again (at least once). The
+ *             handler gets one message at a time, or a batch (bus_consumer_new_batch),
+ *             whose offsets are committed together.
  *   outbox    the transactional outbox: a service writes its state change and the event
  *             in one database transaction; a relay thread publishes the rows to Kafka
  *             afterwards. Events are never lost, may be duplicated, and keep their order
@@ -171,13 +173,26 @@ struct bus_message {
 };
 
 enum bus_handled {
-	BUS_HANDLED, /* the work is durable: commit the offset (synchronously) */
-	BUS_RETRY,   /* not done: do not commit; deliver this message again after a pause */
+	BUS_HANDLED, /* the work is durable: commit the offset(s) (synchronously) */
+	BUS_RETRY,   /* not done: do not commit; deliver the message(s) again after a pause */
 };
 
 /* Called once per message, on the thread polling the consumer. Must not free the
  * consumer. */
 typedef enum bus_handled (*bus_handler_fn)(const struct bus_message *m, void *cls);
+
+/* Called once per batch: ms[0..n-1], 1 <= n <= the consumer's max_batch, on the thread
+ * polling the consumer. A batch may mix topics and partitions; the messages of one
+ * partition are in offset order, each once. The answer is for the whole batch:
+ * BUS_HANDLED once the work of every message is durable, BUS_RETRY to get every one of
+ * them again. ms and everything it points to are valid only during the call. Must not
+ * free the consumer. */
+typedef enum bus_handled (*bus_batch_handler_fn)(const struct bus_message *ms, size_t n, void *cls);
+
+/* Bounds of bus_consumer_new_batch's max_batch and max_wait_ms. A batch's messages stay
+ * in memory (and its fetch buffers with them) until the handler returns. */
+#define BUS_BATCH_MAX         100000
+#define BUS_BATCH_WAIT_MAX_MS 60000
 
 struct bus_consumer;
 
@@ -193,15 +208,37 @@ struct bus_consumer;
 enum core_status bus_consumer_new(const struct bus_config *cfg, const char *group_id, const char *const *topics,
 				  bus_handler_fn handler, void *cls, struct bus_consumer **out, struct core_error *err);
 
-/* Polls up to timeout_ms (negative: no limit) and hands at most one
- * message to the handler, on this thread.
- * After BUS_HANDLED the offset is committed synchronously (a failed commit is logged at
- * warn: the message may then be delivered again, never lost). After BUS_RETRY the
- * consumer seeks back to the message and pauses: the next polls (of every partition)
- * return 0 for 100 ms, doubling on each consecutive retry up to 5 s.
- * Returns 1 when a message went to the handler, 0 when none did, -1 when the client hit
- * a fatal error (it cannot recover; free it). Not for consumers started with
- * bus_consumer_start; one thread at a time. */
+/* bus_consumer_new for a handler that takes batches (for throughput: one commit, and
+ * one durable write of the application's, per batch rather than per message).
+ * handler: called with 1 to max_batch messages. max_batch: 1 to BUS_BATCH_MAX.
+ * max_wait_ms: 0 to BUS_BATCH_WAIT_MAX_MS, how long a poll may wait for more once the
+ * first message of a batch arrived (0: it takes only what has already been fetched);
+ * a lone message thus reaches the handler at most max_wait_ms after it arrived. The
+ * wait adds to a poll's duration (and to bus_consumer_free's, for a started consumer),
+ * and wait plus handler must stay within max_poll_interval_ms.
+ * Other arguments and results as bus_consumer_new; CORE_EINVAL also for max_batch or
+ * max_wait_ms out of bounds. */
+enum core_status bus_consumer_new_batch(const struct bus_config *cfg, const char *group_id, const char *const *topics,
+					bus_batch_handler_fn handler, size_t max_batch, int max_wait_ms, void *cls,
+					struct bus_consumer **out, struct core_error *err);
+
+/* Polls up to timeout_ms (negative: no limit) for a message and hands it to the
+ * handler, on this thread; a batch consumer's poll first gathers more, up to
+ * max_batch, waiting at most until max_wait_ms after the first arrived (so it may take
+ * up to timeout_ms + max_wait_ms, plus the handler's time). Error events and
+ * partition EOFs are logged and skipped.
+ * After BUS_HANDLED the offsets are committed synchronously, in one request: per
+ * partition of the batch, its last message's offset + 1 (a failed commit is logged at
+ * warn: the messages may then be delivered again, never lost). After BUS_RETRY the
+ * consumer seeks every partition of the batch back to its first message of the batch
+ * and pauses: the next polls (of every partition) return 0 for 100 ms, doubling on
+ * each consecutive retry up to 5 s.
+ * A batch consumer drops the messages in hand of a partition a rebalance takes from it
+ * while it gathers (the partition's next owner reads them from the committed offset).
+ * Returns 1 when a message or batch went to the handler, 0 when none did, -1 when the
+ * client hit a fatal error (it cannot recover; free it; a batch being gathered is
+ * dropped, uncommitted). Not for consumers started with bus_consumer_start; one
+ * thread at a time. */
 int bus_consumer_poll(struct bus_consumer *c, int timeout_ms);
 
 /* Starts a thread that runs bus_consumer_poll until bus_consumer_free. The handler then
@@ -209,7 +246,7 @@ int bus_consumer_poll(struct bus_consumer *c, int timeout_ms);
  * the thread cannot be created. */
 enum core_status bus_consumer_start(struct bus_consumer *c, struct core_error *err);
 
-/* Stops the thread (after the message in hand), leaves the group
+/* Stops the thread (after the message or batch in hand), leaves the group
  * (rd_kafka_consumer_close: uncommitted messages go to the next member) and frees.
  * c may be NULL. No other thread may use c during or after the call. */
 void bus_consumer_free(struct bus_consumer *c);

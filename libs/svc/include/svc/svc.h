@@ -63,7 +63,8 @@ struct svc;
 
 /* A Kafka consumer svc runs for the service: one group member with its own thread,
  * polling from after migrations until shutdown (libs/bus's consumer: at least once,
- * offsets committed synchronously, one message at a time). */
+ * offsets committed synchronously after each message, or after each batch for a
+ * consumer with handle_batch). */
 struct svc_consumer_def {
 	const char *group_id;  /* NULL ends the service's array */
 	const char *topics[8]; /* one to seven, then NULL */
@@ -79,6 +80,17 @@ struct svc_consumer_def {
 	 * runs long watches svc_stopping() and then returns BUS_RETRY, handing the message
 	 * back (it goes to whoever owns the partition next). Must be idempotent. */
 	enum bus_handled (*handle)(struct svc *svc, void *app, const struct bus_message *m);
+	/* Instead of handle (give one of the two): called once per batch of 1 to batch_max
+	 * messages (bus_consumer_new_batch: in offset order within a partition; ms valid
+	 * during the call), for a consumer that makes its work durable per batch. The
+	 * answer is for the whole batch: BUS_HANDLED commits every message's offset, and
+	 * BUS_RETRY hands them all back; once shutdown began a batch is handed back
+	 * without a call. Must be idempotent, as handle. */
+	enum bus_handled (*handle_batch)(struct svc *svc, void *app, const struct bus_message *ms, size_t n);
+	size_t batch_max;  /* handle_batch: most messages per call, up to BUS_BATCH_MAX; 0: 1000 */
+	int batch_wait_ms; /* handle_batch: how long a batch may wait for more messages after
+			    * its first arrived, up to BUS_BATCH_WAIT_MAX_MS (shutdown may wait
+			    * it out too); 0: only what has already been fetched */
 };
 
 /* A long-running loop (a trainer's job runner) on its own thread, from after
