@@ -67,7 +67,7 @@ data-registry_LDLIBS := -lcsv
 inference-api_LIBS := svc http bus db metrics mlflow img ml core
 inference-api_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libdeflate openblas
 inference-api_LDLIBS := -lcsv
-drift-monitor_LIBS := svc http bus db metrics stats core
+drift-monitor_LIBS := svc http bus db metrics mlflow stats core
 drift-monitor_LDLIBS := -lcsv
 devkafka_PKGS := rdkafka
 # The `lathe` command: a client, so no daemon frame: libcore (sha256, files, version)

@@ -27,7 +27,7 @@ set -eu
 pkgs="build-essential pkg-config libmicrohttpd-dev libjansson-dev libpq-dev librdkafka-dev libcairo2-dev fonts-dejavu-core
 libopenblas-dev libjpeg62-turbo-dev libpng-dev libdeflate-dev check libcurl4-openssl-dev libssl-dev
 postgresql-15 curl jq valgrind clang-format libarchive-dev libcsv-dev zlib1g-dev
-dataset-fashion-mnist python3-numpy python3-pil python3-scipy python3-sklearn python3-torch
+dataset-fashion-mnist python3-numpy python3-pandas python3-pil python3-scipy python3-sklearn python3-torch
 wrk python3-fastapi python3-uvicorn python3-uvloop python3-httptools chromium"
 missing=""
 for p in $pkgs; do

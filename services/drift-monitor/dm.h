@@ -13,6 +13,12 @@
  *   refdoc.c      a model's reference.json read into the columns a window compares with, pure
  *   window.c      a monitor's window of live predictions in fixed memory: add, report,
  *                 save and load, pure
+ *   stream.c      inference.predictions in batches into the windows; closed windows to
+ *                 reports, alerts (outbox) and retraining requests, durable per batch
+ *   peers.c       the registry, tracker and trainer: a version's lineage and reference,
+ *                 a retraining job
+ *   retrain.c     the periodic task that sends the retraining requests to the trainer
+ *   q_windows.c   one function per SQL statement on windows and retraining requests
  *   h_drift.c     POST /v1/drift, thin over batch.c
  *   html.c        a report as an HTML page for people (GET /v1/reports/{id}.html), pure
  *   q_monitors.c  one function per SQL statement on monitors; the statement is named as
@@ -28,12 +34,39 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "core/buf.h"
+#include "bus/bus.h"
 #include "db/db.h"
+#include "metrics/metrics.h"
 #include "core/buf.h"
 #include "http/jspec.h"
 #include "stats/distance.h"
 #include "stats/drift.h"
 #include "svc/svc.h"
+
+/* --- main.c: settings and state -------------------------------------------------------- */
+
+struct dm_settings {
+	char *tracker_url, *tracker_token; /* TRACKER_*: runs and reference.json */
+	long tracker_timeout_ms;
+	char *registry_url, *registry_token; /* REGISTRY_*: model versions */
+	long registry_timeout_ms;
+	char *trainer_url, *trainer_token; /* TRAINER_*: retraining jobs */
+	long trainer_timeout_ms;
+	long retrain_every_ms; /* RETRAIN_EVERY_MS: the retrain task's period */
+	char *consumer_group;  /* CONSUMER_GROUP: on inference.predictions ("drift") */
+};
+
+struct dm_stream;
+
+struct dm_app {
+	struct dm_settings *settings; /* borrowed from svc */
+	struct dm_stream *stream;     /* owned */
+};
+
+static inline struct dm_app *dm_app(struct svc *svc)
+{
+	return svc_app(svc);
+}
 
 /* --- routes and handlers (routes.c, h_monitors.c, h_reports.c) -------------------- */
 
@@ -284,6 +317,43 @@ enum core_status dm_window_save(const struct dm_window *w, struct core_buf *out)
  * CORE_EINVAL for bytes that do not read back as a window of ref (w is then cleared). */
 enum core_status dm_window_load(struct dm_window *w, const struct dm_ref *ref, const void *data, size_t len,
 				struct core_error *err);
+
+/* --- stream.c: predictions into windows ------------------------------------------------- */
+
+/* Events per batch (one transaction makes a batch durable) and how long a batch waits
+ * for more after its first: a trickle is applied within that, a flood in batches. */
+#define DM_STREAM_BATCH_MAX     5000
+#define DM_STREAM_BATCH_WAIT_MS 200
+
+/* The stream's state (the models it has seen, their windows) and its gauges, created in
+ * reg. */
+struct dm_stream *dm_stream_new(struct metrics_registry *reg);
+void dm_stream_free(struct dm_stream *st);
+/* The consumer's batch handler (svc_consumer_def.handle_batch). */
+enum bus_handled dm_stream_batch(struct svc *svc, void *app, const struct bus_message *ms, size_t n);
+/* Closes the windows by time that are due (a periodic task). */
+void dm_stream_tick(struct svc *svc, void *app);
+
+/* --- peers.c: the other services ------------------------------------------------------ */
+
+/* A version's lineage {model, version, run_id, artifact_uri, job_id?, dataset?,
+ * dataset_version?} into *out (owned). CORE_EIO: a peer did not answer; CORE_EINVAL:
+ * unknown version, no run. */
+enum core_status dm_peer_lineage(const struct dm_settings *s, const char *model, const char *version, json_t **out,
+				 struct core_error *err);
+/* reference.json of the lineage's run into *doc (owned). CORE_EIO or CORE_EINVAL. */
+enum core_status dm_peer_reference(const struct dm_settings *s, json_t *lineage, json_t **doc, struct core_error *err);
+/* Submits the retraining job of model version (the spec of the job that trained it, on
+ * the dataset's latest version, registered with alias challenger): *job_id (malloc'd).
+ * CORE_EIO: ask again later; CORE_EINVAL: it cannot be done (message says why). */
+enum core_status dm_peer_retrain(const struct dm_settings *s, const char *model, const char *version,
+				 const char *request_id, char **job_id, struct core_error *err);
+
+/* --- retrain.c: the retrain task -------------------------------------------------------- */
+
+/* Sends pending retraining requests to the trainer, oldest first (a periodic task). */
+void dm_retrain_run(struct svc *svc, void *app);
+long dm_retrain_every(const void *settings_app);
 
 /* --- q_monitors.c: monitors ---------------------------------------------------------
  * Every function runs one statement on a connection inside the caller's db_run_tx body

@@ -199,10 +199,17 @@ static char *run_root(struct th_infer_stack *s, const char *run_id)
 
 void th_infer_put_artifact(struct th_infer_stack *s, const char *run_id, const char *file, const void *data, size_t len)
 {
+	char *path = th_fmt("model/%s", file);
+	th_infer_put_run_file(s, run_id, path, data, len);
+	free(path);
+}
+
+void th_infer_put_run_file(struct th_infer_stack *s, const char *run_id, const char *path, const void *data, size_t len)
+{
 	char *root = run_root(s, run_id);
-	char *url = th_fmt("%s/api/2.0/mlflow-artifacts/artifacts/%s/model/%s", s->tracker->base_url, root, file);
+	char *url = th_fmt("%s/api/2.0/mlflow-artifacts/artifacts/%s/%s", s->tracker->base_url, root, path);
 	struct th_response r = th_http("PUT", url, "application/octet-stream", len ? data : "", len);
-	ck_assert_msg(r.status == 200, "PUT %s: %ld %s", file, r.status, r.body ? r.body : "");
+	ck_assert_msg(r.status == 200, "PUT %s: %ld %s", path, r.status, r.body ? r.body : "");
 	th_response_free(&r);
 	free(url);
 	free(root);

@@ -49,6 +49,9 @@ char *th_infer_log_dir(struct th_infer_stack *s, const char *dir);
 /* Uploads len bytes as run_id's artifact model/<file> (replacing it). */
 void th_infer_put_artifact(struct th_infer_stack *s, const char *run_id, const char *file, const void *data,
 			   size_t len);
+/* Uploads len bytes as run_id's artifact <path> (from the run's artifact root). */
+void th_infer_put_run_file(struct th_infer_stack *s, const char *run_id, const char *path, const void *data,
+			   size_t len);
 /* Creates the registered model when missing and a version with source
  * runs:/<run_id>/model; returns the version ("1", malloc'd). */
 char *th_infer_register(struct th_infer_stack *s, const char *model, const char *run_id);

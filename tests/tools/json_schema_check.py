@@ -1,11 +1,15 @@
 #!/usr/bin/python3
 """Checks a JSON document against a JSON Schema (the subset Lathe's proto/ schemas use:
 type, enum, const, required, properties, additionalProperties, items, minItems,
-maxItems, minimum, oneOf, allOf, if/then, local $ref). Debian's python has no
+maxItems, minimum, oneOf, allOf, if/then, $ref to "#/..." or to a file beside the schema).
+Debian's python has no
 jsonschema package; this is the test suites' stand-in.
     json_schema_check.py SCHEMA DOCUMENT   -> exit 0, or 1 with the first error path"""
 import json
+import os
 import sys
+
+BASE = "."
 
 TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
 
@@ -26,7 +30,10 @@ def resolve(root, ref):
 
 
 def check(root, s, v, path):
-    if "$ref" in s:
+    if "$ref" in s and not s["$ref"].startswith("#"):
+        other = json.load(open(os.path.join(BASE, s["$ref"])))
+        check(other, other, v, path)
+    elif "$ref" in s:
         check(root, resolve(root, s["$ref"]), v, path)
     t = s.get("type")
     if t is not None and not any(is_type(v, x) for x in (t if isinstance(t, list) else [t])):
@@ -78,6 +85,8 @@ def check(root, s, v, path):
 
 
 def main():
+    global BASE
+    BASE = os.path.dirname(os.path.abspath(sys.argv[1]))
     schema = json.load(open(sys.argv[1]))
     doc = json.load(open(sys.argv[2]))
     try:
