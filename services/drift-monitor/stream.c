@@ -5,9 +5,10 @@
  *   1. the events are read; predictions with role "serve" are kept (shadow predictions
  *      are the challenger's, never answered to anyone), grouped by model;
  *   2. each model of the batch gets its monitor (created with the defaults when it has
- *      none: a served model is watched without anyone asking) and its settings, read
- *      anew every batch so a PATCH takes effect at the next one; its window is loaded
- *      from drift.windows when the stream holds none (a restart resumes it);
+ *      none and its version has a reference: a served model is watched without anyone
+ *      asking) and its settings, read anew every batch so a PATCH takes effect at the
+ *      next one; its window is loaded from drift.windows when the stream holds none (a
+ *      restart resumes it);
  *   3. the events are applied in order: one already applied (its partition and offset
  *      at or before the window's, a batch delivered again after a crash) or a repeat of
  *      a request id is not counted twice; an event of a newer version closes the window
@@ -173,6 +174,7 @@ static void count(struct dm_stream *st, const char *outcome, double n)
 
 struct monitor_tx {
 	const char *model;
+	bool create; /* make one with the defaults when the model has none */
 	PGresult *res;
 	struct core_error err;
 };
@@ -183,7 +185,7 @@ static int monitor_tx(struct db_conn *c, void *cls)
 	PQclear(x->res);
 	x->res = NULL;
 	int rc = dm_q_monitor_of_model(c, x->model, &x->res, &x->err);
-	if (rc != 0)
+	if (rc != 0 || !x->create)
 		return rc;
 	/* None yet: one with the defaults, so every served model is watched. */
 	json_t *body = json_pack("{s:s}", "model", x->model);
@@ -210,15 +212,23 @@ static int64_t int_or(const PGresult *res, int col, int64_t dflt)
 	return db_get_int64(res, 0, col, &v, NULL) == CORE_OK ? v : dflt;
 }
 
-/* The model's monitor and its settings into l (created when the model has none). */
-static enum core_status sync_monitor(struct svc *svc, struct live *l, struct core_error *err)
+/* The model's monitor and its settings into l, created when create and the model has
+ * none. *found: whether there is one now. */
+static enum core_status sync_monitor(struct svc *svc, struct live *l, bool create, bool *found, struct core_error *err)
 {
-	struct monitor_tx x = {.model = l->model};
+	struct monitor_tx x = {.model = l->model, .create = create};
 	int rc = db_run_tx(svc_db(svc), "dm_stream_monitor", DB_READ_COMMITTED, monitor_tx, &x, &x.err);
-	if (rc != 1) {
+	*found = rc == 1;
+	if (rc < 0 || (rc == 0 && create)) {
 		PQclear(x.res);
 		return core_fail(err, CORE_EIO, "the monitor of model '%.100s': %s", l->model,
 				 rc < 0 ? x.err.message : "not found after its create");
+	}
+	if (rc == 0) {
+		PQclear(x.res);
+		l->monitor_id[0] = '\0';
+		drop_window(l);
+		return CORE_OK;
 	}
 	const char *id = db_get_text(x.res, 0, 0);
 	if (strcmp(id, l->monitor_id) != 0) {
@@ -544,6 +554,10 @@ static enum core_status apply(struct dm_stream *st, struct svc *svc, struct item
 			      struct core_error *err)
 {
 	struct live *l = it->l;
+	if (!l->monitor_id[0]) { /* no monitor, and no reference to make one with */
+		count(st, "skipped", 1);
+		return CORE_OK;
+	}
 	if (l->has_window && it->partition == l->w.partition && it->offset <= l->w.offset) {
 		count(st, "redelivered", 1);
 		return CORE_OK;
@@ -584,6 +598,31 @@ static enum core_status apply(struct dm_stream *st, struct svc *svc, struct item
 	if (l->window_size > 0 && l->w.rows >= (uint64_t)l->window_size)
 		close_window(l, p, it->at > l->w.end_ms ? it->at : l->w.end_ms);
 	return CORE_OK;
+}
+
+/* The model's monitor (made when it has none and its first version of the batch has a
+ * reference: a model whose predictions cannot be compared gets no monitor) and its
+ * window (loaded when the stream holds none). */
+static enum core_status prepare(struct dm_stream *st, struct svc *svc, struct live *l, const struct item *items,
+				size_t n_items, struct core_error *err)
+{
+	bool found = false;
+	enum core_status rc = sync_monitor(svc, l, false, &found, err);
+	if (rc == CORE_OK && !found) {
+		const char *version = NULL;
+		for (size_t i = 0; i < n_items && !version; i++)
+			if (items[i].l == l)
+				version = items[i].version;
+		if (!l->has_ref || strcmp(l->version, version) != 0)
+			rc = load_ref(st, svc, l, version, err);
+		if (rc == CORE_EINVAL)
+			return CORE_OK; /* said at warn; its events are skipped */
+		if (rc == CORE_OK)
+			rc = sync_monitor(svc, l, true, &found, err);
+	}
+	if (rc == CORE_OK && found && !l->has_window)
+		rc = load_window(st, svc, l, err);
+	return rc;
 }
 
 /* A prediction event's parts, or false for anything else (counted as skipped). */
@@ -632,11 +671,8 @@ enum bus_handled dm_stream_batch(struct svc *svc, void *app, const struct bus_me
 		}
 	}
 	count(st, "skipped", (double)(n - n_items));
-	for (size_t i = 0; rc == CORE_OK && i < n_touched; i++) {
-		rc = sync_monitor(svc, touched[i], &err);
-		if (rc == CORE_OK && !touched[i]->has_window)
-			rc = load_window(st, svc, touched[i], &err);
-	}
+	for (size_t i = 0; rc == CORE_OK && i < n_touched; i++)
+		rc = prepare(st, svc, touched[i], items, n_items, &err);
 	for (size_t i = 0; rc == CORE_OK && i < n_items; i++)
 		rc = apply(st, svc, &items[i], &p, &err);
 	if (rc == CORE_OK)

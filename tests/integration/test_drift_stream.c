@@ -10,7 +10,8 @@
  *     drift.alerts event naming the report, and (policy retrain) a retraining request,
  *     which the retrain task marks FAILED because the version was not made by the
  *     trainer (the message says so);
- *   - a model with no monitor gets one with the defaults at its first prediction;
+ *   - a model with no monitor gets one with the defaults at its first prediction, unless
+ *     its package has no reference (then none, and a warning);
  *   - the drift monitor killed (SIGKILL) in the middle of a window and started again
  *     resumes that window from drift.windows: the report counts each prediction once. */
 #include <check.h>
@@ -344,9 +345,16 @@ START_TEST(stream_reports_alerts_and_resumes)
 	json_decref(doc);
 	json_decref(reports);
 
-	/* 4. a model nobody set a monitor for gets one at its first prediction */
-	char *v2 = th_infer_publish(&S, "drift-stream-auto", &pkg, "champion");
+	/* 4. a model nobody set a monitor for gets one at its first prediction; one whose
+	 * package has no reference.json gets none (said at warn) */
+	char *run2 = th_infer_log_dir(&S, dir);
+	th_infer_put_run_file(&S, run2, "reference.json", refdoc, strlen(refdoc));
+	char *v2 = th_infer_register(&S, "drift-stream-auto", run2);
+	th_infer_alias(&S, "drift-stream-auto", "champion", v2);
+	char *v3 = th_infer_publish(&S, "drift-stream-noref", &pkg, "champion");
 	ck_assert(th_infer_wait_serving(S.ia, "drift-stream-auto", v2, 30000));
+	ck_assert(th_infer_wait_serving(S.ia, "drift-stream-noref", v3, 30000));
+	predict("drift-stream-noref", cur_raw, 10);
 	predict("drift-stream-auto", cur_raw, 10);
 	json_t *auto_mon = NULL;
 	for (int i = 0; i < 300 && !auto_mon; i++) {
@@ -360,13 +368,18 @@ START_TEST(stream_reports_alerts_and_resumes)
 	ck_assert_msg(auto_mon != NULL, "no monitor made for drift-stream-auto");
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(auto_mon, "window"), "size")), 1000);
 	json_decref(auto_mon);
-	/* its package has no reference.json: not watched (said at warn), no crash */
+	json_t *none = th_ok(dm, "GET", "/v1/monitors?model=drift-stream-noref", NULL);
+	ck_assert_uint_eq(json_array_size(json_object_get(none, "monitors")), 0);
+	json_decref(none);
+	ck_assert(th_daemon_log_has(dm, "drift-stream-noref", "is not watched"));
 	ck_assert(th_daemon_alive(dm));
 
 	th_kafka_close(&alerts);
 	th_daemon_stop(dm);
 	th_infer_stop(&S);
 	free(v2);
+	free(v3);
+	free(run2);
 	free(db);
 	free(monitor);
 	free(version);
