@@ -145,7 +145,8 @@ enum core_status tr_artifacts_log(const struct tr_settings *s, const char *reque
 		json_decref(doc);
 	}
 	if (rc == CORE_OK && res->val && res->val_probs && res->k > 0) {
-		json_t *doc = tr_reference_build(res->val, res->val_probs, res->k, res->class_names);
+		json_t *doc = tr_reference_build(res->val, res->val_probs, res->k, res->class_names,
+						 res->package->preprocessing);
 		rc = log_json(s, request_id, root, "reference.json", doc, err);
 		json_decref(doc);
 	}

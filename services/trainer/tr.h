@@ -348,8 +348,12 @@ struct tr_result {
 enum core_status tr_artifacts_log(const struct tr_settings *s, const char *request_id, const char *run_id,
 				  const struct tr_result *res, struct core_error *err);
 /* reference.json: the drift monitor's reference for the model: the validation
- * inputs' profile and the model's predictions on them (see reference.c). Owned. */
-json_t *tr_reference_build(const struct ml_data *val, const float *probs, size_t k, const char *const *class_names);
+ * inputs' profile (as the net saw them, and as clients send them: "columns", undoing
+ * preprocessing, the tensors' `preprocessing` metadata; borrowed, may be NULL: no
+ * "columns" then) and the model's predictions on them (see reference.c). Owned; NULL
+ * for missing arguments or when memory ran out. */
+json_t *tr_reference_build(const struct ml_data *val, const float *probs, size_t k, const char *const *class_names,
+			   const json_t *preprocessing);
 
 /* === tr-worker: data.c, worker.c, run_job.c, sweep.c ================================ */
 

@@ -9,7 +9,8 @@
  *     test_accuracy beats chance (0.1) by a wide margin;
  *   - the package's weights read back with ml_package_read into a net of the job's
  *     layers that predicts what the run measured (accuracy on the slice);
- *     charts/loss.png and charts/accuracy.png decode as PNGs;
+ *     charts/loss.png and charts/accuracy.png decode as PNGs; reference.json gives the
+ *     validation images' brightness and contrast back in 0..255;
  *   - the registry has version 1 from runs:/<run>/model with the run's id, servable
  *     (lathe.servable = true) and the alias champion on it. */
 #include <check.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "harness_train.h"
+#include "harness_util.h"
 #include "img/img.h"
 #include "ml/nn.h"
 #include "ml/package.h"
@@ -218,6 +220,32 @@ START_TEST(mlp_job_trains_logs_and_registers)
 	char *rep = th_train_artifact(&s, run_id, "classification_report.json", &rl);
 	json_t *rj = json_loadb(rep, rl, 0, NULL);
 	ck_assert_ptr_nonnull(json_object_get(rj, "macro avg"));
+	json_decref(rj);
+	free(rep);
+
+	/* reference.json: the validation images' brightness and contrast back in 0..255
+	 * (the tensors were scaled to 0..1), a value per validation image */
+	rep = th_train_artifact(&s, run_id, "reference.json", &rl);
+	rj = json_loadb(rep, rl, 0, NULL);
+	ck_assert_ptr_nonnull(rj);
+	ck_assert_int_eq(json_integer_value(json_object_get(rj, "format_version")), 2);
+	json_int_t rows = json_integer_value(json_object_get(rj, "rows"));
+	ck_assert_msg(rows > 50 && rows < 150, "%lld validation rows of about 100", (long long)rows);
+	json_t *bright = th_json_find(json_object_get(rj, "columns"), "name", "brightness");
+	json_t *contrast = th_json_find(json_object_get(rj, "columns"), "name", "contrast");
+	ck_assert_int_eq(json_array_size(json_object_get(bright, "sample")), rows);
+	ck_assert_int_eq(json_integer_value(json_object_get(contrast, "count")), rows);
+	/* Fashion-MNIST: dark backgrounds, mean pixel about 73 of 255 */
+	double bm = json_number_value(json_object_get(bright, "mean"));
+	ck_assert_msg(bm > 40 && bm < 110, "mean brightness %g", bm);
+	ck_assert(json_number_value(json_object_get(bright, "max")) <= 255);
+	ck_assert(json_number_value(json_object_get(contrast, "min")) >= 0);
+	/* the images' brightness is the mean of their pixels: the mean of the per-image
+	 * pixel means (every image has 784 pixels), as "input".pixels has it in 0..1 */
+	double pm = json_number_value(json_object_get(json_object_get(json_object_get(rj, "input"), "pixels"), "mean"));
+	ck_assert_double_eq_tol(bm, pm * 255, 1e-3);
+	json_t *conf = json_object_get(json_object_get(rj, "predictions"), "confidence");
+	ck_assert_int_eq(json_array_size(json_object_get(conf, "sample")), rows);
 	json_decref(rj);
 	free(rep);
 

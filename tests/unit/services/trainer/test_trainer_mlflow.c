@@ -14,7 +14,8 @@
  *   - artifacts land under the run's artifact root where MLflow's client lists and
  *     downloads them: the package's files byte for byte as ml_package_write makes them
  *     (and read back into the same weights), PNG charts, the classification report,
- *     reference.json; a version registered from them is servable. */
+ *     reference.json (format 2: its columns back in the client's space, undoing the
+ *     package's standardisation); a version registered from them is servable. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "core/time.h"
 #include "core/file.h"
 #include "harness.h"
+#include "harness_util.h"
 #include "http/client.h"
 #include "img/chart.h"
 #include "ml/metrics.h"
@@ -393,6 +395,14 @@ START_TEST(artifacts_land_where_a_client_reads_them)
 				 .class_names = json_pack("[s,s,s]", "cat", "dog", "eel"),
 				 .dataset = dataset,
 				 .metrics = json_pack("{s:f}", "test_accuracy", 0.5)};
+	/* the inputs were standardised by the data registry: reference.json gives them back raw */
+	pkg.preprocessing =
+		json_pack("{s:[{s:s,s:s,s:f,s:f,s:f},{s:s,s:s,s:f,s:f,s:f},{s:s,s:s,s:f,s:f,s:f},"
+			  "{s:s,s:s,s:f,s:f,s:f}],s:b,s:b}",
+			  "columns", "name", "w", "type", "numeric", "mean", 1.0, "std", 2.0, "fill", 1.0, "name", "x",
+			  "type", "numeric", "mean", 0.0, "std", 1.0, "fill", 0.0, "name", "y", "type", "numeric",
+			  "mean", 0.0, "std", 1.0, "fill", 0.0, "name", "z", "type", "numeric", "mean", 10.0, "std",
+			  0.5, "fill", 10.0, "one_hot", 1, "standardize", 1);
 	static const float x[] = {0, 1, 2, 3, 1, 1, 1, 1, 3, 2, 1, 0, 0, 0, 0, 1, 2, 2, 2, 2, 5, 4, 3, 2};
 	static const int64_t y[] = {0, 1, 2, 0, 1, 2};
 	static const float probs[] = {0.8f, 0.1f, 0.1f, 0.2f, 0.7f, 0.1f, 0.1f, 0.2f, 0.7f,
@@ -480,8 +490,20 @@ START_TEST(artifacts_land_where_a_client_reads_them)
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_ptr_nonnull(r.json);
 	ck_assert_int_eq(json_integer_value(json_object_get(r.json, "rows")), 6);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.json, "format_version")), 2);
 	json_t *cl = json_object_get(json_object_get(r.json, "predictions"), "classes");
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(cl, 2), "name")), "eel");
+	json_t *conf_sample =
+		json_object_get(json_object_get(json_object_get(r.json, "predictions"), "confidence"), "sample");
+	ck_assert_uint_eq(json_array_size(conf_sample), 6);
+	ck_assert_double_eq(json_real_value(json_array_get(conf_sample, 0)), (double)0.8f);
+	/* the client's space: z = x * 0.5 + 10, so row 0's 3 is 11.5 and row 5's 2 is 11 */
+	json_t *z = th_json_find(json_object_get(r.json, "columns"), "name", "z");
+	json_t *zs = json_object_get(z, "sample");
+	ck_assert_uint_eq(json_array_size(zs), 6);
+	ck_assert_double_eq(json_real_value(json_array_get(zs, 0)), 11.5);
+	ck_assert_double_eq(json_real_value(json_array_get(zs, 5)), 11.0);
+	ck_assert_double_eq_tol(json_real_value(json_object_get(z, "mean")), 10.75, 1e-12);
 	th_response_free(&r);
 
 	/* what the registry makes of it */
@@ -494,6 +516,7 @@ START_TEST(artifacts_land_where_a_client_reads_them)
 	ml_class_report_free(&rep);
 	json_decref(pkg.class_names);
 	json_decref(pkg.metrics);
+	json_decref(pkg.preprocessing);
 	ml_net_free(net);
 	free(mine);
 	free(got);
