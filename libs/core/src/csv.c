@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/sha256.h"
 #include "core/csv.h"
 
@@ -277,22 +278,61 @@ void core_csv_close(struct core_csv *r)
 	free(r);
 }
 
-void core_csv_hash_row(struct core_sha256 *ctx, const char *const *fields, size_t n)
+/* Writes fields joined as CSV through put (the one quoting rule the hash and the
+ * writer share, so a row written is a row hashed). */
+static void write_row(void (*put)(void *ctx, const char *p, size_t n), void *ctx, const char *const *fields, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			core_sha256_update(ctx, ",", 1);
+			put(ctx, ",", 1);
 		const char *f = fields[i];
 		if (!f[strcspn(f, ",\"\r\n")]) {
-			core_sha256_update(ctx, f, strlen(f));
+			put(ctx, f, strlen(f));
 			continue;
 		}
-		core_sha256_update(ctx, "\"", 1);
+		put(ctx, "\"", 1);
 		for (const char *q; (q = strchr(f, '"')); f = q + 1) {
-			core_sha256_update(ctx, f, (size_t)(q - f) + 1);
-			core_sha256_update(ctx, "\"", 1);
+			put(ctx, f, (size_t)(q - f) + 1);
+			put(ctx, "\"", 1);
 		}
-		core_sha256_update(ctx, f, strlen(f));
-		core_sha256_update(ctx, "\"", 1);
+		put(ctx, f, strlen(f));
+		put(ctx, "\"", 1);
 	}
+}
+
+static void put_sha(void *ctx, const char *p, size_t n)
+{
+	core_sha256_update(ctx, p, n);
+}
+
+void core_csv_hash_row(struct core_sha256 *ctx, const char *const *fields, size_t n)
+{
+	write_row(put_sha, ctx, fields, n);
+}
+
+/* A buffer being written and the first failure to grow it. */
+struct buf_sink {
+	struct core_buf *b;
+	enum core_status rc;
+};
+
+static void put_buf(void *ctx, const char *p, size_t n)
+{
+	struct buf_sink *s = ctx;
+	if (s->rc == CORE_OK)
+		s->rc = core_buf_append(s->b, p, n);
+}
+
+enum core_status core_csv_append_row(struct core_buf *b, const char *const *fields, size_t n)
+{
+	size_t len = b->len;
+	struct buf_sink s = {.b = b, .rc = CORE_OK};
+	write_row(put_buf, &s, fields, n);
+	put_buf(&s, "\n", 1);
+	if (s.rc != CORE_OK) {
+		b->len = len; /* no half row */
+		if (b->data)
+			b->data[len] = '\0';
+	}
+	return s.rc;
 }

@@ -2,13 +2,15 @@
  * file and over memory: RFC 4180 quoting (commas, quotes and newlines inside fields,
  * CRLF line ends, spaces kept) read as /usr/bin/python3's csv module reads the same
  * bytes; a ragged row, broken quoting or a repeated header name refused naming file
- * and line; and the canonical row text an item's key hashes. */
+ * and line; and the canonical row text an item's key hashes, which the row writer
+ * writes and the reader reads back. */
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "core/buf.h"
 #include "core/sha256.h"
 #include "core/csv.h"
 
@@ -224,6 +226,45 @@ START_TEST(row_hash_is_the_rows_csv_text)
 }
 END_TEST
 
+/* Rows written read back as the same fields, and the text is the hashed text; a row
+ * that does not fit under the buffer's ceiling leaves the buffer as it was. */
+START_TEST(rows_written_read_back)
+{
+	const char *header[] = {"plain", "comma", "quote", "newline", "empty"};
+	const char *fields[] = {"plain", "a,b", "say \"hi\"", "x\r\ny", ""};
+	struct core_buf b;
+	core_buf_init(&b, 1 << 20);
+	ck_assert_int_eq(core_csv_append_row(&b, header, 5), CORE_OK);
+	ck_assert_str_eq(b.data, "plain,comma,quote,newline,empty\n");
+	ck_assert_int_eq(core_csv_append_row(&b, fields, 5), CORE_OK);
+	ck_assert_int_eq(core_csv_append_row(&b, fields, 5), CORE_OK);
+	struct core_csv *r = NULL;
+	struct core_error err = {{0}};
+	ck_assert_int_eq(core_csv_open_mem(b.data, b.len, "written", &r, &err), CORE_OK);
+	const char *const *fl;
+	uint64_t row, rows = 0;
+	enum core_status st;
+	while ((st = core_csv_next(r, &fl, &row, &err)) == CORE_OK) {
+		for (int i = 0; i < 5; i++)
+			ck_assert_str_eq(fl[i], fields[i]);
+		rows++;
+	}
+	ck_assert_msg(st == CORE_ENOENT, "%s", err.message);
+	ck_assert_uint_eq(rows, 2);
+	core_csv_close(r);
+
+	size_t before = b.len;
+	struct core_buf small;
+	core_buf_init(&small, before + 10);
+	ck_assert_int_eq(core_buf_append(&small, b.data, before), CORE_OK);
+	ck_assert_int_eq(core_csv_append_row(&small, fields, 5), CORE_ELIMIT);
+	ck_assert_uint_eq(small.len, before);
+	ck_assert_str_eq(small.data, b.data);
+	core_buf_free(&small);
+	core_buf_free(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core csv");
@@ -236,6 +277,7 @@ int main(void)
 	tcase_add_test(tc, broken_files_are_refused);
 	tcase_add_test(tc, long_files_stream);
 	tcase_add_test(tc, row_hash_is_the_rows_csv_text);
+	tcase_add_test(tc, rows_written_read_back);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -31,6 +31,11 @@ void core_csv_close(struct core_csv *r);
  * This is the content a CSV item's key hashes. */
 struct core_sha256;
 void core_csv_hash_row(struct core_sha256 *ctx, const char *const *fields, size_t n);
+/* Appends the same text and a '\n' to b: a row the reader reads back as fields (the
+ * drift monitor joins a dataset version's CSV files this way). CORE_OK, or
+ * core_buf_append's failure (CORE_ELIMIT, CORE_ENOMEM) with b as it was. */
+struct core_buf;
+enum core_status core_csv_append_row(struct core_buf *b, const char *const *fields, size_t n);
 
 /* The same reader over len bytes of text in memory (borrowed: it must outlive the
  * reader), for CSV that arrives in a request body rather than a file. */
