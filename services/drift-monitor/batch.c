@@ -1,7 +1,9 @@
 /* Batch drift (face: dm.h, batch.c section): Evidently's everyday use, "do these two
- * data sets differ?", on two CSV texts sent inline. Pure: no I/O, no database.
+ * data sets differ?", on two CSV texts (sent inline, or fetched from the data registry
+ * by dataset.c). Pure: no I/O, no database.
  *   1. dm_batch_parse checks the body (the overrides through dm_overrides_parse, so a
- *      batch accepts exactly what a monitor accepts);
+ *      batch accepts exactly what a monitor accepts; a dataset sample's "name@ref"
+ *      through dm_dataset_ref_check);
  *   2. dm_batch_report reads both texts with the shared CSV reader (core/csv.h), one
  *      column at a time keeps its non-empty cells (an empty cell is missing, as
  *      Evidently drops NaN), decides num or cat, and hands the column to table.c,
@@ -28,21 +30,23 @@ static const char *const sample_names[2] = {"reference", "current"};
 
 /* --- the body ------------------------------------------------------------------------ */
 
-static enum core_status parse_sample(json_t *s, const char *field, const char **text, size_t *len, bool *not_impl,
+/* One sample: its inline text into *text and *len, or its "name@ref" into *dataset. */
+static enum core_status parse_sample(json_t *s, const char *field, const char **text, size_t *len, const char **dataset,
 				     struct core_error *err)
 {
 	enum core_status rc = dm_refuse_unknown(s, field, sample_members, err);
 	if (rc != CORE_OK)
 		return rc;
-	json_t *csv = json_object_get(s, "csv"), *dataset = json_object_get(s, "dataset");
-	if (csv && dataset)
+	json_t *csv = json_object_get(s, "csv"), *ds = json_object_get(s, "dataset");
+	if (csv && ds)
 		return core_fail(err, CORE_EINVAL, "%s: give csv or dataset, not both", field);
-	if (dataset) {
-		*not_impl = true;
-		return core_fail(err, CORE_EINVAL,
-				 "%s.dataset: comparing data-registry versions is not implemented yet; send the "
-				 "sample inline as {\"csv\": \"<text with a header row>\"}",
-				 field);
+	if (ds) {
+		char where[32];
+		snprintf(where, sizeof where, "%s.dataset", field);
+		if (!json_is_string(ds))
+			return core_fail(err, CORE_EINVAL, "%s: must be a string \"<name>@<version>\"", where);
+		*dataset = json_string_value(ds);
+		return dm_dataset_ref_check(*dataset, where, err);
 	}
 	if (!csv)
 		return http_jspec_missing(err, field, "csv");
@@ -68,9 +72,9 @@ enum core_status dm_batch_parse(json_t *body, struct dm_batch *out, struct core_
 	if (rc == CORE_OK)
 		rc = dm_refuse_unknown(body, NULL, batch_members, err);
 	if (rc == CORE_OK)
-		rc = parse_sample(ref, "reference", &out->ref_csv, &out->ref_len, &out->not_implemented, err);
+		rc = parse_sample(ref, "reference", &out->ref_csv, &out->ref_len, &out->ref_dataset, err);
 	if (rc == CORE_OK)
-		rc = parse_sample(cur, "current", &out->cur_csv, &out->cur_len, &out->not_implemented, err);
+		rc = parse_sample(cur, "current", &out->cur_csv, &out->cur_len, &out->cur_dataset, err);
 	if (rc == CORE_OK && has_share && !(isfinite(share) && share > 0 && share <= 1))
 		rc = core_fail(err, CORE_EINVAL, "drift_share: must be a number > 0 and <= 1");
 	if (rc == CORE_OK)

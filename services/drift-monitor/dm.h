@@ -1,6 +1,6 @@
 /* The drift monitor's private header (prefix dm_): what its files offer each other.
  * Sections follow the files:
- *   main.c        the svc_def
+ *   main.c        the settings (where the data registry is) and the svc_def
  *   routes.c      the one route table (/v1/monitors..., /v1/reports...)
  *   spec.c        a monitor spec (POST body) and a patch (PATCH body): parse and check
  *                 everything, pure; the stattest names and thresholds come from
@@ -9,7 +9,8 @@
  *   h_reports.c   reports: list (by monitor, since), get
  *   table.c       Evidently's data-drift table: a row per column from its two samples,
  *                 and the dataset verdict, pure (batch.c and window.c write reports with it)
- *   batch.c       batch drift (POST /v1/drift): two inline CSV samples to a report, pure
+ *   batch.c       batch drift (POST /v1/drift): two CSV samples to a report, pure
+ *   dataset.c     a batch sample named as a data-registry version: its CSV fetched
  *   refdoc.c      a model's reference.json read into the columns a window compares with, pure
  *   window.c      a monitor's window of live predictions in fixed memory: add, report,
  *                 save and load, pure
@@ -19,15 +20,15 @@
  *                 a retraining job
  *   retrain.c     the periodic task that sends the retraining requests to the trainer
  *   q_windows.c   one function per SQL statement on windows and retraining requests
- *   h_drift.c     POST /v1/drift, thin over batch.c
+ *   h_drift.c     POST /v1/drift, thin over batch.c and dataset.c
  *   html.c        a report as an HTML page for people (GET /v1/reports/{id}.html), pure
  *   q_monitors.c  one function per SQL statement on monitors; the statement is named as
  *                 the function (dm_q_monitor_insert prepares "dm_q_monitor_insert")
  *   q_reports.c   the same on reports
  *   entities.c    Monitor and Report JSON from rows
- * Handlers receive the struct svc * as app. A monitor is checked whole before anything
- * is written; one statement writes it, so a refused request leaves nothing behind.
- * Reports are written by the window slice (not yet); this one reads them. */
+ * Handlers receive the struct svc * as app (dm_app(app) gives the service's state). A monitor is checked whole before
+ * anything is written; one statement writes it, so a refused request leaves nothing behind. Reports are written by the
+ * window slice (not yet); this one reads them. */
 #ifndef DM_H
 #define DM_H
 #include <jansson.h>
@@ -54,6 +55,10 @@ struct dm_settings {
 	long trainer_timeout_ms;
 	long retrain_every_ms; /* RETRAIN_EVERY_MS: the retrain task's period */
 	char *consumer_group;  /* CONSUMER_GROUP: on inference.predictions ("drift") */
+	char *data_registry_url;       /* DATA_REGISTRY_URL: batch drift's {"dataset": ...} samples */
+	char *data_registry_token;     /* DATA_REGISTRY_TOKEN: sent as Bearer, or NULL */
+	long data_registry_timeout_ms; /* DATA_REGISTRY_TIMEOUT_MS: one call to it */
+	long dataset_max_bytes;        /* DATASET_MAX_BYTES: the largest version a sample names */
 };
 
 struct dm_stream;
@@ -173,18 +178,19 @@ enum core_status dm_col_report(const struct dm_col *c, json_t *override, const c
  * of memory. */
 json_t *dm_table(json_t *rows, size_t n_drifted, double drift_share);
 
-/* --- batch.c: batch drift of two inline CSV samples, pure ---------------------------
+/* --- batch.c: batch drift of two CSV samples, pure ----------------------------------
  * The POST /v1/drift body:
  *   {"reference": {"csv": "<text with a header row>"},  required
  *    "current":   {"csv": "..."},                       required, the same header set
  *    "columns":   {"<name>": {"method"?, "threshold"?}}, overrides as a monitor's features
  *    "drift_share": 0.5}                                 (0, 1]
- * {"dataset": "name@ref"} in place of "csv" is the planned data-registry form: refused
- * as not implemented (dm_batch.not_implemented). The answer is Evidently's data-drift
- * table: per column column_name, column_type ("num"/"cat"), stattest_name,
- * stattest_threshold, drift_score (null when the method gives none), drift_detected,
- * and reference/current {count, missing, histogram{edges, counts} | value_counts}; then
- * number_of_columns, number_of_drifted_columns, share_of_drifted_columns, dataset_drift.
+ * Either sample may be {"dataset": "name@ref"} in place of "csv": a data-registry
+ * version, checked for its form here and fetched by dataset.c before the report. The
+ * answer is Evidently's data-drift table: per column column_name, column_type
+ * ("num"/"cat"), stattest_name, stattest_threshold, drift_score (null when the method
+ * gives none), drift_detected, and reference/current {count, missing, histogram{edges,
+ * counts} | value_counts}; then number_of_columns, number_of_drifted_columns,
+ * share_of_drifted_columns, dataset_drift.
  * A column is numerical when every non-empty cell of both samples reads as a finite
  * number, else categorical; an empty cell is missing and dropped, as Evidently drops
  * NaN before any stattest. */
@@ -192,22 +198,56 @@ json_t *dm_table(json_t *rows, size_t n_drifted, double drift_share);
 #define DM_BATCH_MAX ((size_t)32 << 20) /* a batch body: both CSV texts and the overrides */
 
 struct dm_batch {
-	const char *ref_csv, *cur_csv; /* borrowed from the body */
+	const char *ref_csv, *cur_csv; /* borrowed from the body, or from dataset.c's texts;
+					* NULL for a dataset sample until it is fetched */
 	size_t ref_len, cur_len;
-	json_t *columns; /* checked overrides, owned (an object, maybe empty) */
+	const char *ref_dataset, *cur_dataset; /* "name@ref" borrowed from the body, or NULL */
+	json_t *columns;                       /* checked overrides, owned (an object, maybe empty) */
 	double drift_share;
-	bool not_implemented; /* CORE_EINVAL because a sample named a dataset: answer 501 */
 };
 
 /* Parses and checks the body into *out. CORE_OK (release with dm_batch_clear) or
  * CORE_EINVAL naming the field (nothing to release then). */
 enum core_status dm_batch_parse(json_t *body, struct dm_batch *out, struct core_error *err);
-/* The report of b's two samples into *report (owned). CORE_OK; CORE_EINVAL naming the
+/* The report of b's two samples (both texts set) into *report (owned). CORE_OK; CORE_EINVAL naming the
  * sample, column or override at fault (bad CSV, headers that differ, a column with no
  * value in a sample, a method that does not apply to the column's type);
  * CORE_ENOMEM when a sample's copy cannot be allocated. */
 enum core_status dm_batch_report(const struct dm_batch *b, json_t **report, struct core_error *err);
 void dm_batch_clear(struct dm_batch *b);
+
+/* --- dataset.c: a batch sample named as a data-registry version -----------------------
+ * "name@ref" names a version as the data registry does: ref a number, a full id, an id
+ * prefix of at least 8 hex digits, or latest (the newest READY one; also when @ref is
+ * left out). The version is read from DATA_REGISTRY_URL over its HTTP API (GET
+ * /v1/datasets/{name}/versions/{ref}, then its manifest by id and each file as a blob),
+ * so the two calls of one sample see the same version even when a new one arrives
+ * meanwhile. It must be csv, not FAILED, and hold at most DATASET_MAX_BYTES of files
+ * (16 MiB by default: each side of a dataset request holds what half an inline body
+ * may, and each sample's cells are copied once by batch.c). One file is the sample as
+ * it is; several (in path order) are joined under the first's header, each with that
+ * header, as the registry's profiler requires. */
+
+#define DM_DATASET_REF_MAX 64 /* bytes of the ref after '@' (a full id) */
+
+/* Checks the form of "name@ref" (name as the registry takes it, ref letters and digits)
+ * for field ("reference.dataset"), pure: CORE_OK or CORE_EINVAL naming the field. */
+enum core_status dm_dataset_ref_check(const char *text, const char *field, struct core_error *err);
+
+/* The texts fetched for b's dataset samples; the batch borrows them. */
+struct dm_dataset_texts {
+	char *text[2]; /* reference, current; NULL for an inline sample */
+};
+
+/* Fetches each dataset sample of b and points b's text at it. CORE_OK; CORE_ENOENT: no
+ * such dataset or version (404); CORE_EINVAL: the ref is malformed or ambiguous, the
+ * version is not tabular CSV or FAILED, or its files do not join (400); CORE_ELIMIT:
+ * over DATASET_MAX_BYTES (413); CORE_EIO: the data registry did not answer (503). The
+ * message names the sample ("reference.dataset: 'iris@9' ..."). out is filled either
+ * way: release it with dm_dataset_texts_free after the report. */
+enum core_status dm_dataset_fetch(const struct dm_settings *s, const char *request_id, struct dm_batch *b,
+				  struct dm_dataset_texts *out, struct core_error *err);
+void dm_dataset_texts_free(struct dm_dataset_texts *t);
 
 /* --- html.c: a report as an HTML page for people, pure --------------------------------
  * One self-contained page (inline style and SVG; no script, no asset fetched): the

@@ -1,7 +1,7 @@
 /* lathe-drift-monitor: drift of live inputs and predictions against the training profile.
  * The daemon's life (settings, database, Kafka, outbox relay, health, drain) is svc_main's;
- * this file adds the drift monitor's settings (where the tracker, the registry and the
- * trainer are; the retrain task's period), its state (the stream)
+ * this file adds the drift monitor's settings (where the tracker, the registry, the
+ * trainer and the data registry are; the retrain task's period), its state (the stream)
  * and names its port, schema, migrations, routes, consumer and periodic tasks (dm.h lists
  * the parts). */
 #include <stddef.h>
@@ -37,6 +37,18 @@ static const struct core_setting dm_setting_rows[] = {
 	 "the Kafka consumer group reading inference.predictions: replicas of one deployment share it"},
 	{"RETRAIN_EVERY_MS", CORE_SETTING_INT, S(retrain_every_ms), "2000", false, 0, 3600000,
 	 "how often pending retraining requests are sent to the trainer; 0 = never"},
+	{"DATA_REGISTRY_URL", CORE_SETTING_STRING, S(data_registry_url), "http://127.0.0.1:5002", false, 0, 0,
+	 "data registry base URL: POST /v1/drift reads the versions a sample names ({\"dataset\": \"name@ref\"}) "
+	 "there"},
+	{"DATA_REGISTRY_TOKEN", CORE_SETTING_STRING, S(data_registry_token), NULL, false, 0, 0,
+	 "the drift monitor's token (read scope) for the data registry when it runs with AUTH=on; sent as "
+	 "Authorization: Bearer"},
+	{"DATA_REGISTRY_TIMEOUT_MS", CORE_SETTING_INT, S(data_registry_timeout_ms), "10000", false, 100, 600000,
+	 "how long one call to the data registry may take (a version, its manifest, one of its files); unanswered: "
+	 "503"},
+	{"DATASET_MAX_BYTES", CORE_SETTING_INT, S(dataset_max_bytes), "16777216", false, 1024, 1073741824,
+	 "the largest data-registry version (its files' bytes) a batch drift sample may name: larger ones get 413; "
+	 "the text is held in memory with a copy of each cell (about ten times the text)"},
 	{0},
 };
 

@@ -3,13 +3,13 @@
  * operations match both ways. (2) A client session against the real daemon touches
  * every documented operation and the error kinds the document promises (400 bad spec,
  * bad patch, bad query; 404 unknown monitor and report; 409 a second monitor of a
- * model; 415; for batch drift 400 and the 501 of the planned dataset form), each response checked against the
- * document's schema for its status (th_contract_check). A report is written in SQL, as the window slice will write it;
- * its page for people (by .html and by Accept) must answer a media type the document lists.
- * (3) The document's stattest names are the ones the daemon accepts: each is taken,
- * and the daemon's list of them (in its 400 for an unknown one) equals the document's
- * enum. Finally every documented operation must have answered 2xx at least once, so an
- * operation cannot enter the document unexercised. */
+ * model; 415; for batch drift 400, and for its dataset form, against a real data
+ * registry, 200, 404, 400 and 503 from a daemon whose registry does not answer), each
+ * response checked against the document's schema for its status (th_contract_check). A report is written in SQL, as the
+ * window slice will write it; its page for people (by .html and by Accept) must answer a media type the document
+ * lists. (3) The document's stattest names are the ones the daemon accepts: each is taken, and the
+ * daemon's list of them (in its 400 for an unknown one) equals the document's enum. Finally every documented operation
+ * must have answered 2xx at least once, so an operation cannot enter the document unexercised. */
 #include <check.h>
 #include <curl/curl.h>
 #include <stdio.h>
@@ -18,10 +18,11 @@
 #include "contract.h"
 #include "harness_data.h"
 #include "harness_db.h"
+#include "harness_trainer.h"
 #include "harness.h"
 
 static json_t *doc;
-static struct th_daemon *d;
+static struct th_daemon *d, *dr;
 static struct th_contract_cover cover;
 
 static void check(const char *method, const char *path, const struct th_response *r)
@@ -120,7 +121,12 @@ static void stattests_match(void)
 START_TEST(a_client_session_keeps_to_the_contract)
 {
 	doc = th_contract_load("drift-monitor");
-	d = th_daemon_start("drift-monitor", NULL, NULL);
+	static const char *const dr_env[] = {"PROFILE_POLL_MS=50", NULL};
+	dr = th_daemon_start("data-registry", NULL, dr_env);
+	th_trainer_push_csv(dr, "iris", "x,c\n1,a\n2,b\n,a\n3,b\n", NULL);
+	char *registry = th_fmt("DATA_REGISTRY_URL=%s", dr->base_url);
+	const char *env[] = {registry, NULL};
+	d = th_daemon_start("drift-monitor", NULL, env);
 	cover = (struct th_contract_cover){.doc = doc};
 
 	json_decref(call("GET", "/healthz", NULL, 200));
@@ -179,15 +185,31 @@ START_TEST(a_client_session_keeps_to_the_contract)
 	html_page("/v1/reports/0123456789abcdef0123456789abcdef", "text/html,application/xhtml+xml,*/*;q=0.8");
 	fails("GET", "/v1/reports/ffffffffffffffffffffffffffffffff.html", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 
-	/* batch drift: a table, the bad-input kinds, the planned dataset form */
+	/* batch drift: a table, the bad-input kinds, the dataset form */
 	json_decref(call("POST", "/v1/drift",
 			 "{\"reference\": {\"csv\": \"x,c\\n1,a\\n2,b\\n,a\\n3,b\\n\"}, \"current\": {\"csv\": "
 			 "\"c,x\\nb,5\\nb,6\\na,7\\n\"}, \"columns\": {\"c\": {\"method\": \"TVD\"}}}",
 			 200));
 	fails("POST", "/v1/drift", "{\"reference\": {\"csv\": \"a\\n1\\n\"}, \"current\": {\"csv\": \"b\\n1\\n\"}}",
 	      400, "INVALID_PARAMETER_VALUE", "missing 'a'");
-	fails("POST", "/v1/drift", "{\"reference\": {\"dataset\": \"iris@1\"}, \"current\": {\"csv\": \"a\\n1\\n\"}}",
-	      501, "NOT_IMPLEMENTED", "reference.dataset");
+	json_decref(call("POST", "/v1/drift",
+			 "{\"reference\": {\"dataset\": \"iris@1\"}, \"current\": {\"csv\": "
+			 "\"c,x\\nb,5\\nb,6\\na,7\\n\"}}",
+			 200));
+	fails("POST", "/v1/drift", "{\"reference\": {\"dataset\": \"iris@7\"}, \"current\": {\"dataset\": \"iris\"}}",
+	      404, "RESOURCE_DOES_NOT_EXIST", "reference.dataset: 'iris@7'");
+	fails("POST", "/v1/drift", "{\"reference\": {\"dataset\": \"iris@v-7\"}, \"current\": {\"dataset\": \"iris\"}}",
+	      400, "INVALID_PARAMETER_VALUE", "reference.dataset");
+	char *nowhere = th_fmt("DATA_REGISTRY_URL=http://127.0.0.1:%u", th_free_port());
+	const char *lost_env[] = {nowhere, NULL};
+	struct th_daemon *lost = th_daemon_start("drift-monitor", NULL, lost_env);
+	r = th_call(lost, "POST", "/v1/drift",
+		    "{\"reference\": {\"dataset\": \"iris\"}, \"current\": {\"dataset\": \"iris\"}}");
+	th_expect_error(&r, 503, "TEMPORARILY_UNAVAILABLE", "the data registry could not be reached");
+	check("POST", "/v1/drift", &r);
+	th_response_free(&r);
+	th_daemon_stop(lost);
+	free(nowhere);
 	not_json("POST", "/v1/drift");
 
 	json_decref(call("DELETE", path, NULL, 200));
@@ -199,6 +221,9 @@ START_TEST(a_client_session_keeps_to_the_contract)
 	th_contract_expect_all(&cover, 12);
 	th_daemon_stop(d);
 	d = NULL;
+	th_daemon_stop(dr);
+	dr = NULL;
+	free(registry);
 	json_decref(doc);
 	doc = NULL;
 	free(by_monitor);

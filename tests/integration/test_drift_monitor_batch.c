@@ -7,8 +7,8 @@
  *     scipy.stats.chisquare of the current counts against the reference's scaled), to
  *     1e-9; drift_detected by the threshold; dataset_drift by the share;
  *   - overrides and drift_share change what they say;
- *   - bad input is a clear 4xx (400 naming the field, sample or column; 413; 415), a
- *     sample naming a dataset a 501, and the daemon keeps answering. */
+ *   - bad input is a clear 4xx (400 naming the field, sample or column; 413; 415), and
+ *     the daemon keeps answering. The dataset form: test_drift_monitor_datasets. */
 #include <check.h>
 #include <curl/curl.h>
 #include <math.h>
@@ -201,8 +201,8 @@ START_TEST(bad_input_is_4xx)
 	       "current.csv");
 	expect("{\"reference\": {\"csv\": \"a\\n1\\n\"}, \"current\": {\"csv\": 5}}", 400, "INVALID_PARAMETER_VALUE",
 	       "current.csv: must be a string");
-	expect("{\"reference\": {\"dataset\": \"iris@v1\"}, \"current\": {\"dataset\": \"iris@v2\"}}", 501,
-	       "NOT_IMPLEMENTED", "reference.dataset: comparing data-registry versions is not implemented yet");
+	expect("{\"reference\": {\"dataset\": \"iris@v-1\"}, \"current\": {\"csv\": \"a\\n1\\n\"}}", 400,
+	       "INVALID_PARAMETER_VALUE", "reference.dataset: 'v-1' is not a version");
 	expect_400("", "a\n1\n", "", "reference.csv: is empty");
 	expect_400("a,b\n1,2\n", "a,c\n1,2\n", "", "missing 'b'; extra 'c'");
 	expect_400("a,b\n1,\n2,\n", "a,b\n1,2\n", "", "column 'b': no values in the reference");
