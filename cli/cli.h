@@ -31,6 +31,11 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
 
 /* Prints "lathe: <message>" on stderr. */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints err's message as cli_errorf does; returns CLI_EXIT_FAIL. */
+int cli_fail(const struct core_error *err);
+/* Prints "lathe: <message>" and "try 'lathe NOUN [VERB] --help'" (verb may be NULL) on
+ * stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *noun, const char *verb, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* --- http.c ------------------------------------------------------------------------ */
 

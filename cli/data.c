@@ -15,7 +15,6 @@
  * Results go to stdout, progress and errors to stderr; exit 0, 1 (failure) or 2 (usage). */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -47,24 +46,6 @@ static const char data_usage[] = "usage: lathe data <verb> [options]\n"
 				 "\n"
 				 "Environment: LATHE_DATA_URL or LATHE_URL (default " CLI_DATA_DEFAULT_URL "),\n"
 				 "LATHE_TOKEN (sent as a bearer token). Exit status: 0 ok, 1 failure, 2 usage.\n";
-
-static int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage_error(const char *verb, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("lathe: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\ntry 'lathe data %s --help'\n", verb);
-	return CLI_EXIT_USAGE;
-}
-
-static int fail(const struct core_error *err)
-{
-	cli_errorf("%s", err->message);
-	return CLI_EXIT_FAIL;
-}
 
 /* Dataset names as the server takes them: [A-Za-z0-9][A-Za-z0-9._-]{0,127}. */
 static bool name_valid(const char *s)
@@ -258,7 +239,7 @@ static int push_main(int argc, char **argv)
 			break;
 		case 'j':
 			if (!parse_jobs(optarg, &jobs))
-				return usage_error("push", "--jobs takes 1..64, got '%s'", optarg);
+				return cli_usage_error("data", "push", "--jobs takes 1..64, got '%s'", optarg);
 			break;
 		case 'q':
 			quiet = true;
@@ -270,17 +251,18 @@ static int push_main(int argc, char **argv)
 			fputs(data_usage, stdout);
 			return CLI_EXIT_OK;
 		default:
-			return usage_error("push", "%s", "unknown option");
+			return cli_usage_error("data", "push", "%s", "unknown option");
 		}
 	}
 	if (optind != argc - 1)
-		return usage_error("push", "%s", "push takes one PATH");
+		return cli_usage_error("data", "push", "%s", "push takes one PATH");
 	if (!dataset)
-		return usage_error("push", "%s", "push needs --dataset NAME");
+		return cli_usage_error("data", "push", "%s", "push needs --dataset NAME");
 	if (!name_valid(dataset))
-		return usage_error("push", "'%s' is not a dataset name ([A-Za-z0-9][A-Za-z0-9._-]{0,127})", dataset);
+		return cli_usage_error("data", "push", "'%s' is not a dataset name ([A-Za-z0-9][A-Za-z0-9._-]{0,127})",
+				       dataset);
 	if (format && strcmp(format, "csv") != 0 && strcmp(format, "idx") != 0 && strcmp(format, "image-folder") != 0)
-		return usage_error("push", "--format is csv, idx or image-folder, got '%s'", format);
+		return cli_usage_error("data", "push", "--format is csv, idx or image-folder, got '%s'", format);
 
 	const char *root = argv[optind];
 	struct push p = {0};
@@ -289,12 +271,12 @@ static int push_main(int argc, char **argv)
 	json_t *body = NULL, *resp = NULL;
 	char *path = NULL, *name_esc = NULL;
 	if (cli_conn_init(&p.conn, "LATHE_DATA_URL", CLI_DATA_DEFAULT_URL, &err) != CORE_OK) {
-		status = fail(&err);
+		status = cli_fail(&err);
 		goto out;
 	}
 	size_t skipped = 0;
 	if (cli_files_walk(root, &p.files, &skipped, &err) != CORE_OK) {
-		status = fail(&err);
+		status = cli_fail(&err);
 		goto out;
 	}
 	if (p.files.n == 0) {
@@ -316,7 +298,7 @@ static int push_main(int argc, char **argv)
 	cli_progress_end(&p.progress);
 	double hash_s = cli_now() - hash_start;
 	if (rc != CORE_OK) {
-		status = fail(&err);
+		status = cli_fail(&err);
 		goto out;
 	}
 	if (use_cache && cached < p.files.n)
@@ -343,7 +325,7 @@ static int push_main(int argc, char **argv)
 			have_bytes += p.files.v[p.uniq_file[u]].size;
 	} else {
 		if (ask_missing(&p, &err) != CORE_OK) {
-			status = fail(&err);
+			status = cli_fail(&err);
 			goto out;
 		}
 		for (size_t u = 0; u < p.n_uniq; u++) {
@@ -359,7 +341,7 @@ static int push_main(int argc, char **argv)
 		rc = cli_pool_run(p.n_todo, jobs, upload_one, &p, &err);
 		up_s = cli_progress_end(&p.progress);
 		if (rc != CORE_OK) {
-			status = fail(&err);
+			status = cli_fail(&err);
 			goto out;
 		}
 
@@ -373,7 +355,7 @@ static int push_main(int argc, char **argv)
 		path = core_xasprintf("/v1/datasets/%s/versions", name_esc);
 		double commit_start = cli_now();
 		if (cli_http_json(NULL, &p.conn, "POST", path, body, &http_status, &resp, &err) != CORE_OK) {
-			status = fail(&err);
+			status = cli_fail(&err);
 			goto out;
 		}
 		commit_s = cli_now() - commit_start;
@@ -484,7 +466,7 @@ static int read_view_opts(const char *verb, int argc, char **argv, bool *as_json
 			fputs(data_usage, stdout);
 			return CLI_EXIT_OK;
 		} else {
-			return usage_error(verb, "%s", "unknown option");
+			return cli_usage_error("data", verb, "%s", "unknown option");
 		}
 	}
 	return -1;
@@ -505,14 +487,14 @@ static int ls_main(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	if (argc - optind > 1)
-		return usage_error("ls", "%s", "ls takes at most one NAME");
+		return cli_usage_error("data", "ls", "%s", "ls takes at most one NAME");
 	const char *name = optind < argc ? argv[optind] : NULL;
 	if (name && !name_valid(name))
-		return usage_error("ls", "'%s' is not a dataset name", name);
+		return cli_usage_error("data", "ls", "'%s' is not a dataset name", name);
 	struct cli_conn conn;
 	struct core_error err;
 	if (cli_conn_init(&conn, "LATHE_DATA_URL", CLI_DATA_DEFAULT_URL, &err) != CORE_OK)
-		return fail(&err);
+		return cli_fail(&err);
 	json_t *all = json_array();
 	char *path = NULL;
 	enum core_status rc;
@@ -528,7 +510,7 @@ static int ls_main(int argc, char **argv)
 	free(path);
 	if (rc != CORE_OK) {
 		json_decref(all);
-		return fail(&err);
+		return cli_fail(&err);
 	}
 	size_t i;
 	const json_t *e;
@@ -595,17 +577,17 @@ static int show_main(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	if (argc - optind != 1)
-		return usage_error("show", "%s", "show takes one NAME[@REF]");
+		return cli_usage_error("data", "show", "%s", "show takes one NAME[@REF]");
 	char *name, *ref;
 	if (!parse_ref(argv[optind], &name, &ref))
-		return usage_error("show", "'%s' is not NAME[@REF]", argv[optind]);
+		return cli_usage_error("data", "show", "'%s' is not NAME[@REF]", argv[optind]);
 	struct cli_conn conn;
 	struct core_error err;
 	int status = CLI_EXIT_FAIL;
 	json_t *v = NULL;
 	if (cli_conn_init(&conn, "LATHE_DATA_URL", CLI_DATA_DEFAULT_URL, &err) != CORE_OK ||
 	    !(v = get_version(&conn, name, ref, &err))) {
-		status = fail(&err);
+		status = cli_fail(&err);
 		goto out;
 	}
 	if (as_json) {
@@ -738,21 +720,21 @@ static int pull_main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "j:qh", opts, NULL)) != -1) {
 		if (c == 'j') {
 			if (!parse_jobs(optarg, &jobs))
-				return usage_error("pull", "--jobs takes 1..64, got '%s'", optarg);
+				return cli_usage_error("data", "pull", "--jobs takes 1..64, got '%s'", optarg);
 		} else if (c == 'q') {
 			quiet = true;
 		} else if (c == 'h') {
 			fputs(data_usage, stdout);
 			return CLI_EXIT_OK;
 		} else {
-			return usage_error("pull", "%s", "unknown option");
+			return cli_usage_error("data", "pull", "%s", "unknown option");
 		}
 	}
 	if (argc - optind != 2)
-		return usage_error("pull", "%s", "pull takes NAME[@REF] and DIR");
+		return cli_usage_error("data", "pull", "%s", "pull takes NAME[@REF] and DIR");
 	char *name, *ref;
 	if (!parse_ref(argv[optind], &name, &ref))
-		return usage_error("pull", "'%s' is not NAME[@REF]", argv[optind]);
+		return cli_usage_error("data", "pull", "'%s' is not NAME[@REF]", argv[optind]);
 	struct pull p = {.dir = argv[optind + 1]};
 	struct core_error err;
 	int status = CLI_EXIT_FAIL;
@@ -763,7 +745,7 @@ static int pull_main(int argc, char **argv)
 	p.mode = 0666 & ~mask;
 	if (cli_conn_init(&p.conn, "LATHE_DATA_URL", CLI_DATA_DEFAULT_URL, &err) != CORE_OK ||
 	    !(v = get_version(&p.conn, name, ref, &err))) {
-		status = fail(&err);
+		status = cli_fail(&err);
 		goto out;
 	}
 	const char *id = json_string_value(json_object_get(v, "id"));
@@ -772,7 +754,7 @@ static int pull_main(int argc, char **argv)
 	long http_status;
 	if (cli_http_json(NULL, &p.conn, "GET", path, NULL, &http_status, &manifest, &err) != CORE_OK ||
 	    cli_manifest_parse(manifest, &p.files, &err) != CORE_OK) {
-		status = fail(&err);
+		status = cli_fail(&err);
 		goto out;
 	}
 	char got_id[65];
@@ -782,7 +764,7 @@ static int pull_main(int argc, char **argv)
 		goto out;
 	}
 	if (core_mkdir_p(p.dir, 0777, &err) != CORE_OK) {
-		status = fail(&err);
+		status = cli_fail(&err);
 		goto out;
 	}
 	p.todo = core_xcalloc(p.files.n ? p.files.n : 1, sizeof *p.todo);
@@ -801,7 +783,7 @@ static int pull_main(int argc, char **argv)
 	enum core_status rc = cli_pool_run(p.n_todo, jobs, download_one, &p, &err);
 	double secs = cli_progress_end(&p.progress);
 	if (rc != CORE_OK) {
-		status = fail(&err);
+		status = cli_fail(&err);
 		goto out;
 	}
 	char b1[32], b2[32];

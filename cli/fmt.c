@@ -1,5 +1,6 @@
 /* Small formatting helpers the verbs share (face: cli.h): sizes in SI units as `du
- * --si` prints them, the server's millisecond times as UTC, and the one error line. */
+ * --si` prints them, the server's millisecond times as UTC, and the error lines (a
+ * failure, a usage mistake with where to read more), so every noun reports alike. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -13,6 +14,23 @@ void cli_errorf(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+int cli_fail(const struct core_error *err)
+{
+	cli_errorf("%s", err->message);
+	return CLI_EXIT_FAIL;
+}
+
+int cli_usage_error(const char *noun, const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("lathe: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\ntry 'lathe %s%s%s --help'\n", noun, verb ? " " : "", verb ? verb : "");
+	return CLI_EXIT_USAGE;
 }
 
 const char *cli_fmt_bytes(uint64_t bytes, char *buf, size_t cap)

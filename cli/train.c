@@ -9,7 +9,6 @@
  * On a terminal the bar is redrawn in place on stderr; elsewhere each log line and each
  * finished epoch is one plain line. Results go to stdout, progress and errors to stderr. */
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,24 +32,6 @@ static const char jobs_usage[] =
 	"\n"
 	"Environment: LATHE_TRAINER_URL or LATHE_URL (default " CLI_TRAINER_DEFAULT_URL "),\n"
 	"LATHE_TOKEN (sent as a bearer token). Exit status: 0 ok, 1 failure, 2 usage.\n";
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("lathe: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\ntry 'lathe jobs --help'\n", stderr);
-	return CLI_EXIT_USAGE;
-}
-
-static int fail(const struct core_error *err)
-{
-	cli_errorf("%s", err->message);
-	return CLI_EXIT_FAIL;
-}
 
 static bool id_valid(const char *s)
 {
@@ -274,7 +255,7 @@ static int follow_job(const struct cli_conn *c, const char *id, int epochs, cons
 	json_t *job = get_job(f.poll, c, id, &err);
 	clear_bar(&f);
 	if (!job) {
-		rc = fail(&err);
+		rc = cli_fail(&err);
 		goto out;
 	}
 	char text[256];
@@ -339,17 +320,17 @@ int cli_train_main(int argc, char **argv)
 			fputs(jobs_usage, stdout);
 			return CLI_EXIT_OK;
 		} else
-			return usage_error("%s", "unknown option");
+			return cli_usage_error("jobs", NULL, "%s", "unknown option");
 	}
 	if (optind != argc - 1)
-		return usage_error("%s", "train takes one SPEC.json");
+		return cli_usage_error("jobs", NULL, "%s", "train takes one SPEC.json");
 	struct core_error err = {{0}};
 	struct cli_conn conn;
 	if (cli_conn_init(&conn, "LATHE_TRAINER_URL", CLI_TRAINER_DEFAULT_URL, &err) != CORE_OK)
-		return fail(&err);
+		return cli_fail(&err);
 	json_t *spec = read_spec(argv[optind], &err);
 	if (!spec)
-		return fail(&err);
+		return cli_fail(&err);
 	long status = 0;
 	json_t *body = NULL;
 	enum core_status rc = cli_http_json(NULL, &conn, "POST", "/v1/jobs", spec, &status, &body, &err);
@@ -363,7 +344,7 @@ int cli_train_main(int argc, char **argv)
 	}
 	json_decref(spec);
 	if (rc != CORE_OK)
-		return fail(&err);
+		return cli_fail(&err);
 	const char *id = json_string_value(json_object_get(json_object_get(body, "job"), "id"));
 	if (!id || !id_valid(id)) {
 		json_decref(body);
@@ -397,14 +378,14 @@ static int jobs_ls(int argc, char **argv, const struct cli_conn *conn)
 			char *end = NULL;
 			max = strtol(optarg, &end, 10);
 			if (*end || max < 1 || max > 1000)
-				return usage_error("--max takes 1..1000, got '%s'", optarg);
+				return cli_usage_error("jobs", NULL, "--max takes 1..1000, got '%s'", optarg);
 		} else if (o == 'j')
 			as_json = true;
 		else
-			return usage_error("%s", "unknown option");
+			return cli_usage_error("jobs", NULL, "%s", "unknown option");
 	}
 	if (optind != argc)
-		return usage_error("%s", "ls takes no arguments");
+		return cli_usage_error("jobs", NULL, "%s", "ls takes no arguments");
 	char path[256];
 	if (st)
 		snprintf(path, sizeof path, "/v1/jobs?max_results=%ld&status=%.20s", max, st);
@@ -414,7 +395,7 @@ static int jobs_ls(int argc, char **argv, const struct cli_conn *conn)
 	long status = 0;
 	json_t *body = NULL;
 	if (cli_http_json(NULL, conn, "GET", path, NULL, &status, &body, &err) != CORE_OK)
-		return fail(&err);
+		return cli_fail(&err);
 	json_t *jobs = json_object_get(body, "jobs"), *j;
 	size_t i;
 	if (as_json) {
@@ -447,16 +428,16 @@ static int jobs_ls(int argc, char **argv, const struct cli_conn *conn)
 static int jobs_show_or_cancel(int argc, char **argv, const struct cli_conn *conn, bool cancel)
 {
 	if (argc != 2)
-		return usage_error("%s takes one job ID", cancel ? "cancel" : "show");
+		return cli_usage_error("jobs", NULL, "%s takes one job ID", cancel ? "cancel" : "show");
 	if (!id_valid(argv[1]))
-		return usage_error("'%s' is not a job id (32 hex digits)", argv[1]);
+		return cli_usage_error("jobs", NULL, "'%s' is not a job id (32 hex digits)", argv[1]);
 	struct core_error err = {{0}};
 	long status = 0;
 	json_t *body = NULL;
 	char path[128];
 	snprintf(path, sizeof path, cancel ? "/v1/jobs/%s/cancel" : "/v1/jobs/%s", argv[1]);
 	if (cli_http_json(NULL, conn, cancel ? "POST" : "GET", path, NULL, &status, &body, &err) != CORE_OK)
-		return fail(&err);
+		return cli_fail(&err);
 	json_t *job = json_object_get(body, "job");
 	if (cancel) {
 		const char *st = json_string_value(json_object_get(job, "status"));
@@ -486,7 +467,7 @@ int cli_jobs_main(int argc, char **argv)
 	struct core_error err = {{0}};
 	struct cli_conn conn;
 	if (cli_conn_init(&conn, "LATHE_TRAINER_URL", CLI_TRAINER_DEFAULT_URL, &err) != CORE_OK)
-		return fail(&err);
+		return cli_fail(&err);
 	if (strcmp(argv[1], "ls") == 0)
 		return jobs_ls(argc - 1, argv + 1, &conn);
 	if (strcmp(argv[1], "show") == 0)

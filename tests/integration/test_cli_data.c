@@ -11,59 +11,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
+#include "harness_cli.h"
 #include "harness.h"
 
 #define N_PER_CLASS 100
 
-struct run {
-	int status;      /* exit status, or -1 when it did not exit */
-	char out[16384]; /* stdout */
-	char err[8192];  /* stderr */
-};
-
-static void slurp(const char *path, char *buf, size_t cap)
+/* Runs `lathe ARGS` (a shell fragment) with LATHE_URL = url (NULL: unset) and the hash
+ * cache in the run's scratch directory, not the user's home. */
+static void lathe(struct th_run *r, const char *url, const char *args)
 {
-	FILE *f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	size_t n = fread(buf, 1, cap - 1, f);
-	buf[n] = '\0';
-	fclose(f);
+	char *env = th_fmt("LATHE_CACHE_DIR='%s/cli-cache'%s%s%s", th_env("LATHE_TEST_TMP"), url ? " LATHE_URL='" : "",
+			   url ? url : "", url ? "'" : "");
+	th_lathe(r, env, args);
+	free(env);
 }
 
-/* Runs `lathe ARGS` (a shell fragment) with LATHE_URL = url (NULL: unset). */
-static void lathe(struct run *r, const char *url, const char *args)
-{
-	static unsigned seq;
-	char *out = th_fmt("%s/cli-out-%d-%u", th_env("LATHE_TEST_TMP"), (int)getpid(), seq);
-	char *err = th_fmt("%s/cli-err-%d-%u", th_env("LATHE_TEST_TMP"), (int)getpid(), seq++);
-	/* the hash cache goes to the run's scratch directory, not the user's home */
-	char *cmd = th_fmt("%s%s%s LATHE_CACHE_DIR='%s/cli-cache' %s/lathe %s >%s 2>%s",
-			   url ? "LATHE_URL='" : "env -u LATHE_URL", url ? url : "", url ? "'" : "",
-			   th_env("LATHE_TEST_TMP"), th_env("LATHE_TEST_BIN"), args, out, err);
-	int st = system(cmd);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	slurp(out, r->out, sizeof r->out);
-	slurp(err, r->err, sizeof r->err);
-	unlink(out);
-	unlink(err);
-	free(cmd), free(out), free(err);
-}
-
-static void expect_exit(const struct run *r, int status, const char *what)
-{
-	ck_assert_msg(r->status == status, "%s: exit %d, expected %d\nstdout: %s\nstderr: %s", what, r->status, status,
-		      r->out, r->err);
-}
-
-static void expect_out(const struct run *r, const char *needle, const char *what)
+static void expect_out(const struct th_run *r, const char *needle, const char *what)
 {
 	ck_assert_msg(strstr(r->out, needle), "%s: stdout lacks '%s':\n%s\nstderr: %s", what, needle, r->out, r->err);
 }
 
 /* The version id push printed ("version: NAME@N <id> (..."), into id. */
-static void version_id(const struct run *r, char id[65])
+static void version_id(const struct th_run *r, char id[65])
 {
 	const char *v = strstr(r->out, "version: ");
 	ck_assert_ptr_nonnull(v);
@@ -120,10 +90,10 @@ START_TEST(push_push_again_change_one_ls_show_pull)
 	fputs("a dot-file is not pushed", h);
 	fclose(h);
 
-	struct run r;
+	struct th_run r;
 	char *args = th_fmt("data push '%s' --dataset pets --message 'first cut'", src);
 	lathe(&r, url, args);
-	expect_exit(&r, 0, "first push");
+	th_lathe_expect_exit(&r, 0, "first push");
 	expect_out(&r, "files: 300,", "first push");
 	expect_out(&r, "uploaded: 300 files", "first push");
 	expect_out(&r, "already stored: 0 files, 0 bytes", "first push");
@@ -136,7 +106,7 @@ START_TEST(push_push_again_change_one_ls_show_pull)
 	ck_assert_msg(!strchr(r.err, '\r'), "progress drew a bar into a file: %s", r.err);
 
 	lathe(&r, url, args);
-	expect_exit(&r, 0, "second push");
+	th_lathe_expect_exit(&r, 0, "second push");
 	expect_out(&r, "uploaded: 0 files, 0 bytes", "second push");
 	expect_out(&r, "already stored: 300 files", "second push");
 	expect_out(&r, "version: pets@1 ", "second push");
@@ -157,7 +127,7 @@ START_TEST(push_push_again_change_one_ls_show_pull)
 	free(args);
 	args = th_fmt("data push '%s' --dataset pets -m 'one dog redrawn'", src);
 	lathe(&r, url, args);
-	expect_exit(&r, 0, "push after a change");
+	th_lathe_expect_exit(&r, 0, "push after a change");
 	char *one = th_fmt("uploaded: 1 files, %lld bytes", (long long)st.st_size);
 	expect_out(&r, one, "push after a change");
 	expect_out(&r, "already stored: 299 files", "push after a change");
@@ -170,23 +140,23 @@ START_TEST(push_push_again_change_one_ls_show_pull)
 	free(args);
 	args = th_fmt("data push '%s' --dataset pets-copy", src);
 	lathe(&r, url, args);
-	expect_exit(&r, 0, "push to a second dataset");
+	th_lathe_expect_exit(&r, 0, "push to a second dataset");
 	expect_out(&r, "uploaded: 0 files, 0 bytes", "push to a second dataset");
 	expect_out(&r, "version: pets-copy@1 ", "push to a second dataset");
 
 	lathe(&r, url, "data ls");
-	expect_exit(&r, 0, "ls");
+	th_lathe_expect_exit(&r, 0, "ls");
 	expect_out(&r, "pets ", "ls");
 	expect_out(&r, "pets-copy ", "ls");
 	lathe(&r, url, "data ls --json");
-	expect_exit(&r, 0, "ls --json");
+	th_lathe_expect_exit(&r, 0, "ls --json");
 	json_t *j = json_loads(r.out, 0, NULL);
 	ck_assert_msg(j, "ls --json printed no JSON: %s", r.out);
 	ck_assert_uint_eq(json_array_size(json_object_get(j, "datasets")), 2);
 	json_decref(j);
 
 	lathe(&r, url, "data ls pets");
-	expect_exit(&r, 0, "ls pets");
+	th_lathe_expect_exit(&r, 0, "ls pets");
 	char prefix1[13], prefix2[13];
 	snprintf(prefix1, sizeof prefix1, "%.12s", id1);
 	snprintf(prefix2, sizeof prefix2, "%.12s", id2);
@@ -196,7 +166,7 @@ START_TEST(push_push_again_change_one_ls_show_pull)
 	ck_assert_msg(strstr(r.out, prefix2) < strstr(r.out, prefix1), "ls pets is not newest first:\n%s", r.out);
 
 	lathe(&r, url, "data show pets@1");
-	expect_exit(&r, 0, "show pets@1");
+	th_lathe_expect_exit(&r, 0, "show pets@1");
 	char *line = th_fmt("id:           %s", id1);
 	expect_out(&r, line, "show pets@1");
 	expect_out(&r, "files:        300\n", "show pets@1");
@@ -204,7 +174,7 @@ START_TEST(push_push_again_change_one_ls_show_pull)
 	free(line);
 	char *by_prefix = th_fmt("data show --json pets@%.10s", id2);
 	lathe(&r, url, by_prefix);
-	expect_exit(&r, 0, "show by id prefix");
+	th_lathe_expect_exit(&r, 0, "show by id prefix");
 	j = json_loads(r.out, 0, NULL);
 	ck_assert_msg(j, "show --json printed no JSON: %s", r.out);
 	json_t *v = json_object_get(j, "version");
@@ -217,7 +187,7 @@ START_TEST(push_push_again_change_one_ls_show_pull)
 	char *dst = th_fmt("%s/cli-dst-%d", th_env("LATHE_TEST_TMP"), (int)getpid());
 	char *pull = th_fmt("data pull pets@2 '%s' --jobs 4", dst);
 	lathe(&r, url, pull);
-	expect_exit(&r, 0, "pull");
+	th_lathe_expect_exit(&r, 0, "pull");
 	expect_out(&r, "downloaded: 300 files", "pull");
 	cmd = th_fmt("diff -r -x .hidden-note '%s' '%s'", src, dst);
 	ck_assert_msg(system(cmd) == 0, "the pulled tree differs from the pushed one");
@@ -226,7 +196,7 @@ START_TEST(push_push_again_change_one_ls_show_pull)
 	ck_assert_msg(system(cmd) == 0, "the pull left other files behind (temporary files?)");
 	free(cmd);
 	lathe(&r, url, pull);
-	expect_exit(&r, 0, "second pull");
+	th_lathe_expect_exit(&r, 0, "second pull");
 	expect_out(&r, "downloaded: 0 files", "second pull");
 	expect_out(&r, "already present: 300 files", "second pull");
 
@@ -234,16 +204,16 @@ START_TEST(push_push_again_change_one_ls_show_pull)
 	free(pull);
 	pull = th_fmt("data pull pets@1 '%s'", dst);
 	lathe(&r, url, pull);
-	expect_exit(&r, 0, "pull of version 1 over version 2");
+	th_lathe_expect_exit(&r, 0, "pull of version 1 over version 2");
 	expect_out(&r, "downloaded: 1 files", "pull of version 1 over version 2");
 
 	/* the server's errors: exit 1, its code and message quoted */
 	lathe(&r, url, "data show pets@99");
-	expect_exit(&r, 1, "show of a missing version");
+	th_lathe_expect_exit(&r, 1, "show of a missing version");
 	ck_assert_msg(strstr(r.err, "404 RESOURCE_DOES_NOT_EXIST: \""), "stderr: %s", r.err);
 	char *pull_missing = th_fmt("data pull nosuch@1 '%s/none'", th_env("LATHE_TEST_TMP"));
 	lathe(&r, url, pull_missing);
-	expect_exit(&r, 1, "pull of a missing dataset");
+	th_lathe_expect_exit(&r, 1, "pull of a missing dataset");
 	ck_assert_msg(strstr(r.err, "RESOURCE_DOES_NOT_EXIST"), "stderr: %s", r.err);
 
 	free(pull_missing), free(pull), free(dst), free(by_prefix), free(one), free(changed), free(args);
@@ -268,10 +238,10 @@ START_TEST(push_follows_file_links_only)
 			   "ln -s cat '%s/dog'",
 			   src, src, src, src);
 	ck_assert_int_eq(system(cmd), 0);
-	struct run r;
+	struct th_run r;
 	char *args = th_fmt("data push '%s' --dataset links", src);
 	lathe(&r, d->base_url, args);
-	expect_exit(&r, 0, "push with links");
+	th_lathe_expect_exit(&r, 0, "push with links");
 	expect_out(&r, "files: 2,", "push with links");
 	expect_out(&r, "1 distinct contents", "push with links");
 	expect_out(&r, "uploaded: 1 files", "push with links");
@@ -285,14 +255,14 @@ END_TEST
  * malformed URL exits 1 with the reason. */
 START_TEST(usage_and_unreachable)
 {
-	struct run r;
+	struct th_run r;
 	lathe(&r, NULL, "");
-	expect_exit(&r, 2, "no arguments");
+	th_lathe_expect_exit(&r, 2, "no arguments");
 	lathe(&r, NULL, "--help");
-	expect_exit(&r, 0, "--help");
+	th_lathe_expect_exit(&r, 0, "--help");
 	expect_out(&r, "data", "--help");
 	lathe(&r, NULL, "data --help");
-	expect_exit(&r, 0, "data --help");
+	th_lathe_expect_exit(&r, 0, "data --help");
 	expect_out(&r, "push PATH --dataset NAME", "data --help");
 	const char *usage[] = {
 		"nouns",
@@ -312,21 +282,21 @@ START_TEST(usage_and_unreachable)
 	};
 	for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
 		lathe(&r, "http://127.0.0.1:1", usage[i]);
-		expect_exit(&r, 2, usage[i]);
+		th_lathe_expect_exit(&r, 2, usage[i]);
 		ck_assert_msg(strstr(r.err, "lathe") || strstr(r.err, "usage"), "%s: stderr says nothing: %s", usage[i],
 			      r.err);
 	}
 	unsigned port = th_free_port();
 	char *url = th_fmt("http://127.0.0.1:%u", port);
 	lathe(&r, url, "data ls");
-	expect_exit(&r, 1, "ls against a closed port");
+	th_lathe_expect_exit(&r, 1, "ls against a closed port");
 	ck_assert_msg(strstr(r.err, "cannot reach"), "stderr: %s", r.err);
 	lathe(&r, "ftp://example", "data ls");
-	expect_exit(&r, 1, "ls with an ftp URL");
+	th_lathe_expect_exit(&r, 1, "ls with an ftp URL");
 	ck_assert_msg(strstr(r.err, "LATHE_URL must start with http"), "stderr: %s", r.err);
 	char *missing = th_fmt("data push '%s/nothing-here' --dataset x", th_env("LATHE_TEST_TMP"));
 	lathe(&r, url, missing);
-	expect_exit(&r, 1, "push of a missing path");
+	th_lathe_expect_exit(&r, 1, "push of a missing path");
 	ck_assert_msg(strstr(r.err, "nothing-here"), "stderr: %s", r.err);
 	free(missing), free(url);
 }

@@ -10,29 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
+#include "harness_cli.h"
 #include "harness_img.h"
 #include "harness_infer.h"
 
 #define SIZE 4
 
-struct run {
-	int status;
-	char out[16384];
-	char err[8192];
-};
-
 static struct th_infer_stack s;
-
-static void slurp(const char *path, char *buf, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	size_t n = fread(buf, 1, cap - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
 
 static char *tmp(const char *name)
 {
@@ -47,26 +32,6 @@ static char *write_tmp(const char *name, const void *data, size_t len)
 	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
 	fclose(f);
 	return path;
-}
-
-/* Runs `lathe ARGS` with env (e.g. "INFERENCE_URL=...") and LATHE_URL unset. */
-static void lathe(struct run *r, const char *env, const char *args)
-{
-	static unsigned seq;
-	char name[32];
-	snprintf(name, sizeof name, "out-%u", seq);
-	char *out = tmp(name);
-	snprintf(name, sizeof name, "err-%u", seq++);
-	char *err = tmp(name);
-	char *cmd = th_fmt("env -u LATHE_URL -u INFERENCE_URL %s %s/lathe %s >%s 2>%s", env, th_env("LATHE_TEST_BIN"),
-			   args, out, err);
-	int st = system(cmd);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	slurp(out, r->out, sizeof r->out);
-	slurp(err, r->err, sizeof r->err);
-	unlink(out);
-	unlink(err);
-	free(cmd), free(out), free(err);
 }
 
 static void brightness_weights(struct ml_package *p)
@@ -133,8 +98,8 @@ START_TEST(images_csv_and_json)
 	char *env = th_fmt("INFERENCE_URL=%s", s.ia->base_url);
 	char *args = th_fmt("predict bright %s %s %s %s", fpng, fjpg, fcsv, fjson);
 
-	struct run r;
-	lathe(&r, env, args);
+	struct th_run r;
+	th_lathe(&r, env, args);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
 	float raw[SIZE * SIZE], want[2];
 	for (int i = 0; i < SIZE * SIZE; i++)
@@ -159,7 +124,7 @@ START_TEST(images_csv_and_json)
 
 	/* --json: the answers as they are; --url wins over INFERENCE_URL */
 	char *a2 = th_fmt("predict --json --url %s bright %s %s", s.ia->base_url, fpng, fcsv);
-	lathe(&r, "INFERENCE_URL=http://127.0.0.1:1", a2);
+	th_lathe(&r, "INFERENCE_URL=http://127.0.0.1:1", a2);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
 	char *nl = strchr(r.out, '\n');
 	ck_assert_ptr_nonnull(nl);
@@ -176,17 +141,17 @@ START_TEST(images_csv_and_json)
 
 	/* failures: exit 1 with the reason; usage: exit 2 */
 	a2 = th_fmt("predict nosuch %s", fpng);
-	lathe(&r, env, a2);
+	th_lathe(&r, env, a2);
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(strstr(r.err, "404") && strstr(r.err, "nosuch"), "%s", r.err);
 	free(a2);
 	char *ftxt = write_tmp("notes.txt", "hello", 5);
 	a2 = th_fmt("predict bright %s", ftxt);
-	lathe(&r, env, a2);
+	th_lathe(&r, env, a2);
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(strstr(r.err, "notes.txt"), "%s", r.err);
 	free(a2);
-	lathe(&r, env, "predict bright");
+	th_lathe(&r, env, "predict bright");
 	ck_assert_int_eq(r.status, 2);
 
 	free(env), free(args), free(png), free(jpg);

@@ -8,27 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
+#include "harness_cli.h"
 #include "harness_trainer.h"
 #include "harness.h"
 
 static struct th_daemon *dr, *tr;
-
-struct run {
-	int status;
-	char out[16384];
-	char err[8192];
-};
-
-static void slurp(const char *path, char *buf, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	size_t n = fread(buf, 1, cap - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
 
 static char *tmp(const char *name)
 {
@@ -36,23 +21,11 @@ static char *tmp(const char *name)
 }
 
 /* Runs `lathe ARGS` with LATHE_TRAINER_URL set to the trainer. */
-static void lathe(struct run *r, const char *args)
+static void lathe(struct th_run *r, const char *args)
 {
-	static unsigned seq;
-	char name[32];
-	snprintf(name, sizeof name, "out-%u", seq);
-	char *out = tmp(name);
-	snprintf(name, sizeof name, "err-%u", seq++);
-	char *err = tmp(name);
-	char *cmd = th_fmt("env -u LATHE_URL LATHE_TRAINER_URL='%s' %s/lathe %s >%s 2>%s", tr->base_url,
-			   th_env("LATHE_TEST_BIN"), args, out, err);
-	int st = system(cmd);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	slurp(out, r->out, sizeof r->out);
-	slurp(err, r->err, sizeof r->err);
-	unlink(out);
-	unlink(err);
-	free(cmd), free(out), free(err);
+	char *env = th_fmt("LATHE_TRAINER_URL='%s'", tr->base_url);
+	th_lathe(r, env, args);
+	free(env);
 }
 
 static char *write_spec(const char *name, const char *text)
@@ -86,7 +59,7 @@ static void teardown(void)
 START_TEST(submit_ls_show_cancel)
 {
 	char *spec = write_spec("spec.json", SPEC);
-	struct run r;
+	struct th_run r;
 	char *args = th_fmt("train --no-follow %s", spec);
 	lathe(&r, args);
 	ck_assert_msg(r.status == 0, "exit %d: %s %s", r.status, r.out, r.err);
@@ -174,9 +147,8 @@ START_TEST(train_follows_until_the_job_ends)
 	}
 	ck_assert_msg(status[0], "lathe train did not end after the cancel");
 	ck_assert_int_eq(strtol(status, NULL, 10), 1);
-	struct run r;
-	slurp(out, r.out, sizeof r.out);
-	slurp(err, r.err, sizeof r.err);
+	struct th_run r;
+	th_lathe_read(&r, out, err);
 	ck_assert_msg(strstr(r.out, "CANCELLED"), "%s", r.out);
 	ck_assert_msg(strstr(r.err, "queued: mlp on iris@1"), "%s", r.err);
 	ck_assert_msg(strstr(r.err, "cancelled before it started"), "%s", r.err);
