@@ -1,5 +1,5 @@
-/* The `lathe` command's private header (prefix cli_): what the nouns (data.c today;
- * train, models, serve later) share. Each noun is one file with one entry point
+/* The `lathe` command's private header (prefix cli_): what the nouns (data.c, train.c,
+ * predict.c, drift.c; models and serve later) share. Each noun is one file with one entry point
  * (cli_data_main) that main.c's table names; the helpers below are the only code the
  * nouns have in common:
  *   http.c      base URL and token from the environment, JSON requests, file uploads and
@@ -221,4 +221,6 @@ int cli_train_main(int argc, char **argv);
 int cli_jobs_main(int argc, char **argv);
 /* `lathe predict MODEL FILE...` (predict.c): images, CSV or JSON to the inference API. */
 int cli_predict_main(int argc, char **argv);
+/* `lathe drift report|compare` (drift.c): the drift monitor's reports and batch drift. */
+int cli_drift_main(int argc, char **argv);
 #endif

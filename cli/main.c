@@ -1,6 +1,6 @@
 /* `lathe`: the platform's command line. `lathe <noun> <verb> [options]`, one noun per
- * service: `data` (the data registry, data.c) today; `train`, `models` and `serve`
- * arrive with their services as one more row of the table below and one more file.
+ * service: `data` (the data registry, data.c), `train` and `jobs` (train.c), `predict`
+ * (predict.c), `drift` (drift.c); each is one row of the table below and one file.
  * Exit status: 0 ok, 1 failure (the reason on stderr), 2 usage. */
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +16,7 @@ static const struct {
 	{"train", cli_train_main, "submit a training job (SPEC.json) and follow it (the trainer)"},
 	{"jobs", cli_jobs_main, "training jobs: ls, show, cancel (the trainer)"},
 	{"predict", cli_predict_main, "predictions for images, a CSV or JSON (the inference API)"},
+	{"drift", cli_drift_main, "drift reports, and batch drift of two dataset versions (the drift monitor)"},
 };
 
 static void usage(FILE *out)
@@ -24,7 +25,8 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < sizeof nouns / sizeof nouns[0]; i++)
 		fprintf(out, "  %-8s %s\n", nouns[i].name, nouns[i].help);
 	fputs("\n`lathe <noun> --help` lists a noun's verbs. `lathe --version` prints the build.\n"
-	      "Environment: LATHE_URL (the service's base URL; LATHE_DATA_URL for data only),\n"
+	      "Environment: LATHE_URL (the service's base URL; LATHE_DATA_URL, LATHE_TRAINER_URL,\n"
+	      "INFERENCE_URL, LATHE_DRIFT_URL for one noun only),\n"
 	      "LATHE_TOKEN (sent as a bearer token).\n"
 	      "Exit status: 0 ok, 1 failure, 2 usage.\n",
 	      out);
