@@ -48,7 +48,8 @@ static const struct core_setting dm_setting_rows[] = {
 	 "503"},
 	{"DATASET_MAX_BYTES", CORE_SETTING_INT, S(dataset_max_bytes), "16777216", false, 1024, 1073741824,
 	 "the largest data-registry version (its files' bytes) a batch drift sample may name: larger ones get 413; "
-	 "the text is held in memory with a copy of each cell (about ten times the text)"},
+	 "a sample costs memory as its text and a copy of each cell (measured: two 16 MiB versions of short numbers "
+	 "raised the peak RSS by 186 MB)"},
 	{0},
 };
 
