@@ -156,14 +156,26 @@ static bool id_valid(const char *s)
 	return strlen(s) == 32 && strspn(s, "0123456789abcdef") == 32;
 }
 
+/* A member of the report's window: report.window.<key>, else report.window_<key> (the
+ * flat names of the report's columns), else the document's window.<key>. */
+static json_t *window_member(json_t *report, json_t *doc, const char *key)
+{
+	char flat[32];
+	snprintf(flat, sizeof flat, "window_%s", key);
+	json_t *v = json_object_get(json_object_get(report, "window"), key);
+	if (!v)
+		v = json_object_get(report, strcmp(key, "rows") == 0 ? "rows" : flat);
+	return v ? v : json_object_get(json_object_get(doc, "window"), key);
+}
+
 /* "window: 2026-... to 2026-..., 500 rows (a window of 500 rows)". */
 static void print_window(json_t *report, json_t *doc)
 {
-	json_t *w = json_object_get(report, "window"), *dw = json_object_get(doc, "window");
+	json_t *dw = json_object_get(doc, "window");
 	char from[40], to[40];
-	json_t *rows = json_object_get(w, "rows");
-	printf("window:        %s to %s", cli_fmt_ms(json_object_get(w, "start"), from, sizeof from),
-	       cli_fmt_ms(json_object_get(w, "end"), to, sizeof to));
+	json_t *rows = window_member(report, doc, "rows");
+	printf("window:        %s to %s", cli_fmt_ms(window_member(report, doc, "start"), from, sizeof from),
+	       cli_fmt_ms(window_member(report, doc, "end"), to, sizeof to));
 	if (json_is_integer(rows))
 		printf(", %lld rows", (long long)json_integer_value(rows));
 	json_t *size = json_object_get(dw, "size"), *seconds = json_object_get(dw, "seconds");
