@@ -53,8 +53,8 @@ struct dm_settings {
 	long registry_timeout_ms;
 	char *trainer_url, *trainer_token; /* TRAINER_*: retraining jobs */
 	long trainer_timeout_ms;
-	long retrain_every_ms; /* RETRAIN_EVERY_MS: the retrain task's period */
-	char *consumer_group;  /* CONSUMER_GROUP: on inference.predictions ("drift") */
+	long retrain_every_ms;         /* RETRAIN_EVERY_MS: the retrain task's period */
+	char *consumer_group;          /* CONSUMER_GROUP: on inference.predictions ("drift") */
 	char *data_registry_url;       /* DATA_REGISTRY_URL: batch drift's {"dataset": ...} samples */
 	char *data_registry_token;     /* DATA_REGISTRY_TOKEN: sent as Bearer, or NULL */
 	long data_registry_timeout_ms; /* DATA_REGISTRY_TIMEOUT_MS: one call to it */

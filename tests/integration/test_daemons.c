@@ -260,12 +260,12 @@ START_TEST(readyz_follows_postgres_without_a_restart)
 }
 END_TEST
 
-/* Kafka counts in /readyz only for a daemon that declares consumers (none of the six
- * does yet): one that only produces stays ready while the broker is down. The consuming
- * side is tested in test_svc_lifecycle.c. */
+/* Kafka counts in /readyz only for a daemon that declares consumers (the inference API
+ * and the drift monitor do): one that only produces, as the model registry, stays ready
+ * while the broker is down. The consuming side is tested in test_svc_lifecycle.c. */
 START_TEST(readyz_ignores_kafka_without_consumers)
 {
-	struct th_daemon *d = th_daemon_start("drift-monitor", NULL, NULL);
+	struct th_daemon *d = th_daemon_start("model-registry", NULL, NULL);
 	th_kafka_ctl("down 1");
 	/* bus_ping answers false within 1 s of the broker going down: 3 s of 200s are
 	 * readiness not asking Kafka, not a probe that has not noticed yet */
