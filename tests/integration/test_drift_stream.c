@@ -13,7 +13,9 @@
  *   - a model with no monitor gets one with the defaults at its first prediction, unless
  *     its package has no reference (then none, and a warning);
  *   - the drift monitor killed (SIGKILL) in the middle of a window and started again
- *     resumes that window from drift.windows: the report counts each prediction once. */
+ *     resumes that window from drift.windows: the report counts each prediction once;
+ *   - a new serving version closes the old version's window (a report of what it held)
+ *     and fills a window of its own against its reference. */
 #include <check.h>
 #include <math.h>
 #include <signal.h>
@@ -368,11 +370,49 @@ START_TEST(stream_reports_alerts_and_resumes)
 	ck_assert_msg(auto_mon != NULL, "no monitor made for drift-stream-auto");
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(auto_mon, "window"), "size")), 1000);
 	json_decref(auto_mon);
+	bool said = false; /* its partition may be read after the other model's */
+	for (int i = 0; i < 300 && !said; i++) {
+		said = th_daemon_log_has(dm, "drift-stream-noref", "is not watched");
+		if (!said)
+			usleep(100000);
+	}
+	ck_assert_msg(said, "no warning that drift-stream-noref is not watched");
 	json_t *none = th_ok(dm, "GET", "/v1/monitors?model=drift-stream-noref", NULL);
 	ck_assert_uint_eq(json_array_size(json_object_get(none, "monitors")), 0);
 	json_decref(none);
-	ck_assert(th_daemon_log_has(dm, "drift-stream-noref", "is not watched"));
 	ck_assert(th_daemon_alive(dm));
+
+	/* 5. a new serving version: the old version's window closes with what it held (50),
+	 * and the new version's predictions fill a window of their own */
+	predict(model, cur_raw, 50);
+	for (int i = 0; i < 300; i++) {
+		char *r = th_sql(dm, "drift",
+				 "SELECT rows FROM windows w JOIN monitors m ON m.id = w.monitor_id "
+				 "WHERE m.model = 'drift-stream-m'");
+		bool done = strtol(r, NULL, 10) == 50;
+		free(r);
+		if (done)
+			break;
+		usleep(100000);
+	}
+	char *vnew = th_infer_register(&S, model, run);
+	th_infer_alias(&S, model, "champion", vnew);
+	ck_assert(th_infer_wait_serving(S.ia, model, vnew, 30000));
+	predict(model, cur_raw, WINDOW);
+	reports = wait_reports(dm, monitor, 5);
+	/* both may be written by one batch, at one created_at: tell them by version */
+	json_t *newest = json_array_get(reports, 0), *closed = json_array_get(reports, 1);
+	if (strcmp(json_string_value(json_object_get(newest, "model_version")), version) == 0) {
+		json_t *t = newest;
+		newest = closed;
+		closed = t;
+	}
+	ck_assert_str_eq(json_string_value(json_object_get(closed, "model_version")), version);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(closed, "window"), "rows")), 50);
+	ck_assert_str_eq(json_string_value(json_object_get(newest, "model_version")), vnew);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(newest, "window"), "rows")), WINDOW);
+	json_decref(reports);
+	free(vnew);
 
 	th_kafka_close(&alerts);
 	th_daemon_stop(dm);
