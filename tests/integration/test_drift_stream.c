@@ -92,7 +92,7 @@ static char *reference_json(const float *raw, double *bright, double *contrast)
 	}
 	json_t *classes = json_array();
 	for (int k = 0; k < CLASSES; k++) {
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof name, "c%d", k);
 		json_array_append_new(classes, json_pack("{s:s, s:i}", "name", name, "count", counts[k]));
 	}
