@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "harness_db.h"
+#include "harness_drift.h"
 #include "harness_infer.h"
 #include "harness_kafka.h"
 #include "harness_util.h"
@@ -36,122 +37,6 @@
 
 static struct th_infer_stack S;
 static struct ml_package pkg;
-
-/* n images whose pixels scatter around a per-image level drawn in [lo, hi). */
-static void images(struct th_rng *g, float *raw, size_t n, double lo, double hi)
-{
-	for (size_t r = 0; r < n; r++) {
-		double level = lo + (hi - lo) * th_urand(g);
-		for (size_t i = 0; i < PIXELS; i++) {
-			double v = round(level + 30 * th_nrand(g));
-			raw[r * PIXELS + i] = (float)(v < 0 ? 0 : v > 255 ? 255 : v);
-		}
-	}
-}
-
-/* Brightness (mean) and contrast (population std) of each image, as the inference API
- * computes them for its events. */
-static void summaries(const float *raw, size_t n, double *bright, double *contrast)
-{
-	for (size_t r = 0; r < n; r++) {
-		double s = 0, ss = 0;
-		for (size_t i = 0; i < PIXELS; i++)
-			s += raw[r * PIXELS + i];
-		double mean = s / PIXELS;
-		for (size_t i = 0; i < PIXELS; i++)
-			ss += (raw[r * PIXELS + i] - mean) * (raw[r * PIXELS + i] - mean);
-		bright[r] = mean;
-		contrast[r] = sqrt(ss / PIXELS);
-	}
-}
-
-static json_t *sample_of(const double *x, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_real(x[i]));
-	return a;
-}
-
-/* reference.json of NREF images: their brightness and contrast, the classes the model
- * predicts for them and its confidence. */
-static char *reference_json(const float *raw, double *bright, double *contrast)
-{
-	float *probs = malloc(NREF * CLASSES * sizeof *probs);
-	th_infer_forward(&pkg, raw, NREF, probs);
-	summaries(raw, NREF, bright, contrast);
-	int counts[CLASSES] = {0};
-	double *conf = malloc(NREF * sizeof *conf);
-	for (size_t r = 0; r < NREF; r++) {
-		int best = 0;
-		for (int k = 1; k < CLASSES; k++)
-			if (probs[r * CLASSES + k] > probs[r * CLASSES + best])
-				best = k;
-		counts[best]++;
-		conf[r] = probs[r * CLASSES + best];
-	}
-	json_t *classes = json_array();
-	for (int k = 0; k < CLASSES; k++) {
-		char name[16];
-		snprintf(name, sizeof name, "c%d", k);
-		json_array_append_new(classes, json_pack("{s:s, s:i}", "name", name, "count", counts[k]));
-	}
-	json_t *doc =
-		json_pack("{s:i, s:i, s:{s:s, s:[i,i,i]}, s:[{s:s, s:s, s:i, s:i, s:o}, {s:s, s:s, s:i, s:i, s:o}], "
-			  "s:{s:s, s:o, s:{s:o}}}",
-			  "format_version", 2, "rows", NREF, "input", "kind", "image", "shape", 1, SIZE, SIZE,
-			  "columns", "name", "brightness", "type", "numeric", "count", NREF, "missing", 0, "sample",
-			  sample_of(bright, NREF), "name", "contrast", "type", "numeric", "count", NREF, "missing", 0,
-			  "sample", sample_of(contrast, NREF), "predictions", "task", "classification", "classes",
-			  classes, "confidence", "sample", sample_of(conf, NREF));
-	char *text = json_dumps(doc, JSON_COMPACT);
-	json_decref(doc);
-	free(conf);
-	free(probs);
-	return text;
-}
-
-/* Sends n images to model in requests of 10 rows. */
-static void predict(const char *model, const float *raw, size_t n)
-{
-	for (size_t i = 0; i < n; i += 10) {
-		struct th_response r =
-			th_infer_oip(S.ia, model, NULL, raw + i * PIXELS, n - i < 10 ? n - i : 10, PIXELS);
-		ck_assert_msg(r.status == 200, "infer: %ld %s", r.status, r.body ? r.body : "");
-		th_response_free(&r);
-	}
-}
-
-/* Polls the monitor's reports until it has want of them (newest first); returns them. */
-static json_t *wait_reports(struct th_daemon *dm, const char *monitor, size_t want)
-{
-	char *path = th_fmt("/v1/reports?monitor=%s", monitor);
-	json_t *reports = NULL;
-	for (int i = 0; i < 600; i++) {
-		json_t *page = th_ok(dm, "GET", path, NULL);
-		reports = json_incref(json_object_get(page, "reports"));
-		json_decref(page);
-		if (json_array_size(reports) >= want)
-			break;
-		json_decref(reports);
-		reports = NULL;
-		usleep(100000);
-	}
-	ck_assert_msg(reports != NULL, "no %zu reports of monitor %s after 60 s", want, monitor);
-	free(path);
-	return reports;
-}
-
-static json_t *report_doc(struct th_daemon *dm, const char *id)
-{
-	char *path = th_fmt("/v1/reports/%s", id);
-	json_t *r = th_ok(dm, "GET", path, NULL);
-	free(path);
-	json_t *doc = json_incref(json_object_get(json_object_get(r, "report"), "result"));
-	json_decref(r);
-	ck_assert_ptr_nonnull(doc);
-	return doc;
-}
 
 static json_t *column(json_t *doc, const char *name)
 {
@@ -202,8 +87,8 @@ START_TEST(stream_reports_alerts_and_resumes)
 	/* publish the version with its reference at the run's root */
 	float *ref_raw = malloc(NREF * PIXELS * sizeof *ref_raw);
 	double ref_b[NREF], ref_c[NREF];
-	images(&g, ref_raw, NREF, 60, 180);
-	char *refdoc = reference_json(ref_raw, ref_b, ref_c);
+	th_drift_images(&g, ref_raw, NREF, PIXELS, 60, 180);
+	char *refdoc = th_drift_reference(&pkg, SIZE, CLASSES, ref_raw, NREF, ref_b, ref_c);
 	char *dir = th_infer_write(&pkg);
 	char *run = th_infer_log_dir(&S, dir);
 	th_infer_put_run_file(&S, run, "reference.json", refdoc, strlen(refdoc));
@@ -219,13 +104,8 @@ START_TEST(stream_reports_alerts_and_resumes)
 	char *body = th_fmt("{\"model\": \"%s\", \"window\": {\"size\": %d}, \"alert\": {\"policy\": \"retrain\", "
 			    "\"cooldown_seconds\": 0}}",
 			    model, WINDOW);
-	struct th_response cr = th_call(dm, "POST", "/v1/monitors", body);
-	ck_assert_msg(cr.status == 201, "POST /v1/monitors: %ld %s", cr.status, cr.body ? cr.body : "");
-	json_t *mon = json_loads(cr.body, 0, NULL);
-	th_response_free(&cr);
+	char *monitor = th_drift_monitor_create(dm, body);
 	free(body);
-	char *monitor = strdup(json_string_value(json_object_get(json_object_get(mon, "monitor"), "id")));
-	json_decref(mon);
 
 	th_infer_start_api(&S, (const char *const[]){"PREDICTION_SAMPLE_RATE=1", NULL}, true);
 	ck_assert(th_infer_wait_serving(S.ia, model, version, 30000));
@@ -235,14 +115,14 @@ START_TEST(stream_reports_alerts_and_resumes)
 	/* 1. reference-like traffic: no drift, scipy's scores */
 	float cur_raw[WINDOW * PIXELS];
 	double cur_b[WINDOW], cur_c[WINDOW];
-	images(&g, cur_raw, WINDOW, 60, 180);
-	summaries(cur_raw, WINDOW, cur_b, cur_c);
-	predict(model, cur_raw, WINDOW);
-	json_t *reports = wait_reports(dm, monitor, 1);
+	th_drift_images(&g, cur_raw, WINDOW, PIXELS, 60, 180);
+	th_drift_summaries(cur_raw, WINDOW, PIXELS, cur_b, cur_c);
+	th_drift_predict(S.ia, model, cur_raw, WINDOW, PIXELS);
+	json_t *reports = th_drift_wait_reports(dm, monitor, 1);
 	json_t *first = json_array_get(reports, 0);
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(first, "window"), "rows")), WINDOW);
 	ck_assert_str_eq(json_string_value(json_object_get(first, "model_version")), version);
-	json_t *doc = report_doc(dm, json_string_value(json_object_get(first, "id")));
+	json_t *doc = th_drift_report_doc(dm, json_string_value(json_object_get(first, "id")));
 	ck_assert(json_is_false(json_object_get(doc, "dataset_drift")));
 	double want[2];
 	scipy_ks(ref_b, cur_b, ref_c, cur_c, WINDOW, want);
@@ -266,11 +146,11 @@ START_TEST(stream_reports_alerts_and_resumes)
 	json_decref(reports);
 
 	/* 2. brighter images: brightness drifts, and the dataset with it */
-	images(&g, cur_raw, WINDOW, 170, 250);
-	predict(model, cur_raw, WINDOW);
-	reports = wait_reports(dm, monitor, 2);
+	th_drift_images(&g, cur_raw, WINDOW, PIXELS, 170, 250);
+	th_drift_predict(S.ia, model, cur_raw, WINDOW, PIXELS);
+	reports = th_drift_wait_reports(dm, monitor, 2);
 	const char *second = json_string_value(json_object_get(json_array_get(reports, 0), "id"));
-	doc = report_doc(dm, second);
+	doc = th_drift_report_doc(dm, second);
 	char *doctext = json_dumps(doc, JSON_COMPACT);
 	th_json_schema_check("proto/drift-report.schema.json", doctext, strlen(doctext), "the drifted report");
 	free(doctext);
@@ -321,8 +201,8 @@ START_TEST(stream_reports_alerts_and_resumes)
 	json_decref(reports);
 
 	/* 3. killed in the middle of a window: the window resumes */
-	images(&g, cur_raw, WINDOW, 60, 180);
-	predict(model, cur_raw, WINDOW / 2);
+	th_drift_images(&g, cur_raw, WINDOW, PIXELS, 60, 180);
+	th_drift_predict(S.ia, model, cur_raw, WINDOW / 2, PIXELS);
 	char *rows = NULL;
 	for (int i = 0; i < 300; i++) {
 		free(rows);
@@ -336,12 +216,12 @@ START_TEST(stream_reports_alerts_and_resumes)
 	char *db = strdup(dm->database_url);
 	th_daemon_kill9(dm);
 	dm = th_daemon_start("drift-monitor", db, env);
-	predict(model, cur_raw + (WINDOW / 2) * PIXELS, WINDOW / 2);
-	reports = wait_reports(dm, monitor, 3);
+	th_drift_predict(S.ia, model, cur_raw + (WINDOW / 2) * PIXELS, WINDOW / 2, PIXELS);
+	reports = th_drift_wait_reports(dm, monitor, 3);
 	ck_assert_int_eq(
 		json_integer_value(json_object_get(json_object_get(json_array_get(reports, 0), "window"), "rows")),
 		WINDOW);
-	doc = report_doc(dm, json_string_value(json_object_get(json_array_get(reports, 0), "id")));
+	doc = th_drift_report_doc(dm, json_string_value(json_object_get(json_array_get(reports, 0), "id")));
 	json_t *b = column(doc, "brightness");
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(b, "current"), "count")), WINDOW);
 	json_decref(doc);
@@ -356,8 +236,8 @@ START_TEST(stream_reports_alerts_and_resumes)
 	char *v3 = th_infer_publish(&S, "drift-stream-noref", &pkg, "champion");
 	ck_assert(th_infer_wait_serving(S.ia, "drift-stream-auto", v2, 30000));
 	ck_assert(th_infer_wait_serving(S.ia, "drift-stream-noref", v3, 30000));
-	predict("drift-stream-noref", cur_raw, 10);
-	predict("drift-stream-auto", cur_raw, 10);
+	th_drift_predict(S.ia, "drift-stream-noref", cur_raw, 10, PIXELS);
+	th_drift_predict(S.ia, "drift-stream-auto", cur_raw, 10, PIXELS);
 	json_t *auto_mon = NULL;
 	for (int i = 0; i < 300 && !auto_mon; i++) {
 		json_t *page = th_ok(dm, "GET", "/v1/monitors?model=drift-stream-auto", NULL);
@@ -384,7 +264,7 @@ START_TEST(stream_reports_alerts_and_resumes)
 
 	/* 5. a new serving version: the old version's window closes with what it held (50),
 	 * and the new version's predictions fill a window of their own */
-	predict(model, cur_raw, 50);
+	th_drift_predict(S.ia, model, cur_raw, 50, PIXELS);
 	for (int i = 0; i < 300; i++) {
 		char *r = th_sql(dm, "drift",
 				 "SELECT rows FROM windows w JOIN monitors m ON m.id = w.monitor_id "
@@ -398,8 +278,8 @@ START_TEST(stream_reports_alerts_and_resumes)
 	char *vnew = th_infer_register(&S, model, run);
 	th_infer_alias(&S, model, "champion", vnew);
 	ck_assert(th_infer_wait_serving(S.ia, model, vnew, 30000));
-	predict(model, cur_raw, WINDOW);
-	reports = wait_reports(dm, monitor, 5);
+	th_drift_predict(S.ia, model, cur_raw, WINDOW, PIXELS);
+	reports = th_drift_wait_reports(dm, monitor, 5);
 	/* both may be written by one batch, at one created_at: tell them by version */
 	json_t *newest = json_array_get(reports, 0), *closed = json_array_get(reports, 1);
 	if (strcmp(json_string_value(json_object_get(newest, "model_version")), version) == 0) {
