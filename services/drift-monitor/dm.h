@@ -383,6 +383,12 @@ enum core_status dm_peer_lineage(const struct dm_settings *s, const char *model,
 				 struct core_error *err);
 /* reference.json of the lineage's run into *doc (owned). CORE_EIO or CORE_EINVAL. */
 enum core_status dm_peer_reference(const struct dm_settings *s, json_t *lineage, json_t **doc, struct core_error *err);
+/* The job spec to retrain model with, pure: a copy of spec (the serving version's job)
+ * on its dataset's latest version ("<name>@latest"), registered as {model, alias
+ * challenger}, without its sweep (one training), named "retrain <model> (drift)" (the
+ * model's name cut at a character's start so the run name fits the trainer's 250
+ * bytes). Owned. */
+json_t *dm_retrain_spec(json_t *spec, const char *model);
 /* Submits the retraining job of model version (the spec of the job that trained it, on
  * the dataset's latest version, registered with alias challenger): *job_id (malloc'd).
  * CORE_EIO: ask again later; CORE_EINVAL: it cannot be done (message says why). */

@@ -130,9 +130,10 @@ enum core_status dm_peer_reference(const struct dm_settings *s, json_t *lineage,
 	return rc;
 }
 
-/* The job spec to retrain with: the serving version's, on its dataset's latest
- * version, registered as the model's challenger; no sweep (one job). Owned. */
-static json_t *retrain_spec(json_t *spec, const char *model)
+/* The trainer takes a run_name of at most this many bytes (services/trainer/spec.c). */
+#define RUN_NAME_MAX 250
+
+json_t *dm_retrain_spec(json_t *spec, const char *model)
 {
 	json_t *s = json_deep_copy(spec);
 	const char *ds = json_string_value(json_object_get(s, "dataset"));
@@ -142,7 +143,16 @@ static json_t *retrain_spec(json_t *spec, const char *model)
 	json_object_set_new(s, "dataset", json_string(latest));
 	json_object_set_new(s, "register", json_pack("{s:s, s:s}", "model", model, "alias", "challenger"));
 	json_object_del(s, "sweep");
-	char *run_name = core_xasprintf("retrain %s (drift)", model);
+	/* A model name near its 256 bytes would make the run name longer than the trainer
+	 * takes, and the request would be refused: the name is cut, at a character's start
+	 * so the JSON stays UTF-8. */
+	size_t n = strlen(model), room = RUN_NAME_MAX - strlen("retrain  (drift)");
+	if (n > room) {
+		n = room;
+		while (n > 0 && ((unsigned char)model[n] & 0xC0) == 0x80)
+			n--;
+	}
+	char *run_name = core_xasprintf("retrain %.*s (drift)", (int)n, model);
 	json_object_set_new(s, "run_name", json_string(run_name));
 	free(run_name);
 	free(latest);
@@ -175,7 +185,7 @@ enum core_status dm_peer_retrain(const struct dm_settings *s, const char *model,
 		rc = core_fail(err, CORE_EINVAL, "the trainer's job %.64s has no spec", from);
 	long status = 0;
 	if (rc == CORE_OK) {
-		spec = retrain_spec(old, model);
+		spec = dm_retrain_spec(old, model);
 		rc = httpc_peer_json(&trn, "POST", "/v1/jobs", spec, request_id, &status, &made, err);
 	}
 	const char *id = json_string_value(json_object_get(json_object_get(made, "job"), "id"));

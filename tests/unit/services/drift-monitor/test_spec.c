@@ -147,6 +147,50 @@ START_TEST(bounds)
 }
 END_TEST
 
+/* The retraining job's spec (peers.c): the serving job's spec on the dataset's latest
+ * version, as the challenger, one training, the rest as it was; a model name near 256
+ * bytes still gives a run name the trainer takes (at most 250 bytes, whole characters). */
+START_TEST(retrain_spec_of_a_job)
+{
+	json_t *old = load("{\"dataset\": \"ds@3\", \"model\": {\"type\": \"mlp\", \"hidden\": [8]}, \"epochs\": 2, "
+			   "\"run_name\": \"first\", \"register\": {\"model\": \"m\", \"alias\": \"champion\"}, "
+			   "\"sweep\": {\"space\": {\"epochs\": [1, 2]}}}");
+	json_t *want = load("{\"dataset\": \"ds@latest\", \"model\": {\"type\": \"mlp\", \"hidden\": [8]}, "
+			    "\"epochs\": 2, \"run_name\": \"retrain m (drift)\", "
+			    "\"register\": {\"model\": \"m\", \"alias\": \"challenger\"}}");
+	json_t *copy = json_deep_copy(old);
+	json_t *got = dm_retrain_spec(old, "m");
+	ck_assert(json_equal(got, want));
+	ck_assert(json_equal(old, copy)); /* the serving job's spec is not touched */
+	json_decref(got);
+	json_decref(want);
+	json_decref(copy);
+	json_decref(old);
+
+	old = load("{\"dataset\": \"ds\"}");
+	got = dm_retrain_spec(old, "m");
+	ck_assert_str_eq(json_string_value(json_object_get(got, "dataset")), "ds@latest");
+	json_decref(got);
+
+	/* 256 bytes: 233 'a', an 'é' across the cut at 234 bytes, then 'b's */
+	char model[257];
+	memset(model, 'a', 233);
+	memcpy(model + 233, "\xc3\xa9", 2);
+	memset(model + 235, 'b', 21);
+	model[256] = '\0';
+	got = dm_retrain_spec(old, model);
+	const char *run_name = json_string_value(json_object_get(got, "run_name"));
+	ck_assert_ptr_nonnull(run_name);
+	ck_assert_uint_le(strlen(run_name), 250);
+	ck_assert_uint_eq(strlen(run_name), strlen("retrain  (drift)") + 233);
+	ck_assert_int_eq(strncmp(run_name + 8, model, 233), 0);
+	ck_assert_str_eq(run_name + 8 + 233, " (drift)");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(got, "register"), "model")), model);
+	json_decref(got);
+	json_decref(old);
+}
+END_TEST
+
 static Suite *spec_suite(void)
 {
 	Suite *s = suite_create("drift-monitor-spec");
@@ -155,6 +199,7 @@ static Suite *spec_suite(void)
 	tcase_add_test(tc, patch_marks_what_it_gives);
 	tcase_add_test(tc, stattests_come_from_libs_stats);
 	tcase_add_test(tc, bounds);
+	tcase_add_test(tc, retrain_spec_of_a_job);
 	suite_add_tcase(s, tc);
 	return s;
 }
