@@ -20,6 +20,10 @@
 #   LATHE_BENCH_STATS=0                             leave out libs/stats' part (tests/bench/bench_stats.sh:
 #                                                   KS and chi-squared on 1M vs 1M next to scipy)
 #   LATHE_BENCH_STATS_ONLY=1                        run libs/stats' part alone (no database, no broker)
+#   LATHE_BENCH_DRIFT=0                             leave out the drift monitor's part (tests/bench/bench_drift.sh:
+#                                                   events/s ingested from Kafka; bench_drift_batch.sh: a report
+#                                                   of 1M x 100 numeric columns next to scipy)
+#   LATHE_BENCH_DRIFT_BATCH_ONLY=1                  run the drift batch report alone (no database, no broker)
 # Then the data registry's part, tests/bench/bench_data.sh (its header says what it
 # measures): Fashion-MNIST as 70,000 PNGs pushed with `lathe data push` to a
 # lathe-data-registry on the same durable cluster, next to sha256sum and PIL + numpy.
@@ -37,6 +41,7 @@ cd "$root"
 build=$(cd "${1:-build/release}" && pwd) || exit 2
 [ "${LATHE_BENCH_ML_ONLY:-0}" = 1 ] && exec tests/bench/bench_ml.sh "$build"
 [ "${LATHE_BENCH_STATS_ONLY:-0}" = 1 ] && exec tests/bench/bench_stats.sh "$build"
+[ "${LATHE_BENCH_DRIFT_BATCH_ONLY:-0}" = 1 ] && exec tests/bench/bench_drift_batch.sh "$build"
 
 work=$(mktemp -d /tmp/lathe-bench.XXXXXX)
 chmod 755 "$work" # the postgres user must reach the cluster directory inside
@@ -130,6 +135,7 @@ for t in $([ "${LATHE_BENCH_TRACKER:-1}" = 0 ] || find "$build/tests/bench" -typ
 	case "$t" in */bench_ml) continue ;; esac # libs/ml's part, below: bench_ml.sh runs it with its peers
 	case "$t" in */bench_infer_pkg) continue ;; esac # bench_infer.sh's package writer, not a bench
 	case "$t" in */bench_stats) continue ;; esac # libs/stats' part, below: bench_stats.sh runs it with scipy
+	case "$t" in */bench_drift_*) continue ;; esac # the drift monitor's part, below: bench_drift*.sh run them
 	log="$work/$(basename "$t").log"
 	"$t" >"$log" 2>&1
 	rc=$?
@@ -169,6 +175,18 @@ if [ "${LATHE_BENCH_STATS:-1}" = 0 ]; then
 elif ! tests/bench/bench_stats.sh "$build"; then
 	echo "FAIL   tests/bench/bench_stats.sh"
 	status=1
+fi
+if [ "${LATHE_BENCH_DRIFT:-1}" = 0 ]; then
+	echo "bench: drift: skipped (LATHE_BENCH_DRIFT=0)"
+else
+	if ! LATHE_BENCH_PG_PORT=$pg_port KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" tests/bench/bench_drift.sh "$build" "$work"; then
+		echo "FAIL   tests/bench/bench_drift.sh"
+		status=1
+	fi
+	if ! tests/bench/bench_drift_batch.sh "$build"; then
+		echo "FAIL   tests/bench/bench_drift_batch.sh"
+		status=1
+	fi
 fi
 if grep -E '"level":"(error|fatal)"' "$work/tracker.log" >/dev/null 2>&1; then
 	echo "the tracker logged errors:"
