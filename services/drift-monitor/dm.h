@@ -12,6 +12,7 @@
  *   batch.c       batch drift (POST /v1/drift): two CSV samples to a report, pure
  *   dataset.c     a batch sample named as a data-registry version: its CSV fetched
  *   refdoc.c      a model's reference.json read into the columns a window compares with, pure
+ *   event.c       a prediction event's members a window needs, read from its text, pure
  *   window.c      a monitor's window of live predictions in fixed memory: add, report,
  *                 save and load, pure
  *   stream.c      inference.predictions in batches into the windows; closed windows to
@@ -102,6 +103,7 @@ void dm_h_drift(struct http_request *req, void *app);
 
 #define DM_ID_LEN             SVC_PAGE_ID_LEN /* uuid hex, lower case */
 #define DM_NAME_MAX           1024            /* bytes of a model or feature name (MLflow: 256 characters) */
+#define DM_VERSION_MAX        63              /* bytes of a model version ("3") an event may name */
 #define DM_FEATURES_MAX       4096            /* feature overrides of one monitor */
 #define DM_WINDOW_SIZE_MIN    10
 #define DM_WINDOW_SIZE_MAX    10000000
@@ -303,6 +305,50 @@ struct dm_ref {
 enum core_status dm_ref_parse(json_t *doc, struct dm_ref *out, struct core_error *err);
 void dm_ref_free(struct dm_ref *r);
 
+/* --- event.c: a prediction event for a window, pure ------------------------------------ */
+
+#define DM_EVENT_VALUES DM_FEATURES_MAX /* features (or prediction outputs) of one event read */
+#define DM_NUM_TEXT     32              /* a number's text, as a category */
+
+struct dm_str { /* bytes in the event's text or tree, not NUL-terminated; p NULL: absent */
+	const char *p;
+	size_t n;
+};
+
+enum dm_val_kind { DM_VAL_MISSING, DM_VAL_NUM, DM_VAL_STR };
+
+struct dm_value {
+	struct dm_str name; /* a feature's or image member's name */
+	enum dm_val_kind kind;
+	double num;             /* DM_VAL_NUM */
+	char text[DM_NUM_TEXT]; /* DM_VAL_NUM: its text (a category's name) */
+	struct dm_str str;      /* DM_VAL_STR */
+};
+
+struct dm_event {
+	struct dm_str type, model, version, request_id, timestamp, role, label;
+	int64_t row;
+	struct dm_value probability;
+	bool image;                     /* values are the image summary, else the features */
+	struct dm_value *values, *pred; /* DM_EVENT_VALUES each (dm_event_init) */
+	size_t n_values, n_pred;
+};
+
+void dm_event_init(struct dm_event *ev);
+void dm_event_free(struct dm_event *ev);
+void dm_event_reset(struct dm_event *ev);
+/* Reads the CloudEvent text[0..len) into *ev (pointing into text). false when the text
+ * is not in the common form (an escape in a string, deep nesting, too many values,
+ * malformed): read it with bus_event_parse and dm_event_of_json instead. */
+bool dm_event_scan(const char *text, size_t len, struct dm_event *ev);
+/* dm_event_scan without the values (features, image, probability, prediction: skipped,
+ * checked for form only): what groups an event (type, model, version, role, time). */
+bool dm_event_scan_head(const char *text, size_t len, struct dm_event *ev);
+/* The same from a parsed event (borrowed; ev points into it). */
+void dm_event_of_json(json_t *event, struct dm_event *ev);
+/* Whether s holds exactly the C string c. */
+bool dm_str_is(struct dm_str s, const char *c);
+
 /* --- window.c: a monitor's window, pure ----------------------------------------------- */
 
 #define DM_SAMPLE_MAX  10000 /* values a window keeps per numeric column (a reservoir) */
@@ -341,8 +387,10 @@ void dm_window_init(struct dm_window *w, const struct dm_ref *ref, int64_t now_m
 void dm_window_clear(struct dm_window *w);
 /* Empties the window for the next one; the dedupe keys and the Kafka position stay. */
 void dm_window_restart(struct dm_window *w, int64_t now_ms);
-/* Adds an event's data member (borrowed) made at at_ms: DM_DUPLICATE when its request
- * id, row and role were added before (within the last DM_DEDUPE_KEYS..2x of them). */
+/* Adds an event made at at_ms: DM_DUPLICATE when its request id, row and role were
+ * added before (within the last DM_DEDUPE_KEYS..2x of them). */
+enum dm_add dm_window_add_event(struct dm_window *w, const struct dm_event *ev, int64_t at_ms);
+/* The same for an event's data member (borrowed), through dm_event_of_json. */
 enum dm_add dm_window_add(struct dm_window *w, json_t *data, int64_t at_ms);
 /* The window against its reference: Evidently's table (table.c) of the input columns
  * with the monitor's overrides (the features object, borrowed, may be NULL) and

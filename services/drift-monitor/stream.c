@@ -71,7 +71,8 @@ struct dm_stream {
 	struct core_buf save;
 	struct item *items;
 	size_t items_cap;
-	double tally[4]; /* events of the batch by outcome (outcomes[]), added to the counter once */
+	struct dm_event event; /* the event being read */
+	double tally[4];       /* events of the batch by outcome (outcomes[]), added to the counter once */
 	struct metrics_family *score, *detected, *dataset, *rows, *events;
 };
 
@@ -122,14 +123,14 @@ static void live_free(struct live *l)
 	free(l);
 }
 
-static struct live *live_of(struct dm_stream *st, const char *model)
+static struct live *live_of(struct dm_stream *st, struct dm_str model)
 {
 	for (size_t i = 0; i < st->n; i++)
-		if (strcmp(st->live[i]->model, model) == 0)
+		if (dm_str_is(model, st->live[i]->model))
 			return st->live[i];
 	st->live = core_xrealloc(st->live, (st->n + 1) * sizeof *st->live);
 	struct live *l = core_xcalloc(1, sizeof *l);
-	l->model = core_xstrdup(model);
+	l->model = core_xstrndup(model.p, model.n);
 	l->last_alert_at = -1;
 	st->live[st->n++] = l;
 	return l;
@@ -140,6 +141,7 @@ struct dm_stream *dm_stream_new(struct metrics_registry *reg)
 	struct dm_stream *st = core_xcalloc(1, sizeof *st);
 	pthread_mutex_init(&st->lock, NULL);
 	core_buf_init(&st->save, STATE_MAX);
+	dm_event_init(&st->event);
 	static const char *const mfm[] = {"model", "feature", "method", NULL};
 	static const char *const mf[] = {"model", "feature", NULL};
 	static const char *const m[] = {"model", NULL};
@@ -168,6 +170,7 @@ void dm_stream_free(struct dm_stream *st)
 		live_free(st->live[i]);
 	free(st->live);
 	core_buf_free(&st->save);
+	dm_event_free(&st->event);
 	free(st->items);
 	pthread_mutex_destroy(&st->lock);
 	free(st);
@@ -556,11 +559,13 @@ static enum core_status persist(struct dm_stream *st, struct svc *svc, struct pe
 
 /* --- a batch ---------------------------------------------------------------------------- */
 
+/* An event of the batch: read once to group it (model, version, time), and again, into
+ * the stream's one struct dm_event, when it is applied. */
 struct item {
 	struct live *l;
-	json_t *ev; /* owns data */
-	json_t *data;
-	const char *version;
+	const struct bus_message *m;
+	json_t *ev; /* the jansson tree, only for an event dm_event_scan gave up on */
+	char version[DM_VERSION_MAX + 1];
 	int32_t partition;
 	int64_t offset, at;
 };
@@ -611,7 +616,20 @@ static enum core_status apply(struct dm_stream *st, struct svc *svc, struct item
 			l->has_window = true;
 		}
 	}
-	if (dm_window_add(&l->w, it->data, it->at) == DM_DUPLICATE) {
+	if (it->ev)
+		dm_event_of_json(it->ev, &st->event);
+	else if (!dm_event_scan(it->m->payload, it->m->len, &st->event)) {
+		/* the head was read, a value was not in the common form: read it with jansson */
+		json_t *tree = NULL;
+		struct core_error perr = {{0}};
+		if (bus_event_parse(it->m->payload, it->m->len, &tree, &perr) != CORE_OK) {
+			count(st, "skipped", 1);
+			return CORE_OK;
+		}
+		dm_event_of_json(tree, &st->event);
+		it->ev = tree; /* freed with the batch's items */
+	}
+	if (dm_window_add_event(&l->w, &st->event, it->at) == DM_DUPLICATE) {
 		l->w.duplicates++;
 		count(st, "duplicate", 1);
 	} else {
@@ -650,31 +668,43 @@ static enum core_status prepare(struct dm_stream *st, struct svc *svc, struct li
 	return rc;
 }
 
-/* A prediction event's parts, or false for anything else (counted as skipped). */
-static bool read_item(struct dm_stream *st, const struct bus_message *m, struct item *it)
+/* Reads m into st->event: from its text, or through jansson when the scan gives up (the
+ * tree then goes to *tree). false for a message that is not a CloudEvent. */
+static bool read_event(struct dm_stream *st, const struct bus_message *m, json_t **tree)
 {
 	struct core_error err = {{0}};
-	json_t *ev = NULL;
-	*it = (struct item){.partition = m->partition, .offset = m->offset};
-	if (bus_event_parse(m->payload, m->len, &ev, &err) != CORE_OK)
+	*tree = NULL;
+	if (dm_event_scan_head(m->payload, m->len, &st->event))
+		return true;
+	if (bus_event_parse(m->payload, m->len, tree, &err) != CORE_OK)
 		return false;
-	json_t *data = json_object_get(ev, "data");
-	const char *type = json_string_value(json_object_get(ev, "type"));
-	const char *role = json_string_value(json_object_get(data, "role"));
-	const char *model = json_string_value(json_object_get(data, "model"));
-	const char *version = json_string_value(json_object_get(data, "version"));
-	if (!type || strcmp(type, "lathe.prediction") != 0 || !role || strcmp(role, "serve") != 0 || !model ||
-	    !*model || strlen(model) > DM_NAME_MAX || !version || !*version) {
-		json_decref(ev);
+	dm_event_of_json(*tree, &st->event);
+	return true;
+}
+
+/* A served prediction's model, version and time into it, or false for anything else
+ * (counted as skipped). */
+static bool read_item(struct dm_stream *st, const struct bus_message *m, struct item *it)
+{
+	*it = (struct item){.m = m, .partition = m->partition, .offset = m->offset};
+	if (!read_event(st, m, &it->ev))
+		return false;
+	const struct dm_event *ev = &st->event;
+	if (!dm_str_is(ev->type, "lathe.prediction") || !dm_str_is(ev->role, "serve") || ev->model.n == 0 ||
+	    ev->model.n > DM_NAME_MAX || ev->version.n == 0 || ev->version.n > DM_VERSION_MAX) {
+		json_decref(it->ev);
+		it->ev = NULL;
 		return false;
 	}
-	it->ev = ev;
-	it->data = data;
-	it->version = version;
-	it->at = core_time_parse_iso8601(json_string_value(json_object_get(data, "timestamp")));
+	memcpy(it->version, ev->version.p, ev->version.n);
+	it->version[ev->version.n] = '\0';
+	char ts[40];
+	snprintf(ts, sizeof ts, "%.*s", (int)(ev->timestamp.n < sizeof ts ? ev->timestamp.n : sizeof ts - 1),
+		 ev->timestamp.p ? ev->timestamp.p : "");
+	it->at = core_time_parse_iso8601(ts);
 	if (it->at < 0)
 		it->at = core_now_ms();
-	it->l = live_of(st, model);
+	it->l = live_of(st, ev->model);
 	return true;
 }
 

@@ -145,33 +145,49 @@ static void add_label(struct dm_win_col *c, const char *s, uint64_t n)
 }
 
 /* A value as the column reads it: a numeric column takes numbers (and numeric text), a
- * categorical one takes text (and numbers as their JSON text, as the inference API
- * takes them); null, absent or unreadable is missing. */
-static void add_value(struct dm_window *w, size_t i, json_t *v)
+ * categorical one takes text (and numbers as their text, as the inference API takes
+ * them); null, absent (v NULL) or unreadable is missing. */
+static void add_value(struct dm_window *w, size_t i, const struct dm_value *v)
 {
 	struct dm_win_col *c = &w->cols[i];
+	char buf[DM_LABEL_MAX + 2];
+	bool str = v && v->kind == DM_VAL_STR;
+	if (str) { /* NUL-terminated; longer than any label kept: then it counts as other */
+		size_t n = v->str.n < sizeof buf - 1 ? v->str.n : sizeof buf - 1;
+		memcpy(buf, v->str.p, n);
+		buf[n] = '\0';
+	}
 	if (ref_col(w, i)->type == STATS_COLUMN_NUMERICAL) {
 		double x = NAN;
-		if (json_is_number(v)) {
-			x = json_number_value(v);
-		} else if (json_is_string(v)) {
+		if (v && v->kind == DM_VAL_NUM) {
+			x = v->num;
+		} else if (str && v->str.n < sizeof buf - 1) {
 			char *end;
-			x = strtod(json_string_value(v), &end);
-			if (end == json_string_value(v) || *end)
+			x = strtod(buf, &end);
+			if (end == buf || *end)
 				x = NAN;
 		}
 		add_number(w, c, x);
 		return;
 	}
-	if (json_is_string(v)) {
-		add_label(c, json_string_value(v), 1);
-	} else if (json_is_number(v)) {
-		char *t = json_dumps(v, JSON_ENCODE_ANY);
-		add_label(c, t ? t : "", 1);
-		free(t);
-	} else {
+	if (str)
+		add_label(c, buf, 1);
+	else if (v && v->kind == DM_VAL_NUM)
+		add_label(c, v->text, 1);
+	else
 		c->missing++;
-	}
+}
+
+/* The event's value named name (its values are usually in the reference's order: try
+ * slot hint first), or NULL. */
+static const struct dm_value *value_named(const struct dm_event *ev, const char *name, size_t hint)
+{
+	if (hint < ev->n_values && dm_str_is(ev->values[hint].name, name))
+		return &ev->values[hint];
+	for (size_t j = 0; j < ev->n_values; j++)
+		if (dm_str_is(ev->values[j].name, name))
+			return &ev->values[j];
+	return NULL;
 }
 
 /* The dedupe sets: open addressing over 2 x DM_DEDUPE_KEYS slots, 0 marks a free slot
@@ -203,35 +219,36 @@ static void key_put(struct dm_window *w, uint64_t key)
 	w->n_keys++;
 }
 
-enum dm_add dm_window_add(struct dm_window *w, json_t *data, int64_t at_ms)
+enum dm_add dm_window_add_event(struct dm_window *w, const struct dm_event *ev, int64_t at_ms)
 {
-	const char *rid = json_string_value(json_object_get(data, "request_id"));
-	if (rid && *rid) {
+	if (ev->request_id.n > 0) {
 		/* request id, NUL, row, NUL, role: a request's rows and its shadow differ */
 		char buf[512];
-		int n = snprintf(buf, sizeof buf, "%s%c%lld%c%s", rid, 0,
-				 (long long)json_integer_value(json_object_get(data, "row")), 0,
-				 json_string_value(json_object_get(data, "role")) ?: empty_key_marker);
+		int n = snprintf(buf, sizeof buf, "%.*s%c%lld%c%.*s",
+				 (int)(ev->request_id.n < 400 ? ev->request_id.n : 400), ev->request_id.p, 0,
+				 (long long)ev->row, 0, (int)(ev->role.n < 64 ? ev->role.n : 64),
+				 ev->role.p ? ev->role.p : empty_key_marker);
 		uint64_t key = stats_hash64(buf, n < 0 ? 0 : (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 		key = key ? key : 1;
 		if (key_in(w->keys[0], key) || key_in(w->keys[1], key))
 			return DM_DUPLICATE;
 		key_put(w, key);
 	}
-	json_t *features = json_object_get(data, "features"), *image = json_object_get(data, "image");
-	json_t *from = w->ref->image ? image : features;
+	bool fits = ev->image == w->ref->image; /* features for a tabular model, image for an image one */
 	for (size_t i = 0; i < w->ref->n_cols; i++)
-		add_value(w, i, json_object_get(from, w->ref->cols[i].name));
-	json_t *pred = json_object_get(data, "prediction");
+		add_value(w, i, fits ? value_named(ev, w->ref->cols[i].name, i) : NULL);
 	for (size_t i = 0; i < w->ref->n_pred; i++) {
 		const char *name = w->ref->pred[i].name;
-		json_t *v = NULL;
-		if (strcmp(name, "label") == 0)
-			v = json_object_get(data, "label");
-		else if (strcmp(name, "confidence") == 0)
-			v = json_object_get(data, "probability");
-		else if (strncmp(name, "output_", 7) == 0)
-			v = json_array_get(pred, strtoul(name + 7, NULL, 10));
+		struct dm_value label = {.kind = ev->label.p ? DM_VAL_STR : DM_VAL_MISSING, .str = ev->label};
+		const struct dm_value *v = NULL;
+		if (strcmp(name, "label") == 0) {
+			v = &label;
+		} else if (strcmp(name, "confidence") == 0) {
+			v = &ev->probability;
+		} else if (strncmp(name, "output_", 7) == 0) {
+			unsigned long k = strtoul(name + 7, NULL, 10);
+			v = k < ev->n_pred ? &ev->pred[k] : NULL;
+		}
 		add_value(w, w->ref->n_cols + i, v);
 	}
 	if (w->rows == 0 || at_ms < w->start_ms)
@@ -240,6 +257,18 @@ enum dm_add dm_window_add(struct dm_window *w, json_t *data, int64_t at_ms)
 		w->end_ms = at_ms;
 	w->rows++;
 	return DM_ADDED;
+}
+
+enum dm_add dm_window_add(struct dm_window *w, json_t *data, int64_t at_ms)
+{
+	struct dm_event ev;
+	dm_event_init(&ev);
+	json_t *event = json_pack("{s:O}", "data", data);
+	dm_event_of_json(event, &ev);
+	enum dm_add r = dm_window_add_event(w, &ev, at_ms);
+	json_decref(event);
+	dm_event_free(&ev);
+	return r;
 }
 
 /* --- the report ----------------------------------------------------------------------- */
