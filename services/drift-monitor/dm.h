@@ -292,10 +292,7 @@ struct dm_ref {
 	size_t n_cols;
 	struct dm_ref_col *pred; /* "label" and "confidence" (classifier), or "output_<i>" */
 	size_t n_pred;
-	bool image;      /* columns are read from an event's "image", else its "features" */
-	bool classifier; /* predictions are label + probability */
-	uint64_t rows;   /* the reference's rows (the validation split) */
-	json_t *dataset; /* reference.json's "dataset" {name, version} or NULL; owned */
+	bool image; /* columns are read from an event's "image", else its "features" */
 };
 
 /* Reads reference.json (borrowed) into *out (release with dm_ref_free). CORE_OK, or

@@ -136,7 +136,6 @@ static enum core_status read_predictions(json_t *p, struct dm_ref *r, struct cor
 			rc = read_sample(json_object_get(conf, "sample"), "predictions.confidence", c, err);
 			c->count = c->n_sample;
 		}
-		r->classifier = true;
 	} else if (strcmp(task, "regression") == 0) {
 		size_t i;
 		json_t *o;
@@ -186,9 +185,6 @@ enum core_status dm_ref_parse(json_t *doc, struct dm_ref *out, struct core_error
 					       out->cols[a].name);
 	if (rc == CORE_OK)
 		rc = read_predictions(json_object_get(doc, "predictions"), out, err);
-	out->rows = count_of(doc, "rows", 0);
-	json_t *ds = json_object_get(doc, "dataset");
-	out->dataset = json_is_object(ds) ? json_deep_copy(ds) : NULL;
 out:
 	if (rc != CORE_OK)
 		dm_ref_free(out);
@@ -212,6 +208,5 @@ void dm_ref_free(struct dm_ref *r)
 		col_free(&r->pred[i]);
 	free(r->cols);
 	free(r->pred);
-	json_decref(r->dataset);
 	*r = (struct dm_ref){0};
 }

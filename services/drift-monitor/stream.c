@@ -279,10 +279,8 @@ static enum core_status sync_monitor(struct svc *svc, struct live *l, bool creat
 /* Loads version's reference into l (dropping the window and reference it had). CORE_EIO:
  * a peer did not answer (retry the batch); CORE_EINVAL: the version has no usable
  * reference (remembered for BAD_VERSION_MS). */
-static enum core_status load_ref(struct dm_stream *st, struct svc *svc, struct live *l, const char *version,
-				 struct core_error *err)
+static enum core_status load_ref(struct svc *svc, struct live *l, const char *version, struct core_error *err)
 {
-	(void)st;
 	int64_t now = core_now_ms();
 	if (l->bad_version && strcmp(l->bad_version, version) == 0 && now < l->bad_until)
 		return core_fail(err, CORE_EINVAL, "model '%.100s' version %.40s has no usable reference", l->model,
@@ -330,7 +328,7 @@ static int window_tx(struct db_conn *c, void *cls)
 }
 
 /* The window saved for l's monitor, when there is one and its reference can be had. */
-static enum core_status load_window(struct dm_stream *st, struct svc *svc, struct live *l, struct core_error *err)
+static enum core_status load_window(struct svc *svc, struct live *l, struct core_error *err)
 {
 	struct window_tx x = {.monitor_id = l->monitor_id};
 	int rc = db_run_tx(svc_db(svc), "dm_stream_window", DB_READ_COMMITTED, window_tx, &x, &x.err);
@@ -340,7 +338,7 @@ static enum core_status load_window(struct dm_stream *st, struct svc *svc, struc
 	} else if (rc == 1) {
 		const char *version = db_get_text(x.res, 0, 0);
 		if (!l->has_ref || strcmp(l->version, version) != 0)
-			st_rc = load_ref(st, svc, l, version, err);
+			st_rc = load_ref(svc, l, version, err);
 		size_t len = 0;
 		unsigned char *state = st_rc == CORE_OK ? dm_q_window_state(x.res, 0, &len) : NULL;
 		if (state) {
@@ -601,7 +599,7 @@ static enum core_status apply(struct dm_stream *st, struct svc *svc, struct item
 		int32_t part = l->has_window ? l->w.partition : -1;
 		int64_t off = l->has_window ? l->w.offset : -1;
 		if (!l->version || strcmp(it->version, l->version) != 0) {
-			enum core_status rc = load_ref(st, svc, l, it->version, err);
+			enum core_status rc = load_ref(svc, l, it->version, err);
 			if (rc == CORE_EIO)
 				return rc;
 			if (rc != CORE_OK) {
@@ -646,8 +644,8 @@ static enum core_status apply(struct dm_stream *st, struct svc *svc, struct item
 /* The model's monitor (made when it has none and its first version of the batch has a
  * reference: a model whose predictions cannot be compared gets no monitor) and its
  * window (loaded when the stream holds none). */
-static enum core_status prepare(struct dm_stream *st, struct svc *svc, struct live *l, const struct item *items,
-				size_t n_items, struct core_error *err)
+static enum core_status prepare(struct svc *svc, struct live *l, const struct item *items, size_t n_items,
+				struct core_error *err)
 {
 	bool found = false;
 	enum core_status rc = sync_monitor(svc, l, false, &found, err);
@@ -657,14 +655,14 @@ static enum core_status prepare(struct dm_stream *st, struct svc *svc, struct li
 			if (items[i].l == l)
 				version = items[i].version;
 		if (!l->has_ref || strcmp(l->version, version) != 0)
-			rc = load_ref(st, svc, l, version, err);
+			rc = load_ref(svc, l, version, err);
 		if (rc == CORE_EINVAL)
 			return CORE_OK; /* said at warn; its events are skipped */
 		if (rc == CORE_OK)
 			rc = sync_monitor(svc, l, true, &found, err);
 	}
 	if (rc == CORE_OK && found && !l->has_window)
-		rc = load_window(st, svc, l, err);
+		rc = load_window(svc, l, err);
 	return rc;
 }
 
@@ -733,7 +731,7 @@ enum bus_handled dm_stream_batch(struct svc *svc, void *app, const struct bus_me
 	}
 	count(st, "skipped", (double)(n - n_items));
 	for (size_t i = 0; rc == CORE_OK && i < n_touched; i++)
-		rc = prepare(st, svc, touched[i], items, n_items, &err);
+		rc = prepare(svc, touched[i], items, n_items, &err);
 	for (size_t i = 0; rc == CORE_OK && i < n_items; i++)
 		rc = apply(st, svc, &items[i], &p, &err);
 	if (rc == CORE_OK)

@@ -77,7 +77,8 @@ START_TEST(window_reports_as_the_batch_does)
 	ck_assert_msg(dm_ref_parse(doc, &ref, &err) == CORE_OK, "%s", err.message);
 	ck_assert_uint_eq(ref.n_cols, 2);
 	ck_assert_uint_eq(ref.n_pred, 2);
-	ck_assert(ref.classifier);
+	ck_assert_str_eq(ref.pred[0].name, "label");
+	ck_assert_str_eq(ref.pred[1].name, "confidence");
 
 	/* The same values as two CSV texts: x, and c with a/b counts. */
 	struct core_buf rcsv, ccsv;
