@@ -8,6 +8,14 @@
 /* The limit lim stands for (NULL or 0: the default). */
 uint64_t img_max_pixels(const struct img_limits *lim);
 
+/* libpng's error and warning handlers (png_err.c) for png.c and png_encode.c: the error pointer is a
+ * context whose first member is char msg[IMG_PNG_MSG]; the first error's text goes there,
+ * then longjmp. Warnings are ignored (libpng says nothing on stderr). */
+#define IMG_PNG_MSG 200
+struct png_struct_def;
+void img_png_on_error(struct png_struct_def *png, const char *msg);
+void img_png_on_warning(struct png_struct_def *png, const char *msg);
+
 enum core_status img_png_probe(const uint8_t *data, size_t len, struct img_info *out, struct core_error *err);
 enum core_status img_png_decode(const uint8_t *data, size_t len, uint64_t max_pixels, struct img_image *out,
 				struct core_error *err);

@@ -20,28 +20,14 @@
 #include "img_int.h"
 
 struct pd_ctx {
+	char msg[IMG_PNG_MSG]; /* first: img_png_on_error writes it */
 	const uint8_t *data;
 	size_t len, pos;
-	char msg[200];
 	uint64_t max_pixels;
 	enum core_status status; /* of a failure found by our own checks */
 	struct img_image im;     /* pixels allocated once the header passed */
 	struct img_info info;
 };
-
-static void pd_on_error(png_structp png, png_const_charp msg)
-{
-	struct pd_ctx *ctx = png_get_error_ptr(png);
-	if (ctx->msg[0] == '\0')
-		snprintf(ctx->msg, sizeof ctx->msg, "%s", msg);
-	png_longjmp(png, 1);
-}
-
-static void pd_on_warning(png_structp png, png_const_charp msg)
-{
-	(void)png;
-	(void)msg;
-}
 
 static void pd_on_read(png_structp png, png_bytep out, size_t n)
 {
@@ -76,7 +62,7 @@ static void pd_read_header(png_structp png, png_infop info, struct pd_ctx *ctx)
 
 static int pd_run_probe(struct pd_ctx *ctx)
 {
-	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, pd_on_error, pd_on_warning);
+	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, img_png_on_error, img_png_on_warning);
 	if (!png)
 		return -1;
 	png_infop info = png_create_info_struct(png);
@@ -95,7 +81,7 @@ static int pd_run_probe(struct pd_ctx *ctx)
 
 static int pd_run_decode(struct pd_ctx *ctx)
 {
-	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, pd_on_error, pd_on_warning);
+	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, img_png_on_error, img_png_on_warning);
 	if (!png)
 		return -1;
 	png_infop info = png_create_info_struct(png);

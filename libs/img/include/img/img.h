@@ -16,6 +16,7 @@
 #define IMG_IMG_H
 #include <stddef.h>
 #include <stdint.h>
+#include "core/buf.h"
 #include "core/status.h"
 
 #define IMG_MAX_PIXELS_DEFAULT (64ull * 1024 * 1024)
@@ -53,6 +54,13 @@ enum core_status img_limits_check(const struct img_info *info, const struct img_
  * buffer cannot be allocated. On failure *out is zeroed. */
 enum core_status img_decode(const void *data, size_t len, const struct img_limits *lim, struct img_image *out,
 			    struct core_error *err);
+
+/* Appends im (8-bit, 1 or 3 channels) as a complete PNG to out (initialised by the caller,
+ * its ceiling respected): gray or RGB, not interlaced, libpng's default filters and
+ * compression; img_decode of it gives im's pixels back. Returns CORE_OK; CORE_EINVAL for
+ * an empty image or another channel count; CORE_ELIMIT when the PNG passes out's ceiling
+ * and CORE_ENOMEM (then out is as it was). */
+enum core_status img_encode_png(const struct img_image *im, struct core_buf *out, struct core_error *err);
 
 /* Frees im's pixels and zeroes it; im may be NULL or already freed. */
 void img_image_free(struct img_image *im);
