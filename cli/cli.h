@@ -50,6 +50,12 @@ struct cli_conn {
  * http:// or https:// or too long. */
 enum core_status cli_conn_init(struct cli_conn *c, const char *url_env, const char *def_url, struct core_error *err);
 
+/* For a command that talks to several services at once (`lathe demo`): the first of
+ * url_envs (NULL-ended) that is set, else def_url; LATHE_URL is not read (one URL for
+ * every service would be wrong). LATHE_TOKEN as cli_conn_init. */
+enum core_status cli_conn_init_only(struct cli_conn *c, const char *const *url_envs, const char *def_url,
+				    struct core_error *err);
+
 /* A curl easy handle with the settings every request shares (timeouts, no signals,
  * keep-alive). NULL when curl cannot make one. The caller cleans it up. */
 CURL *cli_http_handle(void);
@@ -212,6 +218,33 @@ const char *cli_fmt_ms(const json_t *ms, char *buf, size_t cap);
 /* Seconds since an arbitrary start, monotonic. */
 double cli_now(void);
 
+/* --- data.c: push, for other nouns too ------------------------------------------- */
+
+struct cli_push_opts {
+	const char *message, *format, *label_column; /* NULL: not sent */
+	unsigned jobs;                               /* upload connections; 0: the default (8) */
+	bool quiet;                                  /* no progress lines */
+	bool no_cache;                               /* hash everything */
+};
+
+/* What one push did (lathe data push prints it). */
+struct cli_push_result {
+	size_t files, distinct, uploaded, cached, skipped;
+	uint64_t bytes, uploaded_bytes, stored_bytes;
+	double hash_s, upload_s, commit_s;
+	bool created; /* a new version (else the same files were one already) */
+	long long number;
+	char id[65];
+	char status[16]; /* the version's status as answered: PENDING, READY, ... */
+};
+
+/* `lathe data push` without its printing: walks root, hashes, uploads the contents the
+ * registry at conn lacks and commits them as a version of dataset (a valid name),
+ * checking the answered id. Progress on stderr unless o->quiet. Returns CORE_OK with
+ * *res filled, else the failure with err saying what. */
+enum core_status cli_data_push(const struct cli_conn *conn, const char *root, const char *dataset,
+			       const struct cli_push_opts *o, struct cli_push_result *res, struct core_error *err);
+
 /* --- nouns ------------------------------------------------------------------------- */
 
 /* `lathe data VERB ...`: argv[0] is "data". Returns the exit status. */
@@ -223,4 +256,6 @@ int cli_jobs_main(int argc, char **argv);
 int cli_predict_main(int argc, char **argv);
 /* `lathe drift report|compare` (drift.c): the drift monitor's reports and batch drift. */
 int cli_drift_main(int argc, char **argv);
+/* `lathe demo` (demo.c): the whole loop against a running stack, as a timeline. */
+int cli_demo_main(int argc, char **argv);
 #endif

@@ -264,48 +264,71 @@ static int push_main(int argc, char **argv)
 	if (format && strcmp(format, "csv") != 0 && strcmp(format, "idx") != 0 && strcmp(format, "image-folder") != 0)
 		return cli_usage_error("data", "push", "--format is csv, idx or image-folder, got '%s'", format);
 
-	const char *root = argv[optind];
-	struct push p = {0};
+	struct cli_push_opts o = {.message = message,
+				  .format = format,
+				  .label_column = label,
+				  .jobs = jobs,
+				  .quiet = quiet,
+				  .no_cache = !use_cache};
+	struct cli_push_result r;
+	struct cli_conn conn;
 	struct core_error err;
-	int status = CLI_EXIT_FAIL;
+	if (cli_conn_init(&conn, "LATHE_DATA_URL", CLI_DATA_DEFAULT_URL, &err) != CORE_OK ||
+	    cli_data_push(&conn, argv[optind], dataset, &o, &r, &err) != CORE_OK)
+		return cli_fail(&err);
+	char b1[32], b2[32], b3[32];
+	printf("files: %zu, %llu bytes (%s), %zu distinct contents\n", r.files, (unsigned long long)r.bytes,
+	       cli_fmt_bytes(r.bytes, b1, sizeof b1), r.distinct);
+	if (r.skipped)
+		printf("skipped: %zu entries (names starting with '.', links to directories, special files)\n",
+		       r.skipped);
+	printf("uploaded: %zu files, %llu bytes (%s)\n", r.uploaded, (unsigned long long)r.uploaded_bytes,
+	       cli_fmt_bytes(r.uploaded_bytes, b2, sizeof b2));
+	printf("already stored: %zu files, %llu bytes (%s)\n", r.distinct - r.uploaded,
+	       (unsigned long long)r.stored_bytes, cli_fmt_bytes(r.stored_bytes, b3, sizeof b3));
+	printf("hashed: %zu files (%zu vouched for by the hash cache)\n", r.files - r.cached, r.cached);
+	printf("seconds: hash %.3f, upload %.3f, commit %.3f\n", r.hash_s, r.upload_s, r.commit_s);
+	printf("version: %s@%lld %s (%s, %s)\n", dataset, r.number, r.id,
+	       r.created ? "new" : "unchanged: the same files as this existing version", r.status);
+	return CLI_EXIT_OK;
+}
+
+enum core_status cli_data_push(const struct cli_conn *conn, const char *root, const char *dataset,
+			       const struct cli_push_opts *o, struct cli_push_result *res, struct core_error *err)
+{
+	struct push p = {.conn = *conn};
+	enum core_status st = CORE_EINVAL;
 	json_t *body = NULL, *resp = NULL;
 	char *path = NULL, *name_esc = NULL;
-	if (cli_conn_init(&p.conn, "LATHE_DATA_URL", CLI_DATA_DEFAULT_URL, &err) != CORE_OK) {
-		status = cli_fail(&err);
+	bool use_cache = !o->no_cache;
+	unsigned jobs = o->jobs ? o->jobs : CLI_DEFAULT_JOBS;
+	memset(res, 0, sizeof *res);
+	if ((st = cli_files_walk(root, &p.files, &res->skipped, err)) != CORE_OK)
 		goto out;
-	}
-	size_t skipped = 0;
-	if (cli_files_walk(root, &p.files, &skipped, &err) != CORE_OK) {
-		status = cli_fail(&err);
-		goto out;
-	}
 	if (p.files.n == 0) {
-		cli_errorf("no files to push under %s (names starting with '.' are skipped)", root);
+		st = core_fail(err, CORE_EINVAL, "no files to push under %s (names starting with '.' are skipped)",
+			       root);
 		goto out;
 	}
-	uint64_t total = 0;
 	for (size_t i = 0; i < p.files.n; i++)
-		total += p.files.v[i].size;
+		res->bytes += p.files.v[i].size;
 
 	double hash_start = cli_now();
-	size_t cached = use_cache ? cli_hash_cache_apply(root, &p.files) : 0;
+	res->cached = use_cache ? cli_hash_cache_apply(root, &p.files) : 0;
 	uint64_t to_hash = 0;
 	for (size_t i = 0; i < p.files.n; i++)
 		if (!p.files.v[i].sha256[0])
 			to_hash += p.files.v[i].size;
-	cli_progress_start(&p.progress, "hashing", p.files.n - cached, to_hash, quiet || cached == p.files.n);
-	enum core_status rc = cli_hash_files(&p.files, 0, &p.progress, &err);
+	cli_progress_start(&p.progress, "hashing", p.files.n - res->cached, to_hash,
+			   o->quiet || res->cached == p.files.n);
+	st = cli_hash_files(&p.files, 0, &p.progress, err);
 	cli_progress_end(&p.progress);
-	double hash_s = cli_now() - hash_start;
-	if (rc != CORE_OK) {
-		status = cli_fail(&err);
+	res->hash_s = cli_now() - hash_start;
+	if (st != CORE_OK)
 		goto out;
-	}
-	if (use_cache && cached < p.files.n)
+	if (use_cache && res->cached < p.files.n)
 		cli_hash_cache_save(root, &p.files, NULL); /* best effort */
 	distinct_hashes(&p);
-	uint64_t up_bytes = 0, have_bytes = 0;
-	double up_s = 0, commit_s = 0;
 	long http_status = 0;
 	char want[65];
 	cli_manifest_id(&p.files, want);
@@ -316,77 +339,65 @@ static int push_main(int argc, char **argv)
 	 * version's blobs are never collected) and a commit would answer that version: one
 	 * GET instead of the missing query and the commit of a large manifest. */
 	const json_t *v = NULL;
-	json_t *existing = get_version(&p.conn, dataset, want, &err);
+	json_t *existing = get_version(&p.conn, dataset, want, err);
 	if (existing) {
 		v = existing;
 		resp = existing;
 		http_status = 200;
 		for (size_t u = 0; u < p.n_uniq; u++)
-			have_bytes += p.files.v[p.uniq_file[u]].size;
+			res->stored_bytes += p.files.v[p.uniq_file[u]].size;
 	} else {
-		if (ask_missing(&p, &err) != CORE_OK) {
-			status = cli_fail(&err);
+		if ((st = ask_missing(&p, err)) != CORE_OK)
 			goto out;
-		}
 		for (size_t u = 0; u < p.n_uniq; u++) {
 			uint64_t size = p.files.v[p.uniq_file[u]].size;
 			if (p.uniq_missing[u]) {
 				p.todo[p.n_todo++] = u;
-				up_bytes += size;
+				res->uploaded_bytes += size;
 			} else {
-				have_bytes += size;
+				res->stored_bytes += size;
 			}
 		}
-		cli_progress_start(&p.progress, "uploading", p.n_todo, up_bytes, quiet || p.n_todo == 0);
-		rc = cli_pool_run(p.n_todo, jobs, upload_one, &p, &err);
-		up_s = cli_progress_end(&p.progress);
-		if (rc != CORE_OK) {
-			status = cli_fail(&err);
+		cli_progress_start(&p.progress, "uploading", p.n_todo, res->uploaded_bytes, o->quiet || p.n_todo == 0);
+		st = cli_pool_run(p.n_todo, jobs, upload_one, &p, err);
+		res->upload_s = cli_progress_end(&p.progress);
+		if (st != CORE_OK)
 			goto out;
-		}
 
 		body = cli_manifest_json(&p.files);
-		if (message)
-			json_object_set_new(body, "message", json_string(message));
-		if (format)
-			json_object_set_new(body, "format", json_string(format));
-		if (label)
-			json_object_set_new(body, "label_column", json_string(label));
+		if (o->message)
+			json_object_set_new(body, "message", json_string(o->message));
+		if (o->format)
+			json_object_set_new(body, "format", json_string(o->format));
+		if (o->label_column)
+			json_object_set_new(body, "label_column", json_string(o->label_column));
 		path = core_xasprintf("/v1/datasets/%s/versions", name_esc);
 		double commit_start = cli_now();
-		if (cli_http_json(NULL, &p.conn, "POST", path, body, &http_status, &resp, &err) != CORE_OK) {
-			status = cli_fail(&err);
+		if ((st = cli_http_json(NULL, &p.conn, "POST", path, body, &http_status, &resp, err)) != CORE_OK)
 			goto out;
-		}
-		commit_s = cli_now() - commit_start;
+		res->commit_s = cli_now() - commit_start;
 		v = json_object_get(resp, "version");
 	}
+	st = CORE_EINVAL;
 	const char *id = json_string_value(json_object_get(v, "id"));
 	const json_t *number = json_object_get(v, "number");
 	if (!id || !json_is_integer(number)) {
-		cli_errorf("the commit's answer has no version id and number");
+		core_fail(err, st, "the commit's answer has no version id and number");
 		goto out;
 	}
 	if (strcmp(want, id) != 0) {
-		cli_errorf("the server answered version id %s, but the manifest sent gives %s", id, want);
+		core_fail(err, st, "the server answered version id %s, but the manifest sent gives %s", id, want);
 		goto out;
 	}
-	char b1[32], b2[32], b3[32];
-	printf("files: %zu, %llu bytes (%s), %zu distinct contents\n", p.files.n, (unsigned long long)total,
-	       cli_fmt_bytes(total, b1, sizeof b1), p.n_uniq);
-	if (skipped)
-		printf("skipped: %zu entries (names starting with '.', links to directories, special files)\n",
-		       skipped);
-	printf("uploaded: %zu files, %llu bytes (%s)\n", p.n_todo, (unsigned long long)up_bytes,
-	       cli_fmt_bytes(up_bytes, b2, sizeof b2));
-	printf("already stored: %zu files, %llu bytes (%s)\n", p.n_uniq - p.n_todo, (unsigned long long)have_bytes,
-	       cli_fmt_bytes(have_bytes, b3, sizeof b3));
-	printf("hashed: %zu files (%zu vouched for by the hash cache)\n", p.files.n - cached, cached);
-	printf("seconds: hash %.3f, upload %.3f, commit %.3f\n", hash_s, up_s, commit_s);
-	printf("version: %s@%lld %s (%s, %s)\n", dataset, (long long)json_integer_value(number), id,
-	       http_status == 201 ? "new" : "unchanged: the same files as this existing version",
-	       json_string_value(json_object_get(v, "status")) ? json_string_value(json_object_get(v, "status")) : "?");
-	status = CLI_EXIT_OK;
+	const char *vs = json_string_value(json_object_get(v, "status"));
+	res->files = p.files.n;
+	res->distinct = p.n_uniq;
+	res->uploaded = p.n_todo;
+	res->created = http_status == 201;
+	res->number = (long long)json_integer_value(number);
+	snprintf(res->id, sizeof res->id, "%s", id);
+	snprintf(res->status, sizeof res->status, "%s", vs ? vs : "?");
+	st = CORE_OK;
 out:
 	json_decref(body);
 	json_decref(resp);
@@ -397,7 +408,7 @@ out:
 	free(p.uniq_missing);
 	free(p.todo);
 	cli_files_free(&p.files);
-	return status;
+	return st;
 }
 
 /* --- ls and show ------------------------------------------------------------------- */

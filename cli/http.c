@@ -13,18 +13,9 @@
 /* JSON answers the CLI reads (a 1,000,000-file manifest is about 130 MB). */
 #define CLI_MAX_JSON_BODY ((size_t)1 << 30)
 
-enum core_status cli_conn_init(struct cli_conn *c, const char *url_env, const char *def_url, struct core_error *err)
+/* Sets c to url (from names where it came from, for messages) and LATHE_TOKEN. */
+static enum core_status conn_set(struct cli_conn *c, const char *url, const char *from, struct core_error *err)
 {
-	const char *url = url_env ? getenv(url_env) : NULL;
-	const char *from = url_env;
-	if (!url || !*url) {
-		url = getenv("LATHE_URL");
-		from = "LATHE_URL";
-	}
-	if (!url || !*url) {
-		url = def_url;
-		from = "the default URL";
-	}
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
 		return core_fail(err, CORE_EINVAL, "%s must start with http:// or https://, got '%s'", from, url);
 	size_t n = strlen(url);
@@ -42,6 +33,32 @@ enum core_status cli_conn_init(struct cli_conn *c, const char *url_env, const ch
 		snprintf(c->auth, sizeof c->auth, "Authorization: Bearer %s", token);
 	}
 	return CORE_OK;
+}
+
+enum core_status cli_conn_init(struct cli_conn *c, const char *url_env, const char *def_url, struct core_error *err)
+{
+	const char *url = url_env ? getenv(url_env) : NULL;
+	const char *from = url_env;
+	if (!url || !*url) {
+		url = getenv("LATHE_URL");
+		from = "LATHE_URL";
+	}
+	if (!url || !*url) {
+		url = def_url;
+		from = "the default URL";
+	}
+	return conn_set(c, url, from, err);
+}
+
+enum core_status cli_conn_init_only(struct cli_conn *c, const char *const *url_envs, const char *def_url,
+				    struct core_error *err)
+{
+	for (size_t i = 0; url_envs[i]; i++) {
+		const char *url = getenv(url_envs[i]);
+		if (url && *url)
+			return conn_set(c, url, url_envs[i], err);
+	}
+	return conn_set(c, def_url, "the default URL", err);
 }
 
 CURL *cli_http_handle(void)
