@@ -61,6 +61,19 @@ static const char *run_tag(json_t *run, const char *key)
 	return NULL;
 }
 
+/* The trainer's job of a run from its lathe.job_id tag: a sweep's trial run is tagged
+ * "<job>-trial-<i>" (services/trainer/sweep.c), and the job is <job>, the sweep whose
+ * spec a retraining reuses without its sweep. Malloc'd; NULL for NULL. */
+static char *job_of_tag(const char *tag)
+{
+	if (!tag)
+		return NULL;
+	const char *t = strstr(tag, "-trial-");
+	if (t && t[7] && strspn(t + 7, "0123456789") == strlen(t + 7))
+		return core_xstrndup(tag, (size_t)(t - tag));
+	return core_xstrdup(tag);
+}
+
 enum core_status dm_peer_lineage(const struct dm_settings *s, const char *model, const char *version, json_t **out,
 				 struct core_error *err)
 {
@@ -92,9 +105,11 @@ enum core_status dm_peer_lineage(const struct dm_settings *s, const char *model,
 	if (rc == CORE_OK) {
 		const char *ds = run_tag(r, "lathe.dataset"), *at = ds ? strrchr(ds, '@') : NULL;
 		char *ds_name = at ? core_xstrndup(ds, (size_t)(at - ds)) : NULL;
+		char *job = job_of_tag(run_tag(r, "lathe.job_id"));
 		*out = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?}", "model", model, "version", version, "run_id",
-				 run_id, "artifact_uri", uri, "job_id", run_tag(r, "lathe.job_id"), "dataset", ds_name,
-				 "dataset_version", at ? at + 1 : NULL);
+				 run_id, "artifact_uri", uri, "job_id", job, "dataset", ds_name, "dataset_version",
+				 at ? at + 1 : NULL);
+		free(job);
 		free(ds_name);
 		if (!*out)
 			rc = core_fail(err, CORE_ENOMEM, "%s: the lineage cannot be built", what);
