@@ -15,6 +15,7 @@
 #                                   -> build/<variant>/tests/unit/services/<svc>/test_*,
 #                                      linked with lib<svc>.a, compiled with -Iservices/<svc>
 #   tests/integration/test_*.c      -> build/<variant>/tests/integration/test_*
+#   tests/e2e/test_*.c              -> build/<variant>/tests/e2e/test_* (the whole stack and `lathe demo`)
 # Each binary links only the libraries and packages it declares (see "What each binary
 # links" below); build/<variant>/links/<binary>.pkgs records the packages, and
 # tests/integration/test_link_lists.c fails when a binary links anything else.
@@ -70,10 +71,11 @@ inference-api_LDLIBS := -lcsv
 drift-monitor_LIBS := svc http bus db metrics mlflow stats core
 drift-monitor_LDLIBS := -lcsv
 devkafka_PKGS := rdkafka
-# The `lathe` command: a client, so no daemon frame: libcore (sha256, files, version)
+# The `lathe` command: a client, so no daemon frame: libcore (sha256, files, version),
+# libimg and libpng for the PNG folders `lathe demo` writes, zlib for the IDX files it reads,
 # and what it speaks HTTP and JSON with.
-cli_LIBS := core
-cli_PKGS := libcurl jansson libcrypto
+cli_LIBS := img core
+cli_PKGS := libcurl jansson libcrypto libpng zlib
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS_release := -O2 -g
@@ -107,14 +109,16 @@ UNIT_SRCS := $(wildcard tests/unit/*/test_*.c tests/unit/services/*/test_*.c)
 UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRCS))
 INTEG_SRCS := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(patsubst %.c,$(BUILD)/%,$(INTEG_SRCS))
+E2E_SRCS := $(wildcard tests/e2e/test_*.c)
+E2E_BINS := $(patsubst %.c,$(BUILD)/%,$(E2E_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(patsubst %.c,$(BUILD)/%,$(BENCH_SRCS))
 HARNESS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/harness/*.c))
 
-.PHONY: FORCE all deps build test test-plain test-asan test-valgrind bench run clean check-style check-symbols readme-settings
+.PHONY: FORCE all deps build test test-plain test-asan test-valgrind bench run demo clean check-style check-symbols readme-settings
 .DEFAULT_GOAL := all
 
-all: $(LIB_ARCHIVES) $(SVC_ARCHIVES) $(CLI_ARCHIVE) $(SVC_BINS) $(TOOL_BINS) $(LINK_LISTS) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
+all: $(LIB_ARCHIVES) $(SVC_ARCHIVES) $(CLI_ARCHIVE) $(SVC_BINS) $(TOOL_BINS) $(LINK_LISTS) $(UNIT_BINS) $(INTEG_BINS) $(E2E_BINS) $(BENCH_BINS)
 
 deps:
 	@tools/deps.sh
@@ -146,6 +150,12 @@ bench: deps
 run: deps
 	$(MAKE) --no-print-directory -j$(JOBS) VARIANT=release all
 	tools/run-stack.sh build/release
+
+# The README's demo: `lathe demo` against the stack `make run` started (in another
+# terminal); DEMO_ARGS passes options (make demo DEMO_ARGS=--quick).
+demo:
+	$(MAKE) --no-print-directory -j$(JOBS) VARIANT=release $(BUILD)/bin/lathe
+	$(BUILD)/bin/lathe demo $(DEMO_ARGS)
 
 check-style:
 	tools/checksrc.sh
@@ -270,6 +280,10 @@ $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(HARNESS_OBJS) $(LIB_ARCHIVE
 	$(CC) $(LDFLAGS) -o $@ $< $(HARNESS_OBJS) $(LDLIBS) $(CHECK_LIBS)
 
 $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(HARNESS_OBJS) $(LIB_ARCHIVES)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(HARNESS_OBJS) $(LDLIBS) $(CHECK_LIBS)
+
+$(BUILD)/tests/e2e/%: $(BUILD)/obj/tests/e2e/%.o $(HARNESS_OBJS) $(LIB_ARCHIVES)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(HARNESS_OBJS) $(LDLIBS) $(CHECK_LIBS)
 

@@ -64,7 +64,7 @@ run_build() {
 	export LATHE_TEST_TMP="$dir"
 	export LATHE_TEST_BIN="$build/bin"
 	local dirs=()
-	for d in ${TEST_DIRS:-tests/unit tests/integration}; do dirs+=("$build/$d"); done
+	for d in ${TEST_DIRS:-tests/unit tests/integration tests/e2e}; do dirs+=("$build/$d"); done
 	for t in $(find "${dirs[@]}" -type f -perm -u+x 2>/dev/null | sort); do
 		case "$t" in *"${TESTS:-}"*) ;; *) continue ;; esac
 		log="$dir/$(echo "$t" | tr / _).log"

@@ -23,6 +23,7 @@ void th_lathe(struct th_run *r, const char *env, const char *args)
 	char *err = th_fmt("%s/lathe-err-%d-%u", th_env("LATHE_TEST_TMP"), (int)getpid(), seq++);
 	char *cmd =
 		th_fmt("env -u LATHE_URL -u LATHE_DATA_URL -u LATHE_TRAINER_URL -u INFERENCE_URL -u LATHE_DRIFT_URL "
+		       "-u LATHE_INFER_URL -u LATHE_TRACKER_URL -u LATHE_REGISTRY_URL "
 		       "%s %s/lathe %s >%s 2>%s",
 		       env, th_env("LATHE_TEST_BIN"), args, out, err);
 	int st = system(cmd);

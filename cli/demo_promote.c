@@ -1,0 +1,299 @@
+/* Steps 5 and 6 of `lathe demo` (face: demo.h). Step 5: the retraining job the drift
+ * monitor asked the trainer for (the serving version's spec on the PNG dataset's latest
+ * version, registered as `challenger`) followed to its end while one thread keeps
+ * sending predictions; then the challenger's evaluation against the champion (the
+ * trainer's GET /v1/evaluations, the version's lathe.eval.* tags, the registry's
+ * champion alias) and, when it is promoted, the first answer from the new version.
+ * Failed requests over the whole window must be none. Step 6: the lineage of a
+ * prediction made after the swap (the trainer's GET /v1/lineage), printed as a tree,
+ * with the URLs of the run, the registry entry and the drift report. A trainer without
+ * /v1/evaluations or /v1/lineage is said so, and the step's summary has available
+ * false. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "core/alloc.h"
+#include "demo.h"
+
+/* The newest job of the model registering a challenger, into id. */
+static enum core_status find_retrain(struct demo *d, char *id, size_t cap, json_t **spec, struct core_error *err)
+{
+	double until = cli_now() + d->o.wait_s;
+	for (;;) {
+		json_t *got = NULL, *j;
+		size_t i;
+		enum core_status rc = cli_demo_call(&d->trainer, "GET", "/v1/jobs?max_results=50", NULL, &got, err);
+		if (rc != CORE_OK)
+			return rc;
+		json_array_foreach(json_object_get(got, "jobs"), i, j)
+		{
+			const char *m = json_string_value(json_object_get(j, "model_name"));
+			json_t *reg = json_object_get(json_object_get(j, "spec"), "register");
+			const char *alias = json_string_value(json_object_get(reg, "alias"));
+			if (m && alias && strcmp(m, d->model) == 0 && strcmp(alias, "challenger") == 0) {
+				snprintf(id, cap, "%s", json_string_value(json_object_get(j, "id")));
+				*spec = json_incref(json_object_get(j, "spec"));
+				break;
+			}
+		}
+		json_decref(got);
+		if (*id)
+			return CORE_OK;
+		if (cli_now() > until)
+			return core_fail(err, CORE_EIO, "no retraining job of %s after %d s", d->model, d->o.wait_s);
+		usleep(250000);
+	}
+}
+
+/* The value of tag key of model version v (malloc'd), or NULL. */
+static char *version_tag(struct demo *d, const char *v, const char *key)
+{
+	char *p = cli_demo_path("/api/2.0/mlflow/model-versions/get?name=", d->model, "&version=");
+	char *q = core_xasprintf("%s%s", p, v);
+	json_t *got = NULL, *t;
+	struct core_error e;
+	char *out = NULL;
+	size_t i;
+	if (cli_demo_call(&d->registry, "GET", q, NULL, &got, &e) == CORE_OK)
+		json_array_foreach(json_object_get(json_object_get(got, "model_version"), "tags"), i,
+				   t) if (!out && json_is_string(json_object_get(t, "key")) &&
+					  strcmp(json_string_value(json_object_get(t, "key")), key) == 0 &&
+					  json_is_string(json_object_get(t, "value"))) out =
+			core_xstrdup(json_string_value(json_object_get(t, "value")));
+	json_decref(got);
+	free(q);
+	free(p);
+	return out;
+}
+
+/* The version the champion alias names ("" when none) into out. */
+static void champion_now(struct demo *d, char *out, size_t cap)
+{
+	char *p = cli_demo_path("/api/2.0/mlflow/registered-models/alias?name=", d->model, "&alias=champion");
+	json_t *got = NULL;
+	struct core_error e;
+	out[0] = '\0';
+	if (cli_demo_call(&d->registry, "GET", p, NULL, &got, &e) == CORE_OK) {
+		const char *v = json_string_value(json_object_get(json_object_get(got, "model_version"), "version"));
+		snprintf(out, cap, "%s", v ? v : "");
+	}
+	json_decref(got);
+	free(p);
+}
+
+/* Polls for the challenger's evaluation: the trainer's list, else the version's tags.
+ * Fills decision and reason ("" when none came); *available: the trainer has
+ * /v1/evaluations. */
+static void wait_decision(struct demo *d, char *decision, size_t dcap, char *reason, size_t rcap, bool *available)
+{
+	char *p = cli_demo_path("/v1/evaluations?model=", d->model, "");
+	double until = cli_now() + d->o.wait_s;
+	decision[0] = reason[0] = '\0';
+	*available = true;
+	while (!decision[0]) {
+		json_t *got = NULL, *ev;
+		struct core_error e;
+		size_t i;
+		enum core_status rc = cli_demo_call(&d->trainer, "GET", p, NULL, &got, &e);
+		if (rc == CORE_ENOENT)
+			*available = false;
+		json_array_foreach(json_object_get(got, "evaluations"), i, ev)
+		{
+			const char *cv = json_string_value(json_object_get(ev, "challenger_version"));
+			const char *dec = json_string_value(json_object_get(ev, "decision"));
+			const char *why = json_string_value(json_object_get(ev, "reason"));
+			if (cv && dec && strcmp(cv, d->challenger) == 0) {
+				snprintf(decision, dcap, "%s", dec);
+				snprintf(reason, rcap, "%s", why ? why : "");
+			}
+		}
+		json_decref(got);
+		if (!decision[0]) {
+			char *tag = version_tag(d, d->challenger, "lathe.eval.decision");
+			if (tag) {
+				char *why = version_tag(d, d->challenger, "lathe.eval.reason");
+				snprintf(decision, dcap, "%s", tag);
+				snprintf(reason, rcap, "%s", why ? why : "");
+				free(why);
+				free(tag);
+			}
+		}
+		/* without the endpoint, the tags get a short while only */
+		if (decision[0] || cli_now() > until || (!*available && cli_now() > until - d->o.wait_s + 15))
+			break;
+		usleep(500000);
+	}
+	free(p);
+}
+
+/* Waits for the champion alias to name the challenger and the sender to see it. */
+static bool wait_swap(struct demo *d, struct cli_demo_sender *snd, double *at)
+{
+	double until = cli_now() + d->o.wait_s;
+	char cur[32];
+	while (cli_now() < until) {
+		champion_now(d, cur, sizeof cur);
+		if (strcmp(cur, d->challenger) == 0 &&
+		    cli_demo_sender_seen(snd, d->challenger, d->after_swap_request, sizeof d->after_swap_request, at)) {
+			snprintf(d->after_swap_version, sizeof d->after_swap_version, "%s", d->challenger);
+			return true;
+		}
+		usleep(200000);
+	}
+	return false;
+}
+
+enum core_status cli_demo_step_retrain(struct demo *d, struct core_error *err)
+{
+	json_t *s = cli_demo_step(d, "retrain"), *spec = NULL, *job = NULL;
+	enum core_status rc = find_retrain(d, d->retrain_job, sizeof d->retrain_job, &spec, err);
+	if (rc != CORE_OK)
+		return rc;
+	const char *ds = json_string_value(json_object_get(spec, "dataset"));
+	cli_demo_say(d, "retrain",
+		     "the drift monitor asked the trainer: job %s on %s (now version %lld), as challenger",
+		     d->retrain_job, ds ? ds : "?", d->png_versions);
+	json_object_set_new(s, "job", json_string(d->retrain_job));
+	json_object_set_new(s, "dataset", json_string(ds ? ds : ""));
+	json_decref(spec);
+	struct cli_demo_sender *snd = cli_demo_sender_start(d);
+	double started = cli_demo_elapsed(d);
+	cli_demo_say(d, "retrain", "live traffic: one thread sends OIP requests of 4 images, about 100 a second");
+	if ((rc = cli_demo_follow_job(d, "retrain", d->retrain_job, &job, err)) == CORE_OK) {
+		const char *v = json_string_value(json_object_get(job, "model_version"));
+		snprintf(d->challenger, sizeof d->challenger, "%s", v ? v : "");
+		if (!v)
+			rc = core_fail(err, CORE_EINVAL, "retraining job %s registered no version", d->retrain_job);
+	}
+	char decision[32] = "", reason[512] = "";
+	bool available = false, swapped = false;
+	double at = 0;
+	if (rc == CORE_OK) {
+		double acc = json_number_value(json_object_get(json_object_get(job, "metrics"), "test_accuracy"));
+		cli_demo_say(d, "retrain", "SUCCEEDED: %s version %s registered as challenger (test accuracy %.3f)",
+			     d->model, d->challenger, acc);
+		json_object_set_new(s, "status", json_string("SUCCEEDED"));
+		json_object_set_new(s, "version", json_string(d->challenger));
+		wait_decision(d, decision, sizeof decision, reason, sizeof reason, &available);
+		if (decision[0])
+			cli_demo_say(d, "retrain", "evaluation: %s (%s)", decision,
+				     reason[0] ? reason : "no reason given");
+		else if (!available)
+			cli_demo_say(d, "retrain",
+				     "evaluation: this trainer has no /v1/evaluations (not built yet): no "
+				     "decision, the champion stays");
+		else
+			cli_demo_say(d, "retrain", "evaluation: no decision on version %s after %d s", d->challenger,
+				     d->o.wait_s);
+		if (strcmp(decision, "promoted") == 0) {
+			swapped = wait_swap(d, snd, &at);
+			if (swapped)
+				cli_demo_say(d, "retrain",
+					     "champion -> version %s; the inference API answered from it at %.1fs",
+					     d->challenger, at);
+			else
+				rc = core_fail(err, CORE_EIO, "version %s was promoted but not served after %d s",
+					       d->challenger, d->o.wait_s);
+		}
+	}
+	usleep(1000000); /* a moment more of traffic after the swap */
+	long sent = 0, failed = 0;
+	char last[32];
+	cli_demo_sender_stop(snd, &sent, &failed, last, sizeof last);
+	cli_demo_say(d, "retrain", "%ld requests over %.1f s, %ld failed; the last answered by version %s", sent,
+		     cli_demo_elapsed(d) - started, failed, last[0] ? last : "-");
+	json_object_set_new(
+		s, "evaluation",
+		json_pack("{s:b, s:s, s:s}", "available", available, "decision", decision, "reason", reason));
+	json_object_set_new(s, "swap",
+			    json_pack("{s:b, s:f, s:I, s:I, s:s}", "swapped", swapped, "at", at, "requests",
+				      (json_int_t)sent, "failed", (json_int_t)failed, "last_version", last));
+	if (rc == CORE_OK && failed)
+		rc = core_fail(err, CORE_EIO, "%ld of %ld requests failed while the model was retrained and swapped",
+			       failed, sent);
+	json_decref(job);
+	return rc;
+}
+
+/* Prints v under key at depth, objects and arrays as indented trees. */
+static void print_tree(struct demo *d, const char *key, json_t *v, int depth)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+	if (json_is_object(v)) {
+		cli_demo_say(d, "lineage", "%*s%s", depth * 2, "", key);
+		json_object_foreach(v, k, x) print_tree(d, k, x, depth + 1);
+	} else if (json_is_array(v)) {
+		cli_demo_say(d, "lineage", "%*s%s (%zu)", depth * 2, "", key, json_array_size(v));
+		json_array_foreach(v, i, x)
+		{
+			char idx[24];
+			snprintf(idx, sizeof idx, "[%zu]", i);
+			print_tree(d, idx, x, depth + 1);
+		}
+	} else {
+		char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		cli_demo_say(d, "lineage", "%*s%s: %s", depth * 2, "", key, text ? text : "?");
+		free(text);
+	}
+}
+
+enum core_status cli_demo_step_lineage(struct demo *d, struct core_error *err)
+{
+	json_t *s = cli_demo_step(d, "lineage");
+	enum core_status rc = CORE_OK;
+	if (!d->after_swap_request[0]) {
+		/* no swap: a prediction now, from whatever serves */
+		CURL *h = cli_http_handle();
+		snprintf(d->after_swap_request, sizeof d->after_swap_request, "demo-lineage-%s", d->suffix);
+		rc = cli_demo_oip(d, h, 0, 1, false, d->after_swap_request, NULL, d->after_swap_version, err);
+		curl_easy_cleanup(h);
+		if (rc != CORE_OK)
+			return rc;
+	}
+	cli_demo_say(d, "lineage", "prediction %s, answered by %s version %s", d->after_swap_request, d->model,
+		     d->after_swap_version);
+	char *p = cli_demo_path("/v1/lineage?model=", d->model, "&version=");
+	char *r = cli_http_escape(d->after_swap_request);
+	char *q = core_xasprintf("%s%s&request_id=%s", p, d->after_swap_version, r);
+	json_t *got = NULL;
+	struct core_error e;
+	enum core_status lr = cli_demo_call(&d->trainer, "GET", q, NULL, &got, &e);
+	bool available = lr == CORE_OK;
+	if (available)
+		print_tree(d, "lineage", got, 0);
+	else if (lr == CORE_ENOENT)
+		cli_demo_say(d, "lineage", "this trainer has no /v1/lineage yet (%s)", e.message);
+	else
+		rc = core_fail(err, lr, "GET /v1/lineage: %s", e.message);
+	json_object_set_new(s, "available", json_boolean(available));
+	json_object_set_new(s, "request_id", json_string(d->after_swap_request));
+	json_object_set_new(s, "version", json_string(d->after_swap_version));
+	if (available)
+		json_object_set(s, "tree", got);
+	json_decref(got);
+	free(q);
+	free(r);
+	free(p);
+	/* where to look: the run, the registry entry, the drift report */
+	char *run = NULL;
+	char *vp = cli_demo_path("/api/2.0/mlflow/model-versions/get?name=", d->model, "&version=");
+	char *vq = core_xasprintf("%s%s", vp, d->after_swap_version);
+	json_t *mv = NULL;
+	if (cli_demo_call(&d->registry, "GET", vq, NULL, &mv, &e) == CORE_OK) {
+		const char *rid = json_string_value(json_object_get(json_object_get(mv, "model_version"), "run_id"));
+		run = rid ? core_xstrdup(rid) : NULL;
+	}
+	json_decref(mv);
+	char *run_url = core_xasprintf("%s/api/2.0/mlflow/runs/get?run_id=%s", d->tracker.base, run ? run : "");
+	char *reg_url = core_xasprintf("%s%s", d->registry.base, vq);
+	char *rep_url = core_xasprintf("%s/v1/reports/%s.html", d->drift.base, d->report_id);
+	cli_demo_say(d, "lineage", "run:      %s", run_url);
+	cli_demo_say(d, "lineage", "registry: %s", reg_url);
+	cli_demo_say(d, "lineage", "report:   %s", rep_url);
+	json_object_set_new(s, "urls",
+			    json_pack("{s:s, s:s, s:s}", "run", run_url, "registry", reg_url, "report", rep_url));
+	free(run_url), free(reg_url), free(rep_url), free(run), free(vq), free(vp);
+	return rc;
+}
