@@ -102,6 +102,9 @@ static void wait_decision(struct demo *d, char *decision, size_t dcap, char *rea
 			const char *cv = json_string_value(json_object_get(ev, "challenger_version"));
 			const char *dec = json_string_value(json_object_get(ev, "decision"));
 			const char *why = json_string_value(json_object_get(ev, "reason"));
+			const char *st = json_string_value(json_object_get(ev, "status"));
+			if (cv && !dec && st && strcmp(st, "FAILED") == 0 && strcmp(cv, d->challenger) == 0)
+				dec = "failed";
 			if (cv && dec && strcmp(cv, d->challenger) == 0) {
 				snprintf(decision, dcap, "%s", dec);
 				snprintf(reason, rcap, "%s", why ? why : "");
@@ -215,28 +218,52 @@ enum core_status cli_demo_step_retrain(struct demo *d, struct core_error *err)
 	return rc;
 }
 
-/* Prints v under key at depth, objects and arrays as indented trees. */
-static void print_tree(struct demo *d, const char *key, json_t *v, int depth)
+static const char *jstr(json_t *o, const char *key)
 {
-	const char *k;
-	json_t *x;
-	size_t i;
-	if (json_is_object(v)) {
-		cli_demo_say(d, "lineage", "%*s%s", depth * 2, "", key);
-		json_object_foreach(v, k, x) print_tree(d, k, x, depth + 1);
-	} else if (json_is_array(v)) {
-		cli_demo_say(d, "lineage", "%*s%s (%zu)", depth * 2, "", key, json_array_size(v));
-		json_array_foreach(v, i, x)
-		{
-			char idx[24];
-			snprintf(idx, sizeof idx, "[%zu]", i);
-			print_tree(d, idx, x, depth + 1);
-		}
-	} else {
-		char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-		cli_demo_say(d, "lineage", "%*s%s: %s", depth * 2, "", key, text ? text : "?");
-		free(text);
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "-";
+}
+
+/* One line per node of the trainer's lineage document (its README's Lineage table), the
+ * figures a reader looks for first; a node a peer could not give says why. */
+static void print_lineage(struct demo *d, json_t *t)
+{
+	json_t *n;
+	char text[512];
+	if ((n = json_object_get(t, "model_version")) && json_object_get(n, "unavailable"))
+		cli_demo_say(d, "lineage", "model version: unavailable (%s)", jstr(n, "unavailable"));
+	else if (n)
+		cli_demo_say(d, "lineage", "model version: %s version %s, %s", jstr(n, "name"), jstr(n, "version"),
+			     jstr(n, "url"));
+	if ((n = json_object_get(t, "run")))
+		cli_demo_say(d, "lineage", "run:           %s '%s', %s", jstr(n, "run_id"), jstr(n, "run_name"),
+			     jstr(n, "url"));
+	if ((n = json_object_get(t, "job")))
+		cli_demo_say(d, "lineage", "job:           %s %s, on %s", jstr(n, "id"), jstr(n, "status"),
+			     jstr(json_object_get(n, "spec"), "dataset"));
+	if ((n = json_object_get(t, "dataset"))) {
+		json_t *split = json_object_get(n, "split"), *counts = json_object_get(split, "counts");
+		char *c = counts ? json_dumps(counts, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		snprintf(text, sizeof text, "%s (id %.12s), %lld files, split %s %s", jstr(n, "ref"), jstr(n, "id"),
+			 (long long)json_integer_value(json_object_get(n, "files")), jstr(split, "name"), c ? c : "");
+		free(c);
+		cli_demo_say(d, "lineage", "dataset:       %s", text);
 	}
+	json_t *files = json_object_get(t, "files");
+	if (json_array_size(files))
+		cli_demo_say(d, "lineage", "files:         %s, ... (%lld in all)",
+			     jstr(json_array_get(files, 0), "path"),
+			     (long long)json_integer_value(json_object_get(t, "files_total")));
+	json_t *reports = json_object_get(t, "reports");
+	if (reports)
+		cli_demo_say(d, "lineage", "reports:       %lld, %lld with drift; newest %s",
+			     (long long)json_integer_value(json_object_get(t, "reports_total")),
+			     (long long)json_integer_value(json_object_get(t, "reports_with_drift")),
+			     jstr(json_array_get(reports, 0), "url"));
+	const char *k;
+	json_t *v;
+	json_object_foreach(t, k, v) if (strstr(k, "unavailable") && json_is_string(v))
+		cli_demo_say(d, "lineage", "%s: %s", k, json_string_value(v));
 }
 
 enum core_status cli_demo_step_lineage(struct demo *d, struct core_error *err)
@@ -262,7 +289,7 @@ enum core_status cli_demo_step_lineage(struct demo *d, struct core_error *err)
 	enum core_status lr = cli_demo_call(&d->trainer, "GET", q, NULL, &got, &e);
 	bool available = lr == CORE_OK;
 	if (available)
-		print_tree(d, "lineage", got, 0);
+		print_lineage(d, got);
 	else if (lr == CORE_ENOENT)
 		cli_demo_say(d, "lineage", "this trainer has no /v1/lineage yet (%s)", e.message);
 	else
