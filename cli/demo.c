@@ -32,7 +32,7 @@ static const char cli_demo_usage[] =
 	"  --images N    training images in the PNG dataset (default 20000; of 60000)\n"
 	"  --test N      test images sent over OIP (default 500; a fifth over the others)\n"
 	"  --epochs E    epochs per trial (default 3)\n"
-	"  --quick       an MLP on 2000 images, 1 epoch, fewer rows (tests)\n"
+	"  --quick       an MLP on 2000 images, 2 epochs, fewer rows (tests)\n"
 	"  --json FILE   a summary of every step's outcome\n"
 	"  --fmnist DIR  the four IDX .gz files (default /usr/share/datasets/fashion-mnist)\n"
 	"  --wait S      the longest one wait may take (default 180)\n"
@@ -182,7 +182,7 @@ static int parse_opts(int argc, char **argv, struct cli_demo_opts *o)
 		return cli_usage_error("demo", NULL, "demo takes no arguments, got '%s'", argv[optind]);
 	o->images = (size_t)(images > 0 ? images : o->quick ? 2000 : 20000);
 	o->test = (size_t)(test > 0 ? test : o->quick ? 200 : 500);
-	o->epochs = (int)(epochs > 0 ? epochs : o->quick ? 1 : 3);
+	o->epochs = (int)(epochs > 0 ? epochs : o->quick ? 2 : 3);
 	o->wait_s = (int)wait_s;
 	return -1;
 }
