@@ -316,9 +316,9 @@ enum core_status cli_demo_step_lineage(struct demo *d, struct core_error *err)
 	char *run_url = core_xasprintf("%s/api/2.0/mlflow/runs/get?run_id=%s", d->tracker.base, run ? run : "");
 	char *reg_url = core_xasprintf("%s%s", d->registry.base, vq);
 	char *rep_url = core_xasprintf("%s/v1/reports/%s.html", d->drift.base, d->report_id);
-	cli_demo_say(d, "lineage", "run:      %s", run_url);
-	cli_demo_say(d, "lineage", "registry: %s", reg_url);
-	cli_demo_say(d, "lineage", "report:   %s", rep_url);
+	cli_demo_say(d, "lineage", "see the run:      %s", run_url);
+	cli_demo_say(d, "lineage", "see the version:  %s", reg_url);
+	cli_demo_say(d, "lineage", "see the report:   %s", rep_url);
 	json_object_set_new(s, "urls",
 			    json_pack("{s:s, s:s, s:s}", "run", run_url, "registry", reg_url, "report", rep_url));
 	free(run_url), free(reg_url), free(rep_url), free(run), free(vq), free(vp);
