@@ -27,7 +27,7 @@ static void usage(FILE *out)
 		fprintf(out, "  %-8s %s\n", nouns[i].name, nouns[i].help);
 	fputs("\n`lathe <noun> --help` lists a noun's verbs. `lathe --version` prints the build.\n"
 	      "Environment: LATHE_URL (the service's base URL; LATHE_DATA_URL, LATHE_TRAINER_URL,\n"
-	      "INFERENCE_URL, LATHE_DRIFT_URL for one noun only),\n"
+	      "INFERENCE_URL, LATHE_DRIFT_URL for one noun only; `demo` reads its own, lathe demo --help),\n"
 	      "LATHE_TOKEN (sent as a bearer token).\n"
 	      "Exit status: 0 ok, 1 failure, 2 usage.\n",
 	      out);

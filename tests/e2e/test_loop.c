@@ -117,6 +117,15 @@ static void check_train(struct loop *L)
 	json_decref(get(L->S.tracker, p));
 	free(p);
 	json_decref(mv);
+	/* champion: the sweep's version, or the retrained one when an evaluation promoted it */
+	p = th_fmt("/api/2.0/mlflow/registered-models/alias?name=%s&alias=champion", L->model);
+	json_t *a = get(L->S.registry, p);
+	const char *champ = json_string_value(json_object_get(json_object_get(a, "model_version"), "version"));
+	json_t *ev = json_object_get(json_object_get(L->sum, "retrain"), "evaluation");
+	bool promoted = json_is_string(json_object_get(ev, "decision")) &&
+			strcmp(json_string_value(json_object_get(ev, "decision")), "promoted") == 0;
+	ck_assert_str_eq(champ, promoted ? str_at(L->sum, "retrain", "version") : str_at(train, "version", NULL));
+	json_decref(a), free(p);
 	p = th_fmt("/api/2.0/mlflow/experiments/get-by-name?experiment_name=%s", str_at(L->sum, "names", "experiment"));
 	json_t *e = get(L->S.tracker, p);
 	const char *eid = json_string_value(json_object_get(json_object_get(e, "experiment"), "experiment_id"));
