@@ -124,5 +124,8 @@ enum core_status cli_demo_step_drift(struct demo *d, struct core_error *err);
 
 /* demo_promote.c */
 enum core_status cli_demo_step_retrain(struct demo *d, struct core_error *err);
+/* With --quick, a promotion policy where accuracy alone decides (PUT /v1/policies/{model};
+ * a trainer without policies is left alone). */
+enum core_status cli_demo_quick_policy(struct demo *d, struct core_error *err);
 enum core_status cli_demo_step_lineage(struct demo *d, struct core_error *err);
 #endif

@@ -11,6 +11,10 @@
 #include "core/alloc.h"
 #include "demo.h"
 
+/* The sweep's grid: trial i trains with learning rate sweep_lr[i] (a grid varies its
+ * one key in the list's order, services/trainer/sweep_points.c). */
+static const double sweep_lr[2] = {0.001, 0.003};
+
 static json_t *model_spec(const struct demo *d)
 {
 	if (d->o.quick)
@@ -105,7 +109,7 @@ static void trials(struct demo *d, json_t *job, char *text, size_t cap)
 		double acc = json_number_value(json_object_get(m, "val_accuracy"));
 		json_int_t trial = json_integer_value(json_object_get(t, "trial"));
 		const char *run = json_string_value(json_object_get(t, "run_id"));
-		double lr = trial == 0 ? 0.001 : 0.003;
+		double lr = trial >= 0 && trial < 2 ? sweep_lr[trial] : 0;
 		json_array_append_new(out, json_pack("{s:I, s:f, s:f, s:s?}", "trial", trial, "lr", lr, "val_accuracy",
 						     acc, "run_id", run));
 		if (used < cap)
@@ -123,8 +127,8 @@ enum core_status cli_demo_step_train(struct demo *d, struct core_error *err)
 		"dataset", "", "split", "fractions", 0.8, 0.1, 0.1, "seed", 7, "image", "size", DEMO_SIDE, "channels",
 		1, "model", model_spec(d), "optimizer", "type", "adam", "lr", 0.002, "epochs", d->o.epochs,
 		"batch_size", 64, "seed", 1, "experiment", d->experiment, "run_name", "demo sweep", "register", "model",
-		d->model, "alias", "champion", "sweep", "method", "grid", "space", "optimizer.lr", 0.001, 0.003,
-		"metric", "val_accuracy", "goal", "max", "parallelism", 2);
+		d->model, "alias", "champion", "sweep", "method", "grid", "space", "optimizer.lr", sweep_lr[0],
+		sweep_lr[1], "metric", "val_accuracy", "goal", "max", "parallelism", 2);
 	char *ds = core_xasprintf("%s@1", d->png_ds);
 	json_object_set_new(spec, "dataset", json_string(ds));
 	free(ds);
@@ -138,9 +142,9 @@ enum core_status cli_demo_step_train(struct demo *d, struct core_error *err)
 	json_decref(got);
 	if (!d->sweep_job[0])
 		return core_fail(err, CORE_EINVAL, "the trainer answered no job id");
-	cli_demo_say(d, "train", "sweep job %s: %s, lr 0.001 and 0.003, %d epoch%s, on the split's train part",
-		     d->sweep_job, d->o.quick ? "MLP 784-32-10" : "CNN conv8x3x3-pool2-dense32-10", d->o.epochs,
-		     d->o.epochs > 1 ? "s" : "");
+	cli_demo_say(d, "train", "sweep job %s: %s, lr %g and %g, %d epoch%s, on the split's train part", d->sweep_job,
+		     d->o.quick ? "MLP 784-32-10" : "CNN conv8x3x3-pool2-dense32-10", sweep_lr[0], sweep_lr[1],
+		     d->o.epochs, d->o.epochs > 1 ? "s" : "");
 	json_t *s = cli_demo_step(d, "train");
 	json_object_set_new(s, "job", json_string(d->sweep_job));
 	if ((rc = cli_demo_follow_job(d, "train", d->sweep_job, &job, err)) != CORE_OK)
