@@ -11,8 +11,8 @@
  *                   accuracy against the labels; the background sender of step 5
  *   demo_drift.c    step 4: the monitor (policy retrain), drifted traffic until a report
  *                   says dataset drift
- *   demo_promote.c  step 5: the retraining job, the challenger's evaluation and the swap;
- *                   step 6: the lineage of a prediction made after it
+ *   demo_promote.c  step 5: the retraining job, the challenger's evaluation and the swap
+ *   demo_lineage.c  step 6: the lineage of a prediction made after it
  * Every step returns a status with err saying why; demo.c names the step and exits 1. */
 #ifndef LATHE_CLI_DEMO_H
 #define LATHE_CLI_DEMO_H
@@ -127,5 +127,7 @@ enum core_status cli_demo_step_retrain(struct demo *d, struct core_error *err);
 /* With --quick, a promotion policy where accuracy alone decides (PUT /v1/policies/{model};
  * a trainer without policies is left alone). */
 enum core_status cli_demo_quick_policy(struct demo *d, struct core_error *err);
+
+/* demo_lineage.c */
 enum core_status cli_demo_step_lineage(struct demo *d, struct core_error *err);
 #endif
