@@ -1,9 +1,9 @@
 /* lathe-trainer: training jobs fed by Kafka, trained on OpenBLAS. The daemon's life
  * (settings, database, Kafka, outbox relay, health, drain) is svc_main's; this file adds
- * the trainer's settings (where the tracker, the model registry and the data registry
- * are, the checkpoint store, threads, workers, the job lease), opens the checkpoint blob
- * store at start and names the schema, migrations and route table (tr.h lists the
- * parts). */
+ * the trainer's settings (where the tracker, the model registry, the data registry and
+ * the drift monitor are, the checkpoint store, threads, workers, the job lease), opens
+ * the checkpoint blob store at start and names the schema, migrations and route table
+ * (tr.h lists the parts). */
 #include <stddef.h>
 #include <stdlib.h>
 #include "img/chart.h"
@@ -41,6 +41,12 @@ static const struct core_setting tr_setting_rows[] = {
 	 "jobs this process trains at once (consumer group trainer on training.requests); 0 = the jobs API only"},
 	{"JOB_LEASE_MS", CORE_SETTING_INT, S(lease_ms), "30000", false, 1000, 86400000,
 	 "a RUNNING job's lease, renewed by its worker; a job whose lease is older is taken over by another worker"},
+	{"DRIFT_URL", CORE_SETTING_STRING, S(drift_url), NULL, false, 0, 0,
+	 "drift monitor base URL: GET /v1/lineage lists a model version's drift reports from it; empty = none"},
+	{"DRIFT_TOKEN", CORE_SETTING_STRING, S(drift_token), NULL, false, 0, 0,
+	 "the trainer's token (read scope) for the drift monitor when it runs with AUTH=on"},
+	{"DRIFT_TIMEOUT_MS", CORE_SETTING_INT, S(drift_timeout_ms), "5000", false, 100, 600000,
+	 "how long one call to the drift monitor may take (a lineage answer waits for it)"},
 	{0},
 };
 

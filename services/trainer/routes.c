@@ -16,5 +16,6 @@ const struct http_route tr_routes[] = {
 	{.methods = HTTP_GET, .pattern = JOBS "/{id}", .handler = tr_h_job_get},
 	{.methods = HTTP_POST, .pattern = JOBS "/{id}/cancel", .handler = tr_h_job_cancel},
 	{.methods = HTTP_GET, .pattern = JOBS "/{id}/events", .handler = tr_h_job_events},
+	{.methods = HTTP_GET, .pattern = "/v1/lineage", .handler = tr_h_lineage},
 	{0},
 };

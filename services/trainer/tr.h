@@ -46,6 +46,9 @@ struct tr_settings {
 	long train_threads;            /* TRAIN_THREADS: BLAS threads per training (1) */
 	long workers;                  /* WORKERS: job runners in this process; 0 = API only */
 	long lease_ms;                 /* JOB_LEASE_MS: a RUNNING job's lease, renewed by its worker */
+	char *drift_url;               /* DRIFT_URL: the drift monitor (lineage's reports); "": none */
+	char *drift_token;             /* DRIFT_TOKEN */
+	long drift_timeout_ms;         /* DRIFT_TIMEOUT_MS */
 };
 
 struct tr_app {
@@ -507,5 +510,61 @@ struct tr_sweep;
 void tr_sweep_progress_begin(struct tr_sweep *sw, int trial, int64_t trial_step, json_t *metrics, int *epoch,
 			     int64_t *step);
 void tr_sweep_progress_end(struct tr_sweep *sw);
+
+/* === lineage: h_lineage.c, lineage.c, q_lineage.c ===================================
+ * GET /v1/lineage: where a model version (or a prediction of it) came from, walked
+ * across the services: the registry's version, the tracker's run, this trainer's job,
+ * the data registry's version (files, split) and the drift monitor's reports; or,
+ * backwards from a dataset version, the model versions trained on it. Every peer is
+ * asked by blocking HTTP outside any transaction; a peer that does not answer leaves
+ * "unavailable": "<reason>" in its node (or "<array>_unavailable" next to an array),
+ * never a 5xx. */
+
+#define TR_LINEAGE_FILES   20  /* manifest entries listed; files_total counts them all */
+#define TR_LINEAGE_REPORTS 100 /* drift reports listed (newest first) */
+#define TR_LINEAGE_MODELS  100 /* backwards: candidate jobs checked */
+
+void tr_h_lineage(struct http_request *req, void *app);
+
+/* lineage.c: the nodes, each from one peer. A node is an object (owned, never NULL);
+ * when its peer did not answer, or answered something unusable, it holds
+ * "unavailable": "<reason>". */
+
+/* The registry's version of model, version being a number or an alias, into *node.
+ * CORE_OK; CORE_ENOENT when the registry says there is no such model, version or
+ * alias (err says which); CORE_EIO when it did not answer (*node then holds name,
+ * version and "unavailable"). */
+enum core_status tr_lineage_model_version(const struct tr_settings *s, const char *rid, const char *model,
+					  const char *version, json_t **node, struct core_error *err);
+/* The tracker's run run_id: info, params, latest metrics, the lathe.* tags, its UI url. */
+json_t *tr_lineage_run(const struct tr_settings *s, const char *rid, const char *run_id);
+/* The dataset version ref ("name@ref") with how the job split it (spec: the job's
+ * spec, may be NULL), and its first TR_LINEAGE_FILES files into *files (owned; NULL
+ * when the manifest could not be read) and their number into *files_total. *missing
+ * (may be NULL) is set when the data registry answered that there is no such version. */
+json_t *tr_lineage_dataset(const struct tr_settings *s, const char *rid, const char *ref, json_t *spec, json_t **files,
+			   json_int_t *files_total, bool *missing);
+/* The drift monitor's reports of model version (newest first, at most
+ * TR_LINEAGE_REPORTS) into *reports (owned), their count and how many found the dataset
+ * drifted. NULL when they could not be read, with *why set (malloc'd, the caller
+ * frees it). */
+json_t *tr_lineage_reports(const struct tr_settings *s, const char *rid, const char *model, const char *version,
+			   json_int_t *total, json_int_t *drifted, char **why);
+/* Whether the run run_id was trained on dataset version id version_id of name (its
+ * lathe.dataset tag): 1 yes, 0 no, -1 the tracker did not answer (*why says so,
+ * malloc'd). */
+int tr_lineage_run_on(const struct tr_settings *s, const char *rid, const char *run_id, const char *name,
+		      const char *version_id, char **why);
+/* The split name a job's fractions and seed make at the data registry (data.c). */
+void tr_split_name(const struct tr_spec *spec, char name[64]);
+
+/* q_lineage.c: as q_jobs.c. */
+/* The newest job that registered version of model (TR_JOB_COLS); 0 rows when none. */
+int tr_q_lineage_job_of_version(struct db_conn *c, const char *model, const char *version, PGresult **res,
+				struct core_error *err);
+/* The newest jobs (at most limit) that registered a model version from dataset name
+ * (the spec's dataset is "name" or "name@<any ref>"), TR_JOB_COLS. */
+int tr_q_lineage_jobs_of_dataset(struct db_conn *c, const char *name, long limit, PGresult **res,
+				 struct core_error *err);
 
 #endif

@@ -2,7 +2,7 @@
  * route table (lathe-trainer --routes) and the document's operations match both ways.
  * (2) A client session against the real daemon (WORKERS=0, a real data registry with a
  * tiny CSV) touches every documented operation and the error kinds the document
- * promises (400 bad spec, bad query, ended job; 404 unknown job; 503 without a data
+ * promises (400 bad spec, bad query, ended job; 404 unknown job or dataset version; 503 without a data
  * registry), each response checked against the document's schema for its status
  * (th_contract_check). Finally every documented operation must have answered 2xx at
  * least once, so an operation cannot enter the document unexercised. */
@@ -106,12 +106,20 @@ START_TEST(a_client_session_keeps_to_the_contract)
 	fails("POST", cancel, NULL, 400, "INVALID_PARAMETER_VALUE", "cannot be cancelled");
 	fails("POST", "/v1/jobs/ffffffffffffffffffffffffffffffff/cancel", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 
+	/* lineage backwards from the dataset version (the queued jobs registered nothing);
+	 * the forward tree's schema is checked in test_lineage, against a whole stack */
+	json_t *lin = call("GET", "/v1/lineage?dataset=iris@1", NULL, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(lin, "models")), 0);
+	json_decref(lin);
+	fails("GET", "/v1/lineage?model=iris", NULL, 400, "INVALID_PARAMETER_VALUE", "version");
+	fails("GET", "/v1/lineage?dataset=nope@1", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
+
 	/* the data registry gone: 503 */
 	th_daemon_stop(dr);
 	fails("POST", "/v1/jobs", spec, 503, "TEMPORARILY_UNAVAILABLE", "data registry");
 
-	/* 5 job operations + healthz, readyz, metrics, openapi.json */
-	th_contract_expect_all(&cover, 9);
+	/* 5 job operations, lineage + healthz, readyz, metrics, openapi.json */
+	th_contract_expect_all(&cover, 10);
 	th_daemon_stop(d);
 	d = NULL;
 	json_decref(doc);
