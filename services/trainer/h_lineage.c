@@ -113,12 +113,14 @@ static void forward(struct http_request *req, void *app, const char *model, cons
 		run = tr_lineage_run(s, rid, run_id);
 		job_id = job_id_of(run);
 	}
-	/* the job: by the run's tag, else the job that registered this version */
+	/* the job: by the run's tag, else the job that registered this version (which an
+	 * alias names only when the registry answered) */
+	const char *mv_down = json_string_value(json_object_get(mv, "unavailable"));
+	bool known = job_id || !mv_down || strspn(version, "0123456789") == strlen(version);
 	x.job_id = job_id;
 	x.model = model;
 	x.version = number;
-	if ((job_id || !json_object_get(mv, "unavailable") || strspn(version, "0123456789") == strlen(version)) &&
-	    !read_jobs(req, app, &x))
+	if (known && !read_jobs(req, app, &x))
 		goto out;
 	json_t *job = x.out;
 	if (!run) {
@@ -130,8 +132,9 @@ static void forward(struct http_request *req, void *app, const char *model, cons
 	json_object_set(out, "model_version", mv);
 	json_object_set(out, "run", run);
 	json_object_set_new(out, "job",
-			    job_node(job, job_id ? "the run's job is not in this trainer"
-						 : "no job of this trainer registered this version"));
+			    job_node(job, job_id  ? "the run's job is not in this trainer"
+					  : known ? "no job of this trainer registered this version"
+						  : mv_down));
 	/* the dataset: the run's tag names the version trained on; the spec's ref may be
 	 * "latest", which means another version now */
 	const char *ref = json_string_value(json_object_get(json_object_get(run, "tags"), "lathe.dataset"));
@@ -180,32 +183,42 @@ out:
 /* --- backwards: a dataset version ---------------------------------------------------- */
 
 /* The model version a job registered, when it was trained on version_id of name;
- * NULL when it was not. */
+ * NULL when it was not. *down holds the first reason a peer gave for not answering
+ * (malloc'd): once one is down the other candidates are listed unchecked with that
+ * reason rather than waiting for its timeout again, up to a hundred times. */
 static json_t *model_of_job(const struct tr_settings *s, const char *rid, json_t *job, const char *name,
-			    const char *version_id)
+			    const char *version_id, char **down)
 {
 	struct core_error err = {{0}};
 	const char *model = json_string_value(json_object_get(job, "model_name"));
 	const char *version = json_string_value(json_object_get(job, "model_version"));
 	json_t *mv = NULL, *item = NULL;
 	char *why = NULL;
+	int on = -1;
 	if (!model || !version)
 		return NULL;
-	enum core_status rc = tr_lineage_model_version(s, rid, model, version, &mv, &err);
-	if (rc == CORE_ENOENT)
-		return NULL; /* deleted from the registry since */
+	if (!*down) {
+		if (tr_lineage_model_version(s, rid, model, version, &mv, &err) == CORE_ENOENT)
+			return NULL; /* deleted from the registry since */
+		if (json_object_get(mv, "unavailable"))
+			*down = core_xstrdup(err.message);
+	}
 	const char *run_id = json_string_value(json_object_get(mv, "run_id"));
 	if (!run_id && !json_object_get(job, "parent_run_id"))
 		run_id = json_string_value(json_object_get(job, "run_id"));
-	int on = run_id ? tr_lineage_run_on(s, rid, run_id, name, version_id, &why) : -1;
+	if (run_id && !*down) {
+		on = tr_lineage_run_on(s, rid, run_id, name, version_id, &why);
+		if (on < 0)
+			*down = why, why = NULL;
+	}
 	if (on != 0) {
-		item = json_pack("{s:s, s:s, s:O?, s:s?, s:{s:O, s:O}, s:O?}", "name", model, "version", version,
+		item = json_pack("{s:s, s:s, s:O*, s:s*, s:{s:O, s:O}, s:O*}", "name", model, "version", version,
 				 "aliases", json_object_get(mv, "aliases"), "run_id", run_id, "job", "id",
 				 json_object_get(job, "id"), "status", json_object_get(job, "status"), "url",
 				 json_object_get(mv, "url"));
 		if (on < 0)
 			json_object_set_new(item, "unavailable",
-					    json_string(why ? why : "the version's run is not known: not checked"));
+					    json_string(*down ? *down : "the version's run is not known: not checked"));
 	}
 	json_decref(mv);
 	free(why);
@@ -241,13 +254,15 @@ static void backwards(struct http_request *req, void *app, const char *ref)
 	if (!read_jobs(req, app, &x))
 		goto out;
 	json_t *models = json_array(), *job;
+	char *down = NULL;
 	size_t i;
 	json_array_foreach(x.out, i, job)
 	{
-		json_t *m = model_of_job(s, rid, job, name, id);
+		json_t *m = model_of_job(s, rid, job, name, id, &down);
 		if (m)
 			json_array_append_new(models, m);
 	}
+	free(down);
 	json_object_set_new(out, "models", models);
 	http_reply_json(req, 200, json_incref(out));
 out:

@@ -111,7 +111,9 @@ enum core_status tr_lineage_model_version(const struct tr_settings *s, const cha
 	char *path = number ? core_xasprintf(MLFLOW_API "model-versions/get?name=%s&version=%s", qn, qv)
 			    : core_xasprintf(MLFLOW_API "registered-models/alias?name=%s&alias=%s", qn, qv);
 	json_t *doc = NULL;
-	enum core_status rc = get(s, REGISTRY, JSON_MAX, rid, path, !number, &doc, err);
+	/* a 400 to a well-formed name and version (an unknown alias, a number past the
+	 * registry's range) means there is no such version */
+	enum core_status rc = get(s, REGISTRY, JSON_MAX, rid, path, true, &doc, err);
 	json_t *mv = json_object_get(doc, "model_version");
 	if (rc == CORE_OK && !json_is_object(mv))
 		rc = core_fail(err, CORE_EIO, "the model registry answered without a model_version");
@@ -131,7 +133,7 @@ enum core_status tr_lineage_model_version(const struct tr_settings *s, const cha
 	char *reg = base_of(s->registry_url);
 	char *qv2 = mlflow_url_escape(v ? v : version, false);
 	char *url = core_xasprintf("%s" MLFLOW_API "model-versions/get?name=%s&version=%s", reg, qn, qv2);
-	*node = json_pack("{s:s, s:s, s:o, s:O?, s:O?, s:O?, s:o, s:O?, s:s}", "name", model, "version",
+	*node = json_pack("{s:s, s:s, s:o, s:O*, s:O*, s:O*, s:o, s:O*, s:s}", "name", model, "version",
 			  v ? v : version, "aliases", json_is_array(aliases) ? json_incref(aliases) : json_array(),
 			  "run_id", json_object_get(mv, "run_id"), "source", json_object_get(mv, "source"), "status",
 			  json_object_get(mv, "status"), "tags", kv_object(json_object_get(mv, "tags"), NULL, "value"),
@@ -380,7 +382,7 @@ json_t *tr_lineage_reports(const struct tr_settings *s, const char *rid, const c
 				continue;
 			char *url = core_xasprintf("%s/v1/reports/%s.html", drift, id);
 			json_array_append_new(out,
-					      json_pack("{s:s, s:O?, s:b, s:O?, s:s}", "id", id, "created_at",
+					      json_pack("{s:s, s:O*, s:b, s:O*, s:s}", "id", id, "created_at",
 							json_object_get(r, "created_at"), "dataset_drift", drift_found,
 							"share_of_drifted_columns",
 							json_object_get(r, "share_of_drifted_columns"), "url", url));

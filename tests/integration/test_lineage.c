@@ -14,6 +14,8 @@
  *   - every answer is checked against proto/openapi/trainer.yaml;
  *   - a second trainer on the same database whose tracker, data registry and drift
  *     monitor do not answer: still 200, those nodes "unavailable", the job still found;
+ *     one whose registry does not answer: the job, run and dataset still found by the
+ *     version number, an alias unresolved, backwards the version listed unchecked;
  *   - `lathe lineage NAME@1` prints the tree with the ids; --json the server's answer;
  *     --dataset the backwards tree. */
 #include <check.h>
@@ -274,6 +276,30 @@ START_TEST(lineage_walks_every_service)
 	ck_assert_ptr_nonnull(sget(doc, "dataset/unavailable"));
 	ck_assert_ptr_nonnull(sget(doc, "files_unavailable"));
 	ck_assert_ptr_nonnull(sget(doc, "reports_unavailable"));
+	json_decref(doc);
+	th_daemon_stop(t2);
+	/* the registry dead: the job is found by the version number, and through its run the
+	 * dataset; an alias cannot be resolved; backwards lists the job's version unchecked */
+	free(blob);
+	blob = th_fmt("BLOB_DIR=%s/blobs-lineage-noreg", th_env("LATHE_TEST_TMP"));
+	const char *renv[] = {"WORKERS=0", s.env[0], "REGISTRY_URL=" DEAD, s.env[2], blob, NULL};
+	t2 = th_daemon_start("trainer", s.trainer_db, renv);
+	doc = lineage(t2, "model=" MODEL "&version=1", 200);
+	ck_assert_ptr_nonnull(sget(doc, "model_version/unavailable"));
+	ck_assert_str_eq(sget(doc, "job/id"), job_id);
+	ck_assert_str_eq(sget(doc, "run/run_id"), k.run_id);
+	ck_assert_str_eq(sget(doc, "run/status"), "FINISHED");
+	ck_assert_str_eq(sget(doc, "dataset/id"), k.version_id);
+	json_decref(doc);
+	doc = lineage(t2, "model=" MODEL "&version=champion", 200);
+	ck_assert_ptr_nonnull(sget(doc, "model_version/unavailable"));
+	ck_assert_ptr_nonnull(sget(doc, "job/unavailable"));
+	ck_assert_ptr_nonnull(sget(doc, "run/unavailable"));
+	json_decref(doc);
+	doc = lineage(t2, "dataset=" DATASET "@1", 200);
+	ck_assert_int_eq(json_array_size(json_object_get(doc, "models")), 1);
+	ck_assert_str_eq(sget(json_array_get(json_object_get(doc, "models"), 0), "job/id"), job_id);
+	ck_assert_ptr_nonnull(sget(json_array_get(json_object_get(doc, "models"), 0), "unavailable"));
 	json_decref(doc);
 	th_daemon_stop(t2);
 	/* no drift monitor configured */
