@@ -16,9 +16,16 @@
  *     monitor do not answer: still 200, those nodes "unavailable", the job still found;
  *     one whose registry does not answer: the job, run and dataset still found by the
  *     version number, an alias unresolved, backwards the version listed unchecked;
+ *     one whose drift monitor takes the connection and never answers (the reports
+ *     unavailable after DRIFT_TIMEOUT_MS, the rest there); one without DRIFT_URL;
  *   - `lathe lineage NAME@1` prints the tree with the ids; --json the server's answer;
  *     --dataset the backwards tree. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +66,13 @@ static json_int_t iget(json_t *o, const char *a, const char *b)
 }
 
 static json_t *contract;
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* GET /v1/lineage?query: must answer want, with a body the OpenAPI document allows. */
 static json_t *lineage(struct th_daemon *t, const char *query, long want)
@@ -312,6 +326,31 @@ START_TEST(lineage_walks_every_service)
 	ck_assert_str_eq(sget(doc, "dataset/id"), k.version_id);
 	json_decref(doc);
 	th_daemon_stop(t2);
+
+	/* a drift monitor that takes the connection and never answers: the reports are
+	 * unavailable once DRIFT_TIMEOUT_MS has passed, the rest is all there */
+	int slow = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof sa;
+	ck_assert_int_eq(bind(slow, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(slow, 16), 0);
+	ck_assert_int_eq(getsockname(slow, (struct sockaddr *)&sa, &sl), 0);
+	char *slow_url = th_fmt("DRIFT_URL=http://127.0.0.1:%d", ntohs(sa.sin_port));
+	free(blob);
+	blob = th_fmt("BLOB_DIR=%s/blobs-lineage-slow", th_env("LATHE_TEST_TMP"));
+	const char *senv[] = {"WORKERS=0", s.env[0], s.env[1], s.env[2], blob, slow_url, "DRIFT_TIMEOUT_MS=300", NULL};
+	t2 = th_daemon_start("trainer", s.trainer_db, senv);
+	double t0 = mono_s();
+	doc = lineage(t2, "model=" MODEL "&version=1", 200);
+	ck_assert_msg(mono_s() - t0 < 5.0, "the answer took %.1f s", mono_s() - t0);
+	ck_assert_ptr_nonnull(sget(doc, "reports_unavailable"));
+	ck_assert_ptr_null(json_object_get(doc, "reports"));
+	ck_assert_str_eq(sget(doc, "job/id"), job_id);
+	ck_assert_str_eq(sget(doc, "dataset/id"), k.version_id);
+	json_decref(doc);
+	th_daemon_stop(t2);
+	close(slow);
+	free(slow_url);
 
 	free(blob), free(reg);
 	json_decref(m), json_decref(sp), json_decref(v), json_decref(job);
