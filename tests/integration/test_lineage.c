@@ -291,6 +291,14 @@ START_TEST(lineage_walks_every_service)
 	ck_assert_ptr_nonnull(sget(doc, "files_unavailable"));
 	ck_assert_ptr_nonnull(sget(doc, "reports_unavailable"));
 	json_decref(doc);
+	/* the CLI prints the tree all the same, each silent service named */
+	char *denv_cli = th_fmt("LATHE_TRAINER_URL='%s'", t2->base_url);
+	th_lathe(&r, denv_cli, "lineage " MODEL);
+	ck_assert_msg(r.status == 0, "%d %s %s", r.status, r.out, r.err);
+	ck_assert_msg(strstr(r.out, "├─ run  unavailable: the experiment tracker could not be reached"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, job_id), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "drift reports: unavailable: the drift monitor could not be reached"), "%s", r.out);
+	free(denv_cli);
 	th_daemon_stop(t2);
 	/* the registry dead: the job is found by the version number, and through its run the
 	 * dataset; an alias cannot be resolved; backwards lists the job's version unchecked */
