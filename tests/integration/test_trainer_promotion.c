@@ -13,6 +13,8 @@
  *   - a better one (longer training) registered as challenger is promoted: champion ->
  *     it, previous -> the old champion, challenger alias gone;
  *   - rollback restores the old champion in one call, a second call undoes it;
+ *   - under a policy of mode manual, the bad challenger set again against the new
+ *     champion is recorded as manual ("fails: ...") and no alias moves;
  *   - every decision and rollback is on training.events with the model as key. */
 #include <check.h>
 #include <math.h>
@@ -321,6 +323,26 @@ START_TEST(challengers_are_judged_promoted_and_rolled_back)
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(evs, 3), "type")), "lathe.training.rollback");
 	json_decref(evs);
 	th_kafka_close(&k);
+
+	/* mode manual: the verdict is recorded, nothing moves */
+	json_decref(th_ok(S.trainer, "PUT", "/v1/policies/" MODEL, "{\"mode\": \"manual\"}"));
+	json_decref(th_train_post(S.registry, "/api/2.0/mlflow/registered-models/alias", back));
+	json_t *e4 = NULL;
+	for (int i = 0; i < 600 && !e4; i++, usleep(200 * 1000)) {
+		char *n = th_trainer_sql(S.trainer, "SELECT count(*) FROM evaluations WHERE challenger_version = '2' "
+						    "AND champion_version = '3' AND status = 'DONE'");
+		if (strcmp(n, "1") == 0)
+			e4 = th_ok(S.trainer, "GET", "/v1/evaluations?model=" MODEL "&max_results=1", NULL);
+		free(n);
+	}
+	ck_assert_ptr_nonnull(e4);
+	json_t *ev4 = json_array_get(json_object_get(e4, "evaluations"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(ev4, "decision")), "manual");
+	ck_assert_msg(strncmp(json_string_value(json_object_get(ev4, "reason")), "fails: ", 7) == 0, "%s",
+		      json_string_value(json_object_get(ev4, "reason")));
+	json_decref(e4);
+	ck_assert_str_eq(alias(&S, "champion"), v3);
+	ck_assert_str_eq(alias(&S, "challenger"), v2);
 
 	char *epath = th_fmt("/v1/evaluations/%s", json_string_value(json_object_get(e3, "id")));
 	json_t *one = th_ok(S.trainer, "GET", epath, NULL);
