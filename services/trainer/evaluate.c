@@ -238,8 +238,8 @@ enum core_status tr_evaluate(struct svc *svc, const struct tr_eval_row *e, struc
 			 manual   ? "manual"
 			 : passes ? "promoted"
 				  : "rejected");
-		snprintf(out->reason, sizeof out->reason, "%s%s%s", manual ? (passes ? "passes: " : "fails: ") : "",
-			 why, note);
+		snprintf(out->reason, sizeof out->reason, "%s%.400s%.190s",
+			 manual ? (passes ? "passes: " : "fails: ") : "", why, note);
 		rc = log_run(s, e, &d, out, err);
 	}
 	if (rc == CORE_OK)

@@ -8,6 +8,7 @@
  *     alias event queues an evaluation that ends DONE rejected, with the reason, the
  *     metrics on both splits, an MLflow run in lathe-promotion holding the same metrics
  *     and params, and the lathe.eval.* tags on the version; the aliases do not move;
+ *     each model's scores there are the ones its job measured on its test split;
  *   - asking again (POST /v1/evaluations, and the alias set again: a redelivery) finds
  *     the same evaluation; bad POSTs are 400 / 404;
  *   - a better one (longer training) registered as challenger is promoted: champion ->
@@ -58,13 +59,16 @@ static char *spec(const char *optimizer, int epochs, const char *alias)
 		      optimizer, epochs, alias);
 }
 
-static char *train(struct th_train_stack *s, const char *optimizer, int epochs, const char *alias)
+/* Trains and registers a model; *metrics (may be NULL) gets the job's final metrics. */
+static char *train(struct th_train_stack *s, const char *optimizer, int epochs, const char *alias, json_t **metrics)
 {
 	char *sp = spec(optimizer, epochs, alias);
 	char *id = th_train_submit(s, sp);
 	json_t *job = th_train_wait(s, id, 120000);
 	ck_assert_str_eq(json_string_value(json_object_get(job, "status")), "SUCCEEDED");
 	char *version = strdup(json_string_value(json_object_get(job, "model_version")));
+	if (metrics)
+		*metrics = json_incref(json_object_get(job, "metrics"));
 	json_decref(job);
 	free(id);
 	free(sp);
@@ -217,6 +221,24 @@ static void check_run(struct th_train_stack *s, json_t *ev, const char *champion
 	free(path);
 }
 
+/* The evaluation's scores of a model on the challenger's test split are the ones its own
+ * job measured on its test split (the same split of the same dataset version): the
+ * evaluation read the right data and the package predicts what the trained net did. */
+static void same_as_training(json_t *metrics, const char *who, json_t *job_metrics)
+{
+	static const char *const pairs[][2] = {
+		{"accuracy", "test_accuracy"}, {"macro_f1", "test_f1_macro"}, {"log_loss", "test_log_loss"}};
+	for (int i = 0; i < 3; i++) {
+		char *key = th_fmt("%s_%s", who, pairs[i][0]);
+		double a = json_number_value(json_object_get(metrics, key));
+		double b = json_number_value(json_object_get(job_metrics, pairs[i][1]));
+		ck_assert_msg(json_object_get(job_metrics, pairs[i][1]) != NULL, "the job has no %s", pairs[i][1]);
+		ck_assert_msg(fabs(a - b) <= 1e-5 * (1 + fabs(b)), "%s = %.17g, the job's %s = %.17g", key, a,
+			      pairs[i][1], b);
+		free(key);
+	}
+}
+
 START_TEST(challengers_are_judged_promoted_and_rolled_back)
 {
 	struct th_train_stack S;
@@ -232,7 +254,8 @@ START_TEST(challengers_are_judged_promoted_and_rolled_back)
 	policies(&S);
 
 	/* the champion */
-	char *v1 = train(&S, "{\"type\": \"adam\", \"lr\": 0.05}", 30, "champion");
+	json_t *m1 = NULL, *m2 = NULL;
+	char *v1 = train(&S, "{\"type\": \"adam\", \"lr\": 0.05}", 30, "champion", &m1);
 	ck_assert_str_eq(alias(&S, "champion"), v1);
 	struct th_response r = th_call(S.trainer, "POST", "/v1/models/" MODEL "/rollback", NULL);
 	th_expect_error(&r, 400, "INVALID_PARAMETER_VALUE", "previous");
@@ -251,7 +274,7 @@ START_TEST(challengers_are_judged_promoted_and_rolled_back)
 	th_response_free(&r);
 
 	/* a bad challenger: rejected, nothing moves */
-	char *v2 = train(&S, "{\"type\": \"sgd\", \"lr\": 0.000001}", 1, "challenger");
+	char *v2 = train(&S, "{\"type\": \"sgd\", \"lr\": 0.000001}", 1, "challenger", &m2);
 	json_t *e2 = wait_eval(&S, v2);
 	char *e2s = json_dumps(e2, JSON_COMPACT);
 	ck_assert_msg(strcmp(json_string_value(json_object_get(e2, "status")), "DONE") == 0, "%s", e2s);
@@ -260,6 +283,8 @@ START_TEST(challengers_are_judged_promoted_and_rolled_back)
 	ck_assert_msg(strstr(json_string_value(json_object_get(e2, "reason")), "accuracy") != NULL, "%s", e2s);
 	ck_assert(json_number_value(json_object_get(json_object_get(e2, "metrics"), "delta_accuracy")) < 0);
 	check_run(&S, e2, v1, v2);
+	same_as_training(json_object_get(e2, "metrics"), "champion", m1);
+	same_as_training(json_object_get(e2, "metrics"), "challenger", m2);
 	ck_assert_str_eq(alias(&S, "champion"), v1);
 	ck_assert_str_eq(alias(&S, "challenger"), v2);
 	char *vpath = th_fmt("/api/2.0/mlflow/model-versions/get?name=" MODEL "&version=%s", v2);
@@ -284,7 +309,7 @@ START_TEST(challengers_are_judged_promoted_and_rolled_back)
 	json_decref(th_train_post(S.registry, "/api/2.0/mlflow/registered-models/alias", back));
 
 	/* a better challenger: promoted */
-	char *v3 = train(&S, "{\"type\": \"adam\", \"lr\": 0.05}", 60, "challenger");
+	char *v3 = train(&S, "{\"type\": \"adam\", \"lr\": 0.05}", 60, "challenger", NULL);
 	json_t *e3 = wait_eval(&S, v3);
 	char *e3s = json_dumps(e3, JSON_COMPACT);
 	ck_assert_msg(strcmp(json_string_value(json_object_get(e3, "decision")), "promoted") == 0, "%s", e3s);
@@ -365,6 +390,8 @@ START_TEST(challengers_are_judged_promoted_and_rolled_back)
 	free(v3);
 	free(v2);
 	free(v1);
+	json_decref(m1);
+	json_decref(m2);
 }
 END_TEST
 
