@@ -16,7 +16,8 @@
  *   - rollback restores the old champion in one call, a second call undoes it;
  *   - under a policy of mode manual, the bad challenger set again against the new
  *     champion is recorded as manual ("fails: ...") and no alias moves;
- *   - every decision and rollback is on training.events with the model as key. */
+ *   - every decision and rollback is on training.events with the model as key, each
+ *     valid against proto/events/training.events.schema.json. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -346,6 +347,11 @@ START_TEST(challengers_are_judged_promoted_and_rolled_back)
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(d1, "data"), "challenger_version")), v3);
 	ck_assert_ptr_nonnull(json_string_value(json_object_get(json_object_get(d1, "data"), "job_id")));
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(evs, 3), "type")), "lathe.training.rollback");
+	for (size_t i = 0; i < json_array_size(evs); i++) {
+		char *t = json_dumps(json_array_get(evs, i), JSON_COMPACT);
+		th_json_schema_check("proto/events/training.events.schema.json", t, strlen(t), "a promotion event");
+		free(t);
+	}
 	json_decref(evs);
 	th_kafka_close(&k);
 
