@@ -16,6 +16,7 @@
  *   - rollback restores the old champion in one call, a second call undoes it;
  *   - under a policy of mode manual, the bad challenger set again against the new
  *     champion is recorded as manual ("fails: ...") and no alias moves;
+ *   - a version the trainer did not make (no run): its evaluation FAILED with the reason;
  *   - every decision and rollback is on training.events with the model as key, each
  *     valid against proto/events/training.events.schema.json. */
 #include <check.h>
@@ -374,6 +375,23 @@ START_TEST(challengers_are_judged_promoted_and_rolled_back)
 	json_decref(e4);
 	ck_assert_str_eq(alias(&S, "champion"), v3);
 	ck_assert_str_eq(alias(&S, "challenger"), v2);
+
+	/* a version the trainer did not make: the evaluation FAILED, saying why */
+	json_t *mv4 = th_train_post(S.registry, "/api/2.0/mlflow/model-versions/create",
+				    "{\"name\": \"" MODEL "\", \"source\": \"mlflow-artifacts:/elsewhere/model\"}");
+	const char *v4 = json_string_value(json_object_get(json_object_get(mv4, "model_version"), "version"));
+	char *body4 = th_fmt("{\"model\": \"" MODEL "\", \"version\": \"%s\"}", v4);
+	r = th_call(S.trainer, "POST", "/v1/evaluations", body4);
+	ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+	th_response_free(&r);
+	json_t *e5 = wait_eval(&S, v4);
+	ck_assert_str_eq(json_string_value(json_object_get(e5, "status")), "FAILED");
+	ck_assert_msg(strstr(json_string_value(json_object_get(e5, "reason")), "no run") != NULL, "%s",
+		      json_string_value(json_object_get(e5, "reason")));
+	ck_assert(json_is_null(json_object_get(e5, "decision")));
+	json_decref(e5);
+	free(body4);
+	json_decref(mv4);
 
 	char *epath = th_fmt("/v1/evaluations/%s", json_string_value(json_object_get(e3, "id")));
 	json_t *one = th_ok(S.trainer, "GET", epath, NULL);
