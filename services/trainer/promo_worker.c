@@ -3,8 +3,10 @@
  * ran out (its worker died, or the registry or tracker did not answer it), runs it
  * (evaluate.c, no transaction open) and records the decision with its
  * lathe.training.promotion.decided event in one transaction, guarded by the lease.
- * It goes on until none is left or the daemon stops. A peer that does not answer leaves
- * the evaluation RUNNING: it is claimed again once its lease (JOB_LEASE_MS) has run out. */
+ * It goes on until none is left or the daemon stops. The lease is long
+ * (TR_EVAL_LEASE_MS at least: an evaluation is not interrupted to renew it), so a
+ * dead worker's evaluation waits that long; a peer that does not answer shortens it,
+ * and the evaluation is claimed again TR_EVAL_RETRY_MS later. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,6 +36,17 @@ static int claim_tx(struct db_conn *c, void *cls)
 	}
 	PQclear(res);
 	return rc;
+}
+
+struct retry_ctx {
+	const struct claim_ctx *cl;
+	struct core_error err;
+};
+
+static int retry_tx(struct db_conn *c, void *cls)
+{
+	struct retry_ctx *x = cls;
+	return tr_q_eval_retry_at(c, x->cl->id, x->cl->worker, core_now_ms() + TR_EVAL_RETRY_MS, &x->err);
 }
 
 struct finish_ctx {
@@ -83,7 +96,12 @@ static bool run_one(struct svc *svc, const char *worker, long lease_ms)
 	enum core_status rc = tr_evaluate(svc, &row, &out, &err);
 	struct core_log_field f[] = {CORE_LF_STR("evaluation", cl.id), CORE_LF_STR("model", cl.model)};
 	if (rc == CORE_EIO) {
-		core_log_with(CORE_LOG_WARN, f, 2, "evaluation %s: will retry after its lease: %s", cl.id, err.message);
+		struct retry_ctx rx = {.cl = &cl};
+		core_log_with(CORE_LOG_WARN, f, 2, "evaluation %s: will retry in %d ms: %s", cl.id, TR_EVAL_RETRY_MS,
+			      err.message);
+		if (db_run_tx(svc_db(svc), "tr_promo_retry", DB_READ_COMMITTED, retry_tx, &rx, &rx.err) < 0)
+			core_log_with(CORE_LOG_WARN, f, 2, "evaluation %s: retry not scheduled: %s", cl.id,
+				      rx.err.message);
 	} else {
 		struct finish_ctx fx = {
 			.cl = &cl, .status = rc == CORE_OK ? "DONE" : "FAILED", .out = &out, .failure = err.message};
@@ -103,6 +121,8 @@ void tr_promo_run(struct svc *svc, void *app)
 	gethostname(host, sizeof host - 1);
 	snprintf(worker, sizeof worker, "%.60s:%ld/promotion", host, (long)getpid());
 	long lease = tr_app(svc)->settings->lease_ms;
+	if (lease < TR_EVAL_LEASE_MS)
+		lease = TR_EVAL_LEASE_MS;
 	while (!svc_stopping(svc) && run_one(svc, worker, lease))
 		;
 }

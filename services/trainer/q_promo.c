@@ -162,3 +162,16 @@ int tr_q_eval_finish(struct db_conn *c, const char *id, const char *worker, cons
 	free(m);
 	return rc;
 }
+
+static const struct db_stmt tr_q_eval_retry_at_stmt = {
+	.name = "tr_q_eval_retry_at",
+	.sql = "UPDATE evaluations SET lease_until = $3::bigint WHERE id = $1 AND status = 'RUNNING' AND worker = $2",
+	.n_params = 3,
+};
+
+int tr_q_eval_retry_at(struct db_conn *c, const char *id, const char *worker, int64_t at, struct core_error *err)
+{
+	struct db_i64 t;
+	const char *params[3] = {id, worker, db_i64(&t, at)};
+	return db_exec(c, &tr_q_eval_retry_at_stmt, params, NULL, err);
+}

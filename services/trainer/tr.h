@@ -582,6 +582,9 @@ int tr_q_eval_list(struct db_conn *c, const char *model, int64_t after_created, 
 /* Claims the oldest QUEUED evaluation, or a RUNNING one whose lease ran out. */
 int tr_q_eval_claim(struct db_conn *c, const char *worker, int64_t now, long lease_ms, PGresult **res,
 		    struct core_error *err);
+/* Shortens worker's lease to at, so that the evaluation is claimed again then (a peer
+ * did not answer). */
+int tr_q_eval_retry_at(struct db_conn *c, const char *id, const char *worker, int64_t at, struct core_error *err);
 /* Ends it (DONE with decision, or FAILED) while worker holds it. */
 int tr_q_eval_finish(struct db_conn *c, const char *id, const char *worker, const char *status, const char *decision,
 		     const char *reason, json_t *metrics, const char *run_id, int64_t now, struct core_error *err);
@@ -665,7 +668,11 @@ enum core_status tr_score(struct ml_package *pkg, const struct tr_data *d, struc
 
 /* --- promo_worker.c --- */
 /* The periodic task: runs queued evaluations until none is left (every 500 ms when
- * WORKERS > 0; off in an API-only process). */
+ * WORKERS > 0; off in an API-only process). A claim holds an evaluation for
+ * max(JOB_LEASE_MS, TR_EVAL_LEASE_MS) (the run is not interrupted to renew it); a peer
+ * that did not answer has it claimed again after TR_EVAL_RETRY_MS. */
+#define TR_EVAL_LEASE_MS 600000
+#define TR_EVAL_RETRY_MS 5000
 void tr_promo_run(struct svc *svc, void *app);
 long tr_promo_every(const void *app);
 

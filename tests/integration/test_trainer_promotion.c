@@ -17,6 +17,8 @@
  *   - under a policy of mode manual, the bad challenger set again against the new
  *     champion is recorded as manual ("fails: ...") and no alias moves;
  *   - a version the trainer did not make (no run): its evaluation FAILED with the reason;
+ *   - with the tracker gone, an evaluation stays RUNNING and is claimed again (attempt
+ *     2) a few seconds later;
  *   - every decision and rollback is on training.events with the model as key, each
  *     valid against proto/events/training.events.schema.json. */
 #include <check.h>
@@ -403,7 +405,24 @@ START_TEST(challengers_are_judged_promoted_and_rolled_back)
 	th_expect_error(&r, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 	th_response_free(&r);
 
-	th_train_stop(&S);
+	/* the tracker gone: the evaluation stays RUNNING and is claimed again every few seconds */
+	th_daemon_stop(S.tracker);
+	r = th_call(S.trainer, "POST", "/v1/evaluations", "{\"model\": \"" MODEL "\", \"version\": \"1\"}");
+	ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+	th_response_free(&r);
+	char *attempts = NULL;
+	for (int i = 0; i < 100; i++, usleep(200 * 1000)) {
+		free(attempts);
+		attempts = th_trainer_sql(S.trainer, "SELECT status || ':' || attempt FROM evaluations WHERE "
+						     "challenger_version = '1' AND champion_version = '3'");
+		if (strcmp(attempts, "RUNNING:2") == 0)
+			break;
+	}
+	ck_assert_str_eq(attempts, "RUNNING:2");
+	free(attempts);
+	th_daemon_stop(S.trainer);
+	th_daemon_stop(S.data);
+	th_daemon_stop(S.registry);
 	free(e3s);
 	free(e2s);
 	json_decref(e3);
