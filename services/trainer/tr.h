@@ -516,7 +516,7 @@ void tr_sweep_progress_end(struct tr_sweep *sw);
  *   promo_peer.c   the registry and tracker calls of promotion (aliases, version tags,
  *                  a version's run and its tags); blocking HTTP, never in a transaction
  *   ev_promo.c     training.events lathe.training.promotion.decided / lathe.training.rollback
- *   models_in.c    the models.events consumer (group trainer-promotion): a challenger
+ *   models_in.c    the models.events consumer (group PROMOTION_GROUP): a challenger
  *                  alias set or moved queues an evaluation in one transaction
  *   eval_measure.c a version's lineage, test split, package and scores
  *   evaluate.c     one evaluation: both packages on the challenger's test split (and the
