@@ -47,6 +47,8 @@ static const struct core_setting tr_setting_rows[] = {
 	 "the trainer's token (read scope) for the drift monitor when it runs with AUTH=on"},
 	{"DRIFT_TIMEOUT_MS", CORE_SETTING_INT, S(drift_timeout_ms), "5000", false, 100, 600000,
 	 "how long one call to the drift monitor may take (a lineage answer waits for it)"},
+	{"PROMOTION_GROUP", CORE_SETTING_STRING, S(promotion_group), TR_PROMO_GROUP, false, 0, 0,
+	 "consumer group of models.events whose challenger alias events queue champion / challenger evaluations"},
 	{0},
 };
 
@@ -76,7 +78,16 @@ static void tr_stop(struct svc *svc, void *app_ptr)
 /* The job runners and the takeover of expired leases (worker.c). */
 static const struct svc_worker_def tr_workers[] = {{.name = "jobs", .run = tr_worker_run}, {0}};
 static const struct svc_periodic_def tr_periodic[] = {
-	{.name = "requeue", .every_ms_of = tr_worker_requeue_every, .run = tr_worker_requeue}, {0}};
+	{.name = "requeue", .every_ms_of = tr_worker_requeue_every, .run = tr_worker_requeue},
+	/* champion / challenger evaluations (promo_worker.c) */
+	{.name = "evaluations", .every_ms_of = tr_promo_every, .run = tr_promo_run},
+	{0}};
+/* models.events: a challenger alias queues an evaluation (models_in.c) */
+static const struct svc_consumer_def tr_consumers[] = {{.group_id = TR_PROMO_GROUP,
+							.topics = {TR_MODELS_TOPIC, NULL},
+							.group_id_of = tr_promo_group,
+							.handle = tr_models_in_handle},
+						       {0}};
 
 static const struct svc_def tr_def = {
 	.name = "trainer",
@@ -86,7 +97,7 @@ static const struct svc_def tr_def = {
 	.migrations = svc_migrations,
 	.openapi = svc_openapi,
 	.uses_outbox = true,
-	.routes = {tr_routes},
+	.routes = {tr_routes, tr_promo_routes},
 	.content_type_error = HTTP_EC_INVALID_PARAMETER_VALUE,
 	.settings = tr_setting_rows,
 	.settings_size = sizeof(struct tr_settings),
@@ -94,6 +105,7 @@ static const struct svc_def tr_def = {
 	.stop = tr_stop,
 	.workers = tr_workers,
 	.periodic = tr_periodic,
+	.consumers = tr_consumers,
 };
 
 int main(int argc, char **argv)
