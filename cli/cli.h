@@ -258,4 +258,10 @@ int cli_predict_main(int argc, char **argv);
 int cli_drift_main(int argc, char **argv);
 /* `lathe demo` (demo.c): the whole loop against a running stack, as a timeline. */
 int cli_demo_main(int argc, char **argv);
+/* `lathe lineage MODEL[@VERSION]` and `--dataset NAME@REF` (lineage.c): the trainer's
+ * GET /v1/lineage as a tree. */
+int cli_lineage_main(int argc, char **argv);
+/* Prints a model version's lineage document (GET /v1/lineage?model=&version=) as `lathe
+ * lineage` does, a tree on stdout; `lathe demo` shows its prediction's with it. */
+void cli_lineage_print_forward(const json_t *doc);
 #endif

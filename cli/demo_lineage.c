@@ -1,60 +1,13 @@
 /* Step 6 of `lathe demo` (face: demo.h): the lineage of a prediction made after the
  * swap (or, without one, of a prediction made now), from the trainer's GET /v1/lineage
- * (model, version, request_id), one line per node; then the URLs of the version's run,
- * its registry entry and the drift report. A trainer without the route is said so and
- * the summary has available false. */
+ * (model, version, request_id), printed by `lathe lineage`'s own code (lineage.c); then
+ * the URLs of the version's run, its registry entry and the drift report. A trainer
+ * without the route is said so and the summary has available false. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/alloc.h"
 #include "demo.h"
-
-static const char *jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "-";
-}
-
-/* One line per node of the trainer's lineage document (its README's Lineage table), the
- * figures a reader looks for first; a node a peer could not give says why. */
-static void print_lineage(struct demo *d, json_t *t)
-{
-	json_t *n;
-	char text[512];
-	if ((n = json_object_get(t, "model_version")) && json_object_get(n, "unavailable"))
-		cli_demo_say(d, "lineage", "model version: unavailable (%s)", jstr(n, "unavailable"));
-	else if (n)
-		cli_demo_say(d, "lineage", "model version: %s version %s, %s", jstr(n, "name"), jstr(n, "version"),
-			     jstr(n, "url"));
-	if ((n = json_object_get(t, "run")))
-		cli_demo_say(d, "lineage", "run:           %s '%s', %s", jstr(n, "run_id"), jstr(n, "run_name"),
-			     jstr(n, "url"));
-	if ((n = json_object_get(t, "job")))
-		cli_demo_say(d, "lineage", "job:           %s %s, on %s", jstr(n, "id"), jstr(n, "status"),
-			     jstr(json_object_get(n, "spec"), "dataset"));
-	if ((n = json_object_get(t, "dataset"))) {
-		json_t *split = json_object_get(n, "split"), *counts = json_object_get(split, "counts");
-		char *c = counts ? json_dumps(counts, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-		snprintf(text, sizeof text, "%s (id %.12s), %lld files, split %s %s", jstr(n, "ref"), jstr(n, "id"),
-			 (long long)json_integer_value(json_object_get(n, "files")), jstr(split, "name"), c ? c : "");
-		free(c);
-		cli_demo_say(d, "lineage", "dataset:       %s", text);
-	}
-	json_t *files = json_object_get(t, "files");
-	if (json_array_size(files))
-		cli_demo_say(d, "lineage", "files:         %s, ... (%lld in all)",
-			     jstr(json_array_get(files, 0), "path"),
-			     (long long)json_integer_value(json_object_get(t, "files_total")));
-	json_t *reports = json_object_get(t, "reports");
-	if (reports)
-		cli_demo_say(d, "lineage", "reports:       %lld, %lld with drift; newest %s",
-			     (long long)json_integer_value(json_object_get(t, "reports_total")),
-			     (long long)json_integer_value(json_object_get(t, "reports_with_drift")),
-			     jstr(json_array_get(reports, 0), "url"));
-	const char *k;
-	json_t *v;
-	json_object_foreach(t, k, v) if (strstr(k, "unavailable") && json_is_string(v))
-		cli_demo_say(d, "lineage", "%s: %s", k, json_string_value(v));
-}
 
 enum core_status cli_demo_step_lineage(struct demo *d, struct core_error *err)
 {
@@ -78,9 +31,12 @@ enum core_status cli_demo_step_lineage(struct demo *d, struct core_error *err)
 	struct core_error e;
 	enum core_status lr = cli_demo_call(&d->trainer, "GET", q, NULL, &got, &e);
 	bool available = lr == CORE_OK;
-	if (available)
-		print_lineage(d, got);
-	else if (lr == CORE_ENOENT)
+	if (available) {
+		cli_demo_say(d, "lineage", "as `lathe lineage %s@%s --request-id %s` prints it:", d->model,
+			     d->after_swap_version, d->after_swap_request);
+		cli_lineage_print_forward(got);
+		fflush(stdout);
+	} else if (lr == CORE_ENOENT)
 		cli_demo_say(d, "lineage", "this trainer has no /v1/lineage yet (%s)", e.message);
 	else
 		rc = core_fail(err, lr, "GET /v1/lineage: %s", e.message);

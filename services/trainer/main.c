@@ -1,9 +1,9 @@
 /* lathe-trainer: training jobs fed by Kafka, trained on OpenBLAS. The daemon's life
  * (settings, database, Kafka, outbox relay, health, drain) is svc_main's; this file adds
- * the trainer's settings (where the tracker, the model registry and the data registry
- * are, the checkpoint store, threads, workers, the job lease), opens the checkpoint blob
- * store at start and names the schema, migrations and route table (tr.h lists the
- * parts). */
+ * the trainer's settings (where the tracker, the model registry, the data registry and
+ * the drift monitor are, the checkpoint store, threads, workers, the job lease), opens
+ * the checkpoint blob store at start and names the schema, migrations and route table
+ * (tr.h lists the parts). */
 #include <stddef.h>
 #include <stdlib.h>
 #include "img/chart.h"
@@ -41,6 +41,14 @@ static const struct core_setting tr_setting_rows[] = {
 	 "jobs this process trains at once (consumer group trainer on training.requests); 0 = the jobs API only"},
 	{"JOB_LEASE_MS", CORE_SETTING_INT, S(lease_ms), "30000", false, 1000, 86400000,
 	 "a RUNNING job's lease, renewed by its worker; a job whose lease is older is taken over by another worker"},
+	{"DRIFT_URL", CORE_SETTING_STRING, S(drift_url), NULL, false, 0, 0,
+	 "drift monitor base URL: GET /v1/lineage lists a model version's drift reports from it; empty = none"},
+	{"DRIFT_TOKEN", CORE_SETTING_STRING, S(drift_token), NULL, false, 0, 0,
+	 "the trainer's token (read scope) for the drift monitor when it runs with AUTH=on"},
+	{"DRIFT_TIMEOUT_MS", CORE_SETTING_INT, S(drift_timeout_ms), "5000", false, 100, 600000,
+	 "how long one call to the drift monitor may take (a lineage answer waits for it)"},
+	{"PROMOTION_GROUP", CORE_SETTING_STRING, S(promotion_group), TR_PROMO_GROUP, false, 0, 0,
+	 "consumer group of models.events whose challenger alias events queue champion / challenger evaluations"},
 	{0},
 };
 
@@ -70,7 +78,16 @@ static void tr_stop(struct svc *svc, void *app_ptr)
 /* The job runners and the takeover of expired leases (worker.c). */
 static const struct svc_worker_def tr_workers[] = {{.name = "jobs", .run = tr_worker_run}, {0}};
 static const struct svc_periodic_def tr_periodic[] = {
-	{.name = "requeue", .every_ms_of = tr_worker_requeue_every, .run = tr_worker_requeue}, {0}};
+	{.name = "requeue", .every_ms_of = tr_worker_requeue_every, .run = tr_worker_requeue},
+	/* champion / challenger evaluations (promo_worker.c) */
+	{.name = "evaluations", .every_ms_of = tr_promo_every, .run = tr_promo_run},
+	{0}};
+/* models.events: a challenger alias queues an evaluation (models_in.c) */
+static const struct svc_consumer_def tr_consumers[] = {{.group_id = TR_PROMO_GROUP,
+							.topics = {TR_MODELS_TOPIC, NULL},
+							.group_id_of = tr_promo_group,
+							.handle = tr_models_in_handle},
+						       {0}};
 
 static const struct svc_def tr_def = {
 	.name = "trainer",
@@ -80,7 +97,7 @@ static const struct svc_def tr_def = {
 	.migrations = svc_migrations,
 	.openapi = svc_openapi,
 	.uses_outbox = true,
-	.routes = {tr_routes},
+	.routes = {tr_routes, tr_promo_routes},
 	.content_type_error = HTTP_EC_INVALID_PARAMETER_VALUE,
 	.settings = tr_setting_rows,
 	.settings_size = sizeof(struct tr_settings),
@@ -88,6 +105,7 @@ static const struct svc_def tr_def = {
 	.stop = tr_stop,
 	.workers = tr_workers,
 	.periodic = tr_periodic,
+	.consumers = tr_consumers,
 };
 
 int main(int argc, char **argv)
