@@ -41,6 +41,11 @@ enum core_status tr_lineage_get(const struct tr_settings *s, const char *model, 
 			       "version %s of %s was not trained by the trainer (its run has no "
 			       "lathe.job_id tag)",
 			       version, model);
+	/* a sweep's trial run is tagged "<job>-trial-<i>" (sweep.c): its job is <job>, whose
+	 * spec (split fractions and seed) every trial shared */
+	if (rc == CORE_OK && strlen(out->job_id) > TR_JOB_ID_LEN &&
+	    strncmp(out->job_id + TR_JOB_ID_LEN, "-trial-", 7) == 0)
+		out->job_id[TR_JOB_ID_LEN] = '\0';
 	if (rc != CORE_OK)
 		tr_lineage_free(out);
 	return rc;
