@@ -231,6 +231,9 @@ static void check_promotion(struct loop *L)
 	/* the retrained model learned the inverted images the champion fails on: with
 	 * --quick's policy (accuracy decides) it is promoted, and the swap is exercised */
 	ck_assert_msg(strcmp(decision, "promoted") == 0, "decision '%s': %s", decision, str_at(ev, "reason", NULL));
+	/* measured on the champion's own split too: its run is a sweep's trial, whose job the
+	 * trainer finds */
+	ck_assert_msg(!strstr(str_at(ev, "reason", NULL), "not measured"), "%s", str_at(ev, "reason", NULL));
 	json_t *list = get(L->tr, p);
 	ck_assert_uint_ge(json_array_size(json_object_get(list, "evaluations")), 1);
 	json_decref(list);
