@@ -41,6 +41,11 @@ static const struct core_setting tr_setting_rows[] = {
 	 "jobs this process trains at once (consumer group trainer on training.requests); 0 = the jobs API only"},
 	{"JOB_LEASE_MS", CORE_SETTING_INT, S(lease_ms), "30000", false, 1000, 86400000,
 	 "a RUNNING job's lease, renewed by its worker; a job whose lease is older is taken over by another worker"},
+	{"SCHEDULE_TICK_MS", CORE_SETTING_INT, S(sched_tick_ms), "1000", false, 0, 3600000,
+	 "how often due cron schedules and due retries of failed scheduled jobs are looked for; 0 = never here"},
+	{"SCHEDULE_GROUP", CORE_SETTING_STRING, S(sched_group), TR_SCHED_GROUP, false, 0, 0,
+	 "the Kafka consumer group reading datasets.events and drift.alerts for event-triggered schedules: "
+	 "replicas of one deployment share it"},
 	{0},
 };
 
@@ -70,7 +75,17 @@ static void tr_stop(struct svc *svc, void *app_ptr)
 /* The job runners and the takeover of expired leases (worker.c). */
 static const struct svc_worker_def tr_workers[] = {{.name = "jobs", .run = tr_worker_run}, {0}};
 static const struct svc_periodic_def tr_periodic[] = {
-	{.name = "requeue", .every_ms_of = tr_worker_requeue_every, .run = tr_worker_requeue}, {0}};
+	{.name = "requeue", .every_ms_of = tr_worker_requeue_every, .run = tr_worker_requeue},
+	{.name = "schedules", .every_ms_of = tr_sched_tick_every, .run = tr_sched_tick},
+	{0}};
+/* The event triggers of the schedules (schedules.c). */
+static const struct svc_consumer_def tr_consumers[] = {
+	{.group_id = TR_SCHED_GROUP,
+	 .group_id_of = tr_sched_group,
+	 .topics = {"datasets.events", "drift.alerts", NULL},
+	 .handle = tr_sched_on_event},
+	{0},
+};
 
 static const struct svc_def tr_def = {
 	.name = "trainer",
@@ -80,7 +95,7 @@ static const struct svc_def tr_def = {
 	.migrations = svc_migrations,
 	.openapi = svc_openapi,
 	.uses_outbox = true,
-	.routes = {tr_routes},
+	.routes = {tr_routes, tr_sched_routes},
 	.content_type_error = HTTP_EC_INVALID_PARAMETER_VALUE,
 	.settings = tr_setting_rows,
 	.settings_size = sizeof(struct tr_settings),
@@ -88,6 +103,7 @@ static const struct svc_def tr_def = {
 	.stop = tr_stop,
 	.workers = tr_workers,
 	.periodic = tr_periodic,
+	.consumers = tr_consumers,
 };
 
 int main(int argc, char **argv)
