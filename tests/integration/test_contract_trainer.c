@@ -106,12 +106,47 @@ START_TEST(a_client_session_keeps_to_the_contract)
 	fails("POST", cancel, NULL, 400, "INVALID_PARAMETER_VALUE", "cannot be cancelled");
 	fails("POST", "/v1/jobs/ffffffffffffffffffffffffffffffff/cancel", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 
+	/* schedules (h_schedules.c) */
+	char *sbody = th_fmt("{\"name\": \"nightly\", \"spec\": %s, \"cron\": \"0 3 * * *\"}", spec);
+	json_t *sch = call("POST", "/v1/schedules", sbody, 201);
+	char *sid = strdup(json_string_value(json_object_get(json_object_get(sch, "schedule"), "id")));
+	json_decref(sch);
+	fails("POST", "/v1/schedules", sbody, 400, "RESOURCE_ALREADY_EXISTS", "nightly");
+	free(sbody);
+	sbody = th_fmt("{\"name\": \"on-iris\", \"spec\": %s, \"trigger\": {\"event\": \"dataset.version.ready\", "
+		       "\"dataset\": \"iris\"}}",
+		       spec);
+	json_decref(call("POST", "/v1/schedules", sbody, 201));
+	free(sbody);
+	fails("POST", "/v1/schedules", "{\"name\": \"x\", \"spec\": {}, \"cron\": \"61 * * * *\"}", 400,
+	      "INVALID_PARAMETER_VALUE", "cron: minute field");
+	json_decref(call("GET", "/v1/schedules?max_results=1", NULL, 200));
+	char *spath = th_fmt("/v1/schedules/%s", sid);
+	json_decref(call("GET", spath, NULL, 200));
+	json_decref(call("PATCH", spath, "{\"cron\": \"@hourly\", \"max_retries\": 3}", 200));
+	fails("PATCH", spath, "{\"backoff_ms\": -1}", 400, "INVALID_PARAMETER_VALUE", "backoff_ms");
+	fails("GET", "/v1/schedules/ffffffffffffffffffffffffffffffff", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
+	char *spause = th_fmt("%s/pause", spath), *sresume = th_fmt("%s/resume", spath),
+	     *sfire = th_fmt("%s/firings", spath);
+	json_decref(call("POST", spause, NULL, 200));
+	json_decref(call("POST", sresume, NULL, 200));
+	json_decref(call("GET", sfire, NULL, 200));
+	fails("GET", "/v1/schedules/ffffffffffffffffffffffffffffffff/firings", NULL, 404, "RESOURCE_DOES_NOT_EXIST",
+	      NULL);
+	json_decref(call("DELETE", spath, NULL, 200));
+	fails("DELETE", spath, NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
+	free(spause);
+	free(sresume);
+	free(sfire);
+	free(spath);
+	free(sid);
+
 	/* the data registry gone: 503 */
 	th_daemon_stop(dr);
 	fails("POST", "/v1/jobs", spec, 503, "TEMPORARILY_UNAVAILABLE", "data registry");
 
-	/* 5 job operations + healthz, readyz, metrics, openapi.json */
-	th_contract_expect_all(&cover, 9);
+	/* 5 job and 8 schedule operations + healthz, readyz, metrics, openapi.json */
+	th_contract_expect_all(&cover, 17);
 	th_daemon_stop(d);
 	d = NULL;
 	json_decref(doc);
