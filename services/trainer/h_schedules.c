@@ -502,29 +502,49 @@ struct list_ctx {
 	struct core_error err;
 };
 
-static int list_tx(struct db_conn *c, void *cls)
+/* Turns rc rows of res (limit + 1 asked) into x's items and next token; the row's
+ * keyset is (created_col, id_col). Clears res. */
+static int collect(struct list_ctx *x, int rc, PGresult *res, json_t *(*to_json)(const PGresult *, int),
+		   int created_col, int id_col)
 {
-	struct list_ctx *x = cls;
-	json_array_clear(x->items);
-	free(x->next);
-	x->next = NULL;
-	PGresult *res = NULL;
-	int rc = tr_q_sched_list(c, x->page.after_created, x->page.after_id, x->page.limit + 1, &res, &x->err);
 	for (int i = 0; rc > 0 && i < rc && i < x->page.limit; i++) {
-		struct sched s;
-		if (!sched_from_row(res, i, &s)) {
-			sched_clear(&s);
+		json_t *o = to_json(res, i);
+		if (!o) {
+			core_fail(&x->err, CORE_EINVAL, "an unreadable row");
 			rc = DB_HARD_ERROR;
 			break;
 		}
-		json_array_append_new(x->items, sched_json(&s));
-		sched_clear(&s);
+		json_array_append_new(x->items, o);
 	}
 	if (rc > x->page.limit)
-		x->next = svc_page_token(db_get_text(res, (int)x->page.limit - 1, TR_SC_CREATED),
-					 db_get_text(res, (int)x->page.limit - 1, TR_SC_ID));
+		x->next = svc_page_token(db_get_text(res, (int)x->page.limit - 1, created_col),
+					 db_get_text(res, (int)x->page.limit - 1, id_col));
 	PQclear(res);
 	return rc;
+}
+
+static void list_reset(struct list_ctx *x)
+{
+	json_array_clear(x->items);
+	free(x->next);
+	x->next = NULL;
+}
+
+static json_t *sched_row_json(const PGresult *res, int i)
+{
+	struct sched s;
+	json_t *o = sched_from_row(res, i, &s) ? sched_json(&s) : NULL;
+	sched_clear(&s);
+	return o;
+}
+
+static int list_tx(struct db_conn *c, void *cls)
+{
+	struct list_ctx *x = cls;
+	PGresult *res = NULL;
+	list_reset(x);
+	int rc = tr_q_sched_list(c, x->page.after_created, x->page.after_id, x->page.limit + 1, &res, &x->err);
+	return collect(x, rc, res, sched_row_json, TR_SC_CREATED, TR_SC_ID);
 }
 
 static json_t *firing_json(const PGresult *res, int i)
@@ -546,10 +566,8 @@ static json_t *firing_json(const PGresult *res, int i)
 static int firings_tx(struct db_conn *c, void *cls)
 {
 	struct list_ctx *x = cls;
-	json_array_clear(x->items);
-	free(x->next);
-	x->next = NULL;
 	PGresult *res = NULL;
+	list_reset(x);
 	int rc = tr_q_sched_get(c, x->id, &res, &x->err);
 	PQclear(res);
 	res = NULL;
@@ -558,19 +576,7 @@ static int firings_tx(struct db_conn *c, void *cls)
 	if (rc < 0)
 		return rc;
 	rc = tr_q_firing_list(c, x->id, x->page.after_created, x->page.after_id, x->page.limit + 1, &res, &x->err);
-	for (int i = 0; rc > 0 && i < rc && i < x->page.limit; i++) {
-		json_t *f = firing_json(res, i);
-		if (!f) {
-			rc = DB_HARD_ERROR;
-			break;
-		}
-		json_array_append_new(x->items, f);
-	}
-	if (rc > x->page.limit)
-		x->next = svc_page_token(db_get_text(res, (int)x->page.limit - 1, 2),
-					 db_get_text(res, (int)x->page.limit - 1, 0));
-	PQclear(res);
-	return rc;
+	return collect(x, rc, res, firing_json, 2, 0);
 }
 
 static void list(struct http_request *req, void *app, const char *name, db_tx_fn fn, const char *member)

@@ -21,6 +21,20 @@
 
 #define BATCH 100 /* due schedules or retries handled per tick and query */
 
+/* The fired job: written as a submit writes it, its first log line naming the firing. */
+static int enqueue(struct db_conn *c, const char *job_id, const char *spec_json, const char *name, const char *fire_key,
+		   int attempt, struct core_error *err)
+{
+	json_t *spec = json_loads(spec_json, 0, NULL);
+	const char *model = json_string_value(json_object_get(json_object_get(spec, "register"), "model"));
+	char *line = core_xasprintf("queued by schedule '%s' (firing %.80s, attempt %d%s)", name, fire_key, attempt,
+				    attempt > 1 ? ": a retry" : "");
+	int rc = tr_job_enqueue(c, job_id, spec_json, model, line, core_now_ms(), err);
+	free(line);
+	json_decref(spec);
+	return rc;
+}
+
 int tr_sched_fire(struct db_conn *c, const char *schedule_id, const char *name, const char *fire_key,
 		  const char *spec_json, bool *fired, struct core_error *err)
 {
@@ -30,13 +44,8 @@ int tr_sched_fire(struct db_conn *c, const char *schedule_id, const char *name, 
 	*fired = false;
 	int rc = tr_q_firing_insert(c, firing_id, schedule_id, fire_key, spec_json, job_id, core_now_ms(), err);
 	if (rc <= 0)
-		return rc;
-	json_t *spec = json_loads(spec_json, 0, NULL);
-	const char *model = json_string_value(json_object_get(json_object_get(spec, "register"), "model"));
-	char *line = core_xasprintf("queued by schedule '%s' (firing %.80s, attempt 1)", name, fire_key);
-	rc = tr_job_enqueue(c, job_id, spec_json, model, line, core_now_ms(), err);
-	free(line);
-	json_decref(spec);
+		return rc; /* fired already (another replica, or this event before) */
+	rc = enqueue(c, job_id, spec_json, name, fire_key, 1, err);
 	*fired = rc >= 0;
 	return rc;
 }
@@ -132,14 +141,7 @@ static int retry_tx(struct db_conn *c, void *cls)
 	x->retried = false;
 	int rc = tr_q_firing_retry(c, x->schedule_id, x->fire_key, x->attempt, job_id, &res, &x->err);
 	if (rc == 1) {
-		const char *spec_json = db_get_text(res, 0, 0);
-		json_t *spec = json_loads(spec_json, 0, NULL);
-		const char *model = json_string_value(json_object_get(json_object_get(spec, "register"), "model"));
-		char *line = core_xasprintf("queued by schedule '%s' (firing %.80s, attempt %d: a retry)", x->name,
-					    x->fire_key, x->attempt + 1);
-		rc = tr_job_enqueue(c, job_id, spec_json, model, line, core_now_ms(), &x->err);
-		free(line);
-		json_decref(spec);
+		rc = enqueue(c, job_id, db_get_text(res, 0, 0), x->name, x->fire_key, x->attempt + 1, &x->err);
 		x->retried = rc >= 0;
 	}
 	PQclear(res);
