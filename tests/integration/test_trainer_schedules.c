@@ -7,7 +7,8 @@
  *     `* * * * *` schedule: the next minute boundary makes exactly one firing and one
  *     job; then, with due times put in the past through SQL (a trainer that was down):
  *     each schedule fires its missed due time once and moves on past now, a paused one
- *     fires nothing, and a resumed one is due again from now, not from the past;
+ *     fires nothing, and a resumed one is due again from now, not from the past; and
+ *     when their jobs all end FAILED at once, the replicas race to retry: one retry each;
  *   - event_triggers_fire_once: a dataset version becoming READY fires its schedule
  *     once with the spec pinned to that version, the same CloudEvent produced again
  *     fires nothing more (a sentinel event after it on the same partition proves it
@@ -15,7 +16,8 @@
  *   - failed_jobs_are_retried_with_backoff: with a worker (tracker, registry, data
  *     registry and trainer: harness_train.h), a fired job that really fails (a loss
  *     that overflows) is submitted again after backoff_ms, then after 2 x backoff_ms,
- *     and not beyond max_retries: three FAILED jobs on one firing, attempts 1, 2, 3. */
+ *     and not beyond max_retries: three FAILED jobs on one firing, attempts 1, 2, 3,
+ *     with a second replica racing the first for each retry. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,14 +334,16 @@ static struct th_daemon *second_replica(void)
 {
 	char url[128];
 	snprintf(url, sizeof url, "DATA_REGISTRY_URL=%s", dr->base_url);
-	const char *env[] = {url, "WORKERS=0", "SCHEDULE_TICK_MS=100", NULL};
+	const char *env[] = {url, "WORKERS=0", "SCHEDULE_TICK_MS=20", NULL};
 	return th_daemon_start("trainer", tr->database_url, env);
 }
+
+#define MISSED 20 /* schedules fired and retried at once by both replicas (ticks of 20 ms) */
 
 START_TEST(two_replicas_fire_once)
 {
 	th_daemon_stop(tr);
-	tr = th_trainer_start(dr, (const char *const[]){"SCHEDULE_TICK_MS=100", NULL});
+	tr = th_trainer_start(dr, (const char *const[]){"SCHEDULE_TICK_MS=20", NULL});
 	struct th_daemon *tr2 = second_replica();
 	json_t *m = create_ok(tr2, "{\"name\": \"every-minute\", \"spec\": " IRIS_SPEC ", \"cron\": \"* * * * *\"}");
 	int64_t due = json_integer_value(json_object_get(m, "next_due_at"));
@@ -380,10 +384,10 @@ START_TEST(two_replicas_fire_once)
 	sql_do(tr, th_fmt("DELETE FROM schedules"));
 	sql_do(tr, th_fmt("DELETE FROM jobs"));
 
-	/* missed due times (a trainer that was down): ten schedules due in the past fire
+	/* missed due times (a trainer that was down): MISSED schedules due in the past fire
 	 * once each on the two replicas, and move past now (yearly schedules: nothing else
 	 * comes due during the test) */
-	for (int i = 0; i < 10; i++) {
+	for (int i = 0; i < MISSED; i++) {
 		char *body = th_fmt("{\"name\": \"missed-%d\", \"spec\": " IRIS_SPEC ", \"cron\": \"0 0 1 1 *\"}", i);
 		json_decref(create_ok(i % 2 ? tr : tr2, body));
 		free(body);
@@ -392,16 +396,16 @@ START_TEST(two_replicas_fire_once)
 				       "\"paused\": true}");
 	int64_t past = (now_ms() / 60000 - 30) * 60000; /* half an hour ago */
 	sql_do(tr, th_fmt("UPDATE schedules SET next_due_at = %lld", (long long)past));
-	wait_count(tr, "SELECT count(*) FROM firings", 10, 10000, "the missed firings");
+	wait_count(tr, "SELECT count(*) FROM firings", MISSED, 10000, "the missed firings");
 	sleep_ms(1500);
 	ck_assert_int_eq(sql_long(tr, th_fmt("SELECT count(*) FROM firings WHERE fire_key = '%lld'", (long long)past)),
-			 10);
-	ck_assert_int_eq(sql_long(tr, th_fmt("SELECT count(*) FROM firings")), 10);
-	ck_assert_int_eq(sql_long(tr, th_fmt("SELECT count(*) FROM jobs")), 10);
+			 MISSED);
+	ck_assert_int_eq(sql_long(tr, th_fmt("SELECT count(*) FROM firings")), MISSED);
+	ck_assert_int_eq(sql_long(tr, th_fmt("SELECT count(*) FROM jobs")), MISSED);
 	ck_assert_int_eq(sql_long(tr, th_fmt("SELECT count(*) FROM schedules WHERE NOT paused AND next_due_at > %lld "
 					     "AND next_due_at %% 60000 = 0",
 					     (long long)now_ms() - 2000)),
-			 10);
+			 MISSED);
 	/* the paused one fired nothing; resumed, it is due from now on (not the past) */
 	ck_assert_int_eq(sql_long(tr, th_fmt("SELECT count(*) FROM firings f JOIN schedules s ON s.id = "
 					     "f.schedule_id WHERE s.name = 'paused'")),
@@ -414,12 +418,31 @@ START_TEST(two_replicas_fire_once)
 	json_decref(res);
 	free(path);
 	sleep_ms(800);
-	ck_assert_int_eq(sql_long(tr, th_fmt("SELECT count(*) FROM firings")), 10);
+	ck_assert_int_eq(sql_long(tr, th_fmt("SELECT count(*) FROM firings")), MISSED);
 	/* and once due, it fires */
 	sql_do(tr, th_fmt("UPDATE schedules SET next_due_at = %lld WHERE name = 'paused'", (long long)past));
-	wait_count(tr, "SELECT count(*) FROM firings", 11, 10000, "the resumed schedule's firing");
+	wait_count(tr, "SELECT count(*) FROM firings", MISSED + 1, 10000, "the resumed schedule's firing");
 	sleep_ms(800);
-	ck_assert_int_eq(sql_long(tr, th_fmt("SELECT count(*) FROM jobs")), 11);
+	ck_assert_int_eq(sql_long(tr, th_fmt("SELECT count(*) FROM jobs")), MISSED + 1);
+
+	/* retries raced by the two replicas: the jobs end FAILED at once (as a
+	 * worker would end them) with no backoff: each firing is retried once, never twice;
+	 * the retries failing too, max_retries 1 stops there */
+	sql_do(tr, th_fmt("UPDATE schedules SET backoff_ms = 0, max_retries = 1"));
+	sql_do(tr, th_fmt("UPDATE jobs SET status = 'FAILED', ended_at = %lld", (long long)now_ms()));
+	wait_count(tr, "SELECT count(*) FROM firings WHERE attempt = 2", MISSED + 1, 10000, "the retries");
+	sleep_ms(1000);
+	ck_assert_int_eq(sql_long(tr, th_fmt("SELECT count(*) FROM jobs")), 2 * (MISSED + 1));
+	ck_assert_int_eq(sql_long(tr, th_fmt("SELECT count(*) FROM firings WHERE cardinality(job_ids) = 2 AND "
+					     "job_ids[2] = job_id")),
+			 MISSED + 1);
+	sql_do(tr, th_fmt("UPDATE jobs SET status = 'FAILED', ended_at = %lld WHERE status = 'QUEUED'",
+			  (long long)now_ms()));
+	sleep_ms(1500);
+	ck_assert_int_eq(sql_long(tr, th_fmt("SELECT count(*) FROM jobs")), 2 * (MISSED + 1));
+	ck_assert_int_eq(sql_long(tr, th_fmt("SELECT count(*) FROM firings WHERE status = 'FAILED' AND retry_at IS "
+					     "NULL AND attempt = 2")),
+			 MISSED + 1);
 	json_decref(paused);
 	json_decref(m);
 	th_daemon_stop(tr2);
@@ -574,6 +597,9 @@ START_TEST(failed_jobs_are_retried_with_backoff)
 			       "1500, \"spec\": {\"dataset\": \"lin@1\", \"target\": \"y\", \"model\": {\"type\": "
 			       "\"linear_regression\"}, \"optimizer\": {\"type\": \"sgd\", \"lr\": 10, \"momentum\": "
 			       "0.9}, \"epochs\": 5, \"batch_size\": 8, \"seed\": 1, \"experiment\": \"sched-nan\"}}");
+	/* a second replica (API only) races the first for every retry */
+	struct th_daemon *tr2 = th_daemon_start("trainer", s.trainer->database_url,
+						(const char *const[]){"WORKERS=0", "SCHEDULE_TICK_MS=100", NULL});
 	/* due now (instead of next new year) */
 	free(th_trainer_sql(s.trainer, "UPDATE schedules SET next_due_at = 60000"));
 	json_t *jobs = NULL;
@@ -617,6 +643,7 @@ START_TEST(failed_jobs_are_retried_with_backoff)
 			 1);
 	json_decref(jobs);
 	json_decref(sc);
+	th_daemon_stop(tr2);
 	th_train_stop(&s);
 }
 END_TEST
