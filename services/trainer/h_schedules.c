@@ -292,7 +292,6 @@ struct sched_ctx {
 	const char *id;
 	struct sched *s; /* create / update: what to write; the row read back */
 	int64_t old_updated;
-	bool remove;
 	json_t *out;
 	struct svc_fail fail;
 	struct core_error err;
@@ -348,6 +347,8 @@ static int read_tx(struct db_conn *c, void *cls)
 static int write_tx(struct db_conn *c, void *cls)
 {
 	struct sched_ctx *x = cls;
+	json_decref(x->out); /* a retried transaction starts over */
+	x->out = NULL;
 	char *spec_text, *trig_text;
 	struct tr_sched_row r;
 	row_of(x->s, &spec_text, &trig_text, &r);
@@ -416,7 +417,7 @@ void tr_h_sched_get(struct http_request *req, void *app)
 	reply_tx(req, 200, rc, &x);
 }
 
-/* Reads the schedule, applies body (NULL: only paused = pause) and writes it back. */
+/* Reads the schedule, applies body (pause and resume: {"paused": ...}) and writes it back. */
 static void change(struct http_request *req, void *app, json_t *body, const char *name)
 {
 	struct sched s = {0};
