@@ -29,7 +29,7 @@ BUILD   ?= build/$(VARIANT)
 CC      ?= gcc
 
 # Link order: a library may use only those to its right.
-LIBS := svc http bus db metrics mlflow blob img stats ml core
+LIBS := svc pkgfetch http bus db metrics mlflow blob img stats ml core
 
 # Every package some binary uses (pkg-config names). Compile lines get all their -I
 # flags; link lines get only the packages of the binary being linked.
@@ -60,11 +60,11 @@ model-registry_LIBS := svc http bus db metrics mlflow core
 model-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto
 data-registry_LIBS := svc http bus db metrics blob img stats ml core
 data-registry_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libdeflate libarchive zlib
-trainer_LIBS := svc http bus db metrics blob img stats ml core
+trainer_LIBS := svc pkgfetch http bus db metrics mlflow blob img stats ml core
 trainer_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto openblas cairo
 trainer_LDLIBS := -lfontconfig
 data-registry_LDLIBS := -lcsv
-inference-api_LIBS := svc http bus db metrics mlflow img ml core
+inference-api_LIBS := svc pkgfetch http bus db metrics mlflow img ml core
 inference-api_PKGS := libmicrohttpd jansson libpq rdkafka libcurl libcrypto libpng libjpeg libdeflate openblas
 inference-api_LDLIBS := -lcsv
 drift-monitor_LIBS := svc http bus db metrics mlflow stats core

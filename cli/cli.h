@@ -223,4 +223,7 @@ int cli_jobs_main(int argc, char **argv);
 int cli_predict_main(int argc, char **argv);
 /* `lathe drift report|compare` (drift.c): the drift monitor's reports and batch drift. */
 int cli_drift_main(int argc, char **argv);
+/* `lathe lineage MODEL[@VERSION]` and `--dataset NAME@REF` (lineage.c): the trainer's
+ * GET /v1/lineage as a tree. */
+int cli_lineage_main(int argc, char **argv);
 #endif

@@ -1,6 +1,6 @@
 /* `lathe`: the platform's command line. `lathe <noun> <verb> [options]`, one noun per
  * service: `data` (the data registry, data.c), `train` and `jobs` (train.c), `predict`
- * (predict.c), `drift` (drift.c); each is one row of the table below and one file.
+ * (predict.c), `drift` (drift.c), `lineage` (lineage.c); each is one row of the table below and one file.
  * Exit status: 0 ok, 1 failure (the reason on stderr), 2 usage. */
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +17,7 @@ static const struct {
 	{"jobs", cli_jobs_main, "training jobs: ls, show, cancel (the trainer)"},
 	{"predict", cli_predict_main, "predictions for images, a CSV or JSON (the inference API)"},
 	{"drift", cli_drift_main, "drift reports, and batch drift of two dataset versions (the drift monitor)"},
+	{"lineage", cli_lineage_main, "where a model version came from: run, job, dataset, drift (the trainer)"},
 };
 
 static void usage(FILE *out)

@@ -66,6 +66,7 @@ export KAFKA_SESSION_TIMEOUT_MS=6000
 export LOG_LEVEL=${LOG_LEVEL:-info}
 export TRACKER_URL=http://127.0.0.1:${ports[experiment-tracker]} REGISTRY_URL=http://127.0.0.1:${ports[model-registry]}
 export DATA_REGISTRY_URL=http://127.0.0.1:${ports[data-registry]} TRAINER_URL=http://127.0.0.1:${ports[trainer]}
+export DRIFT_URL=http://127.0.0.1:${ports[drift-monitor]} # the trainer's lineage lists drift reports
 # setsid: Ctrl-C reaches this script alone, which then stops the daemons before the
 # broker and the database they use, rather than everything at once.
 for s in $services; do

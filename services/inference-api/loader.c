@@ -4,7 +4,7 @@
  * `challenger` alias's when CANARY_PERCENT > 0 or SHADOW; then for a version not loaded
  * yet: its source resolved to a tracker artifact path (mlflow/source.h, the registry's
  * rules), model.json and weights.safetensors downloaded into MODEL_DIR/<name>/<version>/
- * (each replaced atomically, removed once read), read with ml_package_read (which checks every tensor's
+ * (libs/pkgfetch: each replaced atomically; removed once read), read with ml_package_read (which checks every tensor's
  * shape against model.json), its input kind and preprocessing taken from the package,
  * a batcher built, WARMUP_RUNS inferences run, and only then published in the model
  * table (models.c: in-flight requests finish on the old version). A refused version is
@@ -15,16 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include "core/file.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "http/client.h"
 #include "ia.h"
 #include "mlflow/source.h"
+#include "pkgfetch/pkgfetch.h"
 
 #define REGISTRY_API "/api/2.0/mlflow/"
-#define ARTIFACTS    "/api/2.0/mlflow-artifacts/artifacts/"
 #define JSON_MAX     ((size_t)16 << 20)
 #define PACKAGE_MAX  ((size_t)1 << 30)
 
@@ -84,86 +82,6 @@ static const char *production_version(json_t *rm)
 			best = ver;
 	}
 	return best;
-}
-
-/* --- downloading a package ---------------------------------------------------------- */
-
-/* name as one safe directory name: [A-Za-z0-9_-] kept, everything else %XX. */
-static char *dir_name(const char *name)
-{
-	char *e = mlflow_url_escape(name, false);
-	if (e[0] == '.') { /* "." and ".." stay names */
-		char *d = core_xasprintf("%%2E%s", e + 1);
-		free(e);
-		e = d;
-	}
-	return e;
-}
-
-/* The artifact path the version's source names (malloc'd), asking the tracker for a
- * run's artifact_uri. CORE_EINVAL for a source the tracker does not serve. */
-static enum core_status source_path(const struct ia_settings *s, const char *source, const char *rid, char **out,
-				    struct core_error *err)
-{
-	struct mlflow_source src;
-	enum core_status rc = CORE_OK;
-	*out = NULL;
-	switch (mlflow_source_parse(source, &src)) {
-	case MLFLOW_SOURCE_ARTIFACTS:
-		*out = core_xstrdup(src.path);
-		break;
-	case MLFLOW_SOURCE_RUN: {
-		struct httpc_peer p = tracker_peer(s, JSON_MAX);
-		char *q = mlflow_url_escape(src.run_id, false);
-		char *path = core_xasprintf(REGISTRY_API "runs/get?run_id=%s", q);
-		json_t *doc = NULL;
-		long status = 0;
-		rc = get_json(&p, path, rid, &status, &doc, err);
-		const char *uri = json_string_value(
-			json_object_get(json_object_get(json_object_get(doc, "run"), "info"), "artifact_uri"));
-		if (rc == CORE_OK && status != 200)
-			rc = core_fail(err, CORE_EINVAL, "source %s: the tracker answered %ld for its run", source,
-				       status);
-		else if (rc == CORE_OK && !uri)
-			rc = core_fail(err, CORE_EINVAL, "source %s: the run has no artifact_uri", source);
-		else if (rc == CORE_OK && !(*out = mlflow_run_artifact_path(uri, src.path)))
-			rc = core_fail(err, CORE_EINVAL, "source %s: run artifacts at %s are not served by the tracker",
-				       source, uri);
-		json_decref(doc);
-		free(path);
-		free(q);
-		break;
-	}
-	default:
-		rc = core_fail(err, CORE_EINVAL, "source %s is not an mlflow-artifacts: or runs:/ URI", source);
-	}
-	mlflow_source_free(&src);
-	return rc;
-}
-
-/* Downloads <path>/<file> into <dir>/<file>. A missing file is CORE_EINVAL (a refused
- * package); no answer is CORE_EIO. */
-static enum core_status download(const struct ia_settings *s, const char *path, const char *file, const char *dir,
-				 const char *rid, struct core_error *err)
-{
-	struct httpc_peer p = tracker_peer(s, PACKAGE_MAX);
-	struct httpc_response resp = {0};
-	char *q = mlflow_url_escape(path, true);
-	char *url = core_xasprintf(ARTIFACTS "%s%s%s", q, *q ? "/" : "", file);
-	char *dest = core_xasprintf("%s/%s", dir, file);
-	enum core_status rc = httpc_peer_call(&p, "GET", url, NULL, NULL, 0, rid, &resp, err);
-	if (rc == CORE_ELIMIT)
-		rc = core_fail(err, CORE_EINVAL, "%s/%s is larger than %zu bytes", path, file, PACKAGE_MAX);
-	else if (rc == CORE_OK && resp.status != 200)
-		rc = core_fail(err, CORE_EINVAL, "%s/%s: the tracker answered %ld (no Lathe model package there?)",
-			       path, file, resp.status);
-	else if (rc == CORE_OK)
-		rc = core_write_file_atomic(dest, resp.body, resp.body_len, err);
-	httpc_response_free(&resp);
-	free(dest);
-	free(url);
-	free(q);
-	return rc;
 }
 
 /* --- building a loaded version ------------------------------------------------------ */
@@ -273,66 +191,23 @@ enum core_status ia_model_build(struct ia_app *a, const char *name, const char *
 	return CORE_OK;
 }
 
-/* The downloaded package once read (built or refused): the net holds its weights, and
- * every load downloads again, so nothing under MODEL_DIR outlives a load. The model's
- * folder goes too when nothing else is in it (another version's load may be). */
-static void forget_download(const char *dir)
-{
-	char *f = core_xasprintf("%s/%s", dir, ML_PACKAGE_MODEL_JSON);
-	unlink(f);
-	free(f);
-	f = core_xasprintf("%s/%s", dir, ML_PACKAGE_WEIGHTS);
-	unlink(f);
-	free(f);
-	rmdir(dir);
-	char *parent = core_xstrdup(dir);
-	char *slash = strrchr(parent, '/');
-	if (slash) {
-		*slash = '\0';
-		rmdir(parent); /* ENOTEMPTY while another version loads: left */
-	}
-	free(parent);
-}
-
-/* Fetches version's package and builds it. */
+/* Fetches version's package (libs/pkgfetch) and builds it. The downloaded files go
+ * once read (built or refused): the net holds its weights, and every load downloads
+ * again, so nothing under MODEL_DIR outlives a load. */
 static enum core_status fetch_and_build(struct ia_app *a, const char *name, const char *version, const char *alias,
 					const char *rid, struct ia_model **out, struct core_error *err)
 {
 	const struct ia_settings *s = a->settings;
-	struct httpc_peer reg = registry_peer(s);
-	char *qn = mlflow_url_escape(name, false), *qv = mlflow_url_escape(version, false);
-	char *path = core_xasprintf(REGISTRY_API "model-versions/get?name=%s&version=%s", qn, qv);
-	char *dn = dir_name(name), *dv = dir_name(version);
+	struct httpc_peer reg = registry_peer(s), tr = tracker_peer(s, PACKAGE_MAX);
+	char *dn = pkgfetch_dir_name(name), *dv = pkgfetch_dir_name(version);
 	char *dir = core_xasprintf("%s/%s/%s", s->model_dir, dn, dv);
-	char *apath = NULL;
-	json_t *doc = NULL;
-	long status = 0;
-	enum core_status rc = get_json(&reg, path, rid, &status, &doc, err);
-	const char *source = json_string_value(json_object_get(json_object_get(doc, "model_version"), "source"));
-	if (rc == CORE_OK && status != 200)
-		rc = core_fail(err, status == 404 ? CORE_ENOENT : CORE_EIO, "the registry answered %ld for version %s",
-			       status, version);
-	else if (rc == CORE_OK && !source)
-		rc = core_fail(err, CORE_EINVAL, "version %s has no source", version);
-	if (rc == CORE_OK)
-		rc = source_path(s, source, rid, &apath, err);
-	if (rc == CORE_OK)
-		rc = core_mkdir_p(dir, 0755, err);
-	if (rc == CORE_OK)
-		rc = download(s, apath, ML_PACKAGE_MODEL_JSON, dir, rid, err);
-	if (rc == CORE_OK)
-		rc = download(s, apath, ML_PACKAGE_WEIGHTS, dir, rid, err);
+	enum core_status rc = pkgfetch_version(&reg, &tr, name, version, dir, rid, err);
 	if (rc == CORE_OK)
 		rc = ia_model_build(a, name, version, alias, dir, out, err);
-	forget_download(dir);
-	json_decref(doc);
-	free(apath);
+	pkgfetch_forget(dir);
 	free(dir);
 	free(dv);
 	free(dn);
-	free(path);
-	free(qv);
-	free(qn);
 	return rc;
 }
 

@@ -74,13 +74,18 @@ static enum core_status peer_fail(const struct httpc_response *r, const char *wh
 	return CORE_EINVAL;
 }
 
+void tr_split_name(const struct tr_spec *spec, char name[64])
+{
+	snprintf(name, 64, "lathe-%g-%g-%g-s%llu", spec->fractions[0], spec->fractions[1], spec->fractions[2],
+		 (unsigned long long)spec->split_seed);
+}
+
 /* Makes (or finds) the split the fractions name; its name into name. */
 static enum core_status ensure_split(const struct tr_settings *s, const char *request_id, const struct tr_spec *spec,
 				     char name[64], struct core_error *err)
 {
 	static const char *const parts[3] = {"train", "val", "test"};
-	snprintf(name, 64, "lathe-%g-%g-%g-s%llu", spec->fractions[0], spec->fractions[1], spec->fractions[2],
-		 (unsigned long long)spec->split_seed);
+	tr_split_name(spec, name);
 	json_t *fr = json_object();
 	for (int i = 0; i < 3; i++)
 		if (spec->fractions[i] > 0)

@@ -137,3 +137,24 @@ json_t *tr_event_json(const PGresult *res, int row)
 	return json_pack("{s:o, s:o, s:o, s:o}", "seq", col_int(res, row, 0), "at", col_int(res, row, 1), "level",
 			 col_str(res, row, 2), "line", col_str(res, row, 3));
 }
+
+/* --- promotion (tr-promotion) --- */
+
+json_t *tr_eval_json(const PGresult *res, int row)
+{
+	const char *id = db_get_text(res, row, 0);
+	if (!id)
+		return NULL;
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", id, "model",
+			 col_str(res, row, 1), "challenger_version", col_str(res, row, 2), "champion_version",
+			 col_str(res, row, 3), "status", col_str(res, row, 4), "decision", col_str(res, row, 5),
+			 "reason", col_str(res, row, 6), "metrics", col_json(res, row, 7), "run_id",
+			 col_str(res, row, 8), "created_at", col_int(res, row, 9), "ended_at", col_int(res, row, 10),
+			 "attempt", col_int(res, row, 11));
+}
+
+json_t *tr_policy_json(const char *model, const struct tr_policy *p, bool stored)
+{
+	return json_pack("{s:s, s:s, s:f, s:f, s:s, s:b}", "model", model, "metric", p->metric, "min_improvement",
+			 p->min_improvement, "max_recall_drop", p->max_recall_drop, "mode", p->mode, "stored", stored);
+}

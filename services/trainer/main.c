@@ -1,9 +1,9 @@
 /* lathe-trainer: training jobs fed by Kafka, trained on OpenBLAS. The daemon's life
  * (settings, database, Kafka, outbox relay, health, drain) is svc_main's; this file adds
- * the trainer's settings (where the tracker, the model registry and the data registry
- * are, the checkpoint store, threads, workers, the job lease), opens the checkpoint blob
- * store at start and names the schema, migrations and route table (tr.h lists the
- * parts). */
+ * the trainer's settings (where the tracker, the model registry, the data registry and
+ * the drift monitor are, the checkpoint store, threads, workers, the job lease), opens
+ * the checkpoint blob store at start and names the schema, migrations and route table
+ * (tr.h lists the parts). */
 #include <stddef.h>
 #include <stdlib.h>
 #include "img/chart.h"
@@ -46,6 +46,14 @@ static const struct core_setting tr_setting_rows[] = {
 	{"SCHEDULE_GROUP", CORE_SETTING_STRING, S(sched_group), TR_SCHED_GROUP, false, 0, 0,
 	 "the Kafka consumer group reading datasets.events and drift.alerts for event-triggered schedules: "
 	 "replicas of one deployment share it"},
+	{"DRIFT_URL", CORE_SETTING_STRING, S(drift_url), NULL, false, 0, 0,
+	 "drift monitor base URL: GET /v1/lineage lists a model version's drift reports from it; empty = none"},
+	{"DRIFT_TOKEN", CORE_SETTING_STRING, S(drift_token), NULL, false, 0, 0,
+	 "the trainer's token (read scope) for the drift monitor when it runs with AUTH=on"},
+	{"DRIFT_TIMEOUT_MS", CORE_SETTING_INT, S(drift_timeout_ms), "5000", false, 100, 600000,
+	 "how long one call to the drift monitor may take (a lineage answer waits for it)"},
+	{"PROMOTION_GROUP", CORE_SETTING_STRING, S(promotion_group), TR_PROMO_GROUP, false, 0, 0,
+	 "consumer group of models.events whose challenger alias events queue champion / challenger evaluations"},
 	{0},
 };
 
@@ -77,13 +85,20 @@ static const struct svc_worker_def tr_workers[] = {{.name = "jobs", .run = tr_wo
 static const struct svc_periodic_def tr_periodic[] = {
 	{.name = "requeue", .every_ms_of = tr_worker_requeue_every, .run = tr_worker_requeue},
 	{.name = "schedules", .every_ms_of = tr_sched_tick_every, .run = tr_sched_tick},
+	/* champion / challenger evaluations (promo_worker.c) */
+	{.name = "evaluations", .every_ms_of = tr_promo_every, .run = tr_promo_run},
 	{0}};
-/* The event triggers of the schedules (schedules.c). */
+/* The event triggers of the schedules (schedules.c); models.events, where a challenger
+ * alias queues an evaluation (models_in.c). */
 static const struct svc_consumer_def tr_consumers[] = {
 	{.group_id = TR_SCHED_GROUP,
 	 .group_id_of = tr_sched_group,
 	 .topics = {"datasets.events", "drift.alerts", NULL},
 	 .handle = tr_sched_on_event},
+	{.group_id = TR_PROMO_GROUP,
+	 .topics = {TR_MODELS_TOPIC, NULL},
+	 .group_id_of = tr_promo_group,
+	 .handle = tr_models_in_handle},
 	{0},
 };
 
@@ -95,7 +110,7 @@ static const struct svc_def tr_def = {
 	.migrations = svc_migrations,
 	.openapi = svc_openapi,
 	.uses_outbox = true,
-	.routes = {tr_routes, tr_sched_routes},
+	.routes = {tr_routes, tr_sched_routes, tr_promo_routes},
 	.content_type_error = HTTP_EC_INVALID_PARAMETER_VALUE,
 	.settings = tr_setting_rows,
 	.settings_size = sizeof(struct tr_settings),

@@ -16,6 +16,27 @@ const struct http_route tr_routes[] = {
 	{.methods = HTTP_GET, .pattern = JOBS "/{id}", .handler = tr_h_job_get},
 	{.methods = HTTP_POST, .pattern = JOBS "/{id}/cancel", .handler = tr_h_job_cancel},
 	{.methods = HTTP_GET, .pattern = JOBS "/{id}/events", .handler = tr_h_job_events},
+	{.methods = HTTP_GET, .pattern = "/v1/lineage", .handler = tr_h_lineage},
+	{0},
+};
+
+/* Promotion (tr.h, tr-promotion): policies, evaluations, rollback. PUT needs JSON. */
+const struct http_route tr_promo_routes[] = {
+	{.methods = HTTP_GET, .pattern = "/v1/policies/{model}", .handler = tr_h_policy_get},
+	{.methods = HTTP_PUT,
+	 .pattern = "/v1/policies/{model}",
+	 .handler = tr_h_policy_put,
+	 .content_type = JSON,
+	 .body_limit = 65536},
+	{.methods = HTTP_DELETE, .pattern = "/v1/policies/{model}", .handler = tr_h_policy_delete},
+	{.methods = HTTP_POST,
+	 .pattern = "/v1/evaluations",
+	 .handler = tr_h_eval_create,
+	 .content_type = JSON,
+	 .body_limit = 65536},
+	{.methods = HTTP_GET, .pattern = "/v1/evaluations", .handler = tr_h_eval_list},
+	{.methods = HTTP_GET, .pattern = "/v1/evaluations/{id}", .handler = tr_h_eval_get},
+	{.methods = HTTP_POST, .pattern = "/v1/models/{model}/rollback", .handler = tr_h_rollback},
 	{0},
 };
 

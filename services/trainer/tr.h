@@ -48,6 +48,10 @@ struct tr_settings {
 	long lease_ms;                 /* JOB_LEASE_MS: a RUNNING job's lease, renewed by its worker */
 	long sched_tick_ms;            /* SCHEDULE_TICK_MS: how often due schedules and retries are looked for */
 	char *sched_group;             /* SCHEDULE_GROUP: the event triggers' consumer group */
+	char *drift_url;               /* DRIFT_URL: the drift monitor (lineage's reports); "": none */
+	char *drift_token;             /* DRIFT_TOKEN */
+	long drift_timeout_ms;         /* DRIFT_TIMEOUT_MS */
+	char *promotion_group;         /* PROMOTION_GROUP: the models.events consumer group (tr-promotion) */
 };
 
 struct tr_app {
@@ -510,13 +514,11 @@ void tr_sweep_progress_begin(struct tr_sweep *sw, int trial, int64_t trial_step,
 			     int64_t *step);
 void tr_sweep_progress_end(struct tr_sweep *sw);
 
-/* === schedules: cron.c, q_schedules.c, h_schedules.c, schedules.c ===================
- * A schedule submits its job spec on a cron expression (UTC) or when an event comes
- * (a dataset version ready, a drift alert). Each firing is a row keyed (schedule,
- * fire_key): the due time in Unix ms as text, or the CloudEvent's id. Its insert (ON
- * CONFLICT DO NOTHING) and the job's are one transaction, so replicas and redelivered
- * events fire once. A fired job that ends FAILED is submitted again after
- * backoff_ms x 2^(attempt-1), up to max_retries, by a guarded UPDATE of the firing. */
+/* === schedules: cron.c, q_schedules.c, h_schedules.c, schedules.c ============ * A schedule submits its job spec on a
+ * cron expression (UTC) or when an event comes (a dataset version ready, a drift alert). Each firing is a row keyed
+ * (schedule, fire_key): the due time in Unix ms as text, or the CloudEvent's id. Its insert (ON CONFLICT DO NOTHING)
+ * and the job's are one transaction, so replicas and redelivered events fire once. A fired job that ends FAILED is
+ * submitted again after backoff_ms x 2^(attempt-1), up to max_retries, by a guarded UPDATE of the firing. */
 
 /* --- cron.c: five-field cron expressions in UTC (pure) --------------------------------- */
 
@@ -634,5 +636,238 @@ long tr_sched_tick_every(const void *app);
 /* The consumer (group SCHEDULE_GROUP) of datasets.events and drift.alerts. */
 enum bus_handled tr_sched_on_event(struct svc *svc, void *app, const struct bus_message *m);
 const char *tr_sched_group(const void *app);
+
+/* === lineage: h_lineage.c, lineage.c, q_lineage.c =====================================
+ * GET /v1/lineage: where a model version (or a prediction of it) came from, walked
+ * across the services: the registry's version, the tracker's run, this trainer's job,
+ * the data registry's version (files, split) and the drift monitor's reports; or,
+ * backwards from a dataset version, the model versions trained on it. Every peer is
+ * asked by blocking HTTP outside any transaction; a peer that does not answer leaves
+ * "unavailable": "<reason>" in its node (or "<array>_unavailable" next to an array),
+ * never a 5xx. */
+
+#define TR_LINEAGE_FILES   20  /* manifest entries listed; files_total counts them all */
+#define TR_LINEAGE_REPORTS 100 /* drift reports listed (newest first) */
+#define TR_LINEAGE_MODELS  100 /* backwards: candidate jobs checked */
+
+void tr_h_lineage(struct http_request *req, void *app);
+
+/* lineage.c: the nodes, each from one peer. A node is an object (owned, never NULL);
+ * when its peer did not answer, or answered something unusable, it holds
+ * "unavailable": "<reason>". */
+
+/* The registry's version of model, version being a number or an alias, into *node.
+ * CORE_OK; CORE_ENOENT when the registry says there is no such model, version or
+ * alias (err says which); CORE_EIO when it did not answer (*node then holds name,
+ * version and "unavailable"). */
+enum core_status tr_lineage_model_version(const struct tr_settings *s, const char *rid, const char *model,
+					  const char *version, json_t **node, struct core_error *err);
+/* The tracker's run run_id: info, params, latest metrics, the lathe.* tags, its UI url. */
+json_t *tr_lineage_run(const struct tr_settings *s, const char *rid, const char *run_id);
+/* The dataset version ref ("name@ref") with how the job split it (spec: the job's
+ * spec, may be NULL), and its first TR_LINEAGE_FILES files into *files (owned; NULL
+ * when the manifest could not be read) and their number into *files_total. *missing
+ * (may be NULL) is set when the data registry answered that there is no such version. */
+json_t *tr_lineage_dataset(const struct tr_settings *s, const char *rid, const char *ref, json_t *spec, json_t **files,
+			   json_int_t *files_total, bool *missing);
+/* The drift monitor's reports of model version (newest first, at most
+ * TR_LINEAGE_REPORTS) into *reports (owned), their count and how many found the dataset
+ * drifted. NULL when they could not be read, with *why set (malloc'd, the caller
+ * frees it). */
+json_t *tr_lineage_reports(const struct tr_settings *s, const char *rid, const char *model, const char *version,
+			   json_int_t *total, json_int_t *drifted, char **why);
+/* Whether the run run_id was trained on dataset version id version_id of name (its
+ * lathe.dataset tag): 1 yes, 0 no, -1 the tracker did not answer (*why says so,
+ * malloc'd). */
+int tr_lineage_run_on(const struct tr_settings *s, const char *rid, const char *run_id, const char *name,
+		      const char *version_id, char **why);
+/* The split name a job's fractions and seed make at the data registry (data.c). */
+void tr_split_name(const struct tr_spec *spec, char name[64]);
+
+/* q_lineage.c: as q_jobs.c. */
+/* The newest job that registered version of model (TR_JOB_COLS); 0 rows when none. */
+int tr_q_lineage_job_of_version(struct db_conn *c, const char *model, const char *version, PGresult **res,
+				struct core_error *err);
+/* The newest jobs (at most limit) that registered a model version from dataset name
+ * (the spec's dataset is "name" or "name@<any ref>"), TR_JOB_COLS. */
+int tr_q_lineage_jobs_of_dataset(struct db_conn *c, const char *name, long limit, PGresult **res,
+				 struct core_error *err);
+
+/* === tr-promotion: champion / challenger evaluation ===================================
+ *   policy.c       a model's promotion policy (parse, default) and the decision (pure)
+ *   q_promo.c      statements on policies and evaluations (the claim is a lease, as jobs')
+ *   entities.c     Policy and Evaluation JSON (its promotion section)
+ *   promo_peer.c   the registry and tracker calls of promotion (aliases, version tags,
+ *                  a version's run and its tags); blocking HTTP, never in a transaction
+ *   ev_promo.c     training.events lathe.training.promotion.decided / lathe.training.rollback
+ *   models_in.c    the models.events consumer (group PROMOTION_GROUP): a challenger
+ *                  alias set or moved queues an evaluation in one transaction
+ *   eval_measure.c a version's lineage, test split, package and scores
+ *   evaluate.c     one evaluation: both packages on the challenger's test split (and the
+ *                  champion's own), the decision, the MLflow run, the tags, the aliases
+ *   promo_worker.c the periodic task that claims queued evaluations and records them
+ *   h_policies.c, h_evaluations.c, h_rollback.c   the HTTP handlers */
+
+#define TR_PROMO_GROUP      "trainer-promotion"
+#define TR_PROMO_EXPERIMENT "lathe-promotion"
+#define TR_MODELS_TOPIC     "models.events"
+
+struct tr_policy {
+	char metric[16]; /* accuracy | macro_f1 | log_loss */
+	double min_improvement;
+	double max_recall_drop;
+	char mode[8]; /* auto | manual */
+};
+
+/* --- policy.c (pure) --- */
+/* The policy of a model without one: accuracy, 0, 0.02, auto. */
+void tr_policy_default(struct tr_policy *p);
+/* Parses a PUT body into *p: every field optional (the default's value), unknown
+ * fields refused. CORE_EINVAL naming the field ("min_improvement: must be a number >= 0"). */
+enum core_status tr_policy_parse(json_t *body, struct tr_policy *p, struct core_error *err);
+/* Whether higher is better for metric. */
+bool tr_policy_higher_better(const char *metric);
+
+/* One model's numbers on one split. */
+struct tr_eval_scores {
+	double accuracy, macro_f1, log_loss;
+	const double *recall; /* k per-class recalls */
+	size_t k;
+	double batch_ms; /* wall time of one forward pass over the split */
+};
+/* The decision on the challenger's test split: champ NULL -> passes ("no champion").
+ * Else passes iff the policy's metric improves by >= min_improvement (for log_loss a
+ * decrease) and no class's recall falls by more than max_recall_drop. *passes gets the
+ * verdict; reason (cap bytes) says why, with the numbers. mode manual does not change
+ * the verdict; the caller records 'manual'. */
+void tr_policy_judge(const struct tr_policy *p, const struct tr_eval_scores *champ, const struct tr_eval_scores *chal,
+		     bool *passes, char *reason, size_t cap);
+/* The score of metric in sc. */
+double tr_eval_metric(const struct tr_eval_scores *sc, const char *metric);
+
+/* --- q_promo.c --- */
+#define TR_EVAL_COLS                                                                                                   \
+	"e.id, e.model, e.challenger_version, e.champion_version, e.status, e.decision, e.reason, e.metrics::text, "   \
+	"e.run_id, e.created_at, e.ended_at, e.attempt"
+int tr_q_policy_get(struct db_conn *c, const char *model, PGresult **res, struct core_error *err);
+int tr_q_policy_put(struct db_conn *c, const char *model, const struct tr_policy *p, int64_t now,
+		    struct core_error *err);
+int tr_q_policy_delete(struct db_conn *c, const char *model, struct core_error *err);
+/* Reads a tr_q_policy_get row (or the default when res has none) into *p. */
+void tr_policy_from_row(const PGresult *res, struct tr_policy *p);
+/* Queues an evaluation; 0 when (model, challenger, champion) has one already. */
+int tr_q_eval_insert(struct db_conn *c, const char *id, const char *model, const char *challenger, const char *champion,
+		     int64_t now, struct core_error *err);
+int tr_q_eval_find(struct db_conn *c, const char *model, const char *challenger, const char *champion, PGresult **res,
+		   struct core_error *err);
+int tr_q_eval_get(struct db_conn *c, const char *id, PGresult **res, struct core_error *err);
+int tr_q_eval_list(struct db_conn *c, const char *model, int64_t after_created, const char *after_id, long limit,
+		   PGresult **res, struct core_error *err);
+/* Claims the oldest QUEUED evaluation, or a RUNNING one whose lease ran out. */
+int tr_q_eval_claim(struct db_conn *c, const char *worker, int64_t now, long lease_ms, PGresult **res,
+		    struct core_error *err);
+/* Shortens worker's lease to at, so that the evaluation is claimed again then (a peer
+ * did not answer). */
+int tr_q_eval_retry_at(struct db_conn *c, const char *id, const char *worker, int64_t at, struct core_error *err);
+/* Ends it (DONE with decision, or FAILED) while worker holds it. */
+int tr_q_eval_finish(struct db_conn *c, const char *id, const char *worker, const char *status, const char *decision,
+		     const char *reason, json_t *metrics, const char *run_id, int64_t now, struct core_error *err);
+
+/* --- entities.c (promotion) --- */
+json_t *tr_eval_json(const PGresult *res, int row);
+json_t *tr_policy_json(const char *model, const struct tr_policy *p, bool stored);
+
+/* --- promo_peer.c (blocking HTTP; CORE_EIO: retry later; CORE_EINVAL / CORE_ENOENT) --- */
+/* The versions aliases champion, previous and challenger point at ("" for none). */
+struct tr_aliases {
+	char champion[32], previous[32], challenger[32];
+};
+enum core_status tr_peer_aliases(const struct tr_settings *s, const char *rid, const char *model,
+				 struct tr_aliases *out, struct core_error *err);
+/* Whether model has version (CORE_ENOENT when not), and its run id ("" for none). */
+enum core_status tr_peer_version_run(const struct tr_settings *s, const char *rid, const char *model,
+				     const char *version, char run_id[64], struct core_error *err);
+/* A run's tag (malloc'd into *value, NULL when absent). */
+enum core_status tr_peer_run_tag(const struct tr_settings *s, const char *rid, const char *run_id, const char *key,
+				 char **value, struct core_error *err);
+enum core_status tr_peer_set_alias(const struct tr_settings *s, const char *rid, const char *model, const char *alias,
+				   const char *version, struct core_error *err);
+enum core_status tr_peer_delete_alias(const struct tr_settings *s, const char *rid, const char *model,
+				      const char *alias, struct core_error *err);
+enum core_status tr_peer_version_tag(const struct tr_settings *s, const char *rid, const char *model,
+				     const char *version, const char *key, const char *value, struct core_error *err);
+
+/* --- ev_promo.c --- */
+/* lathe.training.promotion.decided (data: its members) and lathe.training.rollback on
+ * training.events, key = subject = the model's name; data is stolen. */
+int tr_ev_promotion(struct db_conn *c, const char *type, const char *model, json_t *data, struct core_error *err);
+
+/* --- models_in.c --- */
+enum bus_handled tr_models_in_handle(struct svc *svc, void *app, const struct bus_message *m);
+/* PROMOTION_GROUP (the svc consumer's group_id_of). */
+const char *tr_promo_group(const void *app);
+/* Queues an evaluation of model's version against the champion of now (registry,
+ * then one transaction). *created: a new row; *id its id (or the existing one's).
+ * CORE_EIO: the registry or database did not answer. */
+enum core_status tr_promo_queue(struct svc *svc, const char *rid, const char *model, const char *version, bool *created,
+				char id[TR_JOB_ID_LEN + 1], struct core_error *err);
+
+/* --- evaluate.c --- */
+struct tr_eval_row {
+	const char *id, *model, *challenger, *champion; /* champion NULL when none */
+};
+struct tr_eval_out {
+	char decision[16]; /* promoted | rejected | manual */
+	char reason[600];
+	json_t *metrics; /* owned */
+	char run_id[64];
+	char dataset[200];
+	char job_id[TR_JOB_ID_LEN + 1];
+};
+/* Runs one evaluation to its decision (aliases moved when promoted under mode auto).
+ * CORE_EIO: try again later; CORE_EINVAL: it FAILED (err says why). */
+enum core_status tr_evaluate(struct svc *svc, const struct tr_eval_row *e, struct tr_eval_out *out,
+			     struct core_error *err);
+
+/* --- eval_measure.c --- */
+/* Where a version came from: its run and the run's lathe.job_id / lathe.dataset tags. */
+struct tr_lineage {
+	char run_id[64];
+	char *job_id;  /* NULL: not the trainer's */
+	char *dataset; /* name@version id, or NULL */
+};
+enum core_status tr_lineage_get(const struct tr_settings *s, const char *model, const char *version,
+				struct tr_lineage *out, struct core_error *err);
+void tr_lineage_free(struct tr_lineage *l);
+/* The job's data (its spec pinned to l->dataset); the test split is out->test. */
+enum core_status tr_lineage_test_split(struct svc *svc, const struct tr_lineage *l, struct tr_data *out,
+				       struct core_error *err);
+struct ml_package;
+/* The version's package, read (a classifier), fetched under BLOB_DIR/evaluations/<id>/. */
+enum core_status tr_version_package(const struct tr_settings *s, const char *eval_id, const char *model,
+				    const char *version, struct ml_package *out, struct core_error *err);
+/* The package's report on d's test split and the wall time of that one forward pass. */
+enum core_status tr_score(struct ml_package *pkg, const struct tr_data *d, struct ml_class_report *rep,
+			  double *batch_ms, struct core_error *err);
+
+/* --- promo_worker.c --- */
+/* The periodic task: runs queued evaluations until none is left (every 500 ms when
+ * WORKERS > 0; off in an API-only process). A claim holds an evaluation for
+ * max(JOB_LEASE_MS, TR_EVAL_LEASE_MS) (the run is not interrupted to renew it); a peer
+ * that did not answer has it claimed again after TR_EVAL_RETRY_MS. */
+#define TR_EVAL_LEASE_MS 600000
+#define TR_EVAL_RETRY_MS 5000
+void tr_promo_run(struct svc *svc, void *app);
+long tr_promo_every(const void *app);
+
+/* --- handlers (routes.c: tr_promo_routes) --- */
+extern const struct http_route tr_promo_routes[];
+void tr_h_policy_get(struct http_request *req, void *app);
+void tr_h_policy_put(struct http_request *req, void *app);
+void tr_h_policy_delete(struct http_request *req, void *app);
+void tr_h_eval_create(struct http_request *req, void *app);
+void tr_h_eval_list(struct http_request *req, void *app);
+void tr_h_eval_get(struct http_request *req, void *app);
+void tr_h_rollback(struct http_request *req, void *app);
 
 #endif

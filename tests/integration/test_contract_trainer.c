@@ -2,8 +2,9 @@
  * route table (lathe-trainer --routes) and the document's operations match both ways.
  * (2) A client session against the real daemon (WORKERS=0, a real data registry with a
  * tiny CSV) touches every documented operation and the error kinds the document
- * promises (400 bad spec, bad query, ended job; 404 unknown job; 503 without a data
- * registry), each response checked against the document's schema for its status
+ * promises (400 bad spec, bad query, ended job; 404 unknown job or dataset version; 503
+ * without a data registry; schedules and their firings; and promotion's policies, evaluations and rollback on a second
+ * trainer wired to a real tracker and registry), each response checked against the document's schema for its status
  * (th_contract_check). Finally every documented operation must have answered 2xx at
  * least once, so an operation cannot enter the document unexercised. */
 #include <check.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "contract.h"
 #include "harness_trainer.h"
 #include "harness.h"
@@ -140,13 +142,67 @@ START_TEST(a_client_session_keeps_to_the_contract)
 	free(sfire);
 	free(spath);
 	free(sid);
+	/* lineage backwards from the dataset version (the queued jobs registered nothing);
+	 * the forward tree's schema is checked in test_lineage, against a whole stack */
+	json_t *lin = call("GET", "/v1/lineage?dataset=iris@1", NULL, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(lin, "models")), 0);
+	json_decref(lin);
+	fails("GET", "/v1/lineage?model=iris", NULL, 400, "INVALID_PARAMETER_VALUE", "version");
+	fails("GET", "/v1/lineage?dataset=nope@1", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
+	/* promotion (policies, evaluations, rollback): a second trainer (WORKERS=0: nothing
+	 * is evaluated) wired to a tracker and a registry holding versions 1 and 2 */
+	{
+		struct th_daemon *jobs_trainer = d, *trk = th_daemon_start("experiment-tracker", NULL, NULL);
+		char turl[160], rurl[160], group[64];
+		snprintf(turl, sizeof turl, "TRACKER_URL=%s", trk->base_url);
+		struct th_daemon *reg = th_daemon_start("model-registry", NULL, (const char *const[]){turl, NULL});
+		snprintf(rurl, sizeof rurl, "REGISTRY_URL=%s", reg->base_url);
+		snprintf(group, sizeof group, "PROMOTION_GROUP=contract-%d", (int)getpid());
+		d = th_trainer_start(dr, (const char *const[]){turl, rurl, group, NULL});
+		json_decref(th_ok(reg, "POST", "/api/2.0/mlflow/registered-models/create", "{\"name\": \"cm\"}"));
+		for (int v = 0; v < 2; v++)
+			json_decref(th_ok(reg, "POST", "/api/2.0/mlflow/model-versions/create",
+					  "{\"name\": \"cm\", \"source\": \"mlflow-artifacts:/none/model\"}"));
+		json_decref(th_ok(reg, "POST", "/api/2.0/mlflow/registered-models/alias",
+				  "{\"name\": \"cm\", \"alias\": \"champion\", \"version\": \"1\"}"));
+		json_decref(call("GET", "/v1/policies/cm", NULL, 200));
+		json_decref(call("PUT", "/v1/policies/cm", "{\"metric\": \"log_loss\", \"mode\": \"manual\"}", 200));
+		fails("PUT", "/v1/policies/cm", "{\"min_improvement\": -1}", 400, "INVALID_PARAMETER_VALUE",
+		      "min_improvement");
+		json_decref(call("DELETE", "/v1/policies/cm", NULL, 200));
+		fails("DELETE", "/v1/policies/cm", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
+		fails("POST", "/v1/models/cm/rollback", NULL, 400, "INVALID_PARAMETER_VALUE", "previous");
+		json_t *e = call("POST", "/v1/evaluations", "{\"model\": \"cm\", \"version\": \"2\"}", 201);
+		char *epath = th_fmt("/v1/evaluations/%s",
+				     json_string_value(json_object_get(json_object_get(e, "evaluation"), "id")));
+		json_decref(e);
+		json_decref(call("POST", "/v1/evaluations", "{\"model\": \"cm\", \"version\": \"2\"}", 200));
+		fails("POST", "/v1/evaluations", "{\"model\": \"cm\", \"version\": \"9\"}", 404,
+		      "RESOURCE_DOES_NOT_EXIST", NULL);
+		fails("POST", "/v1/evaluations", "{\"model\": \"cm\"}", 400, "INVALID_PARAMETER_VALUE", "version");
+		json_decref(call("GET", epath, NULL, 200));
+		fails("GET", "/v1/evaluations/ffffffffffffffffffffffffffffffff", NULL, 404, "RESOURCE_DOES_NOT_EXIST",
+		      NULL);
+		json_decref(call("GET", "/v1/evaluations?model=cm&max_results=1", NULL, 200));
+		fails("GET", "/v1/evaluations?max_results=0", NULL, 400, "INVALID_PARAMETER_VALUE", NULL);
+		json_decref(th_ok(reg, "POST", "/api/2.0/mlflow/registered-models/alias",
+				  "{\"name\": \"cm\", \"alias\": \"previous\", \"version\": \"2\"}"));
+		json_decref(call("POST", "/v1/models/cm/rollback", NULL, 200));
+		fails("POST", "/v1/models/nope/rollback", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
+		th_daemon_stop(d);
+		th_daemon_stop(reg);
+		th_daemon_stop(trk);
+		free(epath);
+		d = jobs_trainer;
+	}
 
 	/* the data registry gone: 503 */
 	th_daemon_stop(dr);
 	fails("POST", "/v1/jobs", spec, 503, "TEMPORARILY_UNAVAILABLE", "data registry");
 
-	/* 5 job and 8 schedule operations + healthz, readyz, metrics, openapi.json */
-	th_contract_expect_all(&cover, 17);
+	/* 5 job operations, 8 of schedules, lineage, 7 of promotion + healthz, readyz,
+	 * metrics, openapi.json */
+	th_contract_expect_all(&cover, 25);
 	th_daemon_stop(d);
 	d = NULL;
 	json_decref(doc);
