@@ -71,17 +71,23 @@ struct submit_ctx {
 	struct core_error err;
 };
 
+int tr_job_enqueue(struct db_conn *c, const char *id, const char *spec_text, const char *model_name, const char *line,
+		   int64_t now, struct core_error *err)
+{
+	int rc = tr_q_job_insert(c, id, spec_text, model_name, now, err);
+	if (rc >= 0)
+		rc = tr_q_job_event_append(c, id, "info", line, now, err);
+	if (rc >= 0)
+		rc = tr_ev_requested(c, id, err);
+	return rc;
+}
+
 static int submit_tx(struct db_conn *c, void *cls)
 {
 	struct submit_ctx *x = cls;
 	json_decref(x->out);
 	x->out = NULL;
-	int64_t now = core_now_ms();
-	int rc = tr_q_job_insert(c, x->id, x->spec_text, x->model_name, now, &x->err);
-	if (rc >= 0)
-		rc = tr_q_job_event_append(c, x->id, "info", x->line, now, &x->err);
-	if (rc >= 0)
-		rc = tr_ev_requested(c, x->id, &x->err);
+	int rc = tr_job_enqueue(c, x->id, x->spec_text, x->model_name, x->line, core_now_ms(), &x->err);
 	if (rc >= 0)
 		rc = load_job(c, x->id, false, &x->out, NULL, &x->fail, &x->err);
 	return rc;

@@ -41,6 +41,11 @@ static const struct core_setting tr_setting_rows[] = {
 	 "jobs this process trains at once (consumer group trainer on training.requests); 0 = the jobs API only"},
 	{"JOB_LEASE_MS", CORE_SETTING_INT, S(lease_ms), "30000", false, 1000, 86400000,
 	 "a RUNNING job's lease, renewed by its worker; a job whose lease is older is taken over by another worker"},
+	{"SCHEDULE_TICK_MS", CORE_SETTING_INT, S(sched_tick_ms), "1000", false, 0, 3600000,
+	 "how often due cron schedules and due retries of failed scheduled jobs are looked for; 0 = never here"},
+	{"SCHEDULE_GROUP", CORE_SETTING_STRING, S(sched_group), TR_SCHED_GROUP, false, 0, 0,
+	 "the Kafka consumer group reading datasets.events and drift.alerts for event-triggered schedules: "
+	 "replicas of one deployment share it"},
 	{"DRIFT_URL", CORE_SETTING_STRING, S(drift_url), NULL, false, 0, 0,
 	 "drift monitor base URL: GET /v1/lineage lists a model version's drift reports from it; empty = none"},
 	{"DRIFT_TOKEN", CORE_SETTING_STRING, S(drift_token), NULL, false, 0, 0,
@@ -79,15 +84,23 @@ static void tr_stop(struct svc *svc, void *app_ptr)
 static const struct svc_worker_def tr_workers[] = {{.name = "jobs", .run = tr_worker_run}, {0}};
 static const struct svc_periodic_def tr_periodic[] = {
 	{.name = "requeue", .every_ms_of = tr_worker_requeue_every, .run = tr_worker_requeue},
+	{.name = "schedules", .every_ms_of = tr_sched_tick_every, .run = tr_sched_tick},
 	/* champion / challenger evaluations (promo_worker.c) */
 	{.name = "evaluations", .every_ms_of = tr_promo_every, .run = tr_promo_run},
 	{0}};
-/* models.events: a challenger alias queues an evaluation (models_in.c) */
-static const struct svc_consumer_def tr_consumers[] = {{.group_id = TR_PROMO_GROUP,
-							.topics = {TR_MODELS_TOPIC, NULL},
-							.group_id_of = tr_promo_group,
-							.handle = tr_models_in_handle},
-						       {0}};
+/* The event triggers of the schedules (schedules.c); models.events, where a challenger
+ * alias queues an evaluation (models_in.c). */
+static const struct svc_consumer_def tr_consumers[] = {
+	{.group_id = TR_SCHED_GROUP,
+	 .group_id_of = tr_sched_group,
+	 .topics = {"datasets.events", "drift.alerts", NULL},
+	 .handle = tr_sched_on_event},
+	{.group_id = TR_PROMO_GROUP,
+	 .topics = {TR_MODELS_TOPIC, NULL},
+	 .group_id_of = tr_promo_group,
+	 .handle = tr_models_in_handle},
+	{0},
+};
 
 static const struct svc_def tr_def = {
 	.name = "trainer",
@@ -97,7 +110,7 @@ static const struct svc_def tr_def = {
 	.migrations = svc_migrations,
 	.openapi = svc_openapi,
 	.uses_outbox = true,
-	.routes = {tr_routes, tr_promo_routes},
+	.routes = {tr_routes, tr_sched_routes, tr_promo_routes},
 	.content_type_error = HTTP_EC_INVALID_PARAMETER_VALUE,
 	.settings = tr_setting_rows,
 	.settings_size = sizeof(struct tr_settings),

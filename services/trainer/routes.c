@@ -39,3 +39,26 @@ const struct http_route tr_promo_routes[] = {
 	{.methods = HTTP_POST, .pattern = "/v1/models/{model}/rollback", .handler = tr_h_rollback},
 	{0},
 };
+
+/* The schedules (h_schedules.c): their own table, so this part's routes stay together. */
+#define SCHEDULES "/v1/schedules"
+
+const struct http_route tr_sched_routes[] = {
+	{.methods = HTTP_POST,
+	 .pattern = SCHEDULES,
+	 .handler = tr_h_sched_create,
+	 .content_type = JSON,
+	 .body_limit = TR_SPEC_MAX},
+	{.methods = HTTP_GET, .pattern = SCHEDULES, .handler = tr_h_sched_list},
+	{.methods = HTTP_GET, .pattern = SCHEDULES "/{id}", .handler = tr_h_sched_get},
+	{.methods = HTTP_PATCH,
+	 .pattern = SCHEDULES "/{id}",
+	 .handler = tr_h_sched_patch,
+	 .content_type = JSON,
+	 .body_limit = TR_SPEC_MAX},
+	{.methods = HTTP_DELETE, .pattern = SCHEDULES "/{id}", .handler = tr_h_sched_delete},
+	{.methods = HTTP_POST, .pattern = SCHEDULES "/{id}/pause", .handler = tr_h_sched_pause},
+	{.methods = HTTP_POST, .pattern = SCHEDULES "/{id}/resume", .handler = tr_h_sched_resume},
+	{.methods = HTTP_GET, .pattern = SCHEDULES "/{id}/firings", .handler = tr_h_sched_firings},
+	{0},
+};

@@ -46,6 +46,8 @@ struct tr_settings {
 	long train_threads;            /* TRAIN_THREADS: BLAS threads per training (1) */
 	long workers;                  /* WORKERS: job runners in this process; 0 = API only */
 	long lease_ms;                 /* JOB_LEASE_MS: a RUNNING job's lease, renewed by its worker */
+	long sched_tick_ms;            /* SCHEDULE_TICK_MS: how often due schedules and retries are looked for */
+	char *sched_group;             /* SCHEDULE_GROUP: the event triggers' consumer group */
 	char *drift_url;               /* DRIFT_URL: the drift monitor (lineage's reports); "": none */
 	char *drift_token;             /* DRIFT_TOKEN */
 	long drift_timeout_ms;         /* DRIFT_TIMEOUT_MS */
@@ -512,11 +514,136 @@ void tr_sweep_progress_begin(struct tr_sweep *sw, int trial, int64_t trial_step,
 			     int64_t *step);
 void tr_sweep_progress_end(struct tr_sweep *sw);
 
-/* === lineage: h_lineage.c, lineage.c, q_lineage.c ============================ * GET /v1/lineage: where a model
- * version (or a prediction of it) came from, walked across the services: the registry's version, the tracker's run,
- * this trainer's job, the data registry's version (files, split) and the drift monitor's reports; or, backwards from a
- * dataset version, the model versions trained on it. Every peer is asked by blocking HTTP outside any transaction; a
- * peer that does not answer leaves "unavailable": "<reason>" in its node (or "<array>_unavailable" next to an array),
+/* === schedules: cron.c, q_schedules.c, h_schedules.c, schedules.c ============ * A schedule submits its job spec on a
+ * cron expression (UTC) or when an event comes (a dataset version ready, a drift alert). Each firing is a row keyed
+ * (schedule, fire_key): the due time in Unix ms as text, or the CloudEvent's id. Its insert (ON CONFLICT DO NOTHING)
+ * and the job's are one transaction, so replicas and redelivered events fire once. A fired job that ends FAILED is
+ * submitted again after backoff_ms x 2^(attempt-1), up to max_retries, by a guarded UPDATE of the firing. */
+
+/* --- cron.c: five-field cron expressions in UTC (pure) --------------------------------- */
+
+struct tr_cron {
+	uint64_t minutes;          /* bit n: minute n */
+	uint32_t hours, mdays;     /* bit n: hour n; day of month n (1..31) */
+	uint16_t months;           /* bit n: month n (1..12) */
+	uint8_t wdays;             /* bit n: weekday n (0 = Sunday) */
+	bool mday_star, wday_star; /* the day field began with '*' (Vixie's rule) */
+};
+/* Parses text (5 fields, or @hourly @daily @weekly @monthly @yearly). CORE_EINVAL naming
+ * the bad field ("cron: hour field '25': '25' is out of range 0-23"), also for an
+ * expression that never fires ("0 0 30 2 *"). */
+enum core_status tr_cron_parse(const char *text, struct tr_cron *out, struct core_error *err);
+/* The first matching minute strictly after after_ms (Unix ms) into *out. CORE_ENOENT
+ * when none comes within nine years (never, for a parsed expression). */
+enum core_status tr_cron_next(const struct tr_cron *c, int64_t after_ms, int64_t *out);
+
+/* --- h_jobs.c: the submit's writes, shared with firings ------------------------------ */
+
+/* Writes a QUEUED job (spec_text, model_name or NULL), its first log line and its
+ * training.requests event, inside the caller's transaction. >= 0 on success. */
+int tr_job_enqueue(struct db_conn *c, const char *id, const char *spec_text, const char *model_name, const char *line,
+		   int64_t now, struct core_error *err);
+
+/* --- q_schedules.c: schedules and firings (one statement each, as q_jobs.c) ---------- */
+
+/* Columns every schedule query selects, in this order. */
+#define TR_SCHED_COLS                                                                                                  \
+	"s.id, s.name, s.spec::text, s.cron, s.trigger::text, s.paused, s.next_due_at, s.max_retries, s.backoff_ms, "  \
+	"s.created_at, s.updated_at"
+enum {
+	TR_SC_ID,
+	TR_SC_NAME,
+	TR_SC_SPEC,
+	TR_SC_CRON,
+	TR_SC_TRIGGER,
+	TR_SC_PAUSED,
+	TR_SC_NEXT,
+	TR_SC_RETRIES,
+	TR_SC_BACKOFF,
+	TR_SC_CREATED,
+	TR_SC_UPDATED
+};
+
+/* A schedule as written (strings borrowed; cron or trigger_json NULL; next_due_at < 0:
+ * NULL). */
+struct tr_sched_row {
+	const char *id, *name, *spec_json, *cron, *trigger_json;
+	bool paused;
+	int64_t next_due_at;
+	long max_retries;
+	int64_t backoff_ms, created_at, updated_at;
+};
+/* 1 inserted; DB_CONSTRAINT when the name is taken. */
+int tr_q_sched_insert(struct db_conn *c, const struct tr_sched_row *r, struct core_error *err);
+/* Rewrites every column but id, name and created_at while updated_at is still
+ * old_updated (1), else 0: changed meanwhile. */
+int tr_q_sched_update(struct db_conn *c, const struct tr_sched_row *r, int64_t old_updated, struct core_error *err);
+int tr_q_sched_get(struct db_conn *c, const char *id, PGresult **res, struct core_error *err);
+int tr_q_sched_delete(struct db_conn *c, const char *id, struct core_error *err);
+/* Newest first (created_at, id), after the keyset when after_id is not NULL. */
+int tr_q_sched_list(struct db_conn *c, int64_t after_created, const char *after_id, long limit, PGresult **res,
+		    struct core_error *err);
+/* Unpaused cron schedules due at now: id, spec::text, cron, next_due_at, name. */
+int tr_q_sched_due(struct db_conn *c, int64_t now, long limit, PGresult **res, struct core_error *err);
+/* Moves next_due_at from due to next (0 when another replica did). */
+int tr_q_sched_advance(struct db_conn *c, const char *id, int64_t due, int64_t next, struct core_error *err);
+/* Unpaused schedules triggered by event (its trigger's key member = value), made at or
+ * before event_ms: id, spec::text, name. */
+int tr_q_sched_triggered(struct db_conn *c, const char *event, const char *key, const char *value, int64_t event_ms,
+			 PGresult **res, struct core_error *err);
+/* The firing (schedule_id, fire_key) with its first job (attempt 1); 1 when inserted, 0
+ * when it was there already. firing_id: uuid hex, the listing's keyset. */
+int tr_q_firing_insert(struct db_conn *c, const char *firing_id, const char *schedule_id, const char *fire_key,
+		       const char *spec_json, const char *job_id, int64_t now, struct core_error *err);
+/* Copies each QUEUED/RUNNING firing's last job's status onto it; a FAILED one with
+ * retries left gets retry_at = ended_at + backoff_ms * 2^(attempt-1). */
+int tr_q_firings_refresh(struct db_conn *c, struct core_error *err);
+/* Firings whose retry is due at now (unpaused schedules): schedule_id, fire_key,
+ * attempt, name. */
+int tr_q_firings_retry_due(struct db_conn *c, int64_t now, long limit, PGresult **res, struct core_error *err);
+/* The retry: attempt -> attempt + 1 with job_id appended, while attempt is still
+ * attempt and its retry pending; RETURNING spec::text (1), else 0. */
+int tr_q_firing_retry(struct db_conn *c, const char *schedule_id, const char *fire_key, int attempt, const char *job_id,
+		      PGresult **res, struct core_error *err);
+/* A page of the schedule's firings, newest first by (fired_at, id): id, fire_key,
+ * fired_at, attempt, retry_at, jobs (JSON text [{job_id, attempt, status}]). */
+int tr_q_firing_list(struct db_conn *c, const char *schedule_id, int64_t after_fired, const char *after_id, long limit,
+		     PGresult **res, struct core_error *err);
+
+/* --- h_schedules.c: the /v1/schedules resource ----------------------------------------- */
+
+void tr_h_sched_create(struct http_request *req, void *app);
+void tr_h_sched_list(struct http_request *req, void *app);
+void tr_h_sched_get(struct http_request *req, void *app);
+void tr_h_sched_patch(struct http_request *req, void *app);
+void tr_h_sched_delete(struct http_request *req, void *app);
+void tr_h_sched_pause(struct http_request *req, void *app);
+void tr_h_sched_resume(struct http_request *req, void *app);
+void tr_h_sched_firings(struct http_request *req, void *app);
+extern const struct http_route tr_sched_routes[];
+
+/* --- schedules.c: firing ----------------------------------------------------------------- */
+
+#define TR_SCHED_GROUP "trainer-schedules" /* consumer group of datasets.events, drift.alerts */
+
+/* Fires one schedule for fire_key with spec_json in its own transaction's body: the
+ * firing row, and the job only when the row was new. *fired tells which. */
+int tr_sched_fire(struct db_conn *c, const char *schedule_id, const char *name, const char *fire_key,
+		  const char *spec_json, bool *fired, struct core_error *err);
+/* The periodic task (SCHEDULE_TICK_MS): due cron schedules, then due retries. */
+void tr_sched_tick(struct svc *svc, void *app);
+long tr_sched_tick_every(const void *app);
+/* The consumer (group SCHEDULE_GROUP) of datasets.events and drift.alerts. */
+enum bus_handled tr_sched_on_event(struct svc *svc, void *app, const struct bus_message *m);
+const char *tr_sched_group(const void *app);
+
+/* === lineage: h_lineage.c, lineage.c, q_lineage.c =====================================
+ * GET /v1/lineage: where a model version (or a prediction of it) came from, walked
+ * across the services: the registry's version, the tracker's run, this trainer's job,
+ * the data registry's version (files, split) and the drift monitor's reports; or,
+ * backwards from a dataset version, the model versions trained on it. Every peer is
+ * asked by blocking HTTP outside any transaction; a peer that does not answer leaves
+ * "unavailable": "<reason>" in its node (or "<array>_unavailable" next to an array),
  * never a 5xx. */
 
 #define TR_LINEAGE_FILES   20  /* manifest entries listed; files_total counts them all */

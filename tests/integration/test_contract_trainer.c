@@ -3,8 +3,8 @@
  * (2) A client session against the real daemon (WORKERS=0, a real data registry with a
  * tiny CSV) touches every documented operation and the error kinds the document
  * promises (400 bad spec, bad query, ended job; 404 unknown job or dataset version; 503
- * without a data registry; and promotion's policies, evaluations and rollback on a second trainer
- * wired to a real tracker and registry), each response checked against the document's schema for its status
+ * without a data registry; schedules and their firings; and promotion's policies, evaluations and rollback on a second
+ * trainer wired to a real tracker and registry), each response checked against the document's schema for its status
  * (th_contract_check). Finally every documented operation must have answered 2xx at
  * least once, so an operation cannot enter the document unexercised. */
 #include <check.h>
@@ -108,6 +108,40 @@ START_TEST(a_client_session_keeps_to_the_contract)
 	fails("POST", cancel, NULL, 400, "INVALID_PARAMETER_VALUE", "cannot be cancelled");
 	fails("POST", "/v1/jobs/ffffffffffffffffffffffffffffffff/cancel", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
 
+	/* schedules (h_schedules.c) */
+	char *sbody = th_fmt("{\"name\": \"nightly\", \"spec\": %s, \"cron\": \"0 3 * * *\"}", spec);
+	json_t *sch = call("POST", "/v1/schedules", sbody, 201);
+	char *sid = strdup(json_string_value(json_object_get(json_object_get(sch, "schedule"), "id")));
+	json_decref(sch);
+	fails("POST", "/v1/schedules", sbody, 400, "RESOURCE_ALREADY_EXISTS", "nightly");
+	free(sbody);
+	sbody = th_fmt("{\"name\": \"on-iris\", \"spec\": %s, \"trigger\": {\"event\": \"dataset.version.ready\", "
+		       "\"dataset\": \"iris\"}}",
+		       spec);
+	json_decref(call("POST", "/v1/schedules", sbody, 201));
+	free(sbody);
+	fails("POST", "/v1/schedules", "{\"name\": \"x\", \"spec\": {}, \"cron\": \"61 * * * *\"}", 400,
+	      "INVALID_PARAMETER_VALUE", "cron: minute field");
+	json_decref(call("GET", "/v1/schedules?max_results=1", NULL, 200));
+	char *spath = th_fmt("/v1/schedules/%s", sid);
+	json_decref(call("GET", spath, NULL, 200));
+	json_decref(call("PATCH", spath, "{\"cron\": \"@hourly\", \"max_retries\": 3}", 200));
+	fails("PATCH", spath, "{\"backoff_ms\": -1}", 400, "INVALID_PARAMETER_VALUE", "backoff_ms");
+	fails("GET", "/v1/schedules/ffffffffffffffffffffffffffffffff", NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
+	char *spause = th_fmt("%s/pause", spath), *sresume = th_fmt("%s/resume", spath),
+	     *sfire = th_fmt("%s/firings", spath);
+	json_decref(call("POST", spause, NULL, 200));
+	json_decref(call("POST", sresume, NULL, 200));
+	json_decref(call("GET", sfire, NULL, 200));
+	fails("GET", "/v1/schedules/ffffffffffffffffffffffffffffffff/firings", NULL, 404, "RESOURCE_DOES_NOT_EXIST",
+	      NULL);
+	json_decref(call("DELETE", spath, NULL, 200));
+	fails("DELETE", spath, NULL, 404, "RESOURCE_DOES_NOT_EXIST", NULL);
+	free(spause);
+	free(sresume);
+	free(sfire);
+	free(spath);
+	free(sid);
 	/* lineage backwards from the dataset version (the queued jobs registered nothing);
 	 * the forward tree's schema is checked in test_lineage, against a whole stack */
 	json_t *lin = call("GET", "/v1/lineage?dataset=iris@1", NULL, 200);
@@ -166,8 +200,9 @@ START_TEST(a_client_session_keeps_to_the_contract)
 	th_daemon_stop(dr);
 	fails("POST", "/v1/jobs", spec, 503, "TEMPORARILY_UNAVAILABLE", "data registry");
 
-	/* 5 job operations, lineage + healthz, readyz, metrics, openapi.json + 7 of promotion */
-	th_contract_expect_all(&cover, 17);
+	/* 5 job operations, 8 of schedules, lineage, 7 of promotion + healthz, readyz,
+	 * metrics, openapi.json */
+	th_contract_expect_all(&cover, 25);
 	th_daemon_stop(d);
 	d = NULL;
 	json_decref(doc);
