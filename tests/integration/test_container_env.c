@@ -5,16 +5,20 @@
  * image's USER (uid and gid 10001) when the test runs as root, with no_new_privs. The
  * test adapts only what must be local: BIND_ADDRESS becomes 127.0.0.1 (network on
  * loopback only), PORT a free port, DATABASE_URL and KAFKA_BROKERS the run's own (only
- * where compose sets them), TRACKER_URL the test's tracker, and BLOB_DIR a fresh
+ * where compose sets them), the peers' URLs a closed loopback port, and BLOB_DIR a fresh
  * directory owned by that user, after checking that the image's is absolute and is where
  * compose and Kubernetes mount the tracker's volume. Each daemon must become ready, the
  * tracker must store and return an artifact, and each must stop cleanly. Static checks
- * cover what a started process cannot show: TRACKER_URL names the tracker's service,
- * compose publishes on 127.0.0.1 only, every Kubernetes pod runs with the default
- * seccomp profile as a non-root user, and authentication is on everywhere with the token
- * directory mounted (AUTH_TOKENS_FILE then names a token file of this test's, with the
- * one admin token the test uses; compose's var/auth/ env files, made by
- * tools/compose-auth.sh at set-up, are not in the repository and are skipped). */
+ * cover what a started process cannot show: every peer URL tools/run-stack.sh sets (the
+ * reference of what must be wired) that a daemon has (its --settings-markdown) is set in
+ * compose and Kubernetes to that peer's service name and port, with the daemon's own
+ * token of enough scope where it has a *_TOKEN for that peer; compose publishes on
+ * 127.0.0.1 only, every Kubernetes pod runs with the default seccomp profile as a
+ * non-root user, and authentication is on everywhere with the token directory mounted
+ * (AUTH_TOKENS_FILE then names a token file of this test's, with the one admin token the
+ * test uses). Compose's var/auth/ env files are made by tools/compose-auth.sh at set-up
+ * and are not in the repository: the peer check runs the script into a directory of its
+ * own and reads them there; elsewhere they are skipped. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,10 +44,8 @@ static const char *const services[] = {
 /* the token the daemons started here accept (scope admin), sent as Basic in URLs */
 #define ADMIN_SECRET "container-test-admin-secret"
 
-static char *slurp(const char *rel)
+static char *slurp_path(const char *path)
 {
-	char path[1024];
-	snprintf(path, sizeof path, "%s/%s", th_env("LATHE_ROOT"), rel);
 	FILE *f = fopen(path, "r");
 	ck_assert_msg(f, "cannot read %s: %s", path, strerror(errno));
 	char *text = NULL;
@@ -53,10 +55,17 @@ static char *slurp(const char *rel)
 	return text;
 }
 
+static char *slurp(const char *rel)
+{
+	char path[1024];
+	snprintf(path, sizeof path, "%s/%s", th_env("LATHE_ROOT"), rel);
+	return slurp_path(path);
+}
+
 /* --- an environment: "NAME=value" strings, a later set replacing an earlier ---------- */
 
 struct env {
-	char *vars[64];
+	char *vars[192];
 	size_t n;
 };
 
@@ -177,11 +186,20 @@ static char *compose_block(const char *compose, const char *name)
 	return strndup(start, (size_t)(end - start));
 }
 
-static void read_env_file(struct env *e, const char *rel)
+/* auth_dir: where tools/compose-auth.sh wrote var/auth/'s files for this test; NULL
+ * skips them (and anything else under var/, made at set-up). */
+static void read_env_file(struct env *e, const char *rel, const char *auth_dir)
 {
-	if (strncmp(rel, "var/", 4) == 0) /* made at set-up (tools/compose-auth.sh) */
+	char *text = NULL, *save = NULL;
+	if (auth_dir && strncmp(rel, "var/auth/", 9) == 0) {
+		char path[1024];
+		snprintf(path, sizeof path, "%s/%s", auth_dir, rel + 9);
+		text = slurp_path(path);
+	} else if (strncmp(rel, "var/", 4) == 0) {
 		return;
-	char *text = slurp(rel), *save = NULL;
+	} else {
+		text = slurp(rel);
+	}
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		line += strspn(line, " \t");
 		if (*line == '#' || *line == '\0' || *line == '\r')
@@ -192,8 +210,8 @@ static void read_env_file(struct env *e, const char *rel)
 }
 
 /* The environment compose gives the service: its env_file list (a flow list or one
- * file), then its environment (a block mapping), which wins. */
-static void compose_env(const char *compose, const char *service, struct env *e)
+ * file), then its environment (a block mapping), which wins. auth_dir: read_env_file's. */
+static void compose_env(const char *compose, const char *service, struct env *e, const char *auth_dir)
 {
 	char *block = compose_block(compose, service);
 	ck_assert_msg(block, "docker-compose.yml has no service %s", service);
@@ -213,7 +231,7 @@ static void compose_env(const char *compose, const char *service, struct env *e)
 			if (close)
 				*close = '\0';
 			for (item = strtok_r(list, ", ", &isave); item; item = strtok_r(NULL, ", ", &isave))
-				read_env_file(e, item);
+				read_env_file(e, item, auth_dir);
 		} else if (strncmp(line, "    environment:", 16) == 0) {
 			ck_assert_msg(line[16 + strspn(line + 16, " ")] == '\0',
 				      "write %s's environment in docker-compose.yml as a block mapping (the test reads "
@@ -267,6 +285,86 @@ END_TEST
 
 /* --- Kubernetes ----------------------------------------------------------------------- */
 
+/* The data of the ConfigMap lathe-config, whose "  NAME: value" lines every pod gets. */
+static void k8s_config_map(const char *k8s, struct env *e)
+{
+	static const char head[] = "kind: ConfigMap\nmetadata: {name: lathe-config}\ndata:\n";
+	const char *p = strstr(k8s, head);
+	ck_assert_msg(p, "k8s/lathe.yaml has no ConfigMap lathe-config");
+	p += sizeof head - 1;
+	while (strncmp(p, "  ", 2) == 0 && p[2] != ' ' && p[2] != '#') {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		env_set_item(e, p + 2, len - 2, ':', "lathe-config");
+		p += len + (eol ? 1 : 0);
+	}
+}
+
+/* A malloc'd copy of the Deployment whose container runs lathe-<service>. */
+static char *k8s_deployment(const char *k8s, const char *service)
+{
+	char command[128];
+	snprintf(command, sizeof command, "command: [lathe-%s]", service);
+	for (const char *doc = strstr(k8s, "kind: Deployment"); doc; doc = strstr(doc + 1, "kind: Deployment")) {
+		const char *next = strstr(doc + 1, "\n---");
+		char *d = strndup(doc, next ? (size_t)(next - doc) : strlen(doc));
+		if (strstr(d, command))
+			return d;
+		free(d);
+	}
+	ck_abort_msg("k8s/lathe.yaml has no Deployment running lathe-%s", service);
+	return NULL;
+}
+
+/* The environment of service's pod: lathe-config (when its envFrom names it), then its
+ * env entries: "{name: N, value: V}" as they are, "{name: N, valueFrom: {secretKeyRef:
+ * {name: S, key: K}}}" as N=secret:S/K. (The Secret lathe-env is not in the file.) */
+static void k8s_env(const char *k8s, const char *service, struct env *e)
+{
+	char *d = k8s_deployment(k8s, service);
+	if (strstr(d, "configMapRef: {name: lathe-config}"))
+		k8s_config_map(k8s, e);
+	for (const char *p = strstr(d, "{name: "); p; p = strstr(p + 1, "{name: ")) {
+		char name[128], value[512], secret[128], key[128];
+		if (sscanf(p, "{name: %127[A-Z0-9_], value: %511[^}]}", name, value) == 2) {
+			char item[700]; /* through env_set_item, which drops the quotes */
+			snprintf(item, sizeof item, "%s=%s", name, value);
+			env_set_item(e, item, strlen(item), '=', "k8s/lathe.yaml env");
+		} else if (sscanf(p,
+				  "{name: %127[A-Z0-9_], valueFrom: {secretKeyRef: {name: %127[^,], key: %127[^}]}}}",
+				  name, secret, key) == 3) {
+			snprintf(value, sizeof value, "secret:%s/%s", secret, key);
+			env_set(e, name, value);
+		}
+	}
+	free(d);
+}
+
+/* The port of the Service named service, which must select service's pods and send to
+ * the port its container listens on. 0 when there is no such Service. */
+static unsigned k8s_service_port(const char *k8s, const char *service)
+{
+	char head[200], selector[200];
+	snprintf(head, sizeof head, "kind: Service\nmetadata: {name: %s}\n", service);
+	snprintf(selector, sizeof selector, "selector: {app: %s}\n  ports: [{port: ", service);
+	const char *doc = strstr(k8s, head);
+	if (!doc)
+		return 0;
+	const char *sel = strstr(doc, selector), *end = strstr(doc, "\n---");
+	ck_assert_msg(sel && (!end || sel < end), "the Service %s does not select app %s (or not as read here)",
+		      service, service);
+	unsigned port = 0, target = 0, container = 0;
+	ck_assert_int_eq(sscanf(sel + strlen(selector), "%u, targetPort: %u}]", &port, &target), 2);
+	char *d = k8s_deployment(k8s, service);
+	const char *cp = strstr(d, "ports: [{containerPort: ");
+	ck_assert_msg(cp && sscanf(cp, "ports: [{containerPort: %u}]", &container) == 1,
+		      "no containerPort in %s's Deployment", service);
+	ck_assert_msg(target == container, "the Service %s sends to port %u; its container listens on %u", service,
+		      target, container);
+	free(d);
+	return port;
+}
+
 /* Every pod: non-root as the image's user, RuntimeDefault seccomp, no privilege
  * escalation, a read-only root file system; the tracker's blobs on its claim. */
 START_TEST(k8s_pods_are_restricted_and_keep_blobs)
@@ -299,22 +397,22 @@ START_TEST(k8s_pods_are_restricted_and_keep_blobs)
 	ck_assert_int_eq(pods, (int)(sizeof services / sizeof services[0]));
 	ck_assert_msg(strstr(k8s, "kind: PersistentVolumeClaim\nmetadata: {name: " K8S_CLAIM "}"), "no claim %s",
 		      K8S_CLAIM);
-	/* the ConfigMap agrees with deploy/env/lathe.env on what they both set */
+	/* the ConfigMap has deploy/env/lathe.env's values, less the broker (in lathe-env) */
 	struct env shared = {0};
-	read_env_file(&shared, "deploy/env/lathe.env");
-	const char *cm = strstr(k8s, "kind: ConfigMap\nmetadata: {name: lathe-config}\ndata:\n");
-	ck_assert_ptr_nonnull(cm);
-	const char *cm_end = strstr(cm, "\n---");
-	ck_assert_ptr_nonnull(cm_end);
-	static const char *const same[] = {"BIND_ADDRESS", "BLOB_DIR", "TRACKER_URL", "AUTH", "AUTH_TOKENS_FILE"};
-	for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
-		char line[400], quoted[400];
-		snprintf(line, sizeof line, "\n  %s: %s\n", same[i], env_get(&shared, same[i]));
-		snprintf(quoted, sizeof quoted, "\n  %s: \"%s\"\n", same[i], env_get(&shared, same[i]));
-		const char *hit = strstr(cm, line), *qhit = strstr(cm, quoted);
-		ck_assert_msg((hit && hit < cm_end) || (qhit && qhit < cm_end),
-			      "lathe-config's %s differs from deploy/env/lathe.env's", same[i]);
+	read_env_file(&shared, "deploy/env/lathe.env", NULL);
+	struct env cm = {0};
+	k8s_config_map(k8s, &cm);
+	for (size_t i = 0; i < shared.n; i++) {
+		const char *name = shared.vars[i], *eq = strchr(name, '=');
+		if (strncmp(name, "KAFKA_BROKERS=", 14) == 0)
+			continue;
+		char key[128];
+		snprintf(key, sizeof key, "%.*s", (int)(eq - name), name);
+		ck_assert_msg(env_get(&cm, key) && strcmp(env_get(&cm, key), eq + 1) == 0,
+			      "lathe-config's %s (%s) differs from deploy/env/lathe.env's (%s)", key,
+			      env_get(&cm, key) ? env_get(&cm, key) : "unset", eq + 1);
 	}
+	env_free(&cm);
 	env_free(&shared);
 	env_free(&img.env);
 	free(k8s);
@@ -327,7 +425,7 @@ END_TEST
 START_TEST(auth_is_on_with_tokens_mounted)
 {
 	struct env shared = {0};
-	read_env_file(&shared, "deploy/env/lathe.env");
+	read_env_file(&shared, "deploy/env/lathe.env", NULL);
 	ck_assert_msg(env_get(&shared, "AUTH") && strcmp(env_get(&shared, "AUTH"), "on") == 0,
 		      "deploy/env/lathe.env does not set AUTH=on");
 	const char *file = env_get(&shared, "AUTH_TOKENS_FILE");
@@ -343,7 +441,7 @@ START_TEST(auth_is_on_with_tokens_mounted)
 	for (size_t i = 0; i < sizeof services / sizeof services[0]; i++) {
 		char *block = compose_block(compose, services[i]);
 		struct env e = {0};
-		compose_env(compose, services[i], &e);
+		compose_env(compose, services[i], &e, NULL);
 		ck_assert_msg(env_get(&e, "AUTH") && strcmp(env_get(&e, "AUTH"), "on") == 0, "%s: AUTH is not on",
 			      services[i]);
 		ck_assert_msg(strstr(block, compose_mount), "%s does not mount the token directory: %s", services[i],
@@ -417,9 +515,10 @@ static struct th_daemon *spawn_as_container(const char *service, const struct im
 }
 
 /* The environment a container of service gets, adapted to this test run as the file's
- * opening comment says. blob_dir receives the directory given as BLOB_DIR ("" if none). */
+ * opening comment says. blob_dir receives the directory given as BLOB_DIR ("" if none);
+ * peer_url (NULL: kept) replaces every http:// *_URL. */
 static void container_env(const char *service, const struct image *img, struct env *env, char *blob_dir,
-			  size_t blob_dir_size, const char *tracker_url)
+			  size_t blob_dir_size, const char *peer_url)
 {
 	char *compose = slurp("docker-compose.yml");
 	memset(env, 0, sizeof *env);
@@ -431,7 +530,7 @@ static void container_env(const char *service, const struct image *img, struct e
 			env_set(env, pass[i], getenv(pass[i]));
 	for (size_t i = 0; i < img->env.n; i++)
 		env_set_item(env, img->env.vars[i], strlen(img->env.vars[i]), '=', "image");
-	compose_env(compose, service, env);
+	compose_env(compose, service, env, NULL);
 	free(compose);
 
 	ck_assert_msg(env_get(env, "KAFKA_BROKERS"), "compose gives %s no KAFKA_BROKERS", service);
@@ -448,8 +547,15 @@ static void container_env(const char *service, const struct image *img, struct e
 	char port[16];
 	snprintf(port, sizeof port, "%u", th_free_port());
 	env_set(env, "PORT", port);
-	if (tracker_url && env_get(env, "TRACKER_URL"))
-		env_set(env, "TRACKER_URL", tracker_url);
+	/* the peers' service names would send DNS queries beyond loopback */
+	for (size_t i = 0; peer_url && i < env->n; i++) {
+		const char *eq = strchr(env->vars[i], '=');
+		if (eq - env->vars[i] > 4 && strncmp(eq - 4, "_URL", 4) == 0 && strncmp(eq + 1, "http://", 7) == 0) {
+			char name[128];
+			snprintf(name, sizeof name, "%.*s", (int)(eq - env->vars[i]), env->vars[i]);
+			env_set(env, name, peer_url);
+		}
+	}
 
 	if (env_get(env, "AUTH") && strcmp(env_get(env, "AUTH"), "on") == 0) {
 		char path[700], hex[CORE_SHA256_HEX_LEN + 1];
@@ -485,7 +591,7 @@ START_TEST(blob_dir_is_absolute_and_on_a_volume)
 	ck_assert_msg(blobs && blobs[0] == '/', "deploy/Dockerfile sets no absolute BLOB_DIR");
 	char *compose = slurp("docker-compose.yml");
 	struct env env = {0};
-	compose_env(compose, "experiment-tracker", &env);
+	compose_env(compose, "experiment-tracker", &env, NULL);
 	const char *svc_blobs = env_get(&env, "BLOB_DIR") ? env_get(&env, "BLOB_DIR") : blobs;
 	ck_assert_msg(svc_blobs[0] == '/', "compose sets the tracker's BLOB_DIR relative: %s", svc_blobs);
 	char *block = compose_block(compose, "experiment-tracker");
@@ -502,25 +608,237 @@ START_TEST(blob_dir_is_absolute_and_on_a_volume)
 }
 END_TEST
 
-/* TRACKER_URL names the tracker's compose service and port, which Kubernetes' Service of
- * the same name has too: not loopback, which in a container is the asking container. */
-START_TEST(tracker_url_names_the_tracker_service)
+/* --- peers: what tools/run-stack.sh wires, compose and Kubernetes wire too ------------- */
+
+/* A daemon's settings from its --settings-markdown table: defaults ("" for none) and
+ * descriptions, by name. */
+struct settings {
+	struct env defaults, descriptions;
+};
+
+static void daemon_settings(const char *service, struct settings *s)
 {
-	struct image img;
-	read_image(&img);
-	struct env env = {0};
-	char *compose = slurp("docker-compose.yml");
-	compose_env(compose, "model-registry", &env);
-	const char *url = env_get(&env, "TRACKER_URL");
-	ck_assert_msg(url, "compose gives the model registry no TRACKER_URL (its default is loopback)");
-	ck_assert_str_eq(url, "http://experiment-tracker:5000");
-	char *k8s = slurp("k8s/lathe.yaml");
-	ck_assert_ptr_nonnull(strstr(k8s, "kind: Service\nmetadata: {name: experiment-tracker}"));
-	ck_assert_ptr_nonnull(strstr(k8s, "selector: {app: experiment-tracker}\n  ports: [{port: 5000,"));
-	free(k8s);
+	memset(s, 0, sizeof *s);
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "'%s/lathe-%s' --settings-markdown", th_env("LATHE_TEST_BIN"), service);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		/* | `NAME` | type | `default` | description | */
+		char name[128];
+		if (sscanf(line, "| `%127[A-Z0-9_]` | ", name) != 1)
+			continue;
+		char *col = strstr(line, " | "), *def = col ? strstr(col + 3, " | ") : NULL;
+		char *desc = def ? strstr(def + 3, " | ") : NULL;
+		ck_assert_msg(desc, "lathe-%s --settings-markdown: a row of other columns: %s", service, line);
+		/* `value`, or `(unset)` / `(required)` for none */
+		char value[512] = "";
+		def += 3;
+		if (*def == '`' && def[1] != '(')
+			snprintf(value, sizeof value, "%.*s", (int)strcspn(def + 1, "`"), def + 1);
+		env_set(&s->defaults, name, value);
+		desc += 3;
+		desc[strcspn(desc, "\n")] = '\0';
+		env_set(&s->descriptions, name, desc);
+	}
+	free(line);
+	ck_assert_int_eq(pclose(f), 0);
+	ck_assert_msg(s->defaults.n > 0, "lathe-%s --settings-markdown listed no settings", service);
+}
+
+static void settings_free(struct settings *s)
+{
+	env_free(&s->defaults);
+	env_free(&s->descriptions);
+}
+
+/* A URL setting tools/run-stack.sh exports, and the daemon it points to ("" when it is
+ * not one of the daemons: DATABASE_URL). */
+struct stack_url {
+	char name[64], peer[64];
+};
+
+/* Every NAME_URL=value run-stack.sh sets; a daemon's is http://127.0.0.1:${ports[peer]}. */
+static size_t run_stack_urls(struct stack_url *out, size_t max)
+{
+	char *text = slurp("tools/run-stack.sh");
+	size_t n = 0;
+	for (const char *p = strstr(text, "_URL="); p; p = strstr(p + 1, "_URL=")) {
+		const char *start = p;
+		while (start > text && (start[-1] == '_' || (start[-1] >= 'A' && start[-1] <= 'Z')))
+			start--;
+		if (start == p || (start > text && start[-1] != ' ' && start[-1] != '\t' && start[-1] != '\n'))
+			continue; /* ${X_URL=...} or another word: not an assignment */
+		struct stack_url u = {0};
+		snprintf(u.name, sizeof u.name, "%.*s", (int)(p + 4 - start), start);
+		static const char peer[] = "=http://127.0.0.1:${ports[";
+		if (strncmp(p + 4, peer, sizeof peer - 1) == 0) {
+			const char *svc = p + 4 + sizeof peer - 1;
+			snprintf(u.peer, sizeof u.peer, "%.*s", (int)strcspn(svc, "]"), svc);
+		}
+		bool seen = false;
+		for (size_t i = 0; i < n; i++)
+			seen = seen || strcmp(out[i].name, u.name) == 0;
+		if (!seen) {
+			ck_assert_uint_lt(n, max);
+			out[n++] = u;
+		}
+	}
+	free(text);
+	return n;
+}
+
+static int scope_rank(const char *scope)
+{
+	return strcmp(scope, "admin") == 0 ? 3 : strcmp(scope, "write") == 0 ? 2 : strcmp(scope, "read") == 0 ? 1 : 0;
+}
+
+/* The scope a *_TOKEN setting's description asks for ("... token (write scope) ..."). */
+static const char *scope_needed(const char *description)
+{
+	return strstr(description, "admin scope") ? "admin" : strstr(description, "write scope") ? "write" : "read";
+}
+
+/* The scope of the token whose secret is secret in the token file text, NULL if none. */
+static const char *token_scope(char *tokens, const char *secret, char *scope, size_t scope_size)
+{
+	char hex[CORE_SHA256_HEX_LEN + 1], name[80], sc[16], hash[80];
+	ck_assert_int_eq(core_sha256_hex(secret, strlen(secret), hex), CORE_OK);
+	for (const char *line = tokens; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (sscanf(line, "%79s %15s %79s", name, sc, hash) == 3 && strcmp(hash, hex) == 0) {
+			snprintf(scope, scope_size, "%s", sc);
+			return scope;
+		}
+	return NULL;
+}
+
+/* For every daemon, every *_URL setting it has is one tools/run-stack.sh (the local
+ * stack, the reference of what must be wired) sets, and compose and Kubernetes set it
+ * too: a peer's to that peer's service name and the port it listens on there (127.0.0.1
+ * or a setting left out would be the asking container itself), DATABASE_URL to
+ * compose's PostgreSQL service and, in Kubernetes, from the Secret lathe-env. Where the
+ * daemon has a *_TOKEN for that peer, compose gives it the secret of a token in the
+ * token file (as tools/compose-auth.sh makes them) and Kubernetes a key of
+ * lathe-service-tokens, each of the scope the setting asks for at least. */
+START_TEST(peer_urls_and_tokens_are_wired)
+{
+	struct stack_url urls[32];
+	size_t n_urls = run_stack_urls(urls, sizeof urls / sizeof urls[0]);
+	char auth_dir[600], cmd[1400];
+	snprintf(auth_dir, sizeof auth_dir, "%s/compose-auth-%d", th_env("LATHE_TEST_TMP"), (int)getpid());
+	snprintf(cmd, sizeof cmd, "LATHE_AUTH_DIR='%s' '%s/tools/compose-auth.sh' >/dev/null 2>&1", auth_dir,
+		 th_env("LATHE_ROOT"));
+	ck_assert_msg(system(cmd) == 0, "tools/compose-auth.sh failed: %s", cmd);
+	char tokens_path[700];
+	snprintf(tokens_path, sizeof tokens_path, "%s/tokens", auth_dir);
+	char *tokens = slurp_path(tokens_path);
+	char *compose = slurp("docker-compose.yml"), *k8s = slurp("k8s/lathe.yaml");
+	int peers_checked = 0;
+	for (size_t i = 0; i < sizeof services / sizeof services[0]; i++) {
+		const char *svc = services[i];
+		struct settings set;
+		daemon_settings(svc, &set);
+		struct env ce = {0}, ke = {0};
+		compose_env(compose, svc, &ce, auth_dir);
+		k8s_env(k8s, svc, &ke);
+		char *dep = k8s_deployment(k8s, svc);
+		for (size_t v = 0; v < set.defaults.n; v++) {
+			char name[128];
+			const char *var = set.defaults.vars[v];
+			size_t len = strcspn(var, "=");
+			if (len < 4 || strncmp(var + len - 4, "_URL", 4) != 0)
+				continue;
+			snprintf(name, sizeof name, "%.*s", (int)len, var);
+			const struct stack_url *u = NULL;
+			for (size_t k = 0; k < n_urls; k++)
+				if (strcmp(urls[k].name, name) == 0)
+					u = &urls[k];
+			ck_assert_msg(u, "lathe-%s has %s, which tools/run-stack.sh does not set", svc, name);
+			const char *cv = env_get(&ce, name), *kv = env_get(&ke, name);
+			ck_assert_msg(cv, "docker-compose.yml gives %s no %s", svc, name);
+			if (!u->peer[0]) {
+				/* postgresql://user:password@HOST:port/db: a service of compose's */
+				const char *at = strrchr(cv, '@');
+				ck_assert_msg(at, "%s's %s in docker-compose.yml names no host: %s", svc, name, cv);
+				char host[128];
+				snprintf(host, sizeof host, "%.*s", (int)strcspn(at + 1, ":/"), at + 1);
+				char *block = compose_block(compose, host);
+				ck_assert_msg(block, "%s's %s in docker-compose.yml names %s, not a service of it", svc,
+					      name, host);
+				free(block);
+				ck_assert_msg(kv || strstr(dep, "secretRef: {name: lathe-env}"),
+					      "k8s/lathe.yaml gives %s no %s (nor the Secret lathe-env)", svc, name);
+				continue;
+			}
+			/* the peer's port in compose: its PORT there, else its default */
+			struct settings peer_set;
+			struct env pe = {0};
+			daemon_settings(u->peer, &peer_set);
+			compose_env(compose, u->peer, &pe, NULL);
+			const char *port =
+				env_get(&pe, "PORT") ? env_get(&pe, "PORT") : env_get(&peer_set.defaults, "PORT");
+			ck_assert_ptr_nonnull(port);
+			char want[300];
+			snprintf(want, sizeof want, "http://%s:%s", u->peer, port);
+			ck_assert_msg(strcmp(cv, want) == 0, "docker-compose.yml gives %s %s=%s; its peer is %s", svc,
+				      name, cv, want);
+			unsigned k8s_port = k8s_service_port(k8s, u->peer);
+			ck_assert_msg(k8s_port, "k8s/lathe.yaml has no Service %s", u->peer);
+			snprintf(want, sizeof want, "http://%s:%u", u->peer, k8s_port);
+			ck_assert_msg(kv, "k8s/lathe.yaml gives %s no %s", svc, name);
+			ck_assert_msg(strcmp(kv, want) == 0, "k8s/lathe.yaml gives %s %s=%s; its peer is %s", svc, name,
+				      kv, want);
+			env_free(&pe);
+			settings_free(&peer_set);
+			peers_checked++;
+
+			char token[128];
+			snprintf(token, sizeof token, "%.*s_TOKEN", (int)(len - 4), var);
+			const char *desc = env_get(&set.descriptions, token);
+			if (!desc)
+				continue;
+			const char *need = scope_needed(desc);
+			const char *secret = env_get(&ce, token);
+			ck_assert_msg(secret, "docker-compose.yml (with tools/compose-auth.sh's files) gives %s no %s",
+				      svc, token);
+			char scope[16];
+			ck_assert_msg(token_scope(tokens, secret, scope, sizeof scope),
+				      "%s's %s from tools/compose-auth.sh is no token of its token file", svc, token);
+			ck_assert_msg(scope_rank(scope) >= scope_rank(need),
+				      "%s's %s in compose has scope %s; it needs %s", svc, token, scope, need);
+			const char *ref = env_get(&ke, token);
+			static const char prefix[] = "secret:lathe-service-tokens/";
+			ck_assert_msg(ref && strncmp(ref, prefix, sizeof prefix - 1) == 0,
+				      "k8s/lathe.yaml gives %s no %s from the Secret lathe-service-tokens", svc, token);
+			const char *key = ref + sizeof prefix - 1;
+			/* the file's header makes that key with a token of enough scope */
+			char made[200], from[200];
+			snprintf(made, sizeof made, "tools/lathe-token new %s ", key);
+			snprintf(from, sizeof from, "--from-file=%s=", key);
+			const char *m = strstr(k8s, made);
+			ck_assert_msg(m && strstr(k8s, from),
+				      "k8s/lathe.yaml's header does not make the key %s of "
+				      "lathe-service-tokens",
+				      key);
+			sscanf(m + strlen(made), "%15s", scope);
+			ck_assert_msg(scope_rank(scope) >= scope_rank(need),
+				      "k8s/lathe.yaml's key %s (%s's %s) is made with scope %s; it needs %s", key, svc,
+				      token, scope, need);
+		}
+		free(dep);
+		env_free(&ce);
+		env_free(&ke);
+		settings_free(&set);
+	}
+	ck_assert_msg(peers_checked > 0, "no daemon has a peer URL tools/run-stack.sh sets: nothing was checked");
+	snprintf(cmd, sizeof cmd, "rm -r '%s'", auth_dir);
+	ck_assert_int_eq(system(cmd), 0);
+	free(tokens);
 	free(compose);
-	env_free(&env);
-	env_free(&img.env);
+	free(k8s);
 }
 END_TEST
 
@@ -531,8 +849,9 @@ START_TEST(each_daemon_starts_as_its_container)
 	read_image(&img);
 	struct env env;
 	char blob_dir[700];
-	/* the registry asks its tracker only when a version is created: none is here, and
-	 * compose's name must not send a DNS query beyond loopback */
+	/* no peer runs here (the registry asks its tracker only when a version is created;
+	 * the others' peers answer later or are retried), and compose's names must not send a
+	 * DNS query beyond loopback */
 	container_env(services[_i], &img, &env, blob_dir, sizeof blob_dir, "http://127.0.0.1:1");
 	struct th_daemon *d = spawn_as_container(services[_i], &img, &env);
 	/* alone, the inference API is live but waits for the model registry to be ready */
@@ -613,7 +932,7 @@ int main(void)
 	tcase_add_test(files, compose_publishes_on_loopback_only);
 	tcase_add_test(files, k8s_pods_are_restricted_and_keep_blobs);
 	tcase_add_test(files, blob_dir_is_absolute_and_on_a_volume);
-	tcase_add_test(files, tracker_url_names_the_tracker_service);
+	tcase_add_test(files, peer_urls_and_tokens_are_wired);
 	tcase_add_test(files, auth_is_on_with_tokens_mounted);
 	suite_add_tcase(s, files);
 	TCase *daemons = tcase_create("daemons");
