@@ -29,7 +29,7 @@ static const char cli_demo_usage[] =
 	"  5 retrain  the retraining job, the challenger's evaluation, the swap under traffic\n"
 	"  6 lineage  where a prediction made after the swap came from\n"
 	"\n"
-	"  --images N    training images in the PNG dataset (default 20000; of 60000)\n"
+	"  --images N    training images in the PNG dataset (default all 60000)\n"
 	"  --test N      test images sent over OIP (default 500; a fifth over the others)\n"
 	"  --epochs E    epochs per trial (default 3)\n"
 	"  --quick       an MLP on 2000 images, 2 epochs, fewer rows (tests)\n"
@@ -180,7 +180,7 @@ static int parse_opts(int argc, char **argv, struct cli_demo_opts *o)
 	}
 	if (optind != argc)
 		return cli_usage_error("demo", NULL, "demo takes no arguments, got '%s'", argv[optind]);
-	o->images = (size_t)(images > 0 ? images : o->quick ? 2000 : 20000);
+	o->images = (size_t)(images > 0 ? images : o->quick ? 2000 : 60000);
 	o->test = (size_t)(test > 0 ? test : o->quick ? 200 : 500);
 	o->epochs = (int)(epochs > 0 ? epochs : o->quick ? 2 : 3);
 	o->wait_s = (int)wait_s;

@@ -124,9 +124,10 @@ enum core_status cli_demo_step_drift(struct demo *d, struct core_error *err);
 
 /* demo_promote.c */
 enum core_status cli_demo_step_retrain(struct demo *d, struct core_error *err);
-/* With --quick, a promotion policy where accuracy alone decides (PUT /v1/policies/{model};
- * a trainer without policies is left alone). */
-enum core_status cli_demo_quick_policy(struct demo *d, struct core_error *err);
+/* The model's promotion policy (PUT /v1/policies/{model}): accuracy up by 0.01 with a
+ * class's recall down by at most 0.10, or with --quick accuracy alone; a trainer without
+ * policies is left alone. */
+enum core_status cli_demo_policy(struct demo *d, struct core_error *err);
 
 /* demo_lineage.c */
 enum core_status cli_demo_step_lineage(struct demo *d, struct core_error *err);

@@ -118,7 +118,7 @@ enum core_status cli_demo_step_drift(struct demo *d, struct core_error *err)
 	json_t *s = cli_demo_step(d, "drift"), *report = NULL;
 	enum core_status rc;
 	/* the new data first: whichever window asks for the retrain, latest has them */
-	if ((rc = cli_demo_push_drifted(d, err)) != CORE_OK || (rc = cli_demo_quick_policy(d, err)) != CORE_OK ||
+	if ((rc = cli_demo_push_drifted(d, err)) != CORE_OK || (rc = cli_demo_policy(d, err)) != CORE_OK ||
 	    (rc = monitor(d, window, mon, sizeof mon, err)) != CORE_OK)
 		return rc;
 	json_object_set_new(s, "monitor", json_string(mon));

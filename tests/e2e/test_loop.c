@@ -227,6 +227,7 @@ static void check_promotion(struct loop *L)
 	char *p = th_fmt("/v1/evaluations?model=%s", L->model);
 	json_t *ev = at(at(L->sum, "retrain", NULL), "evaluation", NULL);
 	ck_assert(json_is_true(at(ev, "available", NULL)));
+	ck_assert(json_is_true(at(at(L->sum, "retrain", NULL), "policy", NULL)));
 	const char *decision = str_at(ev, "decision", NULL);
 	/* the retrained model learned the inverted images the champion fails on: with
 	 * --quick's policy (accuracy decides) it is promoted, and the swap is exercised */
