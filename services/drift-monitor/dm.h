@@ -422,7 +422,7 @@ void dm_stream_tick(struct svc *svc, void *app);
 /* --- peers.c: the other services ------------------------------------------------------ */
 
 /* A version's lineage {model, version, run_id, artifact_uri, job_id?, dataset?,
- * dataset_version?} into *out (owned). CORE_EIO: a peer did not answer; CORE_EINVAL:
+ * dataset_version?, params (the run's)} into *out (owned). CORE_EIO: a peer did not answer; CORE_EINVAL:
  * unknown version, no run. */
 enum core_status dm_peer_lineage(const struct dm_settings *s, const char *model, const char *version, json_t **out,
 				 struct core_error *err);
@@ -430,10 +430,11 @@ enum core_status dm_peer_lineage(const struct dm_settings *s, const char *model,
 enum core_status dm_peer_reference(const struct dm_settings *s, json_t *lineage, json_t **doc, struct core_error *err);
 /* The job spec to retrain model with, pure: a copy of spec (the serving version's job)
  * on its dataset's latest version ("<name>@latest"), registered as {model, alias
- * challenger}, without its sweep (one training), named "retrain <model> (drift)" (the
+ * challenger}, without its sweep (one training: when the version is a trial's, the
+ * trial's point, recognised in params (its run's, or NULL), set first), named "retrain <model> (drift)" (the
  * model's name cut at a character's start so the run name fits the trainer's 250
  * bytes). Owned. */
-json_t *dm_retrain_spec(json_t *spec, const char *model);
+json_t *dm_retrain_spec(json_t *spec, const char *model, json_t *params);
 /* Submits the retraining job of model version (the spec of the job that trained it, on
  * the dataset's latest version, registered with alias challenger): *job_id (malloc'd).
  * CORE_EIO: ask again later; CORE_EINVAL: it cannot be done (message says why). */

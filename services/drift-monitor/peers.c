@@ -10,11 +10,13 @@
  * Outcomes: CORE_EIO when a peer does not answer (ask again later), CORE_EINVAL when a
  * peer answered that it cannot be done (unknown version, no reference, a run the
  * trainer did not make), with a message that says which. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/alloc.h"
 #include "http/client.h"
+#include "http/jspec.h"
 #include "mlflow/source.h"
 #include "dm.h"
 
@@ -59,6 +61,22 @@ static const char *run_tag(json_t *run, const char *key)
 			return json_string_value(json_object_get(t, "value"));
 	}
 	return NULL;
+}
+
+/* The run's params as an object of strings (what the trainer logged: the trial's
+ * hyper-parameters, flattened). Owned. */
+static json_t *run_params(json_t *run)
+{
+	json_t *out = json_object(), *p;
+	size_t i;
+	json_array_foreach(json_object_get(json_object_get(run, "data"), "params"), i, p)
+	{
+		const char *k = json_string_value(json_object_get(p, "key"));
+		const char *v = json_string_value(json_object_get(p, "value"));
+		if (k && v)
+			json_object_set_new(out, k, json_string(v));
+	}
+	return out;
 }
 
 /* The trainer's job of a run from its lathe.job_id tag: a sweep's trial run is tagged
@@ -106,9 +124,9 @@ enum core_status dm_peer_lineage(const struct dm_settings *s, const char *model,
 		const char *ds = run_tag(r, "lathe.dataset"), *at = ds ? strrchr(ds, '@') : NULL;
 		char *ds_name = at ? core_xstrndup(ds, (size_t)(at - ds)) : NULL;
 		char *job = job_of_tag(run_tag(r, "lathe.job_id"));
-		*out = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?}", "model", model, "version", version, "run_id",
-				 run_id, "artifact_uri", uri, "job_id", job, "dataset", ds_name, "dataset_version",
-				 at ? at + 1 : NULL);
+		*out = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:o}", "model", model, "version", version,
+				 "run_id", run_id, "artifact_uri", uri, "job_id", job, "dataset", ds_name,
+				 "dataset_version", at ? at + 1 : NULL, "params", run_params(r));
 		free(job);
 		free(ds_name);
 		if (!*out)
@@ -148,9 +166,54 @@ enum core_status dm_peer_reference(const struct dm_settings *s, json_t *lineage,
 /* The trainer takes a run_name of at most this many bytes (services/trainer/spec.c). */
 #define RUN_NAME_MAX 250
 
-json_t *dm_retrain_spec(json_t *spec, const char *model)
+/* How the trainer logs a value as a param (run_job.c's flatten): a string as it is,
+ * anything else as compact JSON. Whether param is value's rendering, or the same
+ * number written another way. */
+static bool param_is(const char *param, json_t *value)
+{
+	if (json_is_string(value))
+		return strcmp(param, json_string_value(value)) == 0;
+	char *t = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
+	bool same = t && strcmp(t, param) == 0;
+	free(t);
+	if (!same && json_is_number(value)) {
+		char *end = NULL;
+		double x = strtod(param, &end);
+		same = end != param && *end == '\0' && x == json_number_value(value);
+	}
+	return same;
+}
+
+/* A sweep's trial made the version: its point (one value of each key of the space) is
+ * found among the space's values by the run's params and set on the spec, so the
+ * retraining trains what serves rather than the sweep's base spec. */
+static void apply_trial_point(json_t *s, json_t *params)
+{
+	const char *key;
+	json_t *values;
+	json_object_foreach(json_object_get(json_object_get(s, "sweep"), "space"), key, values)
+	{
+		const char *param = json_string_value(json_object_get(params, key));
+		size_t i;
+		json_t *v;
+		if (!param)
+			continue;
+		json_array_foreach(values, i, v)
+		{
+			struct core_error e = {{0}};
+			if (param_is(param, v)) {
+				(void)http_json_set_path(s, key, v, &e); /* a bad path: the base value stays */
+				break;
+			}
+		}
+	}
+}
+
+json_t *dm_retrain_spec(json_t *spec, const char *model, json_t *params)
 {
 	json_t *s = json_deep_copy(spec);
+	if (params)
+		apply_trial_point(s, params);
 	const char *ds = json_string_value(json_object_get(s, "dataset"));
 	const char *at = ds ? strchr(ds, '@') : NULL;
 	char *name = at ? core_xstrndup(ds, (size_t)(at - ds)) : core_xstrdup(ds ? ds : "");
@@ -200,7 +263,7 @@ enum core_status dm_peer_retrain(const struct dm_settings *s, const char *model,
 		rc = core_fail(err, CORE_EINVAL, "the trainer's job %.64s has no spec", from);
 	long status = 0;
 	if (rc == CORE_OK) {
-		spec = dm_retrain_spec(old, model);
+		spec = dm_retrain_spec(old, model, json_object_get(lineage, "params"));
 		rc = httpc_peer_json(&trn, "POST", "/v1/jobs", spec, request_id, &status, &made, err);
 	}
 	const char *id = json_string_value(json_object_get(json_object_get(made, "job"), "id"));

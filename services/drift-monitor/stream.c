@@ -298,6 +298,7 @@ static enum core_status load_ref(struct svc *svc, struct live *l, const char *ve
 		l->has_ref = true;
 		l->version = core_xstrdup(version);
 		json_object_del(lineage, "artifact_uri");
+		json_object_del(lineage, "params"); /* a report's lineage names, it does not list */
 		l->lineage = lineage;
 		free(l->bad_version);
 		l->bad_version = NULL;

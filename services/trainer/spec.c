@@ -574,7 +574,7 @@ static enum core_status parse_sweep(json_t *spec, struct tr_spec *s, struct core
 			json_object_del(copy, "sweep");
 			struct tr_spec trial;
 			struct core_error e = {{0}};
-			rc = tr_spec_set_path(copy, path, json_array_get(values, i), &e);
+			rc = http_json_set_path(copy, path, json_array_get(values, i), &e);
 			if (rc == CORE_OK)
 				rc = tr_spec_parse(copy, &trial, &e);
 			json_decref(copy);
@@ -621,34 +621,6 @@ enum core_status tr_spec_parse(json_t *spec, struct tr_spec *out, struct core_er
 	    (rc = parse_sweep(spec, out, err)) != CORE_OK)
 		return rc;
 	return CORE_OK;
-}
-
-enum core_status tr_spec_set_path(json_t *spec, const char *path, json_t *value, struct core_error *err)
-{
-	json_t *obj = spec;
-	const char *p = path;
-	for (;;) {
-		const char *dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		char key[128];
-		if (n == 0 || n >= sizeof key)
-			return core_fail(err, CORE_EINVAL, "'%.100s' is not a field path", path);
-		memcpy(key, p, n);
-		key[n] = '\0';
-		if (!dot)
-			return json_object_set(obj, key, value) == 0
-				       ? CORE_OK
-				       : core_fail(err, CORE_ENOMEM, "could not set %.100s", path);
-		json_t *next = json_object_get(obj, key);
-		if (!next || json_is_null(next)) {
-			next = json_object();
-			json_object_set_new(obj, key, next);
-		} else if (!json_is_object(next)) {
-			return core_fail(err, CORE_EINVAL, "'%.100s': %s is not an object", path, key);
-		}
-		obj = next;
-		p = dot + 1;
-	}
 }
 
 /* Parameters a model may have (float32: 1 GiB of weights, and as much again for the

@@ -78,7 +78,7 @@ static json_t *trial_spec(json_t *spec, json_t *point, struct core_error *err)
 	json_t *v;
 	json_object_foreach(point, k, v)
 	{
-		if (tr_spec_set_path(s, k, v, err) != CORE_OK) {
+		if (http_json_set_path(s, k, v, err) != CORE_OK) {
 			json_decref(s);
 			return NULL;
 		}

@@ -250,9 +250,6 @@ struct tr_spec {
 /* Parses and checks spec (an object) into *out. A sweep's every value is checked by
  * applying it to a copy of the spec. */
 enum core_status tr_spec_parse(json_t *spec, struct tr_spec *out, struct core_error *err);
-/* Sets the member a dotted path names ("optimizer.lr", "model.hidden") in spec to
- * value (a new reference is taken), creating objects on the way. Used by sweeps. */
-enum core_status tr_spec_set_path(json_t *spec, const char *path, json_t *value, struct core_error *err);
 /* The model's layer list for k outputs (classes, or regression targets) into out
  * (cap entries; TR_MAX_LAYERS is always enough). *n gets the count. (spec_layers.c) */
 struct ml_layer_spec;

@@ -9,7 +9,8 @@
  *     monitor with policy retrain: its report's lineage names the job and the dataset,
  *     the retraining request becomes SUBMITTED with the id of a new trainer job whose
  *     spec is the first job's on <name>@latest (which the trainer resolved to version
- *     2), registered as the model's challenger, with no sweep and the drift run name;
+ *     2), registered as the model's challenger, with no sweep but the trial's point
+ *     (found by the run's params) and the drift run name;
  *   - with a long cooldown (PATCH), a second drifted window makes a report but no
  *     second alert and no second request. */
 #include <check.h>
@@ -109,6 +110,17 @@ START_TEST(drifted_window_submits_a_retraining_job)
 	char *trial_tag = th_fmt("%s-trial-1", job1);
 	set_tag(S.tracker, run, "lathe.job_id", trial_tag);
 	free(trial_tag);
+	/* and its params are the trial's spec flattened, as run_job.c logs them: trial 1's
+	 * point is optimizer.lr 0.1 */
+	json_t *lr = json_real(0.1);
+	char *lr_text = json_dumps(lr, JSON_ENCODE_ANY | JSON_COMPACT);
+	json_t *pb = json_pack("{s:s, s:s, s:s}", "run_id", run, "key", "optimizer.lr", "value", lr_text);
+	char *ptext = json_dumps(pb, JSON_COMPACT);
+	json_decref(th_ok(S.tracker, "POST", "/api/2.0/mlflow/runs/log-parameter", ptext));
+	free(ptext);
+	json_decref(pb);
+	free(lr_text);
+	json_decref(lr);
 	set_tag(S.tracker, run, "lathe.dataset", ds_tag);
 	char *version = th_infer_register(&S, MODEL, run);
 	th_infer_alias(&S, MODEL, "champion", version);
@@ -185,7 +197,9 @@ START_TEST(drifted_window_submits_a_retraining_job)
 	ck_assert_ptr_null(json_object_get(spec2, "sweep"));
 	ck_assert_str_eq(json_string_value(json_object_get(spec2, "run_name")), "retrain " MODEL " (drift)");
 	json_t *rest1 = json_deep_copy(spec1), *rest2 = json_deep_copy(spec2);
-	const char *const changed[] = {"dataset", "register", "sweep", "run_name", NULL};
+	/* the version's trial trained with lr 0.1, the sweep's base spec says 0.01 */
+	ck_assert_double_eq(json_real_value(json_object_get(json_object_get(spec2, "optimizer"), "lr")), 0.1);
+	const char *const changed[] = {"dataset", "register", "sweep", "run_name", "optimizer", NULL};
 	for (size_t i = 0; changed[i]; i++) {
 		json_object_del(rest1, changed[i]);
 		json_object_del(rest2, changed[i]);

@@ -413,3 +413,31 @@ int http_reply_invalid(struct http_request *req, const struct core_error *err)
 {
 	return http_reply_error(req, HTTP_EC_INVALID_PARAMETER_VALUE, "%s", err->message);
 }
+
+enum core_status http_json_set_path(json_t *obj_root, const char *path, json_t *value, struct core_error *err)
+{
+	json_t *obj = obj_root;
+	const char *p = path;
+	for (;;) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		char key[128];
+		if (n == 0 || n >= sizeof key)
+			return core_fail(err, CORE_EINVAL, "'%.100s' is not a field path", path);
+		memcpy(key, p, n);
+		key[n] = '\0';
+		if (!dot)
+			return json_object_set(obj, key, value) == 0
+				       ? CORE_OK
+				       : core_fail(err, CORE_ENOMEM, "could not set %.100s", path);
+		json_t *next = json_object_get(obj, key);
+		if (!next || json_is_null(next)) {
+			next = json_object();
+			json_object_set_new(obj, key, next);
+		} else if (!json_is_object(next)) {
+			return core_fail(err, CORE_EINVAL, "'%.100s': %s is not an object", path, key);
+		}
+		obj = next;
+		p = dot + 1;
+	}
+}

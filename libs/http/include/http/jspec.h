@@ -120,4 +120,8 @@ enum core_status http_jspec_parse_at(json_t *obj, const struct http_jspec *spec,
 /* Python's name for the type of v ("str", "int", "float", "bool", "dict", "list",
  * "NoneType"), as MLflow's messages quote it ("<class 'list'>"). */
 const char *http_json_py_type(const json_t *v);
+/* Sets the member a dotted path names ("optimizer.lr", "model.hidden") in obj_root to
+ * value (a new reference is taken), creating objects on the way: a sweep's point
+ * applied to a job spec. CORE_EINVAL when a step is not an object or a key is empty. */
+enum core_status http_json_set_path(json_t *obj_root, const char *path, json_t *value, struct core_error *err);
 #endif

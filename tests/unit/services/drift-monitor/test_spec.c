@@ -159,7 +159,7 @@ START_TEST(retrain_spec_of_a_job)
 			    "\"epochs\": 2, \"run_name\": \"retrain m (drift)\", "
 			    "\"register\": {\"model\": \"m\", \"alias\": \"challenger\"}}");
 	json_t *copy = json_deep_copy(old);
-	json_t *got = dm_retrain_spec(old, "m");
+	json_t *got = dm_retrain_spec(old, "m", NULL);
 	ck_assert(json_equal(got, want));
 	ck_assert(json_equal(old, copy)); /* the serving job's spec is not touched */
 	json_decref(got);
@@ -168,9 +168,39 @@ START_TEST(retrain_spec_of_a_job)
 	json_decref(old);
 
 	old = load("{\"dataset\": \"ds\"}");
-	got = dm_retrain_spec(old, "m");
+	got = dm_retrain_spec(old, "m", NULL);
 	ck_assert_str_eq(json_string_value(json_object_get(got, "dataset")), "ds@latest");
 	json_decref(got);
+
+	/* a sweep's trial made the version: its point, recognised in the run's params as the
+	 * trainer logs them (compact JSON, strings as they are), replaces the base values */
+	json_decref(old);
+	old = load(
+		"{\"dataset\": \"ds@1\", \"model\": {\"type\": \"mlp\", \"hidden\": [8], \"activation\": \"relu\"}, "
+		"\"optimizer\": {\"lr\": 0.002}, \"epochs\": 3, \"sweep\": {\"space\": {\"optimizer.lr\": [0.001, "
+		"0.003], "
+		"\"model.hidden\": [[8], [16, 4]], \"model.activation\": [\"relu\", \"tanh\"], \"epochs\": [2, 5]}}}");
+	json_t *lr = json_real(0.003);
+	char *lr_text = json_dumps(lr, JSON_ENCODE_ANY | JSON_COMPACT);
+	json_t *params = json_pack("{s:s, s:s, s:s, s:s}", "optimizer.lr", lr_text, "model.hidden", "[16,4]",
+				   "model.activation", "tanh", "epochs", "7");
+	got = dm_retrain_spec(old, "m", params);
+	want = load("{\"type\": \"mlp\", \"hidden\": [16, 4], \"activation\": \"tanh\"}");
+	ck_assert(json_equal(json_object_get(got, "model"), want));
+	ck_assert_double_eq(json_real_value(json_object_get(json_object_get(got, "optimizer"), "lr")), 0.003);
+	/* a param matching none of the space's values (7 of [2, 5]) leaves the base value */
+	ck_assert_int_eq(json_integer_value(json_object_get(got, "epochs")), 3);
+	ck_assert_ptr_null(json_object_get(got, "sweep"));
+	json_decref(want);
+	json_decref(got);
+	/* the same number written another way ("0.003") is that value too */
+	json_object_set_new(params, "optimizer.lr", json_string("0.003"));
+	got = dm_retrain_spec(old, "m", params);
+	ck_assert_double_eq(json_real_value(json_object_get(json_object_get(got, "optimizer"), "lr")), 0.003);
+	json_decref(got);
+	json_decref(params);
+	json_decref(lr);
+	free(lr_text);
 
 	/* 256 bytes: 233 'a', an 'é' across the cut at 234 bytes, then 'b's */
 	char model[257];
@@ -178,7 +208,7 @@ START_TEST(retrain_spec_of_a_job)
 	memcpy(model + 233, "\xc3\xa9", 2);
 	memset(model + 235, 'b', 21);
 	model[256] = '\0';
-	got = dm_retrain_spec(old, model);
+	got = dm_retrain_spec(old, model, NULL);
 	const char *run_name = json_string_value(json_object_get(got, "run_name"));
 	ck_assert_ptr_nonnull(run_name);
 	ck_assert_uint_le(strlen(run_name), 250);

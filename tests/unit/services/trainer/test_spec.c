@@ -193,11 +193,11 @@ START_TEST(sweeps_checked_value_by_value)
 	/* set_path builds what a trial trains */
 	json_t *trial = json_deep_copy(j);
 	ck_assert_int_eq(
-		tr_spec_set_path(trial, "model.hidden",
-				 json_array_get(json_object_get(json_object_get(json_object_get(j, "sweep"), "space"),
-								"model.hidden"),
-						1),
-				 &err),
+		http_json_set_path(trial, "model.hidden",
+				   json_array_get(json_object_get(json_object_get(json_object_get(j, "sweep"), "space"),
+								  "model.hidden"),
+						  1),
+				   &err),
 		CORE_OK);
 	ck_assert_int_eq(
 		json_integer_value(json_array_get(json_object_get(json_object_get(trial, "model"), "hidden"), 0)), 128);
