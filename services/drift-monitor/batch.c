@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include "core/alloc.h"
 #include "core/csv.h"
+#include "core/fmt.h"
 #include "stats/distance.h"
 #include "stats/drift.h"
 #include "stats/stats.h"
@@ -222,7 +223,7 @@ static bool read_number(const char *s, double *out)
 		return false;
 	char *end;
 	errno = 0;
-	double v = strtod(s, &end);
+	double v = core_strtod(s, &end);
 	if (*end || !isfinite(v))
 		return false;
 	*out = v;

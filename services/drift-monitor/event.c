@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/alloc.h"
+#include "core/fmt.h"
 #include "dm.h"
 
 #define DM_EVENT_DEPTH 32
@@ -81,7 +82,7 @@ static bool number(struct scan *s, struct dm_value *v)
 	memcpy(v->text, start, n);
 	v->text[n] = '\0';
 	char *e;
-	v->num = strtod(v->text, &e);
+	v->num = core_strtod(v->text, &e);
 	if (*e != '\0')
 		return false;
 	v->kind = DM_VAL_NUM;

@@ -1,9 +1,11 @@
 /* Unit tests of core_fmt_double (libs/core/src/fmt.c): the shortest text that reads
- * back as the same double, in printf's spelling and in JSON's (jansson's) spelling. */
+ * back as the same double, in printf's spelling and in JSON's (jansson's) spelling; and
+ * of core_strtod (parse_double.c): strtod's result and end, bit for bit. */
 #include <check.h>
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/core.h"
@@ -84,6 +86,134 @@ START_TEST(random_doubles_round_trip_at_their_shortest)
 }
 END_TEST
 
+/* core_strtod against strtod: the same bits and the same end. */
+static void same_as_strtod(const char *text)
+{
+	char *e1 = NULL, *e2 = NULL;
+	double a = core_strtod(text, &e1), b = strtod(text, &e2);
+	ck_assert_msg(memcmp(&a, &b, sizeof a) == 0 && e1 == e2,
+		      "'%s': core_strtod %.17g (end %td), strtod %.17g (end %td)", text, a, e1 - text, b, e2 - text);
+}
+
+START_TEST(strtod_on_known_texts)
+{
+	static const char *const texts[] = {
+		"0",
+		"-0",
+		"+0",
+		"0.0",
+		"-0.0",
+		"1",
+		"-1",
+		"42",
+		"0.5",
+		".5",
+		"5.",
+		"-.5",
+		"+.5",
+		"0.1",
+		"0.2",
+		"0.3",
+		"3.14159",
+		"1e10",
+		"1E10",
+		"1e-7",
+		"1.5e+3",
+		"-2.5E-3",
+		"123456789012345",
+		"1234567890123456789",
+		"12345678901234567890",
+		"9007199254740992",
+		"9007199254740993",
+		"0.000001",
+		"1e22",
+		"1e23",
+		"1e-22",
+		"1e-23",
+		"4.9e-324",
+		"1.7976931348623157e308",
+		"1e309",
+		"1e-400",
+		"0x10",
+		"0X1p3",
+		"-0x1",
+		"inf",
+		"-inf",
+		"nan",
+		"infinity",
+		" 1",
+		"\t2",
+		"",
+		"-",
+		"+",
+		".",
+		"e5",
+		"1e",
+		"1e+",
+		"1e-",
+		"1.2.3",
+		"1..2",
+		"00012",
+		"0.000e5",
+		"1,5",
+		"7abc",
+		"0.12345678901234567890",
+		"255",
+		"0.2980392156862745",
+		"100000000000000000000000",
+		"0.1e1000",
+		"1e0000000000000000000000005",
+	};
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+		same_as_strtod(texts[i]);
+}
+END_TEST
+
+START_TEST(strtod_on_random_texts)
+{
+	/* numbers as printf writes them (the events' and CSV files' numbers), and
+	 * random digit strings with points, signs and exponents of every size */
+	uint64_t x = 88172645463325252ull;
+	char text[96];
+	for (int i = 0; i < 400000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		double v;
+		memcpy(&v, &x, sizeof v);
+		switch (i % 4) {
+		case 0:
+			snprintf(text, sizeof text, "%.*f", (int)(x >> 60) % 10, (double)(int64_t)(x >> 20) / 1e6);
+			break;
+		case 1:
+			snprintf(text, sizeof text, "%.*g", 1 + (int)(x >> 59) % 17, isfinite(v) ? v : 1.0);
+			break;
+		case 2: {
+			size_t n = 0;
+			uint64_t y = x;
+			if (y & 1)
+				text[n++] = (y & 2) ? '-' : '+';
+			int nd = 1 + (int)((y >> 2) % 24), pt = (int)((y >> 7) % 26);
+			for (int d = 0; d < nd; d++) {
+				if (d == pt)
+					text[n++] = '.';
+				y = y * 6364136223846793005ull + 1442695040888963407ull;
+				text[n++] = (char)('0' + (y >> 60) % 10);
+			}
+			if ((y >> 40) & 1)
+				n += (size_t)snprintf(text + n, sizeof text - n, "e%d", (int)((y >> 41) % 64) - 32);
+			text[n] = '\0';
+			break;
+		}
+		default:
+			snprintf(text, sizeof text, "%.17g", isfinite(v) ? v : 0.0);
+			break;
+		}
+		same_as_strtod(text);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core_fmt");
@@ -91,6 +221,8 @@ int main(void)
 	tcase_add_test(tc, shortest_text_of_known_values);
 	tcase_add_test(tc, non_finite_values_as_printf_writes_them);
 	tcase_add_test(tc, random_doubles_round_trip_at_their_shortest);
+	tcase_add_test(tc, strtod_on_known_texts);
+	tcase_add_test(tc, strtod_on_random_texts);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

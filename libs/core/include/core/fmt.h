@@ -1,6 +1,6 @@
 /* Numbers as text, written once: every place a double becomes text (JSON replies, log
  * fields, PostgreSQL's float8 re-spelt) goes through core_fmt_double, so one value
- * reads the same everywhere. */
+ * reads the same everywhere; core_strtod reads text back on hot paths. */
 #ifndef CORE_FMT_H
 #define CORE_FMT_H
 #include <stddef.h>
@@ -23,4 +23,10 @@ enum core_fmt_flags {
  *   flags enum core_fmt_flags, or 0
  * Returns the length written. Pure; thread-safe (the C locale's decimal point). */
 size_t core_fmt_double(double v, unsigned flags, char *out);
+
+/* strtod in the C locale, with the same result and end bit for bit, several times
+ * faster for plain decimals of up to 15 or so digits ("0.123456", "-42", "3.5e-7"):
+ * those are converted exactly without strtod's general algorithm (parse_double.c).
+ * For the hot paths that read numbers from text: events, CSV cells. */
+double core_strtod(const char *s, char **end);
 #endif
