@@ -6,6 +6,7 @@
  * exact sorted data. */
 #include <check.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -570,6 +571,45 @@ START_TEST(counts_ties_and_bytes)
 }
 END_TEST
 
+/* stats_sort_sample: qsort's order, -0.0 as +0.0, and a sorted sample left as it is;
+ * NaN refused with the sample unchanged. */
+START_TEST(sort_sample_as_qsort)
+{
+	enum { N = 100000 };
+	double *x = malloc(N * sizeof *x), *want = malloc(N * sizeof *want);
+	uint64_t r = 12345;
+	for (size_t i = 0; i < N; i++) {
+		r = r * 6364136223846793005ull + 1442695040888963407ull;
+		x[i] = (i % 7 == 0) ? (double)((r >> 60) % 5) - 2.0
+				    : ((double)(r >> 11) / 9007199254740992.0 - 0.5) * 1e6;
+	}
+	x[3] = -0.0;
+	x[5] = INFINITY;
+	x[8] = -INFINITY;
+	memcpy(want, x, N * sizeof *x);
+	qsort(want, N, sizeof *want, cmp_double);
+	ck_assert_int_eq(stats_sort_sample(x, N), CORE_OK);
+	for (size_t i = 0; i < N; i++) {
+		ck_assert_msg(x[i] == want[i], "at %zu: %g, qsort %g", i, x[i], want[i]);
+		ck_assert(!(x[i] == 0 && signbit(x[i]))); /* -0.0 came back +0.0 */
+	}
+	/* sorted again: the same bits */
+	memcpy(want, x, N * sizeof *x);
+	ck_assert_int_eq(stats_sort_sample(x, N), CORE_OK);
+	ck_assert_int_eq(memcmp(x, want, N * sizeof *x), 0);
+	/* a sorted sample holding -0.0 still has it made +0.0 */
+	double z[3] = {-1.0, -0.0, 2.0};
+	ck_assert_int_eq(stats_sort_sample(z, 3), CORE_OK);
+	ck_assert(z[0] == -1.0 && z[1] == 0 && !signbit(z[1]) && z[2] == 2.0);
+	double n[3] = {3.0, NAN, 1.0};
+	ck_assert_int_eq(stats_sort_sample(n, 3), CORE_EINVAL);
+	ck_assert(n[0] == 3.0 && isnan(n[1]) && n[2] == 1.0);
+	ck_assert_int_eq(stats_sort_sample(NULL, 0), CORE_OK);
+	free(x);
+	free(want);
+}
+END_TEST
+
 static Suite *stats_suite(void)
 {
 	Suite *s = suite_create("stats");
@@ -587,6 +627,7 @@ static Suite *stats_suite(void)
 	tcase_add_test(tc, moments_merge);
 	tcase_add_test(tc, histogram_fixed_edges);
 	tcase_add_test(tc, counts_ties_and_bytes);
+	tcase_add_test(tc, sort_sample_as_qsort);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("bounds");
 	tcase_set_timeout(tc, 600);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "core/status.h"
 
 /* ---- hashing ------------------------------------------------------------------ */
 
@@ -157,4 +158,10 @@ uint64_t stats_counts_error(const struct stats_counts *c);
  * add or free); *n is min(k, distinct held); *other = total - sum of the returned
  * counts. */
 struct stats_value_count *stats_counts_top(const struct stats_counts *c, size_t k, size_t *n, uint64_t *other);
+
+/* Sorts a sample ascending in place (-0.0 becomes +0.0), with the radix sort the
+ * statistics use; they find a sorted sample sorted and skip their own sort, so a caller
+ * running several statistics and a histogram on one sample sorts it once. CORE_EINVAL
+ * (x unchanged) when a value is NaN; CORE_ENOMEM. */
+enum core_status stats_sort_sample(double *x, size_t n);
 #endif
