@@ -1,7 +1,8 @@
 /* What the drift monitor asks the other services (face: dm.h, peers.c section), by
  * blocking HTTP calls made outside any transaction:
  *   a version's lineage   the model registry's version (its run), then the tracker's run
- *                         (its artifact root, and the trainer's tags lathe.job_id and
+ *                         (its artifact root, and the trainer's tags lathe.job_id,
+ *                         with a trial's lathe.sweep_job_id / lathe.sweep_trial, and
  *                         lathe.dataset = "<name>@<version id>");
  *   a version's reference reference.json at the run's artifact root, through the
  *                         tracker's artifact API (where the trainer put it);
@@ -17,6 +18,7 @@
 #include "core/alloc.h"
 #include "http/client.h"
 #include "http/jspec.h"
+#include "mlflow/run_tags.h"
 #include "mlflow/source.h"
 #include "dm.h"
 
@@ -79,19 +81,6 @@ static json_t *run_params(json_t *run)
 	return out;
 }
 
-/* The trainer's job of a run from its lathe.job_id tag: a sweep's trial run is tagged
- * "<job>-trial-<i>" (services/trainer/sweep.c), and the job is <job>, the sweep whose
- * spec a retraining reuses without its sweep. Malloc'd; NULL for NULL. */
-static char *job_of_tag(const char *tag)
-{
-	if (!tag)
-		return NULL;
-	const char *t = strstr(tag, "-trial-");
-	if (t && t[7] && strspn(t + 7, "0123456789") == strlen(t + 7))
-		return core_xstrndup(tag, (size_t)(t - tag));
-	return core_xstrdup(tag);
-}
-
 enum core_status dm_peer_lineage(const struct dm_settings *s, const char *model, const char *version, json_t **out,
 				 struct core_error *err)
 {
@@ -123,7 +112,10 @@ enum core_status dm_peer_lineage(const struct dm_settings *s, const char *model,
 	if (rc == CORE_OK) {
 		const char *ds = run_tag(r, "lathe.dataset"), *at = ds ? strrchr(ds, '@') : NULL;
 		char *ds_name = at ? core_xstrndup(ds, (size_t)(at - ds)) : NULL;
-		char *job = job_of_tag(run_tag(r, "lathe.job_id"));
+		/* a sweep's trial run is of the sweep's job, whose spec a retraining reuses
+		 * without its sweep (mlflow/run_tags.h) */
+		char *job = mlflow_run_job(run_tag(r, MLFLOW_TAG_JOB_ID), run_tag(r, MLFLOW_TAG_SWEEP_JOB_ID),
+					   run_tag(r, MLFLOW_TAG_SWEEP_TRIAL), NULL);
 		*out = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:o}", "model", model, "version", version,
 				 "run_id", run_id, "artifact_uri", uri, "job_id", job, "dataset", ds_name,
 				 "dataset_version", at ? at + 1 : NULL, "params", run_params(r));

@@ -13,6 +13,7 @@
 #include "http/client.h"
 #include "ml/metrics.h"
 #include "ml/package.h"
+#include "mlflow/run_tags.h"
 #include "pkgfetch/pkgfetch.h"
 #include "tr.h"
 
@@ -28,26 +29,30 @@ void tr_lineage_free(struct tr_lineage *l)
 enum core_status tr_lineage_get(const struct tr_settings *s, const char *model, const char *version,
 				struct tr_lineage *out, struct core_error *err)
 {
+	json_t *tags = NULL;
 	memset(out, 0, sizeof *out);
 	enum core_status rc = tr_peer_version_run(s, NULL, model, version, out->run_id, err);
 	if (rc == CORE_OK && !out->run_id[0])
 		rc = core_fail(err, CORE_EINVAL, "version %s of %s has no run", version, model);
 	if (rc == CORE_OK)
-		rc = tr_peer_run_tag(s, NULL, out->run_id, "lathe.job_id", &out->job_id, err);
-	if (rc == CORE_OK)
-		rc = tr_peer_run_tag(s, NULL, out->run_id, "lathe.dataset", &out->dataset, err);
+		rc = tr_peer_run_tags(s, NULL, out->run_id, &tags, err);
+	/* a sweep's trial run is of the sweep's job, whose spec (split fractions and seed)
+	 * every trial shared */
+	if (rc == CORE_OK) {
+		const char *ds = json_string_value(json_object_get(tags, "lathe.dataset"));
+		out->job_id = mlflow_run_job(json_string_value(json_object_get(tags, MLFLOW_TAG_JOB_ID)),
+					     json_string_value(json_object_get(tags, MLFLOW_TAG_SWEEP_JOB_ID)),
+					     json_string_value(json_object_get(tags, MLFLOW_TAG_SWEEP_TRIAL)), NULL);
+		out->dataset = ds ? core_xstrdup(ds) : NULL;
+	}
 	if (rc == CORE_OK && !out->job_id)
 		rc = core_fail(err, CORE_EINVAL,
 			       "version %s of %s was not trained by the trainer (its run has no "
 			       "lathe.job_id tag)",
 			       version, model);
-	/* a sweep's trial run is tagged "<job>-trial-<i>" (sweep.c): its job is <job>, whose
-	 * spec (split fractions and seed) every trial shared */
-	if (rc == CORE_OK && strlen(out->job_id) > TR_JOB_ID_LEN &&
-	    strncmp(out->job_id + TR_JOB_ID_LEN, "-trial-", 7) == 0)
-		out->job_id[TR_JOB_ID_LEN] = '\0';
 	if (rc != CORE_OK)
 		tr_lineage_free(out);
+	json_decref(tags);
 	return rc;
 }
 

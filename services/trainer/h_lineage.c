@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/alloc.h"
+#include "mlflow/run_tags.h"
 #include "tr.h"
 
 /* A parameter a client may send: 1..max bytes of printable ASCII or UTF-8, no spaces
@@ -79,13 +80,19 @@ static bool read_jobs(struct http_request *req, void *app, struct job_ctx *x)
 
 /* --- forward: a model version ------------------------------------------------------- */
 
-/* The job id a run's lathe.job_id names: a sweep's trial is "<job id>-trial-<n>". */
+/* The job a run belongs to (mlflow_run_job: a sweep trial's run, the sweep's job), when
+ * it can be one of this trainer's (a job id's length); else NULL. */
 static char *job_id_of(json_t *run)
 {
-	const char *t = json_string_value(json_object_get(json_object_get(run, "tags"), "lathe.job_id"));
-	if (!t || strlen(t) < TR_JOB_ID_LEN)
-		return NULL;
-	return core_xstrndup(t, TR_JOB_ID_LEN);
+	json_t *tags = json_object_get(run, "tags");
+	char *job = mlflow_run_job(json_string_value(json_object_get(tags, MLFLOW_TAG_JOB_ID)),
+				   json_string_value(json_object_get(tags, MLFLOW_TAG_SWEEP_JOB_ID)),
+				   json_string_value(json_object_get(tags, MLFLOW_TAG_SWEEP_TRIAL)), NULL);
+	if (job && strlen(job) != TR_JOB_ID_LEN) {
+		free(job);
+		job = NULL;
+	}
+	return job;
 }
 
 static json_t *job_node(json_t *job, const char *why)

@@ -100,10 +100,10 @@ enum core_status tr_peer_version_run(const struct tr_settings *s, const char *ri
 	return rc;
 }
 
-enum core_status tr_peer_run_tag(const struct tr_settings *s, const char *rid, const char *run_id, const char *key,
-				 char **value, struct core_error *err)
+enum core_status tr_peer_run_tags(const struct tr_settings *s, const char *rid, const char *run_id, json_t **tags,
+				  struct core_error *err)
 {
-	*value = NULL;
+	*tags = json_object();
 	char *q = mlflow_url_escape(run_id, false);
 	char *path = core_xasprintf(API "runs/get?run_id=%s", q);
 	json_t *doc = NULL;
@@ -114,10 +114,8 @@ enum core_status tr_peer_run_tag(const struct tr_settings *s, const char *rid, c
 	{
 		const char *k = json_string_value(json_object_get(t, "key"));
 		const char *v = json_string_value(json_object_get(t, "value"));
-		if (k && v && strcmp(k, key) == 0) {
-			*value = core_xstrdup(v);
-			break;
-		}
+		if (k && v)
+			json_object_set_new(*tags, k, json_string(v));
 	}
 	json_decref(doc);
 	free(path);

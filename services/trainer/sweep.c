@@ -10,11 +10,13 @@
  *
  * In the tracker: one parent run (tag lathe.job_id = the job) and each trial a nested
  * child run (mlflow.parentRunId = the parent; lathe.job_id = <job>-trial-<i>, so a
- * takeover continues the same runs). The parent gets the best trial's metrics
- * (best_<metric> and the best trial's final metrics) and the tags lathe.best_run_id
- * and lathe.best_trial; only the best trial's model is registered. The best is the
- * best finite score, the lowest trial index among equal ones (tr_sweep_best), so the
- * choice does not depend on the order parallel trials ended in.
+ * takeover continues the same runs; lathe.sweep_job_id = <job> and lathe.sweep_trial =
+ * <i>, what readers take the job and trial from: mlflow/run_tags.h). The parent gets
+ * the best trial's metrics (best_<metric> and the best trial's final metrics) and the
+ * tags lathe.best_run_id and lathe.best_trial; only the best trial's model is
+ * registered. The best is the best finite score, the lowest trial index among equal
+ * ones (tr_sweep_best), so the choice does not depend on the order parallel trials
+ * ended in.
  *
  * Parallelism (`parallelism`, like Hyperopt's parallelism or GridSearchCV's n_jobs):
  * the worker holding the job runs up to that many trials at once, each on a thread of
@@ -49,6 +51,7 @@
 #include <string.h>
 #include "core/log.h"
 #include "core/time.h"
+#include "mlflow/run_tags.h"
 #include "tr.h"
 
 /* What a sweep's trial threads share. */
@@ -86,9 +89,23 @@ static json_t *trial_spec(json_t *spec, json_t *point, struct core_error *err)
 	return s;
 }
 
-static bool parent_on_run(struct tr_jctx *j, struct tr_trial *tr)
+/* Once a trial's run exists: tags it with its sweep's job and its index, so readers
+ * take them as they are instead of parsing lathe.job_id (mlflow/run_tags.h). Set on a
+ * found run too (upserts), so a trial run made before these tags existed gets them
+ * when a takeover continues it. A refusal is logged and the trial goes on: the
+ * readers still find the job in lathe.job_id. false: stop (lease lost, shutdown). */
+static bool trial_on_run(struct tr_jctx *j, struct tr_trial *tr)
 {
-	(void)tr;
+	struct core_error err = {{0}};
+	char trial[24];
+	snprintf(trial, sizeof trial, "%d", tr->trial);
+	enum core_status rc = tr_job_set_tag(j, tr->run_id, MLFLOW_TAG_SWEEP_JOB_ID, j->job->id, &err);
+	if (rc == CORE_OK)
+		rc = tr_job_set_tag(j, tr->run_id, MLFLOW_TAG_SWEEP_TRIAL, trial, &err);
+	if (rc == CORE_EIO)
+		return false;
+	if (rc != CORE_OK)
+		tr_job_log(j, "warn", "%strial tags not set: %s", tr->log_prefix, err.message);
 	return !j->lost;
 }
 
@@ -170,7 +187,7 @@ static void run_trial(struct tr_sweep *sw, size_t p, json_t *ts)
 		return;
 	}
 	char key[TR_JOB_ID_LEN + 32], name[160], prefix[32];
-	snprintf(key, sizeof key, "%s-trial-%zu", j->job->id, p);
+	snprintf(key, sizeof key, "%s" MLFLOW_TRIAL_INFIX "%zu", j->job->id, p);
 	snprintf(name, sizeof name, "%.128s-trial-%zu", sw->run_name, p);
 	snprintf(prefix, sizeof prefix, "trial %zu: ", p);
 	char *pt = json_dumps(json_array_get(sw->points, p), JSON_COMPACT);
@@ -187,7 +204,7 @@ static void run_trial(struct tr_sweep *sw, size_t p, json_t *ts)
 			      .log_prefix = prefix,
 			      .score_metric = sw->metric,
 			      .sweep = sw,
-			      .on_run = parent_on_run};
+			      .on_run = trial_on_run};
 	enum tr_outcome to = tr_train_one(j, &tr, &err);
 	if (to == TR_LOST || to == TR_CANCELLED) {
 		tr_job_log(j, "info", "trial %zu stopped (%s)", p,

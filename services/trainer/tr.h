@@ -784,9 +784,10 @@ enum core_status tr_peer_aliases(const struct tr_settings *s, const char *rid, c
 /* Whether model has version (CORE_ENOENT when not), and its run id ("" for none). */
 enum core_status tr_peer_version_run(const struct tr_settings *s, const char *rid, const char *model,
 				     const char *version, char run_id[64], struct core_error *err);
-/* A run's tag (malloc'd into *value, NULL when absent). */
-enum core_status tr_peer_run_tag(const struct tr_settings *s, const char *rid, const char *run_id, const char *key,
-				 char **value, struct core_error *err);
+/* A run's tags as an object of strings, key -> value (owned by the caller, empty when
+ * the run has none or on an error). */
+enum core_status tr_peer_run_tags(const struct tr_settings *s, const char *rid, const char *run_id, json_t **tags,
+				  struct core_error *err);
 enum core_status tr_peer_set_alias(const struct tr_settings *s, const char *rid, const char *model, const char *alias,
 				   const char *version, struct core_error *err);
 enum core_status tr_peer_delete_alias(const struct tr_settings *s, const char *rid, const char *model,
@@ -830,7 +831,7 @@ enum core_status tr_evaluate(struct svc *svc, const struct tr_eval_row *e, struc
 /* Where a version came from: its run and the run's lathe.job_id / lathe.dataset tags. */
 struct tr_lineage {
 	char run_id[64];
-	char *job_id;  /* NULL: not the trainer's */
+	char *job_id;  /* NULL: not the trainer's; a sweep trial's: the sweep's job */
 	char *dataset; /* name@version id, or NULL */
 };
 enum core_status tr_lineage_get(const struct tr_settings *s, const char *model, const char *version,

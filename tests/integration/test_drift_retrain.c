@@ -3,7 +3,8 @@
  * monitor as processes, on the run's PostgreSQL and broker.
  *   - a job is submitted to the trainer on version 1 of an image dataset; a small image
  *     classifier is published with a reference.json and its run tagged as the trainer
- *     tags a sweep's trial runs (lathe.job_id = <that job>-trial-1, lathe.dataset =
+ *     tags a sweep's trial runs (lathe.job_id = <that job>-trial-1,
+ *     lathe.sweep_job_id = <that job>, lathe.sweep_trial = 1, lathe.dataset =
  *     <name>@<version id>), so the serving version reads as made by that job;
  *   - a version 2 of the dataset lands; brighter traffic makes a drifted window of a
  *     monitor with policy retrain: its report's lineage names the job and the dataset,
@@ -106,9 +107,12 @@ START_TEST(drifted_window_submits_a_retraining_job)
 	char *run = th_infer_log_dir(&S, dir);
 	th_infer_put_run_file(&S, run, "reference.json", refdoc, strlen(refdoc));
 	char *ds_tag = th_fmt("%s@%s", DATASET, v1_id);
-	/* the sweep's best trial made it: its run is tagged <job>-trial-<i> (sweep.c) */
+	/* the sweep's best trial made it: its run is tagged as sweep.c tags a trial's,
+	 * lathe.job_id = <job>-trial-<i>, lathe.sweep_job_id = <job>, lathe.sweep_trial = <i> */
 	char *trial_tag = th_fmt("%s-trial-1", job1);
 	set_tag(S.tracker, run, "lathe.job_id", trial_tag);
+	set_tag(S.tracker, run, "lathe.sweep_job_id", job1);
+	set_tag(S.tracker, run, "lathe.sweep_trial", "1");
 	free(trial_tag);
 	/* and its params are the trial's spec flattened, as run_job.c logs them: trial 1's
 	 * point is optimizer.lr 0.1 */

@@ -3,7 +3,10 @@
  *     gives one parent run with four children (mlflow.parentRunId = the parent), the
  *     parent names the best child (lathe.best_run_id, best_val_accuracy), a child with
  *     the highest val_accuracy, and only that child's model is registered (one
- *     version, its run);
+ *     version, its run); each child carries lathe.sweep_job_id (the job) and
+ *     lathe.sweep_trial (its index) beside lathe.job_id = <job>-trial-<i>, and the
+ *     version's lineage finds the sweep's job by them (even once lathe.job_id is
+ *     re-tagged by hand);
  *   - the same with parallelism 2: the same end state, the job's log shows trials
  *     overlapping (trial 1 started before trial 0 ended), and the job row counts the
  *     trials finished (epoch 4) with every trial in metrics.trials, in trial order. */
@@ -13,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "harness_train.h"
+
+#define OTHER_JOB "00000000000000000000000000000000" /* no job of the trainer */
 
 static const char *tag(json_t *run, const char *key)
 {
@@ -93,6 +98,26 @@ static json_t *check_sweep(struct th_train_stack *s, const char *id, const char 
 			best = r;
 	}
 	ck_assert_uint_eq(n_children, 4);
+	/* each child names its sweep and trial in tags of their own (mlflow/run_tags.h),
+	 * the trials 0-3 once each, and keeps lathe.job_id = <job>-trial-<i> */
+	unsigned seen = 0;
+	json_array_foreach(runs, i, r)
+	{
+		if (r == parent)
+			continue;
+		ck_assert_str_eq(tag(r, "lathe.sweep_job_id"), id);
+		const char *trial = tag(r, "lathe.sweep_trial");
+		ck_assert_ptr_nonnull(trial);
+		ck_assert_msg(strlen(trial) == 1 && trial[0] >= '0' && trial[0] <= '3', "trial <%s>", trial);
+		ck_assert_msg(!(seen & (1u << (trial[0] - '0'))), "trial %s twice", trial);
+		seen |= 1u << (trial[0] - '0');
+		char *key = th_fmt("%s-trial-%s", id, trial);
+		ck_assert_str_eq(tag(r, "lathe.job_id"), key);
+		free(key);
+	}
+	ck_assert_uint_eq(seen, 0xf);
+	ck_assert_ptr_null(tag(parent, "lathe.sweep_job_id"));
+	ck_assert_ptr_null(tag(parent, "lathe.sweep_trial"));
 	/* the parent's choice has the highest val_accuracy (ties: any of them) */
 	const char *chosen = tag(parent, "lathe.best_run_id");
 	ck_assert_ptr_nonnull(chosen);
@@ -131,7 +156,24 @@ START_TEST(grid_of_four_registers_the_best)
 	th_train_start(&s, env);
 	th_train_push_fmnist(&s, "fmnist", 600);
 	char *id = submit_sweep(&s, "sweep", "sweep-best", "");
-	json_decref(check_sweep(&s, id, "sweep", "sweep-best"));
+	json_t *j = check_sweep(&s, id, "sweep", "sweep-best");
+	/* the version's lineage names the sweep's job, from the best trial's sweep tags:
+	 * with its lathe.job_id re-tagged by hand as another (unknown) job, still the
+	 * sweep's job, so the sweep tags are what is read */
+	const char *best = json_string_value(json_object_get(j, "run_id"));
+	json_t *doc = th_train_get(s.trainer, "/v1/lineage?model=sweep-best&version=1");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "job"), "id")), id);
+	json_decref(doc);
+	char *body = th_fmt("{\"run_id\": \"%s\", \"key\": \"lathe.job_id\", \"value\": \"%s\"}", best, OTHER_JOB);
+	json_decref(th_train_post(s.tracker, "/api/2.0/mlflow/runs/set-tag", body));
+	free(body);
+	doc = th_train_get(s.trainer, "/v1/lineage?model=sweep-best&version=1");
+	json_t *tags = json_object_get(json_object_get(doc, "run"), "tags");
+	ck_assert_str_eq(json_string_value(json_object_get(tags, "lathe.job_id")), OTHER_JOB);
+	ck_assert_str_eq(json_string_value(json_object_get(tags, "lathe.sweep_job_id")), id);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "job"), "id")), id);
+	json_decref(doc);
+	json_decref(j);
 	free(id);
 	th_train_stop(&s);
 }
