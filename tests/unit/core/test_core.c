@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -208,6 +209,54 @@ START_TEST(deadlines_carry_and_clamp)
 }
 END_TEST
 
+/* What core_time_parse_iso8601 read before its fixed-digit path: sscanf and timegm
+ * (whole seconds, in ms; the callers below know the fraction they wrote). */
+static int64_t iso8601_by_timegm(const char *t)
+{
+	struct tm tm = {0};
+	if (sscanf(t, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) !=
+	    6)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+/* The fixed-digit path gives timegm's value for every field, in range or carried (day
+ * 00 or 31 of February, hour 24..99, second 60..99), every year 0000-9999 (leap
+ * centuries), and falls back where timegm carries the month. */
+START_TEST(time_parse_iso8601_matches_timegm)
+{
+	unsigned short seed[3] = {0x7e11, 0x0a55, 0x1970};
+	char ts[64];
+	for (int i = 0; i < 200000; i++) {
+		int y = i < 1000 ? 1600 + i % 900 : (int)(nrand48(seed) % 10000);
+		int mo = (int)(nrand48(seed) % 14), d = (int)(nrand48(seed) % 34), h = (int)(nrand48(seed) % 100);
+		int mi = (int)(nrand48(seed) % 100), se = (int)(nrand48(seed) % 100), ms = (int)(nrand48(seed) % 1000);
+		if (i % 3 == 0) { /* mostly real dates */
+			mo = 1 + mo % 12;
+			d = 1 + d % 28;
+			h %= 24;
+			mi %= 60;
+			se %= 60;
+		}
+		const char *tail = i % 4 == 0 ? "Z" : i % 4 == 1 ? "+00:00" : "";
+		if (i % 2)
+			snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03d%s", y, mo, d, h, mi, se, ms, tail);
+		else
+			snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d%s", y, mo, d, h, mi, se, tail);
+		int64_t want = iso8601_by_timegm(ts) + (i % 2 ? ms : 0);
+		ck_assert_msg(core_time_parse_iso8601(ts) == want, "%s: %lld, timegm %lld", ts,
+			      (long long)core_time_parse_iso8601(ts), (long long)want);
+	}
+	static const char *const odd[] = {"2023-1-14T22:13:20Z", "+2023-11-14T22:13:20Z", " 2023-11-14T22:13:20",
+					  "2023-11-14 22:13:20", "2023-11-14T22:13",      "20231-11-14T22:13:20",
+					  "2023-11-14T22:13:2",  "-001-01-01T00:00:00"};
+	for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
+		ck_assert_msg(core_time_parse_iso8601(odd[i]) == iso8601_by_timegm(odd[i]), "%s", odd[i]);
+}
+END_TEST
+
 START_TEST(time_formats_iso8601)
 {
 	char ts[32];
@@ -392,7 +441,7 @@ static Suite *core_suite(void)
 		{"id", {ids_are_uuid4_hex_and_distinct, ids_distinct_across_refills_and_fork}},
 		{"status", {fail_may_quote_its_own_message}},
 		{"sha256", {sha256_matches_known_digests}},
-		{"time", {time_formats_iso8601, deadlines_carry_and_clamp}},
+		{"time", {time_formats_iso8601, time_parse_iso8601_matches_timegm, deadlines_carry_and_clamp}},
 		{"file", {files_mkdir_write_read}},
 		{"log", {log_levels_parse, log_lines_are_json, log_lines_stay_valid_utf8_and_numbers_short}},
 		{"shutdown", {shutdown_waits_for_sigterm, shutdown_survives_a_thread_that_never_blocked_it}},
