@@ -16,13 +16,14 @@ free_port() {
 	return 1
 }
 
-# start_devkafka BIN DIR: starts the broker with its bootstrap file and control FIFO in
-# DIR; sets DEVKAFKA_PID and KAFKA_BOOTSTRAP.
+# start_devkafka BIN DIR [DEVKAFKA_ARGS...]: starts the broker with its bootstrap file and
+# control FIFO in DIR; sets DEVKAFKA_PID and KAFKA_BOOTSTRAP.
 start_devkafka() {
 	local bin=$1 dir=$2 i
+	shift 2
 	rm -f "$dir/kafka.bootstrap"
 	# its own session: a terminal's Ctrl-C goes to the script, which stops it last
-	setsid "$bin" -f "$dir/kafka.bootstrap" -c "$dir/kafka.ctl" >"$dir/devkafka.log" 2>&1 &
+	setsid "$bin" -f "$dir/kafka.bootstrap" -c "$dir/kafka.ctl" "$@" >"$dir/devkafka.log" 2>&1 &
 	DEVKAFKA_PID=$!
 	for i in $(seq 1 100); do
 		[ -s "$dir/kafka.bootstrap" ] && break

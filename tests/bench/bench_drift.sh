@@ -8,31 +8,35 @@
 #            published as a client would (curl: run, artifact, registered version); a
 #            monitor POST /v1/monitors with window size LATHE_BENCH_DRIFT_WINDOW (10,000),
 #            policy none.
-#   ingest   tests/bench/bench_drift_produce writes N events (LATHE_BENCH_DRIFT_EVENTS,
-#            1,000,000; at most LATHE_BENCH_DRIFT_SECONDS, 120) straight to
-#            inference.predictions, staying at most 16,000 events ahead of the daemon
-#            (devkafka keeps ~5 MiB per partition and drops older batches silently, so
-#            the events cannot all be written first). This script polls the daemon's
-#            drift_events_total{outcome="added"}; the rate is from the first poll that
-#            sees events added to the first that sees them all (the consumer group's
-#            first assignment, ~3 s in devkafka, is outside it).
-#   figures  events/s, the daemon's CPU time per event (user + system, all threads: on a
-#            shared 2-core machine, where the producer runs too, the steadier figure),
+#   ingest   tests/bench/bench_drift_produce first writes N events (LATHE_BENCH_DRIFT_EVENTS,
+#            1,000,000) to inference.predictions while the daemon is stopped; then the
+#            daemon starts and catches up, as a consumer does after a pause or a deploy.
+#            So the producer (which costs more CPU per event than the daemon) does not
+#            share the two cores with what is measured. The topic is on a devkafka of this
+#            script's own with enough partitions to keep every event (devkafka keeps
+#            ~5 MiB per partition and drops older batches silently; unkeyed events spread
+#            over them). This script polls the daemon's drift_events_total{outcome="added"};
+#            the rate is from the first poll that sees events added to the first that sees
+#            them all (the consumer group's first assignment, ~3 s in devkafka, is outside
+#            it), stopping after LATHE_BENCH_DRIFT_SECONDS (120).
+#   figures  events/s, the daemon's CPU time per event (user + system, all threads),
 #            its peak RSS (VmHWM), the reports written (drift.reports).
 # No peer: Evidently computes reports over data frames it is given and has no stream
 # consumer to compare with; the output says so.
+#
+#   LATHE_BENCH_DRIFT_PROFILE=FILE   perf record -g of lathe-drift-monitor during the ingest
 #
 #   tests/bench/bench_drift.sh BUILD_DIR WORK_DIR   (LATHE_BENCH_PG_PORT, KAFKA_BOOTSTRAP,
 #       LATHE_BENCH_LATHE_URL = the tracker; tools/run-bench.sh sets them;
 #       LATHE_BENCH_DRIFT=0 there leaves this part out)
 set -uo pipefail
+. "$(dirname "$0")/../../tools/stack-lib.sh"
 build=$(cd "${1:?usage: bench_drift.sh BUILD_DIR WORK_DIR}" && pwd) || exit 2
 work=${2:?usage: bench_drift.sh BUILD_DIR WORK_DIR}/drift
 tracker=${LATHE_BENCH_LATHE_URL:?}
 n=${LATHE_BENCH_DRIFT_EVENTS:-1000000}
 secs=${LATHE_BENCH_DRIFT_SECONDS:-120}
 window=${LATHE_BENCH_DRIFT_WINDOW:-10000}
-max_lag=16000
 py=/usr/bin/python3
 model=bench-drift-ingest
 db="postgresql://postgres@127.0.0.1:${LATHE_BENCH_PG_PORT:?}/lathe"
@@ -42,9 +46,15 @@ pids=()
 cleanup_daemons() {
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	stop_devkafka
 }
 trap cleanup_daemons EXIT
 mkdir -p "$work"
+# a broker of its own, with a partition per 4 MiB of events (at most 1024)
+parts=$(((n * 704 + 4194303) / 4194304))
+[ "$parts" -lt 4 ] && parts=4
+[ "$parts" -gt 1024 ] && parts=1024
+start_devkafka "$build/bin/devkafka" "$work" -t "inference.predictions:$parts" || { say "devkafka did not start"; exit 1; }
 say "load average $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) cores at the start"
 
 low_port() {
@@ -127,39 +137,44 @@ api "$registry" POST /api/2.0/mlflow/registered-models/create "{\"name\":\"$mode
 version=$(api "$registry" POST /api/2.0/mlflow/model-versions/create \
 	"{\"name\":\"$model\",\"source\":\"runs:/$run/model\",\"run_id\":\"$run\"}" | jq -r .model_version.version) || exit 1
 
-# --- the daemon and its monitor ----------------------------------------------------------
-start drift-monitor lathe-drift-monitor /readyz TRACKER_URL="$tracker" REGISTRY_URL="$registry" \
+# --- the monitor, then the events, then the daemon -------------------------------------
+start drift-monitor-setup lathe-drift-monitor /readyz TRACKER_URL="$tracker" REGISTRY_URL="$registry" \
 	CONSUMER_GROUP=bench-drift || exit 1
 dm=$url dm_pid=$pid
 monitor=$(api "$dm" POST /v1/monitors \
 	"{\"model\":\"$model\",\"window\":{\"size\":$window},\"alert\":{\"policy\":\"none\"}}" | jq -r '.monitor.id // .id') || exit 1
 say "model $model version $version, 20 numeric features, monitor $monitor (window $window rows)"
+kill -TERM "$dm_pid" && wait "$dm_pid" || { say "FAIL: the drift monitor did not stop cleanly"; exit 1; }
+
+"$build/tests/bench/bench_drift_produce" "$KAFKA_BOOTSTRAP" "$model" "$version" "$n" >"$work/produce.out" \
+	2>"$work/produce.err" || { say "FAIL: the producer failed"; cat "$work/produce.err"; exit 1; }
+produced=$(sed -n 's/.*produced=\([0-9]*\).*/\1/p' "$work/produce.out")
+say "producer (before the daemon reads): $(cat "$work/produce.out") on $parts partitions"
 
 # --- ingest -------------------------------------------------------------------------------
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-"$build/tests/bench/bench_drift_produce" "$KAFKA_BOOTSTRAP" "$model" "$version" "$n" "$dm/metrics" "$max_lag" \
-	"$secs" >"$work/produce.out" 2>"$work/produce.err" &
-prod=$!
-t_first="" a_first=0 t_last="" a_last=0 c_first=0 c_last=0 prod_done=0 produced=$n
-deadline=$(($(date +%s) + secs + 60))
+start drift-monitor lathe-drift-monitor /readyz TRACKER_URL="$tracker" REGISTRY_URL="$registry" \
+	CONSUMER_GROUP=bench-drift || exit 1
+dm=$url dm_pid=$pid
+prof=""
+if [ -n "${LATHE_BENCH_DRIFT_PROFILE:-}" ]; then
+	perf record -g -o "$LATHE_BENCH_DRIFT_PROFILE" -p "$dm_pid" >/dev/null 2>&1 &
+	prof=$!
+fi
+t_first="" a_first=0 t_last="" a_last=0 c_first=0 c_last=0
+deadline=$(($(date +%s) + secs))
 while [ "$(date +%s)" -lt "$deadline" ]; do
 	a=$(added "$dm") t=$(date +%s.%N) c=$(cpu_ticks "$dm_pid")
 	kill -0 "$dm_pid" 2>/dev/null || { say "FAIL: the daemon died"; tail -n 20 "$work/drift-monitor.log"; exit 1; }
 	if [ -z "$t_first" ] && [ "${a:-0}" -gt 0 ]; then t_first=$t a_first=$a c_first=$c; fi
 	if [ "${a:-0}" -gt "$a_last" ]; then t_last=$t a_last=$a c_last=$c; fi
-	if [ "$prod_done" = 0 ] && ! kill -0 "$prod" 2>/dev/null; then
-		wait "$prod" || { say "FAIL: the producer failed"; cat "$work/produce.err"; exit 1; }
-		prod_done=1
-		produced=$(sed -n 's/.*produced=\([0-9]*\).*/\1/p' "$work/produce.out")
-	fi
-	[ "$prod_done" = 1 ] && [ "$a_last" -ge "$produced" ] && break
+	[ "$a_last" -ge "$produced" ] && break
 	sleep 0.1
 done
-[ "$prod_done" = 1 ] || { kill -TERM "$prod" 2>/dev/null; wait "$prod" 2>/dev/null; }
+[ -n "$prof" ] && { kill -INT "$prof"; wait "$prof"; }
 sleep 1 # the last batch's transaction and the reports of the last window
 hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$dm_pid/status")
 reports=$(psql "$db" -qtAc "SELECT count(*) FROM drift.reports WHERE monitor_id = '$monitor'" 2>/dev/null)
-say "producer: $(cat "$work/produce.out")"
 status=0
 if [ -z "$t_first" ] || [ "$a_last" -le "$a_first" ]; then
 	say "FAIL: the daemon added ${a_last} events"
