@@ -24,6 +24,7 @@ struct scan {
 	const char *p, *end;
 	int depth;
 	bool head; /* only what groups the event: its values are skipped unread */
+	bool done; /* head: everything that groups it read, the rest left unread */
 };
 
 static void ws(struct scan *s)
@@ -253,13 +254,19 @@ static bool data(struct scan *s, struct dm_event *ev)
 			ok = skip_value(s);
 		if (!ok)
 			return false;
+		/* the head has all it groups by (the inference API writes these members before
+		 * the values): the values are read, and the whole text checked, by the full scan */
+		if (s->head && ev->type.p && ev->model.p && ev->version.p && ev->timestamp.p && ev->role.p) {
+			s->done = true;
+			return true;
+		}
 	} while (eat(s, ','));
 	return eat(s, '}');
 }
 
 static bool scan_event(const char *text, size_t len, struct dm_event *ev, bool head)
 {
-	struct scan s = {text, text + len, 0, head};
+	struct scan s = {.p = text, .end = text + len, .head = head};
 	dm_event_reset(ev);
 	if (!eat(&s, '{'))
 		return false;
@@ -277,6 +284,8 @@ static bool scan_event(const char *text, size_t len, struct dm_event *ev, bool h
 			ok = skip_value(&s);
 		if (!ok)
 			return false;
+		if (s.done)
+			return true;
 	} while (eat(&s, ','));
 	if (!eat(&s, '}'))
 		return false;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/alloc.h"
+#include "stats/stats.h"
 #include "dm.h"
 
 static int cmp_label(const void *a, const void *b)
@@ -32,7 +33,10 @@ static enum core_status read_sample(json_t *arr, const char *where, struct dm_re
 	}
 	if (c->n_sample == 0)
 		return core_fail(err, CORE_EINVAL, "reference.json: %s: the sample holds no finite number", where);
-	return CORE_OK;
+	/* sorted once here: every window's report sorts its copy of the sample, and finds
+	 * it sorted in one pass (no statistic depends on the order of its values) */
+	return stats_sort_sample(c->sample, c->n_sample) == CORE_ENOMEM ? core_fail(err, CORE_ENOMEM, "out of memory")
+									: CORE_OK;
 }
 
 /* {"label": count, ...} into c's categories, sorted bytewise. */

@@ -628,6 +628,14 @@ static enum core_status apply(struct dm_stream *st, struct svc *svc, struct item
 		dm_event_of_json(tree, &st->event);
 		it->ev = tree; /* freed with the batch's items */
 	}
+	/* the head stops reading once it has what groups the event: a text that says
+	 * otherwise further on (a member given twice) is not applied to the wrong window */
+	const struct dm_event *ev = &st->event;
+	if (!dm_str_is(ev->type, "lathe.prediction") || !dm_str_is(ev->role, "serve") ||
+	    !dm_str_is(ev->model, l->model) || !dm_str_is(ev->version, it->version)) {
+		count(st, "skipped", 1);
+		return CORE_OK;
+	}
 	if (dm_window_add_event(&l->w, &st->event, it->at) == DM_DUPLICATE) {
 		l->w.duplicates++;
 		count(st, "duplicate", 1);
@@ -698,8 +706,9 @@ static bool read_item(struct dm_stream *st, const struct bus_message *m, struct 
 	memcpy(it->version, ev->version.p, ev->version.n);
 	it->version[ev->version.n] = '\0';
 	char ts[40];
-	snprintf(ts, sizeof ts, "%.*s", (int)(ev->timestamp.n < sizeof ts ? ev->timestamp.n : sizeof ts - 1),
-		 ev->timestamp.p ? ev->timestamp.p : "");
+	size_t ts_len = ev->timestamp.p ? (ev->timestamp.n < sizeof ts ? ev->timestamp.n : sizeof ts - 1) : 0;
+	memcpy(ts, ev->timestamp.p ? ev->timestamp.p : "", ts_len);
+	ts[ts_len] = '\0';
 	it->at = core_time_parse_iso8601(ts);
 	if (it->at < 0)
 		it->at = core_now_ms();

@@ -234,9 +234,11 @@ static void put_float(struct ev_text *w, float v)
 }
 
 /* Row i's data member as JSON text, written straight into b (no tree: this runs once
- * per prediction): model, version, request_id, timestamp, protocol, row, then features
- * (tabular) or image (its summary), then label and probability (a classifier) or
- * prediction (the outputs), and role. A failed append (ceiling, memory) marks w bad. */
+ * per prediction): model, version, request_id, timestamp, protocol, role, row, then
+ * features (tabular) or image (its summary), then label and probability (a classifier)
+ * or prediction (the outputs). What groups an event (model, version, timestamp, role)
+ * comes before the values, so a reader that first sorts events by model (the drift
+ * monitor) stops reading there. A failed append (ceiling, memory) marks w bad. */
 static void row_data(struct ev_text *w, const struct ia_ev_job *j, size_t i, const char *timestamp)
 {
 	const struct ia_model *m = j->model;
@@ -247,6 +249,7 @@ static void row_data(struct ev_text *w, const struct ia_ev_job *j, size_t i, con
 	put_string(w, "request_id", j->request_id);
 	put_string(w, "timestamp", timestamp);
 	put_string(w, "protocol", j->protocol);
+	put_string(w, "role", j->role);
 	put_key(w, "row");
 	char num[128];
 	put(w, num, (size_t)snprintf(num, sizeof num, "%zu", i));
@@ -294,7 +297,6 @@ static void row_data(struct ev_text *w, const struct ia_ev_job *j, size_t i, con
 		}
 		put(w, j->k ? "]" : "[]", j->k ? 1 : 2);
 	}
-	put_string(w, "role", j->role);
 	put(w, "}", 1);
 }
 

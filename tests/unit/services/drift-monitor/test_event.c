@@ -125,12 +125,40 @@ START_TEST(scan_gives_up_where_it_should)
 }
 END_TEST
 
+/* The head stops once it has type, model, version, timestamp and role (the inference
+ * API's order): what follows is left to the full scan, which still refuses it; without
+ * all five before the values, or with type after data, the head reads to the end. */
+START_TEST(head_stops_once_it_has_the_grouping_members)
+{
+	struct dm_event ev;
+	dm_event_init(&ev);
+	const char *bad_tail =
+		ENVELOPE "{\"model\":\"m\",\"version\":\"3\",\"request_id\":\"r\","
+			 "\"timestamp\":\"2026-12-06T10:00:00.123Z\",\"protocol\":\"oip\",\"role\":\"serve\","
+			 "\"row\":0,\"features\":{\"a\":[1]}} trailing";
+	ck_assert(dm_event_scan_head(bad_tail, strlen(bad_tail), &ev));
+	ck_assert(dm_str_is(ev.model, "m") && dm_str_is(ev.version, "3") && dm_str_is(ev.role, "serve"));
+	ck_assert(dm_str_is(ev.type, "lathe.prediction"));
+	ck_assert(!dm_event_scan(bad_tail, strlen(bad_tail), &ev));
+	/* role after the values: the head reads (and checks the form of) the whole text */
+	const char *role_last = ENVELOPE "{\"model\":\"m\",\"version\":\"3\",\"timestamp\":\"t\","
+					 "\"features\":{\"a\":},\"role\":\"serve\"}}";
+	ck_assert(!dm_event_scan_head(role_last, strlen(role_last), &ev));
+	/* type after data: the same */
+	const char *type_last = "{\"data\":{\"model\":\"m\",\"version\":\"3\",\"timestamp\":\"t\","
+				"\"role\":\"serve\",\"features\":{\"a\":}},\"type\":\"lathe.prediction\"}";
+	ck_assert(!dm_event_scan_head(type_last, strlen(type_last), &ev));
+	dm_event_free(&ev);
+}
+END_TEST
+
 static Suite *event_suite(void)
 {
 	Suite *s = suite_create("drift-monitor-event");
 	TCase *tc = tcase_create("event");
 	tcase_add_test(tc, scan_agrees_with_jansson);
 	tcase_add_test(tc, scan_gives_up_where_it_should);
+	tcase_add_test(tc, head_stops_once_it_has_the_grouping_members);
 	suite_add_tcase(s, tc);
 	return s;
 }

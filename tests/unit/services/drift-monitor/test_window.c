@@ -13,6 +13,7 @@
 #include <string.h>
 #include "core/buf.h"
 #include "dm.h"
+#include "stats/stats.h"
 #include "harness_util.h"
 
 static json_t *load(const char *text)
@@ -316,6 +317,42 @@ START_TEST(unseen_column_and_bad_references)
 }
 END_TEST
 
+/* The dedupe key is the hash of the bytes printf wrote before (saved windows hold
+ * keys made that way): request ids of every length up to past the 400-byte cut, rows
+ * negative, zero and large, roles present, absent and past the 64-byte cut. */
+START_TEST(event_keys_match_the_printf_form)
+{
+	static char text[1024];
+	unsigned short seed[3] = {0x5eed, 0x0d1f, 0x0042};
+	for (size_t i = 0; i < sizeof text; i++)
+		text[i] = (char)('a' + nrand48(seed) % 26);
+	for (int i = 0; i < 20000; i++) {
+		struct dm_event ev;
+		dm_event_init(&ev);
+		ev.request_id = (struct dm_str){text + nrand48(seed) % 100, 1 + (size_t)(nrand48(seed) % 450)};
+		long long rows[] = {0,
+				    1,
+				    -1,
+				    7,
+				    123456789012345LL,
+				    -9223372036854775807LL - 1,
+				    9223372036854775807LL,
+				    (long long)nrand48(seed) - (1LL << 30)};
+		ev.row = rows[i % 8];
+		if (i % 3)
+			ev.role = (struct dm_str){text + 500 + nrand48(seed) % 100, (size_t)(nrand48(seed) % 80)};
+		char buf[512];
+		int n = snprintf(buf, sizeof buf, "%.*s%c%lld%c%.*s",
+				 (int)(ev.request_id.n < 400 ? ev.request_id.n : 400), ev.request_id.p, 0,
+				 (long long)ev.row, 0, (int)(ev.role.n < 64 ? ev.role.n : 64),
+				 ev.role.p ? ev.role.p : "");
+		uint64_t want = stats_hash64(buf, (size_t)n);
+		ck_assert_uint_eq(dm_window_event_key(&ev), want ? want : 1);
+		dm_event_free(&ev);
+	}
+}
+END_TEST
+
 static Suite *window_suite(void)
 {
 	Suite *s = suite_create("drift-monitor-window");
@@ -324,6 +361,7 @@ static Suite *window_suite(void)
 	tcase_add_test(tc, window_reports_as_the_batch_does);
 	tcase_add_test(tc, values_duplicates_and_bounds);
 	tcase_add_test(tc, unseen_column_and_bad_references);
+	tcase_add_test(tc, event_keys_match_the_printf_form);
 	suite_add_tcase(s, tc);
 	return s;
 }
