@@ -136,6 +136,7 @@ for t in $([ "${LATHE_BENCH_TRACKER:-1}" = 0 ] || find "$build/tests/bench" -typ
 	case "$t" in */bench_infer_pkg) continue ;; esac # bench_infer.sh's package writer, not a bench
 	case "$t" in */bench_stats) continue ;; esac # libs/stats' part, below: bench_stats.sh runs it with scipy
 	case "$t" in */bench_drift_*) continue ;; esac # the drift monitor's part, below: bench_drift*.sh run them
+	case "$t" in */bench_img) continue ;; esac # libs/img's part: bench_data.sh runs it with PIL beside it
 	log="$work/$(basename "$t").log"
 	"$t" >"$log" 2>&1
 	rc=$?

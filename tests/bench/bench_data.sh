@@ -324,6 +324,14 @@ print(int(len(files) / (time.perf_counter() - t0)))
 EOF
 )
 done
+# libs/img's small-image path alone, one core, next to PIL + numpy on the same files in
+# memory (tests/bench/bench_img.c and its peer bench_img_pil.py: CPU time, best of 3)
+find "$train" -type f -name '*.png' | sort >"$work/img-list"
+"$build/tests/bench/bench_img" "$work/img-list" 3 >"$work/img.out" 2>"$work/img.err" ||
+	{ say "data: bench_img failed: $(tail -n 1 "$work/img.err")"; status=1; }
+"$py" "$root/tests/bench/bench_img_pil.py" "$work/img-list" 3 >"$work/img-pil.out" 2>"$work/img-pil.err" ||
+	{ say "data: bench_img_pil.py failed: $(tail -n 1 "$work/img-pil.err")"; status=1; }
+img_ips() { sed -n "s/^bench: $1 $2x$2 float32: .* \([0-9]*\) images\/s cpu .*/\1/p" "$3"; }
 
 # --- the table ------------------------------------------------------------------------------
 say "data: Fashion-MNIST as $n_all PNGs ($(calc %.1f "$bytes_all / 1000000") MB) in class folders, $cores cores"
@@ -342,6 +350,11 @@ row "profile, commit to READY (s)" "$profile_s" "-" "-"
 for r in "${t_rows[@]}"; do
 	IFS='|' read -r label ours size <<<"$r"
 	row "tensors $label" "$ours" "${peer_ips[$size]:--}" "$(ratio "$ours" "${peer_ips[$size]:--}")"
+done
+for size in 28 64; do
+	ours=$(img_ips img "$size" "$work/img.out") peer=$(img_ips pil "$size" "$work/img-pil.out")
+	row "img decode + resize ${size}x$size float32, images/s per CPU s" "${ours:--}" "${peer:--}" \
+		"$(ratio "${ours:--}" "${peer:--}")"
 done
 for r in "${hwm_rows[@]}"; do
 	IFS='|' read -r label kb <<<"$r"
