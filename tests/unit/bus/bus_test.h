@@ -19,6 +19,7 @@
 #include "core/id.h"
 #include "core/time.h"
 #include "harness.h"
+#include "harness_kafka.h"
 
 /* Client settings for tests against devkafka. */
 static inline struct bus_config bt_config(void)
@@ -56,19 +57,7 @@ static inline rd_kafka_t *bt_reader_open(const char *topic)
 			 RD_KAFKA_CONF_OK);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
 	ck_assert_msg(rk != NULL, "%s", why);
-	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
-	const struct rd_kafka_metadata *md = NULL;
-	ck_assert_int_eq(rd_kafka_metadata(rk, 0, t, &md, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
-	ck_assert_int_eq(md->topic_cnt, 1);
-	ck_assert_int_gt(md->topics[0].partition_cnt, 0);
-	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
-	for (int i = 0; i < md->topics[0].partition_cnt; i++)
-		rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
-			RD_KAFKA_OFFSET_BEGINNING;
-	rd_kafka_metadata_destroy(md);
-	rd_kafka_topic_destroy(t);
-	ck_assert_int_eq(rd_kafka_assign(rk, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
-	rd_kafka_topic_partition_list_destroy(parts);
+	th_kafka_assign_all(rk, topic);
 	return rk;
 }
 
