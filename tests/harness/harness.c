@@ -272,7 +272,10 @@ struct th_daemon *th_daemon_spawn(const char *service, const char *database_url,
 	snprintf(db, sizeof db, "DATABASE_URL=%s", d->database_url);
 	snprintf(kafka, sizeof kafka, "KAFKA_BROKERS=%s", th_env("LATHE_TEST_KAFKA"));
 	snprintf(blob, sizeof blob, "BLOB_DIR=%s/blobs-%s", th_env("LATHE_TEST_TMP"), tag);
-	const char *set[64] = {port, db, kafka, blob, "LOG_LEVEL=debug", "KAFKA_SESSION_TIMEOUT_MS=6000"};
+	/* a 4 s group session: the smallest devkafka forms groups with, keeping a margin
+	 * (docs/devkafka.md); every join of a group another test's daemon left, or a killed
+	 * member's, waits out session - 1 s (3 s instead of the 5 s of 6000) */
+	const char *set[64] = {port, db, kafka, blob, "LOG_LEVEL=debug", "KAFKA_SESSION_TIMEOUT_MS=4000"};
 	size_t n = 6;
 	for (size_t i = 0; extra_env && extra_env[i] && n < 63; i++) {
 		/* an extra setting named as a default (BLOB_DIR, LOG_LEVEL) replaces it */

@@ -25,13 +25,16 @@ void th_kafka_open(struct th_kafka *k, const char *topic, const char *prefix)
 	k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
 	ck_assert_msg(k->rk != NULL, "%s", errstr);
 	k->events = json_array();
+	th_kafka_assign_all(k->rk, topic);
+}
 
-	/* every partition of the topic, from the beginning */
+void th_kafka_assign_all(rd_kafka_t *rk, const char *topic)
+{
 	const rd_kafka_metadata_t *md = NULL;
-	rd_kafka_topic_t *t = rd_kafka_topic_new(k->rk, topic, NULL);
+	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
 	int partitions = 0;
 	for (int tries = 0; tries < 100 && partitions == 0; tries++) {
-		if (rd_kafka_metadata(k->rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (rd_kafka_metadata(rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
 				partitions = md->topics[0].partition_cnt;
 			rd_kafka_metadata_destroy(md);
@@ -44,7 +47,7 @@ void th_kafka_open(struct th_kafka *k, const char *topic, const char *prefix)
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
 	for (int p = 0; p < partitions; p++)
 		rd_kafka_topic_partition_list_add(list, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-	ck_assert_int_eq(rd_kafka_assign(k->rk, list), RD_KAFKA_RESP_ERR_NO_ERROR);
+	ck_assert_int_eq(rd_kafka_assign(rk, list), RD_KAFKA_RESP_ERR_NO_ERROR);
 	rd_kafka_topic_partition_list_destroy(list);
 }
 

@@ -21,6 +21,10 @@ void th_kafka_open(struct th_kafka *k, const char *topic, const char *prefix);
 
 void th_kafka_close(struct th_kafka *k);
 
+/* Assigns rk (a consumer) every partition of topic from the beginning, once the topic
+ * has partitions (naming it creates it on devkafka); fails the test after ~10 s. */
+void th_kafka_assign_all(rd_kafka_t *rk, const char *topic);
+
 /* Polls until k holds want events, then 1 s more (to catch extras), or until
  * timeout_ms has passed. */
 void th_kafka_wait(struct th_kafka *k, size_t want, int timeout_ms);

@@ -245,7 +245,9 @@ static struct th_daemon *td_spawn(const char *database_url, const char *topic, c
 		setenv("DATABASE_URL", database_url, 1);
 		setenv("KAFKA_BROKERS", brokers, 1);
 		setenv("LOG_LEVEL", "debug", 1);
-		setenv("KAFKA_SESSION_TIMEOUT_MS", "6000", 1);
+		/* the smallest session devkafka forms groups with (docs/devkafka.md): each
+		 * restart below waits out a rebalance of session - 1 s, a kill the session too */
+		setenv("KAFKA_SESSION_TIMEOUT_MS", "4000", 1);
 		if (not_loaded)
 			setenv("TD_NOT_LOADED", "1", 1);
 		else
@@ -478,7 +480,7 @@ START_TEST(offset_is_committed_only_after_the_handler_returns)
 
 	d = td_spawn(url, topic, group, false);
 	ck_assert(th_daemon_wait_status(d, "/readyz", 200, 30000));
-	/* the dead member's session (6 s) expires, then its partitions come to us */
+	/* the dead member's session (4 s) expires, then its partitions come to us */
 	wait_mark(d, pg, "consumer handled block-kill", 1, 60000);
 	wait_mark(d, pg, "consumer handled after-kill", 1, 30000);
 	ck_assert_int_eq(attempts(pg, "block-kill"), 2);

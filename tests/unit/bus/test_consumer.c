@@ -13,8 +13,9 @@
  *           batch hold a message twice or one of a partition taken away;
  *   args    bad arguments are refused; freeing never hangs on an unreachable broker.
  * Topics used for ordering checks are pre-created with one partition through devkafka's
- * control FIFO. Group timing on devkafka: ~3 s to the first assignment, and a new member
- * joining a group whose old member died waits out the rebalance (~5-10 s). */
+ * control FIFO. Group timing on devkafka (session.timeout.ms 4000, bt_config): ~3 s to
+ * the first assignment, ~3 s for each rebalance, and a new member joining a group whose
+ * old member died waits out the dead member's session and a rebalance (~7 s). */
 #include <check.h>
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
