@@ -140,6 +140,14 @@ struct et_batch {
 	struct et_kv *tags;
 	size_t n_tags;
 };
+/* --- latest.c: each key's latest point of a batch ----------------------------------------
+ * et_metric_cmp orders points as latest_metrics does: by step, then timestamp, then
+ * value (NaN above every number); < 0, 0 or > 0. et_batch_latest writes to idx_out
+ * (room for b->n_metrics) the index of each key's greatest point, one per key in key
+ * order (strcmp), and their count to n_out; of equal points, the last. CORE_ENOMEM. */
+int et_metric_cmp(const struct et_metric *a, const struct et_metric *b);
+enum core_status et_batch_latest(const struct et_batch *b, size_t *idx_out, size_t *n_out, struct core_error *err);
+
 /* Checks only the counts of a batch against MLflow's limits (the arrays are not read). */
 enum core_status et_batch_check_limits(const struct et_batch *b, struct core_error *err);
 /* Checks a whole batch (limits, keys, values, duplicate params) and truncates
@@ -167,8 +175,9 @@ const char *et_run_id_or_reply(struct http_request *req, const char *run_id, con
 int et_run_lock_active(struct db_conn *c, const char *run_id, char exp_out[24], struct svc_fail *f,
 		       struct core_error *err);
 
-/* Writes a validated batch (params, metrics, tags) in one transaction; answers the
- * request itself (200 {} or the error). */
+/* Writes a validated batch (params, metrics, tags) all or nothing: one statement when
+ * it has no params, else one transaction; answers the request itself (200 {} or the
+ * error). */
 void et_batch_write_and_reply(struct http_request *req, void *app, struct et_batch *b);
 
 /* --- entities.c: Run objects ------------------------------------------------------------ */
@@ -246,12 +255,28 @@ int et_q_params_insert(struct db_conn *c, const char *run_id, const char *keys, 
 /* Upserts tags (last duplicate wins); a mlflow.runName tag renames the run. */
 int et_q_tags_upsert(struct db_conn *c, const char *run_id, const char *keys, const char *values,
 		     struct core_error *err);
+/* et_q_tags_upsert with the run's lock and check in the same statement: returns 1 with
+ * the run's lifecycle stage in stage_out (nothing written unless "active"), 0 when
+ * there is no such run, or a negative db_status. Runs without BEGIN or in a transaction. */
+int et_q_tags_log(struct db_conn *c, const char *run_id, const char *keys, const char *values, char stage_out[16],
+		  struct core_error *err);
 int et_q_tags_delete(struct db_conn *c, const char *run_id, const char *key, struct core_error *err);
 /* The value of one tag of a run: res_out one row (value) or none. */
 int et_q_tags_get(struct db_conn *c, const char *run_id, const char *key, PGresult **res_out, struct core_error *err);
-/* Appends points (deduplicated) and moves each key's latest value. */
-int et_q_metrics_insert(struct db_conn *c, const char *run_id, size_t n, const char *keys, const char *values,
-			const char *timestamps, const char *steps, struct core_error *err);
+/* Points as statement parameters: keys a text[] literal (db_arr), then values, timestamps
+ * and steps as binary float8[] and bigint[] (db_barr) of len bytes. */
+struct et_q_points {
+	const char *keys, *values, *timestamps, *steps;
+	int values_len, timestamps_len, steps_len;
+};
+/* Locks the run row and, when the run is active, appends the points (deduplicated; n of
+ * them) and moves each key's latest value to the batch's latest point of that key
+ * (latest: et_batch_latest's), when greater, in one statement. Returns 1 with the run's
+ * lifecycle stage in stage_out (nothing written unless "active"), 0 when there is no
+ * such run, or a negative db_status. Runs without BEGIN (DB_AUTOCOMMIT) or in a
+ * transaction. */
+int et_q_metrics_log(struct db_conn *c, const char *run_id, size_t n, const struct et_q_points *points,
+		     const struct et_q_points *latest, char stage_out[16], struct core_error *err);
 /* Up to limit points of a history after seq after_seq: key, value, timestamp, step, seq. */
 int et_q_metrics_history(struct db_conn *c, const char *run_id, const char *key, int64_t after_seq, int64_t limit,
 			 PGresult **res_out, struct core_error *err);

@@ -4,6 +4,9 @@
  * timestamp, then value); a large batch repeating points (stored ones, its own) keeps
  * each once; a batch for a run that does not exist writes nothing; and a
  * run deleted from the database takes its points with it, as ON DELETE CASCADE did.
+ * Batches are all or nothing both ways they are written (one statement without params,
+ * a transaction with them): a changed param leaves none of the batch's points or tags,
+ * and a deleted run takes no write of any kind.
  * The real daemon over HTTP, its database read directly with libpq to count rows. */
 #include <check.h>
 #include <curl/curl.h>
@@ -209,6 +212,85 @@ START_TEST(no_points_without_a_run_and_delete_cascades)
 }
 END_TEST
 
+/* A log-batch body: params (may be ""), n points of key from step 0, then extra (may be
+ * ""), and one tag tag_key=v. */
+static char *batch_with(const char *run_id, const char *params, const char *key, int n, const char *extra,
+			const char *tag_key)
+{
+	size_t cap = 96u * (size_t)n + 1024;
+	char *body = malloc(cap);
+	size_t len = (size_t)snprintf(body, cap,
+				      "{\"run_id\":\"%s\",\"params\":[%s],\"tags\":[{\"key\":\"%s\","
+				      "\"value\":\"v\"}],\"metrics\":[",
+				      run_id, params, tag_key);
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(body + len, cap - len,
+					"%s{\"key\":\"%s\",\"value\":%d,\"timestamp\":1,\"step\":%d}", i ? "," : "",
+					key, i, i);
+	snprintf(body + len, cap - len, "%s]}", extra);
+	return body;
+}
+
+START_TEST(batches_all_or_nothing_both_ways)
+{
+	struct th_daemon *d = th_daemon_start("experiment-tracker", NULL, NULL);
+	PGconn *c = db_open(d);
+	char *rid = start_run(d);
+
+	/* params with enough points for the plain insert first, one of them repeated: the
+	 * transaction's savepoint takes the batch the deduplicating way */
+	char *body = batch_with(rid, "{\"key\":\"p\",\"value\":\"1\"}", "e", 40,
+				",{\"key\":\"e\",\"value\":3,\"timestamp\":1,\"step\":3}", "t1");
+	struct th_response r = th_call(d, "POST", API "runs/log-batch", body);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	th_response_free(&r);
+	free(body);
+	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.metrics WHERE run_id = $1 AND key = 'e'", rid), 40);
+	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.params WHERE run_id = $1 AND value = '1'", rid), 1);
+	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.tags WHERE run_id = $1 AND key = 't1'", rid), 1);
+
+	/* a changed param refuses the whole batch: its points, latest values and tag too */
+	body = batch_with(rid, "{\"key\":\"p\",\"value\":\"2\"}", "f", 40, "", "t2");
+	r = th_call(d, "POST", API "runs/log-batch", body);
+	th_expect_error(&r, 400, "INVALID_PARAMETER_VALUE", "Changing param values is not allowed");
+	th_response_free(&r);
+	free(body);
+	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.metrics WHERE run_id = $1 AND key = 'f'", rid), 0);
+	ck_assert_int_eq(
+		db_count(c, "SELECT count(*) FROM tracker.latest_metrics WHERE run_id = $1 AND key = 'f'", rid), 0);
+	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.tags WHERE run_id = $1 AND key = 't2'", rid), 0);
+
+	/* a deleted run takes nothing, by either way, nor a single write */
+	char one[256];
+	snprintf(one, sizeof one, "{\"run_id\":\"%s\"}", rid);
+	r = th_call(d, "POST", API "runs/delete", one);
+	ck_assert_int_eq(r.status, 200);
+	th_response_free(&r);
+	const char *bodies[2] = {"", "{\"key\":\"q\",\"value\":\"1\"}"};
+	for (int i = 0; i < 2; i++) {
+		body = batch_with(rid, bodies[i], "g", 40, "", "t3");
+		r = th_call(d, "POST", API "runs/log-batch", body);
+		th_expect_error(&r, 400, "INVALID_PARAMETER_VALUE", "must be in the 'active' state");
+		th_response_free(&r);
+		free(body);
+	}
+	snprintf(one, sizeof one, "{\"run_id\":\"%s\",\"key\":\"g\",\"value\":1,\"timestamp\":1}", rid);
+	r = th_call(d, "POST", API "runs/log-metric", one);
+	th_expect_error(&r, 400, "INVALID_PARAMETER_VALUE", "must be in the 'active' state");
+	th_response_free(&r);
+	snprintf(one, sizeof one, "{\"run_id\":\"%s\",\"key\":\"t3\",\"value\":\"v\"}", rid);
+	r = th_call(d, "POST", API "runs/set-tag", one);
+	th_expect_error(&r, 400, "INVALID_PARAMETER_VALUE", "must be in the 'active' state");
+	th_response_free(&r);
+	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.metrics WHERE run_id = $1 AND key = 'g'", rid), 0);
+	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.tags WHERE run_id = $1 AND key = 't3'", rid), 0);
+	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.params WHERE run_id = $1 AND key = 'q'", rid), 0);
+	PQfinish(c);
+	free(rid);
+	th_daemon_stop(d);
+}
+END_TEST
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -217,6 +299,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, concurrent_writers_to_one_run);
 	tcase_add_test(tc, no_points_without_a_run_and_delete_cascades);
+	tcase_add_test(tc, batches_all_or_nothing_both_ways);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

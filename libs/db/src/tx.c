@@ -11,6 +11,10 @@
  *       -> again ONCE, at once, on a fresh connection: the server rolled the attempt back
  *   DB_UNAVAILABLE at COMMIT -> no retry: whether it committed is unknown
  *   anything else -> returned as it is
+ * DB_AUTOCOMMIT sends neither BEGIN nor COMMIT: the body's one writing statement commits
+ * by itself, which saves two round trips (and two wake-ups of each side) per write.
+ * Soft errors are retried the same way; a connection lost in the body is not (its
+ * statement may have committed: the same "outcome unknown" as a COMMIT lost).
  * A body that returns >= 0 after one of its statements failed (the transaction is
  * aborted, and COMMIT would quietly roll back) gets DB_HARD_ERROR instead of a false
  * success. Uses stmt.c's db_exec_sql and pool.c's acquire/release only. */
@@ -24,6 +28,7 @@ static const char *const begin_sql[] = {
 	[DB_READ_COMMITTED] = "BEGIN ISOLATION LEVEL READ COMMITTED",
 	[DB_REPEATABLE_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ",
 	[DB_SERIALIZABLE] = "BEGIN ISOLATION LEVEL SERIALIZABLE",
+	[DB_AUTOCOMMIT] = NULL,
 };
 
 /* Sleeps a random 0..2^retry ms before retry number `retry` (1-based). */
@@ -36,8 +41,46 @@ static void backoff(unsigned retry)
 	core_sleep_ms((int64_t)(r % (ceiling_ms + 1)));
 }
 
+/* err for a body that returned rc < 0: its own reason, else its last statement's. */
+static void body_failed(struct db_conn *c, int rc, struct core_error *err)
+{
+	if (rc == DB_ROLLBACK)
+		core_fail(err, CORE_EINVAL, "rolled back by its callback");
+	else if (c->last_err.message[0])
+		*err = c->last_err;
+	else
+		core_fail(err, CORE_EIO, "the callback returned %s", db_strerror(rc));
+}
+
+/* The end of a body that ran without BEGIN: nothing to commit or roll back, unless the
+ * body opened a transaction of its own, which is a bug (what it wrote is rolled back). */
+static int autocommit_end(struct db_conn *c, int rc, bool *lost_at_commit, struct core_error *err)
+{
+	PGTransactionStatusType ts;
+
+	if (rc < 0) {
+		*lost_at_commit = rc == DB_UNAVAILABLE;
+		body_failed(c, rc, err);
+	} else if (c->broken) {
+		*lost_at_commit = true;
+		rc = db_int_fail(c, DB_UNAVAILABLE, err, "the callback returned %d after its connection broke", rc);
+	}
+	if (c->broken)
+		return rc;
+	ts = PQtransactionStatus(c->pg);
+	if (ts != PQTRANS_IDLE) {
+		db_exec_sql(c, "ROLLBACK", NULL);
+		if (rc >= 0)
+			rc = db_int_fail(c, DB_HARD_ERROR, err,
+					 "the callback returned %d but left a transaction open (it runs without BEGIN)",
+					 rc);
+	}
+	return rc;
+}
+
 /* One attempt on c. Returns the body's result after COMMIT, or a negative status with
- * err filled; *lost_at_commit tells whether the connection died during COMMIT. */
+ * err filled; *lost_at_commit tells whether the connection died during COMMIT (or, with
+ * no BEGIN, during the body, whose statements commit by themselves). */
 static int attempt(struct db_conn *c, const char *begin, db_tx_fn fn, void *cls, bool *lost_at_commit,
 		   struct core_error *err)
 {
@@ -45,17 +88,13 @@ static int attempt(struct db_conn *c, const char *begin, db_tx_fn fn, void *cls,
 	PGTransactionStatusType ts;
 
 	*lost_at_commit = false;
-	rc = db_exec_sql(c, begin, err);
-	if (rc < 0)
+	if (begin && (rc = db_exec_sql(c, begin, err)) < 0)
 		return rc;
 	rc = fn(c, cls);
+	if (!begin)
+		return autocommit_end(c, rc, lost_at_commit, err);
 	if (rc < 0) {
-		if (rc == DB_ROLLBACK)
-			core_fail(err, CORE_EINVAL, "rolled back by its callback");
-		else if (c->last_err.message[0])
-			*err = c->last_err;
-		else
-			core_fail(err, CORE_EIO, "the callback returned %s", db_strerror(rc));
+		body_failed(c, rc, err);
 		if (!c->broken)
 			db_exec_sql(c, "ROLLBACK", NULL);
 		return rc;
@@ -89,7 +128,7 @@ int db_run_tx(struct db_pool *pool, const char *name, enum db_isolation iso, db_
 
 	if (!name)
 		name = "tx";
-	if (!pool || !fn || (unsigned)iso > DB_SERIALIZABLE) {
+	if (!pool || !fn || (unsigned)iso > DB_AUTOCOMMIT) {
 		rc = DB_HARD_ERROR;
 		core_fail(&e, CORE_EINVAL, "bad arguments (pool, callback or isolation level)");
 		goto out;
@@ -123,8 +162,8 @@ out:
 		struct core_error final;
 
 		if (lost_at_commit)
-			core_fail(&final, CORE_EIO, "tx %s: connection lost during COMMIT, outcome unknown: %s", name,
-				  e.message);
+			core_fail(&final, CORE_EIO, "tx %s: connection lost during %s, outcome unknown: %s", name,
+				  iso == DB_AUTOCOMMIT ? "a statement that commits by itself" : "COMMIT", e.message);
 		else if (rc == DB_SOFT_ERROR)
 			core_fail(&final, CORE_EIO, "tx %s: gave up after %u retries: %s", name, soft_retries,
 				  e.message);

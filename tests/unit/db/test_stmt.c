@@ -3,14 +3,17 @@
  *
  *   prepare   prepared once per connection (pg_prepared_statements), on each connection,
  *             again after a reconnect; one name with two SQL texts refused
- *   params    text, NULL and binary (bytea) parameters
+ *   params    text, NULL and binary (bytea) parameters; binary float8[] and bigint[]
+ *             arrays (db_barr) read back by the server bit for bit, empty ones too
  *   counts    rows returned and rows affected
  *   errors    DB_CONSTRAINT naming the constraint, DB_HARD_ERROR for bad SQL and bad
  *             use, SQLSTATE in err, DB_UNAVAILABLE on a dead connection (and fast after)
  *   results   db_get_int64 / db_get_text, db_strerror
  * Each test gets its own database (th_db_create). */
 #include <check.h>
+#include <float.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +246,69 @@ START_TEST(test_binary_params)
 	ck_assert_int_eq(db_exec(c, &get, values, &res, NULL), 1);
 	ck_assert_str_eq(db_get_text(res, 0, 0), "610062ff00");
 	PQclear(res);
+	db_release(c);
+	db_pool_close(pool);
+	free(url);
+}
+END_TEST
+
+START_TEST(test_binary_arrays)
+{
+	char *url = th_db_create();
+	struct db_pool *pool = dbt_pool(url, 1, NULL, NULL);
+	struct db_conn *c = dbt_acquire(pool);
+	static const struct db_stmt show = {
+		.name = "test_show_arrays",
+		.sql = "SELECT array_to_string($1::float8[], ' '), array_to_string($2::bigint[], ' '), "
+		       "cardinality($1::float8[]), cardinality($2::bigint[]), "
+		       "(SELECT string_agg(float8send(x)::text, ' ') FROM unnest($1::float8[]) x)",
+		.n_params = 2,
+	};
+	const double d[] = {1.5, 0.1, -0.0, NAN, INFINITY, -INFINITY, 1e300, DBL_MIN, 5e-324, -DBL_MAX};
+	const int64_t i[] = {INT64_MIN, -1, 0, 1, INT64_MAX};
+	struct db_barr f, n, wrong;
+	const char *values[2];
+	int lengths[2];
+	const int formats[2] = {1, 1};
+	PGresult *res = NULL;
+
+	db_barr_init(&f, DB_BARR_F64);
+	db_barr_init(&n, DB_BARR_I64);
+	for (size_t k = 0; k < sizeof d / sizeof d[0]; k++)
+		db_barr_add_f64(&f, d[k]);
+	for (size_t k = 0; k < sizeof i / sizeof i[0]; k++)
+		db_barr_add_i64(&n, i[k]);
+	values[0] = db_barr_end(&f, &lengths[0]);
+	values[1] = db_barr_end(&n, &lengths[1]);
+	ck_assert_ptr_nonnull(values[0]);
+	ck_assert_ptr_nonnull(values[1]);
+	ck_assert_int_eq(db_exec_bin(c, &show, values, lengths, formats, &res, NULL), 1);
+	ck_assert_str_eq(db_get_text(res, 0, 0),
+			 "1.5 0.1 -0 NaN Infinity -Infinity 1e+300 2.2250738585072014e-308 5e-324 "
+			 "-1.7976931348623157e+308");
+	ck_assert_str_eq(db_get_text(res, 0, 1), "-9223372036854775808 -1 0 1 9223372036854775807");
+	/* -0 keeps its sign bit */
+	ck_assert_msg(strstr(db_get_text(res, 0, 4), "\\x3ff8000000000000 \\x3fb999999999999a \\x8000000000000000"),
+		      "%s", db_get_text(res, 0, 4));
+	PQclear(res);
+	db_barr_free(&f);
+	db_barr_free(&n);
+
+	/* empty arrays, and a value of the wrong type fails the builder */
+	db_barr_init(&f, DB_BARR_F64);
+	db_barr_init(&n, DB_BARR_I64);
+	values[0] = db_barr_end(&f, &lengths[0]);
+	values[1] = db_barr_end(&n, &lengths[1]);
+	ck_assert_int_eq(db_exec_bin(c, &show, values, lengths, formats, &res, NULL), 1);
+	ck_assert_str_eq(db_get_text(res, 0, 2), "0");
+	ck_assert_str_eq(db_get_text(res, 0, 3), "0");
+	PQclear(res);
+	db_barr_init(&wrong, DB_BARR_I64);
+	db_barr_add_f64(&wrong, 1.0);
+	ck_assert_ptr_null(db_barr_end(&wrong, &lengths[0]));
+	db_barr_free(&wrong);
+	db_barr_free(&f);
+	db_barr_free(&n);
 	db_release(c);
 	db_pool_close(pool);
 	free(url);
@@ -512,6 +578,7 @@ static Suite *stmt_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_params_and_nulls);
 	tcase_add_test(tc, test_binary_params);
+	tcase_add_test(tc, test_binary_arrays);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("counts");

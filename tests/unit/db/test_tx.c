@@ -10,6 +10,10 @@
  *              count is exact; a body that stays soft is given up after DB_TX_RETRIES
  *   reconnect  a connection that dies before COMMIT is retried once on a fresh one, and
  *              only once
+ *   autocommit no BEGIN: the write is visible to others before the body returns; soft
+ *              errors are retried, constraint failures are not; a body that opens a
+ *              transaction gets DB_HARD_ERROR and its write is rolled back; a connection
+ *              lost in the body is not retried (its statement may have committed)
  * Each test gets its own database (th_db_create). */
 #include <check.h>
 #include <pthread.h>
@@ -355,6 +359,100 @@ START_TEST(test_gives_up_after_retries)
 }
 END_TEST
 
+/* ---- autocommit --------------------------------------------------------------- */
+
+/* Inserts with no BEGIN around it: another connection sees the row before the body
+ * returns. b->seen says what the body found wrong, if anything. */
+static int autocommit_insert_fn(struct db_conn *c, void *cls)
+{
+	static const struct db_stmt count = {"test_count_items", "SELECT count(*) FROM items WHERE name = $1", 1};
+	struct body *b = cls;
+	const char *params[1] = {b->name};
+	struct db_conn *other;
+	PGresult *res = NULL;
+	int64_t n = -1;
+	int rc;
+
+	if (PQtransactionStatus(db_conn_pg(c)) != PQTRANS_IDLE)
+		snprintf(b->seen, sizeof b->seen, "a transaction was open before the statement");
+	rc = insert_fn(c, cls);
+	if (rc < 0)
+		return rc;
+	other = db_acquire(b->pool, NULL);
+	if (!other || db_exec(other, &count, params, &res, NULL) != 1 || db_get_int64(res, 0, 0, &n, NULL) != CORE_OK)
+		n = -1;
+	PQclear(res);
+	db_release(other);
+	if (n != 1)
+		snprintf(b->seen, sizeof b->seen, "another connection saw %lld rows", (long long)n);
+	return rc;
+}
+
+START_TEST(test_autocommit_commits_alone)
+{
+	char *url = setup_db();
+	struct db_pool *pool = dbt_pool(url, 2, NULL, NULL);
+	struct body b = {.name = "alone", .pool = pool};
+	struct core_error err = {{0}};
+
+	ck_assert_msg(db_run_tx(pool, "alone", DB_AUTOCOMMIT, autocommit_insert_fn, &b, &err) == 1, "%s", err.message);
+	ck_assert_msg(!b.seen[0], "%s", b.seen);
+	ck_assert_int_eq(atomic_load(&b.attempts), 1);
+	/* a failed write is not retried and leaves nothing */
+	ck_assert_int_eq(db_run_tx(pool, "again", DB_AUTOCOMMIT, insert_fn, &b, &err), DB_CONSTRAINT);
+	ck_assert_int_eq(atomic_load(&b.attempts), 2);
+	ck_assert_msg(strstr(err.message, "tx again: stmt test_insert_item: SQLSTATE 23505"), "%s", err.message);
+	ck_assert_int_eq(dbt_admin_scalar(url, "SELECT count(*) FROM items"), 1);
+	db_pool_close(pool);
+	free(url);
+}
+END_TEST
+
+/* Soft on its first attempt (as a deadlock would be), then inserts. */
+static int soft_once_fn(struct db_conn *c, void *cls)
+{
+	struct body *b = cls;
+
+	if (atomic_load(&b->attempts) == 0) {
+		atomic_fetch_add(&b->attempts, 1);
+		return DB_SOFT_ERROR;
+	}
+	return insert_fn(c, cls);
+}
+
+/* Opens a transaction of its own and inserts in it: a bug under DB_AUTOCOMMIT. */
+static int opens_tx_fn(struct db_conn *c, void *cls)
+{
+	int rc = db_exec_sql(c, "BEGIN", NULL);
+
+	return rc < 0 ? rc : insert_fn(c, cls);
+}
+
+START_TEST(test_autocommit_retry_and_misuse)
+{
+	char *url = setup_db();
+	struct db_pool *pool = dbt_pool(url, 1, NULL, NULL);
+	struct body soft = {.name = "soft"}, rogue = {.name = "rogue"};
+	struct core_error err = {{0}};
+
+	ck_assert_msg(db_run_tx(pool, "soft", DB_AUTOCOMMIT, soft_once_fn, &soft, &err) == 1, "%s", err.message);
+	ck_assert_int_eq(atomic_load(&soft.attempts), 2);
+	ck_assert_int_eq(dbt_admin_scalar(url, "SELECT count(*) FROM items WHERE name = 'soft'"), 1);
+
+	ck_assert_int_eq(db_run_tx(pool, "rogue", DB_AUTOCOMMIT, opens_tx_fn, &rogue, &err), DB_HARD_ERROR);
+	ck_assert_msg(strstr(err.message, "left a transaction open"), "%s", err.message);
+	ck_assert_int_eq(dbt_admin_scalar(url, "SELECT count(*) FROM items WHERE name = 'rogue'"), 0);
+	{
+		struct db_conn *c = dbt_acquire(pool);
+
+		ck_assert_int_eq(PQtransactionStatus(db_conn_pg(c)), PQTRANS_IDLE);
+		db_release(c);
+	}
+	db_pool_close(pool);
+	free(url);
+}
+END_TEST
+
 /* ---- reconnect ---------------------------------------------------------------- */
 
 /* Kills its own backend on the first `kills` attempts, then inserts. */
@@ -407,6 +505,27 @@ START_TEST(test_broken_twice_gives_up)
 }
 END_TEST
 
+/* Under DB_AUTOCOMMIT the body's statement may have committed before the connection
+ * died: no retry, and the error says the outcome is unknown. */
+START_TEST(test_autocommit_lost_not_retried)
+{
+	char *url = setup_db();
+	struct db_pool *pool = dbt_pool(url, 1, NULL, NULL);
+	struct killer k = {.body = {.name = "maybe"}, .kills = 1};
+	struct core_error err = {{0}};
+
+	ck_assert_int_eq(db_run_tx(pool, "maybe", DB_AUTOCOMMIT, kill_self_fn, &k, &err), DB_UNAVAILABLE);
+	ck_assert_int_eq(atomic_load(&k.body.attempts), 1);
+	ck_assert_msg(strstr(err.message, "connection lost during a statement that commits by itself, outcome unknown"),
+		      "%s", err.message);
+	/* the pool recovers by itself */
+	ck_assert_int_eq(db_run_tx(pool, "later", DB_AUTOCOMMIT, kill_self_fn, &k, &err), 1);
+	ck_assert_int_eq(dbt_admin_scalar(url, "SELECT count(*) FROM items WHERE name = 'maybe'"), 1);
+	db_pool_close(pool);
+	free(url);
+}
+END_TEST
+
 static Suite *tx_suite(void)
 {
 	Suite *s = suite_create("tx");
@@ -436,6 +555,13 @@ static Suite *tx_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_retry_once_on_broken_connection);
 	tcase_add_test(tc, test_broken_twice_gives_up);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("autocommit");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_autocommit_commits_alone);
+	tcase_add_test(tc, test_autocommit_retry_and_misuse);
+	tcase_add_test(tc, test_autocommit_lost_not_retried);
 	suite_add_tcase(s, tc);
 	return s;
 }

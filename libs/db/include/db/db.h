@@ -205,7 +205,11 @@ const char *db_get_text(const PGresult *res, int row, int col);
 
 /* --- transactions --------------------------------------------------------------- */
 
-enum db_isolation { DB_READ_COMMITTED, DB_REPEATABLE_READ, DB_SERIALIZABLE };
+/* DB_AUTOCOMMIT sends no BEGIN and no COMMIT: each statement of the body is a
+ * transaction of its own, so it is for bodies that write in one statement (one round
+ * trip instead of three). A statement that failed wrote nothing, so the body may read
+ * around its write or try another form of it; it must never write in two. */
+enum db_isolation { DB_READ_COMMITTED, DB_REPEATABLE_READ, DB_SERIALIZABLE, DB_AUTOCOMMIT };
 
 /* How many times db_run_tx retries a transaction that ended in DB_SOFT_ERROR. */
 #define DB_TX_RETRIES 5
@@ -223,6 +227,10 @@ typedef int (*db_tx_fn)(struct db_conn *c, void *cls);
  * was stale though the server is back) is retried ONCE, at once, on a fresh connection:
  * the server has rolled that attempt back, so this is safe. A connection lost during
  * COMMIT is not retried (the outcome is unknown).
+ * Under DB_AUTOCOMMIT there is no BEGIN and no COMMIT: soft errors are retried as above
+ * (the failed statement wrote nothing), but a connection lost in the body is not (its
+ * statement may have committed), and a body that leaves a transaction open gets
+ * DB_HARD_ERROR after a ROLLBACK.
  *   name  for logs and err ("create_dataset"), borrowed
  *   cls   passed to fn
  *   err   [out] may be NULL; on failure the last failure's message, prefixed by name
@@ -258,6 +266,25 @@ void db_arr_add_f64(struct db_arr *a, double v);
 /* Closes the literal; returns its text (borrowed from a) or NULL when any step failed. */
 const char *db_arr_end(struct db_arr *a);
 void db_arr_free(struct db_arr *a);
+
+/* The same for float8[] and bigint[] in PostgreSQL's binary array format, passed to
+ * db_exec_bin with format 1 (the statement casts the parameter: $n::float8[]): no
+ * number is printed by us nor parsed by the server, and every double (NaN, -0, the
+ * infinities) arrives bit for bit. One element type per array, chosen at init. */
+enum db_barr_type { DB_BARR_F64, DB_BARR_I64 };
+struct db_barr {
+	struct core_buf b;
+	size_t n;
+	enum db_barr_type type;
+	bool failed;
+};
+void db_barr_init(struct db_barr *a, enum db_barr_type type);
+void db_barr_add_f64(struct db_barr *a, double v);  /* DB_BARR_F64 arrays only */
+void db_barr_add_i64(struct db_barr *a, int64_t v); /* DB_BARR_I64 arrays only */
+/* Completes the array; returns its bytes (borrowed from a) and their count in *len, or
+ * NULL when any step failed (a type mismatch included). */
+const char *db_barr_end(struct db_barr *a, int *len);
+void db_barr_free(struct db_barr *a);
 
 /* --- migrations ----------------------------------------------------------------- */
 
