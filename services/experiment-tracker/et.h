@@ -18,6 +18,7 @@
  *   encode.c        PostgreSQL float8 text as JSON numbers
  *   run_names.c     the random run names of runs/create
  *   validate.c      MLflow's input rules: keys, lengths, ids, run status (pure)
+ *   latest.c        each key's latest point of a write batch (pure)
  *   q_*.c           one function per SQL statement, named as the statement; err last
  *   filter_sql.c    MLflow's search language (parsed by libs/mlflow) compiled to SQL
  *   artifact_path.c, q_artifacts.c  the artifact wing's pure paths and queries
