@@ -347,6 +347,12 @@ bool dm_event_scan_head(const char *text, size_t len, struct dm_event *ev);
 void dm_event_of_json(json_t *event, struct dm_event *ev);
 /* Whether s holds exactly the C string c. */
 bool dm_str_is(struct dm_str s, const char *c);
+/* Whether ev, read whole (dm_event_scan or dm_event_of_json), is what its head said: a
+ * served prediction (type lathe.prediction, role serve) of model and version, made at
+ * timestamp (the head's bytes; p NULL: none). A member given twice is read last-wins by
+ * both readers, but the head may stop before the second one: such an event says two
+ * things, and is skipped rather than grouped by one and applied by the other. */
+bool dm_event_agrees(const struct dm_event *ev, const char *model, const char *version, struct dm_str timestamp);
 
 /* --- window.c: a monitor's window, pure ----------------------------------------------- */
 

@@ -9,7 +9,11 @@
  * DM_EVENT_DEPTH, more than DM_EVENT_VALUES values or anything malformed makes it give
  * up (false), and the stream reads that event with jansson (bus_event_parse) and
  * dm_event_of_json, which fills the same struct, so both roads lead to one window.
- * Strings point into the text (or the jansson tree) and are not NUL-terminated. */
+ * Strings point into the text (or the jansson tree) and are not NUL-terminated.
+ * The stream groups a batch by each event's head (dm_event_scan_head stops once it has
+ * the grouping members) and reads it whole when it applies it; dm_event_agrees tells an
+ * event whose whole text says otherwise than its head (a member given twice, which the
+ * scan reads last-wins). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,4 +387,13 @@ void dm_event_of_json(json_t *event, struct dm_event *ev)
 bool dm_str_is(struct dm_str s, const char *c)
 {
 	return s.p && strlen(c) == s.n && memcmp(s.p, c, s.n) == 0;
+}
+
+bool dm_event_agrees(const struct dm_event *ev, const char *model, const char *version, struct dm_str timestamp)
+{
+	struct dm_str t = ev->timestamp;
+	bool same_time = (t.p == NULL) == (timestamp.p == NULL) && t.n == timestamp.n &&
+			 (t.n == 0 || memcmp(t.p, timestamp.p, t.n) == 0);
+	return same_time && dm_str_is(ev->type, "lathe.prediction") && dm_str_is(ev->role, "serve") &&
+	       dm_str_is(ev->model, model) && dm_str_is(ev->version, version);
 }

@@ -11,7 +11,9 @@
  *      restart resumes it);
  *   3. the events are applied in order: one already applied (its partition and offset
  *      at or before the window's, a batch delivered again after a crash) or a repeat of
- *      a request id is not counted twice; an event of a newer version closes the window
+ *      a request id is not counted twice; one whose whole text says otherwise than the
+ *      head it was grouped by (a member given twice) is skipped before it can do
+ *      anything; an event of a newer version closes the window
  *      and switches to that version's reference (an older version's late events are
  *      skipped); a window that reaches its size closes: its report is built;
  *   4. one transaction writes the reports, the alerts (outbox) and retraining requests
@@ -156,8 +158,8 @@ struct dm_stream *dm_stream_new(struct metrics_registry *reg)
 	st->rows = metrics_gauge_new(reg, "drift_window_rows", "predictions in the model's open window", m);
 	st->events = metrics_counter_new(reg, "drift_events_total",
 					 "prediction events read: added, duplicate (a request seen before), "
-					 "redelivered (already applied), skipped (not a served prediction, an old "
-					 "version, or no reference)",
+					 "redelivered (already applied), skipped (not a served prediction, a text "
+					 "that disagrees with its head, an old version, or no reference)",
 					 o);
 	return st;
 }
@@ -565,6 +567,7 @@ struct item {
 	const struct bus_message *m;
 	json_t *ev; /* the jansson tree, only for an event dm_event_scan gave up on */
 	char version[DM_VERSION_MAX + 1];
+	struct dm_str ts; /* the head's timestamp (in m's payload or in ev) */
 	int32_t partition;
 	int64_t offset, at;
 };
@@ -578,6 +581,27 @@ static void add_touched(struct live ***t, size_t *n, struct live *l)
 	(*t)[(*n)++] = l;
 }
 
+/* The event of it, read whole into st->event (the stream's one struct, which nothing
+ * else uses until the event is added), and whether it says what its head said: the head
+ * stops reading once it has what groups the event, so a text that says otherwise further
+ * on (a member given twice) is neither grouped by one reading and applied by the other,
+ * nor applied to the wrong window. false: skip it (also for a malformed text). */
+static bool read_whole(struct dm_stream *st, struct item *it)
+{
+	if (it->ev) {
+		dm_event_of_json(it->ev, &st->event);
+	} else if (!dm_event_scan(it->m->payload, it->m->len, &st->event)) {
+		/* the head was read, a value was not in the common form: read it with jansson */
+		json_t *tree = NULL;
+		struct core_error perr = {{0}};
+		if (bus_event_parse(it->m->payload, it->m->len, &tree, &perr) != CORE_OK)
+			return false;
+		dm_event_of_json(tree, &st->event);
+		it->ev = tree; /* freed with the batch's items */
+	}
+	return dm_event_agrees(&st->event, it->l->model, it->version, it->ts);
+}
+
 /* One event into its model's window. CORE_EIO when a peer must be asked again. */
 static enum core_status apply(struct dm_stream *st, struct svc *svc, struct item *it, struct pendings *p,
 			      struct core_error *err)
@@ -589,6 +613,13 @@ static enum core_status apply(struct dm_stream *st, struct svc *svc, struct item
 	}
 	if (l->has_window && it->partition == l->w.partition && it->offset <= l->w.offset) {
 		count(st, "redelivered", 1);
+		return CORE_OK;
+	}
+	/* Read whole before anything is done on the head's word: an event whose head names
+	 * a newer version but whose text says otherwise further on must not close the
+	 * window or switch its reference. */
+	if (!read_whole(st, it)) {
+		count(st, "skipped", 1);
 		return CORE_OK;
 	}
 	if (!l->version || strcmp(it->version, l->version) != 0 || !l->has_window) {
@@ -614,27 +645,6 @@ static enum core_status apply(struct dm_stream *st, struct svc *svc, struct item
 			l->w.offset = off;
 			l->has_window = true;
 		}
-	}
-	if (it->ev)
-		dm_event_of_json(it->ev, &st->event);
-	else if (!dm_event_scan(it->m->payload, it->m->len, &st->event)) {
-		/* the head was read, a value was not in the common form: read it with jansson */
-		json_t *tree = NULL;
-		struct core_error perr = {{0}};
-		if (bus_event_parse(it->m->payload, it->m->len, &tree, &perr) != CORE_OK) {
-			count(st, "skipped", 1);
-			return CORE_OK;
-		}
-		dm_event_of_json(tree, &st->event);
-		it->ev = tree; /* freed with the batch's items */
-	}
-	/* the head stops reading once it has what groups the event: a text that says
-	 * otherwise further on (a member given twice) is not applied to the wrong window */
-	const struct dm_event *ev = &st->event;
-	if (!dm_str_is(ev->type, "lathe.prediction") || !dm_str_is(ev->role, "serve") ||
-	    !dm_str_is(ev->model, l->model) || !dm_str_is(ev->version, it->version)) {
-		count(st, "skipped", 1);
-		return CORE_OK;
 	}
 	if (dm_window_add_event(&l->w, &st->event, it->at) == DM_DUPLICATE) {
 		l->w.duplicates++;
@@ -705,6 +715,7 @@ static bool read_item(struct dm_stream *st, const struct bus_message *m, struct 
 	}
 	memcpy(it->version, ev->version.p, ev->version.n);
 	it->version[ev->version.n] = '\0';
+	it->ts = ev->timestamp;
 	char ts[40];
 	size_t ts_len = ev->timestamp.p ? (ev->timestamp.n < sizeof ts ? ev->timestamp.n : sizeof ts - 1) : 0;
 	memcpy(ts, ev->timestamp.p ? ev->timestamp.p : "", ts_len);

@@ -28,7 +28,7 @@ void th_kafka_open(struct th_kafka *k, const char *topic, const char *prefix)
 	th_kafka_assign_all(k->rk, topic);
 }
 
-void th_kafka_assign_all(rd_kafka_t *rk, const char *topic)
+int th_kafka_partitions(rd_kafka_t *rk, const char *topic)
 {
 	const rd_kafka_metadata_t *md = NULL;
 	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
@@ -43,7 +43,27 @@ void th_kafka_assign_all(rd_kafka_t *rk, const char *topic)
 			usleep(100 * 1000);
 	}
 	rd_kafka_topic_destroy(t);
-	ck_assert_int_gt(partitions, 0);
+	ck_assert_msg(partitions > 0, "topic %s has no partitions after ~10 s", topic);
+	return partitions;
+}
+
+int64_t th_kafka_messages(rd_kafka_t *rk, const char *topic)
+{
+	int partitions = th_kafka_partitions(rk, topic);
+	int64_t total = 0;
+	for (int p = 0; p < partitions; p++) {
+		int64_t low = 0, high = 0;
+		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, p, &low, &high, 5000);
+		ck_assert_msg(e == RD_KAFKA_RESP_ERR_NO_ERROR, "watermarks of %s/%d: %s", topic, p,
+			      rd_kafka_err2str(e));
+		total += high - low;
+	}
+	return total;
+}
+
+void th_kafka_assign_all(rd_kafka_t *rk, const char *topic)
+{
+	int partitions = th_kafka_partitions(rk, topic);
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
 	for (int p = 0; p < partitions; p++)
 		rd_kafka_topic_partition_list_add(list, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;

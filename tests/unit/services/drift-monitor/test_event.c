@@ -3,7 +3,8 @@
  * the inference API writes them (tabular and image, classifier and regressor, nulls,
  * strings, extra members, blanks), and dm_event_scan_head the grouping members alone; it gives up (so the stream takes
  * the jansson road) on escapes, deep nesting and malformed text, and never reads past the text (every prefix of a valid
- * event is tried, under ASan in make test). Linked from libdrift-monitor.a. */
+ * event is tried, under ASan in make test); and dm_event_agrees tells an event whose whole text says otherwise than its
+ * head (a member given twice). Linked from libdrift-monitor.a. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,71 @@ START_TEST(head_stops_once_it_has_the_grouping_members)
 }
 END_TEST
 
+/* Whether text, read whole by the scan, agrees with its head (which must stop early):
+ * dm_event_agrees, as the stream asks before it applies an event. */
+static bool whole_agrees_with_head(const char *text)
+{
+	struct dm_event head, whole;
+	dm_event_init(&head);
+	dm_event_init(&whole);
+	ck_assert_msg(dm_event_scan_head(text, strlen(text), &head), "no head in %s", text);
+	char model[64], version[64];
+	ck_assert(head.model.n < sizeof model && head.version.n < sizeof version);
+	memcpy(model, head.model.p, head.model.n);
+	model[head.model.n] = '\0';
+	memcpy(version, head.version.p, head.version.n);
+	version[head.version.n] = '\0';
+	ck_assert_msg(dm_event_scan(text, strlen(text), &whole), "the scan gave up on %s", text);
+	bool agrees = dm_event_agrees(&whole, model, version, head.timestamp);
+	dm_event_free(&head);
+	dm_event_free(&whole);
+	return agrees;
+}
+
+#define HEAD                                                                                                           \
+	"{\"model\":\"m\",\"version\":\"3\",\"request_id\":\"r\",\"timestamp\":\"2026-12-06T10:00:00.123Z\","          \
+	"\"protocol\":\"oip\",\"role\":\"serve\",\"row\":0,\"features\":{\"a\":1.5},\"label\":\"yes\","                \
+	"\"probability\":0.5"
+
+/* A member the head groups by, given again after the head stopped, with another value:
+ * the scan reads the second, so the whole text disagrees with the head and the stream
+ * skips the event (the jansson road refuses a member given twice outright). */
+START_TEST(whole_text_against_its_head)
+{
+	ck_assert(whole_agrees_with_head(ENVELOPE HEAD "}}"));
+	const char *twice[] = {
+		ENVELOPE HEAD ",\"model\":\"other\"}}",
+		ENVELOPE HEAD ",\"version\":\"4\"}}",
+		ENVELOPE HEAD ",\"role\":\"shadow\"}}",
+		ENVELOPE HEAD ",\"timestamp\":\"2020-01-01T00:00:00.000Z\"}}",
+		ENVELOPE HEAD "},\"type\":\"lathe.other\"}",
+	};
+	for (size_t i = 0; i < sizeof twice / sizeof twice[0]; i++) {
+		ck_assert_msg(!whole_agrees_with_head(twice[i]), "the whole text agrees with its head: %s", twice[i]);
+		json_t *tree = NULL;
+		struct core_error err = {{0}};
+		ck_assert_msg(bus_event_parse(twice[i], strlen(twice[i]), &tree, &err) != CORE_OK, "jansson read %s",
+			      twice[i]);
+	}
+	/* the stream's own check on an event read by jansson: the same verdicts */
+	struct dm_event ev;
+	dm_event_init(&ev);
+	json_t *tree = NULL;
+	struct core_error err = {{0}};
+	const char *good = ENVELOPE HEAD "}}";
+	ck_assert_msg(bus_event_parse(good, strlen(good), &tree, &err) == CORE_OK, "%s", err.message);
+	dm_event_of_json(tree, &ev);
+	struct dm_str ts = {"2026-12-06T10:00:00.123Z", strlen("2026-12-06T10:00:00.123Z")};
+	ck_assert(dm_event_agrees(&ev, "m", "3", ts));
+	ck_assert(!dm_event_agrees(&ev, "m", "4", ts));
+	ck_assert(!dm_event_agrees(&ev, "m2", "3", ts));
+	ck_assert(!dm_event_agrees(&ev, "m", "3", (struct dm_str){"2026-12-06T10:00:00.124Z", ts.n}));
+	ck_assert(!dm_event_agrees(&ev, "m", "3", (struct dm_str){NULL, 0}));
+	json_decref(tree);
+	dm_event_free(&ev);
+}
+END_TEST
+
 static Suite *event_suite(void)
 {
 	Suite *s = suite_create("drift-monitor-event");
@@ -159,6 +225,7 @@ static Suite *event_suite(void)
 	tcase_add_test(tc, scan_agrees_with_jansson);
 	tcase_add_test(tc, scan_gives_up_where_it_should);
 	tcase_add_test(tc, head_stops_once_it_has_the_grouping_members);
+	tcase_add_test(tc, whole_text_against_its_head);
 	suite_add_tcase(s, tc);
 	return s;
 }
