@@ -207,6 +207,46 @@ static bool outputs(struct scan *s, struct dm_event *ev)
 	return eat(s, ']');
 }
 
+/* The members of "data" the scan reads (M_NONE: one it skips). A member given twice
+ * makes the scan give up, so the event is read by jansson (bus_event_parse), which
+ * refuses it: both readers agree on such a text, and last-wins never decides. features
+ * and image share one: an event has one or the other. */
+enum member {
+	M_NONE = -1,
+	M_MODEL,
+	M_VERSION,
+	M_REQUEST_ID,
+	M_TIMESTAMP,
+	M_ROLE,
+	M_LABEL,
+	M_ROW,
+	M_PROBABILITY,
+	M_VALUES,
+	M_PREDICTION
+};
+
+static enum member member_of(struct dm_str k)
+{
+	static const struct {
+		const char *name;
+		enum member m;
+	} known[] = {{"model", M_MODEL},
+		     {"version", M_VERSION},
+		     {"request_id", M_REQUEST_ID},
+		     {"timestamp", M_TIMESTAMP},
+		     {"role", M_ROLE},
+		     {"label", M_LABEL},
+		     {"row", M_ROW},
+		     {"probability", M_PROBABILITY},
+		     {"features", M_VALUES},
+		     {"image", M_VALUES},
+		     {"prediction", M_PREDICTION}};
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (is(k, known[i].name))
+			return known[i].m;
+	return M_NONE;
+}
+
 static bool str_or_null(struct scan *s, struct dm_str *out)
 {
 	ws(s);
@@ -223,39 +263,54 @@ static bool data(struct scan *s, struct dm_event *ev)
 		return false;
 	if (eat(s, '}'))
 		return true;
+	unsigned seen = 0; /* the known members read so far, one bit each */
 	do {
 		struct dm_str k;
 		struct dm_value v;
 		if (!string(s, &k) || !eat(s, ':'))
 			return false;
+		enum member m = member_of(k);
+		if (m != M_NONE && (seen & (1u << m)))
+			return false; /* given twice: jansson's reading refuses it too */
+		if (m != M_NONE)
+			seen |= 1u << m;
 		bool ok;
-		if (is(k, "model"))
+		switch (m) {
+		case M_MODEL:
 			ok = string(s, &ev->model);
-		else if (is(k, "version"))
+			break;
+		case M_VERSION:
 			ok = string(s, &ev->version);
-		else if (is(k, "request_id"))
+			break;
+		case M_REQUEST_ID:
 			ok = str_or_null(s, &ev->request_id);
-		else if (is(k, "timestamp"))
+			break;
+		case M_TIMESTAMP:
 			ok = string(s, &ev->timestamp);
-		else if (is(k, "role"))
+			break;
+		case M_ROLE:
 			ok = string(s, &ev->role);
-		else if (is(k, "label"))
+			break;
+		case M_LABEL:
 			ok = string(s, &ev->label);
-		else if (is(k, "row")) {
+			break;
+		case M_ROW:
 			ok = number(s, &v) && v.num >= 0 && v.num == floor(v.num);
 			ev->row = ok ? (int64_t)v.num : 0;
-		} else if (s->head &&
-			   (is(k, "probability") || is(k, "features") || is(k, "image") || is(k, "prediction")))
-			ok = skip_value(s);
-		else if (is(k, "probability"))
-			ok = scalar(s, &ev->probability);
-		else if (is(k, "features") || is(k, "image")) {
+			break;
+		case M_PROBABILITY: /* the head leaves the values to the full scan */
+			ok = s->head ? skip_value(s) : scalar(s, &ev->probability);
+			break;
+		case M_VALUES:
 			ev->image = is(k, "image");
-			ok = values(s, ev);
-		} else if (is(k, "prediction"))
-			ok = outputs(s, ev);
-		else
+			ok = s->head ? skip_value(s) : values(s, ev);
+			break;
+		case M_PREDICTION:
+			ok = s->head ? skip_value(s) : outputs(s, ev);
+			break;
+		default:
 			ok = skip_value(s);
+		}
 		if (!ok)
 			return false;
 		/* the head has all it groups by (the inference API writes these members before
@@ -281,9 +336,9 @@ static bool scan_event(const char *text, size_t len, struct dm_event *ev, bool h
 			return false;
 		bool ok;
 		if (is(k, "type"))
-			ok = string(&s, &ev->type);
+			ok = !ev->type.p && string(&s, &ev->type); /* twice: give up, as in data() */
 		else if (is(k, "data"))
-			ok = has_data = data(&s, ev);
+			ok = !has_data && (has_data = data(&s, ev));
 		else
 			ok = skip_value(&s);
 		if (!ok)
