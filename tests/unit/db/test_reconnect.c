@@ -10,7 +10,8 @@
  *            timeout); started again, the same pool serves the very next db_run_tx and
  *            db_ping is true
  *   restart  a quick restart nobody notices while it happens: the pooled connections are
- *            stale, and the very next db_run_tx still succeeds */
+ *            stale, and the very next db_run_tx still succeeds; under DB_AUTOCOMMIT,
+ *            which does not retry, on its first attempt */
 #include <check.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -197,6 +198,25 @@ START_TEST(test_quick_restart_unnoticed)
 }
 END_TEST
 
+/* DB_AUTOCOMMIT does not retry a connection lost mid-statement (it may have committed),
+ * so it relies on db_acquire noticing a stale connection before the statement is sent:
+ * after a restart, the very next write without BEGIN succeeds on its first attempt. */
+START_TEST(test_quick_restart_autocommit)
+{
+	struct db_pool *pool = open_pool();
+	struct core_error err = {{0}};
+	struct body warm = {.name = "ac-warm"}, next = {.name = "ac-next"};
+
+	ck_assert_msg(db_run_tx(pool, "warm", DB_AUTOCOMMIT, insert_fn, &warm, &err) == 1, "%s", err.message);
+	pg_ctl("stop");
+	pg_ctl("start");
+	ck_assert_msg(db_run_tx(pool, "next", DB_AUTOCOMMIT, insert_fn, &next, &err) == 1, "%s", err.message);
+	ck_assert_int_eq(atomic_load(&next.attempts), 1);
+	ck_assert(item_exists("ac-next"));
+	db_pool_close(pool);
+}
+END_TEST
+
 static Suite *reconnect_suite(void)
 {
 	Suite *s = suite_create("reconnect");
@@ -207,6 +227,7 @@ static Suite *reconnect_suite(void)
 	tcase_add_unchecked_fixture(tc, cluster_setup, cluster_teardown);
 	tcase_add_test(tc, test_server_down_then_back);
 	tcase_add_test(tc, test_quick_restart_unnoticed);
+	tcase_add_test(tc, test_quick_restart_autocommit);
 	suite_add_tcase(s, tc);
 	return s;
 }
