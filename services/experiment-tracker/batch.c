@@ -127,11 +127,11 @@ static int batch_tx_fn(struct db_conn *c, void *cls)
 	PQclear(res);
 	if (rc < 0)
 		return rc;
-	return et_q_params_insert(c, b->run_id, t->p_keys, t->p_values, &t->err) < 0 ? DB_HARD_ERROR : 0;
+	rc = et_q_params_insert(c, b->run_id, t->p_keys, t->p_values, &t->err);
+	return rc < 0 ? rc : 0;
 }
 
-/* The points of a batch, or its latest ones (idx, n: which), as parameters, built in
- * arr; false when they could not be (too large, no memory). */
+/* The four arrays that carry points to et_q_metrics_log. */
 struct points_arr {
 	struct db_arr keys;
 	struct db_barr values, timestamps, steps;
@@ -153,6 +153,8 @@ static void points_free(struct points_arr *a)
 	db_barr_free(&a->steps);
 }
 
+/* The points of a batch, or its latest ones (idx, n: which), as parameters, built in a;
+ * false when they could not be (too large, no memory). */
 static bool points_build(struct points_arr *a, const struct et_batch *b, const size_t *idx, size_t n,
 			 struct et_q_points *out)
 {
