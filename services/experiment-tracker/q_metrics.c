@@ -77,8 +77,9 @@ int et_q_metrics_log(struct db_conn *c, const char *run_id, size_t n, const stru
 		/* Points are new nearly always; one that is stored already (a client retrying
 		 * a batch) or repeated within the batch fails the plain insert with a unique
 		 * violation, which wrote nothing (inside a transaction, once rolled back to
-		 * the savepoint), and the batch goes again the deduplicating way. The run's
-		 * row lock keeps other writers of the run out meanwhile. */
+		 * the savepoint), and the batch goes again the deduplicating way. That
+		 * statement takes the run's lock again (without BEGIN the failed one let it
+		 * go) and needs nothing from the first try. */
 		if (in_tx && (rc = db_exec_sql(c, "SAVEPOINT et_q_metrics_log", err)) < 0)
 			return rc;
 		rc = db_exec_bin(c, &metrics_log_append, params, lengths, formats, &res, err);
