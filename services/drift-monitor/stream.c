@@ -663,16 +663,20 @@ static enum core_status apply(struct dm_stream *st, struct svc *svc, struct item
 /* The model's monitor (made when it has none and its first version of the batch has a
  * reference: a model whose predictions cannot be compared gets no monitor) and its
  * window (loaded when the stream holds none). */
-static enum core_status prepare(struct svc *svc, struct live *l, const struct item *items, size_t n_items,
-				struct core_error *err)
+static enum core_status prepare(struct dm_stream *st, struct svc *svc, struct live *l, struct item *items,
+				size_t n_items, struct core_error *err)
 {
 	bool found = false;
 	enum core_status rc = sync_monitor(svc, l, false, &found, err);
 	if (rc == CORE_OK && !found) {
+		/* the monitor is made for the version of the model's first event that says
+		 * one thing: a head that its own text contradicts must not pick it */
 		const char *version = NULL;
 		for (size_t i = 0; i < n_items && !version; i++)
-			if (items[i].l == l)
+			if (items[i].l == l && read_whole(st, &items[i]))
 				version = items[i].version;
+		if (!version)
+			return CORE_OK; /* its events are skipped, counted by apply */
 		if (!l->has_ref || strcmp(l->version, version) != 0)
 			rc = load_ref(svc, l, version, err);
 		if (rc == CORE_EINVAL)
@@ -752,7 +756,7 @@ enum bus_handled dm_stream_batch(struct svc *svc, void *app, const struct bus_me
 	}
 	count(st, "skipped", (double)(n - n_items));
 	for (size_t i = 0; rc == CORE_OK && i < n_touched; i++)
-		rc = prepare(svc, touched[i], items, n_items, &err);
+		rc = prepare(st, svc, touched[i], items, n_items, &err);
 	for (size_t i = 0; rc == CORE_OK && i < n_items; i++)
 		rc = apply(st, svc, &items[i], &p, &err);
 	if (rc == CORE_OK)

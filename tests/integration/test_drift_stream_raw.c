@@ -11,6 +11,8 @@
  *     window holds the good events alone (its row count, and the report it makes once
  *     full: 20 rows, no value of a skipped event in its histograms), and an event whose
  *     head names a newer version does not close the window;
+ *   - a model with no monitor gets one made from the version its events say, though the
+ *     first of them has a head naming another;
  *   - the daemon stays ready.
  * The topic is shared by the whole run, so the counts are compared with what the daemon
  * had read once it caught up with the topic as it was before the test's events. */
@@ -304,7 +306,35 @@ START_TEST(skips_events_whose_text_disagrees_with_their_head)
 	json_decref(doc);
 	json_decref(reports);
 
-	/* 3. the daemon is well and ready */
+	/* 3. a model nobody set a monitor for gets one for the version its events say, even
+	 * when the first of them has a head that names another (its text says otherwise) */
+	char *model2 = th_fmt("%s-auto", model);
+	char *version2 = th_infer_register(&S, model2, run);
+	char *newer2 = th_fmt("%ld", strtol(version2, NULL, 10) + 90);
+	char *own_version2 = th_fmt(",\"version\":\"%s\"", version2);
+	struct producer pr2 = {.p = pr.p, .model = model2};
+	struct counts before2 = counts_of(dm);
+	send_bad(&pr2, newer2, own_version2, "");
+	send_good(&pr2, version2, cur_b, cur_c, 0, 5);
+	ck_assert_int_eq(bus_producer_flush(pr.p, 20000), 0);
+	c = wait_counted(dm, total(before2) + 6, "the unwatched model's events");
+	ck_assert_msg(c.added - before2.added == 5, "added %.0f, want 5", c.added - before2.added);
+	ck_assert_msg(c.skipped - before2.skipped == 1, "skipped %.0f, want 1", c.skipped - before2.skipped);
+	char *mpath = th_fmt("/v1/monitors?model=%s", model2);
+	json_t *mpage = th_ok(dm, "GET", mpath, NULL);
+	json_t *mons = json_object_get(mpage, "monitors");
+	ck_assert_msg(json_array_size(mons) == 1, "monitors of %s: %zu", model2, json_array_size(mons));
+	char *gauge2 = th_fmt("drift_window_rows{model=\"%s\"}", model2);
+	ck_assert_double_eq(th_metric(dm, gauge2), 5);
+	json_decref(mpage);
+	free(gauge2);
+	free(mpath);
+	free(own_version2);
+	free(newer2);
+	free(version2);
+	free(model2);
+
+	/* 4. the daemon is well and ready */
 	ck_assert(th_daemon_alive(dm));
 	struct th_response ready = th_call(dm, "GET", "/readyz", NULL);
 	ck_assert_msg(ready.status == 200, "/readyz %ld: %s", ready.status, ready.body ? ready.body : "");
