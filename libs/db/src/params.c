@@ -2,17 +2,16 @@
  * literals ({"a","b",NULL}) built from C values, so a bulk write passes whole columns as
  * one parameter and unnests them server-side (a 1000-metric batch is one statement, not
  * 1000). Elements are always double-quoted with '"' and '\\' escaped, which is the whole
- * of the array-literal quoting rule. Doubles are written with 17 significant digits (an
- * exact round trip), NaN and the infinities by name. A builder that failed (the ceiling
- * was reached or memory ran out) stays failed: db_arr_end then returns NULL.
- * The db_barr builders write float8[] and bigint[] in the binary format instead
- * (array_recv's): a 20-byte header (one dimension, no NULLs, the element type's OID, the
- * length, lower bound 1), then each element as a 4-byte length and 8 big-endian bytes.
+ * of the array-literal quoting rule. A builder that failed (the ceiling was reached or
+ * memory ran out) stays failed: db_arr_end then returns NULL.
+ * Doubles go as float8[] in the binary format (db_barr, which writes bigint[] too; the
+ * format is array_recv's): a 20-byte header (one dimension, no NULLs, the element type's
+ * OID, the length, lower bound 1), then each element as a 4-byte length and 8 big-endian
+ * bytes.
  * Printing a double exactly costs glibc a bignum division, and the server a strtod to
  * read it back: ~15% of the daemon's CPU in a 1000-metric batch. */
 #include <arpa/inet.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include "db/db.h"
@@ -77,22 +76,6 @@ void db_arr_add_i64(struct db_arr *a, int64_t v)
 	if (v < 0)
 		*--p = '-';
 	a->failed |= core_buf_append(&a->b, p, (size_t)(tmp + sizeof tmp - p)) != CORE_OK;
-}
-
-void db_arr_add_f64(struct db_arr *a, double v)
-{
-	char tmp[40];
-	if (a->failed)
-		return;
-	sep(a);
-	if (isnan(v)) {
-		a->failed |= core_buf_append_str(&a->b, "NaN") != CORE_OK;
-	} else if (isinf(v)) {
-		a->failed |= core_buf_append_str(&a->b, v > 0 ? "Infinity" : "-Infinity") != CORE_OK;
-	} else {
-		int n = snprintf(tmp, sizeof tmp, "%.17g", v); /* at most 24 characters */
-		a->failed |= core_buf_append(&a->b, tmp, (size_t)n) != CORE_OK;
-	}
 }
 
 const char *db_arr_end(struct db_arr *a)

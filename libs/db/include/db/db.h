@@ -251,8 +251,8 @@ struct db_i64 {
 };
 const char *db_i64(struct db_i64 *t, int64_t v);
 
-/* A PostgreSQL array literal built element by element, for $n::text[] (or ::float8[],
- * ::bigint[]) parameters that a statement unnests: n rows in one statement. Failure
+/* A PostgreSQL array literal built element by element, for $n::text[] (or ::bigint[])
+ * parameters that a statement unnests: n rows in one statement. Failure
  * (256 MiB reached, no memory) is sticky and reported once, by db_arr_end. */
 struct db_arr {
 	struct core_buf b;
@@ -262,7 +262,6 @@ struct db_arr {
 void db_arr_init(struct db_arr *a);
 void db_arr_add_str(struct db_arr *a, const char *s, size_t len); /* s NULL: SQL NULL */
 void db_arr_add_i64(struct db_arr *a, int64_t v);
-void db_arr_add_f64(struct db_arr *a, double v);
 /* Closes the literal; returns its text (borrowed from a) or NULL when any step failed. */
 const char *db_arr_end(struct db_arr *a);
 void db_arr_free(struct db_arr *a);
