@@ -113,14 +113,16 @@ static int batch_tx_fn(struct db_conn *c, void *cls)
 	char stage[16];
 	int rc = 0;
 	/* each statement locks the run first, so what follows it runs under that lock; a
-	 * batch of params alone takes the lock with an empty metrics statement */
-	if (b->n_metrics || !b->n_tags)
+	 * batch of params alone (or of nothing) just takes the lock */
+	if (b->n_metrics)
 		rc = run_written(
 			t, et_q_metrics_log(c, b->run_id, b->n_metrics, &t->points, &t->latest, stage, &t->err), stage);
 	if (rc >= 0 && b->n_tags)
 		rc = run_written(t, et_q_tags_log(c, b->run_id, t->t_keys, t->t_values, stage, &t->err), stage);
+	if (rc >= 0 && !b->n_metrics && !b->n_tags)
+		rc = et_run_lock_active(c, b->run_id, NULL, &t->f, &t->err);
 	if (rc < 0 || !b->n_params)
-		return rc;
+		return rc < 0 ? rc : 0;
 	rc = et_q_params_conflict(c, b->run_id, t->p_keys, t->p_values, &res, &t->err);
 	if (rc > 0)
 		rc = param_changed(t, res);

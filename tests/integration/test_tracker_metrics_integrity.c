@@ -260,6 +260,27 @@ START_TEST(batches_all_or_nothing_both_ways)
 		db_count(c, "SELECT count(*) FROM tracker.latest_metrics WHERE run_id = $1 AND key = 'f'", rid), 0);
 	ck_assert_int_eq(db_count(c, "SELECT count(*) FROM tracker.tags WHERE run_id = $1 AND key = 't2'", rid), 0);
 
+	/* the batch's own latest point, picked by the daemon, is PostgreSQL's: at one step
+	 * and timestamp NaN is above every number, and the timestamp decides before the
+	 * value; the stored latest point is replaced only by a greater one */
+	const char *ties[2] = {"[{\"key\":\"n\",\"value\":5,\"timestamp\":10,\"step\":2},"
+			       "{\"key\":\"n\",\"value\":\"NaN\",\"timestamp\":10,\"step\":2},"
+			       "{\"key\":\"n\",\"value\":9,\"timestamp\":9,\"step\":2}]",
+			       "[{\"key\":\"n\",\"value\":7,\"timestamp\":10,\"step\":2},"
+			       "{\"key\":\"n\",\"value\":8,\"timestamp\":11,\"step\":1}]"};
+	for (int i = 0; i < 2; i++) {
+		char *tb = th_fmt("{\"run_id\":\"%s\",\"metrics\":%s}", rid, ties[i]);
+		r = th_call(d, "POST", API "runs/log-batch", tb);
+		ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+		th_response_free(&r);
+		free(tb);
+		ck_assert_int_eq(db_count(c,
+					  "SELECT count(*) FROM tracker.latest_metrics WHERE run_id = $1 AND key = 'n' "
+					  "AND step = 2 AND timestamp = 10 AND value = 'NaN'",
+					  rid),
+				 1);
+	}
+
 	/* a deleted run takes nothing, by either way, nor a single write */
 	char one[256];
 	snprintf(one, sizeof one, "{\"run_id\":\"%s\"}", rid);
@@ -274,6 +295,11 @@ START_TEST(batches_all_or_nothing_both_ways)
 		th_response_free(&r);
 		free(body);
 	}
+	char *params_only = th_fmt("{\"run_id\":\"%s\",\"params\":[{\"key\":\"q\",\"value\":\"1\"}]}", rid);
+	r = th_call(d, "POST", API "runs/log-batch", params_only);
+	th_expect_error(&r, 400, "INVALID_PARAMETER_VALUE", "must be in the 'active' state");
+	th_response_free(&r);
+	free(params_only);
 	snprintf(one, sizeof one, "{\"run_id\":\"%s\",\"key\":\"g\",\"value\":1,\"timestamp\":1}", rid);
 	r = th_call(d, "POST", API "runs/log-metric", one);
 	th_expect_error(&r, 400, "INVALID_PARAMETER_VALUE", "must be in the 'active' state");
