@@ -204,6 +204,8 @@ core_OBJS += $(BUILD)/obj/gen/libs/core/version_gen.o
 $(BUILD)/lib/libcore.a: $(BUILD)/obj/gen/libs/core/version_gen.o
 # libs/ml's element-wise training loops, vectorised (libs/ml/src/nn_kern.c says why).
 $(BUILD)/obj/libs/ml/src/nn_kern.o: CFLAGS += -O3 -fno-math-errno
+# and the portable loop of a frozen dense layer's rows (nn_rows.c)
+$(BUILD)/obj/libs/ml/src/nn_rows.o: CFLAGS += -O3
 
 # --- services ----------------------------------------------------------------
 

@@ -170,6 +170,9 @@ enum core_status ia_model_build(struct ia_app *a, const char *name, const char *
 	atomic_init(&m->refs, 1);
 	*out = NULL;
 	enum core_status rc = ml_package_read(dir, &m->pkg, err);
+	/* served, never trained: the layout that predicts a request's few rows fastest */
+	if (rc == CORE_OK)
+		rc = ml_net_freeze(m->pkg.net, err);
 	if (rc == CORE_OK) {
 		m->n_out = ml_net_n_outputs(m->pkg.net);
 		rc = ia_prep_compile(m, err);

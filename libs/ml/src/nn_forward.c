@@ -3,7 +3,9 @@
  * ml_nn_fwd_new for a batch capacity, so a training step allocates nothing.
  *
  *   dense    Y[B,out] = X[B,in] W^T + b: one GEMM over the whole batch; backward
- *            dW = dY^T X, db = column sums of dY, dX = dY W
+ *            dW = dY^T X, db = column sums of dY, dX = dY W. A frozen net (ml_net_freeze)
+ *            holds W^T instead: a GEMM without the transpose, or under ML_NN_ROWS_MAX
+ *            rows nn_rows.c's one row at a time
  *   conv2d   im2col of the whole batch into col[cin*k*k, B*oh*ow], then one GEMM
  *            Y[cout, B*oh*ow] = W col + b, which is the CNHW layout, so no transpose;
  *            backward dW = dY col^T, dcol = W^T dY, col2im (accumulating) into dX
@@ -317,8 +319,16 @@ void ml_nn_forward_to(struct ml_nn_fwd *f, const float *x, size_t b, bool train,
 		switch (l->spec.kind) {
 		case ML_DENSE: {
 			int out = l->spec.units, k = (int)l->in_size;
-			bias_rows(y, net->params + l->b_off, b, (size_t)out);
-			ml_sgemm(false, true, (int)b, out, k, 1.0f, in, k, net->params + l->w_off, k, 1.0f, y, out);
+			const float *w = net->params + l->w_off, *bias = net->params + l->b_off;
+			if (l->wt && b < ML_NN_ROWS_MAX) {
+				ml_nn_dense_rows_t(b, out, k, in, w, bias, l->wt_skip, y);
+				break;
+			}
+			bias_rows(y, bias, b, (size_t)out);
+			if (l->wt)
+				ml_sgemm(false, false, (int)b, out, k, 1.0f, in, k, w, out, 1.0f, y, out);
+			else
+				ml_sgemm(false, true, (int)b, out, k, 1.0f, in, k, w, k, 1.0f, y, out);
 			break;
 		}
 		case ML_CONV2D: {

@@ -26,6 +26,9 @@ struct ml_nn_layer {
 	bool relu_next;                /* He init */
 	size_t w_off, b_off, n_w, n_b; /* into the net's parameter array; n_w 0: no parameters */
 	size_t fan_in, fan_out;
+	/* dense, after ml_net_freeze: the weights are stored transposed, [in, out]; wt_skip:
+	 * all finite, so a zero input may skip its row (nn_rows.c) */
+	bool wt, wt_skip;
 };
 
 struct ml_nn_param_desc {
@@ -41,6 +44,7 @@ struct ml_net {
 	struct ml_shape in;
 	float *params;   /* every weight and bias, contiguous */
 	bool shared;     /* params are another net's (ml_net_share): not freed here */
+	bool frozen;     /* ml_net_freeze: predicts only */
 	size_t n_values; /* floats in params */
 	size_t n_params;
 	struct ml_nn_param_desc *pdesc;
@@ -71,6 +75,13 @@ void ml_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a
 bool ml_nn_gemm_avx512(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
 		       int ldb, float beta, float *c, int ldc);
 bool ml_nn_gemm_avx512_usable(void);
+/* A frozen dense layer on rows inputs x [rows, k], one row at a time (nn_rows.c):
+ * y [rows, n] = bias + x W, with wt = W [k, n] (the layer's weights transposed); skip: a
+ * zero input skips its row of wt (only when every weight is finite; the sums are the
+ * same either way). nn_forward.c takes it below ML_NN_ROWS_MAX rows, the GEMM above. */
+#define ML_NN_ROWS_MAX 8
+void ml_nn_dense_rows_t(size_t rows, int n, int k, const float *x, const float *wt, const float *bias, bool skip,
+			float *y);
 /* y[m or n] = op(A) x, A m x n row-major (lda its row stride); ta: A transposed. */
 void ml_sgemv(bool ta, int m, int n, const float *a, int lda, const float *x, float *y);
 

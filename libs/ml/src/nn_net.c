@@ -234,7 +234,67 @@ enum core_status ml_net_share(const struct ml_net *src, struct ml_net **out, str
 	free((*out)->params);
 	(*out)->params = src->params;
 	(*out)->shared = true;
+	if (src->frozen) {
+		(*out)->frozen = true;
+		for (size_t i = 0; i < src->n_layers; i++) {
+			(*out)->layers[i].wt = src->layers[i].wt;
+			(*out)->layers[i].wt_skip = src->layers[i].wt_skip;
+		}
+		memcpy((*out)->pdesc, src->pdesc, src->n_params * sizeof *src->pdesc);
+	}
 	return CORE_OK;
+}
+
+static bool all_finite(const float *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return false;
+	return true;
+}
+
+enum core_status ml_net_freeze(struct ml_net *net, struct core_error *err)
+{
+	if (net->frozen)
+		return CORE_OK;
+	if (net->shared)
+		return core_fail(err, CORE_EINVAL,
+				 "a net that shares another's weights cannot be frozen: freeze the source");
+	size_t most = 0;
+	for (size_t i = 0; i < net->n_layers; i++)
+		if (net->layers[i].spec.kind == ML_DENSE && net->layers[i].n_w > most)
+			most = net->layers[i].n_w;
+	float *tmp = malloc((most ? most : 1) * sizeof *tmp);
+	if (!tmp)
+		return core_fail(err, CORE_ENOMEM, "freezing the net: out of memory for %zu weights", most);
+	size_t p = 0;
+	for (size_t i = 0; i < net->n_layers; i++) {
+		struct ml_nn_layer *l = &net->layers[i];
+		if (!l->n_w)
+			continue;
+		struct ml_nn_param_desc *d = &net->pdesc[p];
+		p += 2;
+		if (l->spec.kind != ML_DENSE)
+			continue;
+		size_t out = (size_t)l->spec.units, in = l->in_size;
+		float *w = net->params + l->w_off;
+		memcpy(tmp, w, l->n_w * sizeof *tmp);
+		for (size_t o = 0; o < out; o++)
+			for (size_t k = 0; k < in; k++)
+				w[k * out + o] = tmp[o * in + k];
+		l->wt = true;
+		l->wt_skip = all_finite(w, l->n_w);
+		d->shape[0] = (int64_t)in;
+		d->shape[1] = (int64_t)out;
+	}
+	free(tmp);
+	net->frozen = true;
+	return CORE_OK;
+}
+
+bool ml_net_frozen(const struct ml_net *net)
+{
+	return net->frozen;
 }
 
 void ml_net_free(struct ml_net *net)

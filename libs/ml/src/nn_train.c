@@ -39,6 +39,9 @@ enum core_status ml_trainer_new(struct ml_net *net, const struct ml_train_cfg *c
 	struct ml_trainer *t = NULL;
 	*out = NULL;
 	const struct ml_optim *o = &cfg->optim;
+	if (net->frozen)
+		return core_fail(err, CORE_EINVAL,
+				 "the net is frozen for serving (ml_net_freeze) and cannot be trained");
 	if (cfg->loss != ML_LOSS_SOFTMAX_CE && cfg->loss != ML_LOSS_MSE)
 		return core_fail(err, CORE_EINVAL, "loss: unknown loss %d", (int)cfg->loss);
 	if (o->kind != ML_OPT_SGD && o->kind != ML_OPT_ADAM)

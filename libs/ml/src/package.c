@@ -83,6 +83,8 @@ static enum core_status check_package(const struct ml_package *p, struct core_er
 				 p->task);
 	if (!p->net)
 		return core_fail(err, CORE_EINVAL, "package: no net");
+	if (ml_net_frozen(p->net))
+		return core_fail(err, CORE_EINVAL, "package: the net is frozen for serving; write it before freezing");
 	if (p->class_names) {
 		size_t k = ml_net_n_outputs(p->net);
 		if (!cls)

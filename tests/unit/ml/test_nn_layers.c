@@ -17,6 +17,7 @@
 #include <string.h>
 #include "../../../libs/ml/src/nn_internal.h"
 #include "ml/nn.h"
+#include "ml/package.h"
 
 static float frand(struct ml_nn_rng *r)
 {
@@ -401,6 +402,138 @@ START_TEST(init_is_seeded_and_scaled)
 }
 END_TEST
 
+/* A frozen net (ml_net_freeze: dense weights transposed, few rows one at a time with
+ * zero inputs skipped, more rows through a GEMM) predicts what the unfrozen net does, to
+ * float rounding, for every batch size on both sides of ML_NN_ROWS_MAX; with 300 units
+ * the one-row kernel's blocks of 256 and its tail are both used, and a conv layer
+ * before a dense one is left as it was. The same input gives the same bits twice. */
+static void frozen_matches(const struct ml_layer_spec *l, size_t n_layers, struct ml_shape in, uint64_t seed)
+{
+	struct ml_net *plain, *frozen;
+	struct core_error err;
+	ck_assert_int_eq(ml_net_new(l, n_layers, in, &plain, &err), CORE_OK);
+	ck_assert_int_eq(ml_net_new(l, n_layers, in, &frozen, &err), CORE_OK);
+	ml_net_init(plain, seed);
+	ml_net_init(frozen, seed);
+	ck_assert(!ml_net_frozen(frozen));
+	ck_assert_int_eq(ml_net_freeze(frozen, &err), CORE_OK);
+	ck_assert(ml_net_frozen(frozen));
+	size_t nin = (size_t)in.c * (size_t)in.h * (size_t)in.w, nout = ml_net_n_outputs(plain), rows = 20;
+	float *x = malloc(rows * nin * sizeof *x), *a = malloc(rows * nout * sizeof *a),
+	      *b = malloc(rows * nout * sizeof *b), *b2 = malloc(rows * nout * sizeof *b2);
+	struct ml_nn_rng r;
+	ml_nn_rng_seed(&r, seed, 9);
+	for (size_t i = 0; i < rows * nin; i++) /* about half zeros, as an image's background */
+		x[i] = ml_nn_rng_uniform(&r) < 0.5f ? 0.0f : frand(&r) * 3.0f;
+	for (size_t n = 1; n <= rows; n++) {
+		ck_assert_int_eq(ml_net_predict(plain, x, n, a, &err), CORE_OK);
+		ck_assert_int_eq(ml_net_predict(frozen, x, n, b, &err), CORE_OK);
+		ck_assert_int_eq(ml_net_predict(frozen, x, n, b2, &err), CORE_OK);
+		ck_assert(memcmp(b, b2, n * nout * sizeof *b) == 0);
+		for (size_t i = 0; i < n * nout; i++)
+			ck_assert_msg(fabsf(a[i] - b[i]) <= 1e-5f * (1.0f + fabsf(a[i])),
+				      "rows %zu, output %zu: %g vs %g", n, i, (double)a[i], (double)b[i]);
+	}
+	free(x);
+	free(a);
+	free(b);
+	free(b2);
+	ml_net_free(plain);
+	ml_net_free(frozen);
+}
+
+START_TEST(frozen_nets_predict_as_unfrozen)
+{
+	struct ml_layer_spec mlp[] = {{.kind = ML_DENSE, .units = 300},
+				      {.kind = ML_RELU},
+				      {.kind = ML_DENSE, .units = 10},
+				      {.kind = ML_SOFTMAX}};
+	frozen_matches(mlp, 4, (struct ml_shape){1, 7, 9}, 11);
+	struct ml_layer_spec conv[] = {
+		CONV(3, 3, 1, 1), {.kind = ML_RELU}, POOL(2, 0), {.kind = ML_DENSE, .units = 21}};
+	frozen_matches(conv, 4, (struct ml_shape){2, 6, 6}, 12);
+}
+END_TEST
+
+/* Skipping zero inputs changes no bit of a sum; it is off for a layer with a weight that
+ * is not finite, so that 0 * inf still gives NaN as in the unfrozen net (the inference
+ * API's warm-up on zeros refuses such a version). */
+START_TEST(frozen_zero_skip_is_exact)
+{
+	struct ml_nn_rng r;
+	ml_nn_rng_seed(&r, 5, 1);
+	enum { K = 70, N = 273 };
+	static float x[3 * K], wt[K * N], bias[N], y1[3 * N], y2[3 * N];
+	for (size_t i = 0; i < 3 * K; i++)
+		x[i] = i % 3 ? 0.0f : frand(&r);
+	for (size_t i = 0; i < K * N; i++)
+		wt[i] = frand(&r);
+	for (size_t i = 0; i < N; i++)
+		bias[i] = i % 5 ? frand(&r) : -0.0f;
+	ml_nn_dense_rows_t(3, N, K, x, wt, bias, true, y1);
+	ml_nn_dense_rows_t(3, N, K, x, wt, bias, false, y2);
+	ck_assert(memcmp(y1, y2, sizeof y1) == 0);
+
+	struct ml_layer_spec l[] = {{.kind = ML_DENSE, .units = 4}};
+	struct ml_net *plain, *frozen;
+	struct core_error err;
+	ck_assert_int_eq(ml_net_new(l, 1, (struct ml_shape){3, 1, 1}, &plain, &err), CORE_OK);
+	ck_assert_int_eq(ml_net_new(l, 1, (struct ml_shape){3, 1, 1}, &frozen, &err), CORE_OK);
+	struct ml_param p;
+	ml_net_param(plain, 0, &p);
+	p.data[5] = INFINITY;
+	ml_net_param(frozen, 0, &p);
+	p.data[5] = INFINITY;
+	ck_assert_int_eq(ml_net_freeze(frozen, &err), CORE_OK);
+	float zeros[3] = {0, 0, 0}, ya[4], yb[4];
+	ck_assert_int_eq(ml_net_predict(plain, zeros, 1, ya, &err), CORE_OK);
+	ck_assert_int_eq(ml_net_predict(frozen, zeros, 1, yb, &err), CORE_OK);
+	for (int i = 0; i < 4; i++)
+		ck_assert(isnan(ya[i]) == isnan(yb[i]));
+	ck_assert(isnan(yb[1]));
+	ml_net_free(plain);
+	ml_net_free(frozen);
+}
+END_TEST
+
+/* Nets shared from a frozen net are frozen and predict its bits; a sharing net cannot be
+ * frozen itself; a frozen net reports its dense weights as stored, cannot be trained or
+ * written, and freezing again changes nothing. */
+START_TEST(frozen_net_contract)
+{
+	struct ml_layer_spec l[] = {{.kind = ML_DENSE, .units = 5}, {.kind = ML_RELU}, {.kind = ML_DENSE, .units = 2}};
+	struct ml_net *src, *sh, *early;
+	struct core_error err;
+	ck_assert_int_eq(ml_net_new(l, 3, (struct ml_shape){3, 1, 1}, &src, &err), CORE_OK);
+	ml_net_init(src, 3);
+	ck_assert_int_eq(ml_net_share(src, &early, &err), CORE_OK);
+	ck_assert_int_eq(ml_net_freeze(early, &err), CORE_EINVAL);
+	ml_net_free(early);
+	ck_assert_int_eq(ml_net_freeze(src, &err), CORE_OK);
+	ck_assert_int_eq(ml_net_share(src, &sh, &err), CORE_OK);
+	ck_assert(ml_net_frozen(sh));
+	float x[6] = {1, 0, -2, 0.5f, 0, 0}, ya[4], yb[4], yc[4];
+	ck_assert_int_eq(ml_net_predict(src, x, 2, ya, &err), CORE_OK);
+	ck_assert_int_eq(ml_net_predict(sh, x, 2, yb, &err), CORE_OK);
+	ck_assert(memcmp(ya, yb, sizeof ya) == 0);
+	ck_assert_int_eq(ml_net_freeze(src, &err), CORE_OK);
+	ck_assert_int_eq(ml_net_predict(src, x, 2, yc, &err), CORE_OK);
+	ck_assert(memcmp(ya, yc, sizeof ya) == 0);
+	struct ml_param p;
+	ml_net_param(sh, 0, &p);
+	ck_assert(p.shape[0] == 3 && p.shape[1] == 5);
+	struct ml_trainer *t;
+	struct ml_train_cfg cfg = {.loss = ML_LOSS_MSE, .optim = {.kind = ML_OPT_SGD, .lr = 0.1f}, .batch_size = 2};
+	ck_assert_int_eq(ml_trainer_new(src, &cfg, &t, &err), CORE_EINVAL);
+	ck_assert(strstr(err.message, "frozen") != NULL);
+	struct ml_package pkg = {.task = "regression", .net = src};
+	ck_assert_int_eq(ml_package_write(&pkg, "/nonexistent/never-written", &err), CORE_EINVAL);
+	ck_assert(strstr(err.message, "frozen") != NULL);
+	ml_net_free(sh);
+	ml_net_free(src);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ml_nn_layers");
@@ -413,6 +546,9 @@ int main(void)
 	tcase_add_test(tc, pool_gradients);
 	tcase_add_test(tc, forward_values);
 	tcase_add_test(tc, shared_nets_predict_as_their_source);
+	tcase_add_test(tc, frozen_nets_predict_as_unfrozen);
+	tcase_add_test(tc, frozen_zero_skip_is_exact);
+	tcase_add_test(tc, frozen_net_contract);
 	tcase_add_test(tc, dropout_scales_and_eval_is_identity);
 	tcase_add_test(tc, shape_misfits_name_the_layer);
 	tcase_add_test(tc, kind_names_round_trip);

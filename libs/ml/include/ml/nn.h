@@ -67,6 +67,19 @@ enum core_status ml_net_new(const struct ml_layer_spec *layers, size_t n, struct
  * and its parameters must not change meanwhile (no training, no ml_net_param writes);
  * its own ml_net_param hands out src's storage. CORE_ENOMEM. */
 enum core_status ml_net_share(const struct ml_net *src, struct ml_net **out, struct core_error *err);
+/* Readies net for serving: it predicts only from now on. Each dense layer's weights are
+ * transposed in place to [in, out], so that a prediction of a few rows reads them one
+ * input at a time and skips the inputs that are zero (most of an image's background),
+ * or, for more rows, multiplies without a transpose. Outputs agree with the unfrozen
+ * net's to float rounding (the sums run in another order), and a frozen net gives the
+ * same bits for the same input and rows every time. Afterwards ml_net_param reports a
+ * dense weight as it is stored, [in, out], not PyTorch's layout; a frozen net cannot be
+ * trained (ml_trainer_new) or written as a package. Nets shared from it (ml_net_share,
+ * after freezing) are frozen too. Freezing a frozen net does nothing.
+ * Returns CORE_OK; CORE_EINVAL for a net that shares another's weights; CORE_ENOMEM
+ * (net unchanged). */
+enum core_status ml_net_freeze(struct ml_net *net, struct core_error *err);
+bool ml_net_frozen(const struct ml_net *net);
 /* NULL is fine. A sharing net leaves its source's parameters alone. */
 void ml_net_free(struct ml_net *net);
 size_t ml_net_n_layers(const struct ml_net *net);

@@ -50,7 +50,8 @@ struct ml_package {
 
 /* Writes p into dir (created with its parents when missing): model.json and
  * weights.safetensors, each replaced atomically. CORE_EINVAL for a package that is not
- * one (task unknown, no net, class_names not k strings, metrics not an object);
+ * one (task unknown, no net or a frozen one, class_names not k strings, metrics not an
+ * object);
  * CORE_EIO when a file cannot be written. */
 enum core_status ml_package_write(const struct ml_package *p, const char *dir, struct core_error *err);
 
