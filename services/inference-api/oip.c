@@ -173,8 +173,8 @@ bad:
 
 size_t ia_json_number(const char *p, const char *end, double *v)
 {
-	struct core_error err = {{0}};
-	struct scan s = {.p = p, .end = end, .err = &err};
+	/* no message wanted: a core_error per number would be 512 bytes zeroed each time */
+	struct scan s = {.p = p, .end = end, .err = NULL};
 	return scan_number(&s, v) == CORE_OK ? (size_t)(s.p - p) : 0;
 }
 

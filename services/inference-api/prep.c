@@ -158,7 +158,8 @@ enum core_status ia_prep_pixels(const struct ia_model *m, const float *raw, size
 		for (size_t c = 0; c < m->c && rc == CORE_OK; c++)
 			for (size_t k = 0; k < hw; k++) {
 				float v = r[c * hw + k];
-				if (!(v >= 0 && v <= 255) || v != floorf(v)) {
+				/* (int) truncates in range: floorf would be a libm call per pixel */
+				if (!(v >= 0 && v <= 255) || v != (float)(int)v) {
 					rc = core_fail(err, CORE_EINVAL,
 						       "row %zu: value %zu is %g: pixel values are integers 0..255", i,
 						       c * hw + k, (double)v);
