@@ -41,6 +41,9 @@
 #   LATHE_BENCH_INFER_ENV="K=V ..."    more settings for lathe-inference-api
 #   LATHE_BENCH_INFER_KINDS="json ..." LATHE_BENCH_INFER_CONNS="16 ..."   only these cells
 #   LATHE_BENCH_INFER_QUICK=1          the throughput cells only (no hot swap, no batch)
+#   LATHE_BENCH_INFER_HOLD=FILE        once the bodies are written, write the daemon's url, pid and the
+#                                      bodies' directory into FILE and wait until FILE is removed (to
+#                                      measure or profile it by hand)
 #   LATHE_BENCH_INFER_PROFILE=FILE     perf record -g of lathe-inference-api during one cell
 #                                      (LATHE_BENCH_INFER_PROFILE_CELL=KIND.CONNS or batch; default: the OIP JSON
 #                                      cell at 16 connections, into FILE (perf report -i FILE),
@@ -202,6 +205,11 @@ say "lathe-inference-api serves $model version $v1 (MLP 784-256-10); settings: I
 	"PREDICTION_SAMPLE_RATE=${LATHE_BENCH_INFER_SAMPLE_RATE:-default} ${LATHE_BENCH_INFER_ENV:-}"
 
 "$py" "$peer" bodies "$work/pkg-1" "$work/bodies" "$batch_n" || { say "writing the bodies failed"; exit 1; }
+if [ -n "${LATHE_BENCH_INFER_HOLD:-}" ]; then
+	printf 'url=%s pid=%s model=%s bodies=%s\n' "$lathe" "$lathe_pid" "$model" "$work/bodies" >"$LATHE_BENCH_INFER_HOLD"
+	say "holding: lathe-inference-api at $lathe until $LATHE_BENCH_INFER_HOLD is removed"
+	while [ -e "$LATHE_BENCH_INFER_HOLD" ]; do sleep 1; done
+fi
 fastapi=""
 if [ "${LATHE_BENCH_PEER:-1}" = 0 ]; then
 	say "FastAPI peer left out (LATHE_BENCH_PEER=0)"
