@@ -266,7 +266,7 @@ $(CLI_ARCHIVE): $(CLI_OBJS)
 $(BUILD)/bin/lathe: $(BUILD)/obj/cli/main.o $(CLI_ARCHIVE) $(foreach l,$(filter $(cli_LIBS),$(LIBS)),$(BUILD)/lib/lib$(l).a) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(CLI_ARCHIVE) $(foreach l,$(filter $(cli_LIBS),$(LIBS)),$(BUILD)/lib/lib$(l).a) \
-		$(shell pkg-config --libs $(cli_PKGS) 2>/dev/null) -lpthread
+		$(shell pkg-config --libs $(cli_PKGS) 2>/dev/null) -lpthread -lm
 
 $(BUILD)/links/lathe.pkgs: Makefile
 	@mkdir -p $(dir $@)

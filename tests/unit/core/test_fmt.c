@@ -86,6 +86,63 @@ START_TEST(random_doubles_round_trip_at_their_shortest)
 }
 END_TEST
 
+/* The fast path (digits in long double and 128-bit integers) against the definition it
+ * replaces, printf's %.15g, %.16g, %.17g until strtod reads one back: the same text for
+ * doubles of every magnitude it takes (1e-20..1e20), means of pixel values (k / 784),
+ * values a hair either side of powers of ten and of two (where log10 is one off and the
+ * rounding interval is lopsided), and exact ties at the 15th and 16th digit (which both
+ * must round to even). */
+static uint64_t xs64(uint64_t *x)
+{
+	*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+	return *x;
+}
+
+static void same_as_printf(double v)
+{
+	char want[CORE_FMT_DOUBLE_MAX], got[CORE_FMT_DOUBLE_MAX];
+	for (int digits = 15;; digits++) {
+		snprintf(want, sizeof want, "%.*g", digits, v);
+		if (digits >= 17 || strtod(want, NULL) == v)
+			break;
+	}
+	core_fmt_double(v, 0, got);
+	if (strcmp(want, got) != 0) /* plain if: check's asserts are slow in a hot loop */
+		ck_abort_msg("%.17g: printf's search gives %s, core_fmt_double %s", v, want, got);
+}
+
+START_TEST(fast_digits_equal_printf)
+{
+	uint64_t x = 0x2545F4914F6CDD1Du;
+	for (int i = 0; i < 100000; i++) {
+		double m = 1.0 + (double)(xs64(&x) >> 12) / 4503599627370496.0; /* [1, 2), 52 random bits */
+		same_as_printf(ldexp(m, (int)(xs64(&x) % 140) - 70));
+		double mean = (double)(xs64(&x) % 200000) / 784.0;
+		same_as_printf(mean);
+		same_as_printf(-mean);
+		double big = (double)(1000000000000000u + xs64(&x) % 8000000000000000u); /* 16 digits */
+		same_as_printf(big + 0.5);                                               /* a tie at the 16th digit */
+		same_as_printf(big * 10 + 5);                                            /* and at the 15th */
+		same_as_printf((big + 0.5) / 1e6);
+	}
+	for (int e = -20; e <= 20; e++)
+		for (int side = 0; side < 2; side++) {
+			double t = pow(10, e), b = ldexp(1.0, e * 3);
+			for (int k = 0; k < 4; k++) {
+				same_as_printf(t);
+				same_as_printf(b);
+				t = nextafter(t, side ? INFINITY : 0);
+				b = nextafter(b, side ? INFINITY : 0);
+			}
+		}
+	for (long i = 1; i < 20000; i++) {
+		same_as_printf((double)i * 0.1);
+		same_as_printf(1.0 / (double)i);
+		same_as_printf((double)i * 1e-5);
+	}
+}
+END_TEST
+
 /* core_strtod against strtod: the same bits and the same end. */
 static void same_as_strtod(const char *text)
 {
@@ -221,6 +278,7 @@ int main(void)
 	tcase_add_test(tc, shortest_text_of_known_values);
 	tcase_add_test(tc, non_finite_values_as_printf_writes_them);
 	tcase_add_test(tc, random_doubles_round_trip_at_their_shortest);
+	tcase_add_test(tc, fast_digits_equal_printf);
 	tcase_add_test(tc, strtod_on_known_texts);
 	tcase_add_test(tc, strtod_on_random_texts);
 	suite_add_tcase(s, tc);
