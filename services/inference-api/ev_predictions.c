@@ -41,6 +41,14 @@
  * per message falls, and drift monitoring does not need them sooner. */
 #define IA_EV_LINGER_MS 50
 #define IA_EV_WAKE_AT   256
+/* Produce requests of at most this many bytes per partition (librdkafka's default is
+ * 1 MB): each request in flight holds its batch until the broker acknowledges it, and
+ * at tens of thousands of predictions a second that was most of the events' memory. */
+#define IA_EV_BATCH_BYTES 65536
+/* At start the sender first asks the cluster about the topic, in steps of this long
+ * (so that shutdown need not wait) for at most IA_EV_LEARN_STEPS steps. */
+#define IA_EV_LEARN_STEP_MS 250
+#define IA_EV_LEARN_STEPS   20
 
 /* One request's sampled rows waiting for the sender. */
 struct ia_ev_job {
@@ -333,9 +341,27 @@ static void send_job(struct ia_events *e, struct ia_ev_job *j, struct core_buf *
 	}
 }
 
+/* Learns the topic's partitions before the first event needs them: otherwise the
+ * events of the first second after start (a burst, under load) wait in the producer
+ * while it asks, and fill the in-flight budget. Gives up at shutdown or after a few
+ * seconds (a broker that is down): the producer then learns them as it sends. */
+static void learn_topic(struct ia_events *e)
+{
+	for (int i = 0; e->producer && i < IA_EV_LEARN_STEPS; i++) {
+		if (bus_producer_learn_topic(e->producer, IA_EV_TOPIC, IA_EV_LEARN_STEP_MS))
+			return;
+		pthread_mutex_lock(&e->mu);
+		bool stopping = e->stopping;
+		pthread_mutex_unlock(&e->mu);
+		if (stopping)
+			return;
+	}
+}
+
 static void *sender(void *arg)
 {
 	struct ia_events *e = arg;
+	learn_topic(e);
 	struct core_buf data, ev; /* reused from event to event */
 	core_buf_init(&data, IA_EV_TEXT_MAX);
 	core_buf_init(&ev, IA_EV_TEXT_MAX);
@@ -393,6 +419,7 @@ enum core_status ia_events_new(struct ia_app *a, struct ia_events **out, struct 
 		svc_bus_config(a->svc, &cfg);
 		cfg.client_id = "inference-api-predictions";
 		cfg.linger_ms = IA_EV_LINGER_MS;
+		cfg.batch_bytes = IA_EV_BATCH_BYTES;
 		enum core_status st = bus_producer_new(&cfg, &e->producer, err);
 		if (st != CORE_OK) {
 			ia_events_free(e);

@@ -24,7 +24,7 @@
  * marks structured mode, so CloudEvents SDKs decode Lathe's records.
  *
  * Entry points: bus_producer_new, bus_produce, bus_produce_event, bus_producer_flush, bus_ping,
- * bus_producer_free; bus_int_producer_timeout_ms for the relay. */
+ * bus_producer_learn_topic, bus_producer_free; bus_int_producer_timeout_ms for the relay. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -95,7 +95,8 @@ enum core_status bus_producer_new(const struct bus_config *cfg, struct bus_produ
 	if (!bus_int_conf_set(conf, "enable.idempotence", "true", err) || !bus_int_conf_set(conf, "acks", "all", err) ||
 	    !bus_int_conf_set(conf, "partitioner", "murmur2_random", err) ||
 	    !bus_int_conf_set_int(conf, "message.timeout.ms", p->message_timeout_ms, err) ||
-	    (cfg->linger_ms > 0 && !bus_int_conf_set_int(conf, "linger.ms", cfg->linger_ms, err)))
+	    (cfg->linger_ms > 0 && !bus_int_conf_set_int(conf, "linger.ms", cfg->linger_ms, err)) ||
+	    (cfg->batch_bytes > 0 && !bus_int_conf_set_int(conf, "batch.size", cfg->batch_bytes, err)))
 		goto cleanup;
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_opaque(conf, p);
@@ -211,6 +212,19 @@ bool bus_ping(struct bus_producer *p, int timeout_ms)
 	rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, NULL, &md, timeout_ms > 0 ? timeout_ms : 1);
 	if (md)
 		rd_kafka_metadata_destroy(md);
+	return e == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+bool bus_producer_learn_topic(struct bus_producer *p, const char *topic, int timeout_ms)
+{
+	rd_kafka_topic_t *t = rd_kafka_topic_new(p->rk, topic, NULL);
+	if (!t)
+		return false;
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, t, &md, timeout_ms > 0 ? timeout_ms : 1);
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(t);
 	return e == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 

@@ -1,7 +1,8 @@
 /* Tests of the producer (libs/bus/src/producer.c) against the real devkafka broker:
  * keyed messages are all delivered and read back in order per key (each key in one
- * partition); bus_ping answers; every accepted message gets exactly one delivery report,
- * also when the broker is unreachable or the producer is freed with messages queued. */
+ * partition); bus_ping and bus_producer_learn_topic answer (and fail on no broker); small batches keep the order; every
+ * accepted message gets exactly one delivery report, also when the broker is unreachable or the producer is freed with
+ * messages queued. */
 #include <check.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -51,7 +52,10 @@ START_TEST(test_keyed_messages_delivered_and_ordered_per_key)
 	struct bus_config cfg = bt_config();
 	struct bus_producer *p = NULL;
 	struct core_error err = {{0}};
+	cfg.batch_bytes = 4096; /* small batches: many produce requests, the order still kept */
 	ck_assert_msg(bus_producer_new(&cfg, &p, &err) == CORE_OK, "%s", err.message);
+	/* a topic nobody has named yet: asking about it creates it, before any message */
+	ck_assert(bus_producer_learn_topic(p, topic, 5000));
 	struct reports rep = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	for (int i = 0; i < N_MESSAGES; i++) {
 		char key[16], payload[32];
@@ -96,6 +100,7 @@ START_TEST(test_ping_unreachable_is_false)
 	struct bus_producer *p = NULL;
 	ck_assert_int_eq(bus_producer_new(&cfg, &p, NULL), CORE_OK);
 	ck_assert(!bus_ping(p, 500));
+	ck_assert(!bus_producer_learn_topic(p, "bus.test.unreachable", 300));
 	bus_producer_free(p);
 }
 END_TEST

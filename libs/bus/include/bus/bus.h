@@ -44,6 +44,9 @@ struct bus_config {
 	int message_timeout_ms;   /* producers: delivery gives up after this; 0: 30000 */
 	int linger_ms;            /* producers: linger.ms, how long a message may wait to go
 				   * in a bigger batch; 0: librdkafka's (5) */
+	int batch_bytes;          /* producers: batch.size, the most bytes of one partition's
+				   * batch (each in-flight request holds one until it is
+				   * acknowledged); 0: librdkafka's (1 MB) */
 	int session_timeout_ms;   /* consumers: group session; 0: 45000 (tests use 6000) */
 	int fetch_wait_max_ms;    /* consumers: longest an empty fetch is held; 0: 100 */
 	int max_poll_interval_ms; /* consumers: longest one handler call may take before the
@@ -121,6 +124,13 @@ int bus_producer_flush(struct bus_producer *p, int timeout_ms);
  * /readyz). Returns true when the cluster answered and the producer has not hit a fatal
  * error; false otherwise. Blocks the caller up to timeout_ms. */
 bool bus_ping(struct bus_producer *p, int timeout_ms);
+
+/* Asks the cluster for topic's metadata (which creates it where the cluster creates
+ * topics on first use) and waits up to timeout_ms, so that the first messages to it do
+ * not wait in the producer while it learns the partitions and their leaders: a burst
+ * right after start would otherwise fill the caller's in-flight budget. Returns true
+ * when the cluster answered. Blocks the caller up to timeout_ms; thread-safe. */
+bool bus_producer_learn_topic(struct bus_producer *p, const char *topic, int timeout_ms);
 
 /* Stops the poll thread, fails every message still queued (their callbacks run here with
  * delivered=false and librdkafka's "Purged" error), and frees the producer. Call bus_producer_flush first
