@@ -1242,7 +1242,15 @@ static size_t spell(bool neg, const char *digits, int p, int e, char *out)
 			memcpy(o, digits + 1, (size_t)p - 1);
 			o += p - 1;
 		}
-		o += snprintf(o, 8, "e%d", e);
+		/* "e%d" by hand: snprintf was most of a tiny probability's cost */
+		*o++ = 'e';
+		if (e < 0) {
+			*o++ = '-';
+			e = -e;
+		}
+		if (e >= 10)
+			*o++ = (char)('0' + e / 10);
+		*o++ = (char)('0' + e % 10);
 	}
 	*o = 0;
 	return (size_t)(o - out);

@@ -154,19 +154,28 @@ enum core_status ia_prep_pixels(const struct ia_model *m, const float *raw, size
 	enum core_status rc = CORE_OK;
 	for (size_t i = 0; i < n && rc == CORE_OK; i++) {
 		const float *r = raw + i * per;
-		/* CHW in, HWC for libs/img (its decoded images' layout) */
-		for (size_t c = 0; c < m->c && rc == CORE_OK; c++)
+		/* CHW in, HWC for libs/img (its decoded images' layout); one pass without
+		 * branches (out-of-range values are zeroed before the int conversion), and
+		 * only a bad row is read again for its first bad value */
+		bool bad = false;
+		for (size_t c = 0; c < m->c; c++)
 			for (size_t k = 0; k < hw; k++) {
 				float v = r[c * hw + k];
-				/* (int) truncates in range: floorf would be a libm call per pixel */
-				if (!(v >= 0 && v <= 255) || v != (float)(int)v) {
-					rc = core_fail(err, CORE_EINVAL,
-						       "row %zu: value %zu is %g: pixel values are integers 0..255", i,
-						       c * hw + k, (double)v);
-					break;
-				}
-				px[k * m->c + c] = (uint8_t)v;
+				bool in = v >= 0 && v <= 255;
+				float cv = in ? v : 0.0f;
+				int iv = (int)cv;
+				bad |= !in || cv != (float)iv;
+				px[k * m->c + c] = (uint8_t)iv;
 			}
+		for (size_t k = 0; bad && k < per; k++) {
+			float v = r[k];
+			if (!(v >= 0 && v <= 255) || v != (float)(int)v) {
+				rc = core_fail(err, CORE_EINVAL,
+					       "row %zu: value %zu is %g: pixel values are integers 0..255", i, k,
+					       (double)v);
+				break;
+			}
+		}
 		if (rc == CORE_OK)
 			rc = img_preprocess_pixels_r(rz, &im, &m->prep, x + i * m->n_in, err);
 	}
