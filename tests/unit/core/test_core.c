@@ -257,6 +257,45 @@ START_TEST(time_parse_iso8601_matches_timegm)
 }
 END_TEST
 
+/* What core_time_iso8601 wrote before its arithmetic path: gmtime_r and strftime. */
+static void iso8601_by_strftime(int64_t unix_ms, char out[32])
+{
+	time_t secs = (time_t)(unix_ms / 1000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03dZ", (int)(unix_ms % 1000));
+}
+
+/* The same text as gmtime_r + strftime at every kind of instant from 1970 to 9999:
+ * random ones, the edges of days, leap days, century years (1900-style and 2000-style
+ * leap rules) and the last millisecond of 9999. */
+START_TEST(time_iso8601_matches_strftime)
+{
+	uint64_t x = 0x853C49E6748FEA9Bu;
+	char want[32], got[32];
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		int64_t t = (int64_t)(x % UINT64_C(253402300800000));
+		if (i % 4 == 1)
+			t -= t % 86400000; /* midnight */
+		else if (i % 4 == 2)
+			t = t - t % 86400000 + 86399999; /* the day's last millisecond */
+		iso8601_by_strftime(t, want);
+		core_time_iso8601(t, got);
+		if (strcmp(want, got) != 0)
+			ck_abort_msg("%lld: strftime %s, core %s", (long long)t, want, got);
+	}
+	static const int64_t edges[] = {
+		0, 951782400000, 951868800000, 4107542400000, 4107628800000, 68256115200000, 253402300799999};
+	for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+		iso8601_by_strftime(edges[i], want);
+		core_time_iso8601(edges[i], got);
+		ck_assert_str_eq(got, want);
+	}
+}
+END_TEST
+
 START_TEST(time_formats_iso8601)
 {
 	char ts[32];
@@ -441,7 +480,9 @@ static Suite *core_suite(void)
 		{"id", {ids_are_uuid4_hex_and_distinct, ids_distinct_across_refills_and_fork}},
 		{"status", {fail_may_quote_its_own_message}},
 		{"sha256", {sha256_matches_known_digests}},
-		{"time", {time_formats_iso8601, time_parse_iso8601_matches_timegm, deadlines_carry_and_clamp}},
+		{"time",
+		 {time_formats_iso8601, time_parse_iso8601_matches_timegm, time_iso8601_matches_strftime,
+		  deadlines_carry_and_clamp}},
 		{"file", {files_mkdir_write_read}},
 		{"log", {log_levels_parse, log_lines_are_json, log_lines_stay_valid_utf8_and_numbers_short}},
 		{"shutdown", {shutdown_waits_for_sigterm, shutdown_survives_a_thread_that_never_blocked_it}},
