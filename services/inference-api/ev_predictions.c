@@ -61,7 +61,13 @@ struct ia_ev_job {
 	float *out;     /* [n, k] */
 	int32_t *label; /* [n] or NULL */
 	struct ia_rows_copy *rows;
+	/* out, label, request_id and protocol live here, in the job's one allocation: the
+	 * sender frees what every request thread allocated, and each block freed across
+	 * threads costs a lock */
+	float tail[];
 };
+_Static_assert(sizeof(float) == sizeof(int32_t) && _Alignof(float) == _Alignof(int32_t),
+	       "labels follow the outputs in a job's tail");
 
 struct ia_events {
 	struct ia_app *a;
@@ -183,10 +189,6 @@ static void job_free(struct ia_ev_job *j)
 		return;
 	if (j->model)
 		ia_model_unref(j->model);
-	free(j->request_id);
-	free(j->protocol);
-	free(j->out);
-	free(j->label);
 	ia_rows_copy_free(j->rows);
 	free(j);
 }
@@ -530,25 +532,34 @@ void ia_events_emit_as(struct ia_events *e, const char *protocol, const char *ro
 	dropped(e, res->n - n);
 	if (n == 0)
 		return;
-	struct ia_ev_job *j = calloc(1, sizeof *j);
+	if (!protocol)
+		protocol = "";
+	size_t outs = n * res->k, labels = res->label ? n : 0, rid_len = request_id ? strlen(request_id) + 1 : 0,
+	       proto_len = strlen(protocol) + 1;
+	struct ia_ev_job *j = malloc(sizeof *j + outs * sizeof(float) + labels * sizeof(int32_t) + rid_len + proto_len);
 	if (!j)
 		goto fail;
-	j->model = res->model;
+	*j = (struct ia_ev_job){.model = res->model, .n = n, .k = res->k, .at_ms = core_now_ms()};
 	ia_model_ref(j->model);
-	j->request_id = request_id ? strdup(request_id) : NULL;
-	j->protocol = strdup(protocol ? protocol : "");
 	j->role = role && strcmp(role, "shadow") == 0 ? "shadow" : "serve";
-	j->at_ms = core_now_ms();
-	j->n = n;
-	j->k = res->k;
-	j->out = malloc(n * res->k * sizeof *j->out);
-	j->label = res->label ? malloc(n * sizeof *j->label) : NULL;
+	j->out = j->tail;
+	memcpy(j->out, res->out, outs * sizeof *j->out);
+	char *at = (char *)(j->tail + outs);
+	if (labels) {
+		j->label = (int32_t *)(void *)at; /* aligned: see the _Static_assert */
+		memcpy(j->label, res->label, labels * sizeof *j->label);
+		at += labels * sizeof *j->label;
+	}
+	if (request_id) {
+		j->request_id = at;
+		memcpy(at, request_id, rid_len);
+		at += rid_len;
+	}
+	j->protocol = at;
+	memcpy(at, protocol, proto_len);
 	j->rows = ia_rows_dup(res->model, rows, n, false);
-	if (!j->protocol || (request_id && !j->request_id) || !j->out || (res->label && !j->label) || !j->rows)
+	if (!j->rows)
 		goto fail;
-	memcpy(j->out, res->out, n * res->k * sizeof *j->out);
-	if (j->label)
-		memcpy(j->label, res->label, n * sizeof *j->label);
 	pthread_mutex_lock(&e->mu);
 	if (e->tail)
 		e->tail->next = j;
