@@ -11,11 +11,12 @@
  *
  * That search costs up to three printf and three strtod calls, microseconds per number,
  * and a prediction event or a metric history prints many. So the digits are first
- * worked out in long double (x87's 64-bit significand: 11 bits more than a double's),
- * which decides every case except a hair from a rounding tie or from the edge of v's
- * rounding interval; there, and for magnitudes outside 1e-20..1e20 and subnormals, the
- * printf/strtod search decides. Both give the same text (tests/unit/core/test_fmt.c
- * compares them on millions of values). */
+ * worked out exactly with 128-bit integers where the numbers fit (most values between
+ * 1e-3 and 2^53), else in long double (x87's 64-bit significand: 11 bits more than a
+ * double's), which decides every case except a hair from a rounding tie or from the
+ * edge of v's rounding interval; there, and for magnitudes outside 1e-20..1e20 and
+ * subnormals, the printf/strtod search decides. All give the same text
+ * (tests/unit/core/test_fmt.c compares them). */
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
@@ -56,11 +57,12 @@ static const long double pow10l_table[81] = {
 #define FAST_OK (LDBL_MANT_DIG >= 64)
 
 /* a (> 0) rounded to p significant digits, as %.{p}e would: *d the p digits as an
- * integer (10^(p-1) <= d < 10^p), *x the decimal exponent of the first. false when long
- * double cannot tell the rounding (a hair from a tie) or a is out of the table's range. */
-static bool fast_round(double a, int p, uint64_t *d, int *x)
+ * integer (10^(p-1) <= d < 10^p), *x the decimal exponent of the first; e10 is the
+ * caller's estimate of a's decimal exponent (floor of log10, maybe one off). false when
+ * long double cannot tell the rounding (a hair from a tie) or a is out of the table's
+ * range. */
+static bool fast_round(double a, int p, int e10, uint64_t *d, int *x)
 {
-	int e10 = (int)floor(log10(a));
 	for (int tries = 0; tries < 3; tries++) {
 		int k = p - 1 - e10;
 		if (k < -40 || k > 40)
@@ -222,7 +224,7 @@ static int fast_shortest(double v, char *out)
 		uint64_t d;
 		int x, ok = exact_round(a, p, &e10, &d, &x);
 		if (ok < 0) {
-			if (!fast_round(a, p, &d, &x))
+			if (!fast_round(a, p, e10, &d, &x))
 				return -1;
 			ok = p == 17 ? 1 : fast_reads_back(a, d, p, x);
 			if (ok < 0)

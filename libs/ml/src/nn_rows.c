@@ -11,7 +11,6 @@
  * the running sum starts at +0 and never becomes -0, and adding a product that is +-0
  * changes nothing else. A zero times an infinite or NaN weight is NaN, though, so a layer
  * whose weights are not all finite reads every row (skip false). */
-#include <stdatomic.h>
 #include "nn_internal.h"
 
 /* Outputs gathered per pass over the input: 16 registers of 16 floats in the AVX-512
@@ -76,22 +75,17 @@ static AVX512 void rows_t_avx512(int n, int k, const float *x, const float *wt, 
 }
 #endif
 
-/* 0 not decided yet, 1 AVX-512, 2 portable: once per process, like blas.c's choice. */
-static atomic_int rows_choice;
-
 void ml_nn_dense_rows_t(size_t rows, int n, int k, const float *x, const float *wt, const float *bias, bool skip,
 			float *y)
 {
-	int c = atomic_load_explicit(&rows_choice, memory_order_relaxed);
-	if (c == 0) {
-		c = ml_nn_gemm_avx512_usable() ? 1 : 2;
-		atomic_store_explicit(&rows_choice, c, memory_order_relaxed);
-	}
+#if defined(__x86_64__) && defined(__GNUC__)
+	bool avx512 = ml_nn_gemm_avx512_usable(); /* reads what the CPU check set once */
+#endif
 	for (size_t r = 0; r < rows; r++) {
 		const float *xr = x + r * (size_t)k;
 		float *yr = y + r * (size_t)n;
 #if defined(__x86_64__) && defined(__GNUC__)
-		if (c == 1) {
+		if (avx512) {
 			rows_t_avx512(n, k, xr, wt, bias, skip, yr);
 			continue;
 		}
