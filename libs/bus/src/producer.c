@@ -222,10 +222,14 @@ bool bus_producer_learn_topic(struct bus_producer *p, const char *topic, int tim
 		return false;
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, t, &md, timeout_ms > 0 ? timeout_ms : 1);
+	/* the cluster may answer with a topic-level error (not there yet, leader being
+	 * elected): learnt only once it names partitions */
+	bool learnt = e == RD_KAFKA_RESP_ERR_NO_ERROR && md && md->topic_cnt == 1 &&
+		      md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0;
 	if (md)
 		rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(t);
-	return e == RD_KAFKA_RESP_ERR_NO_ERROR;
+	return learnt;
 }
 
 int bus_int_producer_timeout_ms(const struct bus_producer *p)

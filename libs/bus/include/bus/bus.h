@@ -129,7 +129,9 @@ bool bus_ping(struct bus_producer *p, int timeout_ms);
  * topics on first use) and waits up to timeout_ms, so that the first messages to it do
  * not wait in the producer while it learns the partitions and their leaders: a burst
  * right after start would otherwise fill the caller's in-flight budget. Returns true
- * when the cluster answered. Blocks the caller up to timeout_ms; thread-safe. */
+ * when the cluster named the topic's partitions; false when it did not answer in time
+ * or answered with an error for the topic (not created yet: ask again). Blocks the
+ * caller up to timeout_ms; thread-safe. */
 bool bus_producer_learn_topic(struct bus_producer *p, const char *topic, int timeout_ms);
 
 /* Stops the poll thread, fails every message still queued (their callbacks run here with
